@@ -1,0 +1,66 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ProjectPhase is a Project's place in its life cycle.
+//
+// +kubebuilder:validation:Enum=Initializing;Ready;InitializationFailed
+type ProjectPhase string
+
+const (
+	// ProjectPhaseInitializing means the project's namespace is being set up.
+	ProjectPhaseInitializing ProjectPhase = "Initializing"
+	// ProjectPhaseReady means the project's namespace exists and is labelled.
+	ProjectPhaseReady ProjectPhase = "Ready"
+	// ProjectPhaseInitializationFailed means the namespace could not be set
+	// up; the Ready condition says why.
+	ProjectPhaseInitializationFailed ProjectPhase = "InitializationFailed"
+)
+
+// Project groups related Stages, Warehouses and Freight. Each Project owns a
+// namespace of the same name labelled kargo.akuity.io/project: "true".
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=kargo
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="a Project's name is also its namespace's name, so it may have at most 63 characters"
+type Project struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Status is the observed state of the Project.
+	//
+	// +optional
+	Status ProjectStatus `json:"status,omitempty"`
+}
+
+// ProjectStatus is the observed state of a Project.
+type ProjectStatus struct {
+	// Phase is the Project's place in its life cycle.
+	//
+	// +optional
+	Phase ProjectPhase `json:"phase,omitempty"`
+	// Conditions are the Project's Ready, Reconciling and Stalled conditions.
+	//
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the controller last acted on.
+	//
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// ProjectList is a list of Projects.
+//
+// +kubebuilder:object:root=true
+type ProjectList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Project `json:"items"`
+}

@@ -1,0 +1,456 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Stage is one instance of an application named for its purpose, such as
+// test, uat or prod. It says where its Freight comes from (subscriptions)
+// and how Freight is moved into it (promotion mechanisms).
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=kargo
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Current Freight",type=string,JSONPath=`.status.currentFreight.alias`
+// +kubebuilder:printcolumn:name="Health",type=string,JSONPath=`.status.health.status`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Stage struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says where the Stage's Freight comes from and how it is promoted.
+	// A Stage without subscriptions receives no Freight until it has some.
+	//
+	// +optional
+	Spec StageSpec `json:"spec,omitempty"`
+	// Status is the observed state of the Stage.
+	//
+	// +optional
+	Status StageStatus `json:"status,omitempty"`
+}
+
+// StageSpec says where a Stage's Freight comes from and how it is promoted.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.subscriptions) || !has(self.subscriptions.repos) || !has(self.subscriptions.repos.git) || !has(self.promotionMechanisms) || !has(self.promotionMechanisms.gitRepoUpdates) || self.promotionMechanisms.gitRepoUpdates.all(u, self.subscriptions.repos.git.all(g, g.repoURL != u.repoURL || !has(g.branch) || g.branch != u.writeBranch))",message="a gitRepoUpdates writeBranch may not be the branch the Stage subscribes to in the same repository: the Stage would promote its own commits in a loop; write to a Stage-specific branch such as stages/test"
+type StageSpec struct {
+	// Subscriptions say where the Stage's Freight comes from.
+	//
+	// +optional
+	Subscriptions *Subscriptions `json:"subscriptions,omitempty"`
+	// PromotionMechanisms say how Freight is moved into the Stage. Git
+	// updates are applied first, then Argo CD updates.
+	//
+	// +optional
+	PromotionMechanisms *PromotionMechanisms `json:"promotionMechanisms,omitempty"`
+}
+
+// Subscriptions say where a Stage's Freight comes from: its own repository
+// subscriptions, a Warehouse, or upstream Stages. Exactly one is set.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.repos) ? 1 : 0) + (has(self.warehouse) ? 1 : 0) + (size(self.?upstreamStages.orValue([])) > 0 ? 1 : 0) == 1",message="subscriptions must name exactly one of repos, warehouse or upstreamStages"
+type Subscriptions struct {
+	// Repos are repositories the Stage watches itself.
+	//
+	// +optional
+	Repos *RepoSubscriptions `json:"repos,omitempty"`
+	// Warehouse is the name of a Warehouse, in the same project, whose
+	// Freight the Stage may receive.
+	//
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	Warehouse string `json:"warehouse,omitempty"`
+	// UpstreamStages are Stages whose verified Freight this Stage may
+	// receive.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	UpstreamStages []StageSubscription `json:"upstreamStages,omitempty"`
+}
+
+// StageSubscription names an upstream Stage.
+type StageSubscription struct {
+	// Name is the upstream Stage's name, in the same project.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// PromotionMechanisms say how Freight is moved into a Stage.
+type PromotionMechanisms struct {
+	// GitRepoUpdates commit changes to GitOps repositories.
+	//
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	GitRepoUpdates []GitRepoUpdate `json:"gitRepoUpdates,omitempty"`
+	// ArgoCDAppUpdates change Argo CD Applications and make them refresh and
+	// sync.
+	//
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	ArgoCDAppUpdates []ArgoCDAppUpdate `json:"argoCDAppUpdates,omitempty"`
+}
+
+// GitRepoUpdate commits the changes a promotion needs to one Git repository.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.kustomize) || has(self.helm) || has(self.readBranch)",message="a gitRepoUpdate needs kustomize or helm changes, or a readBranch whose content is copied to writeBranch"
+type GitRepoUpdate struct {
+	// RepoURL is the GitOps repository.
+	RepoURL GitRepoURL `json:"repoURL"`
+	// ReadBranch is the branch whose content the changes are applied to.
+	// Empty means the commit of this repository in the Freight, if any, or
+	// else the repository's default branch.
+	//
+	// +optional
+	ReadBranch BranchName `json:"readBranch,omitempty"`
+	// WriteBranch is the branch the commit is pushed to. It is created when
+	// missing.
+	WriteBranch BranchName `json:"writeBranch"`
+	// InsecureSkipTLSVerify disables verification of the server's TLS
+	// certificate.
+	//
+	// +optional
+	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify,omitempty"`
+	// Kustomize sets images in kustomization files, as `kustomize edit set
+	// image` does.
+	//
+	// +optional
+	Kustomize *KustomizePromotionMechanism `json:"kustomize,omitempty"`
+	// Helm sets image values in values files and chart versions in Chart.yaml
+	// files.
+	//
+	// +optional
+	Helm *HelmPromotionMechanism `json:"helm,omitempty"`
+}
+
+// KustomizePromotionMechanism sets images in kustomization files.
+type KustomizePromotionMechanism struct {
+	// Images lists the images to set and where.
+	//
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Images []KustomizeImageUpdate `json:"images"`
+}
+
+// KustomizeImageUpdate sets one image in the kustomization file of one
+// directory.
+type KustomizeImageUpdate struct {
+	// Image is the image repository, as it appears in the Freight.
+	Image ImageRepoURL `json:"image"`
+	// Path is the directory holding the kustomization file.
+	Path RepoPath `json:"path"`
+	// UseDigest pins the image by digest instead of tag.
+	//
+	// +optional
+	UseDigest bool `json:"useDigest,omitempty"`
+}
+
+// HelmPromotionMechanism sets image values and chart dependency versions.
+//
+// +kubebuilder:validation:XValidation:rule="size(self.?images.orValue([])) + size(self.?charts.orValue([])) > 0",message="helm needs at least one entry in images or charts"
+type HelmPromotionMechanism struct {
+	// Images lists values-file keys to set from images in the Freight.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Images []HelmImageUpdate `json:"images,omitempty"`
+	// Charts lists chart dependencies whose versions are set from charts in
+	// the Freight.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Charts []HelmChartDependencyUpdate `json:"charts,omitempty"`
+}
+
+// ImageUpdateValue says what part of an image is written.
+//
+// +kubebuilder:validation:Enum=Image;Tag;ImageAndTag;Digest;ImageAndDigest
+type ImageUpdateValue string
+
+const (
+	// ImageUpdateValueImage writes the repository alone.
+	ImageUpdateValueImage ImageUpdateValue = "Image"
+	// ImageUpdateValueTag writes the tag alone.
+	ImageUpdateValueTag ImageUpdateValue = "Tag"
+	// ImageUpdateValueImageAndTag writes repository:tag.
+	ImageUpdateValueImageAndTag ImageUpdateValue = "ImageAndTag"
+	// ImageUpdateValueDigest writes the digest alone.
+	ImageUpdateValueDigest ImageUpdateValue = "Digest"
+	// ImageUpdateValueImageAndDigest writes repository@digest.
+	ImageUpdateValueImageAndDigest ImageUpdateValue = "ImageAndDigest"
+)
+
+// HelmImageUpdate sets one key of a Helm values file from an image.
+type HelmImageUpdate struct {
+	// Image is the image repository, as it appears in the Freight.
+	Image ImageRepoURL `json:"image"`
+	// ValuesFilePath is the values file, relative to the repository root.
+	ValuesFilePath RepoPath `json:"valuesFilePath"`
+	// Key is the dotted path of the value to set, such as image.tag.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Key string `json:"key"`
+	// Value says what is written: Image, Tag, ImageAndTag, Digest or
+	// ImageAndDigest.
+	Value ImageUpdateValue `json:"value"`
+}
+
+// HelmChartDependencyUpdate sets the version of one dependency in an
+// umbrella chart's Chart.yaml.
+type HelmChartDependencyUpdate struct {
+	// Repository is the dependency's repository, as in Chart.yaml and in the
+	// Freight.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	Repository string `json:"repository"`
+	// Name is the dependency's chart name.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// ChartPath is the directory holding Chart.yaml.
+	ChartPath RepoPath `json:"chartPath"`
+}
+
+// ArgoCDAppUpdate changes one Argo CD Application and makes it refresh and
+// sync.
+type ArgoCDAppUpdate struct {
+	// AppName is the Application's name.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	AppName string `json:"appName"`
+	// AppNamespace is the Application's namespace. Empty means the namespace
+	// Argo CD is configured to use (argocd by default).
+	//
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	AppNamespace string `json:"appNamespace,omitempty"`
+	// SourceUpdates change the Application's sources.
+	//
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	SourceUpdates []ArgoCDSourceUpdate `json:"sourceUpdates,omitempty"`
+}
+
+// ArgoCDSourceUpdate changes the Application source whose repoURL (and chart,
+// for chart sources) matches.
+type ArgoCDSourceUpdate struct {
+	// RepoURL selects the source to change.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	RepoURL string `json:"repoURL"`
+	// Chart selects a chart source within a Helm repository.
+	//
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Chart string `json:"chart,omitempty"`
+	// UpdateTargetRevision points the source's targetRevision at the promoted
+	// commit or chart version.
+	//
+	// +optional
+	UpdateTargetRevision bool `json:"updateTargetRevision,omitempty"`
+	// Kustomize sets image overrides in the source's kustomize section.
+	//
+	// +optional
+	Kustomize *ArgoCDKustomize `json:"kustomize,omitempty"`
+	// Helm sets parameters in the source's helm section.
+	//
+	// +optional
+	Helm *ArgoCDHelm `json:"helm,omitempty"`
+}
+
+// ArgoCDKustomize sets image overrides in an Application source.
+type ArgoCDKustomize struct {
+	// Images lists the images to override.
+	//
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Images []ArgoCDKustomizeImageUpdate `json:"images"`
+}
+
+// ArgoCDKustomizeImageUpdate overrides one image in an Application source.
+type ArgoCDKustomizeImageUpdate struct {
+	// Image is the image repository, as it appears in the Freight.
+	Image ImageRepoURL `json:"image"`
+	// UseDigest pins the image by digest instead of tag.
+	//
+	// +optional
+	UseDigest bool `json:"useDigest,omitempty"`
+}
+
+// ArgoCDHelm sets Helm parameters in an Application source.
+type ArgoCDHelm struct {
+	// Images lists the parameters to set from images.
+	//
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Images []ArgoCDHelmImageUpdate `json:"images"`
+}
+
+// ArgoCDHelmImageUpdate sets one Helm parameter from an image.
+type ArgoCDHelmImageUpdate struct {
+	// Image is the image repository, as it appears in the Freight.
+	Image ImageRepoURL `json:"image"`
+	// Key is the parameter's name, such as image.tag.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Key string `json:"key"`
+	// Value says what is written: Image, Tag, ImageAndTag, Digest or
+	// ImageAndDigest.
+	Value ImageUpdateValue `json:"value"`
+}
+
+// StagePhase is what a Stage is doing.
+//
+// +kubebuilder:validation:Enum=NotApplicable;Steady;Promoting;Verifying;Failed
+type StagePhase string
+
+const (
+	// StagePhaseNotApplicable means the Stage has no Freight yet.
+	StagePhaseNotApplicable StagePhase = "NotApplicable"
+	// StagePhaseSteady means the Stage holds its current Freight and is not
+	// changing.
+	StagePhaseSteady StagePhase = "Steady"
+	// StagePhasePromoting means a Promotion into the Stage is running.
+	StagePhasePromoting StagePhase = "Promoting"
+	// StagePhaseVerifying means the current Freight is being verified.
+	StagePhaseVerifying StagePhase = "Verifying"
+	// StagePhaseFailed means the last promotion or verification failed.
+	StagePhaseFailed StagePhase = "Failed"
+)
+
+// HealthState is the aggregated health of the Applications a Stage touches.
+//
+// +kubebuilder:validation:Enum=Healthy;Unhealthy;Progressing;Unknown
+type HealthState string
+
+const (
+	// HealthStateHealthy means every Application is synced to the promoted
+	// revision and healthy.
+	HealthStateHealthy HealthState = "Healthy"
+	// HealthStateUnhealthy means at least one Application is unhealthy.
+	HealthStateUnhealthy HealthState = "Unhealthy"
+	// HealthStateProgressing means a sync is running.
+	HealthStateProgressing HealthState = "Progressing"
+	// HealthStateUnknown means health could not be determined, for example
+	// because an Application is missing.
+	HealthStateUnknown HealthState = "Unknown"
+)
+
+// Health is the aggregated health of a Stage.
+type Health struct {
+	// Status is Healthy, Unhealthy, Progressing or Unknown.
+	Status HealthState `json:"status"`
+	// Issues explain a status other than Healthy.
+	//
+	// +optional
+	Issues []string `json:"issues,omitempty"`
+}
+
+// StageStatus is the observed state of a Stage.
+type StageStatus struct {
+	// Phase is what the Stage is doing.
+	//
+	// +optional
+	Phase StagePhase `json:"phase,omitempty"`
+	// AvailableFreight is the stack of Freight the Stage may receive, newest
+	// first.
+	//
+	// +optional
+	AvailableFreight []SimpleFreight `json:"availableFreight,omitempty"`
+	// CurrentFreight is the Freight the Stage holds now.
+	//
+	// +optional
+	CurrentFreight *SimpleFreight `json:"currentFreight,omitempty"`
+	// History lists the Freight the Stage has held, newest first.
+	//
+	// +optional
+	History []SimpleFreight `json:"history,omitempty"`
+	// Health is the aggregated health of the Stage's Applications.
+	//
+	// +optional
+	Health *Health `json:"health,omitempty"`
+	// CurrentPromotion is the Promotion running now, if any.
+	//
+	// +optional
+	CurrentPromotion *PromotionReference `json:"currentPromotion,omitempty"`
+	// LastPromotion is the most recent Promotion to end.
+	//
+	// +optional
+	LastPromotion *PromotionReference `json:"lastPromotion,omitempty"`
+	// Conditions are the Stage's Ready, Reconciling, Stalled and Healthy
+	// conditions.
+	//
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the controller last acted on.
+	//
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// SimpleFreight is a Freight as a Stage records it in its status.
+type SimpleFreight struct {
+	// ID is the Freight's name, its fingerprint.
+	ID string `json:"id"`
+	// Alias is the Freight's human-friendly alias.
+	//
+	// +optional
+	Alias string `json:"alias,omitempty"`
+	// FirstSeen is when the Freight was first discovered.
+	//
+	// +optional
+	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`
+	// Commits are the Git commits the Freight references.
+	//
+	// +optional
+	Commits []GitCommit `json:"commits,omitempty"`
+	// Images are the container images the Freight references.
+	//
+	// +optional
+	Images []Image `json:"images,omitempty"`
+	// Charts are the Helm charts the Freight references.
+	//
+	// +optional
+	Charts []Chart `json:"charts,omitempty"`
+	// Health is the Stage's health while it held this Freight.
+	//
+	// +optional
+	Health *Health `json:"health,omitempty"`
+}
+
+// PromotionReference names a Promotion and the Freight it moves.
+type PromotionReference struct {
+	// Name is the Promotion's name.
+	Name string `json:"name"`
+	// Freight is the Freight the Promotion moves.
+	//
+	// +optional
+	Freight *SimpleFreight `json:"freight,omitempty"`
+	// Phase is the Promotion's phase when it was recorded.
+	//
+	// +optional
+	Phase PromotionPhase `json:"phase,omitempty"`
+}
+
+// StageList is a list of Stages.
+//
+// +kubebuilder:object:root=true
+type StageList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Stage `json:"items"`
+}

@@ -1,0 +1,93 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Warehouse watches repositories and produces Freight: each new combination
+// of the newest selected artifacts becomes one Freight resource.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=kargo
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Last Freight",type=string,JSONPath=`.status.lastFreight.alias`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Warehouse struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what the Warehouse watches and how often.
+	Spec WarehouseSpec `json:"spec"`
+	// Status is the observed state of the Warehouse.
+	//
+	// +optional
+	Status WarehouseStatus `json:"status,omitempty"`
+}
+
+// WarehouseSpec says what a Warehouse watches and how often.
+type WarehouseSpec struct {
+	// Subscriptions are the repositories the Warehouse watches.
+	Subscriptions RepoSubscriptions `json:"subscriptions"`
+	// Interval is how often the repositories are polled. A jitter of up to
+	// 10% is added so that Warehouses do not poll in lockstep.
+	//
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s, such as 30s, 5m or 1h"
+	// +optional
+	Interval metav1.Duration `json:"interval,omitempty"`
+	// DiscoveryLimit caps how many candidate artifacts are considered per
+	// subscription.
+	//
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	DiscoveryLimit int32 `json:"discoveryLimit,omitempty"`
+}
+
+// WarehouseStatus is the observed state of a Warehouse.
+type WarehouseStatus struct {
+	// Conditions are the Warehouse's Ready, Reconciling and Stalled
+	// conditions.
+	//
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the controller last acted on.
+	//
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastFreight is the Freight the Warehouse most recently produced or
+	// found already present.
+	//
+	// +optional
+	LastFreight *FreightReference `json:"lastFreight,omitempty"`
+	// LastHandledRefresh is the value of the refresh annotation the
+	// controller last acted on.
+	//
+	// +optional
+	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
+}
+
+// FreightReference names a Freight and its alias.
+type FreightReference struct {
+	// Name is the Freight's name, its fingerprint.
+	Name string `json:"name"`
+	// Alias is the Freight's human-friendly alias.
+	//
+	// +optional
+	Alias string `json:"alias,omitempty"`
+}
+
+// WarehouseList is a list of Warehouses.
+//
+// +kubebuilder:object:root=true
+type WarehouseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Warehouse `json:"items"`
+}
