@@ -1,0 +1,292 @@
+package schema
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// create sends a manifest as written, so that fields the Go types would
+// drop or default reach the server unchanged.
+func create(t *testing.T, ns, manifest string) error {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	require.NoError(t, yaml.Unmarshal([]byte(manifest), &u.Object))
+	u.SetNamespace(ns)
+	return env.Admin.Create(context.Background(), u)
+}
+
+const freightName = "0123456789abcdef0123456789abcdef01234567"
+
+// Objects that are wrong on their own are refused by the schema, with a
+// message that names the field and says what to write instead.
+func TestInvalidObjectsAreRefused(t *testing.T) {
+	ns := env.NewProject(t, "invalid")
+	cases := []struct {
+		name     string
+		manifest string
+		want     []string
+	}{{
+		name: "promotion without stage",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Promotion
+metadata: {name: p1}
+spec: {freight: ` + freightName + `}`,
+		want: []string{"spec.stage: Required value"},
+	}, {
+		name: "stage subscribing to repos and upstream stages",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s1}
+spec:
+  subscriptions:
+    repos:
+      images: [{repoURL: nginx}]
+    upstreamStages: [{name: test}]`,
+		want: []string{"spec.subscriptions", "subscriptions must name exactly one of repos, warehouse or upstreamStages"},
+	}, {
+		name: "stage subscribing to nothing",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s2}
+spec: {subscriptions: {}}`,
+		want: []string{"subscriptions must name exactly one of repos, warehouse or upstreamStages"},
+	}, {
+		name: "image subscription with an unparsable semver constraint",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s3}
+spec:
+  subscriptions:
+    repos:
+      images: [{repoURL: nginx, semverConstraint: "^^1.24"}]`,
+		want: []string{"spec.subscriptions.repos.images[0].semverConstraint", "must be a semantic version range such as ^1.24.0"},
+	}, {
+		name: "semver constraint with too many alternatives",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w0}
+spec:
+  subscriptions:
+    images: [{repoURL: nginx, semverConstraint: "` + strings.Repeat("1||", 32) + `1"}]`,
+		want: []string{"at most 32 ranges"},
+	}, {
+		name: "stage writing to the branch it subscribes to",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s4}
+spec:
+  subscriptions:
+    repos:
+      git: [{repoURL: "https://git.example/demo.git", branch: main}]
+  promotionMechanisms:
+    gitRepoUpdates:
+    - repoURL: "https://git.example/demo.git"
+      writeBranch: main
+      kustomize: {images: [{image: nginx, path: stages/test}]}`,
+		want: []string{"writeBranch may not be the branch the Stage subscribes to", "stages/test"},
+	}, {
+		name: "kustomize path leaving the repository",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s5}
+spec:
+  subscriptions: {warehouse: w}
+  promotionMechanisms:
+    gitRepoUpdates:
+    - repoURL: "https://git.example/demo.git"
+      writeBranch: stages/test
+      kustomize: {images: [{image: nginx, path: "stages/../../etc"}]}`,
+		want: []string{"path", "relative to the repository root and may not contain '..'"},
+	}, {
+		name: "absolute values file path",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s6}
+spec:
+  subscriptions: {warehouse: w}
+  promotionMechanisms:
+    gitRepoUpdates:
+    - repoURL: "https://git.example/demo.git"
+      writeBranch: stages/test
+      helm: {images: [{image: nginx, valuesFilePath: /etc/passwd, key: image.tag, value: Tag}]}`,
+		want: []string{"valuesFilePath", "relative to the repository root"},
+	}, {
+		name: "unknown helm value kind",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s7}
+spec:
+  subscriptions: {warehouse: w}
+  promotionMechanisms:
+    gitRepoUpdates:
+    - repoURL: "https://git.example/demo.git"
+      writeBranch: stages/test
+      helm: {images: [{image: nginx, valuesFilePath: values.yaml, key: image.tag, value: Version}]}`,
+		want: []string{"value", `Unsupported value: "Version"`, `"ImageAndTag"`},
+	}, {
+		name: "git repoURL that is not a URL",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w1}
+spec:
+  subscriptions:
+    git: [{repoURL: "not a url"}]`,
+		want: []string{"spec.subscriptions.git[0].repoURL", "must be a Git URL"},
+	}, {
+		name: "image repoURL with a tag",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w2}
+spec:
+  subscriptions:
+    images: [{repoURL: "nginx:1.25"}]`,
+		want: []string{"spec.subscriptions.images[0].repoURL", "without tag or digest"},
+	}, {
+		name: "digest strategy without a tag",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w3}
+spec:
+  subscriptions:
+    images: [{repoURL: nginx, imageSelectionStrategy: Digest}]`,
+		want: []string{"Digest needs tag"},
+	}, {
+		name: "branch with a tag strategy",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w4}
+spec:
+  subscriptions:
+    git: [{repoURL: "https://git.example/demo.git", branch: main, commitSelectionStrategy: SemVer}]`,
+		want: []string{"branch applies only to commitSelectionStrategy NewestFromBranch"},
+	}, {
+		name: "HTTP chart repository without a chart name",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w5}
+spec:
+  subscriptions:
+    charts: [{repoURL: "https://charts.example"}]`,
+		want: []string{"name is required for an HTTP(S) chart repository"},
+	}, {
+		name: "warehouse without subscriptions",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w6}
+spec: {subscriptions: {}}`,
+		want: []string{"subscribe to at least one git, images or charts repository"},
+	}, {
+		name: "warehouse polling too often",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w7}
+spec:
+  interval: 1s
+  subscriptions: {images: [{repoURL: nginx}]}`,
+		want: []string{"interval must be at least 10s"},
+	}, {
+		name: "warehouse interval in words",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w8}
+spec:
+  interval: five minutes
+  subscriptions: {images: [{repoURL: nginx}]}`,
+		want: []string{"spec.interval"},
+	}, {
+		name: "freight whose name is not a fingerprint",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Freight
+metadata: {name: my-freight}
+images: [{repoURL: nginx, tag: 1.25.0}]`,
+		want: []string{"40-character lowercase hex SHA-1 fingerprint"},
+	}, {
+		name: "freight without artifacts",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Freight
+metadata: {name: ` + freightName + `}`,
+		want: []string{"at least one commit, image or chart"},
+	}, {
+		name: "freight alias that cannot be a label value",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Freight
+metadata: {name: ` + freightName + `}
+alias: Mortal Dragonfly
+images: [{repoURL: nginx, tag: 1.25.0}]`,
+		want: []string{"alias"},
+	}, {
+		name: "promotion policy without stage",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionPolicy
+metadata: {name: pp}
+enableAutoPromotion: true`,
+		want: []string{"stage: Required value"},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := create(t, ns, tc.manifest)
+			require.Error(t, err, "the server accepted it")
+			require.True(t, apierrors.IsInvalid(err), "want an Invalid error, got %v", err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// A valid object of each kind is accepted, and defaults are filled in.
+func TestValidObjectsGetDefaults(t *testing.T) {
+	ns := env.NewProject(t, "valid")
+	require.NoError(t, create(t, ns, `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w}
+spec:
+  subscriptions:
+    git: [{repoURL: "git@github.com:example/demo.git", includePaths: [apps/]}]
+    images:
+    - {repoURL: ghcr.io/example/app, semverConstraint: ">=1.0.0 <2.0.0 || ~3.1", platform: linux/arm64/v8}
+    - {repoURL: "localhost:5000/app", imageSelectionStrategy: Digest, tag: latest}
+    charts:
+    - {repoURL: "https://charts.example", name: app, semverConstraint: "1.2 - 1.4"}
+    - {repoURL: "oci://localhost:5000/charts/app"}`))
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("kargo.akuity.io/v1alpha1")
+	u.SetKind("Warehouse")
+	require.NoError(t, env.Admin.Get(context.Background(), clientKey(ns, "w"), u))
+	interval, _, _ := unstructured.NestedString(u.Object, "spec", "interval")
+	require.Equal(t, "5m", interval)
+	limit, _, _ := unstructured.NestedInt64(u.Object, "spec", "discoveryLimit")
+	require.EqualValues(t, 20, limit)
+	git, _, _ := unstructured.NestedSlice(u.Object, "spec", "subscriptions", "git")
+	require.Equal(t, "NewestFromBranch", git[0].(map[string]any)["commitSelectionStrategy"])
+	images, _, _ := unstructured.NestedSlice(u.Object, "spec", "subscriptions", "images")
+	require.Equal(t, "SemVer", images[0].(map[string]any)["imageSelectionStrategy"])
+}
