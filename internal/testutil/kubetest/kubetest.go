@@ -209,12 +209,13 @@ func (e *Env) NewProject(t testing.TB, prefix string) string {
 	return ns.Name
 }
 
-// BinDir returns the directory holding kube-apiserver, etcd and kubectl: the
-// one KUBEBUILDER_ASSETS names, or else the one hack/envtest-bins.sh builds
-// (a cache hit takes milliseconds; a cold build takes minutes).
+// BinDir returns the directory holding kube-apiserver, etcd, kubectl and
+// kube-controller-manager: the one KUBEBUILDER_ASSETS names, or else the one
+// hack/envtest-bins.sh builds (a cache hit takes milliseconds; a cold build
+// takes minutes).
 func BinDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		for _, b := range []string{"kube-apiserver", "etcd", "kubectl", "kube-controller-manager"} {
 			if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
 				return "", fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: unset it to build the binaries, or point it at a complete directory", dir, b)
 			}
@@ -227,6 +228,7 @@ func BinDir() (string, error) {
 	}
 	script := filepath.Join(root, "hack", "envtest-bins.sh")
 	cmd := exec.Command(script)
+	cmd.Env = append(os.Environ(), "ENVTEST_KCM=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

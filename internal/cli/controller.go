@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/scheme"
+)
+
+func newControllerCommand() *cobra.Command {
+	opts := controller.Options{}
+	var installFirst bool
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run kargo's controllers against a cluster",
+		Long: `Run kargo's controllers against the cluster named by --kubeconfig, $KUBECONFIG,
+or the in-cluster service account. This is what a cluster install runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("find cluster: %w", err)
+			}
+			if installFirst {
+				s, err := scheme.New()
+				if err != nil {
+					return err
+				}
+				c, err := client.New(cfg, client.Options{Scheme: s})
+				if err != nil {
+					return fmt.Errorf("connect to cluster: %w", err)
+				}
+				if err := install.All(ctx, c, time.Minute); err != nil {
+					return err
+				}
+			}
+			mgr, err := controller.NewManager(cfg, opts)
+			if err != nil {
+				return err
+			}
+			return mgr.Start(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", `address of the Prometheus metrics endpoint; "0" turns it off`)
+	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", `address of /healthz and /readyz; "0" turns them off`)
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active replica when several run")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
+	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
+	return cmd
+}

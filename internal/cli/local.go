@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/localcp"
+	"github.com/kargohq/kargo/internal/scheme"
+)
+
+// binDirEnv names the directory of kube-apiserver, etcd, kubectl and
+// kube-controller-manager when --bin-dir is not given.
+const binDirEnv = "KARGO_KUBE_BIN_DIR"
+
+type localOptions struct {
+	dataDir string
+	binDir  string
+	port    int
+	verbose bool
+}
+
+func newLocalCommand() *cobra.Command {
+	o := localOptions{}
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run all of kargo on this machine, without a cluster",
+		Long: `Run a complete kargo installation on this machine: etcd, kube-apiserver and
+kube-controller-manager as child processes, kargo's CRDs and roles, and its
+controllers. State lives in --data-dir and survives restarts; Ctrl-C stops
+everything.
+
+The Kubernetes binaries are built from source by "make kube-bins"
+(hack/envtest-bins.sh); "make run" builds them and starts kargo local.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLocal(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for the local installation's state")
+	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
+	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
+	return cmd
+}
+
+// defaultDataDir is $XDG_STATE_HOME/kargo/local, or ~/.local/state/kargo/local.
+func defaultDataDir() string {
+	if dir := os.Getenv("XDG_STATE_HOME"); dir != "" {
+		return filepath.Join(dir, "kargo", "local")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "kargo", "local")
+	}
+	return filepath.Join(os.TempDir(), "kargo-local")
+}
+
+func runLocal(cmd *cobra.Command, o localOptions) (err error) {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if o.binDir == "" {
+		return usageError{errors.New("no Kubernetes binaries: pass --bin-dir or set $" + binDirEnv + " to the directory `make kube-bins` prints, or run `make run`")}
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+
+	started := time.Now()
+	cp, err := localcp.Start(ctx, localcp.Options{
+		DataDir:       o.dataDir,
+		BinDir:        o.binDir,
+		APIServerPort: o.port,
+		Log:           prefixed(cmd.ErrOrStderr(), "kargo local: "),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(cmd.ErrOrStderr(), "kargo local: stopping")
+		if stopErr := cp.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "kargo local: stopped; state kept in %s\n", o.dataDir)
+	}()
+
+	s, err := scheme.New()
+	if err != nil {
+		return err
+	}
+	cfg := cp.RESTConfig()
+	c, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		return fmt.Errorf("connect to local API server: %w", err)
+	}
+	if err := install.All(ctx, c, time.Minute); err != nil {
+		return err
+	}
+	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0"})
+	if err != nil {
+		return err
+	}
+
+	kubeconfig := cp.AdminKubeconfigPath()
+	fmt.Fprintf(out, `kargo local is running (ready in %s)
+  API server:  %s
+  data:        %s
+  kubeconfig:  %s
+
+Use it with kubectl:
+  export KUBECONFIG=%s
+  %s get stages --all-namespaces
+
+Press Ctrl-C to stop; everything is kept for the next start.
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, o.dataDir, kubeconfig, kubeconfig, filepath.Join(o.binDir, "kubectl"))
+
+	mgrErr := make(chan error, 1)
+	go func() { mgrErr <- mgr.Start(ctx) }()
+	select {
+	case <-ctx.Done():
+		return <-mgrErr
+	case err := <-mgrErr:
+		return fmt.Errorf("controllers stopped: %w", err)
+	case <-cp.Done():
+		return fmt.Errorf("local control plane stopped: %w", cp.Err())
+	}
+}
+
+// prefixed writes each line to w with prefix in front.
+func prefixed(w io.Writer, prefix string) io.Writer {
+	return &prefixWriter{w: w, prefix: prefix, atStart: true}
+}
+
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	atStart bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	for i, c := range b {
+		if p.atStart {
+			if _, err := io.WriteString(p.w, p.prefix); err != nil {
+				return i, err
+			}
+			p.atStart = false
+		}
+		if _, err := p.w.Write([]byte{c}); err != nil {
+			return i, err
+		}
+		p.atStart = c == '\n'
+	}
+	return len(b), nil
+}
