@@ -1,0 +1,221 @@
+// Package warehouse reconciles Warehouses: it discovers the newest artifact of
+// every subscription and produces the Freight that bundles them.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/conditions"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/sourceerr"
+)
+
+// RefreshAnnotationKey forces an immediate discovery when its value changes.
+const RefreshAnnotationKey = "kargo.akuity.io/refresh"
+
+// Condition reasons of a Warehouse.
+const (
+	ReasonDiscovered = "FreightAvailable"
+)
+
+// Discoverer finds the newest artifacts of a set of subscriptions.
+type Discoverer interface {
+	Discover(ctx context.Context, req discovery.Request) discovery.Result
+}
+
+// FreightProducer creates Freight for a set of artifacts, once.
+type FreightProducer interface {
+	Produce(ctx context.Context, namespace string, origin kargoapi.FreightOrigin, commits []kargoapi.GitCommit, images []kargoapi.Image, charts []kargoapi.Chart) (*kargoapi.Freight, bool, error)
+}
+
+// Reconciler reconciles Warehouses.
+type Reconciler struct {
+	Client     client.Client
+	Discoverer Discoverer
+	Producer   FreightProducer
+	Recorder   events.EventRecorder
+	// Jitter returns a random fraction in [0, 1) of the interval to add to
+	// each requeue, so Warehouses do not poll in lockstep.
+	Jitter func() float64
+}
+
+// SetupWithManager registers the reconciler. Warehouses are reconciled when
+// their spec or refresh annotation changes, and again after each interval.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Jitter == nil {
+		r.Jitter = func() float64 { return rand.Float64() * 0.1 }
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargoapi.Warehouse{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+		))).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: 8,
+			// Transient failures retry from 1 s up to 5 min, never slower
+			// than the default interval.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
+		}).
+		Complete(r)
+}
+
+// Reconcile discovers the Warehouse's artifacts and produces Freight.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	wh := &kargoapi.Warehouse{}
+	if err := r.Client.Get(ctx, req.NamespacedName, wh); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !wh.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := wh.DeepCopy()
+	defer func() {
+		if equality.Semantic.DeepEqual(before.Status, wh.Status) {
+			return
+		}
+		if patchErr := r.Client.Status().Patch(ctx, wh, client.MergeFrom(before)); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+			err = errors.Join(err, fmt.Errorf("patch status of Warehouse %s: %w", req.NamespacedName, patchErr))
+		}
+	}()
+
+	refresh := wh.Annotations[RefreshAnnotationKey]
+	force := refresh != "" && refresh != wh.Status.LastHandledRefresh
+	interval := wh.Spec.Interval.Duration
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	found := r.Discoverer.Discover(ctx, discovery.Request{
+		Namespace:     wh.Namespace,
+		Subscriptions: wh.Spec.Subscriptions,
+		Limit:         int(wh.Spec.DiscoveryLimit),
+		MaxAge:        interval,
+		Force:         force,
+	})
+	if force {
+		wh.Status.LastHandledRefresh = refresh
+	}
+	requeue := ctrl.Result{RequeueAfter: interval + time.Duration(r.Jitter()*float64(interval))}
+
+	if len(found.Failures) > 0 {
+		return r.failed(ctx, wh, found.Failures, requeue)
+	}
+
+	f, created, err := r.Producer.Produce(ctx, wh.Namespace,
+		kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
+		found.Commits, found.Images, found.Charts)
+	if err != nil {
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, "FreightCreationFailed", err.Error())
+		return ctrl.Result{}, err
+	}
+	if created {
+		r.Recorder.Eventf(wh, f, "Normal", "FreightCreated", "Produce",
+			"Created Freight %s (%s): %s", f.Alias, f.Name, Describe(f))
+	}
+	wh.Status.LastFreight = &kargoapi.FreightReference{Name: f.Name, Alias: f.Alias}
+	wh.Status.ObservedGeneration = wh.Generation
+	conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonDiscovered,
+		fmt.Sprintf("Newest Freight is %s (%s): %s", f.Alias, f.Name, Describe(f)))
+	return requeue, nil
+}
+
+// failed records discovery failures: the message names every failed
+// subscription and its cause. A subscription that can never work stalls the
+// Warehouse until its spec changes; a rate limit waits as long as asked;
+// anything else is retried with back-off.
+func (r *Reconciler) failed(ctx context.Context, wh *kargoapi.Warehouse, failures []discovery.Failure, requeue ctrl.Result) (ctrl.Result, error) {
+	msgs := make([]string, 0, len(failures))
+	for _, f := range failures {
+		msgs = append(msgs, f.Error())
+	}
+	msg := "Cannot discover artifacts: " + strings.Join(msgs, "; ")
+	first := failures[0].Err
+	reason := sourceerr.Reason(first)
+
+	wasReady := !isFalse(wh, kargoapi.ConditionReady)
+	var terminal bool
+	var retryAt time.Time
+	for _, f := range failures {
+		var rl *sourceerr.RateLimitedError
+		switch {
+		case sourceerr.Terminal(f.Err):
+			terminal = true
+			reason = sourceerr.Reason(f.Err)
+		case errors.As(f.Err, &rl) && rl.RetryAfter.After(retryAt):
+			retryAt = rl.RetryAfter
+		}
+	}
+	if wasReady {
+		r.Recorder.Eventf(wh, nil, "Warning", reason, "Discover", "%s", msg)
+	}
+	switch {
+	case terminal:
+		conditions.Stalled(&wh.Status.Conditions, wh.Generation, reason, msg)
+		wh.Status.ObservedGeneration = wh.Generation
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	case errors.Is(first, sourceerr.ErrNoMatch) && len(failures) == 1:
+		// Nothing satisfies the subscription yet; new artifacts may appear
+		// at the next poll, so wait for it rather than back off.
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, reason, msg)
+		wh.Status.ObservedGeneration = wh.Generation
+		return requeue, nil
+	case !retryAt.IsZero():
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, "RateLimited", msg)
+		return ctrl.Result{RequeueAfter: time.Until(retryAt)}, nil
+	default:
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, reason, msg)
+		return ctrl.Result{}, errors.New(msg)
+	}
+}
+
+func isFalse(wh *kargoapi.Warehouse, t string) bool {
+	for _, c := range wh.Status.Conditions {
+		if c.Type == t {
+			return c.Status == "False"
+		}
+	}
+	return false
+}
+
+// Describe summarises a Freight's artifacts in one line, such as
+// "nginx:1.25.0, https://git.example/demo.git@02d153f".
+func Describe(f *kargoapi.Freight) string {
+	var parts []string
+	for _, i := range f.Images {
+		parts = append(parts, i.RepoURL+":"+i.Tag)
+	}
+	for _, c := range f.Commits {
+		id := c.ID
+		if len(id) > 7 {
+			id = id[:7]
+		}
+		parts = append(parts, c.RepoURL+"@"+id)
+	}
+	for _, c := range f.Charts {
+		name := c.RepoURL
+		if c.Name != "" {
+			name += "/" + c.Name
+		}
+		parts = append(parts, name+":"+c.Version)
+	}
+	return strings.Join(parts, ", ")
+}
+
+var _ FreightProducer = (*freight.Producer)(nil)

@@ -1,0 +1,225 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/sourceerr"
+)
+
+// fakeDiscoverer returns a fixed result and records requests.
+type fakeDiscoverer struct {
+	mu       sync.Mutex
+	result   discovery.Result
+	requests []discovery.Request
+}
+
+func (f *fakeDiscoverer) Discover(_ context.Context, req discovery.Request) discovery.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, req)
+	return f.result
+}
+
+type harness struct {
+	r             *Reconciler
+	c             client.Client
+	disc          *fakeDiscoverer
+	statusWrites  int
+	events        *events.FakeRecorder
+	warehouseName types.NamespacedName
+}
+
+func newHarness(t *testing.T, wh *kargoapi.Warehouse) *harness {
+	t.Helper()
+	s, err := scheme.New()
+	require.NoError(t, err)
+	h := &harness{disc: &fakeDiscoverer{}, events: events.NewFakeRecorder(20)}
+	h.c = fake.NewClientBuilder().WithScheme(s).WithObjects(wh).WithStatusSubresource(wh).
+		WithInterceptorFuncs(interceptor.Funcs{
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				h.statusWrites++
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		}).Build()
+	h.r = &Reconciler{
+		Client:     h.c,
+		Discoverer: h.disc,
+		Producer:   &freight.Producer{Client: h.c, Reader: h.c},
+		Recorder:   h.events,
+		Jitter:     func() float64 { return 0.05 },
+	}
+	h.warehouseName = client.ObjectKeyFromObject(wh)
+	return h
+}
+
+func (h *harness) reconcile(t *testing.T) (ctrl.Result, error) {
+	t.Helper()
+	return h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: h.warehouseName})
+}
+
+func (h *harness) warehouse(t *testing.T) *kargoapi.Warehouse {
+	t.Helper()
+	wh := &kargoapi.Warehouse{}
+	require.NoError(t, h.c.Get(context.Background(), h.warehouseName, wh))
+	return wh
+}
+
+func newWarehouse() *kargoapi.Warehouse {
+	return &kargoapi.Warehouse{
+		ObjectMeta: metav1.ObjectMeta{Name: "kargo-demo", Namespace: "kargo-demo", Generation: 1},
+		Spec: kargoapi.WarehouseSpec{
+			Interval:       metav1.Duration{Duration: 5 * time.Minute},
+			DiscoveryLimit: 20,
+			Subscriptions:  kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "nginx"}}},
+		},
+	}
+}
+
+var nginx = kargoapi.Image{RepoURL: "nginx", Tag: "1.25.0", Digest: "sha256:aa"}
+
+func TestNewArtifactsProduceFreightOnce(t *testing.T) {
+	h := newHarness(t, newWarehouse())
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+
+	res, err := h.reconcile(t)
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute+15*time.Second, res.RequeueAfter, "interval plus jitter")
+
+	list := &kargoapi.FreightList{}
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Len(t, list.Items, 1)
+	f := list.Items[0]
+	require.Equal(t, freight.Fingerprint(nil, []kargoapi.Image{nginx}, nil), f.Name)
+	require.Equal(t, f.Alias, f.Labels[kargoapi.AliasLabelKey])
+	require.Equal(t, &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, f.Origin)
+
+	wh := h.warehouse(t)
+	require.Equal(t, &kargoapi.FreightReference{Name: f.Name, Alias: f.Alias}, wh.Status.LastFreight)
+	require.True(t, meta.IsStatusConditionTrue(wh.Status.Conditions, kargoapi.ConditionReady))
+	require.EqualValues(t, 1, wh.Status.ObservedGeneration)
+	require.Equal(t, 1, h.statusWrites)
+	require.Contains(t, <-h.events.Events, "FreightCreated")
+
+	// The same artifacts again: no new Freight, no status write, no event.
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Len(t, list.Items, 1)
+	require.Equal(t, 1, h.statusWrites, "an idle Warehouse makes no writes")
+	require.Empty(t, h.events.Events)
+}
+
+func TestFailuresSetConditionsAndKeepFreight(t *testing.T) {
+	cases := []struct {
+		name        string
+		err         error
+		wantReason  string
+		wantStalled bool
+		wantErr     bool
+		wantRequeue time.Duration
+	}{
+		{name: "unreachable", err: fmt.Errorf("ls-remote https://git.example/x.git: %w", sourceerr.ErrUnreachable), wantReason: "Unreachable", wantErr: true},
+		{name: "bad password", err: fmt.Errorf("list tags: %w", sourceerr.ErrUnauthorized), wantReason: "AuthenticationFailed", wantErr: true},
+		{name: "invalid", err: fmt.Errorf("allowTags: %w", sourceerr.ErrInvalid), wantReason: "InvalidSubscription", wantStalled: true, wantErr: true},
+		{name: "no match", err: fmt.Errorf("no tag satisfies ^9.0.0: %w", sourceerr.ErrNoMatch), wantReason: "NoMatch", wantRequeue: 5*time.Minute + 15*time.Second},
+		{name: "rate limited", err: &sourceerr.RateLimitedError{Host: "registry.example", RetryAfter: time.Now().Add(time.Minute)}, wantReason: "RateLimited"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, newWarehouse())
+			h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+			_, err := h.reconcile(t)
+			require.NoError(t, err)
+			<-h.events.Events
+
+			h.disc.result = discovery.Result{Failures: []discovery.Failure{{Subscription: "image nginx", Err: tc.err}}}
+			res, err := h.reconcile(t)
+			if tc.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.wantStalled, errors.Is(err, reconcile.TerminalError(nil)))
+			if tc.wantRequeue > 0 {
+				require.Equal(t, tc.wantRequeue, res.RequeueAfter)
+			}
+			if tc.name == "rate limited" {
+				require.InDelta(t, time.Minute, res.RequeueAfter, float64(2*time.Second))
+			}
+
+			wh := h.warehouse(t)
+			ready := meta.FindStatusCondition(wh.Status.Conditions, kargoapi.ConditionReady)
+			require.Equal(t, metav1.ConditionFalse, ready.Status)
+			require.Equal(t, tc.wantReason, ready.Reason)
+			require.Contains(t, ready.Message, "image nginx: ")
+			require.Equal(t, tc.wantStalled, meta.IsStatusConditionTrue(wh.Status.Conditions, kargoapi.ConditionStalled))
+			require.Equal(t, !tc.wantStalled, meta.IsStatusConditionTrue(wh.Status.Conditions, kargoapi.ConditionReconciling))
+			require.NotNil(t, wh.Status.LastFreight, "earlier Freight is still recorded")
+			require.Contains(t, <-h.events.Events, "Warning "+tc.wantReason)
+
+			list := &kargoapi.FreightList{}
+			require.NoError(t, h.c.List(context.Background(), list))
+			require.Len(t, list.Items, 1, "a failure loses no Freight")
+		})
+	}
+}
+
+func TestRefreshAnnotationForcesDiscoveryOnce(t *testing.T) {
+	wh := newWarehouse()
+	wh.Annotations = map[string]string{RefreshAnnotationKey: "2026-11-21T19:00:00Z"}
+	h := newHarness(t, wh)
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	require.True(t, h.disc.requests[0].Force)
+	require.Equal(t, "2026-11-21T19:00:00Z", h.warehouse(t).Status.LastHandledRefresh)
+
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.False(t, h.disc.requests[1].Force, "a handled refresh is not repeated")
+	require.Equal(t, 5*time.Minute, h.disc.requests[1].MaxAge)
+	require.Equal(t, 20, h.disc.requests[1].Limit)
+}
+
+func TestAliasesAreUniqueInTheProject(t *testing.T) {
+	h := newHarness(t, newWarehouse())
+	name := freight.Fingerprint(nil, []kargoapi.Image{nginx}, nil)
+	taken := freight.AliasCandidate(name, 0)
+	other := &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: "0000000000000000000000000000000000000000", Namespace: "kargo-demo",
+			Labels: map[string]string{kargoapi.AliasLabelKey: taken}},
+		Alias:  taken,
+		Images: []kargoapi.Image{{RepoURL: "other", Tag: "1"}},
+	}
+	require.NoError(t, h.c.Create(context.Background(), other))
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	f := &kargoapi.Freight{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: "kargo-demo", Name: name}, f))
+	require.NotEqual(t, taken, f.Alias)
+	require.Equal(t, freight.AliasCandidate(name, 1), f.Alias)
+}
+
+var _ runtime.Object = (*kargoapi.Warehouse)(nil)

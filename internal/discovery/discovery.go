@@ -1,0 +1,205 @@
+// Package discovery asks every repository a Warehouse (or a Stage with its own
+// repository subscriptions) subscribes to for its newest artifact, looking up
+// credentials in the project namespace, and reports what it found and which
+// subscriptions failed.
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/credentials"
+)
+
+// GitSource lists the commits of a Git subscription, newest first.
+type GitSource interface {
+	Discover(ctx context.Context, sub kargoapi.GitSubscription, creds *credentials.Credentials, limit int, maxAge time.Duration) ([]kargoapi.GitCommit, error)
+	// Invalidate makes the next Discover of repoURL ask the server again.
+	Invalidate(repoURL string)
+}
+
+// ImageSource lists the images of an image subscription, newest first.
+type ImageSource interface {
+	Discover(ctx context.Context, sub kargoapi.ImageSubscription, creds *credentials.Credentials, limit int) ([]kargoapi.Image, error)
+}
+
+// ChartSource lists the versions of a chart subscription, newest first.
+type ChartSource interface {
+	Discover(ctx context.Context, sub kargoapi.ChartSubscription, creds *credentials.Credentials, limit int) ([]kargoapi.Chart, error)
+}
+
+// Request says what to discover.
+type Request struct {
+	// Namespace is the project whose credential Secrets apply.
+	Namespace string
+	// Subscriptions are the repositories to ask.
+	Subscriptions kargoapi.RepoSubscriptions
+	// Limit caps the candidates considered per subscription.
+	Limit int
+	// MaxAge is how old a Git listing shared with other subscribers of the
+	// same repository may be; usually the subscriber's polling interval.
+	MaxAge time.Duration
+	// Force asks every repository again, ignoring shared listings (a
+	// refresh was requested).
+	Force bool
+}
+
+// Result holds the newest artifact of every subscription that succeeded,
+// in subscription order, and the failures of the others.
+type Result struct {
+	Commits  []kargoapi.GitCommit
+	Images   []kargoapi.Image
+	Charts   []kargoapi.Chart
+	Failures []Failure
+}
+
+// Failure is one subscription that could not be discovered.
+type Failure struct {
+	// Subscription names the subscription, such as "image nginx".
+	Subscription string
+	// Err says why.
+	Err error
+}
+
+// Error names the subscription and the cause.
+func (f Failure) Error() string { return f.Subscription + ": " + f.Err.Error() }
+
+// Unwrap returns the cause, so errors.Is and errors.As see it.
+func (f Failure) Unwrap() error { return f.Err }
+
+// Discoverer asks sources for their newest artifacts.
+type Discoverer struct {
+	Git         GitSource
+	Images      ImageSource
+	Charts      ChartSource
+	Credentials credentials.Store
+	// Parallelism bounds the subscriptions of one request asked at once;
+	// zero means 4.
+	Parallelism int
+}
+
+// Discover asks every subscription of req concurrently. It never fails as a
+// whole: each subscription succeeds or is reported in Result.Failures, so a
+// bad subscription never hides what the others found.
+func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
+	subs := req.Subscriptions
+	commits := make([]*kargoapi.GitCommit, len(subs.Git))
+	images := make([]*kargoapi.Image, len(subs.Images))
+	charts := make([]*kargoapi.Chart, len(subs.Charts))
+	failures := make([]*Failure, len(subs.Git)+len(subs.Images)+len(subs.Charts))
+
+	parallel := d.Parallelism
+	if parallel <= 0 {
+		parallel = 4
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	run := func(slot int, name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := f(); err != nil {
+				failures[slot] = &Failure{Subscription: name, Err: err}
+			}
+		}()
+	}
+
+	slot := 0
+	for i, sub := range subs.Git {
+		run(slot, "git "+string(sub.RepoURL), func() error {
+			creds, err := d.creds(ctx, req.Namespace, credentials.TypeGit, string(sub.RepoURL))
+			if err != nil {
+				return err
+			}
+			if req.Force {
+				d.Git.Invalidate(string(sub.RepoURL))
+			}
+			found, err := d.Git.Discover(ctx, sub, creds, req.Limit, req.MaxAge)
+			if err != nil {
+				return err
+			}
+			if len(found) == 0 {
+				return fmt.Errorf("no commits found")
+			}
+			commits[i] = &found[0]
+			return nil
+		})
+		slot++
+	}
+	for i, sub := range subs.Images {
+		run(slot, "image "+string(sub.RepoURL), func() error {
+			creds, err := d.creds(ctx, req.Namespace, credentials.TypeImage, string(sub.RepoURL))
+			if err != nil {
+				return err
+			}
+			found, err := d.Images.Discover(ctx, sub, creds, req.Limit)
+			if err != nil {
+				return err
+			}
+			if len(found) == 0 {
+				return fmt.Errorf("no images found")
+			}
+			images[i] = &found[0]
+			return nil
+		})
+		slot++
+	}
+	for i, sub := range subs.Charts {
+		name := "chart " + string(sub.RepoURL)
+		if sub.Name != "" {
+			name += " " + sub.Name
+		}
+		run(slot, name, func() error {
+			creds, err := d.creds(ctx, req.Namespace, credentials.TypeHelm, string(sub.RepoURL))
+			if err != nil {
+				return err
+			}
+			found, err := d.Charts.Discover(ctx, sub, creds, req.Limit)
+			if err != nil {
+				return err
+			}
+			if len(found) == 0 {
+				return fmt.Errorf("no chart versions found")
+			}
+			charts[i] = &found[0]
+			return nil
+		})
+		slot++
+	}
+	wg.Wait()
+
+	var res Result
+	for _, c := range commits {
+		if c != nil {
+			res.Commits = append(res.Commits, *c)
+		}
+	}
+	for _, i := range images {
+		if i != nil {
+			res.Images = append(res.Images, *i)
+		}
+	}
+	for _, c := range charts {
+		if c != nil {
+			res.Charts = append(res.Charts, *c)
+		}
+	}
+	for _, f := range failures {
+		if f != nil {
+			res.Failures = append(res.Failures, *f)
+		}
+	}
+	return res
+}
+
+func (d *Discoverer) creds(ctx context.Context, ns string, t credentials.Type, url string) (*credentials.Credentials, error) {
+	if d.Credentials == nil {
+		return nil, nil
+	}
+	return d.Credentials.Get(ctx, ns, t, url)
+}
