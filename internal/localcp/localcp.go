@@ -92,7 +92,6 @@ func (e *PortInUseError) Error() string {
 // the controller that gives every namespace its "default" service account and
 // the one that fills in aggregated cluster roles.
 type ControlPlane struct {
-	dataDir         string
 	serverURL       string
 	adminKubeconfig string
 	pki             *pki
@@ -133,7 +132,6 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	}
 
 	c := &ControlPlane{
-		dataDir:         o.DataDir,
 		serverURL:       "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIServerPort)),
 		adminKubeconfig: filepath.Join(o.DataDir, "kubeconfig"),
 		log:             o.Log,
@@ -383,25 +381,26 @@ func (c *ControlPlane) run(name string, o Options, logDir string, env []string, 
 		stopping := c.stopping
 		c.mu.Unlock()
 		if !stopping {
-			c.finish(ch.exitError("unexpectedly"), false)
+			c.finish(ch.exitError("unexpectedly"))
 		}
 	}()
 	return ch, nil
 }
 
-// finish closes Done once, recording err unless the exit was asked for.
-func (c *ControlPlane) finish(err error, stopping bool) {
+// finish closes Done once. Stop calls it with a nil err; a component's exit
+// calls it with the reason, which is dropped once Stop has begun.
+func (c *ControlPlane) finish(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if stopping {
+	if err == nil {
 		c.stopping = true
-	}
-	if c.doneClosed || c.stopping && !stopping {
+	} else if c.stopping {
 		return
 	}
-	if !stopping {
-		c.err = err
+	if c.doneClosed {
+		return
 	}
+	c.err = err
 	c.doneClosed = true
 	close(c.done)
 }
@@ -506,7 +505,7 @@ func (c *ControlPlane) Stop() error {
 }
 
 func (c *ControlPlane) stop() error {
-	c.finish(nil, true)
+	c.finish(nil)
 	var errs []error
 	for i := len(c.children) - 1; i >= 0; i-- {
 		ch := c.children[i]

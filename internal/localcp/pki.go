@@ -78,16 +78,16 @@ func loadOrCreatePKI(dir string) (*pki, error) {
 	now := time.Now()
 
 	ca, err := p.loadPair("ca")
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || err == nil && !ca.cert.IsCA || err == nil && expiring(ca.cert, now):
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil || !ca.cert.IsCA || expiring(ca.cert, now) {
 		if ca, err = newCA(now); err != nil {
 			return nil, err
 		}
 		if err := p.storePair("ca", ca); err != nil {
 			return nil, err
 		}
-	case err != nil:
-		return nil, err
 	}
 	p.ca = ca
 
@@ -101,16 +101,16 @@ func loadOrCreatePKI(dir string) (*pki, error) {
 	}
 	for _, l := range leaves {
 		kp, err := p.loadPair(l.spec.file)
-		switch {
-		case errors.Is(err, fs.ErrNotExist) || err == nil && !p.reusable(kp.cert, l.spec, now):
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if err != nil || !p.reusable(kp.cert, l.spec, now) {
 			if kp, err = p.issue(l.spec, now); err != nil {
 				return nil, err
 			}
 			if err := p.storePair(l.spec.file, kp); err != nil {
 				return nil, err
 			}
-		case err != nil:
-			return nil, err
 		}
 		*l.dst = kp
 	}

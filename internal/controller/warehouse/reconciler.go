@@ -25,7 +25,6 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/freight"
-	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
 // RefreshAnnotationKey forces an immediate discovery when its value changes.
@@ -115,7 +114,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	requeue := ctrl.Result{RequeueAfter: interval + time.Duration(r.Jitter()*float64(interval))}
 
 	if len(found.Failures) > 0 {
-		return r.failed(ctx, wh, found.Failures, requeue)
+		return r.failed(wh, found.Failures, requeue)
 	}
 
 	f, created, err := r.Producer.Produce(ctx, wh.Namespace,
@@ -139,49 +138,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // failed records discovery failures: the message names every failed
 // subscription and its cause. A subscription that can never work stalls the
 // Warehouse until its spec changes; a rate limit waits as long as asked;
-// anything else is retried with back-off.
-func (r *Reconciler) failed(ctx context.Context, wh *kargoapi.Warehouse, failures []discovery.Failure, requeue ctrl.Result) (ctrl.Result, error) {
-	msgs := make([]string, 0, len(failures))
-	for _, f := range failures {
-		msgs = append(msgs, f.Error())
-	}
-	msg := "Cannot discover artifacts: " + strings.Join(msgs, "; ")
-	first := failures[0].Err
-	reason := sourceerr.Reason(first)
-
-	wasReady := !isFalse(wh, kargoapi.ConditionReady)
-	var terminal bool
-	var retryAt time.Time
-	for _, f := range failures {
-		var rl *sourceerr.RateLimitedError
-		switch {
-		case sourceerr.Terminal(f.Err):
-			terminal = true
-			reason = sourceerr.Reason(f.Err)
-		case errors.As(f.Err, &rl) && rl.RetryAfter.After(retryAt):
-			retryAt = rl.RetryAfter
-		}
-	}
-	if wasReady {
-		r.Recorder.Eventf(wh, nil, "Warning", reason, "Discover", "%s", msg)
+// nothing matching yet waits for the next poll; anything else is retried with
+// back-off.
+func (r *Reconciler) failed(wh *kargoapi.Warehouse, failures []discovery.Failure, requeue ctrl.Result) (ctrl.Result, error) {
+	s := discovery.Summarize(failures)
+	if !isFalse(wh, kargoapi.ConditionReady) {
+		r.Recorder.Eventf(wh, nil, "Warning", s.Reason, "Discover", "%s", s.Message)
 	}
 	switch {
-	case terminal:
-		conditions.Stalled(&wh.Status.Conditions, wh.Generation, reason, msg)
+	case s.Terminal:
+		conditions.Stalled(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
 		wh.Status.ObservedGeneration = wh.Generation
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
-	case errors.Is(first, sourceerr.ErrNoMatch) && len(failures) == 1:
-		// Nothing satisfies the subscription yet; new artifacts may appear
-		// at the next poll, so wait for it rather than back off.
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, reason, msg)
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(s.Message))
+	case s.NoMatch:
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
 		wh.Status.ObservedGeneration = wh.Generation
 		return requeue, nil
-	case !retryAt.IsZero():
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, "RateLimited", msg)
-		return ctrl.Result{RequeueAfter: time.Until(retryAt)}, nil
+	case !s.RetryAt.IsZero():
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
+		return ctrl.Result{RequeueAfter: time.Until(s.RetryAt)}, nil
 	default:
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, reason, msg)
-		return ctrl.Result{}, errors.New(msg)
+		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
+		return ctrl.Result{}, errors.New(s.Message)
 	}
 }
 
