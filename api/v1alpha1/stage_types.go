@@ -400,6 +400,11 @@ type StageStatus struct {
 	//
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastHandledRefresh is the value of the kargo.akuity.io/refresh
+	// annotation the controller last acted on.
+	//
+	// +optional
+	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
 }
 
 // SimpleFreight is a Freight as a Stage records it in its status.

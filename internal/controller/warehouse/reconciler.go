@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -135,30 +136,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return requeue, nil
 }
 
-// failed records discovery failures: the message names every failed
-// subscription and its cause. A subscription that can never work stalls the
-// Warehouse until its spec changes; a rate limit waits as long as asked;
-// nothing matching yet waits for the next poll; anything else is retried with
-// back-off.
+// failed records discovery failures and emits an event when the Warehouse
+// stops being ready.
 func (r *Reconciler) failed(wh *kargoapi.Warehouse, failures []discovery.Failure, requeue ctrl.Result) (ctrl.Result, error) {
 	s := discovery.Summarize(failures)
 	if !isFalse(wh, kargoapi.ConditionReady) {
 		r.Recorder.Eventf(wh, nil, "Warning", s.Reason, "Discover", "%s", s.Message)
 	}
+	return RecordFailures(&wh.Status.Conditions, &wh.Status.ObservedGeneration, wh.Generation, s, requeue)
+}
+
+// RecordFailures sets the conditions that discovery failures call for and
+// says when to try again. The message names every failed subscription and
+// its cause. A subscription that can never work stalls the subscriber until
+// its spec changes; a rate limit waits as long as asked; nothing matching yet
+// waits for the next poll; anything else is retried with back-off.
+func RecordFailures(conds *[]metav1.Condition, observed *int64, generation int64, s discovery.Summary, requeue ctrl.Result) (ctrl.Result, error) {
 	switch {
 	case s.Terminal:
-		conditions.Stalled(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
-		wh.Status.ObservedGeneration = wh.Generation
+		conditions.Stalled(conds, generation, s.Reason, s.Message)
+		*observed = generation
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(s.Message))
 	case s.NoMatch:
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
-		wh.Status.ObservedGeneration = wh.Generation
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
+		*observed = generation
 		return requeue, nil
 	case !s.RetryAt.IsZero():
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
 		return ctrl.Result{RequeueAfter: time.Until(s.RetryAt)}, nil
 	default:
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, s.Reason, s.Message)
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
 		return ctrl.Result{}, errors.New(s.Message)
 	}
 }

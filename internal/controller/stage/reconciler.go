@@ -1,0 +1,143 @@
+// Package stage reconciles Stages. A Stage that subscribes to repositories
+// directly (spec.subscriptions.repos, as in the Concepts page) gets the same
+// discovery as a Warehouse: each new set of artifacts becomes Freight with
+// the Stage as its origin and is pushed onto status.availableFreight.
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/conditions"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/freight"
+)
+
+const (
+	// pollInterval is how often a Stage's own repository subscriptions are
+	// polled; Stages have no interval field, so they poll as often as a
+	// Warehouse does by default.
+	pollInterval = 5 * time.Minute
+	// discoveryLimit caps candidates per subscription, as a Warehouse's
+	// default discoveryLimit does.
+	discoveryLimit = 20
+	// MaxAvailableFreight bounds status.availableFreight so that a Stage
+	// object stays small however long it lives.
+	MaxAvailableFreight = 100
+)
+
+// Reconciler reconciles Stages.
+type Reconciler struct {
+	Client     client.Client
+	Discoverer warehouse.Discoverer
+	Producer   warehouse.FreightProducer
+	Recorder   events.EventRecorder
+	// Jitter returns a random fraction of the interval to add to each
+	// requeue.
+	Jitter func() float64
+}
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Jitter == nil {
+		r.Jitter = func() float64 { return rand.Float64() * 0.1 }
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargoapi.Stage{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+		))).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: 8,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
+		}).
+		Complete(r)
+}
+
+// Reconcile brings a Stage's status up to date.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	st := &kargoapi.Stage{}
+	if err := r.Client.Get(ctx, req.NamespacedName, st); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !st.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := st.DeepCopy()
+	defer func() {
+		if equality.Semantic.DeepEqual(before.Status, st.Status) {
+			return
+		}
+		if patchErr := r.Client.Status().Patch(ctx, st, client.MergeFrom(before)); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+			err = errors.Join(err, fmt.Errorf("patch status of Stage %s: %w", req.NamespacedName, patchErr))
+		}
+	}()
+
+	if st.Status.Phase == "" {
+		st.Status.Phase = kargoapi.StagePhaseNotApplicable
+	}
+	subs := st.Spec.Subscriptions
+	if subs == nil || subs.Repos == nil {
+		// Freight from Warehouses and upstream Stages is made available by
+		// the promotion side of the Stage controller.
+		return ctrl.Result{}, nil
+	}
+	return r.discoverRepos(ctx, st, *subs.Repos)
+}
+
+// discoverRepos polls the Stage's own repository subscriptions and pushes
+// new Freight onto its available stack.
+func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
+	refresh := st.Annotations[warehouse.RefreshAnnotationKey]
+	force := refresh != "" && refresh != st.Status.LastHandledRefresh
+	found := r.Discoverer.Discover(ctx, discovery.Request{
+		Namespace:     st.Namespace,
+		Subscriptions: repos,
+		Limit:         discoveryLimit,
+		MaxAge:        pollInterval,
+		Force:         force,
+	})
+	if force {
+		st.Status.LastHandledRefresh = refresh
+	}
+	requeue := ctrl.Result{RequeueAfter: pollInterval + time.Duration(r.Jitter()*float64(pollInterval))}
+
+	if len(found.Failures) > 0 {
+		return warehouse.RecordFailures(&st.Status.Conditions, &st.Status.ObservedGeneration, st.Generation,
+			discovery.Summarize(found.Failures), requeue)
+	}
+
+	f, created, err := r.Producer.Produce(ctx, st.Namespace,
+		kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: st.Name},
+		found.Commits, found.Images, found.Charts)
+	if err != nil {
+		conditions.Retrying(&st.Status.Conditions, st.Generation, "FreightCreationFailed", err.Error())
+		return ctrl.Result{}, err
+	}
+	var pushed bool
+	st.Status.AvailableFreight, pushed = freight.PushAvailable(st.Status.AvailableFreight, freight.Simple(f), MaxAvailableFreight)
+	if created || pushed {
+		r.Recorder.Eventf(st, f, "Normal", "FreightAvailable", "Discover",
+			"Freight %s (%s) is available: %s", f.Alias, f.Name, warehouse.Describe(f))
+	}
+	st.Status.ObservedGeneration = st.Generation
+	conditions.Ready(&st.Status.Conditions, st.Generation, warehouse.ReasonDiscovered,
+		fmt.Sprintf("Newest available Freight is %s (%s)", f.Alias, f.Name))
+	return requeue, nil
+}
