@@ -37,7 +37,7 @@ type WarehouseSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s, such as 30s, 5m or 1h"
 	// +optional
-	Interval metav1.Duration `json:"interval,omitempty"`
+	Interval *metav1.Duration `json:"interval,omitempty"`
 	// DiscoveryLimit caps how many candidate artifacts are considered per
 	// subscription.
 	//

@@ -31,6 +31,10 @@ import (
 // RefreshAnnotationKey forces an immediate discovery when its value changes.
 const RefreshAnnotationKey = "kargo.akuity.io/refresh"
 
+// DefaultInterval is how often a Warehouse polls when its spec does not say;
+// the schema fills in the same default.
+const DefaultInterval = 5 * time.Minute
+
 // Condition reasons of a Warehouse.
 const (
 	ReasonDiscovered = "FreightAvailable"
@@ -98,9 +102,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 	refresh := wh.Annotations[RefreshAnnotationKey]
 	force := refresh != "" && refresh != wh.Status.LastHandledRefresh
-	interval := wh.Spec.Interval.Duration
-	if interval <= 0 {
-		interval = 5 * time.Minute
+	interval := DefaultInterval
+	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
+		interval = wh.Spec.Interval.Duration
 	}
 	found := r.Discoverer.Discover(ctx, discovery.Request{
 		Namespace:     wh.Namespace,

@@ -89,7 +89,7 @@ func newWarehouse() *kargoapi.Warehouse {
 	return &kargoapi.Warehouse{
 		ObjectMeta: metav1.ObjectMeta{Name: "kargo-demo", Namespace: "kargo-demo", Generation: 1},
 		Spec: kargoapi.WarehouseSpec{
-			Interval:       metav1.Duration{Duration: 5 * time.Minute},
+			Interval:       &metav1.Duration{Duration: 5 * time.Minute},
 			DiscoveryLimit: 20,
 			Subscriptions:  kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "nginx"}}},
 		},

@@ -1,0 +1,332 @@
+// Package webhookreceiver turns push notifications from Git hosts and image
+// registries into immediate refreshes of the Warehouses (and Stages with
+// their own repository subscriptions) that watch the pushed repository, so
+// new Freight appears in seconds instead of at the next poll.
+//
+// Each project has its own shared secret, in a Secret named
+// kargo-webhook-receiver (key "secret") in the project namespace. Requests
+// are signed like GitHub's: the X-Hub-Signature-256 header holds "sha256="
+// and the hex HMAC-SHA256 of the body under that secret. Requests without a
+// valid signature get 401 and change nothing.
+package webhookreceiver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+)
+
+// Names of the per-project secret and the signature header.
+const (
+	SecretName      = "kargo-webhook-receiver"
+	SecretKey       = "secret"
+	SignatureHeader = "X-Hub-Signature-256"
+	maxBody         = 1 << 20
+)
+
+// Receiver is the HTTP handler.
+type Receiver struct {
+	// Client reads Secrets, Warehouses and Stages and patches the refresh
+	// annotation.
+	Client client.Client
+	// Now stamps refresh annotations; time.Now when nil.
+	Now func() time.Time
+}
+
+// Result lists what a notification refreshed.
+type Result struct {
+	Refreshed []string `json:"refreshed"`
+}
+
+// ServeHTTP handles POST /webhooks/{project}/github and
+// POST /webhooks/{project}/registry.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) != 3 || parts[0] != "webhooks" || (parts[2] != "github" && parts[2] != "registry") {
+		http.Error(w, "not found: use /webhooks/<project>/github or /webhooks/<project>/registry", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	project, kind := parts[1], parts[2]
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxBody {
+		http.Error(w, "body larger than 1 MiB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	// Verify before anything else, and answer an unknown project exactly
+	// like a bad signature, so the endpoint does not reveal which projects
+	// exist.
+	if !rc.verified(r.Context(), project, body, r.Header.Get(SignatureHeader)) {
+		http.Error(w, "missing or invalid "+SignatureHeader+" signature", http.StatusUnauthorized)
+		return
+	}
+
+	var repos []string
+	switch kind {
+	case "github":
+		switch event := r.Header.Get("X-GitHub-Event"); event {
+		case "ping":
+			writeJSON(w, Result{Refreshed: []string{}})
+			return
+		case "push", "":
+		default:
+			http.Error(w, fmt.Sprintf("event %q is not handled; send push events", event), http.StatusBadRequest)
+			return
+		}
+		repos, err = gitHubRepos(body)
+	case "registry":
+		repos, err = registryRepos(body)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	refreshed, err := rc.refresh(r.Context(), project, repos)
+	if err != nil {
+		ctrl.LoggerFrom(r.Context()).Error(err, "refresh after webhook", "project", project)
+		http.Error(w, "refresh failed; see the controller's log", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, Result{Refreshed: refreshed})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// verified checks the body's signature against the project's secret.
+func (rc *Receiver) verified(ctx context.Context, project string, body []byte, header string) bool {
+	if len(validation.IsDNS1123Label(project)) > 0 {
+		return false
+	}
+	sig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok {
+		return false
+	}
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	secret := &corev1.Secret{}
+	if err := rc.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: SecretName}, secret); err != nil {
+		if !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "read webhook secret", "project", project)
+		}
+		return false
+	}
+	key := secret.Data[SecretKey]
+	if len(key) == 0 {
+		return false
+	}
+	return hmac.Equal(got, Sign(key, body))
+}
+
+// Sign returns the HMAC-SHA256 of body under secret: what a sender puts, hex
+// encoded after "sha256=", in the signature header.
+func Sign(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// refresh annotates every Warehouse and repos-subscribed Stage of the project
+// that watches one of repos.
+func (rc *Receiver) refresh(ctx context.Context, project string, repos []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, r := range repos {
+		want[NormalizeRepo(r)] = true
+	}
+	stamp := time.Now
+	if rc.Now != nil {
+		stamp = rc.Now
+	}
+	token := stamp().UTC().Format(time.RFC3339Nano)
+	refreshed := []string{}
+
+	whs := &kargoapi.WarehouseList{}
+	if err := rc.Client.List(ctx, whs, client.InNamespace(project)); err != nil {
+		return nil, fmt.Errorf("list Warehouses: %w", err)
+	}
+	for i := range whs.Items {
+		wh := &whs.Items[i]
+		if watches(wh.Spec.Subscriptions, want) {
+			if err := annotate(ctx, rc.Client, wh, token); err != nil {
+				return nil, err
+			}
+			refreshed = append(refreshed, "warehouse/"+wh.Name)
+		}
+	}
+	stages := &kargoapi.StageList{}
+	if err := rc.Client.List(ctx, stages, client.InNamespace(project)); err != nil {
+		return nil, fmt.Errorf("list Stages: %w", err)
+	}
+	for i := range stages.Items {
+		st := &stages.Items[i]
+		if subs := st.Spec.Subscriptions; subs != nil && subs.Repos != nil && watches(*subs.Repos, want) {
+			if err := annotate(ctx, rc.Client, st, token); err != nil {
+				return nil, err
+			}
+			refreshed = append(refreshed, "stage/"+st.Name)
+		}
+	}
+	sort.Strings(refreshed)
+	return refreshed, nil
+}
+
+func annotate(ctx context.Context, c client.Client, obj client.Object, token string) error {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, warehouse.RefreshAnnotationKey, token)
+	if err := c.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", patch)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("refresh %s: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
+func watches(subs kargoapi.RepoSubscriptions, want map[string]bool) bool {
+	for _, g := range subs.Git {
+		if want[NormalizeRepo(string(g.RepoURL))] {
+			return true
+		}
+	}
+	for _, i := range subs.Images {
+		if want[NormalizeRepo(string(i.RepoURL))] {
+			return true
+		}
+	}
+	for _, c := range subs.Charts {
+		if want[NormalizeRepo(string(c.RepoURL))] || (c.Name != "" && want[NormalizeRepo(string(c.RepoURL)+"/"+c.Name)]) {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeRepo reduces the spellings of one repository to one key: scheme,
+// userinfo, a trailing ".git" or "/", letter case, and Docker Hub's implied
+// host and "library/" are dropped, and scp-like Git addresses
+// (git@host:path) become host/path.
+func NormalizeRepo(u string) string {
+	u = strings.ToLower(strings.TrimSpace(u))
+	for _, scheme := range []string{"https://", "http://", "ssh://", "git://", "oci://"} {
+		u = strings.TrimPrefix(u, scheme)
+	}
+	if at := strings.Index(u, "@"); at >= 0 && at < strings.IndexAny(u+"/", "/") {
+		u = u[at+1:]
+		if colon := strings.Index(u, ":"); colon >= 0 && !isPort(u[colon+1:]) {
+			u = u[:colon] + "/" + u[colon+1:]
+		}
+	}
+	u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
+	for _, hub := range []string{"docker.io/", "index.docker.io/", "registry-1.docker.io/"} {
+		u = strings.TrimPrefix(u, hub)
+	}
+	if !strings.Contains(u, "/") || (!strings.ContainsAny(strings.SplitN(u, "/", 2)[0], ".:") && strings.HasPrefix(u, "library/")) {
+		u = strings.TrimPrefix(u, "library/")
+	}
+	return u
+}
+
+func isPort(rest string) bool {
+	end := strings.IndexByte(rest, '/')
+	if end <= 0 {
+		return false
+	}
+	for _, r := range rest[:end] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// gitHubRepos returns the addresses of the repository a GitHub-style push
+// event names.
+func gitHubRepos(body []byte) ([]string, error) {
+	var ev struct {
+		Repository struct {
+			CloneURL string `json:"clone_url"`
+			HTMLURL  string `json:"html_url"`
+			SSHURL   string `json:"ssh_url"`
+			GitURL   string `json:"git_url"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("parse push event: %w", err)
+	}
+	var repos []string
+	for _, u := range []string{ev.Repository.CloneURL, ev.Repository.HTMLURL, ev.Repository.SSHURL, ev.Repository.GitURL} {
+		if u != "" {
+			repos = append(repos, u)
+		}
+	}
+	if len(repos) == 0 {
+		return nil, errors.New("push event names no repository: expected repository.clone_url or repository.html_url")
+	}
+	return repos, nil
+}
+
+// registryRepos returns the repositories a registry push notification names:
+// either {"repository": "host/path"} or a Docker distribution notification
+// envelope ({"events": [{"action": "push", "target": {"repository": ...},
+// "request": {"host": ...}}]}).
+func registryRepos(body []byte) ([]string, error) {
+	var ev struct {
+		Repository string `json:"repository"`
+		Events     []struct {
+			Action string `json:"action"`
+			Target struct {
+				Repository string `json:"repository"`
+			} `json:"target"`
+			Request struct {
+				Host string `json:"host"`
+			} `json:"request"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("parse registry event: %w", err)
+	}
+	var repos []string
+	if ev.Repository != "" {
+		repos = append(repos, ev.Repository)
+	}
+	for _, e := range ev.Events {
+		if e.Action != "" && e.Action != "push" || e.Target.Repository == "" {
+			continue
+		}
+		repo := e.Target.Repository
+		if e.Request.Host != "" {
+			repo = e.Request.Host + "/" + repo
+		}
+		repos = append(repos, repo)
+	}
+	if len(repos) == 0 {
+		return nil, errors.New(`registry event names no repository: send {"repository": "registry.example.com/team/app"} or a distribution notification with push events`)
+	}
+	return repos, nil
+}

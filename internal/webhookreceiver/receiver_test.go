@@ -1,0 +1,121 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) { kubetest.Main(m, &env) }
+
+func post(t *testing.T, srv *httptest.Server, path string, secret []byte, body string, header map[string]string) (*http.Response, Result) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewBufferString(body))
+	require.NoError(t, err)
+	if secret != nil {
+		req.Header.Set(SignatureHeader, "sha256="+hex.EncodeToString(Sign(secret, []byte(body))))
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var res Result
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
+	}
+	return resp, res
+}
+
+func TestPushRefreshesOnlyWatchersOfTheRepository(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewProject(t, "hooks")
+	secret := []byte("s3cr3t")
+	require.NoError(t, env.Admin.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: SecretName, Namespace: ns},
+		Data:       map[string][]byte{SecretKey: secret},
+	}))
+	mk := func(name string, subs kargoapi.RepoSubscriptions) {
+		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec:       kargoapi.WarehouseSpec{Subscriptions: subs},
+		}))
+	}
+	mk("demo", kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: "https://github.com/example/kargo-demo.git"}}})
+	mk("demo-ssh", kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: "git@github.com:example/kargo-demo.git"}}})
+	mk("other", kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: "https://github.com/example/other.git"}}})
+	mk("nginx", kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "nginx"}}})
+	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: ns},
+		Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Repos: &kargoapi.RepoSubscriptions{
+			Git: []kargoapi.GitSubscription{{RepoURL: "https://github.com/example/kargo-demo.git", Branch: "main"}},
+		}}},
+	}))
+
+	now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
+	srv := httptest.NewServer(&Receiver{Client: env.Admin, Now: func() time.Time { return now }})
+	defer srv.Close()
+	push := `{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/example/kargo-demo.git","html_url":"https://github.com/example/kargo-demo"}}`
+
+	annotations := func() map[string]string {
+		got := map[string]string{}
+		for _, name := range []string{"demo", "demo-ssh", "other", "nginx"} {
+			wh := &kargoapi.Warehouse{}
+			require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, wh))
+			got[name] = wh.Annotations[warehouse.RefreshAnnotationKey]
+		}
+		return got
+	}
+	untouched := annotations()
+
+	// Refused requests change nothing.
+	for name, tc := range map[string]struct {
+		path   string
+		secret []byte
+		want   int
+	}{
+		"unsigned":        {"/webhooks/" + ns + "/github", nil, http.StatusUnauthorized},
+		"wrong secret":    {"/webhooks/" + ns + "/github", []byte("guess"), http.StatusUnauthorized},
+		"unknown project": {"/webhooks/nope/github", secret, http.StatusUnauthorized},
+		"unknown kind":    {"/webhooks/" + ns + "/gitlab", secret, http.StatusNotFound},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, _ := post(t, srv, tc.path, tc.secret, push, nil)
+			require.Equal(t, tc.want, resp.StatusCode)
+			require.Equal(t, untouched, annotations())
+		})
+	}
+	resp, _ := post(t, srv, "/webhooks/"+ns+"/github", secret, push, map[string]string{"X-GitHub-Event": "ping"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, untouched, annotations())
+
+	resp, res := post(t, srv, "/webhooks/"+ns+"/github", secret, push, map[string]string{"X-GitHub-Event": "push"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, []string{"stage/test", "warehouse/demo", "warehouse/demo-ssh"}, res.Refreshed)
+	got := annotations()
+	require.Equal(t, "2026-11-21T20:00:00Z", got["demo"])
+	require.Equal(t, "2026-11-21T20:00:00Z", got["demo-ssh"])
+	require.Empty(t, got["other"])
+	require.Empty(t, got["nginx"])
+
+	resp, res = post(t, srv, "/webhooks/"+ns+"/registry", secret, `{"repository":"docker.io/library/nginx","tag":"1.25.0"}`, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, []string{"warehouse/nginx"}, res.Refreshed)
+}
