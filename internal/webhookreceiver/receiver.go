@@ -44,9 +44,11 @@ const (
 
 // Receiver is the HTTP handler.
 type Receiver struct {
-	// Client reads Secrets, Warehouses and Stages and patches the refresh
-	// annotation.
+	// Client lists Warehouses and Stages and patches the refresh annotation.
 	Client client.Client
+	// Secrets reads the per-project secret; usually the manager's API
+	// reader, since the controller caches only credential Secrets.
+	Secrets client.Reader
 	// Now stamps refresh annotations; time.Now when nil.
 	Now func() time.Time
 }
@@ -135,7 +137,7 @@ func (rc *Receiver) verified(ctx context.Context, project string, body []byte, h
 		return false
 	}
 	secret := &corev1.Secret{}
-	if err := rc.Client.Get(ctx, client.ObjectKey{Namespace: project, Name: SecretName}, secret); err != nil {
+	if err := rc.Secrets.Get(ctx, client.ObjectKey{Namespace: project, Name: SecretName}, secret); err != nil {
 		if !apierrors.IsNotFound(err) {
 			ctrl.LoggerFrom(ctx).Error(err, "read webhook secret", "project", project)
 		}

@@ -70,7 +70,7 @@ func TestPushRefreshesOnlyWatchersOfTheRepository(t *testing.T) {
 	}))
 
 	now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
-	srv := httptest.NewServer(&Receiver{Client: env.Admin, Now: func() time.Time { return now }})
+	srv := httptest.NewServer(&Receiver{Client: env.Admin, Secrets: env.Admin, Now: func() time.Time { return now }})
 	defer srv.Close()
 	push := `{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/example/kargo-demo.git","html_url":"https://github.com/example/kargo-demo"}}`
 
