@@ -53,6 +53,9 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", `address of /healthz and /readyz; "0" turns them off`)
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active replica when several run")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
+	f.StringVar(&opts.CacheDir, "cache-dir", "", "directory for shared Git mirrors (default: the user cache directory)")
+	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/github|registry); "" turns it off`)
+	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
 }

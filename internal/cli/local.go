@@ -25,10 +25,11 @@ import (
 const binDirEnv = "KARGO_KUBE_BIN_DIR"
 
 type localOptions struct {
-	dataDir string
-	binDir  string
-	port    int
-	verbose bool
+	dataDir     string
+	webhookAddr string
+	binDir      string
+	port        int
+	verbose     bool
 }
 
 func newLocalCommand() *cobra.Command {
@@ -52,6 +53,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for the local installation's state")
 	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
+	f.StringVar(&o.webhookAddr, "webhook-addr", "", "address of the push-notification receiver, such as 127.0.0.1:8082 (default: off)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
 	return cmd
 }
@@ -109,7 +111,12 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if err := install.All(ctx, c, time.Minute); err != nil {
 		return err
 	}
-	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0"})
+	mgr, err := controller.NewManager(cfg, controller.Options{
+		MetricsAddr:         "0",
+		HealthAddr:          "0",
+		CacheDir:            filepath.Join(o.dataDir, "cache"),
+		WebhookReceiverAddr: o.webhookAddr,
+	})
 	if err != nil {
 		return err
 	}

@@ -5,15 +5,44 @@
 package controller
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kargohq/kargo/internal/controller/stage"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/helmrepo"
+	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
+
+// credentialSecrets selects the Secrets that hold repository credentials.
+var credentialSecrets = func() labels.Selector {
+	req, err := labels.NewRequirement(credentials.TypeLabelKey, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key; cannot fail
+	}
+	return labels.NewSelector().Add(*req)
+}()
 
 // Options configures the manager.
 type Options struct {
@@ -28,14 +57,20 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the election's Lease.
 	LeaderElectionNamespace string
+	// CacheDir holds the shared Git mirrors; it survives restarts so that a
+	// restart does not re-clone every repository.
+	CacheDir string
+	// WebhookReceiverAddr is where push notifications are received
+	// (/webhooks/<project>/github|registry); empty turns the receiver off.
+	WebhookReceiverAddr string
+	// GitCAFile is a PEM bundle git trusts for HTTPS instead of the
+	// system's, for Git hosts with a private CA.
+	GitCAFile string
+	// RegistryTransport sends registry and chart repository requests;
+	// nil means the default transport. Local mode and tests use it to
+	// trust their own certificates.
+	RegistryTransport http.RoundTripper
 }
-
-// setupFunc registers one controller with the manager.
-type setupFunc func(mgr manager.Manager) error
-
-// setups lists every controller kargo runs. Each issue that adds a kind's
-// reconciler appends its SetupWithManager here.
-var setups []setupFunc
 
 // NewManager returns a manager with every kargo controller registered.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
@@ -44,7 +79,13 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  s,
+		Scheme: s,
+		// Only credential Secrets are cached: the controller needs them on
+		// every poll, and caching every Secret of a cluster would cost
+		// memory and rights it does not need.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: credentialSecrets},
+		}},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
@@ -54,10 +95,73 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
 	}
-	for _, setup := range setups {
-		if err := setup(mgr); err != nil {
-			return nil, err
-		}
+	if err := setupControllers(mgr, opts); err != nil {
+		return nil, err
 	}
 	return mgr, nil
+}
+
+// setupControllers registers every kargo controller, with the artifact
+// sources they share: one Git cache, one image client and one chart client
+// per process, so that all Warehouses share listings and per-host budgets.
+func setupControllers(mgr manager.Manager, opts Options) error {
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cacheDir = filepath.Join(dir, "kargo")
+	}
+	images := image.NewClient(image.Options{Transport: opts.RegistryTransport})
+	disc := &discovery.Discoverer{
+		Git:         git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile}),
+		Images:      images,
+		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Transport: opts.RegistryTransport}),
+		Credentials: credentials.KubernetesStore{Client: mgr.GetClient()},
+	}
+	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	if err := (&warehouse.Reconciler{
+		Client: mgr.GetClient(), Discoverer: disc, Producer: producer,
+		Recorder: mgr.GetEventRecorder("kargo-warehouse-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Warehouse controller: %w", err)
+	}
+	if err := (&stage.Reconciler{
+		Client: mgr.GetClient(), Discoverer: disc, Producer: producer,
+		Recorder: mgr.GetEventRecorder("kargo-stage-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Stage controller: %w", err)
+	}
+	if opts.WebhookReceiverAddr != "" {
+		srv := &http.Server{
+			Addr:              opts.WebhookReceiverAddr,
+			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: mgr.GetAPIReader()},
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		if err := mgr.Add(&httpServer{srv: srv}); err != nil {
+			return fmt.Errorf("add webhook receiver: %w", err)
+		}
+	}
+	return nil
+}
+
+// httpServer runs an HTTP server for as long as the manager runs.
+type httpServer struct{ srv *http.Server }
+
+func (h *httpServer) Start(ctx context.Context) error {
+	l, err := net.Listen("tcp", h.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for webhooks: %w", h.srv.Addr, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- h.srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return h.srv.Shutdown(shutdown)
+	case err := <-errc:
+		return fmt.Errorf("serve webhooks on %s: %w", h.srv.Addr, err)
+	}
 }
