@@ -31,6 +31,7 @@ import (
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/image"
+	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
@@ -113,11 +114,14 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		cacheDir = filepath.Join(dir, "kargo")
 	}
-	images := image.NewClient(image.Options{Transport: opts.RegistryTransport})
+	// One throttle per process: image and chart discovery in one registry
+	// draw on one request budget per host.
+	budget := throttle.New(throttle.Options{})
+	images := image.NewClient(image.Options{Throttle: budget, Transport: opts.RegistryTransport})
 	disc := &discovery.Discoverer{
 		Git:         git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile}),
 		Images:      images,
-		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Transport: opts.RegistryTransport}),
+		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Throttle: budget, Transport: opts.RegistryTransport}),
 		Credentials: credentials.KubernetesStore{Client: mgr.GetClient()},
 	}
 	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}

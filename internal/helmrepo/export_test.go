@@ -1,0 +1,5 @@
+package helmrepo
+
+// Parses reports how many index documents the client has parsed, so tests
+// can tell a cache hit from a re-parse.
+func (c *Client) Parses() int64 { return c.parses.Load() }
