@@ -17,8 +17,9 @@ import (
 // GitSource lists the commits of a Git subscription, newest first.
 type GitSource interface {
 	Discover(ctx context.Context, sub kargoapi.GitSubscription, creds *credentials.Credentials, limit int, maxAge time.Duration) ([]kargoapi.GitCommit, error)
-	// Invalidate makes the next Discover of repoURL ask the server again.
-	Invalidate(repoURL string)
+	// InvalidateBefore says repoURL changed at t: listings begun before
+	// the first call with that t must not be reused.
+	InvalidateBefore(repoURL string, t time.Time)
 }
 
 // ImageSource lists the images of an image subscription, newest first.
@@ -42,9 +43,11 @@ type Request struct {
 	// MaxAge is how old a Git listing shared with other subscribers of the
 	// same repository may be; usually the subscriber's polling interval.
 	MaxAge time.Duration
-	// Force asks every repository again, ignoring shared listings (a
-	// refresh was requested).
-	Force bool
+	// ChangedAt, when set, says the repositories may have changed at that
+	// time (a refresh was requested): shared listings older than that are
+	// not reused, newer ones are, so that subscribers refreshed by one push
+	// still share one listing.
+	ChangedAt time.Time
 }
 
 // Result holds the newest artifact of every subscription that succeeded,
@@ -116,8 +119,8 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if err != nil {
 				return err
 			}
-			if req.Force {
-				d.Git.Invalidate(string(sub.RepoURL))
+			if !req.ChangedAt.IsZero() {
+				d.Git.InvalidateBefore(string(sub.RepoURL), req.ChangedAt)
 			}
 			found, err := d.Git.Discover(ctx, sub, creds, req.Limit, req.MaxAge)
 			if err != nil {

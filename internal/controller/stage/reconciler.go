@@ -105,15 +105,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // new Freight onto its available stack.
 func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
 	refresh := st.Annotations[warehouse.RefreshAnnotationKey]
-	force := refresh != "" && refresh != st.Status.LastHandledRefresh
+	var changedAt time.Time
+	if refresh != "" && refresh != st.Status.LastHandledRefresh {
+		changedAt = warehouse.RefreshTime(refresh, time.Now())
+	}
 	found := r.Discoverer.Discover(ctx, discovery.Request{
 		Namespace:     st.Namespace,
 		Subscriptions: repos,
 		Limit:         discoveryLimit,
 		MaxAge:        pollInterval,
-		Force:         force,
+		ChangedAt:     changedAt,
 	})
-	if force {
+	if !changedAt.IsZero() {
 		st.Status.LastHandledRefresh = refresh
 	}
 	requeue := ctrl.Result{RequeueAfter: pollInterval + time.Duration(r.Jitter()*float64(pollInterval))}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +82,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
+// RefreshTime reads the time a refresh token stands for: an RFC 3339 time
+// (what the webhook receiver writes: when the push arrived) or Unix seconds
+// (what `date +%s` prints); any other token, or a time in the future, means
+// now. Listings made after that time are fresh enough for the refresh.
+func RefreshTime(token string, now time.Time) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, token)
+	if err != nil {
+		secs, convErr := strconv.ParseInt(token, 10, 64)
+		if convErr != nil {
+			return now
+		}
+		t = time.Unix(secs, 0)
+	}
+	if t.After(now) {
+		return now
+	}
+	return t
+}
+
 // Reconcile discovers the Warehouse's artifacts and produces Freight.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	wh := &kargoapi.Warehouse{}
@@ -101,7 +121,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}()
 
 	refresh := wh.Annotations[RefreshAnnotationKey]
-	force := refresh != "" && refresh != wh.Status.LastHandledRefresh
+	var changedAt time.Time
+	if refresh != "" && refresh != wh.Status.LastHandledRefresh {
+		changedAt = RefreshTime(refresh, time.Now())
+	}
 	interval := DefaultInterval
 	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
 		interval = wh.Spec.Interval.Duration
@@ -111,9 +134,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		Subscriptions: wh.Spec.Subscriptions,
 		Limit:         int(wh.Spec.DiscoveryLimit),
 		MaxAge:        interval,
-		Force:         force,
+		ChangedAt:     changedAt,
 	})
-	if force {
+	if !changedAt.IsZero() {
 		wh.Status.LastHandledRefresh = refresh
 	}
 	requeue := ctrl.Result{RequeueAfter: interval + time.Duration(r.Jitter()*float64(interval))}

@@ -192,12 +192,12 @@ func TestRefreshAnnotationForcesDiscoveryOnce(t *testing.T) {
 	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
 	_, err := h.reconcile(t)
 	require.NoError(t, err)
-	require.True(t, h.disc.requests[0].Force)
+	require.Equal(t, time.Date(2026, 11, 21, 19, 0, 0, 0, time.UTC), h.disc.requests[0].ChangedAt)
 	require.Equal(t, "2026-11-21T19:00:00Z", h.warehouse(t).Status.LastHandledRefresh)
 
 	_, err = h.reconcile(t)
 	require.NoError(t, err)
-	require.False(t, h.disc.requests[1].Force, "a handled refresh is not repeated")
+	require.True(t, h.disc.requests[1].ChangedAt.IsZero(), "a handled refresh is not repeated")
 	require.Equal(t, 5*time.Minute, h.disc.requests[1].MaxAge)
 	require.Equal(t, 20, h.disc.requests[1].Limit)
 }
@@ -223,3 +223,11 @@ func TestAliasesAreUniqueInTheProject(t *testing.T) {
 }
 
 var _ runtime.Object = (*kargoapi.Warehouse)(nil)
+
+func TestRefreshTime(t *testing.T) {
+	now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
+	require.Equal(t, time.Date(2026, 11, 21, 19, 59, 0, 123, time.UTC), RefreshTime("2026-11-21T19:59:00.000000123Z", now))
+	require.Equal(t, time.Unix(1795287600, 0), RefreshTime("1795287600", now))
+	require.Equal(t, now, RefreshTime("please", now))
+	require.Equal(t, now, RefreshTime("2030-01-01T00:00:00Z", now), "a future time means now")
+}

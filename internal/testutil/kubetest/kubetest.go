@@ -55,10 +55,12 @@ type Env struct {
 }
 
 // Main starts the API server, runs the package's tests with *env set, stops
-// the server and exits. Call it from TestMain. When the binaries cannot be
-// built or the server cannot start, it fails the whole package with a message
-// saying what to do; it never skips.
-func Main(m *testing.M, env **Env) {
+// the server and exits. Call it from TestMain. Each of before runs once the
+// server is up (to start controllers, say) and returns a function that undoes
+// it after the tests. When the binaries cannot be built or the server cannot
+// start, it fails the whole package with a message saying what to do; it
+// never skips.
+func Main(m *testing.M, env **Env, before ...func(*Env) (func(), error)) {
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: cannot start a real kube-apiserver: %v\n", err)
@@ -66,7 +68,20 @@ func Main(m *testing.M, env **Env) {
 		os.Exit(1)
 	}
 	*env = e
+	var undo []func()
+	for _, b := range before {
+		u, err := b(e)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kubetest: set up: %v\n", err)
+			_ = e.Stop()
+			os.Exit(1)
+		}
+		undo = append(undo, u)
+	}
 	code := m.Run()
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
+	}
 	if err := e.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: stop: %v\n", err)
 		if code == 0 {

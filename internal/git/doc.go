@@ -1,0 +1,65 @@
+// Package git discovers the commits and tags that Warehouses subscribe to,
+// sharing one bare mirror and one refs listing per repository among every
+// subscriber.
+//
+// # Fan-in
+//
+// Many Warehouses commonly watch the same repository (a monorepo with one
+// Warehouse per application). A Cache keeps one partial (blob-less) bare
+// mirror per repository and lists the remote's refs at most once per maxAge
+// for all of its callers: concurrent callers share one in-flight refresh,
+// later callers within maxAge reuse the last listing, and Invalidate (a
+// webhook said the repository changed) forces the next caller to list again.
+//
+// A refresh is one `git fetch --prune` of branch heads and tags. Its ref
+// advertisement is the listing, and git downloads objects only when an
+// advertised ref points at something the mirror lacks, so an unchanged
+// repository costs one small request per interval and a changed one costs a
+// single fetch, however many subscribers it has. The remote's default branch
+// comes from the clone that creates the mirror. Every fetch also brings the
+// remote HEAD's commit, and a `git ls-remote --symref` re-resolves the default
+// branch only when that commit stops matching the known default branch.
+//
+// Listing with `git ls-remote --symref` before every fetch would cost a
+// second round trip whenever something changed. With git 2.39 it would also
+// list every ref of the remote: ls-remote sends protocol v2 ref prefixes only
+// for --heads/--tags, which hide HEAD. On hosts that advertise pull-request
+// refs (GitHub's refs/pull/*), that is megabytes per poll of a busy
+// repository. The fetch asks only for refs/heads/, refs/tags/ and HEAD.
+//
+// # Partial clone
+//
+// Mirrors are cloned with --filter=blob:none. Path filters need commits and
+// trees only (`git log --name-only --no-renames`), and file contents are
+// usually most of a repository's size: on a synthetic repository with 3,000
+// commits, the blob-less clone moved 2.7 MiB in 0.16 s, the full clone
+// 37.6 MiB in 1.0 s. --filter=tree:0 is smaller still but makes every path
+// query fetch trees lazily, one request per commit. Mirrors never keep the
+// remote's URL in their configuration, so a command that needed a missing
+// blob would fail instead of quietly going to the network.
+//
+// # Credentials
+//
+// Credentials reach git as an Authorization header in GIT_CONFIG_* environment
+// variables of the git process. They never appear in a URL, an argument list
+// (visible to every user through ps), a file, or an error message. They are
+// never sent over plain http://, except to loopback addresses (127.0.0.0/8,
+// ::1, localhost): tests and `kargo local` serve repositories there, and
+// traffic that never leaves the host cannot be read on the network.
+//
+// Mirrors are partitioned by credentials and by TLS verification as well as
+// by URL. Sharing one mirror between projects with different credentials
+// would let a project without access read a private repository through
+// another project's Secret. For the same reason file:// URLs are refused
+// unless Options.AllowFileURLs is set, and git may use only the https, http,
+// ssh and git transports (never "ext::", which runs commands).
+//
+// # Errors
+//
+// Errors wrap the sentinels of package sourceerr, classified from git's
+// messages, name the repository without userinfo, and say what to do.
+// ErrNoMatch (nothing passes the filters) means "nothing new" to a
+// controller, not a failure. A failed listing is remembered for maxAge like
+// a successful one, so a host that is down is asked once per interval, not
+// once per subscriber.
+package git

@@ -1,0 +1,114 @@
+package discovery
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
+	"github.com/kargohq/kargo/internal/webhookreceiver"
+)
+
+// BenchmarkWebhookToFreight measures, with 100 Warehouses watching
+// different paths of one monorepo, the time from a signed push notification
+// to the new Freight of the Warehouse whose path the push touched, and the
+// Git network operations each push costs. Run it with a fixed count, such as
+// -benchtime=20x, so that the percentiles cover every push.
+func BenchmarkWebhookToFreight(b *testing.B) {
+	const warehouses = 100
+	ctx := context.Background()
+	ns := env.NewProject(b, "bench")
+	gs := gitserver.New(b)
+	gs.CreateRepo("mono")
+	files := map[string]string{}
+	for i := range warehouses {
+		files[fmt.Sprintf("apps/app-%d/values.yaml", i)] = "replicas: 1\n"
+	}
+	gs.Commit(b, "mono", "main", files, "all apps")
+	secret := []byte("bench-secret")
+	require.NoError(b, env.Admin.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: webhookreceiver.SecretName, Namespace: ns},
+		Data:       map[string][]byte{webhookreceiver.SecretKey: secret},
+	}))
+	for i := range warehouses {
+		require.NoError(b, env.Admin.Create(ctx, &kargoapi.Warehouse{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", i), Namespace: ns},
+			Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{
+				RepoURL: kargoapi.GitRepoURL(gs.RepoURL("mono")), Branch: "main",
+				IncludePaths: []string{fmt.Sprintf("apps/app-%d/", i)},
+			}}}},
+		}))
+	}
+	// lastCommit is the commit of the Warehouse's newest Freight. Freight is
+	// shared: Warehouses that find the same commit name the same Freight.
+	lastCommit := func(name string) string {
+		wh := &kargoapi.Warehouse{}
+		require.NoError(b, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, wh))
+		if wh.Status.LastFreight == nil {
+			return ""
+		}
+		f := &kargoapi.Freight{}
+		require.NoError(b, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: wh.Status.LastFreight.Name}, f))
+		return f.Commits[0].ID
+	}
+	waitFor := func(name, commit string) {
+		for lastCommit(name) != commit {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Every Warehouse has produced its first Freight before measuring.
+	for i := range warehouses {
+		deadline := time.Now().Add(2 * time.Minute)
+		for lastCommit(fmt.Sprintf("app-%d", i)) == "" {
+			if time.Now().After(deadline) {
+				wh := &kargoapi.Warehouse{}
+				require.NoError(b, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("app-%d", i)}, wh))
+				b.Fatalf("app-%d produced no Freight: %+v", i, wh.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	receiver := httptest.NewServer(&webhookreceiver.Receiver{Client: env.Admin, Secrets: env.Admin})
+	defer receiver.Close()
+	push := []byte(fmt.Sprintf(`{"repository":{"clone_url":%q}}`, gs.RepoURL("mono")))
+	before := gs.Counts("mono")
+	var latencies []time.Duration
+	i := 0
+	for b.Loop() {
+		app := i % warehouses
+		i++
+		b.StopTimer()
+		commit := gs.Commit(b, "mono", "main", map[string]string{fmt.Sprintf("apps/app-%d/values.yaml", app): fmt.Sprintf("replicas: %d\n", i+1)}, "bump")
+		b.StartTimer()
+		start := time.Now()
+		req, err := http.NewRequest(http.MethodPost, receiver.URL+"/webhooks/"+ns+"/github", bytes.NewReader(push))
+		require.NoError(b, err)
+		req.Header.Set(webhookreceiver.SignatureHeader, "sha256="+hex.EncodeToString(webhookreceiver.Sign(secret, push)))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(b, err)
+		resp.Body.Close()
+		require.Equal(b, http.StatusOK, resp.StatusCode)
+		waitFor(fmt.Sprintf("app-%d", app), commit)
+		latencies = append(latencies, time.Since(start))
+	}
+	after := gs.Counts("mono")
+	sort.Slice(latencies, func(a, c int) bool { return latencies[a] < latencies[c] })
+	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
+	b.ReportMetric(float64(pct(0.50).Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(pct(0.99).Milliseconds()), "p99-ms")
+	b.ReportMetric(float64(after.LsRefs-before.LsRefs)/float64(len(latencies)), "ls-remotes/push")
+	b.ReportMetric(float64(after.Fetches-before.Fetches)/float64(len(latencies)), "fetches/push")
+}
