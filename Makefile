@@ -12,7 +12,7 @@ API_PKG := github.com/kargohq/kargo/api/v1alpha1
 # through the Go module proxy and cached outside the work tree by version.
 KUBE_BINS = ENVTEST_KCM=1 hack/envtest-bins.sh
 
-.PHONY: all build generate verify-generated kube-bins run test lint clean
+.PHONY: all build generate verify-generated kube-bins run test lint bench clean
 
 all: build
 
@@ -45,6 +45,9 @@ test: ## Run every test; integration tests use a real kube-apiserver.
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
 	KUBEBUILDER_ASSETS="$$bins" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
+
+bench: ## Run the performance benchmarks and write docs/benchmarks.md.
+	hack/bench.sh
 
 clean:
 	rm -rf bin

@@ -93,6 +93,7 @@ const (
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.branch) || self.commitSelectionStrategy == 'NewestFromBranch'",message="branch applies only to commitSelectionStrategy NewestFromBranch; tag strategies select among all tags"
 // +kubebuilder:validation:XValidation:rule="!has(self.semverConstraint) || self.commitSelectionStrategy != 'NewestFromBranch'",message="semverConstraint applies to tags; set commitSelectionStrategy to SemVer, Lexical or NewestTag"
+// +kubebuilder:validation:XValidation:rule="!(has(self.includePaths) || has(self.excludePaths)) || self.commitSelectionStrategy == 'NewestFromBranch'",message="includePaths and excludePaths filter the commits of a branch; they apply only to commitSelectionStrategy NewestFromBranch"
 type GitSubscription struct {
 	// RepoURL is the address of the repository.
 	RepoURL GitRepoURL `json:"repoURL"`

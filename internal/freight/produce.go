@@ -15,7 +15,8 @@ import (
 // Producer creates Freight for discovered artifacts, at most once per set of
 // artifacts, with an alias unique in the project.
 type Producer struct {
-	// Client creates Freight.
+	// Client creates Freight and reads it from the controller's cache, which
+	// answers most lookups without a request.
 	Client client.Client
 	// Reader reads Freight straight from the API server, not from a cache,
 	// so that a Freight or alias created a moment ago is seen.
@@ -31,7 +32,12 @@ type Producer struct {
 func (p *Producer) Produce(ctx context.Context, namespace string, origin kargoapi.FreightOrigin, commits []kargoapi.GitCommit, images []kargoapi.Image, charts []kargoapi.Chart) (f *kargoapi.Freight, created bool, err error) {
 	name := Fingerprint(commits, images, charts)
 	existing := &kargoapi.Freight{}
-	err = p.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, existing)
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	if err := p.Client.Get(ctx, key, existing); err == nil {
+		return existing, false, nil
+	}
+	// The cache may lag behind a Freight created a moment ago.
+	err = p.Reader.Get(ctx, key, existing)
 	switch {
 	case err == nil:
 		return existing, false, nil

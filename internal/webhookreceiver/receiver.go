@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -172,17 +173,14 @@ func (rc *Receiver) refresh(ctx context.Context, project string, repos []string)
 	token := stamp().UTC().Format(time.RFC3339Nano)
 	refreshed := []string{}
 
+	var targets []client.Object
 	whs := &kargoapi.WarehouseList{}
 	if err := rc.Client.List(ctx, whs, client.InNamespace(project)); err != nil {
 		return nil, fmt.Errorf("list Warehouses: %w", err)
 	}
 	for i := range whs.Items {
-		wh := &whs.Items[i]
-		if watches(wh.Spec.Subscriptions, want) {
-			if err := annotate(ctx, rc.Client, wh, token); err != nil {
-				return nil, err
-			}
-			refreshed = append(refreshed, "warehouse/"+wh.Name)
+		if watches(whs.Items[i].Spec.Subscriptions, want) {
+			targets = append(targets, &whs.Items[i])
 		}
 	}
 	stages := &kargoapi.StageList{}
@@ -190,13 +188,25 @@ func (rc *Receiver) refresh(ctx context.Context, project string, repos []string)
 		return nil, fmt.Errorf("list Stages: %w", err)
 	}
 	for i := range stages.Items {
-		st := &stages.Items[i]
-		if subs := st.Spec.Subscriptions; subs != nil && subs.Repos != nil && watches(*subs.Repos, want) {
-			if err := annotate(ctx, rc.Client, st, token); err != nil {
-				return nil, err
-			}
-			refreshed = append(refreshed, "stage/"+st.Name)
+		if subs := stages.Items[i].Spec.Subscriptions; subs != nil && subs.Repos != nil && watches(*subs.Repos, want) {
+			targets = append(targets, &stages.Items[i])
 		}
+	}
+
+	// Annotate concurrently: with a hundred watchers of one monorepo,
+	// sequential patches would delay the last refresh by the sum of them.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, obj := range targets {
+		g.Go(func() error { return annotate(gctx, rc.Client, obj, token) })
+		kind := "warehouse/"
+		if _, ok := obj.(*kargoapi.Stage); ok {
+			kind = "stage/"
+		}
+		refreshed = append(refreshed, kind+obj.GetName())
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	sort.Strings(refreshed)
 	return refreshed, nil

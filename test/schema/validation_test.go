@@ -179,6 +179,16 @@ spec:
     git: [{repoURL: "https://git.example/demo.git", branch: main, commitSelectionStrategy: SemVer}]`,
 		want: []string{"branch applies only to commitSelectionStrategy NewestFromBranch"},
 	}, {
+		name: "path filters with a tag strategy",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w4b}
+spec:
+  subscriptions:
+    git: [{repoURL: "https://git.example/demo.git", commitSelectionStrategy: NewestTag, includePaths: [apps/]}]`,
+		want: []string{"includePaths and excludePaths filter the commits of a branch"},
+	}, {
 		name: "HTTP chart repository without a chart name",
 		manifest: `
 apiVersion: kargo.akuity.io/v1alpha1
