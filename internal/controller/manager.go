@@ -124,6 +124,9 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Throttle: budget, Transport: opts.RegistryTransport}),
 		Credentials: credentials.KubernetesStore{Client: mgr.GetClient()},
 	}
+	if err := stage.IndexFields(context.Background(), mgr); err != nil {
+		return fmt.Errorf("index fields: %w", err)
+	}
 	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(), Discoverer: disc, Producer: producer,

