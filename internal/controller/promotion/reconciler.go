@@ -1,0 +1,317 @@
+// Package promotion reconciles Promotions: one at a time per Stage, in
+// creation order, it checks that the Freight is available to the Stage,
+// applies the Stage's promotion mechanisms, and records the outcome in the
+// Promotion, the Stage and the Freight.
+package promotion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/availability"
+	"github.com/kargohq/kargo/internal/controller/stage"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/sourceerr"
+)
+
+// DefaultHistoryLimit is how many entries a Stage's status.history keeps
+// unless configured otherwise.
+const DefaultHistoryLimit = 10
+
+// Outcome is what applying a Stage's promotion mechanisms did.
+type Outcome struct {
+	// Summary has one line per change, such as "set image nginx to 1.25.0
+	// in stages/test (stages/test @ 3f2a1b0)".
+	Summary []string
+}
+
+// Promoter applies a Stage's promotion mechanisms. It must be idempotent per
+// Promotion: called again for the same Promotion after a crash, it finishes
+// the work without doing it twice.
+type Promoter interface {
+	Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error)
+}
+
+// Reconciler reconciles Promotions.
+type Reconciler struct {
+	Client   client.Client
+	Promoter Promoter
+	Recorder events.EventRecorder
+	// HistoryLimit bounds status.history of each Stage; DefaultHistoryLimit
+	// when zero.
+	HistoryLimit int
+	// Now tells the time; time.Now when nil.
+	Now func() time.Time
+}
+
+// SetupWithManager registers the reconciler. A Promotion is reconciled when
+// it is created, and again when another Promotion of its Stage ends.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.HistoryLimit <= 0 {
+		r.HistoryLimit = DefaultHistoryLimit
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
+		Complete(r)
+}
+
+// queuedBehind maps a Promotion to the waiting Promotions of its Stage, so
+// that the next one starts when it ends.
+func (r *Reconciler) queuedBehind(ctx context.Context, o client.Object) []reconcile.Request {
+	p := o.(*kargoapi.Promotion)
+	if !p.Status.Phase.IsTerminal() {
+		return nil
+	}
+	list := &kargoapi.PromotionList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingFields{stage.PromotionStageIndex: p.Spec.Stage}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if !list.Items[i].Status.Phase.IsTerminal() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// Reconcile advances one Promotion.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	promo := &kargoapi.Promotion{}
+	if err := r.Client.Get(ctx, req.NamespacedName, promo); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if promo.Status.Phase.IsTerminal() || !promo.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := promo.DeepCopy()
+	defer func() {
+		if equality.Semantic.DeepEqual(before.Status, promo.Status) {
+			return
+		}
+		if patchErr := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+			err = errors.Join(err, fmt.Errorf("patch status of Promotion %s: %w", req.NamespacedName, patchErr))
+		}
+	}()
+	promo.Status.ObservedGeneration = promo.Generation
+
+	st := &kargoapi.Stage{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Stage}, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.end(promo, kargoapi.PromotionPhaseFailed, fmt.Sprintf("Stage %s does not exist in project %s; create it, or promote into an existing Stage", promo.Spec.Stage, promo.Namespace))
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+
+	// One at a time per Stage, in creation order.
+	head, err := r.head(ctx, promo)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if head != promo.Name {
+		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", head))
+		return ctrl.Result{}, nil
+	}
+	if cur := st.Status.CurrentPromotion; cur != nil && cur.Name != promo.Name {
+		// The Stage records another Promotion as running; it must end first
+		// (the cache may not show it yet).
+		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", cur.Name))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+
+	f := &kargoapi.Freight{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Freight}, f); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.end(promo, kargoapi.PromotionPhaseFailed, fmt.Sprintf("Freight %s does not exist in project %s; list what Stage %s can receive with `kargo get freight --project %s`", promo.Spec.Freight, promo.Namespace, st.Name, promo.Namespace))
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if ok, why := availability.Check(st, f); !ok && !isCurrent(st, f) {
+		r.end(promo, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage "+st.Name+": "+why)
+		return ctrl.Result{}, nil
+	}
+
+	// Claim the Stage: an optimistic-lock patch, so that two controllers
+	// (or a stale cache) can never run two Promotions of one Stage at once.
+	if err := r.claim(ctx, st, promo, f); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if promo.Status.Phase != kargoapi.PromotionPhaseRunning {
+		now := metav1.NewTime(r.Now())
+		promo.Status.Phase = kargoapi.PromotionPhaseRunning
+		promo.Status.StartTime = &now
+		promo.Status.Message = fmt.Sprintf("Promoting %s into %s", describe(f), st.Name)
+		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("mark Promotion %s running: %w", promo.Name, err)
+		}
+		before = promo.DeepCopy()
+	}
+
+	if isCurrent(st, f) {
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded,
+			fmt.Sprintf("%s is already the current Freight of %s; nothing changed", describe(f), st.Name))
+	}
+
+	out, err := r.Promoter.Promote(ctx, st, f, promo)
+	if err != nil {
+		phase := kargoapi.PromotionPhaseErrored
+		if sourceerr.Terminal(err) {
+			phase = kargoapi.PromotionPhaseFailed
+		}
+		r.Recorder.Eventf(promo, st, "Warning", "Promotion"+string(phase), "Promote", "%s", err.Error())
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error()+"; the repositories and the Stage are unchanged")
+	}
+	msg := fmt.Sprintf("Promoted %s into %s", describe(f), st.Name)
+	if len(out.Summary) > 0 {
+		msg += ": " + strings.Join(out.Summary, "; ")
+	}
+	return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded, msg)
+}
+
+// head returns the name of the Promotion of promo's Stage that runs now or
+// runs next: a Running one, else the oldest non-terminal one.
+func (r *Reconciler) head(ctx context.Context, promo *kargoapi.Promotion) (string, error) {
+	list := &kargoapi.PromotionList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(promo.Namespace), client.MatchingFields{stage.PromotionStageIndex: promo.Spec.Stage}); err != nil {
+		return "", fmt.Errorf("list Promotions of Stage %s: %w", promo.Spec.Stage, err)
+	}
+	stage.SortPromotions(list.Items)
+	head := promo.Name
+	for _, p := range list.Items {
+		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
+			return p.Name, nil
+		}
+	}
+	for _, p := range list.Items {
+		if !p.Status.Phase.IsTerminal() {
+			head = p.Name
+			break
+		}
+	}
+	return head, nil
+}
+
+func (r *Reconciler) wait(promo *kargoapi.Promotion, msg string) {
+	promo.Status.Phase = kargoapi.PromotionPhasePending
+	promo.Status.Message = msg
+}
+
+// end ends a Promotion that never ran.
+func (r *Reconciler) end(promo *kargoapi.Promotion, phase kargoapi.PromotionPhase, msg string) {
+	now := metav1.NewTime(r.Now())
+	promo.Status.Phase = phase
+	promo.Status.Message = msg
+	promo.Status.CompletionTime = &now
+	observe(promo, phase, r.Now())
+	r.Recorder.Eventf(promo, nil, "Warning", "Promotion"+string(phase), "Promote", "%s", msg)
+}
+
+// claim records promo as the Stage's current Promotion.
+func (r *Reconciler) claim(ctx context.Context, st *kargoapi.Stage, promo *kargoapi.Promotion, f *kargoapi.Freight) error {
+	if cur := st.Status.CurrentPromotion; cur != nil && cur.Name == promo.Name {
+		return nil
+	}
+	base := st.DeepCopy()
+	sf := freight.Simple(f)
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: promo.Name, Freight: &sf, Phase: kargoapi.PromotionPhaseRunning}
+	st.Status.Phase = kargoapi.StagePhasePromoting
+	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("claim Stage %s for Promotion %s: %w", st.Name, promo.Name, err)
+	}
+	return nil
+}
+
+// finish records the outcome in the Stage (current Freight and history on
+// success; the last Promotion either way), marks the Freight verified in the
+// Stage when nothing else decides its health, and ends the Promotion. Every
+// step can be repeated, so a restarted controller finishes a Promotion it was
+// in the middle of.
+func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase, msg string) error {
+	base := st.DeepCopy()
+	sf := freight.Simple(f)
+	if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
+		st.Status.CurrentFreight = &sf
+		st.Status.History = append([]kargoapi.SimpleFreight{sf}, st.Status.History...)
+		if len(st.Status.History) > r.HistoryLimit {
+			st.Status.History = st.Status.History[:r.HistoryLimit]
+		}
+	}
+	st.Status.CurrentPromotion = nil
+	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, Freight: &sf, Phase: phase}
+	st.Status.Phase = kargoapi.StagePhaseSteady
+	if phase != kargoapi.PromotionPhaseSucceeded {
+		st.Status.Phase = kargoapi.StagePhaseFailed
+	}
+	if err := r.Client.Status().Patch(ctx, st, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("record Promotion %s in Stage %s: %w", promo.Name, st.Name, err)
+	}
+
+	// Without Argo CD Applications or verifications to wait for, a
+	// successful promotion is all the verification there is.
+	if phase == kargoapi.PromotionPhaseSucceeded && !hasHealthSource(st) {
+		if _, ok := f.Status.VerifiedIn[st.Name]; !ok {
+			fbase := f.DeepCopy()
+			if f.Status.VerifiedIn == nil {
+				f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
+			}
+			f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{}
+			if err := r.Client.Status().Patch(ctx, f, client.MergeFrom(fbase)); err != nil {
+				return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
+			}
+		}
+	}
+
+	now := metav1.NewTime(r.Now())
+	promo.Status.Phase = phase
+	promo.Status.Message = msg
+	promo.Status.CompletionTime = &now
+	observe(promo, phase, r.Now())
+	if phase == kargoapi.PromotionPhaseSucceeded {
+		r.Recorder.Eventf(promo, st, "Normal", "PromotionSucceeded", "Promote", "%s", msg)
+	}
+	return nil
+}
+
+func isCurrent(st *kargoapi.Stage, f *kargoapi.Freight) bool {
+	return st.Status.CurrentFreight != nil && st.Status.CurrentFreight.ID == f.Name
+}
+
+// hasHealthSource reports whether something other than the promotion itself
+// decides whether Freight is verified in st.
+func hasHealthSource(st *kargoapi.Stage) bool {
+	pm := st.Spec.PromotionMechanisms
+	return pm != nil && len(pm.ArgoCDAppUpdates) > 0
+}
+
+func describe(f *kargoapi.Freight) string {
+	if f.Alias != "" {
+		return "Freight " + f.Alias + " (" + f.Name + ")"
+	}
+	return "Freight " + f.Name
+}

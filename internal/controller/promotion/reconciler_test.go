@@ -1,0 +1,220 @@
+package promotion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/stage"
+	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/sourceerr"
+)
+
+type fakePromoter struct {
+	calls []string
+	err   error
+}
+
+func (p *fakePromoter) Promote(_ context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
+	p.calls = append(p.calls, promo.Name)
+	if p.err != nil {
+		return Outcome{}, p.err
+	}
+	return Outcome{Summary: []string{"set image nginx to " + f.Images[0].Tag}}, nil
+}
+
+const ns = "kargo-demo"
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func newFreight(name, tag string, verifiedIn ...string) *kargoapi.Freight {
+	f := &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(t0)},
+		Alias:      name + "-alias",
+		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "wh"},
+		Images:     []kargoapi.Image{{RepoURL: "nginx", Tag: tag}},
+	}
+	for _, s := range verifiedIn {
+		if f.Status.VerifiedIn == nil {
+			f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
+		}
+		f.Status.VerifiedIn[s] = kargoapi.VerifiedStage{}
+	}
+	return f
+}
+
+func newStage(name string, subs kargoapi.Subscriptions) *kargoapi.Stage {
+	return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: kargoapi.StageSpec{Subscriptions: &subs}}
+}
+
+func newPromotion(name, st, freight string, age time.Duration) *kargoapi.Promotion {
+	return &kargoapi.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(t0.Add(-age)), Generation: 1},
+		Spec:       kargoapi.PromotionSpec{Stage: st, Freight: freight},
+	}
+}
+
+type harness struct {
+	r *Reconciler
+	c client.Client
+	p *fakePromoter
+}
+
+func setup(t *testing.T, objs ...client.Object) *harness {
+	t.Helper()
+	s, err := scheme.New()
+	require.NoError(t, err)
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
+		WithIndex(&kargoapi.Promotion{}, stage.PromotionStageIndex, stage.PromotionStage).Build()
+	p := &fakePromoter{}
+	return &harness{c: c, p: p, r: &Reconciler{
+		Client: c, Promoter: p, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
+		Now: func() time.Time { return t0.Add(time.Minute) },
+	}}
+}
+
+func (h *harness) reconcile(t *testing.T, name string) {
+	t.Helper()
+	_, err := h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}})
+	require.NoError(t, err)
+}
+
+func (h *harness) promotion(t *testing.T, name string) *kargoapi.Promotion {
+	t.Helper()
+	p := &kargoapi.Promotion{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, p))
+	return p
+}
+
+func (h *harness) stage(t *testing.T, name string) *kargoapi.Stage {
+	t.Helper()
+	s := &kargoapi.Stage{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s))
+	return s
+}
+
+func (h *harness) freight(t *testing.T, name string) *kargoapi.Freight {
+	t.Helper()
+	f := &kargoapi.Freight{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, f))
+	return f
+}
+
+func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
+	h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}), newFreight("f1", "1.24.0"), newPromotion("p1", "test", "f1", 0))
+	h.reconcile(t, "p1")
+
+	p := h.promotion(t, "p1")
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase)
+	require.Equal(t, "Promoted Freight f1-alias (f1) into test: set image nginx to 1.24.0", p.Status.Message)
+	require.NotNil(t, p.Status.StartTime)
+	require.NotNil(t, p.Status.CompletionTime)
+
+	st := h.stage(t, "test")
+	require.Equal(t, "f1", st.Status.CurrentFreight.ID)
+	require.Equal(t, "f1", st.Status.History[0].ID)
+	require.Nil(t, st.Status.CurrentPromotion)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, st.Status.LastPromotion.Phase)
+	require.Equal(t, kargoapi.StagePhaseSteady, st.Status.Phase)
+	require.Contains(t, h.freight(t, "f1").Status.VerifiedIn, "test", "no health source: promotion verifies")
+}
+
+func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
+	h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}),
+		newFreight("f1", "1.24.0"), newFreight("f2", "1.25.0"), newFreight("f3", "1.26.0"),
+		newPromotion("b-newer", "test", "f2", time.Minute), newPromotion("a-older", "test", "f1", 2*time.Minute), newPromotion("c-newest", "test", "f3", 0))
+
+	h.reconcile(t, "b-newer")
+	h.reconcile(t, "c-newest")
+	require.Empty(t, h.p.calls, "only the oldest may run")
+	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "b-newer").Status.Phase)
+	require.Equal(t, "Waiting for Promotion a-older to finish", h.promotion(t, "b-newer").Status.Message)
+
+	h.reconcile(t, "a-older")
+	h.reconcile(t, "c-newest")
+	h.reconcile(t, "b-newer")
+	h.reconcile(t, "c-newest")
+	require.Equal(t, []string{"a-older", "b-newer", "c-newest"}, h.p.calls)
+	st := h.stage(t, "test")
+	require.Equal(t, "f3", st.Status.CurrentFreight.ID)
+	require.Len(t, st.Status.History, 2, "history is bounded")
+	require.Equal(t, []string{"f3", "f2"}, []string{st.Status.History[0].ID, st.Status.History[1].ID})
+}
+
+func TestPromotionFailures(t *testing.T) {
+	cases := []struct {
+		name      string
+		promo     *kargoapi.Promotion
+		promoter  error
+		wantPhase kargoapi.PromotionPhase
+		wantMsg   string
+	}{
+		{"missing stage", newPromotion("p", "nope", "f1", 0), nil, kargoapi.PromotionPhaseFailed, "Stage nope does not exist in project kargo-demo"},
+		{"missing freight", newPromotion("p", "uat", "f9", 0), nil, kargoapi.PromotionPhaseFailed, "Freight f9 does not exist"},
+		{"not verified upstream", newPromotion("p", "uat", "f1", 0), nil, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage uat: Freight f1-alias (f1) is not verified in upstream Stage test"},
+		{"bad mechanism", newPromotion("p", "test", "f1", 0), fmt.Errorf("set image.tag in values.yaml: key not found: %w", sourceerr.ErrInvalid), kargoapi.PromotionPhaseFailed, "key not found"},
+		{"git down", newPromotion("p", "test", "f1", 0), fmt.Errorf("push: %w", sourceerr.ErrUnreachable), kargoapi.PromotionPhaseErrored, "the repositories and the Stage are unchanged"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}),
+				newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}),
+				newFreight("f1", "1.24.0"), tc.promo)
+			h.p.err = tc.promoter
+			h.reconcile(t, "p")
+			p := h.promotion(t, "p")
+			require.Equal(t, tc.wantPhase, p.Status.Phase)
+			require.Contains(t, p.Status.Message, tc.wantMsg)
+			if st := (&kargoapi.Stage{}); h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: tc.promo.Spec.Stage}, st) == nil {
+				require.Nil(t, st.Status.CurrentFreight, "a failed promotion changes no current Freight")
+				require.Nil(t, st.Status.CurrentPromotion)
+			}
+			require.NotContains(t, h.freight(t, "f1").Status.VerifiedIn, tc.promo.Spec.Stage)
+		})
+	}
+}
+
+func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
+	st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
+	st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
+	h := setup(t, st, newFreight("f1", "1.24.0"), newPromotion("again", "test", "f1", 0))
+	h.reconcile(t, "again")
+	require.Empty(t, h.p.calls)
+	p := h.promotion(t, "again")
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase)
+	require.Contains(t, p.Status.Message, "already the current Freight of test; nothing changed")
+	require.Len(t, h.stage(t, "test").Status.History, 1)
+}
+
+// A controller that died after claiming the Stage and starting the
+// Promotion finishes it when it comes back: the Promoter is called again
+// (it is idempotent per Promotion) and the Promotion ends once.
+func TestRestartFinishesARunningPromotion(t *testing.T) {
+	st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", Phase: kargoapi.PromotionPhaseRunning}
+	p := newPromotion("p1", "test", "f1", 0)
+	started := metav1.NewTime(t0)
+	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started}
+	other := newPromotion("p0-other", "test", "f1", time.Hour) // older but not running
+	h := setup(t, st, newFreight("f1", "1.24.0"), p, other)
+	h.reconcile(t, "p0-other")
+	require.Empty(t, h.p.calls, "the running Promotion keeps its turn")
+	h.reconcile(t, "p1")
+	require.Equal(t, []string{"p1"}, h.p.calls)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p1").Status.Phase)
+	require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
+}
+
+var _ = errors.New
