@@ -56,6 +56,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "directory for shared Git mirrors (default: the user cache directory)")
 	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/github|registry); "" turns it off`)
 	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
+	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight each Stage's status.history keeps")
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/credentials"
@@ -32,6 +33,7 @@ import (
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
+	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
@@ -71,6 +73,9 @@ type Options struct {
 	// nil means the default transport. Local mode and tests use it to
 	// trust their own certificates.
 	RegistryTransport http.RoundTripper
+	// StageHistoryLimit bounds each Stage's status.history;
+	// promotion.DefaultHistoryLimit when zero.
+	StageHistoryLimit int
 }
 
 // NewManager returns a manager with every kargo controller registered.
@@ -118,11 +123,15 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	// draw on one request budget per host.
 	budget := throttle.New(throttle.Options{})
 	images := image.NewClient(image.Options{Throttle: budget, Transport: opts.RegistryTransport})
+	// One Git cache for discovery and promotion: a promotion reuses the
+	// mirror discovery keeps, and never clones.
+	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile})
+	creds := credentials.KubernetesStore{Client: mgr.GetClient()}
 	disc := &discovery.Discoverer{
-		Git:         git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile}),
+		Git:         gitCache,
 		Images:      images,
 		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Throttle: budget, Transport: opts.RegistryTransport}),
-		Credentials: credentials.KubernetesStore{Client: mgr.GetClient()},
+		Credentials: creds,
 	}
 	if err := stage.IndexFields(context.Background(), mgr); err != nil {
 		return fmt.Errorf("index fields: %w", err)
@@ -139,6 +148,14 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Recorder: mgr.GetEventRecorder("kargo-stage-controller"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
+	}
+	if err := (&promotion.Reconciler{
+		Client:       mgr.GetClient(),
+		Promoter:     &promote.Promoter{Git: gitCache, Credentials: creds, Client: mgr.GetClient()},
+		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
+		HistoryLimit: opts.StageHistoryLimit,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Promotion controller: %w", err)
 	}
 	if opts.WebhookReceiverAddr != "" {
 		srv := &http.Server{

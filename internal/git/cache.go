@@ -86,6 +86,10 @@ type Cache struct {
 
 	refreshes  singleflight.Group
 	selections singleflight.Group
+
+	// branchLocks serialize commits to one branch (write.go); guarded by
+	// mu.
+	branchLocks map[string]*branchLock
 }
 
 // NewCache returns a Cache that keeps its mirrors under dir. The directory
@@ -130,6 +134,18 @@ type entry struct {
 	// branch was last looked up, so that a HEAD pointing at no branch
 	// costs one ls-remote, not one per refresh. Guarded by mu.
 	headResolvedFor string
+	// syncStarted numbers the syncs (clones and fetches) of the mirror as
+	// they start; syncedSeq is the number of the last one that succeeded
+	// and local the refs it left, updated by pushes since. A commit that
+	// began after sync n started may use the mirror as it is once
+	// syncedSeq > n, instead of fetching again. syncedSeq and local are
+	// guarded by mu.
+	syncStarted atomic.Uint64
+	syncedSeq   uint64
+	local       *snapshot
+
+	// write is the state of commits and pushes (write.go).
+	write writeState
 
 	state     sync.Mutex
 	listedAt  time.Time
@@ -391,8 +407,18 @@ func (c *Cache) refresh(ctx context.Context, e *entry, gen uint64, maxAge time.D
 }
 
 // sync brings the mirror up to date with the remote: a blob-less clone the
-// first time, then one fetch of branch heads and tags per refresh.
+// first time, then one fetch of branch heads and tags per refresh. The
+// caller holds e.mu.
 func (c *Cache) sync(ctx context.Context, e *entry, prev *snapshot) (*snapshot, error) {
+	seq := e.syncStarted.Add(1)
+	snap, err := c.syncMirror(ctx, e, prev)
+	if err == nil {
+		e.syncedSeq, e.local = seq, snap
+	}
+	return snap, err
+}
+
+func (c *Cache) syncMirror(ctx context.Context, e *entry, prev *snapshot) (*snapshot, error) {
 	cfg := c.networkConfig(e.remote, e.skipTLSVerify)
 	cloned := !isMirror(e.dir)
 	if cloned {

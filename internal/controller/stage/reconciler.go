@@ -111,7 +111,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
 	}
 	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight)
-	st.Status.Phase = Phase(st, promos)
+	// The Promotion controller owns the phase once a Stage has Promotions;
+	// two writers of one field would race.
+	if st.Status.Phase == "" {
+		st.Status.Phase = kargoapi.StagePhaseNotApplicable
+	}
 	if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Repos == nil {
 		st.Status.ObservedGeneration = st.Generation
 		conditions.Ready(&st.Status.Conditions, st.Generation, "Reconciled", readyMessage(st))
@@ -142,22 +146,6 @@ func SortPromotions(p []kargoapi.Promotion) {
 		}
 		return p[i].Name < p[j].Name
 	})
-}
-
-// Phase says what a Stage is doing, from its status and its Promotions.
-func Phase(st *kargoapi.Stage, promos []kargoapi.Promotion) kargoapi.StagePhase {
-	for _, p := range promos {
-		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
-			return kargoapi.StagePhasePromoting
-		}
-	}
-	if last := st.Status.LastPromotion; last != nil && (last.Phase == kargoapi.PromotionPhaseFailed || last.Phase == kargoapi.PromotionPhaseErrored) {
-		return kargoapi.StagePhaseFailed
-	}
-	if st.Status.CurrentFreight == nil {
-		return kargoapi.StagePhaseNotApplicable
-	}
-	return kargoapi.StagePhaseSteady
 }
 
 func readyMessage(st *kargoapi.Stage) string {

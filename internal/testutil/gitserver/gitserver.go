@@ -91,6 +91,15 @@ type Server struct {
 	counts map[string]*Counts
 	fail   int
 	clock  time.Time
+	// pushHooks run before the server handles a push to a repository.
+	pushHooks map[string]pushHook
+}
+
+// pushHook is a function run before pushes; once hooks are removed after
+// their first run.
+type pushHook struct {
+	f    func()
+	once bool
 }
 
 // New starts a server that stops when the test ends. It fails the test when
@@ -103,9 +112,10 @@ func New(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("gitserver: the git CLI is required: %v", err)
 	}
 	s := &Server{
-		root:   t.TempDir(),
-		git:    gitPath,
-		counts: map[string]*Counts{},
+		root:      t.TempDir(),
+		git:       gitPath,
+		counts:    map[string]*Counts{},
+		pushHooks: map[string]pushHook{},
 		// A fixed, advancing clock makes commit and tag dates distinct and
 		// reproducible, so tests that order by date need no sleeps.
 		clock: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -300,6 +310,89 @@ func (s *Server) DeleteBranch(t testing.TB, repo, branch string) {
 	s.mustRun(t, repo, nil, "", "update-ref", "-d", "refs/heads/"+branch)
 }
 
+// BeforeNextPush makes the server call f once, before it handles the next
+// push to repo: after the client has listed the refs and sent its update,
+// before the update is applied. A test uses it to commit to the branch being
+// pushed and so make the push lose a race, deterministically.
+func (s *Server) BeforeNextPush(repo string, f func()) {
+	s.setPushHook(repo, f, true)
+}
+
+// BeforeEachPush makes the server call f before it handles every later push
+// to repo, until BeforeEachPush(repo, nil), for a branch that keeps moving.
+func (s *Server) BeforeEachPush(repo string, f func()) {
+	s.setPushHook(repo, f, false)
+}
+
+func (s *Server) setPushHook(repo string, f func(), once bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f == nil {
+		delete(s.pushHooks, repo)
+		return
+	}
+	s.pushHooks[repo] = pushHook{f: f, once: once}
+}
+
+// BranchHead returns the commit that branch of repo points at, or "" when
+// the branch does not exist.
+func (s *Server) BranchHead(t testing.TB, repo, branch string) string {
+	t.Helper()
+	out, err := s.run(s.Dir(repo), nil, "", "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
+
+// Show returns the content of path at ref (a branch, tag or commit) of repo,
+// failing the test when it does not exist.
+func (s *Server) Show(t testing.TB, repo, ref, path string) string {
+	t.Helper()
+	return s.mustRun(t, repo, nil, "", "show", ref+":"+path)
+}
+
+// LogEntry is one commit as Log reports it.
+type LogEntry struct {
+	SHA     string
+	Parents []string
+	Tree    string
+	Author  string // "Name <email>"
+	// Committer is "Name <email>".
+	Committer string
+	Subject   string
+	// Message is the whole commit message, trailers included.
+	Message string
+	// Files are the paths the commit changed relative to its first parent.
+	Files []string
+}
+
+// Log returns the commits reachable from ref in repo, newest first, with
+// the files each changed.
+func (s *Server) Log(t testing.TB, repo, ref string) []LogEntry {
+	t.Helper()
+	out := s.mustRun(t, repo, nil, "", "log", "--no-renames", "--first-parent", "--name-only", "-z",
+		"--format=%x1e%H%x1f%P%x1f%T%x1f%an <%ae>%x1f%cn <%ce>%x1f%s%x1f%B%x1f", ref, "--")
+	var entries []LogEntry
+	for _, rec := range strings.Split(out, "\x1e") {
+		if rec == "" {
+			continue
+		}
+		f := strings.SplitN(rec, "\x1f", 8)
+		if len(f) != 8 {
+			t.Fatalf("gitserver: unexpected log record %q", rec)
+		}
+		e := LogEntry{SHA: f[0], Parents: strings.Fields(f[1]), Tree: f[2], Author: f[3], Committer: f[4], Subject: f[5], Message: f[6]}
+		for _, name := range strings.Split(f[7], "\x00") {
+			if name = strings.TrimPrefix(name, "\n"); name != "" {
+				e.Files = append(e.Files, name)
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
 // Git runs git with args in repo's bare repository, feeding it stdin, and
 // returns its standard output. Tests use it for bulk set-up, such as
 // creating thousands of tags with `update-ref --stdin`.
@@ -380,10 +473,19 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 		})
 		s.mu.Lock()
 		fail := s.fail
+		hook, hooked := s.pushHooks[repo]
+		if hooked && kind == kindPush && hook.once {
+			delete(s.pushHooks, repo)
+		}
 		s.mu.Unlock()
 		if fail != 0 {
 			http.Error(w, http.StatusText(fail), fail)
 			return
+		}
+		if hooked && kind == kindPush {
+			// The client has listed the refs and sent its update; a hook
+			// that moves a branch now makes that update lose a race.
+			hook.f()
 		}
 		backend.ServeHTTP(w, r)
 	})

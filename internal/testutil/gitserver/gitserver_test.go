@@ -1,6 +1,7 @@
 package gitserver_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -187,4 +188,73 @@ func TestFailuresAndShutdown(t *testing.T) {
 	out, err = git(t, "", nil, "ls-remote", url)
 	require.Error(t, err)
 	require.Contains(t, strings.ToLower(out), "connect")
+}
+
+func TestLogShowAndBranchHead(t *testing.T) {
+	srv := gitserver.New(t)
+	srv.CreateRepo("app")
+	c1 := srv.Commit(t, "app", "main", map[string]string{"a.txt": "1", "dir/b.txt": "2"}, "first")
+	c2 := srv.Commit(t, "app", "main", map[string]string{"a.txt": "changed"}, "second\n\nbody\n\nKey: value")
+
+	log := srv.Log(t, "app", "main")
+	require.Len(t, log, 2)
+	require.Equal(t, c2, log[0].SHA)
+	require.Equal(t, []string{c1}, log[0].Parents)
+	require.Equal(t, "second", log[0].Subject)
+	require.Equal(t, "second\n\nbody\n\nKey: value", log[0].Message)
+	require.Equal(t, []string{"a.txt"}, log[0].Files)
+	require.Equal(t, []string{"a.txt", "dir/b.txt"}, log[1].Files)
+	require.Empty(t, log[1].Parents)
+	require.Equal(t, "Test Author <author@example.com>", log[0].Author)
+	require.Equal(t, "Test Committer <committer@example.com>", log[0].Committer)
+	require.Equal(t, strings.TrimSpace(srv.Git(t, "app", "", "rev-parse", "main^{tree}")), log[0].Tree)
+
+	require.Equal(t, "changed", srv.Show(t, "app", "main", "a.txt"))
+	require.Equal(t, "2", srv.Show(t, "app", c1, "dir/b.txt"))
+	require.Equal(t, c2, srv.BranchHead(t, "app", "main"))
+	require.Empty(t, srv.BranchHead(t, "app", "nope"))
+}
+
+func TestPushHooks(t *testing.T) {
+	srv := gitserver.New(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"a.txt": "1"}, "first")
+	clone := filepath.Join(t.TempDir(), "clone")
+	mustGit(t, "", nil, "clone", "--quiet", url, clone)
+	push := func(t *testing.T, file string) (string, error) {
+		require.NoError(t, os.WriteFile(filepath.Join(clone, file), []byte(file), 0o600))
+		mustGit(t, clone, nil, "add", file)
+		mustGit(t, clone, nil, "commit", "--quiet", "-m", file)
+		return git(t, clone, nil, "push", "--porcelain", "origin", "HEAD:main")
+	}
+
+	t.Run("the next push loses a race once", func(t *testing.T) {
+		calls := 0
+		srv.BeforeNextPush("app", func() {
+			calls++
+			srv.Commit(t, "app", "main", map[string]string{"other.txt": "x"}, "someone else")
+		})
+		out, err := push(t, "b.txt")
+		require.Error(t, err)
+		require.Contains(t, out, "[remote rejected]")
+		require.Equal(t, "someone else", srv.Log(t, "app", "main")[0].Subject)
+
+		mustGit(t, clone, nil, "pull", "--quiet", "--rebase", "origin", "main")
+		out, err = push(t, "c.txt")
+		require.NoError(t, err, out)
+		require.Equal(t, 1, calls)
+	})
+
+	t.Run("every push loses until the hook is removed", func(t *testing.T) {
+		srv.BeforeEachPush("app", func() { srv.Commit(t, "app", "main", map[string]string{"other.txt": "y"}, "again") })
+		for i := range 2 {
+			mustGit(t, clone, nil, "pull", "--quiet", "--rebase", "origin", "main")
+			_, err := push(t, fmt.Sprintf("d%d.txt", i))
+			require.Error(t, err)
+		}
+		srv.BeforeEachPush("app", nil)
+		mustGit(t, clone, nil, "pull", "--quiet", "--rebase", "origin", "main")
+		out, err := push(t, "e.txt")
+		require.NoError(t, err, out)
+	})
 }

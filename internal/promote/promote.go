@@ -1,0 +1,346 @@
+// Package promote applies a Stage's Git promotion mechanisms
+// (gitRepoUpdates): it edits kustomization files, Helm values files and
+// Chart.yaml files in a checkout of the GitOps repository and pushes one
+// commit per repository, reusing the controller's shared Git cache.
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/promotion"
+	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/yamledit"
+)
+
+// Trailers kargo writes on promotion commits.
+const (
+	TrailerFreight      = "Kargo-Freight"
+	TrailerFreightAlias = "Kargo-Freight-Alias"
+	TrailerStage        = "Kargo-Stage"
+	TrailerPromotion    = "Kargo-Promotion"
+)
+
+// Committer commits and pushes edits to a repository.
+type Committer interface {
+	Commit(ctx context.Context, req git.CommitRequest) (git.CommitResult, error)
+}
+
+// Promoter applies gitRepoUpdates.
+type Promoter struct {
+	Git         Committer
+	Credentials credentials.Store
+	// Client reads the Warehouse a Stage subscribes to, to refuse writing
+	// to a branch that Warehouse watches.
+	Client client.Reader
+}
+
+var _ promotion.Promoter = (*Promoter)(nil)
+
+// Promote applies every gitRepoUpdate of st for f, in order, with one commit
+// per update. A commit already made for this Promotion (found by its
+// Kargo-Promotion trailer) is not made again. Errors that the spec or the
+// repository's content must fix wrap sourceerr.ErrInvalid.
+func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promotion.Outcome, error) {
+	var out promotion.Outcome
+	pm := st.Spec.PromotionMechanisms
+	if pm == nil {
+		return out, nil
+	}
+	watched, err := p.watchedBranches(ctx, st)
+	if err != nil {
+		return out, err
+	}
+	for i, u := range pm.GitRepoUpdates {
+		repo, write := string(u.RepoURL), string(u.WriteBranch)
+		if watched[branchKey(repo, write)] {
+			return out, fmt.Errorf("gitRepoUpdates[%d] writes to branch %s of %s, which this Stage's Freight comes from: the Stage would promote its own commits in a loop; write to a Stage-specific branch such as stages/%s: %w",
+				i, write, repo, st.Name, sourceerr.ErrInvalid)
+		}
+		creds, err := p.creds(ctx, st.Namespace, repo)
+		if err != nil {
+			return out, err
+		}
+		res, err := p.Git.Commit(ctx, git.CommitRequest{
+			RepoURL:               repo,
+			Creds:                 creds,
+			InsecureSkipTLSVerify: u.InsecureSkipTLSVerify,
+			ReadRef:               readRef(u, f),
+			WriteBranch:           write,
+			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, f) },
+			Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
+			Trailers: [][2]string{
+				{TrailerFreight, f.Name},
+				{TrailerFreightAlias, f.Alias},
+				{TrailerStage, st.Namespace + "/" + st.Name},
+				{TrailerPromotion, string(promo.UID)},
+			},
+			IdempotencyTrailer: [2]string{TrailerPromotion, string(promo.UID)},
+		})
+		if err != nil {
+			return out, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
+		}
+		short := res.Commit
+		if len(short) > 7 {
+			short = short[:7]
+		}
+		switch {
+		case res.AlreadyDone:
+			out.Summary = append(out.Summary, fmt.Sprintf("%s %s @ %s (committed before a restart)", repo, write, short))
+		case res.Changed:
+			out.Summary = append(out.Summary, fmt.Sprintf("committed %s to %s %s", short, repo, write))
+		default:
+			out.Summary = append(out.Summary, fmt.Sprintf("%s %s already up to date @ %s", repo, write, short))
+		}
+	}
+	return out, nil
+}
+
+// readRef is where an update's content comes from: readBranch; else the
+// Freight's commit of that repository (the Stage subscribes to it); else the
+// write branch itself.
+func readRef(u kargoapi.GitRepoUpdate, f *kargoapi.Freight) string {
+	if u.ReadBranch != "" {
+		return string(u.ReadBranch)
+	}
+	for _, c := range f.Commits {
+		if sameRepo(c.RepoURL, string(u.RepoURL)) && c.ID != "" {
+			return c.ID
+		}
+	}
+	return ""
+}
+
+// watchedBranches returns the repository branches the Stage's Freight comes
+// from: its own repos subscriptions, or its Warehouse's.
+func (p *Promoter) watchedBranches(ctx context.Context, st *kargoapi.Stage) (map[string]bool, error) {
+	subs := st.Spec.Subscriptions
+	if subs == nil {
+		return nil, nil
+	}
+	var git []kargoapi.GitSubscription
+	switch {
+	case subs.Repos != nil:
+		git = subs.Repos.Git
+	case subs.Warehouse != "" && p.Client != nil:
+		wh := &kargoapi.Warehouse{}
+		if err := p.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: subs.Warehouse}, wh); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("get Warehouse %s: %w", subs.Warehouse, err)
+		}
+		git = wh.Spec.Subscriptions.Git
+	}
+	out := map[string]bool{}
+	for _, g := range git {
+		if g.Branch != "" {
+			out[branchKey(string(g.RepoURL), string(g.Branch))] = true
+		}
+	}
+	return out, nil
+}
+
+func branchKey(repo, branch string) string { return normalize(repo) + "#" + branch }
+
+func sameRepo(a, b string) bool { return normalize(a) == normalize(b) }
+
+func normalize(u string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(u)), "/"), ".git")
+}
+
+func (p *Promoter) creds(ctx context.Context, ns, repo string) (*credentials.Credentials, error) {
+	if p.Credentials == nil {
+		return nil, nil
+	}
+	return p.Credentials.Get(ctx, ns, credentials.TypeGit, repo)
+}
+
+func nameOf(f *kargoapi.Freight) string {
+	if f.Alias != "" {
+		return f.Alias
+	}
+	return f.Name
+}
+
+// Apply makes one gitRepoUpdate's edits for f in the checkout at dir and
+// returns one line per change. It only reads the files, so it can run again
+// on fresh content after a rejected push.
+func Apply(dir string, u kargoapi.GitRepoUpdate, f *kargoapi.Freight) ([]string, error) {
+	var changes []string
+	if k := u.Kustomize; k != nil {
+		for _, img := range k.Images {
+			line, err := setKustomizeImage(dir, img, f)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, line...)
+		}
+	}
+	if h := u.Helm; h != nil {
+		for _, img := range h.Images {
+			line, err := setHelmImage(dir, img, f)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, line...)
+		}
+		for _, c := range h.Charts {
+			line, err := setChartDependency(dir, c, f)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, line...)
+		}
+	}
+	return changes, nil
+}
+
+func imageOf(f *kargoapi.Freight, repo string) (kargoapi.Image, error) {
+	for _, i := range f.Images {
+		if i.RepoURL == repo {
+			return i, nil
+		}
+	}
+	var have []string
+	for _, i := range f.Images {
+		have = append(have, i.RepoURL)
+	}
+	return kargoapi.Image{}, fmt.Errorf("Freight %s has no image %s (it has: %s); name an image the Freight carries: %w",
+		nameOf(f), repo, strings.Join(have, ", "), sourceerr.ErrInvalid)
+}
+
+func setKustomizeImage(dir string, u kargoapi.KustomizeImageUpdate, f *kargoapi.Freight) ([]string, error) {
+	img, err := imageOf(f, string(u.Image))
+	if err != nil {
+		return nil, err
+	}
+	want := yamledit.KustomizeImage{Name: img.RepoURL, NewTag: img.Tag}
+	shown := img.RepoURL + ":" + img.Tag
+	if u.UseDigest {
+		if img.Digest == "" {
+			return nil, fmt.Errorf("useDigest is set for %s, but Freight %s records no digest for it: %w", img.RepoURL, nameOf(f), sourceerr.ErrInvalid)
+		}
+		want = yamledit.KustomizeImage{Name: img.RepoURL, Digest: img.Digest}
+		shown = img.RepoURL + "@" + img.Digest
+	}
+	file, rel, err := kustomizationIn(dir, string(u.Path))
+	if err != nil {
+		return nil, err
+	}
+	return editFile(file, rel, "set image "+shown, func(b []byte) ([]byte, error) {
+		return yamledit.SetKustomizeImage(b, want)
+	})
+}
+
+// kustomizationIn finds the kustomization file of a directory, as kustomize
+// does.
+func kustomizationIn(dir, rel string) (string, string, error) {
+	d, err := git.ResolveInRepo(dir, rel)
+	if err != nil {
+		return "", "", fmt.Errorf("kustomize path %s: %w: %w", rel, err, sourceerr.ErrInvalid)
+	}
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		file, err := git.ResolveInRepo(dir, path.Join(rel, name))
+		if err != nil {
+			return "", "", fmt.Errorf("kustomize path %s: %w: %w", rel, err, sourceerr.ErrInvalid)
+		}
+		if _, err := os.Stat(file); err == nil {
+			return file, path.Join(rel, name), nil
+		}
+	}
+	return "", "", fmt.Errorf("no kustomization.yaml in %s (looked in %s): %w", rel, d, sourceerr.ErrInvalid)
+}
+
+func setHelmImage(dir string, u kargoapi.HelmImageUpdate, f *kargoapi.Freight) ([]string, error) {
+	img, err := imageOf(f, string(u.Image))
+	if err != nil {
+		return nil, err
+	}
+	var value string
+	switch u.Value {
+	case kargoapi.ImageUpdateValueImage:
+		value = img.RepoURL
+	case kargoapi.ImageUpdateValueTag:
+		value = img.Tag
+	case kargoapi.ImageUpdateValueImageAndTag:
+		value = img.RepoURL + ":" + img.Tag
+	case kargoapi.ImageUpdateValueDigest, kargoapi.ImageUpdateValueImageAndDigest:
+		if img.Digest == "" {
+			return nil, fmt.Errorf("value %s for %s needs a digest, but Freight %s records none: %w", u.Value, img.RepoURL, nameOf(f), sourceerr.ErrInvalid)
+		}
+		value = img.Digest
+		if u.Value == kargoapi.ImageUpdateValueImageAndDigest {
+			value = img.RepoURL + "@" + img.Digest
+		}
+	default:
+		return nil, fmt.Errorf("unknown value %q for %s: %w", u.Value, img.RepoURL, sourceerr.ErrInvalid)
+	}
+	rel := string(u.ValuesFilePath)
+	file, err := git.ResolveInRepo(dir, rel)
+	if err != nil {
+		return nil, fmt.Errorf("valuesFilePath %s: %w: %w", rel, err, sourceerr.ErrInvalid)
+	}
+	return editFile(file, rel, fmt.Sprintf("set %s to %s", u.Key, value), func(b []byte) ([]byte, error) {
+		return yamledit.SetValue(b, u.Key, value)
+	})
+}
+
+func setChartDependency(dir string, u kargoapi.HelmChartDependencyUpdate, f *kargoapi.Freight) ([]string, error) {
+	var version string
+	for _, c := range f.Charts {
+		if (sameRepo(c.RepoURL, u.Repository) && c.Name == u.Name) || (c.Name == "" && sameRepo(c.RepoURL, strings.TrimSuffix(u.Repository, "/")+"/"+u.Name)) {
+			version = c.Version
+			break
+		}
+	}
+	if version == "" {
+		return nil, fmt.Errorf("Freight %s has no chart %s from %s; name a chart the Freight carries: %w", nameOf(f), u.Name, u.Repository, sourceerr.ErrInvalid)
+	}
+	rel := path.Join(string(u.ChartPath), "Chart.yaml")
+	file, err := git.ResolveInRepo(dir, rel)
+	if err != nil {
+		return nil, fmt.Errorf("chartPath %s: %w: %w", u.ChartPath, err, sourceerr.ErrInvalid)
+	}
+	return editFile(file, rel, fmt.Sprintf("set dependency %s to %s", u.Name, version), func(b []byte) ([]byte, error) {
+		return yamledit.SetChartDependencyVersion(b, u.Repository, u.Name, version)
+	})
+}
+
+// editFile rewrites file with edit and returns a change line, or nothing when
+// the edit changed no byte. Missing files and refused edits are errors the
+// spec or the repository must fix.
+func editFile(file, rel, what string, edit func([]byte) ([]byte, error)) ([]string, error) {
+	old, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s does not exist in the repository: %w", rel, sourceerr.ErrInvalid)
+		}
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	updated, err := edit(old)
+	if err != nil {
+		return nil, fmt.Errorf("%s in %s: %w: %w", what, rel, err, sourceerr.ErrInvalid)
+	}
+	if string(updated) == string(old) {
+		return nil, nil
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", rel, err)
+	}
+	if err := os.WriteFile(file, updated, info.Mode().Perm()); err != nil {
+		return nil, fmt.Errorf("write %s: %w", rel, err)
+	}
+	return []string{what + " in " + rel}, nil
+}

@@ -1,0 +1,83 @@
+package yamledit
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func setTag(name, tag string) func([]byte) ([]byte, error) {
+	return func(doc []byte) ([]byte, error) {
+		return SetKustomizeImage(doc, KustomizeImage{Name: name, NewTag: tag})
+	}
+}
+
+func setDigest(name, digest string) func([]byte) ([]byte, error) {
+	return func(doc []byte) ([]byte, error) {
+		return SetKustomizeImage(doc, KustomizeImage{Name: name, Digest: digest})
+	}
+}
+
+const digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+func TestSetKustomizeImageGolden(t *testing.T) {
+	runGolden(t, "kustomize", []goldenCase{
+		{name: "no-images-appends-section", input: "no-images.yaml", edit: setTag("nginx", "1.25.0")},
+		{name: "no-images-digest", input: "no-images.yaml", edit: setDigest("nginx", digestA)},
+		{name: "set-tag-keeps-new-name", input: "images.yaml", edit: setTag("nginx", "1.26.0")},
+		{name: "same-tag", input: "images.yaml", edit: setTag("nginx", "1.25.0"), unchanged: true},
+		{name: "tag-to-digest", input: "images.yaml", edit: setDigest("nginx", digestA)},
+		{name: "digest-to-tag", input: "images.yaml", edit: setTag("redis", "7.2")},
+		{name: "set-digest", input: "images.yaml", edit: setDigest("redis", digestA)},
+		{name: "digest-on-dash-line-removed", input: "images.yaml", edit: setTag("app", "v2")},
+		{name: "tag-and-digest-to-digest", input: "images.yaml", edit: setDigest("worker", digestA)},
+		{name: "tag-and-digest-to-tag", input: "images.yaml", edit: setTag("worker", "v2")},
+		{name: "new-entry-appended", input: "images.yaml", edit: setTag("postgres", "16")},
+		{name: "indented-new-entry", input: "indented-images.yaml", edit: setTag("postgres", "16.1")},
+		{name: "indented-set-tag", input: "indented-images.yaml", edit: setTag("redis", "7.2")},
+		{name: "flow-images-set", input: "flow-images.yaml", edit: setTag("nginx", "1.1")},
+		{name: "flow-images-digest-to-tag", input: "flow-images.yaml", edit: setTag("redis", "7.2")},
+		{name: "flow-images-append", input: "flow-images.yaml", edit: setDigest("app", digestA)},
+		{name: "flow-entries-append", input: "flow-entries.yaml", edit: setTag("app", "v1")},
+		{name: "flow-entries-tag-to-digest", input: "flow-entries.yaml", edit: setDigest("nginx", digestA)},
+		{name: "empty-flow-images", input: "empty-flow-images.yaml", edit: setTag("nginx", "v1")},
+		{name: "empty-images", input: "empty-images.yaml", edit: setTag("nginx", "v1")},
+		{name: "crlf-no-final-newline-set", input: "crlf-no-final-newline.yaml", edit: setTag("nginx", "v2")},
+		{name: "crlf-no-final-newline-append", input: "crlf-no-final-newline.yaml", edit: setTag("redis", "v2")},
+		{name: "crlf-no-images", input: "crlf-no-images.yaml", edit: setTag("nginx", "v1")},
+		{name: "empty-file", input: "empty.yaml", edit: setTag("nginx", "v1")},
+		{name: "comment-only", input: "comment-only.yaml", edit: setTag("nginx", "v1")},
+		{name: "last-line-removed", input: "last-line.yaml", edit: setTag("app", "v2")},
+	})
+}
+
+func TestSetKustomizeImageErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     string
+		img     KustomizeImage
+		wantErr error
+		wantMsg string
+	}{
+		{name: "no name", doc: "images: []\n", img: KustomizeImage{NewTag: "v1"}, wantMsg: "the name is empty"},
+		{name: "neither tag nor digest", doc: "images: []\n", img: KustomizeImage{Name: "a"}, wantMsg: "set either a tag or a digest"},
+		{name: "both tag and digest", doc: "images: []\n", img: KustomizeImage{Name: "a", NewTag: "v1", Digest: digestA}, wantMsg: "not both"},
+		{name: "top level is a list", doc: "- a\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "not a block mapping"},
+		{name: "images is a mapping", doc: "images:\n  a: b\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "images is not a list"},
+		{name: "images is an alias", doc: "x: &i []\nimages: *i\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "edit the anchored list at x instead"},
+		{name: "multiple documents", doc: "a: 1\n---\nb: 2\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrMultipleDocuments},
+		{name: "invalid YAML", doc: "images: [\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrInvalidYAML},
+		{name: "newTag is a block scalar", doc: "images:\n- name: a\n  newTag: |\n    v1\n", img: KustomizeImage{Name: "a", NewTag: "v2"}, wantErr: ErrUnsupported, wantMsg: "block scalar"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := SetKustomizeImage([]byte(tc.doc), tc.img)
+			require.Error(t, err)
+			require.Nil(t, out)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+			}
+			require.Contains(t, err.Error(), tc.wantMsg)
+		})
+	}
+}
