@@ -90,11 +90,11 @@ func TestThreeStagePipeline(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{
-		"base/deployment.yaml":               "kind: Deployment\n",
-		"stages/test/kustomization.yaml":     kustomization,
-		"stages/uat/kustomization.yaml":      kustomization,
-		"stages/prod/kustomization.yaml":     kustomization,
-		"stages/prod/values.yaml":            values,
+		"base/deployment.yaml":           "kind: Deployment\n",
+		"stages/test/kustomization.yaml": kustomization,
+		"stages/uat/kustomization.yaml":  kustomization,
+		"stages/prod/kustomization.yaml": kustomization,
+		"stages/prod/values.yaml":        values,
 	}, "initial layout")
 	repo := gs.RepoURL("gitops")
 	reg := registry.New(t, registry.Options{})
