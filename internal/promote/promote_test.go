@@ -1,0 +1,147 @@
+package promote
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
+)
+
+var testFreight = &kargoapi.Freight{
+	ObjectMeta: metav1.ObjectMeta{Name: "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"},
+	Alias:      "mortal-dragonfly",
+	Images:     []kargoapi.Image{{RepoURL: "nginx", Tag: "1.25.0", Digest: "sha256:abc"}},
+	Charts:     []kargoapi.Chart{{RepoURL: "https://charts.example.com", Name: "redis", Version: "18.1.0"}},
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+func read(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestApply(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"stages/test/kustomization.yaml": "resources:\n- ../../base\n",
+		"stages/prod/values.yaml":        "image:\n  repository: nginx # the image\n  tag: '1.24.0'\n",
+		"charts/umbrella/Chart.yaml":     "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: https://charts.example.com\n  version: 17.0.0\n",
+	})
+	u := kargoapi.GitRepoUpdate{
+		Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/test"}}},
+		Helm: &kargoapi.HelmPromotionMechanism{
+			Images: []kargoapi.HelmImageUpdate{
+				{Image: "nginx", ValuesFilePath: "stages/prod/values.yaml", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag},
+			},
+			Charts: []kargoapi.HelmChartDependencyUpdate{{Repository: "https://charts.example.com", Name: "redis", ChartPath: "charts/umbrella"}},
+		},
+	}
+	changes, err := Apply(dir, u, testFreight)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"set image nginx:1.25.0 in stages/test/kustomization.yaml",
+		"set image.tag to 1.25.0 in stages/prod/values.yaml",
+		"set dependency redis to 18.1.0 in charts/umbrella/Chart.yaml",
+	}, changes)
+	require.Contains(t, read(t, dir, "stages/test/kustomization.yaml"), "images:\n- name: nginx\n  newTag: 1.25.0\n")
+	require.Equal(t, "image:\n  repository: nginx # the image\n  tag: '1.25.0'\n", read(t, dir, "stages/prod/values.yaml"))
+	require.Contains(t, read(t, dir, "charts/umbrella/Chart.yaml"), "version: 18.1.0\n")
+
+	// Applying again changes nothing: the edit is idempotent.
+	changes, err = Apply(dir, u, testFreight)
+	require.NoError(t, err)
+	require.Empty(t, changes)
+
+	u = kargoapi.GitRepoUpdate{Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/test", UseDigest: true}}}}
+	changes, err = Apply(dir, u, testFreight)
+	require.NoError(t, err)
+	require.Equal(t, []string{"set image nginx@sha256:abc in stages/test/kustomization.yaml"}, changes)
+	require.Contains(t, read(t, dir, "stages/test/kustomization.yaml"), "digest: sha256:abc")
+}
+
+func TestApplyRefusals(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"values.yaml":                    "image:\n  tag: 1.0.0\n",
+		"stages/test/kustomization.yaml": "resources: []\n",
+	})
+	require.NoError(t, os.Symlink("/etc", filepath.Join(dir, "escape")))
+	cases := []struct {
+		name string
+		u    kargoapi.GitRepoUpdate
+		want string
+	}{
+		{"missing key", kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{Images: []kargoapi.HelmImageUpdate{{Image: "nginx", ValuesFilePath: "values.yaml", Key: "image.version", Value: kargoapi.ImageUpdateValueTag}}}}, "image.version"},
+		{"missing file", kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{Images: []kargoapi.HelmImageUpdate{{Image: "nginx", ValuesFilePath: "nope.yaml", Key: "a", Value: kargoapi.ImageUpdateValueTag}}}}, "nope.yaml does not exist"},
+		{"no kustomization", kargoapi.GitRepoUpdate{Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/uat"}}}}, "no kustomization.yaml in stages/uat"},
+		{"symlink out of the repository", kargoapi.GitRepoUpdate{Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "escape"}}}}, "escape"},
+		{"dot-dot", kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{Images: []kargoapi.HelmImageUpdate{{Image: "nginx", ValuesFilePath: "../values.yaml", Key: "a", Value: kargoapi.ImageUpdateValueTag}}}}, "../values.yaml"},
+		{"image the Freight lacks", kargoapi.GitRepoUpdate{Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "redis", Path: "stages/test"}}}}, "has no image redis (it has: nginx)"},
+		{"chart the Freight lacks", kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{Charts: []kargoapi.HelmChartDependencyUpdate{{Repository: "https://x", Name: "y", ChartPath: "c"}}}}, "has no chart y"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Apply(dir, tc.u, testFreight)
+			require.Error(t, err)
+			require.ErrorIs(t, err, sourceerr.ErrInvalid)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	require.Equal(t, "image:\n  tag: 1.0.0\n", read(t, dir, "values.yaml"), "a refused edit writes nothing")
+}
+
+// A Promotion promoted twice, as after a controller crash between push and
+// status update, makes exactly one commit.
+func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
+		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+			RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), ReadBranch: "main", WriteBranch: "stages/test",
+			Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/test"}}},
+		}}}},
+	}
+	promo := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "0b5e7d4e-1111-2222-3333-444455556666"}}
+	out, err := p.Promote(context.Background(), st, testFreight, promo)
+	require.NoError(t, err)
+	require.Len(t, out.Summary, 1)
+	require.Contains(t, out.Summary[0], "committed")
+	head := gs.BranchHead(t, "gitops", "stages/test")
+
+	out, err = p.Promote(context.Background(), st, testFreight, promo)
+	require.NoError(t, err)
+	require.Contains(t, out.Summary[0], "committed before a restart")
+	require.Equal(t, head, gs.BranchHead(t, "gitops", "stages/test"), "exactly one commit")
+	msg := gs.Git(t, "gitops", "", "log", "-1", "--format=%B", "stages/test")
+	require.Contains(t, msg, "Promote mortal-dragonfly to test")
+	require.Contains(t, msg, "Kargo-Freight: f5f87aa23c9e97f43eb83dd63768ee41f5ba3766")
+	require.Contains(t, msg, "Kargo-Freight-Alias: mortal-dragonfly")
+	require.Contains(t, msg, "Kargo-Promotion: 0b5e7d4e-1111-2222-3333-444455556666")
+
+	// A Stage that would write to the branch its Freight comes from is refused.
+	st.Spec.Subscriptions = &kargoapi.Subscriptions{Repos: &kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), Branch: "stages/test"}}}}
+	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "other"}})
+	require.ErrorIs(t, err, sourceerr.ErrInvalid)
+	require.Contains(t, err.Error(), "in a loop")
+}
