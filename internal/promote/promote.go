@@ -103,6 +103,9 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 			out.Summary = append(out.Summary, fmt.Sprintf("%s %s already up to date @ %s", repo, write, short))
 		}
 	}
+	if n := len(pm.ArgoCDAppUpdates); n > 0 {
+		out.Summary = append(out.Summary, fmt.Sprintf("%d argoCDAppUpdates not applied: this controller does not update Argo CD Applications yet", n))
+	}
 	return out, nil
 }
 
