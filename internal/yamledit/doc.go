@@ -11,9 +11,10 @@
 // and a missing final newline all survive byte for byte.
 //
 // After every edit the old and the new documents are parsed again and
-// compared node by node (kind, tag, style, value, anchor and comments). If
-// anything but the intended value differs, the edit is refused with
-// ErrVerificationFailed instead of returning a wrong file. When the value
+// compared node by node (kind, tag, style, value and anchor), and their
+// comments are compared as a whole. If anything but the intended value
+// differs, the edit is refused with ErrVerificationFailed instead of
+// returning a wrong file. When the value
 // already is the requested one the input is returned unchanged, so callers
 // detect "nothing to commit" with bytes.Equal.
 //

@@ -334,13 +334,18 @@ func scanPlain(src []byte, i int, flow bool) int {
 }
 
 // flowEnd returns the offset after the flow collection whose opening bracket
-// is at i, or -1. It skips quoted scalars and comments.
+// is at i, or -1. It skips quoted scalars and comments; a quote inside a plain
+// scalar is an ordinary character.
 func flowEnd(src []byte, i int) int {
 	depth := 0
-	tokenStart := true // a quote or '#' here starts a scalar or a comment
+	tokenStart := true // a quote here starts a quoted scalar
 	for i < len(src) {
 		c := src[i]
 		switch {
+		case c == '#' && (tokenStart || isBlank(src[i-1]) || breakLen(src, i-1) > 0):
+			for i < len(src) && breakLen(src, i) == 0 {
+				i++
+			}
 		case c == '[' || c == '{':
 			depth++
 			i++
@@ -362,16 +367,13 @@ func flowEnd(src []byte, i int) int {
 				return -1
 			}
 			tokenStart = false
-		case c == '#' && tokenStart:
-			for i < len(src) && breakLen(src, i) == 0 {
-				i++
-			}
-		case c == ',' || c == ':' || c == '?' || isBlank(c):
+		case c == ',' || c == ':' || (c == '?' && tokenStart):
 			i++
 			tokenStart = true
+		case isBlank(c):
+			i++
 		case breakLen(src, i) > 0:
 			i += breakLen(src, i)
-			tokenStart = true
 		default:
 			i++
 			tokenStart = false
@@ -390,7 +392,9 @@ func (d *document) nodeEnd(n *yaml.Node, flow bool) (int, error) {
 		}
 		return off + 1 + len(n.Value), nil
 	case n.Kind == yaml.ScalarNode && isEmptyNull(n):
-		return d.nodeOffset(n)
+		// yaml.v3 places empty values inconsistently (at the colon, after it,
+		// at the next token); pairEnd finds them from their key.
+		return 0, fmt.Errorf("%w: cannot find the end of the empty value at line %d", ErrUnsupported, n.Line)
 	case n.Kind == yaml.ScalarNode:
 		_, end, err := d.scalarSpan(n, flow)
 		return end, err
@@ -400,18 +404,47 @@ func (d *document) nodeEnd(n *yaml.Node, flow bool) (int, error) {
 			return 0, err
 		}
 		start := skipProperties(d.src, off, flow)
-		end := -1
 		if start < len(d.src) && (d.src[start] == '[' || d.src[start] == '{') {
-			end = flowEnd(d.src, start)
-		}
-		if end < 0 {
+			if end := flowEnd(d.src, start); end >= 0 {
+				return end, nil
+			}
 			return 0, fmt.Errorf("%w: cannot find the end of the flow collection at line %d", ErrUnsupported, n.Line)
 		}
-		return end, nil
-	case len(n.Content) > 0:
+		// A single-pair mapping inside a flow sequence, as in [a: b], has
+		// no braces: it ends with its value.
+		if n.Kind == yaml.MappingNode && len(n.Content) >= 2 {
+			return d.pairEnd(n.Content[len(n.Content)-2], n.Content[len(n.Content)-1], true)
+		}
+		return 0, fmt.Errorf("%w: cannot find the end of the flow collection at line %d", ErrUnsupported, n.Line)
+	case n.Kind == yaml.MappingNode && len(n.Content) >= 2:
+		return d.pairEnd(n.Content[len(n.Content)-2], n.Content[len(n.Content)-1], flow)
+	case n.Kind == yaml.SequenceNode && len(n.Content) > 0:
 		return d.nodeEnd(n.Content[len(n.Content)-1], flow)
 	}
 	return 0, fmt.Errorf("%w: cannot find the end of the value at line %d", ErrUnsupported, n.Line)
+}
+
+// pairEnd returns the offset just after the mapping entry with key k and
+// value v: after v, or after the colon when v is empty.
+func (d *document) pairEnd(k, v *yaml.Node, flow bool) (int, error) {
+	if !isEmptyNull(v) {
+		return d.nodeEnd(v, flow)
+	}
+	if k.Kind != yaml.ScalarNode || isEmptyNull(k) {
+		return 0, fmt.Errorf("%w: cannot find the end of the empty value at line %d", ErrUnsupported, v.Line)
+	}
+	_, keyEnd, err := d.scalarSpan(k, flow)
+	if err != nil {
+		return 0, err
+	}
+	i := keyEnd
+	for i < len(d.src) && isBlank(d.src[i]) {
+		i++
+	}
+	if i >= len(d.src) || d.src[i] != ':' {
+		return 0, fmt.Errorf("%w: cannot find the colon after the key at line %d", ErrUnsupported, k.Line)
+	}
+	return i + 1, nil
 }
 
 // isEmptyNull reports whether n is a null written as nothing at all, as in

@@ -200,7 +200,7 @@ func (d *document) removeKey(m *yaml.Node, key string, flow bool) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	valueEnd, err := d.nodeEnd(m.Content[i+1], flow)
+	valueEnd, err := d.pairEnd(m.Content[i], m.Content[i+1], flow)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (d *document) removeKey(m *yaml.Node, key string, flow bool) ([]byte, error
 		case hasNext:
 			return splice(d.src, keyStart, next, ""), nil
 		case i > 0:
-			prevEnd, err := d.nodeEnd(m.Content[i-1], flow)
+			prevEnd, err := d.pairEnd(m.Content[i-2], m.Content[i-1], flow)
 			if err != nil {
 				return nil, err
 			}
@@ -260,7 +260,7 @@ func (d *document) replaceKey(m *yaml.Node, oldKey, newKey, value string, flow b
 	if err != nil {
 		return nil, err
 	}
-	valueEnd, err := d.nodeEnd(m.Content[i+1], flow)
+	valueEnd, err := d.pairEnd(m.Content[i], m.Content[i+1], flow)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +280,7 @@ func (d *document) insertKey(m *yaml.Node, key, value string, flow bool) ([]byte
 		after = i
 	}
 	afterKey := m.Content[after]
-	valueEnd, err := d.nodeEnd(m.Content[after+1], flow)
+	valueEnd, err := d.pairEnd(afterKey, m.Content[after+1], flow)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +289,15 @@ func (d *document) insertKey(m *yaml.Node, key, value string, flow bool) ([]byte
 		return nil, err
 	}
 	if flow {
-		return splice(d.src, valueEnd, valueEnd, ", "+key+": "+text), nil
+		off, err := d.nodeOffset(m)
+		if err != nil {
+			return nil, err
+		}
+		if start := skipProperties(d.src, off, true); start >= len(d.src) || d.src[start] != '{' {
+			// In "[name: a]" a comma would start a new list entry.
+			return nil, fmt.Errorf("%w: the images entry at line %d is a mapping without braces; write it as {name: ...}", ErrUnsupported, m.Line)
+		}
+		return splice(d.src, valueEnd, valueEnd, flowComma(isEmptyNull(m.Content[after+1]))+key+": "+text), nil
 	}
 	line := strings.Repeat(" ", afterKey.Column-1) + key + ": " + text
 	le, n := d.lineEnd(valueEnd)
@@ -297,6 +305,28 @@ func (d *document) insertKey(m *yaml.Node, key, value string, flow bool) ([]byte
 		return splice(d.src, le, le, d.eol()+line), nil
 	}
 	return splice(d.src, le+n, le+n, line+string(d.src[le:le+n])), nil
+}
+
+// flowComma returns the separator to insert right after a flow collection
+// entry: ", ", or " , " after an empty value ("key:"), whose colon yaml.v3
+// would otherwise read as part of a plain scalar "key:".
+func flowComma(afterEmptyValue bool) string {
+	if afterEmptyValue {
+		return " , "
+	}
+	return ", "
+}
+
+// endsWithEmptyValue reports whether the text of n ends with an empty
+// mapping value, as the brace-less pair in [a: ] does.
+func endsWithEmptyValue(n *yaml.Node) bool {
+	for n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle != 0 && len(n.Content) >= 2 {
+		n = n.Content[len(n.Content)-1]
+		if isEmptyNull(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // itemLayout returns the columns (0-based, in bytes) of the dash and of the
@@ -343,34 +373,31 @@ func imageText(img KustomizeImage, flow bool, dash, content int, eol string) (st
 // images list.
 func (d *document) appendImage(images *yaml.Node, img KustomizeImage) ([]byte, error) {
 	if images.Style&yaml.FlowStyle != 0 {
-		off, err := d.nodeOffset(images)
-		if err != nil {
-			return nil, err
-		}
-		start := skipProperties(d.src, off, false)
-		end := -1
-		if start < len(d.src) && d.src[start] == '[' {
-			end = flowEnd(d.src, start)
-		}
-		if end < 0 {
-			return nil, fmt.Errorf("%w: cannot find the end of the images list at line %d; edit it by hand", ErrUnsupported, images.Line)
-		}
 		entry, err := imageText(img, true, 0, 0, "")
 		if err != nil {
 			return nil, err
 		}
-		p := end - 2 // the byte before the closing bracket
-		for p > start && (isBlank(d.src[p]) || d.src[p] == '\n' || d.src[p] == '\r') {
-			p--
+		if len(images.Content) == 0 {
+			off, err := d.nodeOffset(images)
+			if err != nil {
+				return nil, err
+			}
+			start := skipProperties(d.src, off, false)
+			if start >= len(d.src) || d.src[start] != '[' {
+				return nil, fmt.Errorf("%w: cannot find the images list at line %d; edit it by hand", ErrUnsupported, images.Line)
+			}
+			return splice(d.src, start+1, start+1, entry), nil
 		}
-		switch d.src[p] {
-		case '[':
-		case ',':
-			entry = " " + entry
-		default:
-			entry = ", " + entry
+		// Append after the last entry, or after its trailing comma.
+		last := images.Content[len(images.Content)-1]
+		end, err := d.nodeEnd(last, true)
+		if err != nil {
+			return nil, err
 		}
-		return splice(d.src, p+1, p+1, entry), nil
+		if next := skipSeparation(d.src, end); next < len(d.src) && d.src[next] == ',' {
+			return splice(d.src, next+1, next+1, " "+entry), nil
+		}
+		return splice(d.src, end, end, flowComma(endsWithEmptyValue(last))+entry), nil
 	}
 	last := images.Content[len(images.Content)-1]
 	end, err := d.nodeEnd(last, false)
@@ -458,17 +485,27 @@ func (d *document) appendImagesSection(img KustomizeImage) ([]byte, error) {
 // become a new top-level key: explicit keys ("? key") and a document end
 // marker ("...").
 func (d *document) checkAppendable() error {
-	if d.root != nil {
+	if d.root != nil && len(d.root.Content) > 0 {
+		// In a plain block mapping the mapping starts at its first key and
+		// every key starts its line at the same column; "? key" breaks both.
+		first := d.root.Content[0]
 		for i := 0; i < len(d.root.Content); i += 2 {
 			k := d.root.Content[i]
 			off, err := d.nodeOffset(k)
 			if err != nil {
 				return err
 			}
-			if k.Kind != yaml.ScalarNode || isEmptyNull(k) || len(bytes.Trim(d.src[d.lineStart(off):off], " ")) != 0 {
-				return fmt.Errorf("%w: the kustomization uses explicit keys (?) at line %d; add the images section by hand", ErrUnsupported, k.Line)
+			if k.Kind != yaml.ScalarNode || isEmptyNull(k) || k.Column != first.Column ||
+				(i == 0 && (d.root.Line != k.Line || d.root.Column != k.Column)) ||
+				len(bytes.Trim(d.src[d.lineStart(off):off], " ")) != 0 {
+				return fmt.Errorf("%w: the kustomization's top-level keys are not plain keys at line %d (explicit keys with ?, an anchor or a tag on the mapping); add the images section by hand", ErrUnsupported, k.Line)
 			}
 		}
+	}
+	if last := lastLeaf(d.root); last != nil && last.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 && d.lineStart(len(d.src)) != len(d.src) {
+		// The line break in front of the new section would become part of
+		// the block scalar's value.
+		return fmt.Errorf("%w: the kustomization ends inside a block scalar (| or >) without a final line break; add one first", ErrUnsupported)
 	}
 	for i := len(d.lines) - 1; i >= 0; i-- {
 		le, _ := d.lineEnd(d.lines[i])
@@ -482,6 +519,14 @@ func (d *document) checkAppendable() error {
 		break
 	}
 	return nil
+}
+
+// lastLeaf returns the node whose text comes last in the tree under n.
+func lastLeaf(n *yaml.Node) *yaml.Node {
+	for n != nil && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) > 0 {
+		n = n.Content[len(n.Content)-1]
+	}
+	return n
 }
 
 // sequenceIndent returns how far the dashes of the first top-level block

@@ -38,6 +38,7 @@ func TestSetKustomizeImageGolden(t *testing.T) {
 		{name: "flow-images-set", input: "flow-images.yaml", edit: setTag("nginx", "1.1")},
 		{name: "flow-images-digest-to-tag", input: "flow-images.yaml", edit: setTag("redis", "7.2")},
 		{name: "flow-images-append", input: "flow-images.yaml", edit: setDigest("app", digestA)},
+		{name: "flow-images-multiline-append", input: "flow-images-multiline.yaml", edit: setTag("app", "v1")},
 		{name: "flow-entries-append", input: "flow-entries.yaml", edit: setTag("app", "v1")},
 		{name: "flow-entries-tag-to-digest", input: "flow-entries.yaml", edit: setDigest("nginx", digestA)},
 		{name: "empty-flow-images", input: "empty-flow-images.yaml", edit: setTag("nginx", "v1")},
@@ -67,6 +68,11 @@ func TestSetKustomizeImageErrors(t *testing.T) {
 		{name: "images is an alias", doc: "x: &i []\nimages: *i\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "edit the anchored list at x instead"},
 		{name: "multiple documents", doc: "a: 1\n---\nb: 2\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrMultipleDocuments},
 		{name: "invalid YAML", doc: "images: [\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrInvalidYAML},
+		// Found by FuzzSetKustomizeImage: an images section appended after
+		// these would not become a top-level key.
+		{name: "explicit null key", doc: "?", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "not plain keys"},
+		{name: "explicit key on the next line", doc: "?\n 0", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "not plain keys"},
+		{name: "document end marker", doc: "resources: []\n...\n# end\n", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported, wantMsg: "document end marker"},
 		{name: "newTag is a block scalar", doc: "images:\n- name: a\n  newTag: |\n    v1\n", img: KustomizeImage{Name: "a", NewTag: "v2"}, wantErr: ErrUnsupported, wantMsg: "block scalar"},
 	}
 	for _, tc := range tests {
@@ -78,6 +84,53 @@ func TestSetKustomizeImageErrors(t *testing.T) {
 				require.ErrorIs(t, err, tc.wantErr)
 			}
 			require.Contains(t, err.Error(), tc.wantMsg)
+		})
+	}
+}
+
+// TestSetKustomizeImageFuzzFindings pins inputs on which FuzzSetKustomizeImage
+// caught the verification step refusing an edit that was spliced wrongly.
+func TestSetKustomizeImageFuzzFindings(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     string
+		img     KustomizeImage
+		want    string
+		wantErr error
+	}{
+		{
+			name: "flow list ending with an empty value",
+			doc:  "images: [0: ]", img: KustomizeImage{Name: "a", Digest: "sha256:00"},
+			want: `images: [0: , {name: a, digest: "sha256:00"} ]`,
+		},
+		{
+			name: "flow list ending with a plain scalar ending in a colon",
+			doc:  "images: [0:]", img: KustomizeImage{Name: "a", NewTag: "v1"},
+			want: "images: [0:, {name: a, newTag: v1}]",
+		},
+		{
+			name: "flow entry without braces",
+			doc:  "images: [name: nginx]", img: KustomizeImage{Name: "nginx", NewTag: "v1"}, wantErr: ErrUnsupported,
+		},
+		{
+			name: "block scalar at the end without a final newline",
+			doc:  "0: >\n 0", img: KustomizeImage{Name: "a", NewTag: "v1"}, wantErr: ErrUnsupported,
+		},
+		{
+			name: "block scalar at the end with a final newline",
+			doc:  "0: >\n 0\n", img: KustomizeImage{Name: "a", NewTag: "v1"},
+			want: "0: >\n 0\nimages:\n- name: a\n  newTag: v1\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := SetKustomizeImage([]byte(tc.doc), tc.img)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(out))
 		})
 	}
 }

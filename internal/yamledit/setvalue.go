@@ -2,6 +2,7 @@ package yamledit
 
 import (
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -103,8 +104,9 @@ func (d *document) setScalar(t target, value string) ([]byte, error) {
 
 // fillEmpty writes value into a mapping value that is written as nothing at
 // all, as in "key:" or "key: &anchor": the text goes after the colon and any
-// anchor or tag.
+// anchor or tag on the colon's line.
 func (d *document) fillEmpty(t target, value string) ([]byte, error) {
+	unsupported := fmt.Errorf("%w: %s is an empty value written in a way this package does not edit; edit it by hand", ErrUnsupported, t.path)
 	if t.key == nil || t.key.Kind != yaml.ScalarNode || isEmptyNull(t.key) {
 		return nil, fmt.Errorf("%w: %s is an empty value without a key; edit it by hand", ErrUnsupported, t.path)
 	}
@@ -113,15 +115,25 @@ func (d *document) fillEmpty(t target, value string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", t.path, err)
 	}
 	src := d.src
-	i := keyEnd
-	for i < len(src) && isBlank(src[i]) {
-		i++
+	colon := keyEnd
+	for colon < len(src) && isBlank(src[colon]) {
+		colon++
 	}
-	if i >= len(src) || src[i] != ':' {
+	if colon >= len(src) || src[colon] != ':' {
 		return nil, fmt.Errorf("%w: cannot find the colon after the key of %s; edit it by hand", ErrUnsupported, t.path)
 	}
-	at := i + 1
-	for j := at; j < len(src); {
+	// yaml.v3 places an empty value at its anchor or tag when it has one,
+	// and right after the colon otherwise. Properties on a later line than
+	// the colon would end up after the inserted text.
+	p, err := d.nodeOffset(t.node)
+	if err != nil {
+		return nil, err
+	}
+	if p <= colon || d.lineStart(p) != d.lineStart(colon) {
+		return nil, unsupported
+	}
+	at, j := colon+1, p
+	for {
 		for j < len(src) && isBlank(src[j]) {
 			j++
 		}
@@ -132,6 +144,26 @@ func (d *document) fillEmpty(t target, value string) ([]byte, error) {
 			j++
 		}
 		at = j
+	}
+	// Whatever follows must end the value: a comment or line break, then no
+	// more properties, in block context; ',', '}' or ']' in flow context.
+	next := skipSeparation(src, at)
+	switch {
+	case t.flow:
+		if next >= len(src) || strings.IndexByte(",}]", src[next]) < 0 {
+			return nil, unsupported
+		}
+	default:
+		k := at
+		for k < len(src) && isBlank(src[k]) {
+			k++
+		}
+		if k < len(src) && breakLen(src, k) == 0 && src[k] != '#' {
+			return nil, unsupported
+		}
+		if next < len(src) && (src[next] == '&' || src[next] == '!') {
+			return nil, unsupported
+		}
 	}
 	text, err := encodeScalar(value, t.node, t.flow)
 	if err != nil {

@@ -265,20 +265,33 @@ func TestSetValueNumericKeyOnMapping(t *testing.T) {
 	require.Equal(t, "ports:\n  80: web\n", string(out))
 }
 
-// TestSetValueFuzzFindings pins edits the fuzzer found refused by the
-// verification step before it learned to tell comment moves and aliases of
-// the edited value from real changes.
-func TestSetValueFuzzFindings(t *testing.T) {
+// TestSetValueEdgeCases covers byte-offset corner cases and pins the inputs
+// on which FuzzSetValue caught the verification step refusing an edit: the
+// verifier was too strict (comments moving between nodes, aliases of the
+// edited value), or the splice was wrong (a tag on the line after an empty
+// value), which is now refused up front.
+func TestSetValueEdgeCases(t *testing.T) {
 	tests := []struct {
 		name, doc, path, value, want string
+		wantErr                      error
 	}{
 		{name: "anchored empty value with an alias to it", doc: "0: &a\n1: *a", path: "0", value: "x", want: "0: &a x\n1: *a"},
 		{name: "anchored float with an alias to it", doc: "a: &v 1.0\nb: *v\n", path: "a", value: "v2", want: "a: &v v2\nb: *v\n"},
 		{name: "document foot comment after an empty value", doc: "0:\n#", path: "0", value: "A", want: "0: A\n#"},
+		{name: "tag on the line after an empty value", doc: "0:\n !", path: "0", value: "0", wantErr: ErrUnsupported},
+		{name: "anchor then tag on the next line", doc: "a: &x\n  !!str\nb: 1\n", path: "a", value: "v", wantErr: ErrUnsupported},
+		{name: "tag and comment after an empty value", doc: "a: !!str # c\nb: 1\n", path: "a", value: "1.0", want: "a: !!str 1.0 # c\nb: 1\n"},
+		{name: "byte order mark", doc: "\ufeffa: 1\nb: 2\n", path: "b", value: "3", want: "\ufeffa: 1\nb: 3\n"},
+		{name: "next line and line separator count as line breaks", doc: "a: \"x\u0085y\"\nb: 'é\u2028'\nc: 1\n", path: "c", value: "2", want: "a: \"x\u0085y\"\nb: 'é\u2028'\nc: 2\n"},
+		{name: "empty value in a flow mapping", doc: "a: {b: , c: 1}\n", path: "a.b", value: "v", want: "a: {b: v , c: 1}\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := SetValue([]byte(tc.doc), tc.path, tc.value)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
 			require.NoError(t, err)
 			require.Equal(t, tc.want, string(out))
 		})
