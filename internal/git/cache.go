@@ -56,7 +56,9 @@ type Options struct {
 }
 
 // Stats counts the network operations of one repository since the Cache
-// was created, summed over its mirrors.
+// was created, summed over its mirrors. The fetches that Commit makes
+// before it edits count like Discover's; the fetches of file contents and
+// the pushes of Commit are not counted.
 type Stats struct {
 	// LsRemotes counts listings of the remote's refs: every clone, fetch
 	// and ls-remote, each of which is one git network operation.
@@ -88,8 +90,10 @@ type Cache struct {
 	selections singleflight.Group
 
 	// branchLocks serialize commits to one branch (write.go); guarded by
-	// mu.
+	// mu. slots bound the commits under way.
 	branchLocks map[string]*branchLock
+	slotsOnce   sync.Once
+	slots       chan struct{}
 }
 
 // NewCache returns a Cache that keeps its mirrors under dir. The directory

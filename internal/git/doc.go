@@ -54,6 +54,37 @@
 // unless Options.AllowFileURLs is set, and git may use only the https, http,
 // ssh and git transports (never "ext::", which runs commands).
 //
+// # Commits
+//
+// Cache.Commit writes to a repository through the same mirror: it fetches
+// into it (under the mirror's lock, with the same credentials and TLS
+// rules), checks the content out into a scratch directory with a private
+// index, lets the caller edit it, and pushes one commit. Nothing is cloned
+// per commit, and the mirror's refs are moved to the pushed commit, so the
+// next commit and Discover need no fetch to see it.
+//
+// The mirror has no file contents (blobs). Before a checkout, Commit lists
+// the blobs of the tree that the mirror lacks and fetches exactly those in
+// one request, as git's own lazy fetch would but under the lock and with
+// the cache's credentials; the mirror still has no remote URL, so nothing
+// else can fetch behind the cache's back. Usually the tree is the one the
+// previous commit wrote or read, and not even the local check runs.
+// Scratch checkouts are kept between commits and brought to the next
+// content by writing only the files that differ. Pushed objects are packed
+// as the remote's (a promisor pack), which keeps later fetches from
+// walking the whole mirror.
+//
+// Commits to one branch through one Cache take turns, and at most four per
+// CPU run at once, since each is a dozen git processes; pushes are plain
+// fast-forwards, so a commit that loses a race with another writer is
+// rejected, and Commit fetches, edits the fresh content again and retries
+// a bounded number of times. A commit may carry an idempotency trailer: when
+// the branch already has a commit with it, nothing is done, which is how a
+// promotion retried after a crash ends with exactly one commit. The check
+// runs after the fetch of every attempt, before any edit. Paths that come
+// from users go through ResolveInRepo, which refuses ".." and symlinks that
+// leave the checkout.
+//
 // # Errors
 //
 // Errors wrap the sentinels of package sourceerr, classified from git's

@@ -26,6 +26,9 @@ type snapshot struct {
 	digest [sha256.Size]byte
 	// tagsDigest changes whenever a tag does.
 	tagsDigest [sha256.Size]byte
+	// headRef is the output of `symbolic-ref HEAD` this snapshot was
+	// read with.
+	headRef []byte
 	// tags are read on first use and shared with later snapshots whose
 	// tags did not change: a push to a branch of a repository with
 	// thousands of tags does not re-read them, and a repository nobody
@@ -43,14 +46,27 @@ type tagSet struct {
 // readSnapshot lists the mirror's refs, which only reads the packed-refs
 // file, not any object.
 func (c *Cache) readSnapshot(ctx context.Context, dir string, prev *snapshot) (*snapshot, error) {
+	return c.readSnapshotHead(ctx, dir, prev, nil)
+}
+
+// readSnapshotHead is readSnapshot for a caller that knows the output of
+// `symbolic-ref HEAD` (nil when it does not), such as a push, which leaves
+// HEAD alone.
+func (c *Cache) readSnapshotHead(ctx context.Context, dir string, prev *snapshot, head []byte) (*snapshot, error) {
 	out, err := c.output(ctx, dir, nil, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/", "refs/tags/", "refs/kargo/")
 	if err != nil {
 		return nil, fmt.Errorf("list refs of mirror %s: %w", dir, err)
 	}
-	// symbolic-ref fails on a detached HEAD, which a mirror never has; an
-	// unknown default branch is represented by "".
-	head, _ := c.output(ctx, dir, nil, "symbolic-ref", "--quiet", "HEAD")
+	if head == nil {
+		// symbolic-ref fails on a detached HEAD, which a mirror never
+		// has; an unknown default branch is represented by "".
+		head, _ = c.output(ctx, dir, nil, "symbolic-ref", "--quiet", "HEAD")
+		if head == nil {
+			head = []byte{}
+		}
+	}
 	s := &snapshot{
+		headRef:       head,
 		heads:         map[string]string{},
 		defaultBranch: strings.TrimPrefix(strings.TrimSpace(string(head)), "refs/heads/"),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,9 +325,10 @@ func TestCommitPushRace(t *testing.T) {
 			if tt.branch != "main" {
 				mustCommit(t, cache, git.CommitRequest{RepoURL: url, ReadRef: "main", WriteBranch: tt.branch, Subject: "create", Apply: setFiles(map[string]string{"ours.txt": "first"})})
 			}
-			var theirs string
+			// The hook runs in the server's goroutine.
+			theirsCh := make(chan string, 1)
 			srv.BeforeNextPush("app", func() {
-				theirs = srv.Commit(t, "app", tt.branch, map[string]string{"theirs.txt": "theirs"}, "someone else")
+				theirsCh <- srv.Commit(t, "app", tt.branch, map[string]string{"theirs.txt": "theirs"}, "someone else")
 			})
 			var calls atomic.Int32
 			res := mustCommit(t, cache, git.CommitRequest{
@@ -336,6 +338,7 @@ func TestCommitPushRace(t *testing.T) {
 			require.True(t, res.Changed)
 			require.Equal(t, 2, res.Attempts)
 			require.EqualValues(t, 2, calls.Load(), "the edit runs again on fresh content")
+			theirs := <-theirsCh
 			log := srv.Log(t, "app", tt.branch)
 			require.Equal(t, res.Commit, log[0].SHA)
 			require.Equal(t, []string{theirs}, log[0].Parents, "our commit lands on top of theirs")
@@ -429,7 +432,8 @@ func TestCommitBasicAuth(t *testing.T) {
 	wrapper := filepath.Join(wrapDir, "git")
 	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\nexec '%s' \"$@\"\n", argv, realGit)
 	require.NoError(t, os.WriteFile(wrapper, []byte(script), 0o700))
-	cache, _ := newCache(t, git.Options{GitBinary: wrapper})
+	dir := t.TempDir()
+	cache := git.NewCache(dir, git.Options{GitBinary: wrapper})
 	req := func(creds *credentials.Credentials) git.CommitRequest {
 		return git.CommitRequest{RepoURL: url, Creds: creds, WriteBranch: "main", Subject: "x", Apply: setFiles(map[string]string{"a.txt": "1"})}
 	}
@@ -475,6 +479,22 @@ func TestCommitBasicAuth(t *testing.T) {
 		require.Contains(t, string(logged), "push --porcelain")
 		require.NotContains(t, string(logged), password)
 		require.NotContains(t, string(logged), base64.StdEncoding.EncodeToString([]byte("robot:"+password)))
+	})
+
+	t.Run("credentials are never written to disk", func(t *testing.T) {
+		token := base64.StdEncoding.EncodeToString([]byte("robot:" + password))
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			require.NoError(t, err)
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NotContains(t, string(data), password, path)
+			require.NotContains(t, string(data), token, path)
+			return nil
+		})
+		require.NoError(t, err)
 	})
 
 	t.Run("plain http to another host is refused before any request", func(t *testing.T) {
@@ -699,4 +719,26 @@ func TestResolveInRepo(t *testing.T) {
 			require.Equal(t, filepath.Join(realRoot, tt.want), got)
 		})
 	}
+}
+
+func TestCommitTLS(t *testing.T) {
+	srv := gitserver.New(t, gitserver.WithTLS())
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
+	req := git.CommitRequest{RepoURL: url, WriteBranch: "main", Subject: "x", Apply: setFiles(map[string]string{"a.txt": "1"})}
+
+	untrusted, _ := newCache(t, git.Options{})
+	_, err := untrusted.Commit(ctx(t), req)
+	require.ErrorIs(t, err, sourceerr.ErrUnreachable)
+	require.ErrorContains(t, err, "insecureSkipTLSVerify")
+
+	trusted, _ := newCache(t, git.Options{CAFile: srv.CAFile()})
+	res := mustCommit(t, trusted, req)
+	require.True(t, res.Changed)
+	require.Equal(t, "1", srv.Show(t, "app", "main", "a.txt"))
+
+	req.InsecureSkipTLSVerify = true
+	req.Apply = setFiles(map[string]string{"a.txt": "2"})
+	res = mustCommit(t, untrusted, req)
+	require.True(t, res.Changed)
 }
