@@ -17,6 +17,8 @@ run() { # package, benchmark regexp, extra flags...
   go test -run '^$' -bench "$re" -benchmem "$@" "$pkg" | tee -a "$raw" >&2
 }
 run ./internal/git/ 'BenchmarkSemverTagSelection|BenchmarkDiscoverFanIn' -benchtime=20x
+run ./internal/git/ 'BenchmarkPromotionCommit' -benchtime=20x
+run ./internal/git/ 'BenchmarkConcurrentPromotions50' -benchtime=2x
 run ./internal/image/ 'BenchmarkSemverSelection10kTags' -count=3
 run ./internal/helmrepo/ 'BenchmarkIndexParse' -count=3
 run ./test/discovery/ 'BenchmarkWebhookToFreight' -benchtime=30x
@@ -43,6 +45,10 @@ ms() { awk -v ns="$1" 'BEGIN { printf "%.1f ms", ns / 1e6 }'; }
   echo "| SemVer selection over 10,000 image tags once listed | < 50 ms | $(ms "$(metric BenchmarkSemverSelection10kTags ns/op)") |"
   echo "| SemVer selection over 10,000 Git tags once listed (highest) | < 50 ms | $(ms "$(metric BenchmarkSemverTagSelection/highest ns/op)") |"
   echo "| parse a Helm index.yaml with 5,000 versions | | $(ms "$(metric BenchmarkIndexParse ns/op)") |"
+  echo "| promotion commit ÷ raw \`git fetch + commit + push\` on a warm clone, 1,000 commits of history | ≤ 1.5× | $(metric BenchmarkPromotionCommit/history=1000 x-raw)× ($(metric BenchmarkPromotionCommit/history=1000 median-ms) ms vs $(metric BenchmarkPromotionCommit/history=1000 raw-median-ms) ms) |"
+  echo "| same, 100,000 commits of history | ≤ 1.5×, flat | $(metric BenchmarkPromotionCommit/history=100000 x-raw)× ($(metric BenchmarkPromotionCommit/history=100000 median-ms) ms vs $(metric BenchmarkPromotionCommit/history=100000 raw-median-ms) ms) |"
+  echo "| 50 Stages promoting concurrently into one branch (all 50 commits land) | none lost | $(metric BenchmarkConcurrentPromotions50/one-branch ms/promotion) ms per promotion |"
+  echo "| 50 Stages promoting concurrently into 50 Stage branches | none lost | $(metric BenchmarkConcurrentPromotions50/50-branches ms/promotion) ms per promotion |"
   echo
   echo "## Raw output"
   echo
