@@ -22,21 +22,6 @@ import (
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
-}
-
 func gitSecret(ns, name, url, user, password string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{credentials.TypeLabelKey: string(credentials.TypeGit)}},

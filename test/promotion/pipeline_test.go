@@ -16,20 +16,6 @@ import (
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
-}
-
 func get[T client.Object](t *testing.T, obj T, ns, name string) T {
 	t.Helper()
 	require.NoError(t, env.Admin.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj))

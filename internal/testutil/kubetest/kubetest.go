@@ -283,3 +283,19 @@ func serverVersion(cfg *rest.Config) string {
 	}
 	return v.GitVersion
 }
+
+// Eventually polls cond every 50 ms until it holds, and fails the test when
+// it still does not after timeout, with what cond last reported.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
+}
