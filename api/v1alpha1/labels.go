@@ -10,6 +10,11 @@ const (
 	// Freight's name.
 	AliasLabelKey = "kargo.akuity.io/alias"
 
+	// DiscoveredAtAnnotationKey holds when a Freight was produced, with
+	// nanoseconds: creationTimestamp has whole seconds only, too coarse to
+	// order Freight discovered in the same second newest first.
+	DiscoveredAtAnnotationKey = "kargo.akuity.io/discovered-at"
+
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )

@@ -59,9 +59,9 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, max int) []kargoapi.Simple
 		}
 	}
 	sort.SliceStable(avail, func(i, j int) bool {
-		ti, tj := avail[i].CreationTimestamp, avail[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return tj.Before(&ti)
+		ti, tj := freight.DiscoveredAt(avail[i]), freight.DiscoveredAt(avail[j])
+		if !ti.Equal(tj) {
+			return ti.After(tj)
 		}
 		return avail[i].Name < avail[j].Name
 	})

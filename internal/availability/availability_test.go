@@ -89,4 +89,12 @@ func TestListNewestFirstBounded(t *testing.T) {
 	}
 	require.Equal(t, []string{"new", "mid", "old"}, ids)
 	require.Len(t, List(uat, all, 2), 2)
+
+	// Within one second, the discovered-at annotation decides.
+	a := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"))
+	b := fr("b", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"))
+	a.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2026-11-21T12:00:00.9Z"}
+	b.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2026-11-21T12:00:00.1Z"}
+	got = List(uat, []kargoapi.Freight{b, a}, 10)
+	require.Equal(t, "a", got[0].ID)
 }

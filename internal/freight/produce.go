@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,6 +59,9 @@ func (p *Producer) Produce(ctx context.Context, namespace string, origin kargoap
 			Name:      name,
 			Namespace: namespace,
 			Labels:    map[string]string{kargoapi.AliasLabelKey: alias},
+			Annotations: map[string]string{
+				kargoapi.DiscoveredAtAnnotationKey: time.Now().UTC().Format(time.RFC3339Nano),
+			},
 		},
 		Alias:   alias,
 		Origin:  &origin,
@@ -110,4 +114,13 @@ func (p *Producer) freeAlias(ctx context.Context, namespace, name string) (strin
 			return "", fmt.Errorf("find a free alias for Freight %s: %d candidates are taken", name, attempt+1)
 		}
 	}
+}
+
+// DiscoveredAt returns when f was produced: its discovered-at annotation,
+// or its creation time when it has none.
+func DiscoveredAt(f *kargoapi.Freight) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, f.Annotations[kargoapi.DiscoveredAtAnnotationKey]); err == nil {
+		return t
+	}
+	return f.CreationTimestamp.Time
 }
