@@ -184,11 +184,43 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		Path:        req.URL.Path,
 		Conditional: req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != "",
 	}
-	status := s.answer(w, req)
-	rec.Status = status
+	// Record the request, with its status, as the status is sent: a client
+	// may read the whole answer and count requests before this handler
+	// returns.
 	s.mu.Lock()
 	s.requests = append(s.requests, rec)
+	idx := len(s.requests) - 1
 	s.mu.Unlock()
+	setStatus := func(status int) {
+		s.mu.Lock()
+		if idx < len(s.requests) {
+			s.requests[idx].Status = status
+		}
+		s.mu.Unlock()
+	}
+	s.answer(&recordingWriter{ResponseWriter: w, onStatus: setStatus}, req)
+}
+
+// recordingWriter reports the status before it is sent.
+type recordingWriter struct {
+	http.ResponseWriter
+	onStatus func(int)
+	sent     bool
+}
+
+func (w *recordingWriter) WriteHeader(status int) {
+	if !w.sent {
+		w.sent = true
+		w.onStatus(status)
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (s *Server) answer(w http.ResponseWriter, req *http.Request) int {

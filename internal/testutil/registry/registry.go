@@ -94,6 +94,7 @@ type Registry struct {
 
 	mu          sync.Mutex
 	requests    []Request
+	epoch       int // bumped by ResetRequests, so late status updates skip forgotten requests
 	faults      []*fault
 	interceptor func(http.ResponseWriter, *http.Request) bool
 }
@@ -183,6 +184,7 @@ func (r *Registry) ResetRequests() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests = nil
+	r.epoch++
 }
 
 // ContentGET matches requests that download a manifest or a blob: the
@@ -198,13 +200,22 @@ func InRepo(repo string) func(Request) bool {
 
 func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	rec := classify(req)
+	rec.Status = http.StatusOK // what net/http sends when a handler writes nothing
+	// Record the request as its status is sent, not when this handler
+	// returns: a client may read the whole answer and count requests first.
+	r.mu.Lock()
+	r.requests = append(r.requests, rec)
+	idx, epoch := len(r.requests)-1, r.epoch
+	r.mu.Unlock()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	defer func() {
-		rec.Status = sw.status
+	sw.onStatus = func(status int) {
 		r.mu.Lock()
-		r.requests = append(r.requests, rec)
+		if r.epoch == epoch && idx < len(r.requests) {
+			r.requests[idx].Status = status
+			r.requests[idx].Faulted = rec.Faulted
+		}
 		r.mu.Unlock()
-	}()
+	}
 
 	r.mu.Lock()
 	intercept := r.interceptor
@@ -349,19 +360,25 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status   int
+	wrote    bool
+	onStatus func(int)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if !s.wrote {
 		s.status, s.wrote = code, true
+		if s.onStatus != nil {
+			s.onStatus(code)
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
 	return s.ResponseWriter.Write(b)
 }
 
