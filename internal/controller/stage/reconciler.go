@@ -28,7 +28,6 @@ import (
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
-	"github.com/kargohq/kargo/internal/discovery"
 )
 
 const (
@@ -156,44 +155,24 @@ func readyMessage(st *kargoapi.Stage) string {
 	return msg
 }
 
-// discoverRepos polls the Stage's own repository subscriptions and pushes
-// new Freight onto its available stack.
+// discoverRepos polls the Stage's own repository subscriptions; the Freight
+// they produce names the Stage as its origin, which makes it available here.
 func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
-	refresh := st.Annotations[warehouse.RefreshAnnotationKey]
-	var changedAt time.Time
-	if refresh != "" && refresh != st.Status.LastHandledRefresh {
-		changedAt = warehouse.RefreshTime(refresh, time.Now())
-	}
-	found := r.Discoverer.Discover(ctx, discovery.Request{
-		Namespace:     st.Namespace,
-		Subscriptions: repos,
-		Limit:         discoveryLimit,
-		MaxAge:        pollInterval,
-		ChangedAt:     changedAt,
+	poller := &warehouse.Poller{Discoverer: r.Discoverer, Producer: r.Producer, Recorder: r.Recorder, Jitter: r.Jitter}
+	f, result, err := poller.Poll(ctx, warehouse.Subscriber{
+		Object:             st,
+		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: st.Name},
+		Subscriptions:      repos,
+		Limit:              discoveryLimit,
+		Interval:           pollInterval,
+		Refresh:            st.Annotations[warehouse.RefreshAnnotationKey],
+		LastHandledRefresh: &st.Status.LastHandledRefresh,
+		Conditions:         &st.Status.Conditions,
+		ObservedGeneration: &st.Status.ObservedGeneration,
 	})
-	if !changedAt.IsZero() {
-		st.Status.LastHandledRefresh = refresh
+	if f != nil {
+		conditions.Ready(&st.Status.Conditions, st.Generation, warehouse.ReasonDiscovered,
+			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
-	requeue := ctrl.Result{RequeueAfter: pollInterval + time.Duration(r.Jitter()*float64(pollInterval))}
-
-	if len(found.Failures) > 0 {
-		return warehouse.RecordFailures(&st.Status.Conditions, &st.Status.ObservedGeneration, st.Generation,
-			discovery.Summarize(found.Failures), requeue)
-	}
-
-	f, created, err := r.Producer.Produce(ctx, st.Namespace,
-		kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: st.Name},
-		found.Commits, found.Images, found.Charts)
-	if err != nil {
-		conditions.Retrying(&st.Status.Conditions, st.Generation, "FreightCreationFailed", err.Error())
-		return ctrl.Result{}, err
-	}
-	if created {
-		r.Recorder.Eventf(st, f, "Normal", "FreightAvailable", "Discover",
-			"Freight %s (%s) is available: %s", f.Alias, f.Name, warehouse.Describe(f))
-	}
-	st.Status.ObservedGeneration = st.Generation
-	conditions.Ready(&st.Status.Conditions, st.Generation, warehouse.ReasonDiscovered,
-		fmt.Sprintf("Newest available Freight is %s (%s)", f.Alias, f.Name))
-	return requeue, nil
+	return result, err
 }

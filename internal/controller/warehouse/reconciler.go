@@ -120,57 +120,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	refresh := wh.Annotations[RefreshAnnotationKey]
-	var changedAt time.Time
-	if refresh != "" && refresh != wh.Status.LastHandledRefresh {
-		changedAt = RefreshTime(refresh, time.Now())
-	}
 	interval := DefaultInterval
 	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
 		interval = wh.Spec.Interval.Duration
 	}
-	found := r.Discoverer.Discover(ctx, discovery.Request{
-		Namespace:     wh.Namespace,
-		Subscriptions: wh.Spec.Subscriptions,
-		Limit:         int(wh.Spec.DiscoveryLimit),
-		MaxAge:        interval,
-		ChangedAt:     changedAt,
+	f, result, err := r.poller().Poll(ctx, Subscriber{
+		Object:             wh,
+		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
+		Subscriptions:      wh.Spec.Subscriptions,
+		Limit:              int(wh.Spec.DiscoveryLimit),
+		Interval:           interval,
+		Refresh:            wh.Annotations[RefreshAnnotationKey],
+		LastHandledRefresh: &wh.Status.LastHandledRefresh,
+		Conditions:         &wh.Status.Conditions,
+		ObservedGeneration: &wh.Status.ObservedGeneration,
 	})
-	if !changedAt.IsZero() {
-		wh.Status.LastHandledRefresh = refresh
-	}
-	requeue := ctrl.Result{RequeueAfter: interval + time.Duration(r.Jitter()*float64(interval))}
-
-	if len(found.Failures) > 0 {
-		return r.failed(wh, found.Failures, requeue)
-	}
-
-	f, created, err := r.Producer.Produce(ctx, wh.Namespace,
-		kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
-		found.Commits, found.Images, found.Charts)
-	if err != nil {
-		conditions.Retrying(&wh.Status.Conditions, wh.Generation, "FreightCreationFailed", err.Error())
-		return ctrl.Result{}, err
-	}
-	if created {
-		r.Recorder.Eventf(wh, f, "Normal", "FreightCreated", "Produce",
-			"Created Freight %s (%s): %s", f.Alias, f.Name, Describe(f))
+	if f == nil {
+		return result, err
 	}
 	wh.Status.LastFreight = &kargoapi.FreightReference{Name: f.Name, Alias: f.Alias}
-	wh.Status.ObservedGeneration = wh.Generation
 	conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonDiscovered,
 		fmt.Sprintf("Newest Freight is %s (%s): %s", f.Alias, f.Name, Describe(f)))
-	return requeue, nil
+	return result, nil
 }
 
-// failed records discovery failures and emits an event when the Warehouse
-// stops being ready.
-func (r *Reconciler) failed(wh *kargoapi.Warehouse, failures []discovery.Failure, requeue ctrl.Result) (ctrl.Result, error) {
-	s := discovery.Summarize(failures)
-	if !isFalse(wh, kargoapi.ConditionReady) {
-		r.Recorder.Eventf(wh, nil, "Warning", s.Reason, "Discover", "%s", s.Message)
-	}
-	return RecordFailures(&wh.Status.Conditions, &wh.Status.ObservedGeneration, wh.Generation, s, requeue)
+func (r *Reconciler) poller() *Poller {
+	return &Poller{Discoverer: r.Discoverer, Producer: r.Producer, Recorder: r.Recorder, Jitter: r.Jitter}
 }
 
 // RecordFailures sets the conditions that discovery failures call for and
@@ -195,15 +170,6 @@ func RecordFailures(conds *[]metav1.Condition, observed *int64, generation int64
 		conditions.Retrying(conds, generation, s.Reason, s.Message)
 		return ctrl.Result{}, errors.New(s.Message)
 	}
-}
-
-func isFalse(wh *kargoapi.Warehouse, t string) bool {
-	for _, c := range wh.Status.Conditions {
-		if c.Type == t {
-			return c.Status == "False"
-		}
-	}
-	return false
 }
 
 // Describe summarises a Freight's artifacts in one line, such as
