@@ -22,19 +22,3 @@ func Simple(f *kargoapi.Freight) kargoapi.SimpleFreight {
 		Charts:    f.Charts,
 	}
 }
-
-// PushAvailable puts f on top of a Stage's stack of available Freight, newest
-// first, unless the stack already holds it, and keeps at most max entries.
-// It reports whether the stack changed.
-func PushAvailable(stack []kargoapi.SimpleFreight, f kargoapi.SimpleFreight, max int) ([]kargoapi.SimpleFreight, bool) {
-	for _, s := range stack {
-		if s.ID == f.ID {
-			return stack, false
-		}
-	}
-	stack = append([]kargoapi.SimpleFreight{f}, stack...)
-	if len(stack) > max {
-		stack = stack[:max]
-	}
-	return stack, true
-}
