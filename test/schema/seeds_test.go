@@ -9,9 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -23,10 +21,7 @@ import (
 // printed, and the objects hold what the page says.
 func TestSeedManifestsApplyUnchanged(t *testing.T) {
 	ctx := context.Background()
-	require.NoError(t, env.Admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   "kargo-demo",
-		Labels: map[string]string{kargoapi.ProjectLabelKey: kargoapi.LabelTrueValue},
-	}}))
+	ensureKargoDemo(t)
 
 	root, err := kubetest.RepoRoot()
 	require.NoError(t, err)

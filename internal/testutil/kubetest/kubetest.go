@@ -152,9 +152,6 @@ func (e *Env) Kubectl(args ...string) (string, error) {
 	return string(out), err
 }
 
-// KubeconfigPath is a kubeconfig file for the admin.
-func (e *Env) KubeconfigPath() string { return e.kubeconfig }
-
 func writeAdminKubeconfig(te *envtest.Environment) (string, error) {
 	u, err := te.AddUser(envtest.User{Name: "kubetest-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
@@ -196,17 +193,6 @@ func (e *Env) As(t testing.TB, user string, groups ...string) client.Client {
 	}
 	e.users[key] = c
 	return c
-}
-
-// UserConfig returns a connection that authenticates as user, for tools that
-// need a rest.Config rather than a client.
-func (e *Env) UserConfig(t testing.TB, user string, groups ...string) *rest.Config {
-	t.Helper()
-	u, err := e.env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
-	if err != nil {
-		t.Fatalf("provision user %s: %v", user, err)
-	}
-	return u.Config()
 }
 
 // NewProject creates a namespace labelled as a Kargo project with a name
