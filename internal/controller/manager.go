@@ -138,14 +138,16 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	}
 	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	if err := (&warehouse.Reconciler{
-		Client: mgr.GetClient(), Discoverer: disc, Producer: producer,
-		Recorder: mgr.GetEventRecorder("kargo-warehouse-controller"),
+		Client: mgr.GetClient(),
+		Poller: &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
+	stageEvents := mgr.GetEventRecorder("kargo-stage-controller")
 	if err := (&stage.Reconciler{
-		Client: mgr.GetClient(), Discoverer: disc, Producer: producer,
-		Recorder: mgr.GetEventRecorder("kargo-stage-controller"),
+		Client:   mgr.GetClient(),
+		Poller:   &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: stageEvents},
+		Recorder: stageEvents,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}

@@ -8,21 +8,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
@@ -45,20 +42,15 @@ const (
 
 // Reconciler reconciles Stages.
 type Reconciler struct {
-	Client     client.Client
-	Discoverer warehouse.Discoverer
-	Producer   warehouse.FreightProducer
-	Recorder   events.EventRecorder
-	// Jitter returns a random fraction of the interval to add to each
-	// requeue.
-	Jitter func() float64
+	Client client.Client
+	// Poller polls the Stage's own repository subscriptions, as it does a
+	// Warehouse's.
+	Poller   *warehouse.Poller
+	Recorder events.EventRecorder
 }
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Jitter == nil {
-		r.Jitter = func() float64 { return rand.Float64() * 0.1 }
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargoapi.Stage{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
@@ -67,10 +59,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfNamespace)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
 		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: 8,
-			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
-		}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: warehouse.RetryRateLimiter()}).
 		Complete(r)
 }
 
@@ -158,8 +147,7 @@ func readyMessage(st *kargoapi.Stage) string {
 // discoverRepos polls the Stage's own repository subscriptions; the Freight
 // they produce names the Stage as its origin, which makes it available here.
 func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
-	poller := &warehouse.Poller{Discoverer: r.Discoverer, Producer: r.Producer, Recorder: r.Recorder, Jitter: r.Jitter}
-	f, result, err := poller.Poll(ctx, warehouse.Subscriber{
+	f, result, err := r.Poller.Poll(ctx, warehouse.Subscriber{
 		Object:             st,
 		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: st.Name},
 		Subscriptions:      repos,

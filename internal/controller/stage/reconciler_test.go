@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/scheme"
@@ -36,9 +37,11 @@ func setup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client, *fixed
 		WithIndex(&kargoapi.Promotion{}, PromotionStageIndex, PromotionStage).
 		WithIndex(&kargoapi.PromotionPolicy{}, PolicyStageIndex, PolicyStage).Build()
 	d := &fixedDiscoverer{}
+	rec := events.NewFakeRecorder(10)
 	return &Reconciler{
-		Client: c, Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c},
-		Recorder: events.NewFakeRecorder(10), Jitter: func() float64 { return 0 },
+		Client:   c,
+		Poller:   &warehouse.Poller{Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c}, Recorder: rec, Jitter: func() float64 { return 0 }},
+		Recorder: rec,
 	}, c, d
 }
 

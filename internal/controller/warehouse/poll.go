@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,8 +39,9 @@ type Poller struct {
 	Discoverer Discoverer
 	Producer   FreightProducer
 	Recorder   events.EventRecorder
-	// Jitter returns a random fraction of the interval to add to each
-	// requeue, so that subscribers do not poll in lockstep.
+	// Jitter returns a fraction of the interval to add to each requeue, so
+	// that subscribers do not poll in lockstep; a random one in [0, 0.1)
+	// when nil.
 	Jitter func() float64
 }
 
@@ -64,7 +66,7 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 	if !changedAt.IsZero() {
 		*s.LastHandledRefresh = s.Refresh
 	}
-	jitter := 0.0
+	jitter := rand.Float64() * 0.1
 	if p.Jitter != nil {
 		jitter = p.Jitter()
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -53,32 +51,21 @@ type FreightProducer interface {
 
 // Reconciler reconciles Warehouses.
 type Reconciler struct {
-	Client     client.Client
-	Discoverer Discoverer
-	Producer   FreightProducer
-	Recorder   events.EventRecorder
-	// Jitter returns a random fraction in [0, 1) of the interval to add to
-	// each requeue, so Warehouses do not poll in lockstep.
-	Jitter func() float64
+	Client client.Client
+	// Poller discovers artifacts and produces Freight; Stages with their
+	// own repository subscriptions use the same one.
+	Poller *Poller
 }
 
 // SetupWithManager registers the reconciler. Warehouses are reconciled when
 // their spec or refresh annotation changes, and again after each interval.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Jitter == nil {
-		r.Jitter = func() float64 { return rand.Float64() * 0.1 }
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargoapi.Warehouse{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: 8,
-			// Transient failures retry from 1 s up to 5 min, never slower
-			// than the default interval.
-			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
-		}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: RetryRateLimiter()}).
 		Complete(r)
 }
 
@@ -124,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
 		interval = wh.Spec.Interval.Duration
 	}
-	f, result, err := r.poller().Poll(ctx, Subscriber{
+	f, result, err := r.Poller.Poll(ctx, Subscriber{
 		Object:             wh,
 		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
 		Subscriptions:      wh.Spec.Subscriptions,
@@ -144,8 +131,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return result, nil
 }
 
-func (r *Reconciler) poller() *Poller {
-	return &Poller{Discoverer: r.Discoverer, Producer: r.Producer, Recorder: r.Recorder, Jitter: r.Jitter}
+// RetryRateLimiter spaces the retries of transient failures from 1 s up to
+// 5 min, never slower than the default interval.
+func RetryRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute)
 }
 
 // RecordFailures sets the conditions that discovery failures call for and

@@ -63,11 +63,13 @@ func newHarness(t *testing.T, wh *kargoapi.Warehouse) *harness {
 			},
 		}).Build()
 	h.r = &Reconciler{
-		Client:     h.c,
-		Discoverer: h.disc,
-		Producer:   &freight.Producer{Client: h.c, Reader: h.c},
-		Recorder:   h.events,
-		Jitter:     func() float64 { return 0.05 },
+		Client: h.c,
+		Poller: &Poller{
+			Discoverer: h.disc,
+			Producer:   &freight.Producer{Client: h.c, Reader: h.c},
+			Recorder:   h.events,
+			Jitter:     func() float64 { return 0.05 },
+		},
 	}
 	h.warehouseName = client.ObjectKeyFromObject(wh)
 	return h
