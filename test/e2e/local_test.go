@@ -73,7 +73,8 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startLocal starts `kargo local` and waits until it says it is running.
+// startLocal starts `kargo local` and waits until it has printed its whole
+// "is running" banner.
 func startLocal(t *testing.T, dataDir string, port int) *local {
 	t.Helper()
 	l := &local{dataDir: dataDir, exited: make(chan error, 1)}
@@ -90,7 +91,8 @@ func startLocal(t *testing.T, dataDir string, port int) *local {
 			l.mu.Lock()
 			l.out.WriteString(line + "\n")
 			l.mu.Unlock()
-			if strings.HasPrefix(line, "kargo local is running") {
+			// The banner's last line: everything above it has been read.
+			if strings.HasPrefix(line, "Press Ctrl-C to stop") {
 				close(ready)
 			}
 		}
