@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,10 +12,11 @@ import (
 	"github.com/kargohq/kargo/internal/controller"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/webhook"
 )
 
 func newControllerCommand() *cobra.Command {
-	opts := controller.Options{}
+	opts := controller.Options{Webhooks: &webhook.Options{}}
 	var installFirst bool
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -41,7 +43,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 					return err
 				}
 			}
-			mgr, err := controller.NewManager(cfg, opts)
+			mgr, err := controller.NewManager(ctx, cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -57,6 +59,17 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/github|registry); "" turns it off`)
 	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
 	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight each Stage's status.history keeps")
+	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, "address of the admission webhook server (HTTPS, with a certificate kargo issues itself)")
+	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
+	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
+}
+
+// envOr returns the environment variable key, or def when it is unset.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/webhook"
 )
 
 // binDirEnv names the directory of kube-apiserver, etcd, kubectl and
@@ -25,11 +26,12 @@ import (
 const binDirEnv = "KARGO_KUBE_BIN_DIR"
 
 type localOptions struct {
-	dataDir     string
-	webhookAddr string
-	binDir      string
-	port        int
-	verbose     bool
+	dataDir       string
+	webhookAddr   string
+	admissionAddr string
+	binDir        string
+	port          int
+	verbose       bool
 }
 
 func newLocalCommand() *cobra.Command {
@@ -54,6 +56,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
 	f.StringVar(&o.webhookAddr, "webhook-addr", "", "address of the push-notification receiver, such as 127.0.0.1:8082 (default: off)")
+	f.StringVar(&o.admissionAddr, "admission-addr", "127.0.0.1:0", "address of the admission webhook server (default: a free port on 127.0.0.1)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
 	return cmd
 }
@@ -111,19 +114,32 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if err := install.All(ctx, c, time.Minute); err != nil {
 		return err
 	}
-	mgr, err := controller.NewManager(cfg, controller.Options{
+	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
 		MetricsAddr:         "0",
 		HealthAddr:          "0",
 		CacheDir:            filepath.Join(o.dataDir, "cache"),
 		WebhookReceiverAddr: o.webhookAddr,
+		Webhooks:            &webhook.Options{Addr: o.admissionAddr, Namespace: install.Namespace},
 	})
 	if err != nil {
 		return err
+	}
+	mgrErr := make(chan error, 1)
+	go func() { mgrErr <- mgr.Start(ctx) }()
+	// Until the webhooks serve, the API server refuses every kargo write
+	// (they fail closed): say "running" only after that.
+	select {
+	case <-mgr.Webhooks.Ready():
+	case err := <-mgrErr:
+		return fmt.Errorf("controllers stopped: %w", err)
+	case <-ctx.Done():
+		return <-mgrErr
 	}
 
 	kubeconfig := cp.AdminKubeconfigPath()
 	fmt.Fprintf(out, `kargo local is running (ready in %s)
   API server:  %s
+  webhooks:    https://%s
   data:        %s
   kubeconfig:  %s
 
@@ -132,10 +148,8 @@ Use it with kubectl:
   %s get stages --all-namespaces
 
 Press Ctrl-C to stop; everything is kept for the next start.
-`, time.Since(started).Round(100*time.Millisecond), cfg.Host, o.dataDir, kubeconfig, kubeconfig, filepath.Join(o.binDir, "kubectl"))
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, kubeconfig, filepath.Join(o.binDir, "kubectl"))
 
-	mgrErr := make(chan error, 1)
-	go func() { mgrErr <- mgr.Start(ctx) }()
 	select {
 	case <-ctx.Done():
 		return <-mgrErr

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
@@ -35,6 +36,7 @@ import (
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/webhook"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
 
@@ -76,10 +78,24 @@ type Options struct {
 	// StageHistoryLimit bounds each Stage's status.history;
 	// promotion.DefaultHistoryLimit when zero.
 	StageHistoryLimit int
+	// Webhooks configures the admission webhook server; nil leaves it off
+	// (and kargo's access rules unenforced), which only tests of the
+	// controllers alone should do.
+	Webhooks *webhook.Options
 }
 
-// NewManager returns a manager with every kargo controller registered.
-func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
+// Manager is the controller manager with kargo's parts that callers wait
+// on.
+type Manager struct {
+	manager.Manager
+	// Webhooks is the admission webhook server, nil when it is off.
+	Webhooks *webhook.Server
+}
+
+// NewManager returns a manager with every kargo controller registered and,
+// when opts.Webhooks is set, the admission webhooks registered with the API
+// server (they take effect once the manager runs; see Manager.Webhooks).
+func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, error) {
 	s, err := scheme.New()
 	if err != nil {
 		return nil, err
@@ -104,7 +120,13 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if err := setupControllers(mgr, opts); err != nil {
 		return nil, err
 	}
-	return mgr, nil
+	m := &Manager{Manager: mgr}
+	if opts.Webhooks != nil {
+		if m.Webhooks, err = webhook.Setup(ctx, mgr, *opts.Webhooks); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // setupControllers registers every kargo controller, with the artifact
@@ -158,6 +180,12 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		HistoryLimit: opts.StageHistoryLimit,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Promotion controller: %w", err)
+	}
+	if err := (&project.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("kargo-project-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Project controller: %w", err)
 	}
 	if opts.WebhookReceiverAddr != "" {
 		srv := &http.Server{

@@ -9,19 +9,32 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/config/crd"
 	"github.com/kargohq/kargo/config/rbac"
 )
 
+// Namespace is where kargo's own objects live, such as the Secret with the
+// admission webhooks' certificate.
+const Namespace = "kargo"
+
 // FieldManager is the server-side apply field manager that owns what kargo
 // installs.
 const FieldManager = "kargo"
 
-// All installs or upgrades the CRDs and the pre-defined ClusterRoles, and
-// waits up to timeout for the CRDs to be served.
+// All installs or upgrades kargo's namespace, the CRDs and the pre-defined
+// ClusterRoles, and waits up to timeout for the CRDs to be served.
 func All(ctx context.Context, c client.Client, timeout time.Duration) error {
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{"app.kubernetes.io/part-of": "kargo"}},
+	}
+	if err := apply(ctx, c, ns); err != nil {
+		return fmt.Errorf("apply namespace %s: %w", Namespace, err)
+	}
 	crds, err := crd.Definitions()
 	if err != nil {
 		return err

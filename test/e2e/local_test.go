@@ -153,7 +153,7 @@ func (l *local) kubectl(t *testing.T, stdin string, args ...string) (string, err
 	return string(out), err
 }
 
-// The foundation's promise: with kargo local up and the kargo-demo namespace
+// The foundation's promise: with kargo local up and the kargo-demo Project
 // created, the seed manifests apply with kubectl, invalid objects are
 // refused, and a restart keeps everything.
 func TestLocalRunsAndKeepsState(t *testing.T) {
@@ -162,7 +162,16 @@ func TestLocalRunsAndKeepsState(t *testing.T) {
 	l := startLocal(t, dataDir, port)
 	require.Contains(t, l.output(), "export KUBECONFIG="+filepath.Join(dataDir, "kubeconfig"))
 
-	out, err := l.kubectl(t, "", "create", "namespace", "kargo-demo")
+	// kargo's resources live in projects: outside one they are refused.
+	out, err := l.kubectl(t, "", "create", "namespace", "plain")
+	require.NoError(t, err, out)
+	out, err = l.kubectl(t, "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {name: test, namespace: plain}\n", "apply", "-f", "-")
+	require.Error(t, err)
+	require.Contains(t, out, `namespace "plain" is not a Kargo project`)
+
+	out, err = l.kubectl(t, "apiVersion: kargo.akuity.io/v1alpha1\nkind: Project\nmetadata: {name: kargo-demo}\n", "apply", "-f", "-")
+	require.NoError(t, err, out)
+	out, err = l.kubectl(t, "", "wait", "--for=jsonpath={.status.phase}=Ready", "project/kargo-demo", "--timeout=60s")
 	require.NoError(t, err, out)
 	root, err := kubetest.RepoRoot()
 	require.NoError(t, err)

@@ -195,6 +195,18 @@ func (e *Env) As(t testing.TB, user string, groups ...string) client.Client {
 	return c
 }
 
+// UserConfig returns a connection that authenticates as user (with a client
+// certificate signed by the server's CA) in the given groups, for code that
+// builds its own clients, such as a controller manager run under a
+// ServiceAccount's name.
+func (e *Env) UserConfig(user string, groups ...string) (*rest.Config, error) {
+	u, err := e.env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("provision user %s: %w", user, err)
+	}
+	return u.Config(), nil
+}
+
 // NewProject creates a namespace labelled as a Kargo project with a name
 // unique to the test, and returns its name. Namespaces are not deleted:
 // envtest runs no namespace controller, and unique names keep tests apart.

@@ -8,25 +8,61 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/go-logr/logr"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/webhook"
 )
 
-// Run starts every kargo controller against e, with its Git cache in a
-// temporary directory; pass it to kubetest.Main. The returned function stops
-// them.
+// ServiceAccount is the identity the controllers run as: the name a
+// cluster install's ServiceAccount kargo/kargo-controller has.
+const ServiceAccount = "system:serviceaccount:" + install.Namespace + ":kargo-controller"
+
+// Run starts every kargo controller and the admission webhooks against e,
+// with the Git cache in a temporary directory, and returns once the webhooks
+// serve; pass it to kubetest.Main. The returned function stops them.
+//
+// They run as ServiceAccount with only the shipped kargo-controller roles
+// bound, as on a cluster, so a right missing from those roles fails tests
+// here rather than on a user's cluster.
 func Run(e *kubetest.Env) (func(), error) {
-	dir, err := os.MkdirTemp("", "kargo-controllers-")
+	// The tests assert on what the controllers do, not on their logs.
+	ctrl.SetLogger(logr.Discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg, err := bindControllerRoles(ctx, e)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	mgr, err := controller.NewManager(e.Config, controller.Options{MetricsAddr: "0", HealthAddr: "0", CacheDir: dir})
+	dir, err := os.MkdirTemp("", "kargo-controllers-")
 	if err != nil {
+		cancel()
+		return nil, err
+	}
+	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
+		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir,
+		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
+	})
+	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	select {
+	case <-mgr.Webhooks.Ready():
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("controller manager stopped before its webhooks served: %w", err)
+	}
 	return func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -34,4 +70,28 @@ func Run(e *kubetest.Env) (func(), error) {
 		}
 		_ = os.RemoveAll(dir)
 	}, nil
+}
+
+// bindControllerRoles binds the shipped controller roles to ServiceAccount
+// the way config/deploy does, and returns a connection as it.
+func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, error) {
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "kargo-controller", Namespace: install.Namespace}}
+	bindings := []client.Object{
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kargo-controller"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-controller"},
+			Subjects:   subject,
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kargo-controller", Namespace: install.Namespace},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-controller-namespace"},
+			Subjects:   subject,
+		},
+	}
+	for _, b := range bindings {
+		if err := e.Admin.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("bind controller role %s: %w", b.GetName(), err)
+		}
+	}
+	return e.UserConfig(ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
 }

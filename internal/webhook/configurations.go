@@ -1,0 +1,94 @@
+package webhook
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+)
+
+// ConfigurationName names both the validating and the mutating webhook
+// configuration kargo registers.
+const ConfigurationName = "kargo"
+
+// endpoint is one admission webhook: which requests reach which path.
+type endpoint struct {
+	name       string // fully qualified, as the API server requires
+	path       string
+	resource   string
+	operations []admissionregistrationv1.OperationType
+	mutating   bool
+}
+
+var (
+	create = admissionregistrationv1.Create
+	update = admissionregistrationv1.Update
+	del    = admissionregistrationv1.Delete
+)
+
+// endpoints lists every webhook. Status subresources are not matched: only
+// the controller (and the API server's approval path) may write status,
+// which RBAC enforces, and the controller's status writes need no checks.
+var endpoints = []endpoint{
+	{name: "freights.mutate.kargo.akuity.io", path: "/mutate/freights", resource: "freights", operations: ops(create, update), mutating: true},
+	{name: "freights.validate.kargo.akuity.io", path: "/validate/freights", resource: "freights", operations: ops(create, update, del)},
+	{name: "promotions.validate.kargo.akuity.io", path: "/validate/promotions", resource: "promotions", operations: ops(create)},
+	{name: "promotionpolicies.validate.kargo.akuity.io", path: "/validate/promotionpolicies", resource: "promotionpolicies", operations: ops(create, update)},
+	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},
+	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create)},
+	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create)},
+}
+
+func ops(o ...admissionregistrationv1.OperationType) []admissionregistrationv1.OperationType {
+	return o
+}
+
+// Configurations returns kargo's validating and mutating webhook
+// configurations, with each webhook's client configuration made by
+// clientConfig from its path. Every webhook fails closed: when the server
+// cannot be reached, kargo's rules are not skipped.
+func Configurations(clientConfig func(path string) admissionregistrationv1.WebhookClientConfig) (*admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfiguration) {
+	meta := metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/part-of": "kargo"}}
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+		ObjectMeta: meta,
+	}
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+		ObjectMeta: *meta.DeepCopy(),
+	}
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	equivalent := admissionregistrationv1.Equivalent
+	timeout := int32(10)
+	for _, e := range endpoints {
+		scope := admissionregistrationv1.NamespacedScope
+		if e.resource == "projects" {
+			scope = admissionregistrationv1.ClusterScope
+		}
+		rules := []admissionregistrationv1.RuleWithOperations{{
+			Operations: e.operations,
+			Rule: admissionregistrationv1.Rule{
+				APIGroups:   []string{kargoapi.GroupVersion.Group},
+				APIVersions: []string{kargoapi.GroupVersion.Version},
+				Resources:   []string{e.resource},
+				Scope:       &scope,
+			},
+		}}
+		if e.mutating {
+			never := admissionregistrationv1.NeverReinvocationPolicy
+			mutating.Webhooks = append(mutating.Webhooks, admissionregistrationv1.MutatingWebhook{
+				Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules,
+				FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
+				AdmissionReviewVersions: []string{"v1"}, ReinvocationPolicy: &never,
+			})
+			continue
+		}
+		validating.Webhooks = append(validating.Webhooks, admissionregistrationv1.ValidatingWebhook{
+			Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules,
+			FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+		})
+	}
+	return validating, mutating
+}

@@ -1,0 +1,317 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+)
+
+// outcome is what happens when a user takes a path.
+type outcome string
+
+const (
+	// allowed: the change is made.
+	allowed outcome = "yes"
+	// rbac: Kubernetes RBAC refuses before kargo is asked.
+	rbac outcome = "no (RBAC)"
+	// promote: RBAC lets the request through, and kargo's webhook refuses
+	// it because the user lacks the promote verb on the Stage.
+	promote outcome = "no (promote)"
+)
+
+// users are the table's columns, in order.
+var users = []struct{ name, holds string }{
+	{kubetest.Alice, "the seed's `alice-promoter` RoleBinding (kargo-promoter)"},
+	{kubetest.Bob, "the seed's `uat-promoter` Role"},
+	{carol, "a Role with every verb on every kargo kind, but no `promote`"},
+	{vera, "kargo-viewer"},
+	{adam, "kargo-admin"},
+	{kubetest.Nobody, "no binding"},
+}
+
+// path is one way to change something, tried once per user against
+// objects of the user's own, which prepare creates as the admin.
+type path struct {
+	what    string
+	prepare func(t *testing.T, sfx string)
+	act     func(ctx context.Context, c client.Client, sfx string) error
+	// want lists the outcome for each of users, in order.
+	want []outcome
+}
+
+func mergePatch(ctx context.Context, c client.Client, obj client.Object, patch string) error {
+	return c.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", []byte(patch)))
+}
+
+func statusPatch(ctx context.Context, c client.Client, obj client.Object, patch string) error {
+	return c.Status().Patch(ctx, obj, client.RawPatch("application/merge-patch+json", []byte(patch)))
+}
+
+// The access model as a table: every mutating path into a project, for each
+// kind of user. docs/access-control.md shows this very table; a test keeps
+// the two the same.
+var paths = []path{
+	{
+		what: "create a Warehouse",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, warehouse("w-"+sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "change a Warehouse",
+		prepare: func(t *testing.T, sfx string) { create(t, warehouse("w-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, warehouse("w-"+sfx), `{"spec":{"interval":"2h"}}`)
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "delete a Warehouse",
+		prepare: func(t *testing.T, sfx string) { create(t, warehouse("w-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, warehouse("w-"+sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what: "create a Stage",
+		act:  func(ctx context.Context, c client.Client, sfx string) error { return c.Create(ctx, stage("s-"+sfx)) },
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "change a Stage",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, stage("s-"+sfx), `{"spec":{"subscriptions":{"warehouse":"other"}}}`)
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "delete a Stage",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act:     func(ctx context.Context, c client.Client, sfx string) error { return c.Delete(ctx, stage("s-"+sfx)) },
+		want:    []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "write a Stage's status",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, stage("s-"+sfx), `{"status":{"phase":"Steady"}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what: "create Freight",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, newFreight(demo, "create-"+sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "change Freight's alias",
+		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "alias-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, newFreight(demo, "alias-"+sfx), fmt.Sprintf(`{"alias":"renamed-%s"}`, sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "delete Freight no Stage uses",
+		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "delete-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, newFreight(demo, "delete-"+sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "approve Freight by writing its status",
+		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "approve-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, newFreight(demo, "approve-"+sfx), `{"status":{"approvedFor":{"prod":{}}}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	promotionTo("test", []outcome{allowed, promote, promote, rbac, allowed, rbac}),
+	promotionTo("uat", []outcome{allowed, allowed, promote, rbac, allowed, rbac}),
+	promotionTo("prod", []outcome{allowed, promote, promote, rbac, allowed, rbac}),
+	{
+		what:    "delete a Promotion",
+		prepare: func(t *testing.T, sfx string) { create(t, promotion("p-"+sfx, "test")) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, promotion("p-"+sfx, "test"))
+		},
+		want: []outcome{allowed, allowed, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "write a Promotion's status",
+		prepare: func(t *testing.T, sfx string) { create(t, promotion("p-"+sfx, "test")) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, promotion("p-"+sfx, "test"), `{"status":{"phase":"Succeeded"}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what:    "create a PromotionPolicy",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, policy("pp-"+sfx, "s-"+sfx))
+		},
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
+	},
+	{
+		what: "change a PromotionPolicy",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, stage("s-"+sfx))
+			create(t, policy("pp-"+sfx, "s-"+sfx))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, policy("pp-"+sfx, "s-"+sfx), `{"enableAutoPromotion":true}`)
+		},
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
+	},
+	{
+		what: "delete a PromotionPolicy",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, stage("s-"+sfx))
+			create(t, policy("pp-"+sfx, "s-"+sfx))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, policy("pp-"+sfx, "s-"+sfx))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what: "create a Project",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: "project-" + sfx}})
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+}
+
+// promotionTo is the path "create a Promotion" into one of the seed's
+// Stages, test, uat or prod.
+func promotionTo(target string, want []outcome) path {
+	return path{
+		what: "create a Promotion to " + target,
+		prepare: func(t *testing.T, _ string) {
+			create(t, stage(target))
+			create(t, newFreight(demo, "promoted"))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, promotion("to-"+target+"-"+sfx, target))
+		},
+		want: want,
+	}
+}
+
+func promotion(name, target string) *kargoapi.Promotion {
+	return &kargoapi.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},
+		Spec:       kargoapi.PromotionSpec{Stage: target, Freight: newFreight(demo, "promoted").Name},
+	}
+}
+
+// classify tells apart the outcomes of a request.
+func classify(err error) (outcome, error) {
+	switch {
+	case err == nil:
+		return allowed, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not promote to Stage`):
+		return promote, nil
+	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "denied the request"):
+		return rbac, nil
+	}
+	return "", err
+}
+
+func TestAccessTable(t *testing.T) {
+	kargoDemo(t)
+	create(t, warehouse("w"))
+	for _, p := range paths {
+		require.Len(t, p.want, len(users), p.what)
+		for i, u := range users {
+			t.Run(p.what+"/"+u.name, func(t *testing.T) {
+				sfx := fmt.Sprintf("%s-%d", u.name, slug(p.what))
+				if p.prepare != nil {
+					p.prepare(t, sfx)
+				}
+				err := p.act(context.Background(), env.As(t, u.name), sfx)
+				got, unexpected := classify(err)
+				require.NoError(t, unexpected, "%s, as %s: an error that is no access decision", p.what, u.name)
+				require.Equal(t, p.want[i], got, "%s, as %s (%s): %v", p.what, u.name, u.holds, err)
+			})
+		}
+	}
+}
+
+// slug numbers a path, for object names unique to one path and user.
+func slug(what string) int {
+	for i, p := range paths {
+		if p.what == what {
+			return i
+		}
+	}
+	return -1
+}
+
+// renderTable writes the access table as Markdown.
+func renderTable() string {
+	var b strings.Builder
+	b.WriteString("| path |")
+	for _, u := range users {
+		fmt.Fprintf(&b, " %s |", u.name)
+	}
+	b.WriteString("\n|---|")
+	for range users {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "| %s |", p.what)
+		for _, o := range p.want {
+			fmt.Fprintf(&b, " %s |", o)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nThe users:\n\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "- **%s**: %s\n", u.name, u.holds)
+	}
+	return b.String()
+}
+
+const (
+	tableStart = "<!-- access table: generated from test/access/table_test.go; KARGO_UPDATE_DOCS=1 go test ./test/access -run TestAccessTableIsDocumented rewrites it -->\n"
+	tableEnd   = "<!-- end of access table -->\n"
+)
+
+// The documentation shows the tested table, not a description of it.
+func TestAccessTableIsDocumented(t *testing.T) {
+	root, err := kubetest.RepoRoot()
+	require.NoError(t, err)
+	doc := filepath.Join(root, "docs", "access-control.md")
+	raw, err := os.ReadFile(doc)
+	require.NoError(t, err)
+	text := string(raw)
+	start, end := strings.Index(text, tableStart), strings.Index(text, tableEnd)
+	require.True(t, start >= 0 && end > start, "docs/access-control.md must hold the access table between the markers %q and %q", tableStart, tableEnd)
+	want := text[:start+len(tableStart)] + renderTable() + text[end:]
+	if os.Getenv("KARGO_UPDATE_DOCS") == "1" {
+		require.NoError(t, os.WriteFile(doc, []byte(want), 0o644))
+		return
+	}
+	require.Equal(t, want, text, "docs/access-control.md is out of date with the tested table; rerun with KARGO_UPDATE_DOCS=1")
+}
