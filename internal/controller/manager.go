@@ -6,6 +6,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -121,9 +123,26 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		return nil, err
 	}
 	m := &Manager{Manager: mgr}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add health check: %w", err)
+	}
 	if opts.Webhooks != nil {
 		if m.Webhooks, err = webhook.Setup(ctx, mgr, *opts.Webhooks); err != nil {
 			return nil, err
+		}
+		// A replica takes traffic once its webhooks serve: they fail
+		// closed, so a replica that cannot answer them must not be sent
+		// any.
+		ready := m.Webhooks.Ready()
+		if err := mgr.AddReadyzCheck("webhooks", func(*http.Request) error {
+			select {
+			case <-ready:
+				return nil
+			default:
+				return errors.New("admission webhooks not serving yet")
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("add readiness check: %w", err)
 		}
 	}
 	return m, nil

@@ -1,0 +1,64 @@
+package access
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/webhook"
+)
+
+// The running controller registered its webhooks: every kargo kind is
+// covered, each fails closed, and each trusts the CA in the Secret the
+// controller keeps.
+func TestWebhooksAreRegistered(t *testing.T) {
+	ctx := context.Background()
+	secret := &corev1.Secret{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: install.Namespace, Name: webhook.SecretName}, secret))
+	bundle := secret.Data["ca-bundle.crt"]
+	require.NotEmpty(t, bundle)
+
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Name: webhook.ConfigurationName}, validating))
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Name: webhook.ConfigurationName}, mutating))
+
+	covered := map[string]bool{}
+	for _, w := range validating.Webhooks {
+		require.Equal(t, admissionregistrationv1.Fail, *w.FailurePolicy, w.Name)
+		require.Equal(t, bundle, w.ClientConfig.CABundle, w.Name)
+		for _, r := range w.Rules {
+			for _, res := range r.Resources {
+				covered[res] = true
+			}
+		}
+	}
+	for _, kind := range []string{"freights", "projects", "promotionpolicies", "promotions", "stages", "warehouses"} {
+		require.True(t, covered[kind], "no validating webhook for %s", kind)
+	}
+	require.Len(t, mutating.Webhooks, 1)
+	require.Equal(t, admissionregistrationv1.Fail, *mutating.Webhooks[0].FailurePolicy)
+	require.Equal(t, bundle, mutating.Webhooks[0].ClientConfig.CABundle)
+}
+
+// The cluster install's manifests are accepted by a real API server: the
+// CRDs, the roles and the controller's Deployment, Service and bindings.
+// (The controller in these tests runs with exactly these roles bound.)
+func TestClusterInstallManifestsApply(t *testing.T) {
+	root, err := kubetest.RepoRoot()
+	require.NoError(t, err)
+	out, err := env.Kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts",
+		"-f", filepath.Join(root, "config", "crd", "bases"),
+		"-f", filepath.Join(root, "config", "rbac"),
+		"-f", filepath.Join(root, "config", "deploy"))
+	require.NoError(t, err, out)
+	require.Contains(t, out, "deployment.apps/kargo-controller serverside-applied (server dry run)")
+	require.Contains(t, out, "clusterrole.rbac.authorization.k8s.io/kargo-controller serverside-applied (server dry run)")
+}
