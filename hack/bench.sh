@@ -22,6 +22,7 @@ run ./internal/git/ 'BenchmarkConcurrentPromotions50' -benchtime=2x
 run ./internal/image/ 'BenchmarkSemverSelection10kTags' -count=3
 run ./internal/helmrepo/ 'BenchmarkIndexParse' -count=3
 run ./test/discovery/ 'BenchmarkWebhookToFreight' -benchtime=30x
+run ./test/access/ 'BenchmarkAdmission' -benchtime=200x
 
 metric() { # benchmark name, unit -> value of the first matching line
   awk -v name="$1" -v unit="$2" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == unit) { print $i; exit } }' "$raw"
@@ -49,6 +50,11 @@ ms() { awk -v ns="$1" 'BEGIN { printf "%.1f ms", ns / 1e6 }'; }
   echo "| same, 100,000 commits of history | ≤ 1.5×, flat | $(metric BenchmarkPromotionCommit/history=100000 x-raw)× ($(metric BenchmarkPromotionCommit/history=100000 median-ms) ms vs $(metric BenchmarkPromotionCommit/history=100000 raw-median-ms) ms) |"
   echo "| 50 Stages promoting concurrently into one branch (all 50 commits land) | none lost | $(metric BenchmarkConcurrentPromotions50/one-branch ms/promotion) ms per promotion |"
   echo "| 50 Stages promoting concurrently into 50 Stage branches | none lost | $(metric BenchmarkConcurrentPromotions50/50-branches ms/promotion) ms per promotion |"
+  echo "| create a ConfigMap (no webhook), p50 — the baseline | | $(metric BenchmarkAdmission/configmap-baseline p50-ms) ms |"
+  echo "| create a Stage (project check), p50 / p99 | | $(metric BenchmarkAdmission/stage p50-ms) ms / $(metric BenchmarkAdmission/stage p99-ms) ms |"
+  echo "| create Freight (alias sync, fingerprint, alias uniqueness), p50 / p99 | | $(metric BenchmarkAdmission/freight p50-ms) ms / $(metric BenchmarkAdmission/freight p99-ms) ms |"
+  echo "| same, in a project that holds 2,000 Freight | flat | $(metric BenchmarkAdmission/freight-in-project-of-2000 p50-ms) ms / $(metric BenchmarkAdmission/freight-in-project-of-2000 p99-ms) ms |"
+  echo "| create a Promotion as alice (SubjectAccessReview for \`promote\`), p50 / p99 | | $(metric BenchmarkAdmission/promotion-as-alice p50-ms) ms / $(metric BenchmarkAdmission/promotion-as-alice p99-ms) ms |"
   echo
   echo "## Raw output"
   echo

@@ -187,7 +187,7 @@ func (e *Env) As(t testing.TB, user string, groups ...string) client.Client {
 	if err != nil {
 		t.Fatalf("provision user %s: %v", user, err)
 	}
-	c, err := client.New(u.Config(), client.Options{Scheme: e.Scheme})
+	c, err := client.New(unthrottled(u.Config()), client.Options{Scheme: e.Scheme})
 	if err != nil {
 		t.Fatalf("client for user %s: %v", user, err)
 	}
@@ -204,7 +204,15 @@ func (e *Env) UserConfig(user string, groups ...string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provision user %s: %w", user, err)
 	}
-	return u.Config(), nil
+	return unthrottled(u.Config()), nil
+}
+
+// unthrottled lifts client-go's default limit of 5 requests a second, as
+// envtest does for the admin, so that users' requests in tests and
+// benchmarks measure the server rather than the client's limiter.
+func unthrottled(cfg *rest.Config) *rest.Config {
+	cfg.QPS, cfg.Burst = 1000, 2000
+	return cfg
 }
 
 // NewProject creates a namespace labelled as a Kargo project with a name
