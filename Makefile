@@ -19,13 +19,14 @@ all: build
 build: ## Build bin/kargo.
 	$(GO) build -o bin/kargo ./cmd/kargo
 
-generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1.
+generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1 and the slim Argo CD types.
 	$(GO) tool controller-gen object paths=$(API_PKG) crd paths=$(API_PKG) output:crd:dir=config/crd/bases
+	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1 crd paths=./internal/argocd/v1alpha1 output:crd:dir=config/crd/argocd
 
 verify-generated: generate ## Fail when generated files differ from what is committed.
-	@if [ -n "$$(git status --porcelain -- api config/crd)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit the result:"; \
-	  git status --porcelain -- api config/crd; git diff --stat -- api config/crd; exit 1; \
+	  git status --porcelain -- api config/crd internal/argocd/v1alpha1; git diff --stat -- api config/crd internal/argocd/v1alpha1; exit 1; \
 	fi
 
 kube-bins: ## Build (or find cached) Kubernetes binaries; prints their directory.
