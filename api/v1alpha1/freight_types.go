@@ -151,7 +151,13 @@ type FreightStatus struct {
 }
 
 // VerifiedStage records that a Freight was verified in a Stage.
-type VerifiedStage struct{}
+type VerifiedStage struct {
+	// VerifiedAt is when the Freight was verified in the Stage; soak times
+	// downstream count from it.
+	//
+	// +optional
+	VerifiedAt *metav1.Time `json:"verifiedAt,omitempty"`
+}
 
 // ApprovedStage records that a Freight was manually approved for a Stage.
 type ApprovedStage struct{}

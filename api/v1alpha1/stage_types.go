@@ -43,6 +43,11 @@ type StageSpec struct {
 	//
 	// +optional
 	PromotionMechanisms *PromotionMechanisms `json:"promotionMechanisms,omitempty"`
+	// Verification is run after each promotion, once the Stage is healthy;
+	// Freight is verified in the Stage only when every check passes.
+	//
+	// +optional
+	Verification *Verification `json:"verification,omitempty"`
 }
 
 // Subscriptions say where a Stage's Freight comes from: its own repository
@@ -79,6 +84,11 @@ type StageSubscription struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
+	// RequiredSoakTime is how long Freight must have been verified in the
+	// upstream Stage before it becomes available here.
+	//
+	// +optional
+	RequiredSoakTime *metav1.Duration `json:"requiredSoakTime,omitempty"`
 }
 
 // PromotionMechanisms say how Freight is moved into a Stage.
@@ -405,6 +415,16 @@ type StageStatus struct {
 	//
 	// +optional
 	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
+	// Verification is the verification of the current Freight: running, or
+	// the last one to end.
+	//
+	// +optional
+	Verification *VerificationInfo `json:"verification,omitempty"`
+	// VerificationHistory lists earlier verifications, newest first
+	// (bounded).
+	//
+	// +optional
+	VerificationHistory []VerificationInfo `json:"verificationHistory,omitempty"`
 }
 
 // SimpleFreight is a Freight as a Stage records it in its status.
