@@ -10,14 +10,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/freight"
 )
 
-// Check reports whether st may receive f and, when it may not, why, in a
-// sentence that says what would make it available.
-func Check(st *kargoapi.Stage, f *kargoapi.Freight) (bool, string) {
+// Check reports whether st may receive f now and, when it may not, why, in
+// a sentence that says what would make it available.
+func Check(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) (bool, string) {
 	if _, ok := f.Status.ApprovedFor[st.Name]; ok {
 		return true, ""
 	}
@@ -37,24 +38,78 @@ func Check(st *kargoapi.Stage, f *kargoapi.Freight) (bool, string) {
 		}
 		return false, fmt.Sprintf("Freight %s was not discovered by Stage %s's own subscriptions (it comes from %s) and is not approved for %s", name(f), st.Name, origin(f), st.Name)
 	default:
-		var ups []string
+		var ups, soaking []string
 		for _, u := range subs.UpstreamStages {
-			if _, ok := f.Status.VerifiedIn[u.Name]; ok {
+			v, ok := f.Status.VerifiedIn[u.Name]
+			if !ok {
+				ups = append(ups, u.Name)
+				continue
+			}
+			left := soakLeft(u, v, now)
+			if left <= 0 {
 				return true, ""
 			}
-			ups = append(ups, u.Name)
+			if v.VerifiedAt == nil {
+				soaking = append(soaking, fmt.Sprintf("it was verified in %s at an unknown time, so its soak time of %s cannot start; re-verify it in %s", u.Name, u.RequiredSoakTime.Duration, u.Name))
+				continue
+			}
+			soaking = append(soaking, fmt.Sprintf("it has soaked in %s for %s of the required %s (available in %s)",
+				u.Name, (u.RequiredSoakTime.Duration-left).Round(time.Second), u.RequiredSoakTime.Duration, left.Round(time.Second)))
+		}
+		if len(soaking) > 0 {
+			return false, fmt.Sprintf("Freight %s is verified upstream but still soaking: %s", name(f), strings.Join(soaking, "; "))
 		}
 		return false, fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
 			name(f), strings.Join(ups, " or "), st.Name, strings.Join(ups, " or "), st.Name)
 	}
 }
 
-// List returns the Freight st may receive among all (Freight of st's
-// namespace), newest first, at most max.
-func List(st *kargoapi.Stage, all []kargoapi.Freight, max int) []kargoapi.SimpleFreight {
+// soakLeft is how much longer f must stay verified in upstream u before it
+// is available; zero or less when it has soaked enough. Freight verified at
+// an unknown time never has: a soak time is a safety margin, and guessing
+// that it elapsed would remove it.
+func soakLeft(u kargoapi.StageSubscription, v kargoapi.VerifiedStage, now time.Time) time.Duration {
+	if u.RequiredSoakTime == nil || u.RequiredSoakTime.Duration <= 0 {
+		return 0
+	}
+	if v.VerifiedAt == nil {
+		return u.RequiredSoakTime.Duration
+	}
+	return v.VerifiedAt.Add(u.RequiredSoakTime.Duration).Sub(now)
+}
+
+// NextSoakEnd returns the earliest moment after now at which Freight among
+// all finishes soaking for st, so that the Stage can be looked at again
+// then; ok is false when nothing is soaking.
+func NextSoakEnd(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) (next time.Time, ok bool) {
+	subs := st.Spec.Subscriptions
+	if subs == nil {
+		return time.Time{}, false
+	}
+	for _, u := range subs.UpstreamStages {
+		for i := range all {
+			v, verified := all[i].Status.VerifiedIn[u.Name]
+			if !verified || v.VerifiedAt == nil {
+				continue
+			}
+			left := soakLeft(u, v, now)
+			if left <= 0 {
+				continue
+			}
+			if end := now.Add(left); !ok || end.Before(next) {
+				next, ok = end, true
+			}
+		}
+	}
+	return next, ok
+}
+
+// List returns the Freight st may receive at now among all (Freight of
+// st's namespace), newest first, at most max.
+func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []kargoapi.SimpleFreight {
 	var avail []*kargoapi.Freight
 	for i := range all {
-		if ok, _ := Check(st, &all[i]); ok {
+		if ok, _ := Check(st, &all[i], now); ok {
 			avail = append(avail, &all[i])
 		}
 	}

@@ -1,6 +1,7 @@
 package availability
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, why := Check(tc.st, &tc.f)
+			ok, why := Check(tc.st, &tc.f, time.Now())
 			require.Equal(t, tc.ok, ok)
 			require.Contains(t, why, tc.why)
 		})
@@ -82,19 +83,60 @@ func TestListNewestFirstBounded(t *testing.T) {
 		fr("unverified", kargoapi.FreightOriginWarehouse, "wh", 0),
 		fr("mid", kargoapi.FreightOriginWarehouse, "wh", 2*time.Hour, approvedFor("uat")),
 	}
-	got := List(uat, all, 10)
+	got := List(uat, all, 10, time.Now())
 	var ids []string
 	for _, f := range got {
 		ids = append(ids, f.ID)
 	}
 	require.Equal(t, []string{"new", "mid", "old"}, ids)
-	require.Len(t, List(uat, all, 2), 2)
+	require.Len(t, List(uat, all, 2, time.Now()), 2)
 
 	// Within one second, the discovered-at annotation decides.
 	a := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"))
 	b := fr("b", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"))
 	a.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2026-11-21T12:00:00.9Z"}
 	b.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2026-11-21T12:00:00.1Z"}
-	got = List(uat, []kargoapi.Freight{b, a}, 10)
+	got = List(uat, []kargoapi.Freight{b, a}, 10, time.Now())
 	require.Equal(t, "a", got[0].ID)
+}
+
+// Freight verified upstream becomes available downstream only once it has
+// been verified there for the required soak time.
+func TestSoakTime(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	prod := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "prod"},
+		Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{
+			Name: "uat", RequiredSoakTime: &metav1.Duration{Duration: time.Hour},
+		}}}},
+	}
+	verifiedAt := func(d time.Duration) kargoapi.Freight {
+		at := metav1.NewTime(now.Add(-d))
+		return kargoapi.Freight{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("f%d", d)},
+			Status:     kargoapi.FreightStatus{VerifiedIn: map[string]kargoapi.VerifiedStage{"uat": {VerifiedAt: &at}}},
+		}
+	}
+	young, old := verifiedAt(20*time.Minute), verifiedAt(61*time.Minute)
+
+	ok, why := Check(prod, &young, now)
+	require.False(t, ok)
+	require.Contains(t, why, "soaked in uat for 20m0s of the required 1h0m0s (available in 40m0s)")
+	ok, _ = Check(prod, &old, now)
+	require.True(t, ok)
+
+	next, soaking := NextSoakEnd(prod, []kargoapi.Freight{young, old}, now)
+	require.True(t, soaking)
+	require.Equal(t, now.Add(40*time.Minute), next)
+
+	unknown := kargoapi.Freight{Status: kargoapi.FreightStatus{VerifiedIn: map[string]kargoapi.VerifiedStage{"uat": {}}}}
+	ok, why = Check(prod, &unknown, now)
+	require.False(t, ok)
+	require.Contains(t, why, "re-verify it in uat")
+
+	prod.Spec.Subscriptions.UpstreamStages[0].RequiredSoakTime = nil
+	ok, _ = Check(prod, &young, now)
+	require.True(t, ok, "without a soak time, verified is enough")
+	ok, _ = Check(prod, &unknown, now)
+	require.True(t, ok)
 }
