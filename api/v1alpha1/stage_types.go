@@ -425,6 +425,17 @@ type StageStatus struct {
 	//
 	// +optional
 	VerificationHistory []VerificationInfo `json:"verificationHistory,omitempty"`
+	// LastHandledReverify is the value of the kargo.akuity.io/reverify
+	// annotation the controller last acted on.
+	//
+	// +optional
+	LastHandledReverify string `json:"lastHandledReverify,omitempty"`
+	// LastHandledAbort is the value of the
+	// kargo.akuity.io/abort-verification annotation the controller last
+	// acted on.
+	//
+	// +optional
+	LastHandledAbort string `json:"lastHandledAbort,omitempty"`
 }
 
 // SimpleFreight is a Freight as a Stage records it in its status.

@@ -11,6 +11,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	argocd "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 )
 
 // New returns a scheme that knows the core Kubernetes types,
@@ -21,6 +22,7 @@ func New() (*runtime.Scheme, error) {
 		"core Kubernetes":          clientgoscheme.AddToScheme,
 		"CustomResourceDefinition": apiextensionsv1.AddToScheme,
 		"kargo.akuity.io":          kargoapi.AddToScheme,
+		"Argo CD (slim)":           argocd.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("register %s types: %w", name, err)

@@ -28,6 +28,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/verification"
 )
 
 // DefaultHistoryLimit is how many entries a Stage's status.history keeps
@@ -149,7 +150,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	if ok, why := availability.Check(st, f); !ok && !isCurrent(st, f) {
+	if ok, why := availability.Check(st, f, r.Now()); !ok && !isCurrent(st, f) {
 		r.end(promo, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage "+st.Name+": "+why)
 		return ctrl.Result{}, nil
 	}
@@ -273,14 +274,16 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	}
 
 	// Without Argo CD Applications or verifications to wait for, a
-	// successful promotion is all the verification there is.
-	if phase == kargoapi.PromotionPhaseSucceeded && !hasHealthSource(st) {
+	// successful promotion is all the verification there is. Otherwise the
+	// Stage controller verifies once the Stage is healthy.
+	if phase == kargoapi.PromotionPhaseSucceeded && !verification.Needed(st) {
 		if _, ok := f.Status.VerifiedIn[st.Name]; !ok {
 			fbase := f.DeepCopy()
 			if f.Status.VerifiedIn == nil {
 				f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
 			}
-			f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{}
+			at := metav1.NewTime(r.Now())
+			f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{VerifiedAt: &at}
 			if err := r.Client.Status().Patch(ctx, f, client.MergeFrom(fbase)); err != nil {
 				return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
 			}
@@ -300,13 +303,6 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 
 func isCurrent(st *kargoapi.Stage, f *kargoapi.Freight) bool {
 	return st.Status.CurrentFreight != nil && st.Status.CurrentFreight.ID == f.Name
-}
-
-// hasHealthSource reports whether something other than the promotion itself
-// decides whether Freight is verified in st.
-func hasHealthSource(st *kargoapi.Stage) bool {
-	pm := st.Spec.PromotionMechanisms
-	return pm != nil && len(pm.ArgoCDAppUpdates) > 0
 }
 
 func describe(f *kargoapi.Freight) string {

@@ -22,9 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	argocd "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/verification"
 )
 
 const (
@@ -47,11 +49,26 @@ type Reconciler struct {
 	// Warehouse's.
 	Poller   *warehouse.Poller
 	Recorder events.EventRecorder
+	// Verifier follows health and runs verifications after promotions;
+	// nil leaves both alone.
+	Verifier *verification.Verifier
+	// ArgoCDNamespace is where Applications live when an update names no
+	// namespace.
+	ArgoCDNamespace string
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler. Where the cluster serves Argo
+// CD's Application type, a change to an Application brings the Stages
+// that update it up to date at once.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if _, err := mgr.GetRESTMapper().RESTMapping(argocd.GroupVersion.WithKind("Application").GroupKind(), argocd.GroupVersion.Version); err == nil {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargoapi.Stage{}, StageAppIndex, r.appsOfStage); err != nil {
+			return fmt.Errorf("index Stages by Application: %w", err)
+		}
+		b = b.Watches(&argocd.Application{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfApp))
+	}
+	return b.
 		For(&kargoapi.Stage{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
@@ -77,7 +94,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if equality.Semantic.DeepEqual(before.Status, st.Status) {
 			return
 		}
-		if patchErr := r.Client.Status().Patch(ctx, st, client.MergeFrom(before)); patchErr != nil && !apierrors.IsNotFound(patchErr) {
+		// Optimistic lock: the Promotion controller writes this status too
+		// (claiming the Stage), and neither may undo the other's phase.
+		patchErr := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		switch {
+		case patchErr == nil, apierrors.IsNotFound(patchErr):
+		case apierrors.IsConflict(patchErr):
+			result = ctrl.Result{Requeue: true}
+		default:
 			err = errors.Join(err, fmt.Errorf("patch status of Stage %s: %w", req.NamespacedName, patchErr))
 		}
 	}()
@@ -98,7 +122,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
 	}
-	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight)
+	now := time.Now()
+	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight, now)
+	// Nothing changes when Freight finishes soaking; look again then.
+	if end, soaking := availability.NextSoakEnd(st, all.Items, now); soaking {
+		result = shortest(result, ctrl.Result{RequeueAfter: end.Sub(now) + time.Second})
+	}
 	// The Promotion controller owns the phase once a Stage has Promotions;
 	// two writers of one field would race.
 	if st.Status.Phase == "" {
@@ -110,6 +139,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if err := r.autoPromote(ctx, st, promos); err != nil {
 		return ctrl.Result{}, err
+	}
+	if r.Verifier != nil {
+		after, err := r.Verifier.Step(ctx, st)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		result = shortest(result, ctrl.Result{RequeueAfter: after})
 	}
 	return result, nil
 }
@@ -163,4 +199,15 @@ func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repo
 			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
 	return result, err
+}
+
+// shortest returns whichever result asks to come back sooner.
+func shortest(a, b ctrl.Result) ctrl.Result {
+	switch {
+	case a.RequeueAfter == 0:
+		return b
+	case b.RequeueAfter == 0 || a.RequeueAfter <= b.RequeueAfter:
+		return a
+	}
+	return b
 }

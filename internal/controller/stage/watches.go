@@ -17,7 +17,42 @@ const (
 	PromotionStageIndex = "spec.stage"
 	// PolicyStageIndex indexes PromotionPolicies by stage.
 	PolicyStageIndex = "stage"
+	// StageAppIndex indexes Stages by the Argo CD Applications
+	// ("namespace/name") they update.
+	StageAppIndex = "argocd.applications"
 )
+
+// appsOfStage extracts StageAppIndex.
+func (r *Reconciler) appsOfStage(o client.Object) []string {
+	st := o.(*kargoapi.Stage)
+	pm := st.Spec.PromotionMechanisms
+	if pm == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(pm.ArgoCDAppUpdates))
+	for _, u := range pm.ArgoCDAppUpdates {
+		ns := u.AppNamespace
+		if ns == "" {
+			ns = r.ArgoCDNamespace
+		}
+		keys = append(keys, ns+"/"+u.AppName)
+	}
+	return keys
+}
+
+// stagesOfApp maps an Argo CD Application to the Stages that update it.
+func (r *Reconciler) stagesOfApp(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &kargoapi.StageList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{StageAppIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list Stages of an Application", "application", o.GetNamespace()+"/"+o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
 
 // IndexFields registers the field indexes the Stage and Promotion
 // controllers look things up by. Call it once per manager.
