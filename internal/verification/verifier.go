@@ -317,23 +317,27 @@ func (v *Verifier) gather(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.
 	return nil
 }
 
-// Combine decides a verification from its checks' phases: an Error (the
-// check could not be made) or a Failed check decides it at once; it is
-// Successful only when every check is.
+// Combine decides a verification from its checks' phases: an Error (a
+// check could not be made, which the user must fix) outranks a Failed
+// check, and either decides it at once; it is Successful only when every
+// check is.
 func Combine(phases []kargoapi.VerificationPhase) kargoapi.VerificationPhase {
-	all := true
+	failed, all := false, true
 	for _, p := range phases {
 		switch p {
 		case kargoapi.VerificationPhaseError:
 			return kargoapi.VerificationPhaseError
 		case kargoapi.VerificationPhaseFailed, kargoapi.VerificationPhaseAborted:
-			return kargoapi.VerificationPhaseFailed
+			failed = true
 		case kargoapi.VerificationPhaseSuccessful:
 		default:
 			all = false
 		}
 	}
-	if all {
+	switch {
+	case failed:
+		return kargoapi.VerificationPhaseFailed
+	case all:
 		return kargoapi.VerificationPhaseSuccessful
 	}
 	return kargoapi.VerificationPhaseRunning
