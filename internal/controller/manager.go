@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/controller/stage"
@@ -38,6 +41,9 @@ import (
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/verification"
+	"github.com/kargohq/kargo/internal/verification/analysis"
+	"github.com/kargohq/kargo/internal/verification/httpcheck"
 	"github.com/kargohq/kargo/internal/webhook"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
@@ -80,6 +86,12 @@ type Options struct {
 	// StageHistoryLimit bounds each Stage's status.history;
 	// promotion.DefaultHistoryLimit when zero.
 	StageHistoryLimit int
+	// ArgoCDNamespace is where Argo CD Applications live when a Stage's
+	// update names no namespace; "argocd" when empty.
+	ArgoCDNamespace string
+	// VerificationAllowCIDRs are addresses HTTP verification checks may
+	// reach although they are link-local or cloud metadata addresses.
+	VerificationAllowCIDRs []netip.Prefix
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -184,17 +196,38 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
+	argoNS := opts.ArgoCDNamespace
+	if argoNS == "" {
+		argoNS = "argocd"
+	}
+	verifier := &verification.Verifier{
+		Client: mgr.GetClient(),
+		Health: func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health {
+			return argocd.Health(ctx, mgr.GetClient(), st, argoNS)
+		},
+		HTTP: httpcheck.NewClient(httpcheck.ClientOptions{AllowedCIDRs: opts.VerificationAllowCIDRs}),
+	}
+	// Analysis needs Argo Rollouts' AnalysisRun type; without it, a Stage
+	// that names analysis templates is told so.
+	if _, err := mgr.GetRESTMapper().RESTMapping(analysis.RunGVK.GroupKind(), analysis.RunGVK.Version); err == nil {
+		verifier.Analysis = &analysis.Runner{Client: mgr.GetClient()}
+	}
 	stageEvents := mgr.GetEventRecorder("kargo-stage-controller")
 	if err := (&stage.Reconciler{
-		Client:   mgr.GetClient(),
-		Poller:   &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: stageEvents},
-		Recorder: stageEvents,
+		Client:          mgr.GetClient(),
+		Poller:          &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: stageEvents},
+		Recorder:        stageEvents,
+		Verifier:        verifier,
+		ArgoCDNamespace: argoNS,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
 	if err := (&promotion.Reconciler{
-		Client:       mgr.GetClient(),
-		Promoter:     &promote.Promoter{Git: gitCache, Credentials: creds, Client: mgr.GetClient()},
+		Client: mgr.GetClient(),
+		Promoter: &promote.Promoter{
+			Git: gitCache, Credentials: creds, Client: mgr.GetClient(),
+			ArgoCD: &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS},
+		},
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
 	}).SetupWithManager(mgr); err != nil {

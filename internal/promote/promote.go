@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/git"
@@ -43,6 +44,8 @@ type Promoter struct {
 	// Client reads the Warehouse a Stage subscribes to, to refuse writing
 	// to a branch that Warehouse watches.
 	Client client.Reader
+	// ArgoCD applies argoCDAppUpdates, after every Git update.
+	ArgoCD *argocd.Updater
 }
 
 var _ promotion.Promoter = (*Promoter)(nil)
@@ -61,6 +64,9 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 	if err != nil {
 		return out, err
 	}
+	// The commit each Git update leaves its write branch at: Argo CD
+	// sources of the same repository are pointed at it.
+	heads := map[string]string{}
 	for i, u := range pm.GitRepoUpdates {
 		repo, write := string(u.RepoURL), string(u.WriteBranch)
 		if watched[branchKey(repo, write)] {
@@ -90,6 +96,7 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		if err != nil {
 			return out, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
 		}
+		heads[repo] = res.Commit
 		short := res.Commit
 		if len(short) > 7 {
 			short = short[:7]
@@ -103,8 +110,15 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 			out.Summary = append(out.Summary, fmt.Sprintf("%s %s already up to date @ %s", repo, write, short))
 		}
 	}
-	if n := len(pm.ArgoCDAppUpdates); n > 0 {
-		out.Summary = append(out.Summary, fmt.Sprintf("%d argoCDAppUpdates not applied: this controller does not update Argo CD Applications yet", n))
+	if len(pm.ArgoCDAppUpdates) > 0 {
+		if p.ArgoCD == nil {
+			return out, fmt.Errorf("this controller was started without Argo CD support, so argoCDAppUpdates cannot be applied: %w", sourceerr.ErrInvalid)
+		}
+		lines, err := p.ArgoCD.Apply(ctx, st, f, pm.ArgoCDAppUpdates, heads)
+		if err != nil {
+			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
+		}
+		out.Summary = append(out.Summary, lines...)
 	}
 	return out, nil
 }
