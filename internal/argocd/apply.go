@@ -137,8 +137,10 @@ func (u *Updater) plan(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Frei
 	orig.SetGroupVersionKind(applicationGVK)
 	if err := u.Client.Get(ctx, key, orig); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("Application %s not found: create it, or fix appName and appNamespace in Stage %s/%s: %w",
-				key, st.Namespace, st.Name, sourceerr.ErrNotFound)
+			// Terminal for the Promotion: retrying cannot create the
+			// Application, and nothing has been written yet.
+			return nil, fmt.Errorf("Application %s not found: create it, or fix appName and appNamespace in Stage %s/%s: %w: %w",
+				key, st.Namespace, st.Name, sourceerr.ErrNotFound, sourceerr.ErrInvalid)
 		}
 		return nil, fmt.Errorf("get Application %s: %w", key, err)
 	}

@@ -22,7 +22,7 @@ func TestSummarize(t *testing.T) {
 	s := Summarize([]Failure{unreachable, invalid})
 	require.True(t, s.Terminal)
 	require.Equal(t, "InvalidSubscription", s.Reason)
-	require.Equal(t, "Cannot discover artifacts: git https://git.example/a.git: ls-remote: unreachable; image nginx: allowTags: invalid subscription", s.Message)
+	require.Equal(t, "Cannot discover artifacts: git https://git.example/a.git: ls-remote: unreachable; image nginx: allowTags: invalid spec", s.Message)
 
 	s = Summarize([]Failure{unreachable, limited})
 	require.Equal(t, "RateLimited", s.Reason)

@@ -25,7 +25,7 @@ var (
 	// ErrInvalid means the subscription itself cannot be used, such as an
 	// allowTags pattern that is not a regular expression. Retrying does not
 	// help; the spec must change.
-	ErrInvalid = errors.New("invalid subscription")
+	ErrInvalid = errors.New("invalid spec")
 	// ErrInsecureCredentials means credentials would have been sent over
 	// plain HTTP, which is refused.
 	ErrInsecureCredentials = errors.New("credentials are never sent over plain http://; use https://")

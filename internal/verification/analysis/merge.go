@@ -11,8 +11,7 @@ import (
 
 // invalidError is a problem with the Stage's templates that retrying cannot
 // fix. It matches sourceerr.ErrInvalid with errors.Is, but its message is
-// only its own: ErrInvalid's text speaks of subscriptions, which would
-// mislead a user reading about an AnalysisTemplate.
+// only its own, without ErrInvalid's generic suffix.
 type invalidError struct{ msg string }
 
 func (e *invalidError) Error() string { return e.msg }
