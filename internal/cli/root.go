@@ -57,6 +57,7 @@ Run "kargo local" to start a complete installation on this machine.`,
 		newVersionCommand(),
 		newLocalCommand(),
 		newControllerCommand(),
+		newVerifyCommand(),
 	)
 	return root
 }

@@ -201,7 +201,8 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		argoNS = "argocd"
 	}
 	verifier := &verification.Verifier{
-		Client: mgr.GetClient(),
+		Client:  mgr.GetClient(),
+		Secrets: mgr.GetAPIReader(),
 		Health: func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health {
 			return argocd.Health(ctx, mgr.GetClient(), st, argoNS)
 		},

@@ -32,8 +32,11 @@ const (
 // spec.verification, and marks the Freight verified in the Stage when every
 // one passed.
 type Verifier struct {
-	// Client reads Secrets and Freight and writes Freight status.
+	// Client reads Freight and writes Freight status.
 	Client client.Client
+	// Secrets reads the Secrets HTTP check headers name, live: the
+	// controller's cache holds only credential Secrets. Client when nil.
+	Secrets client.Reader
 	// Health aggregates the health of the Stage's Argo CD Applications;
 	// it is only asked about Stages that have some.
 	Health func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health
@@ -231,7 +234,11 @@ func (v *Verifier) startHTTP(ctx context.Context, st *kargoapi.Stage, vi *kargoa
 		if err != nil {
 			return fmt.Errorf("http check %s: %w: %w", c.Name, err, sourceerr.ErrInvalid)
 		}
-		h, err := httpcheck.ResolveHeaders(ctx, v.Client, st.Namespace, c.Headers)
+		var secrets client.Reader = v.Client
+		if v.Secrets != nil {
+			secrets = v.Secrets
+		}
+		h, err := httpcheck.ResolveHeaders(ctx, secrets, st.Namespace, c.Headers)
 		if err != nil {
 			return fmt.Errorf("http check %s: %w: %w", c.Name, err, sourceerr.ErrInvalid)
 		}

@@ -5,15 +5,21 @@
 package verification
 
 import (
+	"context"
 	"testing"
 
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/verification/analysis"
 )
 
 var env *kubetest.Env
 
 func TestMain(m *testing.M) {
-	// The Application CRD first, so that the controllers watch it.
-	kubetest.Main(m, &env, kubetest.WithArgoCD, controllers.Run)
+	// Argo CD's and Argo Rollouts' CRDs first, so that the controllers
+	// find them when they start.
+	rollouts := func(e *kubetest.Env) (func(), error) {
+		return func() {}, analysis.InstallTestCRDs(context.Background(), e.Admin)
+	}
+	kubetest.Main(m, &env, kubetest.WithArgoCD, rollouts, controllers.Run)
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -25,30 +23,7 @@ func TestMain(m *testing.M) { kubetest.Main(m, &env, installArgoRolloutsCRDs) }
 // installArgoRolloutsCRDs installs the test CRDs of AnalysisTemplate and
 // AnalysisRun and waits until both kinds are served.
 func installArgoRolloutsCRDs(e *kubetest.Env) (func(), error) {
-	crds, err := TestCRDs()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for _, crd := range crds {
-		if err := e.Admin.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("create CRD %s: %w", crd.Name, err)
-		}
-	}
-	for _, kind := range []string{"AnalysisTemplateList", "AnalysisRunList"} {
-		var last error
-		err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			list := &unstructured.UnstructuredList{}
-			list.SetGroupVersionKind(RunGVK.GroupVersion().WithKind(kind))
-			last = e.Admin.List(ctx, list)
-			return last == nil, nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("wait for %s to be served (last error: %v): %w", kind, last, err)
-		}
-	}
-	return func() {}, nil
+	return func() {}, InstallTestCRDs(context.Background(), e.Admin)
 }
 
 // newStage creates, in a new project, a Stage that verifies with templates.

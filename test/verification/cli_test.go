@@ -1,0 +1,74 @@
+package verification
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/cli"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+)
+
+func kargo(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	code := cli.Execute(context.Background(), append(args, "--kubeconfig", env.KubeconfigPath()), &out, &out)
+	return out.String(), code
+}
+
+// `kargo verify stage NAME --abort` stops a running verification, and
+// `kargo verify stage NAME` starts a new one.
+func TestVerifyStageFromTheCLI(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewProject(t, "reverify")
+	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer ok.Close()
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "uat", Namespace: ns},
+		Spec: kargoapi.StageSpec{
+			Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"},
+			// Three measurements an hour apart: running until aborted.
+			Verification: &kargoapi.Verification{HTTP: []kargoapi.HTTPCheck{{
+				Name: "slow", URL: ok.URL, Count: 3, Interval: &metav1.Duration{Duration: time.Hour},
+			}}},
+		},
+	}
+	require.NoError(t, env.Admin.Create(ctx, st))
+	f := newFreight(ns, "3.0.0")
+	require.NoError(t, env.Admin.Create(ctx, f))
+	p := promote(t, ns, "uat", f)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+	phase := func(want kargoapi.VerificationPhase) func() (bool, string) {
+		return func() (bool, string) {
+			v := getStage(t, ns, "uat").Status.Verification
+			return v != nil && v.Phase == want, fmt.Sprintf("%+v", v)
+		}
+	}
+	kubetest.Eventually(t, 30*time.Second, "verification running", phase(kargoapi.VerificationPhaseRunning))
+	first := getStage(t, ns, "uat").Status.Verification.ID
+
+	out, code := kargo(t, "verify", "stage", "uat", "--project", ns, "--abort")
+	require.Equal(t, 0, code, out)
+	kubetest.Eventually(t, 30*time.Second, "verification aborted", phase(kargoapi.VerificationPhaseAborted))
+	require.Empty(t, getFreight(t, f).Status.VerifiedIn)
+
+	out, code = kargo(t, "verify", "stage", "uat", "--project", ns)
+	require.Equal(t, 0, code, out)
+	kubetest.Eventually(t, 30*time.Second, "a new verification runs", func() (bool, string) {
+		s := getStage(t, ns, "uat").Status
+		return s.Verification != nil && s.Verification.ID != first && s.Verification.Phase == kargoapi.VerificationPhaseRunning &&
+			len(s.VerificationHistory) == 1 && s.VerificationHistory[0].ID == first, fmt.Sprintf("%+v / %+v", s.Verification, s.VerificationHistory)
+	})
+
+	out, code = kargo(t, "verify", "stage", "nope", "--project", ns)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out, `Stage "nope" not found in project`)
+}
