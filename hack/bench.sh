@@ -23,6 +23,7 @@ run ./internal/image/ 'BenchmarkSemverSelection10kTags' -count=3
 run ./internal/helmrepo/ 'BenchmarkIndexParse' -count=3
 run ./test/discovery/ 'BenchmarkWebhookToFreight' -benchtime=30x
 run ./test/access/ 'BenchmarkAdmission' -benchtime=200x
+run ./test/verification/ 'BenchmarkPromotionToVerified' -benchtime=50x
 
 metric() { # benchmark name, unit -> value of the first matching line
   awk -v name="$1" -v unit="$2" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == unit) { print $i; exit } }' "$raw"
@@ -55,6 +56,7 @@ ms() { awk -v ns="$1" 'BEGIN { printf "%.1f ms", ns / 1e6 }'; }
   echo "| create Freight (alias sync, fingerprint, alias uniqueness), p50 / p99 | | $(metric BenchmarkAdmission/freight p50-ms) ms / $(metric BenchmarkAdmission/freight p99-ms) ms |"
   echo "| same, in a project that holds 2,000 Freight | flat | $(metric BenchmarkAdmission/freight-in-project-of-2000 p50-ms) ms / $(metric BenchmarkAdmission/freight-in-project-of-2000 p99-ms) ms |"
   echo "| create a Promotion as alice (SubjectAccessReview for \`promote\`), p50 / p99 | | $(metric BenchmarkAdmission/promotion-as-alice p50-ms) ms / $(metric BenchmarkAdmission/promotion-as-alice p99-ms) ms |"
+  echo "| Promotion created → Freight verified, one Argo CD Application (simulated Argo CD polling every 50 ms), p50 / p99 | | $(metric BenchmarkPromotionToVerified p50-ms) ms / $(metric BenchmarkPromotionToVerified p99-ms) ms (first after start: $(metric BenchmarkPromotionToVerified first-ms) ms) |"
   echo
   echo "## Raw output"
   echo

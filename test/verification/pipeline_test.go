@@ -35,7 +35,7 @@ func ensureArgoCDNamespace(t *testing.T) {
 
 // application creates an Argo CD Application that lets project:stage
 // change it.
-func application(t *testing.T, name, project, stage string) {
+func application(t testing.TB, name, project, stage string) {
 	t.Helper()
 	app := &unstructured.Unstructured{}
 	require.NoError(t, json.Unmarshal([]byte(fmt.Sprintf(`{

@@ -139,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		// The Stage records another Promotion as running; it must end first
 		// (the cache may not show it yet).
 		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", cur.Name))
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		return ctrl.Result{RequeueAfter: 250 * time.Millisecond}, nil
 	}
 
 	f := &kargoapi.Freight{}
@@ -159,7 +159,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	// (or a stale cache) can never run two Promotions of one Stage at once.
 	if err := r.claim(ctx, st, promo, f); err != nil {
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil
+			// The Stage's status changed under us (its controller writes
+			// it too): read it again soon, not after the failure back-off.
+			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 		}
 		return ctrl.Result{}, err
 	}

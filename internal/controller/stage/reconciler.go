@@ -100,7 +100,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		switch {
 		case patchErr == nil, apierrors.IsNotFound(patchErr):
 		case apierrors.IsConflict(patchErr):
-			result = ctrl.Result{Requeue: true}
+			// The other writer just changed the Stage; its event brings
+			// this pass back anyway, so come back soon rather than after
+			// the failure back-off (a second at first).
+			result = ctrl.Result{RequeueAfter: 50 * time.Millisecond}
 		default:
 			err = errors.Join(err, fmt.Errorf("patch status of Stage %s: %w", req.NamespacedName, patchErr))
 		}
