@@ -1,0 +1,118 @@
+// Package apitypes holds the request and response bodies of kargo's API
+// server (internal/server), shared with its client (internal/apiclient) so
+// that both sides agree by construction. Resources themselves travel as the
+// kargo.akuity.io/v1alpha1 types, exactly as Kubernetes stores them.
+//
+// The API, all JSON, under /api/v1 (docs/api.md is the reference, and
+// /openapi.json describes it):
+//
+//	GET    /api/v1/version                                   Version
+//	GET    /api/v1/whoami                                    WhoAmI
+//	GET    /api/v1/projects                                  List of Project
+//	GET    /api/v1/projects/{project}                        Project
+//	GET    /api/v1/projects/{project}/{kind}                 List (kind: warehouses, stages, freight, promotions, promotionpolicies)
+//	         ?limit=N&continue=TOKEN   pages (default 500, at most 5000), newest-first for freight and promotions
+//	         ?alias=A                  freight only: the Freight with that alias
+//	         ?watch=true               server-sent events: one "data:" line per WatchEvent
+//	GET    /api/v1/projects/{project}/{kind}/{name}          the object (freight: name or alias)
+//	POST   /api/v1/projects/{project}/stages/{stage}/promote PromoteRequest -> Promotion
+//	POST   /api/v1/projects/{project}/freight/{name}/approve ApproveRequest -> Freight
+//	POST   /api/v1/projects/{project}/freight/{name}/alias   AliasRequest -> Freight
+//	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
+//	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
+//	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
+//	POST   /api/v1/apply   | /api/v1/create                  ManifestRequest -> ManifestResult
+//	POST   /api/v1/delete                                    ManifestRequest -> ManifestResult
+//	GET    /openapi.json
+//
+// Every request carries "Authorization: Bearer <token>": a Kubernetes token
+// the server checks with a TokenReview (or, in kargo local, the local admin
+// token). Every endpoint is authorized as the caller with a
+// SubjectAccessReview before anything is read or written. Errors are a
+// Status body with the HTTP code: 400 bad request, 401 no or bad token, 403
+// forbidden (naming the missing verb), 404 not found, 409 conflict, 422
+// invalid.
+package apitypes
+
+import (
+	"encoding/json"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Version is the server's build.
+type Version struct {
+	Version   string `json:"version"`
+	GitCommit string `json:"gitCommit,omitempty"`
+	GoVersion string `json:"goVersion"`
+}
+
+// WhoAmI is the caller as the server authenticated them.
+type WhoAmI struct {
+	Username string   `json:"username"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+// List is a page of objects of one kind. Items are the kind's objects
+// (v1alpha1.Stage, ...) in JSON.
+type List struct {
+	Kind     string            `json:"kind"` // "StageList", "FreightList", ...
+	Items    []json.RawMessage `json:"items"`
+	Continue string            `json:"continue,omitempty"`
+	// Total is the number of objects the list holds across all pages.
+	Total int `json:"total"`
+}
+
+// WatchEvent is one change seen by a watch.
+type WatchEvent struct {
+	// Type is ADDED, MODIFIED or DELETED.
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+// PromoteRequest asks to promote Freight, named or by alias, into the Stage
+// of the URL.
+type PromoteRequest struct {
+	Freight      string `json:"freight,omitempty"`
+	FreightAlias string `json:"freightAlias,omitempty"`
+}
+
+// ApproveRequest approves the Freight of the URL for a Stage.
+type ApproveRequest struct {
+	Stage string `json:"stage"`
+}
+
+// AliasRequest gives the Freight of the URL a new alias.
+type AliasRequest struct {
+	Alias string `json:"alias"`
+}
+
+// VerifyRequest verifies a Stage's current Freight again, or with Abort
+// stops the running verification.
+type VerifyRequest struct {
+	Abort bool `json:"abort,omitempty"`
+}
+
+// ManifestRequest carries YAML or JSON manifests, several separated by
+// "---", as `kargo apply|create|delete -f` reads them.
+type ManifestRequest struct {
+	Manifests string `json:"manifests"`
+}
+
+// ManifestResult says what happened to each object, in order.
+type ManifestResult struct {
+	Results []ObjectResult `json:"results"`
+}
+
+// ObjectResult is what happened to one object of a manifest.
+type ObjectResult struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Action is created, configured, unchanged or deleted; empty with
+	// Error.
+	Action string `json:"action,omitempty"`
+	// Error is the refusal, when the object was refused; the others are
+	// still attempted.
+	Error *metav1.Status `json:"error,omitempty"`
+}
