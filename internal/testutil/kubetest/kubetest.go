@@ -112,6 +112,14 @@ func Start() (*Env, error) {
 	// that a change of default cannot silently turn authorization tests into
 	// tests of an allow-all server.
 	te.ControlPlane.GetAPIServer().Configure().Set("authorization-mode", "RBAC")
+	// Bearer tokens for the test users, so that servers which authenticate
+	// callers with a TokenReview (kargo's API server) are tested with the
+	// real authenticator.
+	tokenFile, err := writeTokenFile()
+	if err != nil {
+		return nil, err
+	}
+	te.ControlPlane.GetAPIServer().Configure().Set("token-auth-file", tokenFile)
 	start := time.Now()
 	cfg, err := te.Start()
 	if err != nil {
@@ -136,6 +144,35 @@ func Start() (*Env, error) {
 	fmt.Fprintf(os.Stderr, "kubetest: real kube-apiserver %s from %s ready in %s with the kargo CRDs and RBAC authorization\n",
 		serverVersion(cfg), bins, time.Since(start).Round(10*time.Millisecond))
 	return &Env{Config: cfg, Admin: admin, Scheme: scheme, BinDir: bins, env: te, kubeconfig: kubeconfig, users: map[string]client.Client{}}, nil
+}
+
+// TokenUsers are the users who have a bearer token (Token): the seed's,
+// the access table's, and an administrator in system:masters.
+var TokenUsers = []string{Alice, Bob, Nobody, "carol", "vera", "adam", "admin"}
+
+// Token returns the bearer token the API server accepts for user, one of
+// TokenUsers ("admin" is in system:masters). Tokens are fixed strings: they
+// only ever open a test server.
+func Token(user string) string { return "kubetest-token-" + user }
+
+func writeTokenFile() (string, error) {
+	dir, err := os.MkdirTemp("", "kubetest-tokens-")
+	if err != nil {
+		return "", fmt.Errorf("token file directory: %w", err)
+	}
+	var b strings.Builder
+	for _, u := range TokenUsers {
+		groups := "system:authenticated"
+		if u == "admin" {
+			groups = "system:masters,system:authenticated"
+		}
+		fmt.Fprintf(&b, "%s,%s,uid-%s,\"%s\"\n", Token(u), u, u, groups)
+	}
+	path := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return "", fmt.Errorf("write token file: %w", err)
+	}
+	return path, nil
 }
 
 // Stop stops the API server and etcd.
