@@ -1,24 +1,16 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/apiclient"
 )
 
-func newVerifyCommand() *cobra.Command {
-	var project, kubeconfig string
+func newVerifyCommand(g *globals) *cobra.Command {
+	var proj, kubeconfig string
 	var abort bool
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -33,65 +25,45 @@ running. The Stage's status.verification shows the outcome; earlier ones move
 to status.verificationHistory.`,
 		Example: `  kargo verify stage uat --project kargo-demo
   kargo verify stage uat --project kargo-demo --abort`,
-		Args: cobra.ExactArgs(1),
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: g.completeNames(stageType, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if project == "" {
-				return usageError{errors.New("say which project the Stage is in with --project")}
+			if kubeconfig != "" {
+				// Silently ignoring it could act on another installation
+				// than the one the user named.
+				return usageError{errors.New("--kubeconfig is no longer used: kargo verify goes through kargo's API server; run kargo login SERVER --token-file FILE and drop --kubeconfig")}
 			}
-			cfg, err := kubeConfig(kubeconfig)
+			c, cfg, err := g.connect()
 			if err != nil {
 				return err
 			}
-			s, err := scheme.New()
+			p, err := project(proj, cfg)
 			if err != nil {
 				return err
 			}
-			c, err := client.New(cfg, client.Options{Scheme: s})
-			if err != nil {
-				return fmt.Errorf("connect to the cluster: %w", err)
-			}
-			key, what := kargoapi.ReverifyAnnotationKey, "re-verification"
+			what := "re-verification"
 			if abort {
-				key, what = kargoapi.AbortVerificationAnnotationKey, "abort of the verification"
+				what = "abort of the verification"
 			}
-			// A new token each time: the controller acts on each value once.
-			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-				key: time.Now().UTC().Format(time.RFC3339Nano),
-			}}})
-			if err != nil {
-				return err
-			}
-			st := &kargoapi.Stage{}
-			st.Name, st.Namespace = args[0], project
-			if err := c.Patch(cmd.Context(), st, client.RawPatch("application/merge-patch+json", patch)); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("Stage %q not found in project %q (kargo get stages --project %s lists them)", args[0], project, project)
+			name := args[0]
+			if _, err := c.Verify(cmd.Context(), p, name, abort); err != nil {
+				if apiclient.IsNotFound(err) {
+					return notFound(err, stageType, name, p)
 				}
-				return fmt.Errorf("ask for the %s of Stage %s: %w", what, args[0], err)
+				if apiclient.IsForbidden(err) || apiclient.IsUnauthorized(err) {
+					return err
+				}
+				return fmt.Errorf("ask for the %s of Stage %s: %w", what, name, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s of Stage %s requested; follow it in its status.verification\n", what, args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s of Stage %s requested; follow it in its status.verification\n", what, name)
 			return nil
 		},
 	}
-	stage.Flags().StringVar(&project, "project", "", "project of the Stage")
+	stage.Flags().StringVar(&proj, "project", "", "project of the Stage (default: the configured default project)")
 	stage.Flags().BoolVar(&abort, "abort", false, "stop the running verification instead")
-	stage.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config or in-cluster)")
+	stage.Flags().StringVar(&kubeconfig, "kubeconfig", "", "no longer used: kargo verify goes through kargo's API server (kargo login)")
+	_ = stage.Flags().MarkDeprecated("kubeconfig", "kargo verify goes through kargo's API server; run kargo login")
+	registerProjectCompletion(g, stage)
 	verify.AddCommand(stage)
 	return verify
-}
-
-// kubeConfig loads the connection from path, or the usual places.
-func kubeConfig(path string) (*rest.Config, error) {
-	if path != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("find the cluster (set --kubeconfig or $KUBECONFIG): %w", err)
-	}
-	return cfg, nil
 }

@@ -1,0 +1,171 @@
+package apiclient
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kargohq/kargo/internal/apitypes"
+)
+
+// WatchError is the Type of the last event of a watch that broke: its
+// Object is a metav1.Status saying why. Kubernetes watches end the same
+// way.
+const WatchError = "ERROR"
+
+// Watch streams the changes to the objects of kind in project as the server
+// sees them. The channel is closed when ctx ends, when the server ends the
+// stream, or after a WatchError event when the stream broke. The error is
+// for the request itself (an *Error for a refusal such as 403).
+func (c *Client) Watch(ctx context.Context, kind Kind, project string) (<-chan apitypes.WatchEvent, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, c.kindPath(kind, project), url.Values{"watch": {"true"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach the kargo API server: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, errorFromResponse(resp)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("watch %s: the server answered %q instead of an event stream", kind, mt)
+	}
+	events := make(chan apitypes.WatchEvent)
+	go func() {
+		defer close(events)
+		defer resp.Body.Close()
+		send := func(ev apitypes.WatchEvent) bool {
+			select {
+			case events <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		err := ReadEvents(resp.Body, send)
+		// A cancelled context breaks the read too; that is the caller
+		// leaving, not the stream failing.
+		if err != nil && ctx.Err() == nil {
+			send(errorEvent(fmt.Errorf("watch %s: %w", kind, err)))
+		}
+	}()
+	return events, nil
+}
+
+// ReadEvents parses a text/event-stream whose events each carry one
+// apitypes.WatchEvent as data, and calls emit with each until emit returns
+// false or the stream ends. An event whose data is a metav1.Status rather
+// than a WatchEvent becomes a WatchError event. It returns nil when the
+// stream ends cleanly.
+func ReadEvents(r io.Reader, emit func(apitypes.WatchEvent) bool) error {
+	br := bufio.NewReader(r)
+	var data strings.Builder
+	dispatch := func() (bool, error) {
+		if data.Len() == 0 {
+			return true, nil
+		}
+		payload := strings.TrimSuffix(data.String(), "\n")
+		data.Reset()
+		ev, err := decodeEvent(payload)
+		if err != nil {
+			return false, err
+		}
+		return emit(ev), nil
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read event stream: %w", err)
+		}
+		atEOF := err != nil
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		switch {
+		case line == "":
+			// A blank line ends an event; at the end of the stream, an
+			// event not followed by one is still delivered, because
+			// losing the last change would be worse than a lax server.
+			ok, err := dispatch()
+			if err != nil || !ok {
+				return err
+			}
+		case strings.HasPrefix(line, ":"):
+			// A comment: servers send them to keep idle connections open.
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			if field == "data" {
+				data.WriteString(value)
+				data.WriteByte('\n')
+			}
+			// event:, id: and retry: carry nothing the contract uses.
+		}
+		if atEOF {
+			_, err := dispatch()
+			return err
+		}
+	}
+}
+
+func decodeEvent(payload string) (apitypes.WatchEvent, error) {
+	var probe struct {
+		Type string `json:"type"`
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal([]byte(payload), &probe); err != nil {
+		return apitypes.WatchEvent{}, fmt.Errorf("decode event %q: %w", abbreviate(payload), err)
+	}
+	if probe.Type == "" && probe.Kind == "Status" {
+		return apitypes.WatchEvent{Type: WatchError, Object: json.RawMessage(payload)}, nil
+	}
+	var ev apitypes.WatchEvent
+	if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+		return apitypes.WatchEvent{}, fmt.Errorf("decode event %q: %w", abbreviate(payload), err)
+	}
+	if ev.Type == "" {
+		return apitypes.WatchEvent{}, fmt.Errorf("decode event %q: it has no type", abbreviate(payload))
+	}
+	return ev, nil
+}
+
+// EventError returns the error a WatchError event carries, or nil for any
+// other event.
+func EventError(ev apitypes.WatchEvent) error {
+	if ev.Type != WatchError {
+		return nil
+	}
+	var s metav1.Status
+	if err := json.Unmarshal(ev.Object, &s); err != nil || s.Message == "" {
+		return &Error{Status: metav1.Status{Status: metav1.StatusFailure, Message: "the watch ended with an error the server did not explain"}}
+	}
+	return &Error{Status: s}
+}
+
+func errorEvent(err error) apitypes.WatchEvent {
+	b, _ := json.Marshal(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure,
+		Message:  err.Error(),
+	})
+	return apitypes.WatchEvent{Type: WatchError, Object: b}
+}
+
+func abbreviate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

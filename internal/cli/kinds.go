@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apiclient"
+)
+
+// resourceType is what the CLI knows about one kind: its names on the
+// command line and in the API, and its table.
+type resourceType struct {
+	api       apiclient.Kind
+	kind      string
+	aliases   []string
+	newObject func() client.Object
+	columns   []string
+	row       func(obj client.Object, now time.Time) []string
+}
+
+var (
+	projectType = &resourceType{
+		api: apiclient.Projects, kind: "Project", aliases: []string{"project", "proj"},
+		newObject: func() client.Object { return &kargoapi.Project{} },
+		columns:   []string{"NAME", "PHASE", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			p := o.(*kargoapi.Project)
+			return []string{p.Name, string(p.Status.Phase), age(p, now)}
+		},
+	}
+	warehouseType = &resourceType{
+		api: apiclient.Warehouses, kind: "Warehouse", aliases: []string{"warehouse", "wh"},
+		newObject: func() client.Object { return &kargoapi.Warehouse{} },
+		columns:   []string{"NAME", "READY", "LAST FREIGHT", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			w := o.(*kargoapi.Warehouse)
+			last := ""
+			if f := w.Status.LastFreight; f != nil {
+				last = firstNonEmpty(f.Alias, f.Name)
+			}
+			return []string{w.Name, conditionStatus(w.Status.Conditions, kargoapi.ConditionReady), last, age(w, now)}
+		},
+	}
+	stageType = &resourceType{
+		api: apiclient.Stages, kind: "Stage", aliases: []string{"stage"},
+		newObject: func() client.Object { return &kargoapi.Stage{} },
+		columns:   []string{"NAME", "CURRENT FREIGHT", "HEALTH", "PHASE", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			s := o.(*kargoapi.Stage)
+			current, health := "", ""
+			if f := s.Status.CurrentFreight; f != nil {
+				current = firstNonEmpty(f.Alias, f.ID)
+			}
+			if s.Status.Health != nil {
+				health = string(s.Status.Health.Status)
+			}
+			return []string{s.Name, current, health, string(s.Status.Phase), age(s, now)}
+		},
+	}
+	freightType = &resourceType{
+		api: apiclient.Freight, kind: "Freight", aliases: []string{"freights"},
+		newObject: func() client.Object { return &kargoapi.Freight{} },
+		columns:   []string{"NAME", "ALIAS", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			f := o.(*kargoapi.Freight)
+			return []string{f.Name, freightAlias(f), age(f, now)}
+		},
+	}
+	promotionType = &resourceType{
+		api: apiclient.Promotions, kind: "Promotion", aliases: []string{"promotion", "promo", "promos"},
+		newObject: func() client.Object { return &kargoapi.Promotion{} },
+		columns:   []string{"NAME", "STAGE", "FREIGHT", "PHASE", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			p := o.(*kargoapi.Promotion)
+			return []string{p.Name, p.Spec.Stage, p.Spec.Freight, string(p.Status.Phase), age(p, now)}
+		},
+	}
+	promotionPolicyType = &resourceType{
+		api: apiclient.PromotionPolicies, kind: "PromotionPolicy", aliases: []string{"promotionpolicy"},
+		newObject: func() client.Object { return &kargoapi.PromotionPolicy{} },
+		columns:   []string{"NAME", "STAGE", "AUTO PROMOTION", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			p := o.(*kargoapi.PromotionPolicy)
+			return []string{p.Name, p.Stage, strconv.FormatBool(p.EnableAutoPromotion), age(p, now)}
+		},
+	}
+	resourceTypes = []*resourceType{projectType, warehouseType, stageType, freightType, promotionType, promotionPolicyType}
+)
+
+// plural is the name `kargo get` lists the kind under.
+func (rt *resourceType) plural() string { return string(rt.api) }
+
+// resourceName is how kubectl names an object of the kind:
+// stage.kargo.akuity.io/test.
+func (rt *resourceType) resourceName(name string) string {
+	return strings.ToLower(rt.kind) + "." + kargoapi.GroupVersion.Group + "/" + name
+}
+
+// typeByKind finds the resource type of a manifest's kind.
+func typeByKind(kind string) *resourceType {
+	for _, rt := range resourceTypes {
+		if rt.kind == kind {
+			return rt
+		}
+	}
+	return nil
+}
+
+// object is one object as the server sent it: typed for tables, and
+// unstructured for -o json|yaml|jsonpath, so that fields this CLI does not
+// know are printed too.
+type object struct {
+	typed client.Object
+	raw   map[string]any
+}
+
+// decodeObject decodes one object of rt from the API. Lists carry their
+// items without apiVersion and kind, as Kubernetes does; they are filled in
+// so that printed objects can be applied again.
+func decodeObject(rt *resourceType, data []byte) (object, error) {
+	typed := rt.newObject()
+	if err := json.Unmarshal(data, typed); err != nil {
+		return object{}, fmt.Errorf("decode %s: %w", rt.kind, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	// Numbers stay as the server wrote them instead of becoming float64,
+	// which would print 1e+06 for a million.
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return object{}, fmt.Errorf("decode %s: %w", rt.kind, err)
+	}
+	if raw == nil {
+		return object{}, fmt.Errorf("decode %s: the server sent null", rt.kind)
+	}
+	gvk := kargoapi.GroupVersion.WithKind(rt.kind)
+	if raw["apiVersion"] == nil || raw["apiVersion"] == "" {
+		raw["apiVersion"] = gvk.GroupVersion().String()
+	}
+	if raw["kind"] == nil || raw["kind"] == "" {
+		raw["kind"] = gvk.Kind
+	}
+	typed.GetObjectKind().SetGroupVersionKind(gvk)
+	return object{typed: typed, raw: raw}, nil
+}
+
+func decodeObjects(rt *resourceType, items []json.RawMessage) ([]object, error) {
+	objs := make([]object, 0, len(items))
+	for _, item := range items {
+		o, err := decodeObject(rt, item)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// age is the AGE column: how long ago the object was created, as kubectl
+// shows it.
+func age(o client.Object, now time.Time) string {
+	created := o.GetCreationTimestamp()
+	if created.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(now.Sub(created.Time))
+}
+
+func conditionStatus(conds []metav1.Condition, typ string) string {
+	if i := slices.IndexFunc(conds, func(c metav1.Condition) bool { return c.Type == typ }); i >= 0 {
+		return string(conds[i].Status)
+	}
+	return ""
+}
+
+// freightAlias is the alias field, else the label: the two are kept in
+// sync, but right after a write only one may be set.
+func freightAlias(f *kargoapi.Freight) string {
+	return firstNonEmpty(f.Alias, f.Labels[kargoapi.AliasLabelKey])
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// notFound turns a 404 into a message that says what is missing and how to
+// find what exists. The 404 may be for another object than the one asked
+// for (the project, or the Freight of a promotion); the server says which
+// in the Status details.
+func notFound(err error, rt *resourceType, name, project string) error {
+	if !apiclient.IsNotFound(err) {
+		return err
+	}
+	if st, _ := apiclient.StatusOf(err); st.Details != nil {
+		if other := lookupType(st.Details.Kind); other != nil && other != rt {
+			rt, name = other, firstNonEmpty(st.Details.Name, name)
+		}
+	}
+	switch rt {
+	case projectType:
+		if name == "" {
+			name = project
+		}
+		return fmt.Errorf("project %q not found (kargo get projects lists them)", name)
+	case freightType:
+		return fmt.Errorf("no Freight named or aliased %q in project %s; kargo get freight --project %s lists them", name, project, project)
+	}
+	return fmt.Errorf("%s %q not found in project %q (kargo get %s --project %s lists them)", rt.kind, name, project, rt.plural(), project)
+}
+
+// apiError explains an error of the API about the object rt/name: a 404
+// says what is missing, 401 and 403 are the server's own words (they name
+// what to do, or the missing verb), anything else says what failed.
+func apiError(err error, action string, rt *resourceType, name, project string) error {
+	switch {
+	case apiclient.IsNotFound(err):
+		return notFound(err, rt, name, project)
+	case apiclient.IsForbidden(err), apiclient.IsUnauthorized(err):
+		return err
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}
+
+// lookupType finds a resource type by any of its names: plural, singular,
+// short, or kind.
+func lookupType(name string) *resourceType {
+	n := strings.ToLower(name)
+	for _, rt := range resourceTypes {
+		if n == rt.plural() || n == strings.ToLower(rt.kind) || slices.Contains(rt.aliases, n) {
+			return rt
+		}
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apiclient"
+	"github.com/kargohq/kargo/internal/apitypes"
+)
+
+// promotionFailedError is a Promotion, followed with --wait, that ended
+// Failed or Errored; it has its own exit code so that scripts can tell it
+// from the CLI failing.
+type promotionFailedError struct {
+	name    string
+	phase   kargoapi.PromotionPhase
+	message string
+}
+
+func (e *promotionFailedError) Error() string {
+	msg := fmt.Sprintf("Promotion %s %s", e.name, e.phase)
+	if e.message != "" {
+		msg += ": " + e.message
+	}
+	return msg
+}
+
+func newPromoteCommand(g *globals) *cobra.Command {
+	var proj, freight, alias, stage string
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS)",
+		Short: "Promote Freight into a Stage",
+		Long: `Create a Promotion that moves the Freight into the Stage, and print its name.
+
+With --wait, follow the Promotion until it ends: a progress line (rewritten in
+place on a terminal) says where it is. The exit code is 0 when it Succeeded
+and 3 when it Failed or Errored, with its message on stderr.`,
+		Example: `  kargo promote --project kargo-demo --freight-alias mortal-dragonfly --stage test
+  kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := oneFreightFlag(freight, alias); err != nil {
+				return err
+			}
+			if stage == "" {
+				return usageError{errors.New("say which Stage to promote into with --stage")}
+			}
+			c, cfg, err := g.connect()
+			if err != nil {
+				return err
+			}
+			p, err := project(proj, cfg)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			f, err := resolveFreight(ctx, c, p, freight, alias)
+			if err != nil {
+				return err
+			}
+			promo, err := c.Promote(ctx, p, stage, apitypes.PromoteRequest{Freight: f.Name})
+			if err != nil {
+				return apiError(err, fmt.Sprintf("promote Freight %s to Stage %s", f.Name, stage), stageType, stage, p)
+			}
+			out := cmd.OutOrStdout()
+			if _, err := fmt.Fprintln(out, promo.Name); err != nil {
+				return err
+			}
+			if !wait {
+				return nil
+			}
+			ctx, cancel := withTimeout(ctx, timeout)
+			defer cancel()
+			return waitError(g.waitForPromotion(ctx, c, out, p, promo), timeout, "Promotion "+promo.Name)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&proj, "project", "", "project of the Stage (default: the configured default project)")
+	f.StringVar(&freight, "freight", "", "the Freight to promote, by name or alias")
+	f.StringVar(&alias, "freight-alias", "", "the Freight to promote, by alias")
+	f.StringVar(&stage, "stage", "", "the Stage to promote into")
+	f.BoolVar(&wait, "wait", false, "follow the Promotion until it ends")
+	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long, such as 10m (default: never)")
+	registerProjectCompletion(g, cmd)
+	_ = cmd.RegisterFlagCompletionFunc("freight", g.completeFlag(freightType, true, true))
+	_ = cmd.RegisterFlagCompletionFunc("freight-alias", g.completeFlag(freightType, false, true))
+	_ = cmd.RegisterFlagCompletionFunc("stage", g.completeFlag(stageType, true, false))
+	return cmd
+}
+
+// oneFreightFlag checks that exactly one of --freight and --freight-alias
+// was given.
+func oneFreightFlag(freight, alias string) error {
+	switch {
+	case freight == "" && alias == "":
+		return usageError{errors.New("say which Freight with --freight NAME (or alias) or --freight-alias ALIAS")}
+	case freight != "" && alias != "":
+		return usageError{errors.New("give --freight or --freight-alias, not both")}
+	}
+	return nil
+}
+
+// resolveFreight finds the Freight named, or aliased, nameOrAlias, or the
+// one with alias alias. Commands resolve it first, rather than sending the
+// alias along, so that a missing Freight gets a message of its own and not
+// one that could be about the Stage.
+func resolveFreight(ctx context.Context, c *apiclient.Client, project, nameOrAlias, alias string) (*kargoapi.Freight, error) {
+	if alias == "" {
+		f := &kargoapi.Freight{}
+		if err := c.GetInto(ctx, apiclient.Freight, project, nameOrAlias, f); err != nil {
+			return nil, apiError(err, "get Freight "+nameOrAlias, freightType, nameOrAlias, project)
+		}
+		return f, nil
+	}
+	page, err := c.List(ctx, apiclient.Freight, project, apiclient.ListOptions{Alias: alias})
+	if err != nil {
+		return nil, apiError(err, "find the Freight with alias "+alias, freightType, alias, project)
+	}
+	fs, err := apiclient.DecodeItems[kargoapi.Freight](page.Items)
+	if err != nil {
+		return nil, err
+	}
+	// The server filters by alias; checking again keeps a server that
+	// ignored the parameter from handing us the wrong Freight. The field or
+	// the label may match: right after a change only one has caught up.
+	var found []*kargoapi.Freight
+	var names []string
+	for i := range fs {
+		if fs[i].Alias == alias || fs[i].Labels[kargoapi.AliasLabelKey] == alias {
+			found = append(found, &fs[i])
+			names = append(names, fs[i].Name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no Freight with alias %s in project %s; kargo get freight --project %s lists them", alias, project, project)
+	case 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("alias %s is held by several Freight in project %s (%s); name the Freight instead", alias, project, strings.Join(names, ", "))
+}
+
+// waitForPromotion follows the Promotion until it ends, drawing a progress
+// line on out.
+func (g *globals) waitForPromotion(ctx context.Context, c *apiclient.Client, out io.Writer, project string, promo *kargoapi.Promotion) error {
+	pr := &progress{w: out, tty: g.isTerminal(out)}
+	started := g.now()
+	latest := promo
+	draw := func() {
+		pr.show(promotionLine(latest, g.now().Sub(started), pr.tty))
+	}
+	var ended *kargoapi.Promotion
+	err := g.follow(ctx, c, apiclient.Promotions, project, promo.Name, func(raw json.RawMessage) (bool, error) {
+		p := &kargoapi.Promotion{}
+		if err := json.Unmarshal(raw, p); err != nil {
+			return false, fmt.Errorf("decode Promotion %s: %w", promo.Name, err)
+		}
+		latest = p
+		if p.Status.Phase.IsTerminal() {
+			ended = p
+			return true, nil
+		}
+		draw()
+		return false, nil
+	}, func() {
+		if pr.tty {
+			draw()
+		}
+	})
+	if err != nil {
+		pr.done("")
+		return apiError(err, "follow Promotion "+promo.Name, promotionType, promo.Name, project)
+	}
+	if ended.Status.Phase == kargoapi.PromotionPhaseSucceeded {
+		pr.done(promotionLine(ended, g.now().Sub(started), false))
+		return nil
+	}
+	// The message goes to stderr, with the error; stdout only loses the
+	// progress line.
+	pr.done("")
+	return &promotionFailedError{name: ended.Name, phase: ended.Status.Phase, message: ended.Status.Message}
+}
+
+// promotionLine says where a Promotion is: "Promotion test.01 is Running:
+// message", with the time spent on a terminal, where it is redrawn every
+// second and shows that the wait is alive.
+func promotionLine(p *kargoapi.Promotion, elapsed time.Duration, tty bool) string {
+	phase := p.Status.Phase
+	if phase == "" {
+		phase = kargoapi.PromotionPhasePending
+	}
+	var b strings.Builder
+	if phase.IsTerminal() {
+		fmt.Fprintf(&b, "Promotion %s %s", p.Name, phase)
+	} else {
+		fmt.Fprintf(&b, "Promotion %s is %s", p.Name, phase)
+	}
+	if tty {
+		fmt.Fprintf(&b, " (%s)", elapsed.Round(time.Second))
+	}
+	if p.Status.Message != "" {
+		b.WriteString(": " + p.Status.Message)
+	}
+	return b.String()
+}
+
+// progress is one line of progress: rewritten in place on a terminal,
+// printed again only when it changes otherwise (a log or a pipe).
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func (p *progress) show(line string) {
+	if p.tty {
+		// \r back to the start, the line, then erase what a longer
+		// previous line left behind.
+		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
+		p.last = line
+		return
+	}
+	if line != p.last {
+		fmt.Fprintln(p.w, line)
+		p.last = line
+	}
+}
+
+// done ends the progress line with a final one, or just clears it.
+func (p *progress) done(final string) {
+	switch {
+	case p.tty && final != "":
+		fmt.Fprintf(p.w, "\r%s\x1b[K\n", final)
+	case p.tty && p.last != "":
+		fmt.Fprint(p.w, "\r\x1b[K")
+	case final != "" && final != p.last:
+		fmt.Fprintln(p.w, final)
+	}
+}

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/transport"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+)
+
+// impersonating returns clients that act as u: the Kubernetes API server
+// authorizes their requests, and kargo's admission webhooks judge them, as
+// u's own, exactly as for kubectl.
+func (s *Server) impersonating(u authenticationv1.UserInfo) (client.Client, *dynamic.DynamicClient, error) {
+	extra := make(map[string][]string, len(u.Extra))
+	for k, v := range u.Extra {
+		extra[k] = v
+	}
+	hc := &http.Client{
+		Transport: transport.NewImpersonatingRoundTripper(transport.ImpersonationConfig{
+			UserName: u.Username, UID: u.UID, Groups: u.Groups, Extra: extra,
+		}, s.base.Transport),
+		Timeout: s.base.Timeout,
+	}
+	c, err := client.New(s.opts.Config, client.Options{Scheme: s.scheme, Mapper: s.mapper, HTTPClient: hc})
+	if err != nil {
+		return nil, nil, fmt.Errorf("client acting as %s: %w", u.Username, err)
+	}
+	d, err := dynamic.NewForConfigAndClient(s.opts.Config, hc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dynamic client acting as %s: %w", u.Username, err)
+	}
+	return c, d, nil
+}
+
+// promote creates a Promotion of the Freight into the Stage, as the
+// caller: the promotions webhook checks the caller's promote verb once
+// more.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+	ctx := r.Context()
+	project, stage := r.PathValue("project"), r.PathValue("stage")
+	var req apitypes.PromoteRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if (req.Freight == "") == (req.FreightAlias == "") {
+		return badRequest("name the Freight to promote with exactly one of freight (its name) or freightAlias")
+	}
+	if err := s.authz.checkPromote(ctx, u, project, stage); err != nil {
+		return err
+	}
+	if err := s.authz.check(ctx, u, kargoAccess("create", promotionKind.resource, project, "")); err != nil {
+		return err
+	}
+	var f *kargoapi.Freight
+	if req.FreightAlias != "" {
+		var err error
+		if f, err = s.freightByAlias(ctx, project, req.FreightAlias); err != nil {
+			return err
+		}
+	} else {
+		obj, err := s.read(ctx, freightKind, project, req.Freight)
+		if err != nil {
+			if apierrors.IsNotFound(err) && !isFreightName(req.Freight) {
+				return notFound("Freight %q not found in project %q; a Freight's name is its 40-character fingerprint: to name it by alias, pass freightAlias", req.Freight, project)
+			}
+			return err
+		}
+		f = obj.(*kargoapi.Freight)
+	}
+	c, _, err := s.impersonating(u)
+	if err != nil {
+		return err
+	}
+	promo := &kargoapi.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, GenerateName: promotionPrefix(stage, f.Name)},
+		Spec:       kargoapi.PromotionSpec{Stage: stage, Freight: f.Name},
+	}
+	// Once asked, the Promotion is created even if the caller hangs up.
+	if err := c.Create(context.WithoutCancel(ctx), promo); err != nil {
+		return err
+	}
+	return writeObject(w, http.StatusCreated, promo, promotionKind)
+}
+
+// promotionPrefix is the generateName of a Promotion: the Stage and the
+// start of the Freight's name, which Kubernetes makes unique.
+func promotionPrefix(stage, freight string) string {
+	if len(stage) > 200 {
+		stage = strings.TrimRight(stage[:200], "-.")
+	}
+	return stage + "-" + freight[:min(len(freight), 7)] + "-"
+}
+
+// approve marks the Freight approved for the Stage. The right to approve is
+// the right to promote to that Stage; no user role may write Freight
+// status, so the server writes it with its own identity after checking.
+func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+	ctx := r.Context()
+	project, ref := r.PathValue("project"), r.PathValue("name")
+	var req apitypes.ApproveRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.Stage == "" {
+		return badRequest("say which Stage to approve the Freight for with stage")
+	}
+	if err := s.authz.checkPromote(ctx, u, project, req.Stage); err != nil {
+		return err
+	}
+	if _, err := s.read(ctx, stageKind, project, req.Stage); err != nil {
+		return err
+	}
+	f, err := s.resolveFreight(ctx, project, ref)
+	if err != nil {
+		return err
+	}
+	if _, ok := f.Status.ApprovedFor[req.Stage]; ok {
+		return writeObject(w, http.StatusOK, f, freightKind)
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"approvedFor": map[string]any{req.Stage: map[string]any{}}}})
+	if err != nil {
+		return err
+	}
+	if err := s.direct.Status().Patch(context.WithoutCancel(ctx), f, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return notFoundIn(freightKind, project, f.Name)
+		}
+		return fmt.Errorf("approve Freight %s for Stage %s: %w", f.Name, req.Stage, err)
+	}
+	return writeObject(w, http.StatusOK, f, freightKind)
+}
+
+// maxAliasAttempts bounds the retries of an alias change that races with
+// other changes of the Freight.
+const maxAliasAttempts = 5
+
+// setAlias gives the Freight a new alias (or, with an empty one, removes
+// it), as the caller: the Freight webhooks keep the label in sync and
+// refuse an alias another Freight holds.
+func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+	ctx := r.Context()
+	project, ref := r.PathValue("project"), r.PathValue("name")
+	var req apitypes.AliasRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	authzName := ""
+	if isFreightName(ref) {
+		authzName = ref
+	}
+	if err := s.authz.check(ctx, u, kargoAccess("update", freightKind.resource, project, authzName)); err != nil {
+		return err
+	}
+	f, err := s.resolveFreight(ctx, project, ref)
+	if err != nil {
+		return err
+	}
+	c, _, err := s.impersonating(u)
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	key := client.ObjectKeyFromObject(f)
+	for attempt := 1; ; attempt++ {
+		live := &kargoapi.Freight{}
+		if err := s.direct.Get(ctx, key, live); err != nil {
+			if apierrors.IsNotFound(err) {
+				return notFoundIn(freightKind, project, f.Name)
+			}
+			return fmt.Errorf("read Freight %s: %w", f.Name, err)
+		}
+		sent := live.ResourceVersion
+		live.Alias = req.Alias
+		if req.Alias == "" {
+			delete(live.Labels, kargoapi.AliasLabelKey)
+		} else {
+			if live.Labels == nil {
+				live.Labels = map[string]string{}
+			}
+			live.Labels[kargoapi.AliasLabelKey] = req.Alias
+		}
+		err := c.Update(ctx, live)
+		if err == nil {
+			return writeObject(w, http.StatusOK, live, freightKind)
+		}
+		if !apierrors.IsConflict(err) || attempt == maxAliasAttempts {
+			return err
+		}
+		// A conflict is either the optimistic lock (the Freight changed
+		// since it was read: try again) or the webhook's refusal of an
+		// alias another Freight holds (final). Only the first leaves a
+		// newer resourceVersion behind.
+		now := &kargoapi.Freight{}
+		if gerr := s.direct.Get(ctx, key, now); gerr != nil || now.ResourceVersion == sent {
+			return err
+		}
+	}
+}
+
+// refresher returns the endpoint that asks a Warehouse or Stage to look for
+// new artifacts now, as the caller: setting the refresh annotation is a
+// patch of the object, which the caller's role must allow.
+func (s *Server) refresher(k *kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+		ctx := r.Context()
+		project, name := r.PathValue("project"), r.PathValue("name")
+		if err := s.authz.check(ctx, u, kargoAccess("patch", k.resource, project, name)); err != nil {
+			return err
+		}
+		c, _, err := s.impersonating(u)
+		if err != nil {
+			return err
+		}
+		obj := k.newObject()
+		obj.SetNamespace(project)
+		obj.SetName(name)
+		if err := c.Patch(context.WithoutCancel(ctx), obj, annotationPatch(warehouse.RefreshAnnotationKey)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return notFoundIn(k, project, name)
+			}
+			return err
+		}
+		return writeObject(w, http.StatusOK, obj, k)
+	}
+}
+
+// verify asks the Stage to verify its current Freight again, or to abort
+// the running verification. It takes the promote verb on the Stage, which
+// promoters hold but not the right to change Stages, so the server sets
+// the annotation with its own identity after checking.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+	ctx := r.Context()
+	project, name := r.PathValue("project"), r.PathValue("name")
+	var req apitypes.VerifyRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.authz.checkPromote(ctx, u, project, name); err != nil {
+		return err
+	}
+	key := kargoapi.ReverifyAnnotationKey
+	if req.Abort {
+		key = kargoapi.AbortVerificationAnnotationKey
+	}
+	st := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name}}
+	if err := s.direct.Patch(context.WithoutCancel(ctx), st, annotationPatch(key)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return notFoundIn(stageKind, project, name)
+		}
+		return fmt.Errorf("annotate Stage %s for verification: %w", name, err)
+	}
+	return writeObject(w, http.StatusOK, st, stageKind)
+}
+
+// annotationPatch sets annotation key to a fresh token: the controllers
+// act once on each new value.
+func annotationPatch(key string) client.Patch {
+	token := time.Now().UTC().Format(time.RFC3339Nano)
+	raw := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, key, token)
+	return client.RawPatch(types.MergePatchType, raw)
+}

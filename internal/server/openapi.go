@@ -1,0 +1,228 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/kargohq/kargo/config/crd"
+	"github.com/kargohq/kargo/internal/version"
+)
+
+// operation documents one endpoint in /openapi.json. The table is kept
+// apart from the routes on purpose: a test checks that the two agree.
+type operation struct {
+	method, path string
+	id, summary  string
+	query        []parameter
+	// request is the component schema of the body, if any.
+	request string
+	// status and response are the success code and its component schema.
+	status   int
+	response string
+	// stream marks the list endpoints that also stream (watch=true).
+	stream bool
+	public bool
+}
+
+type parameter struct {
+	name, description, typ string
+}
+
+var listQuery = []parameter{
+	{"limit", "objects per page: 500 when absent or 0, at most 5000", "integer"},
+	{"continue", "the continue token of the previous page", "string"},
+	{"watch", "true: stream the objects, then their changes, as server-sent events (text/event-stream), one `data:` line of WatchEvent JSON per event", "boolean"},
+}
+
+var operations = []operation{
+	{method: http.MethodGet, path: "/api/v1/version", id: "getVersion", summary: "The server's version; needs no token.", status: 200, response: "Version", public: true},
+	{method: http.MethodGet, path: "/api/v1/whoami", id: "whoAmI", summary: "The caller, as the server authenticated them.", status: 200, response: "WhoAmI"},
+	{method: http.MethodGet, path: "/api/v1/projects", id: "listProjects", summary: "The Projects (list, or watch, on projects cluster-wide).", query: listQuery, status: 200, response: "List", stream: true},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}", id: "getProject", summary: "One Project (get on the project).", status: 200, response: "Project"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/{kind}", id: "listObjects",
+		summary: "A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions newest first, the others by name.",
+		query:   append([]parameter{{"alias", "Freight only: the Freight with this alias (zero or one)", "string"}}, listQuery...), status: 200, response: "List", stream: true},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/{kind}/{name}", id: "getObject", summary: "One object (get on it; Freight by alias needs get on all Freight of the project).", status: 200, response: "Object"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{stage}/promote", id: "promote", summary: "Promote Freight, by name or alias, into the Stage: needs the promote verb on the Stage and create on promotions; the Promotion is created as the caller.", request: "PromoteRequest", status: 201, response: "Promotion"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/approve", id: "approveFreight", summary: "Approve the Freight (name or alias) for a Stage: needs the promote verb on that Stage.", request: "ApproveRequest", status: 200, response: "Freight"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/alias", id: "setFreightAlias", summary: "Give the Freight (name or alias) a new alias, or none: needs update on freights; made as the caller (409 when another Freight holds the alias).", request: "AliasRequest", status: 200, response: "Freight"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/warehouses/{name}/refresh", id: "refreshWarehouse", summary: "Make the Warehouse look for new artifacts now: needs patch on it; made as the caller.", status: 200, response: "Warehouse"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/refresh", id: "refreshStage", summary: "Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller.", status: 200, response: "Stage"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/verify", id: "verifyStage", summary: "Verify the Stage's current Freight again, or abort the running verification: needs the promote verb on the Stage.", request: "VerifyRequest", status: 200, response: "Stage"},
+	{method: http.MethodPost, path: "/api/v1/apply", id: "apply", summary: "Server-side apply (field manager kargo-cli, no force) of every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
+	{method: http.MethodPost, path: "/api/v1/create", id: "create", summary: "Create every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
+	{method: http.MethodPost, path: "/api/v1/delete", id: "delete", summary: "Delete every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
+	{method: http.MethodGet, path: "/openapi.json", id: "getOpenAPI", summary: "This document; needs no token.", status: 200, response: "", public: true},
+}
+
+var pathParameters = map[string]string{
+	"project": "the project (also the name of its namespace)",
+	"kind":    "the kind of object",
+	"name":    "the object's name; Freight may be named by its alias",
+	"stage":   "the Stage's name",
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// apiSchemas are the schemas of internal/apitypes and of Kubernetes'
+// Status, written out since they are small; the kargo kinds' schemas come
+// from their CRDs.
+var apiSchemas = map[string]any{
+	"Version": object(map[string]any{"version": str(), "gitCommit": str(), "goVersion": str()}, "version", "goVersion"),
+	"WhoAmI":  object(map[string]any{"username": str(), "groups": arrayOf(str())}, "username"),
+	"List": object(map[string]any{
+		"kind":     str(),
+		"items":    arrayOf(map[string]any{"type": "object", "description": "an object of the list's kind, as Kubernetes stores it (without managedFields)"}),
+		"continue": withDescription(str(), "present when more pages follow: pass it as ?continue= for the next"),
+		"total":    withDescription(map[string]any{"type": "integer"}, "the number of objects across all pages"),
+	}, "kind", "items", "total"),
+	"WatchEvent": object(map[string]any{
+		"type":   map[string]any{"type": "string", "enum": []string{eventAdded, eventModified, eventDeleted}},
+		"object": map[string]any{"type": "object"},
+	}, "type", "object"),
+	"PromoteRequest": withDescription(object(map[string]any{"freight": str(), "freightAlias": str()}), "exactly one of freight and freightAlias"),
+	"ApproveRequest": object(map[string]any{"stage": str()}, "stage"),
+	"AliasRequest":   object(map[string]any{"alias": withDescription(str(), "the new alias; empty removes it")}, "alias"),
+	"VerifyRequest":  object(map[string]any{"abort": map[string]any{"type": "boolean"}}),
+	"ManifestRequest": object(map[string]any{
+		"manifests": withDescription(str(), "YAML or JSON documents separated by ---; each namespaced object names its project in metadata.namespace"),
+	}, "manifests"),
+	"ManifestResult": object(map[string]any{"results": arrayOf(ref("ObjectResult"))}, "results"),
+	"ObjectResult": object(map[string]any{
+		"kind": str(), "namespace": str(), "name": str(),
+		"action": map[string]any{"type": "string", "enum": []string{actionCreated, actionConfigured, actionUnchanged, actionDeleted}},
+		"error":  ref("Status"),
+	}, "kind", "name"),
+	"Status": object(map[string]any{
+		"apiVersion": str(), "kind": str(), "status": str(), "message": str(), "reason": str(),
+		"code": map[string]any{"type": "integer"},
+		"details": object(map[string]any{
+			"name": str(), "group": str(), "kind": str(),
+		}),
+	}, "code", "message"),
+	"Object": map[string]any{"oneOf": []any{ref("Warehouse"), ref("Stage"), ref("Freight"), ref("Promotion"), ref("PromotionPolicy")}},
+}
+
+func str() map[string]any { return map[string]any{"type": "string"} }
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func arrayOf(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
+
+func withDescription(s map[string]any, d string) map[string]any { s["description"] = d; return s }
+
+func object(props map[string]any, required ...string) map[string]any {
+	o := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+// openAPIDocument returns /openapi.json: an OpenAPI 3.0 description of
+// every endpoint.
+func openAPIDocument() ([]byte, error) {
+	schemas := map[string]any{}
+	for name, s := range apiSchemas {
+		schemas[name] = s
+	}
+	crds, err := crd.Definitions()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range crds {
+		for _, v := range c.Spec.Versions {
+			if v.Served && v.Storage && v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
+				schemas[c.Spec.Names.Kind] = v.Schema.OpenAPIV3Schema
+			}
+		}
+	}
+	paths := map[string]map[string]any{}
+	for _, op := range operations {
+		if paths[op.path] == nil {
+			paths[op.path] = map[string]any{}
+		}
+		paths[op.path][lowerMethod(op.method)] = op.document()
+	}
+	doc := map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":   "kargo API",
+			"version": version.String(),
+			"description": "kargo's API server. Every request but /api/v1/version and /openapi.json carries " +
+				"\"Authorization: Bearer <token>\" (a Kubernetes token; `kargo login` gets one) and is authorized " +
+				"as the caller with a SubjectAccessReview before anything is read or written. Errors are a " +
+				"Kubernetes Status with the HTTP code.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas":         schemas,
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"responses": map[string]any{"Error": map[string]any{
+				"description": "a refusal or failure: 400 bad request, 401 no or bad token, 403 forbidden, 404 not found, 409 conflict, 422 invalid",
+				"content":     map[string]any{"application/json": map[string]any{"schema": ref("Status")}},
+			}},
+		},
+		"security": []any{map[string]any{"bearer": []string{}}},
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode the OpenAPI document: %w", err)
+	}
+	return raw, nil
+}
+
+func (op operation) document() map[string]any {
+	var params []any
+	for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+		schema := str()
+		if m[1] == "kind" {
+			schema["enum"] = projectKindSegments()
+		}
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "description": pathParameters[m[1]], "schema": schema})
+	}
+	for _, q := range op.query {
+		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.description, "schema": map[string]any{"type": q.typ}})
+	}
+	content := map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
+	if op.response != "" {
+		content["application/json"] = map[string]any{"schema": ref(op.response)}
+	}
+	if op.stream {
+		content["text/event-stream"] = map[string]any{"schema": withDescription(ref("WatchEvent"), "each event is a line `data: <WatchEvent JSON>` and a blank line; comment lines are heartbeats")}
+	}
+	doc := map[string]any{
+		"operationId": op.id,
+		"summary":     op.summary,
+		"responses": map[string]any{
+			strconv.Itoa(op.status): map[string]any{"description": "success", "content": content},
+			"default":               map[string]any{"$ref": "#/components/responses/Error"},
+		},
+	}
+	if len(params) > 0 {
+		doc["parameters"] = params
+	}
+	if op.request != "" {
+		doc["requestBody"] = map[string]any{
+			"required": op.request != "VerifyRequest", // verify's only field is optional
+			"content":  map[string]any{"application/json": map[string]any{"schema": ref(op.request)}},
+		}
+	}
+	if op.public {
+		doc["security"] = []any{}
+	}
+	return doc
+}
+
+func lowerMethod(m string) string {
+	switch m {
+	case http.MethodGet:
+		return "get"
+	case http.MethodPost:
+		return "post"
+	}
+	return m
+}

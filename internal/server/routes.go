@@ -1,0 +1,112 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// handlerFunc serves one route for an authenticated caller; a returned
+// error becomes the Status of the response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error
+
+// route is one endpoint of the API.
+type route struct {
+	method string
+	// pattern is an http.ServeMux pattern without the method.
+	pattern string
+	// public routes need no token: they reveal nothing about the cluster.
+	public bool
+	handle handlerFunc
+}
+
+// routeTable lists every endpoint. Each path has one method, so the mux
+// matches the path and the route answers a wrong method itself, with a
+// Status like every other error.
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: http.MethodGet, pattern: "/api/v1/version", public: true, handle: s.getVersion},
+		{method: http.MethodGet, pattern: "/api/v1/whoami", handle: s.whoAmI},
+		{method: http.MethodGet, pattern: "/api/v1/projects", handle: s.listProjects},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}", handle: s.getProject},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/{kind}", handle: s.listInProject},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/{kind}/{name}", handle: s.getInProject},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{stage}/promote", handle: s.promote},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/approve", handle: s.approve},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/alias", handle: s.setAlias},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind)},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/refresh", handle: s.refresher(stageKind)},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify},
+		{method: http.MethodPost, pattern: "/api/v1/apply", handle: s.manifests(opApply)},
+		{method: http.MethodPost, pattern: "/api/v1/create", handle: s.manifests(opCreate)},
+		{method: http.MethodPost, pattern: "/api/v1/delete", handle: s.manifests(opDelete)},
+		{method: http.MethodGet, pattern: "/openapi.json", public: true, handle: s.getOpenAPI},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, s.serve(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, notFound("no endpoint %s %s; GET /openapi.json lists them", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// serve authenticates the caller of rt and runs it. Authorization is each
+// handler's first step, since what to ask depends on the endpoint.
+func (s *Server) serve(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", rt.method)
+			writeError(w, r, newError(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
+				"%s %s is not an endpoint; use %s", r.Method, r.URL.Path, rt.method))
+			return
+		}
+		var u authenticationv1.UserInfo
+		if !rt.public {
+			select {
+			case <-s.synced:
+			default:
+				writeError(w, r, newError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+					"the kargo API server is starting; try again in a few seconds"))
+				return
+			}
+			var err error
+			if u, err = s.authn.authenticate(r.Context(), r); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		if err := rt.handle(w, r, u); err != nil {
+			writeError(w, r, err)
+		}
+	})
+}
+
+// maxBody bounds request bodies; manifests are the largest.
+const maxBody = 8 << 20
+
+// decodeBody reads the JSON body of r into v; an empty body leaves v as it
+// is, for requests whose fields are all optional.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.As(err, &tooLarge):
+			return newError(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge,
+				"the request body is larger than %d MiB; split the manifests", maxBody>>20)
+		}
+		return badRequest("the request body is not the JSON this endpoint takes (see /openapi.json): %v", err)
+	}
+	return nil
+}

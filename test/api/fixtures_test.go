@@ -1,0 +1,222 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+)
+
+// The seed pages' project, and the users of the access table beyond the
+// seed's alice and bob (see docs/access-control.md).
+const (
+	demo   = "kargo-demo"
+	alice  = kubetest.Alice
+	bob    = kubetest.Bob
+	nobody = kubetest.Nobody
+	// carol may create and edit everything in the project but holds no
+	// promote verb.
+	carol = "carol"
+	// vera may look at everything and change nothing.
+	vera = "vera"
+	// adam administers the project with the shipped kargo-admin role.
+	adam = "adam"
+	// admin is in system:masters.
+	admin = "admin"
+	// anonymous sends no token at all.
+	anonymous = ""
+)
+
+var demoOnce sync.Once
+
+// kargoDemo creates the kargo-demo project once per package: the seed's
+// bindings for alice and bob applied unchanged with kubectl, bindings for
+// carol, vera and adam, a Warehouse w, Stages test, uat and prod in a line,
+// and the Freight demoFreight.
+func kargoDemo(t *testing.T) {
+	t.Helper()
+	demoOnce.Do(func() {
+		ctx := context.Background()
+		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: demo}}))
+		kubetest.Eventually(t, 30*time.Second, "the Project creates namespace "+demo, func() (bool, string) {
+			ns := &corev1.Namespace{}
+			err := env.Admin.Get(ctx, client.ObjectKey{Name: demo}, ns)
+			return err == nil && ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue, fmt.Sprint(err, ns.Labels)
+		})
+		root, err := kubetest.RepoRoot()
+		require.NoError(t, err)
+		for _, f := range []string{"concepts-07-rolebinding-alice-promoter.yaml", "concepts-08-role-and-rolebinding-bob-uat-promoter.yaml"} {
+			out, err := env.Kubectl("apply", "-f", filepath.Join(root, "config", "samples", "seeds", f))
+			require.NoError(t, err, out)
+		}
+		editor := &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "pipeline-editor", Namespace: demo},
+			Rules: []rbacv1.PolicyRule{{
+				APIGroups: []string{kargoapi.GroupVersion.Group},
+				Resources: []string{"freights", "promotionpolicies", "promotions", "stages", "warehouses"},
+				Verbs:     []string{"create", "delete", "get", "list", "patch", "update", "watch"},
+			}},
+		}
+		require.NoError(t, env.Admin.Create(ctx, editor))
+		bind(t, carol, "Role", editor.Name)
+		bind(t, vera, "ClusterRole", "kargo-viewer")
+		bind(t, adam, "ClusterRole", "kargo-admin")
+
+		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+			ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: demo},
+			Spec: kargoapi.WarehouseSpec{
+				Interval:      &metav1.Duration{Duration: time.Hour},
+				Subscriptions: kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "registry.invalid/app"}}},
+			},
+		}))
+		for _, st := range []struct{ name, upstream string }{{"test", ""}, {"uat", "test"}, {"prod", "uat"}} {
+			subs := &kargoapi.Subscriptions{Warehouse: "w"}
+			if st.upstream != "" {
+				subs = &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: st.upstream}}}
+			}
+			require.NoError(t, env.Admin.Create(ctx, &kargoapi.Stage{
+				ObjectMeta: metav1.ObjectMeta{Name: st.name, Namespace: demo},
+				Spec:       kargoapi.StageSpec{Subscriptions: subs},
+			}))
+		}
+	})
+}
+
+func bind(t *testing.T, user, kind, role string) {
+	t.Helper()
+	require.NoError(t, env.Admin.Create(context.Background(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: demo},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}))
+}
+
+// newFreight returns Freight for one image tag, named after its artifacts,
+// discovered at the given time.
+func newFreight(ns, tag string, discovered time.Time) *kargoapi.Freight {
+	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
+	return &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: freight.Fingerprint(nil, images, nil), Namespace: ns,
+			Annotations: map[string]string{kargoapi.DiscoveredAtAnnotationKey: discovered.UTC().Format(time.RFC3339Nano)},
+		},
+		Origin: &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
+		Images: images,
+	}
+}
+
+// createFreight creates Freight in ns as the admin and returns it.
+func createFreight(t testing.TB, ns, tag string) *kargoapi.Freight {
+	t.Helper()
+	f := newFreight(ns, tag, time.Now())
+	err := env.Admin.Create(context.Background(), f)
+	if !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
+	return f
+}
+
+// response is what the API server answered.
+type response struct {
+	code int
+	body []byte
+}
+
+// call makes a request as user (anonymous: without a token) and returns the
+// answer; body, when not nil, is sent as JSON.
+func call(t testing.TB, user, method, path string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, apiURL+path, rd)
+	require.NoError(t, err)
+	if user != anonymous {
+		req.Header.Set("Authorization", "Bearer "+kubetest.Token(user))
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{code: resp.StatusCode, body: raw}
+}
+
+// decode returns the body of a response that must have the given code.
+func decode[T any](t testing.TB, r response, code int) T {
+	t.Helper()
+	require.Equal(t, code, r.code, "body: %s", r.body)
+	var v T
+	require.NoError(t, json.Unmarshal(r.body, &v), "body: %s", r.body)
+	return v
+}
+
+// refusal returns the Status of a refused request, requiring its code.
+func refusal(t testing.TB, r response, code int) metav1.Status {
+	t.Helper()
+	s := decode[metav1.Status](t, r, code)
+	require.Equal(t, int32(code), s.Code)
+	require.Equal(t, "Status", s.Kind)
+	return s
+}
+
+// listAll follows the continue tokens of a list and returns every page.
+func listAll(t testing.TB, user, path string) []apitypes.List {
+	t.Helper()
+	var pages []apitypes.List
+	next := ""
+	for {
+		p := path
+		if next != "" {
+			p += "&continue=" + next
+		}
+		page := decode[apitypes.List](t, call(t, user, http.MethodGet, p, nil), http.StatusOK)
+		pages = append(pages, page)
+		if page.Continue == "" {
+			return pages
+		}
+		next = page.Continue
+	}
+}
+
+// objectsOf decodes the items of a list.
+func objectsOf[T any](t testing.TB, l apitypes.List) []T {
+	t.Helper()
+	out := make([]T, len(l.Items))
+	for i, raw := range l.Items {
+		require.NoError(t, json.Unmarshal(raw, &out[i]))
+	}
+	return out
+}
+
+// demoFreight returns Freight in kargo-demo unique to the test.
+func demoFreight(t *testing.T) *kargoapi.Freight {
+	t.Helper()
+	kargoDemo(t)
+	return createFreight(t, demo, t.Name())
+}
