@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"k8s.io/client-go/rest"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,6 +23,7 @@ import (
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/webhook"
 )
 
@@ -29,6 +35,7 @@ type localOptions struct {
 	dataDir       string
 	webhookAddr   string
 	admissionAddr string
+	apiAddr       string
 	binDir        string
 	port          int
 	verbose       bool
@@ -56,6 +63,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
 	f.StringVar(&o.webhookAddr, "webhook-addr", "", "address of the push-notification receiver, such as 127.0.0.1:8082 (default: off)")
+	f.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address of kargo's API server, which the kargo CLI talks to")
 	f.StringVar(&o.admissionAddr, "admission-addr", "127.0.0.1:0", "address of the admission webhook server (default: a free port on 127.0.0.1)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
 	return cmd
@@ -136,25 +144,36 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 		return <-mgrErr
 	}
 
+	apiErr := make(chan error, 1)
+	api, login, err := startLocalAPI(ctx, cfg, o, apiErr)
+	if err != nil {
+		return err
+	}
+
 	kubeconfig := cp.AdminKubeconfigPath()
 	fmt.Fprintf(out, `kargo local is running (ready in %s)
-  API server:  %s
+  Kubernetes:  %s
+  kargo API:   %s
   webhooks:    https://%s
   data:        %s
   kubeconfig:  %s
+
+%s
 
 Use it with kubectl:
   export KUBECONFIG=%s
   %s get stages --all-namespaces
 
 Press Ctrl-C to stop; everything is kept for the next start.
-`, time.Since(started).Round(100*time.Millisecond), cfg.Host, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, kubeconfig, filepath.Join(o.binDir, "kubectl"))
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"))
 
 	select {
 	case <-ctx.Done():
 		return <-mgrErr
 	case err := <-mgrErr:
 		return fmt.Errorf("controllers stopped: %w", err)
+	case err := <-apiErr:
+		return err
 	case <-cp.Done():
 		return fmt.Errorf("local control plane stopped: %w", cp.Err())
 	}
@@ -185,4 +204,66 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.atStart = c == '\n'
 	}
 	return len(b), nil
+}
+
+// startLocalAPI starts kargo's API server on o.apiAddr with a local admin
+// token kept in the data directory, and logs the kargo CLI in to it unless
+// the CLI is already configured for another server. It returns the
+// server's URL and a sentence about the CLI.
+func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed chan<- error) (string, string, error) {
+	token, err := localAPIToken(filepath.Join(o.dataDir, "api-token"))
+	if err != nil {
+		return "", "", err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token})
+	if err != nil {
+		return "", "", err
+	}
+	go func() {
+		if err := srv.Start(ctx); err != nil {
+			failed <- fmt.Errorf("kargo API server: %w", err)
+		}
+	}()
+	select {
+	case <-srv.Ready():
+	case <-ctx.Done():
+		return "", "", ctx.Err()
+	case <-time.After(time.Minute):
+		return "", "", errors.New("kargo API server not ready after a minute")
+	}
+	url := "http://" + srv.Addr().String()
+	path := os.Getenv(configEnv)
+	if path == "" {
+		path = defaultConfigPath()
+	}
+	existing, err := loadConfig(path)
+	if err != nil {
+		return "", "", err
+	}
+	if existing.Server != "" && existing.Server != url {
+		return url, fmt.Sprintf("The kargo CLI is configured for %s; to use this one:\n  kargo login %s --token-file %s",
+			existing.Server, url, filepath.Join(o.dataDir, "api-token")), nil
+	}
+	existing.Server, existing.Token = url, token
+	if err := saveConfig(path, existing); err != nil {
+		return "", "", err
+	}
+	return url, fmt.Sprintf("The kargo CLI is logged in to it (%s):\n  kargo get projects", path), nil
+}
+
+// localAPIToken returns the local admin token stored at path, creating it
+// the first time, so that a restart keeps the CLI logged in.
+func localAPIToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate the local API token: %w", err)
+	}
+	token := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the local API token: %w", err)
+	}
+	return token, nil
 }

@@ -114,6 +114,7 @@ Run "kargo local" to start a complete installation on this machine, and
 		newVersionCommand(),
 		newLocalCommand(),
 		newControllerCommand(),
+		newAPICommand(),
 		newVerifyCommand(g),
 		newLoginCommand(g),
 		newConfigCommand(g),

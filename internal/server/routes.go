@@ -53,6 +53,16 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range s.routeTable() {
 		mux.Handle(rt.pattern, s.serve(rt))
 	}
+	// Probes: /healthz answers once the server runs; it is ready to serve
+	// when its cache has synced (until then the API answers 503).
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-s.synced:
+			w.WriteHeader(http.StatusOK)
+		default:
+			http.Error(w, "cache not synced yet", http.StatusServiceUnavailable)
+		}
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, notFound("no endpoint %s %s; GET /openapi.json lists them", r.Method, r.URL.Path))
 	})

@@ -60,9 +60,11 @@ func setup(m *testing.M) (int, error) {
 type local struct {
 	cmd     *exec.Cmd
 	dataDir string
-	mu      sync.Mutex
-	out     strings.Builder
-	exited  chan error
+	// cliConfig is the kargo CLI's config file, which kargo local logs in.
+	cliConfig string
+	mu        sync.Mutex
+	out       strings.Builder
+	exited    chan error
 }
 
 func freePort(t *testing.T) int {
@@ -77,8 +79,10 @@ func freePort(t *testing.T) int {
 // "is running" banner.
 func startLocal(t *testing.T, dataDir string, port int) *local {
 	t.Helper()
-	l := &local{dataDir: dataDir, exited: make(chan error, 1)}
-	l.cmd = exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(port))
+	l := &local{dataDir: dataDir, exited: make(chan error, 1), cliConfig: filepath.Join(filepath.Dir(dataDir), "kargo-cli.yaml")}
+	l.cmd = exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(port),
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", port+1))
+	l.cmd.Env = append(os.Environ(), "KARGO_CONFIG="+l.cliConfig)
 	stdout, err := l.cmd.StdoutPipe()
 	require.NoError(t, err)
 	l.cmd.Stderr = &lockedWriter{l: l}
@@ -145,6 +149,15 @@ func (l *local) stop(t *testing.T) {
 	require.Contains(t, l.output(), "stopped; state kept in "+l.dataDir)
 }
 
+// kargo runs the kargo CLI as a user would after kargo local logged it in.
+func (l *local) kargo(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(kargoBin, args...)
+	cmd.Env = append(os.Environ(), "KARGO_CONFIG="+l.cliConfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func (l *local) kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig", filepath.Join(l.dataDir, "kubeconfig")}, args...)...)
@@ -201,6 +214,12 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 	require.NoError(t, err, out)
 	require.Contains(t, out, "No resources found")
 
+	// The kargo CLI, logged in by kargo local, sees the same Stages.
+	out, err = l.kargo(t, "get", "stages", "--project", "kargo-demo")
+	require.NoError(t, err, out)
+	require.Regexp(t, `(?m)^NAME\s+CURRENT FREIGHT\s+HEALTH\s+PHASE\s+AGE$`, out)
+	require.Regexp(t, `(?m)^test\s`, out)
+
 	// A second instance on the same data dir or port is refused clearly.
 	second := exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(freePort(t)))
 	msg, err := second.CombinedOutput()
@@ -221,6 +240,10 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 		"promotion.kargo.akuity.io/test-to-404df86560cab5d515e7aa74653e665c1dc96e1c",
 		"promotionpolicy.kargo.akuity.io/test",
 	}, "\n"), strings.TrimSpace(out))
+	// The local API token survives the restart: the CLI stays logged in.
+	out, err = l.kargo(t, "get", "promotions", "--project", "kargo-demo", "-o", "name")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "test-to-404df86560cab5d515e7aa74653e665c1dc96e1c")
 	l.stop(t)
 }
 
