@@ -1,297 +1,484 @@
-// These tests cover the client's wire handling only (paths, bodies, pages,
-// server-sent events, Status errors, TLS) against apiclienttest, a stand-in
-// that speaks the contract of internal/apitypes. The end-to-end tests
-// against the real API server (internal/server) come with that server.
 package apiclient_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
-	"github.com/kargohq/kargo/internal/apiclient/apiclienttest"
 	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
+	"github.com/kargohq/kargo/internal/version"
 )
 
-const token = "s3cret"
-
-func newClient(t *testing.T, s *apiclienttest.Server) *apiclient.Client {
+func names(t *testing.T, items []json.RawMessage) []string {
 	t.Helper()
-	c, err := apiclient.New(s.URL, token)
-	require.NoError(t, err)
-	return c
-}
-
-func project(name string) *kargoapi.Project {
-	return &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: name}}
-}
-
-func stage(project, name string) *kargoapi.Stage {
-	return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name}}
-}
-
-func freight(project, name, alias string) *kargoapi.Freight {
-	return &kargoapi.Freight{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name}, Alias: alias}
+	var out []string
+	for _, raw := range items {
+		var m metav1.PartialObjectMetadata
+		require.NoError(t, json.Unmarshal(raw, &m))
+		out = append(out, m.Name)
+	}
+	return out
 }
 
 func TestListAllFollowsPages(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.PageSize = 2
-	s.Add(project("demo"))
+	p := newProject(t)
 	for i := range 5 {
-		s.Add(stage("demo", fmt.Sprintf("s%d", i)))
+		create(t, stage(p, fmt.Sprintf("s%d", i)))
 	}
-	items, err := newClient(t, s).ListAll(context.Background(), apiclient.Stages, "demo", apiclient.ListOptions{})
+	ctx := context.Background()
+	rec := newInterceptor()
+	c := rec.client(t, adam)
+	waitFor(t, "the server lists the five Stages", func() (bool, string) {
+		items, err := c.ListAll(ctx, apiclient.Stages, p, apiclient.ListOptions{})
+		return err == nil && len(items) == 5, fmt.Sprint(err, len(items))
+	})
+
+	rec = newInterceptor()
+	items, err := rec.client(t, adam).ListAll(ctx, apiclient.Stages, p, apiclient.ListOptions{Limit: 2})
 	require.NoError(t, err)
-	stages, err := apiclient.DecodeItems[kargoapi.Stage](items)
-	require.NoError(t, err)
-	var names []string
-	for _, st := range stages {
-		names = append(names, st.Name)
+	require.Equal(t, []string{"s0", "s1", "s2", "s3", "s4"}, names(t, items))
+	reqs := rec.Requests()
+	require.Len(t, reqs, 3, "three pages of two: %v", reqs)
+	require.Equal(t, "GET /api/v1/projects/"+p+"/stages?limit=2", reqs[0])
+	for _, r := range reqs[1:] {
+		require.Regexp(t, `^GET /api/v1/projects/`+p+`/stages\?continue=[^&]+&limit=2$`, r)
 	}
-	require.Equal(t, []string{"s0", "s1", "s2", "s3", "s4"}, names)
-	require.Equal(t, []string{
-		"GET /api/v1/projects/demo/stages",
-		"GET /api/v1/projects/demo/stages?continue=2",
-		"GET /api/v1/projects/demo/stages?continue=4",
-	}, s.Requests())
+	require.NotEqual(t, reqs[1], reqs[2], "each page has its own continue token")
 }
 
 func TestListSendsLimitAndAlias(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Add(project("demo"), freight("demo", "aaa", "mortal-dragonfly"), freight("demo", "bbb", "frozen-tauntaun"))
-	l, err := newClient(t, s).List(context.Background(), apiclient.Freight, "demo", apiclient.ListOptions{Limit: 7, Alias: "frozen-tauntaun"})
+	p := newProject(t)
+	b := newFreight(p, "b", "frozen-tauntaun")
+	create(t, newFreight(p, "a", "mortal-dragonfly"), b)
+	rec := newInterceptor()
+	l, err := rec.client(t, adam).List(context.Background(), apiclient.Freight, p, apiclient.ListOptions{Limit: 7, Alias: "frozen-tauntaun"})
 	require.NoError(t, err)
 	require.Equal(t, "FreightList", l.Kind)
-	require.Len(t, l.Items, 1)
-	require.Contains(t, string(l.Items[0]), `"name":"bbb"`)
-	require.Equal(t, []string{"GET /api/v1/projects/demo/freight?alias=frozen-tauntaun&limit=7"}, s.Requests())
+	require.Equal(t, []string{b.Name}, names(t, l.Items))
+	require.Equal(t, []string{"GET /api/v1/projects/" + p + "/freight?alias=frozen-tauntaun&limit=7"}, rec.Requests())
 }
 
+// A server (or a proxy) that hands out the same continue token twice
+// would keep ListAll paging forever; the interceptor makes the real
+// server's answers do that.
 func TestListAllRefusesARepeatedContinueToken(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Override("GET /api/v1/projects/demo/stages", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"kind":"StageList","items":[{"metadata":{"name":"a"}}],"continue":"again","total":9}`)
+	p := newProject(t)
+	for i := range 3 {
+		create(t, stage(p, fmt.Sprintf("s%d", i)))
+	}
+	ctx := context.Background()
+	waitFor(t, "the server lists the three Stages", func() (bool, string) {
+		items, err := newClient(t, adam).ListAll(ctx, apiclient.Stages, p, apiclient.ListOptions{})
+		return err == nil && len(items) == 3, fmt.Sprint(err, len(items))
 	})
-	_, err := newClient(t, s).ListAll(context.Background(), apiclient.Stages, "demo", apiclient.ListOptions{})
-	require.ErrorContains(t, err, `continue token "again" twice`)
-	require.Len(t, s.Requests(), 2)
+	rec := newInterceptor()
+	first := ""
+	rec.response = func(resp *http.Response) error {
+		var l apitypes.List
+		if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if first == "" {
+			first = l.Continue
+		} else if l.Continue != "" {
+			l.Continue = first
+		}
+		raw, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		resp.Body = io.NopCloser(strings.NewReader(string(raw)))
+		resp.ContentLength = int64(len(raw))
+		return nil
+	}
+	_, err := rec.client(t, adam).ListAll(ctx, apiclient.Stages, p, apiclient.ListOptions{Limit: 1})
+	require.ErrorContains(t, err, fmt.Sprintf("continue token %q twice", first))
+	require.Len(t, rec.Requests(), 2)
 }
 
 func TestGetAndProjects(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Add(project("demo"), project("other"), freight("demo", "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766", "mortal-dragonfly"))
-	c := newClient(t, s)
+	p := newProject(t)
+	f := newFreight(p, "a", "mortal-dragonfly")
+	create(t, f)
+	c := newClient(t, admin)
 	ctx := context.Background()
 
-	ps, err := c.ListProjects(ctx)
+	waitFor(t, "the new Project is listed", func() (bool, string) {
+		ps, err := c.ListProjects(ctx)
+		var got []string
+		for _, pr := range ps {
+			got = append(got, pr.Name)
+		}
+		return err == nil && slices.Contains(got, p), fmt.Sprint(err, got)
+	})
+
+	pr, err := c.GetProject(ctx, p)
 	require.NoError(t, err)
-	require.Len(t, ps, 2)
-	require.Equal(t, "other", ps[1].Name)
+	require.Equal(t, p, pr.Name)
 
-	p, err := c.GetProject(ctx, "demo")
-	require.NoError(t, err)
-	require.Equal(t, "demo", p.Name)
+	var got kargoapi.Freight
+	require.NoError(t, c.GetInto(ctx, apiclient.Freight, p, "mortal-dragonfly", &got), "by alias")
+	require.Equal(t, f.Name, got.Name)
 
-	var f kargoapi.Freight
-	require.NoError(t, c.GetInto(ctx, apiclient.Freight, "demo", "mortal-dragonfly", &f))
-	require.Equal(t, "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766", f.Name)
-
-	raw, err := c.Get(ctx, apiclient.Freight, "demo", "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766")
+	raw, err := c.Get(ctx, apiclient.Freight, p, f.Name)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"alias":"mortal-dragonfly"`)
 
-	_, err = c.Get(ctx, apiclient.Stages, "demo", "nope")
+	_, err = c.Get(ctx, apiclient.Stages, p, "nope")
 	require.True(t, apiclient.IsNotFound(err), "%v", err)
+	require.EqualError(t, err, `Stage "nope" not found in project "`+p+`"; kargo get stages --project `+p+` lists them`)
 }
 
 func TestVersionAndWhoAmISendTheToken(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	c := newClient(t, s)
+	c := newClient(t, alice)
 	v, err := c.Version(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, "v0.0.0-test", v.Version)
+	require.Equal(t, version.String(), v.Version)
 	w, err := c.WhoAmI(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, "alice", w.Username)
+	require.Contains(t, w.Groups, "system:authenticated")
 
-	bad, err := apiclient.New(s.URL, "wrong")
+	bad, err := apiclient.New(api.URL, "not-a-token")
 	require.NoError(t, err)
 	_, err = bad.WhoAmI(context.Background())
 	require.True(t, apiclient.IsUnauthorized(err), "%v", err)
-	require.EqualError(t, err, "the token is missing, expired or not valid")
+	require.EqualError(t, err, "the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again")
+
+	// The version needs no token.
+	_, err = bad.Version(context.Background())
+	require.NoError(t, err)
 }
 
 func TestActions(t *testing.T) {
-	const name = "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"
-	s := apiclienttest.New(t, token)
-	s.Add(project("demo"), stage("demo", "test"), stage("demo", "prod"), freight("demo", name, "mortal-dragonfly"),
-		&kargoapi.Warehouse{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "w"}})
-	c := newClient(t, s)
+	p := newProject(t)
+	f := newFreight(p, "a", "mortal-dragonfly")
+	create(t, newWarehouse(p, "w"), stage(p, "test"), stage(p, "prod"), f)
+	c := newClient(t, adam)
 	ctx := context.Background()
 
-	p, err := c.Promote(ctx, "demo", "test", apitypes.PromoteRequest{FreightAlias: "mortal-dragonfly"})
+	promo, err := c.Promote(ctx, p, "test", apitypes.PromoteRequest{FreightAlias: "mortal-dragonfly"})
 	require.NoError(t, err)
-	require.Equal(t, kargoapi.PromotionSpec{Stage: "test", Freight: name}, p.Spec)
-	require.NotEmpty(t, p.Name)
+	require.Equal(t, kargoapi.PromotionSpec{Stage: "test", Freight: f.Name}, promo.Spec)
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(promo), &kargoapi.Promotion{}), "the Promotion was created")
 
-	f, err := c.Approve(ctx, "demo", name, "prod")
+	got, err := c.Approve(ctx, p, f.Name, "prod")
 	require.NoError(t, err)
-	require.Contains(t, f.Status.ApprovedFor, "prod")
+	require.Contains(t, got.Status.ApprovedFor, "prod")
 
-	f, err = c.SetAlias(ctx, "demo", name, "frozen-tauntaun")
+	got, err = c.SetAlias(ctx, p, f.Name, "frozen-tauntaun")
 	require.NoError(t, err)
-	require.Equal(t, "frozen-tauntaun", f.Alias)
+	require.Equal(t, "frozen-tauntaun", got.Alias)
+	require.Equal(t, "frozen-tauntaun", got.Labels[kargoapi.AliasLabelKey], "the webhook keeps the label in sync")
 
-	w, err := c.RefreshWarehouse(ctx, "demo", "w")
+	w, err := c.RefreshWarehouse(ctx, p, "w")
 	require.NoError(t, err)
-	require.NotEmpty(t, w.Annotations[apiclienttest.RefreshAnnotationKey])
+	require.NotEmpty(t, w.Annotations[warehouse.RefreshAnnotationKey])
 
-	st, err := c.RefreshStage(ctx, "demo", "test")
+	st, err := c.RefreshStage(ctx, p, "test")
 	require.NoError(t, err)
-	require.NotEmpty(t, st.Annotations[apiclienttest.RefreshAnnotationKey])
+	require.NotEmpty(t, st.Annotations[warehouse.RefreshAnnotationKey])
 
-	st, err = c.Verify(ctx, "demo", "test", true)
+	st, err = c.Verify(ctx, p, "test", true)
 	require.NoError(t, err)
 	require.NotEmpty(t, st.Annotations[kargoapi.AbortVerificationAnnotationKey])
 	require.Empty(t, st.Annotations[kargoapi.ReverifyAnnotationKey])
+}
 
-	manifest := `apiVersion: kargo.akuity.io/v1alpha1
+func TestManifests(t *testing.T) {
+	p := newProject(t)
+	create(t, stage(p, "test"))
+	c := newClient(t, adam)
+	ctx := context.Background()
+	manifest := fmt.Sprintf(`apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
 metadata:
   name: uat
-  namespace: demo
+  namespace: %[1]s
+spec:
+  subscriptions:
+    warehouse: w
 ---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
 metadata:
   name: test
-  namespace: demo
-`
+  namespace: %[1]s
+spec:
+  subscriptions:
+    warehouse: w
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionPolicy
+metadata:
+  name: uat
+  namespace: %[1]s
+stage: uat
+`, p)
 	res, err := c.Create(ctx, manifest)
 	require.NoError(t, err)
-	require.Len(t, res.Results, 2)
+	require.Len(t, res.Results, 3)
 	require.Equal(t, "created", res.Results[0].Action)
-	require.NotNil(t, res.Results[1].Error)
+	require.NotNil(t, res.Results[1].Error, "test exists")
 	require.Equal(t, metav1.StatusReasonAlreadyExists, res.Results[1].Error.Reason)
+	require.Equal(t, "created", res.Results[2].Action)
 
-	res, err = c.Apply(ctx, manifest)
+	prod := fmt.Sprintf(`apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: prod
+  namespace: %[1]s
+spec:
+  subscriptions:
+    warehouse: w
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionPolicy
+metadata:
+  name: uat
+  namespace: %[1]s
+stage: uat
+`, p)
+	// The PromotionPolicy made by create is now applied too: kargo-cli's
+	// apply records its fields, a change of the object.
+	res, err = c.Apply(ctx, prod)
 	require.NoError(t, err)
-	require.Equal(t, "configured", res.Results[0].Action)
+	require.Equal(t, []string{"created", "configured"}, actions(res))
+	res, err = c.Apply(ctx, strings.ReplaceAll(prod, "warehouse: w", "warehouse: other"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"configured", "unchanged"}, actions(res))
+
+	// Server-side apply: the subscription of test belongs to whoever
+	// created it (the admin's client), so changing it is a conflict that
+	// names the field.
+	res, err = c.Apply(ctx, strings.ReplaceAll(manifest, "warehouse: w", "warehouse: other"))
+	require.NoError(t, err)
+	require.Len(t, res.Results, 3)
+	require.NotNil(t, res.Results[1].Error)
+	require.Equal(t, metav1.StatusReasonConflict, res.Results[1].Error.Reason)
+	require.Contains(t, res.Results[1].Error.Message, "conflict with \"apiclient.test\"")
+	require.Contains(t, res.Results[1].Error.Message, ".spec.subscriptions.warehouse")
 
 	res, err = c.Delete(ctx, manifest)
 	require.NoError(t, err)
-	require.Equal(t, "deleted", res.Results[1].Action)
-	require.Nil(t, s.Object(apiclient.Stages, "demo", "test"))
+	require.Equal(t, []string{"deleted", "deleted", "deleted"}, actions(res))
+	err = env.Admin.Get(ctx, client.ObjectKey{Namespace: p, Name: "test"}, &kargoapi.Stage{})
+	require.Error(t, err, "the Stage is gone")
+
+	_, err = c.Apply(ctx, "kind: [")
+	require.ErrorContains(t, err, "document 1 of the manifests is not YAML or JSON")
+	st, ok := apiclient.StatusOf(err)
+	require.True(t, ok)
+	require.Equal(t, metav1.StatusReasonBadRequest, st.Reason)
+}
+
+// actions returns what happened to each object of a manifest, or the
+// refusal's reason.
+func actions(res *apitypes.ManifestResult) []string {
+	var out []string
+	for _, r := range res.Results {
+		if r.Error != nil {
+			out = append(out, string(r.Error.Reason))
+			continue
+		}
+		out = append(out, r.Action)
+	}
+	return out
+}
+
+// badGateway is a real reverse proxy in front of an address nothing
+// listens on: it answers 502 with an empty body, as proxies do when the
+// server behind them is down.
+func badGateway(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	require.NoError(t, ln.Close())
+	proxy := &httputil.ReverseProxy{
+		Rewrite:  func(r *httputil.ProxyRequest) { r.SetURL(down) },
+		ErrorLog: discardLog(),
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestErrorsDecodeTheStatus(t *testing.T) {
+	p := newProject(t)
+	a, b := newFreight(p, "a", "mortal-dragonfly"), newFreight(p, "b", "frozen-tauntaun")
+	create(t, stage(p, "test"), a, b)
+	ctx := context.Background()
 	tests := []struct {
-		name        string
-		code        int
-		contentType string
-		body        string
-		check       func(error) bool
-		message     string
-		reason      metav1.StatusReason
+		name    string
+		call    func() error
+		check   func(error) bool
+		code    int32
+		reason  metav1.StatusReason
+		message string // contained in the error
 	}{{
-		name:        "forbidden names the verb",
-		code:        http.StatusForbidden,
-		contentType: "application/json",
-		body:        `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"alice may not promote to stage prod: she lacks the promote verb","reason":"Forbidden","code":403}`,
-		check:       apiclient.IsForbidden,
-		message:     "alice may not promote to stage prod: she lacks the promote verb",
-		reason:      metav1.StatusReasonForbidden,
+		name: "forbidden names the verb",
+		call: func() error {
+			_, err := newClient(t, nobody).Promote(ctx, p, "test", apitypes.PromoteRequest{Freight: a.Name})
+			return err
+		},
+		check:   apiclient.IsForbidden,
+		code:    http.StatusForbidden,
+		reason:  metav1.StatusReasonForbidden,
+		message: `user "nobody" may not promote to Stage "test" in project "` + p + `": that needs the "promote" verb`,
 	}, {
-		name:        "conflict",
-		code:        http.StatusConflict,
-		contentType: "application/json",
-		body:        `{"kind":"Status","status":"Failure","message":"alias taken","reason":"Conflict","code":409}`,
-		check:       apiclient.IsConflict,
-		message:     "alias taken",
-		reason:      metav1.StatusReasonConflict,
+		name: "conflict from the admission webhook, through the impersonated write",
+		call: func() error {
+			_, err := newClient(t, adam).SetAlias(ctx, p, b.Name, "mortal-dragonfly")
+			return err
+		},
+		check:   apiclient.IsConflict,
+		code:    http.StatusConflict,
+		reason:  metav1.StatusReasonConflict,
+		message: `alias "mortal-dragonfly" is already held by Freight ` + a.Name,
 	}, {
-		name:        "a Status without code takes the HTTP code",
-		code:        http.StatusNotFound,
-		contentType: "application/json",
-		body:        `{"kind":"Status","message":"stages \"x\" not found"}`,
-		check:       apiclient.IsNotFound,
-		message:     `stages "x" not found`,
-		reason:      metav1.StatusReasonNotFound,
+		name: "not found",
+		call: func() error {
+			_, err := newClient(t, adam).Approve(ctx, p, a.Name, "nope")
+			return err
+		},
+		check:   apiclient.IsNotFound,
+		code:    http.StatusNotFound,
+		reason:  metav1.StatusReasonNotFound,
+		message: `Stage "nope" not found in project "` + p + `"`,
 	}, {
-		name:        "a proxy's page becomes a readable message",
-		code:        http.StatusBadGateway,
-		contentType: "text/html",
-		body:        "<html>upstream down</html>",
-		check:       func(err error) bool { return !apiclient.IsNotFound(err) && !apiclient.IsForbidden(err) },
-		message:     "the kargo API server answered 502 Bad Gateway: <html>upstream down</html>",
-		reason:      metav1.StatusReasonInternalError,
-	}, {
-		name:    "an empty 401 is unauthorized",
-		code:    http.StatusUnauthorized,
+		name: "unauthorized",
+		call: func() error {
+			c, err := apiclient.New(api.URL, "expired")
+			require.NoError(t, err)
+			_, err = c.GetProject(ctx, p)
+			return err
+		},
 		check:   apiclient.IsUnauthorized,
-		message: "the kargo API server answered 401 Unauthorized",
+		code:    http.StatusUnauthorized,
 		reason:  metav1.StatusReasonUnauthorized,
+		message: "the bearer token was not accepted",
+	}, {
+		name: "bad request",
+		call: func() error {
+			_, err := newClient(t, adam).List(ctx, apiclient.Stages, p, apiclient.ListOptions{Alias: "x"})
+			return err
+		},
+		check:   func(err error) bool { return !apiclient.IsNotFound(err) && !apiclient.IsConflict(err) },
+		code:    http.StatusBadRequest,
+		reason:  metav1.StatusReasonBadRequest,
+		message: "alias selects Freight; stages have no alias",
+	}, {
+		name: "a proxy's empty answer becomes a readable message",
+		call: func() error {
+			c, err := apiclient.New(badGateway(t), kubetest.Token(adam))
+			require.NoError(t, err)
+			_, err = c.GetProject(ctx, p)
+			return err
+		},
+		check:   func(err error) bool { return !apiclient.IsNotFound(err) && !apiclient.IsForbidden(err) },
+		code:    http.StatusBadGateway,
+		reason:  metav1.StatusReasonInternalError,
+		message: "the kargo API server answered 502 Bad Gateway",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := apiclienttest.New(t, token)
-			s.Override("GET /api/v1/projects/demo", func(w http.ResponseWriter, _ *http.Request) {
-				if tt.contentType != "" {
-					w.Header().Set("Content-Type", tt.contentType)
-				}
-				w.WriteHeader(tt.code)
-				fmt.Fprint(w, tt.body)
-			})
-			_, err := newClient(t, s).GetProject(context.Background(), "demo")
+			err := tt.call()
 			require.Error(t, err)
 			require.True(t, tt.check(err), "%v", err)
-			require.EqualError(t, err, tt.message)
+			require.ErrorContains(t, err, tt.message)
 			st, ok := apiclient.StatusOf(err)
-			require.True(t, ok)
-			require.Equal(t, int32(tt.code), st.Code)
+			require.True(t, ok, "%T: %v", err, err)
+			require.Equal(t, tt.code, st.Code)
 			require.Equal(t, tt.reason, st.Reason)
 		})
 	}
 }
 
-func TestTLS(t *testing.T) {
-	s := apiclienttest.NewTLS(t, token)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o600))
-	ctx := context.Background()
+// selfSigned returns a certificate for 127.0.0.1 and its PEM.
+func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kargo-api-test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
-	untrusted, err := apiclient.New(s.URL, token)
+// TestTLS runs a second real server over HTTPS with a certificate the
+// system does not trust.
+func TestTLS(t *testing.T) {
+	cert, certPEM := selfSigned(t)
+	srv, err := apiserver.Start(env, server.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, certPEM, 0o600))
+	ctx := context.Background()
+	token := kubetest.Token(alice)
+
+	untrusted, err := apiclient.New(srv.URL, token)
 	require.NoError(t, err)
 	_, err = untrusted.WhoAmI(ctx)
 	require.ErrorContains(t, err, "certificate")
 
-	trusted, err := apiclient.New(s.URL, token, apiclient.WithCAFile(caFile))
+	trusted, err := apiclient.New(srv.URL, token, apiclient.WithCAFile(caFile))
 	require.NoError(t, err)
-	_, err = trusted.WhoAmI(ctx)
+	who, err := trusted.WhoAmI(ctx)
 	require.NoError(t, err)
+	require.Equal(t, "alice", who.Username)
 
-	insecure, err := apiclient.New(s.URL, token, apiclient.WithInsecureSkipTLSVerify(true))
+	insecure, err := apiclient.New(srv.URL, token, apiclient.WithInsecureSkipTLSVerify(true))
 	require.NoError(t, err)
 	_, err = insecure.WhoAmI(ctx)
 	require.NoError(t, err)
 
-	_, err = apiclient.New(s.URL, token, apiclient.WithCAFile(filepath.Join(t.TempDir(), "missing.pem")))
+	_, err = apiclient.New(srv.URL, token, apiclient.WithCAFile(filepath.Join(t.TempDir(), "missing.pem")))
 	require.ErrorContains(t, err, "read CA file")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
-	_, err = apiclient.New(s.URL, token, apiclient.WithCAFile(notPEM))
+	_, err = apiclient.New(srv.URL, token, apiclient.WithCAFile(notPEM))
 	require.ErrorContains(t, err, "no PEM certificate")
 }
 
@@ -320,29 +507,55 @@ func TestParseServer(t *testing.T) {
 	}
 }
 
+// TestAPathPrefixIsKept serves the real server under /kargo/ through a
+// reverse proxy, as an ingress that routes by path does.
 func TestAPathPrefixIsKept(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	var got string
-	s.Override("GET /kargo/api/v1/version", func(w http.ResponseWriter, r *http.Request) {
-		got = r.URL.Path
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"version":"v1"}`)
-	})
-	c, err := apiclient.New(s.URL+"/kargo/", token)
+	backend, err := url.Parse(api.URL)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var seen []string
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			mu.Lock()
+			seen = append(seen, r.In.URL.Path)
+			mu.Unlock()
+			r.SetURL(backend)
+			r.Out.URL.Path = strings.TrimPrefix(r.In.URL.Path, "/kargo")
+			r.Out.URL.RawPath = ""
+		},
+		ErrorLog: discardLog(),
+	}
+	ingress := httptest.NewServer(proxy)
+	t.Cleanup(ingress.Close)
+
+	c, err := apiclient.New(ingress.URL+"/kargo/", kubetest.Token(alice))
 	require.NoError(t, err)
 	v, err := c.Version(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, "v1", v.Version)
-	require.Equal(t, "/kargo/api/v1/version", got)
+	require.Equal(t, version.String(), v.Version)
+	who, err := c.WhoAmI(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "alice", who.Username)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"/kargo/api/v1/version", "/kargo/api/v1/whoami"}, seen)
 }
 
+// TestRequestsTimeOut: a network that delivers nothing does not hang the
+// client past its timeout.
 func TestRequestsTimeOut(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	s.Override("GET /api/v1/version", func(http.ResponseWriter, *http.Request) { <-release })
-	c, err := apiclient.New(s.URL, token, apiclient.WithTimeout(50*time.Millisecond))
-	require.NoError(t, err)
-	_, err = c.Version(context.Background())
+	stall := newInterceptor()
+	stall.request = func(r *http.Request) error {
+		select {
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-time.After(time.Minute):
+			return nil
+		}
+	}
+	c := stall.client(t, alice, apiclient.WithTimeout(50*time.Millisecond))
+	start := time.Now()
+	_, err := c.Version(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 30*time.Second)
 }

@@ -3,18 +3,22 @@ package apiclient_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
-	"github.com/kargohq/kargo/internal/apiclient/apiclienttest"
 	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
 )
 
 func TestReadEvents(t *testing.T) {
@@ -82,65 +86,125 @@ func TestReadEventsStopsWhenTheCallerDoes(t *testing.T) {
 	require.Equal(t, 1, n)
 }
 
+// TestWatchStreamsChanges watches Stages of one project while they are
+// created, reconciled and changed, and one of another project is created.
 func TestWatchStreamsChanges(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Add(project("demo"))
+	p := newProject(t)
+	other := p + "-other"
+	env.CreateProject(t, other)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events, err := newClient(t, s).Watch(ctx, apiclient.Stages, "demo")
+	events, err := newClient(t, admin).Watch(ctx, apiclient.Stages, p)
 	require.NoError(t, err)
-	waitFor(t, func() bool { return s.Watchers() == 1 })
 
-	s.Add(stage("demo", "test"), stage("other", "ignored"))
-	st := stage("demo", "test")
-	st.Status.Phase = kargoapi.StagePhaseSteady
-	s.Update(st)
-
-	ev := next(t, events)
+	create(t, stage(other, "ignored"), stage(p, "test"))
+	ev := nextWhere(t, events, "the Stage is added", func(apitypes.WatchEvent) bool { return true })
 	require.Equal(t, "ADDED", ev.Type)
-	ev = next(t, events)
+	require.Equal(t, "test", decodeStage(t, ev).Name, "only the watched project's Stages")
+
+	st := &kargoapi.Stage{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: p, Name: "test"}, st))
+	patch := client.MergeFrom(st.DeepCopy())
+	st.Annotations = map[string]string{"example.com/note": "changed"}
+	require.NoError(t, env.Admin.Patch(ctx, st, patch))
+	ev = nextWhere(t, events, "the change is streamed", func(ev apitypes.WatchEvent) bool {
+		return decodeStage(t, ev).Annotations["example.com/note"] == "changed"
+	})
 	require.Equal(t, "MODIFIED", ev.Type)
-	var got kargoapi.Stage
-	require.NoError(t, json.Unmarshal(ev.Object, &got))
-	require.Equal(t, kargoapi.StagePhaseSteady, got.Status.Phase)
 
 	cancel()
-	select {
-	case ev, ok := <-events:
-		require.False(t, ok, "no event after cancel, got %+v", ev)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the channel was not closed after the context ended")
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			require.NotEqual(t, apiclient.WatchError, ev.Type, "leaving is not an error: %s", ev.Object)
+		case <-deadline:
+			t.Fatal("the channel was not closed after the context ended")
+		}
 	}
 }
 
-func TestWatchEndsWithAnErrorEventWhenTheStreamBreaks(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Override("GET /api/v1/projects/demo/stages", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-		fmt.Fprint(w, "data: {\"type\":\"ADDED\",\"object\":{}}\n\ndata: not json\n\n")
-	})
-	events, err := newClient(t, s).Watch(context.Background(), apiclient.Stages, "demo")
+// TestWatchEndsWithAnErrorEventWhenTheConnectionBreaks cuts the
+// connection of a watch of the real server under the client's feet.
+func TestWatchEndsWithAnErrorEventWhenTheConnectionBreaks(t *testing.T) {
+	p := newProject(t)
+	create(t, stage(p, "test"))
+	var mu sync.Mutex
+	var conns []net.Conn
+	dialer := &net.Dialer{}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+		return c, err
+	}}
+	c := newClient(t, admin, apiclient.WithHTTPClient(&http.Client{Transport: tr}))
+	events, err := c.Watch(context.Background(), apiclient.Stages, p)
 	require.NoError(t, err)
-	require.Equal(t, "ADDED", next(t, events).Type)
-	ev := next(t, events)
+	require.Equal(t, "ADDED", nextWhere(t, events, "the Stage is listed", func(apitypes.WatchEvent) bool { return true }).Type)
+
+	mu.Lock()
+	for _, conn := range conns {
+		require.NoError(t, conn.Close())
+	}
+	mu.Unlock()
+	ev := nextWhere(t, events, "the break is reported", func(apitypes.WatchEvent) bool { return true })
 	require.Equal(t, apiclient.WatchError, ev.Type)
-	require.ErrorContains(t, apiclient.EventError(ev), `watch stages: decode event "not json"`)
+	require.ErrorContains(t, apiclient.EventError(ev), "watch stages: read event stream")
 	_, ok := <-events
-	require.False(t, ok)
+	require.False(t, ok, "nothing after the error")
+}
+
+// TestWatchEndsWhenTheServerStops: a server that shuts down ends its
+// watches cleanly; the channel closes without an error event, which is
+// how callers (kargo get -w) tell that the server ended the watch.
+func TestWatchEndsWhenTheServerStops(t *testing.T) {
+	p := newProject(t)
+	create(t, stage(p, "test"))
+	srv, err := apiserver.Start(env, server.Options{})
+	require.NoError(t, err)
+	c, err := apiclient.New(srv.URL, kubetest.Token(admin))
+	require.NoError(t, err)
+	events, err := c.Watch(context.Background(), apiclient.Stages, p)
+	require.NoError(t, err)
+	require.Equal(t, "ADDED", nextWhere(t, events, "the Stage is listed", func(apitypes.WatchEvent) bool { return true }).Type)
+
+	require.NoError(t, srv.Stop())
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			require.NotEqual(t, apiclient.WatchError, ev.Type, "a clean end: %s", ev.Object)
+		case <-deadline:
+			t.Fatal("the watch did not end with the server")
+		}
+	}
 }
 
 func TestWatchRefusals(t *testing.T) {
-	s := apiclienttest.New(t, token)
-	s.Refuse("GET /api/v1/projects/demo/stages", http.StatusForbidden, "alice may not watch stages in project demo")
-	_, err := newClient(t, s).Watch(context.Background(), apiclient.Stages, "demo")
+	p := newProject(t)
+	_, err := newClient(t, nobody).Watch(context.Background(), apiclient.Stages, p)
 	require.True(t, apiclient.IsForbidden(err), "%v", err)
-	require.EqualError(t, err, "alice may not watch stages in project demo")
+	require.ErrorContains(t, err, `user "nobody" may not watch stages.kargo.akuity.io in project "`+p+`"`)
 
-	s.Override("GET /api/v1/projects/demo/freight", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"kind":"FreightList","items":[]}`)
-	})
-	_, err = newClient(t, s).Watch(context.Background(), apiclient.Freight, "demo")
+	// A proxy that drops query strings turns the watch into a list: the
+	// real server answers JSON, which the client refuses to read as
+	// events.
+	strip := newInterceptor()
+	strip.request = func(r *http.Request) error {
+		r.URL.RawQuery = ""
+		return nil
+	}
+	_, err = strip.client(t, admin).Watch(context.Background(), apiclient.Freight, p)
 	require.ErrorContains(t, err, `answered "application/json" instead of an event stream`)
 }
 
@@ -150,26 +214,27 @@ func TestEventErrorOfOtherEventsIsNil(t *testing.T) {
 		"the watch ended with an error the server did not explain")
 }
 
-func next(t *testing.T, events <-chan apitypes.WatchEvent) apitypes.WatchEvent {
+// nextWhere returns the next event that satisfies match, failing the test
+// when the watch ends or none comes within 30 seconds.
+func nextWhere(t *testing.T, events <-chan apitypes.WatchEvent, what string, match func(apitypes.WatchEvent) bool) apitypes.WatchEvent {
 	t.Helper()
-	select {
-	case ev, ok := <-events:
-		require.True(t, ok, "the watch ended early")
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the watch ended before %s", what)
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("%s: no such event within 30s", what)
+		}
 	}
-	return apitypes.WatchEvent{}
 }
 
-// waitFor polls cond until it holds, with a deadline.
-func waitFor(t *testing.T, cond func() bool) {
+func decodeStage(t *testing.T, ev apitypes.WatchEvent) *kargoapi.Stage {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	st := &kargoapi.Stage{}
+	require.NoError(t, json.Unmarshal(ev.Object, st), "%s", ev.Object)
+	return st
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kargohq/kargo/internal/apiclient"
 )
 
 func newApproveCommand(g *globals) *cobra.Command {
@@ -34,14 +36,24 @@ Stage, but promotes nothing: the Freight's status.approvedFor records it.`,
 				return err
 			}
 			ctx := cmd.Context()
-			f, err := resolveFreight(ctx, c, p, freight, alias)
+			f, err := resolveFreightToPromote(ctx, c, p, freight, alias)
 			if err != nil {
 				return err
 			}
-			if _, err := c.Approve(ctx, p, f.Name, stage); err != nil {
-				return apiError(err, fmt.Sprintf("approve Freight %s for Stage %s", f.Name, stage), stageType, stage, p)
+			ref := firstNonEmpty(alias, freight)
+			if f != nil {
+				ref = f.Name
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Freight %s approved for Stage %s\n", describeFreight(f.Name, freightAlias(f)), stage)
+			approved, err := c.Approve(ctx, p, ref, stage)
+			if err != nil {
+				if f == nil && apiclient.IsNotFound(err) {
+					// The server's message says whether the Stage or the
+					// Freight is missing.
+					return err
+				}
+				return apiError(err, fmt.Sprintf("approve Freight %s for Stage %s", ref, stage), stageType, stage, p)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Freight %s approved for Stage %s\n", describeFreight(approved.Name, freightAlias(approved)), stage)
 			return err
 		},
 	}

@@ -2,73 +2,74 @@ package cli
 
 import (
 	"context"
-	"net/http"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
+	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/registry"
 )
-
-func (h *harness) addFixtures(rts ...*resourceType) {
-	fx := fixtures()
-	for _, rt := range rts {
-		h.srv.Add(fx[rt]...)
-	}
-}
 
 func TestLogin(t *testing.T) {
 	h := newHarness(t, false)
 	require.NoError(t, os.Remove(h.config))
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(tokenFile, []byte(kubetest.Token(alice)+"\n"), 0o600))
 
-	r := h.run("login", h.srv.URL, "--token-file", tokenFile)
+	r := h.run("login", api.URL, "--token-file", tokenFile)
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "Logged in to "+h.srv.URL+" as alice\n", r.stdout)
-	require.Equal(t, &Config{Server: h.srv.URL, Token: testToken}, readConfig(t, h.config))
+	require.Equal(t, "Logged in to "+api.URL+" as alice\n", r.stdout)
+	require.Equal(t, &Config{Server: api.URL, Token: kubetest.Token(alice)}, readConfig(t, h.config))
 	require.Equal(t, os.FileMode(0o600), fileMode(t, h.config))
 	require.Equal(t, os.FileMode(0o700), fileMode(t, filepath.Dir(h.config)))
 
-	r = h.runIn(context.Background(), testToken+"\n", "login", h.srv.URL, "--token-file", "-")
+	r = h.runIn(context.Background(), kubetest.Token(adam)+"\n", "login", api.URL, "--token-file", "-")
 	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "Logged in to "+api.URL+" as adam\n", r.stdout)
 }
 
 func TestLoginKeepsTheDefaultProjectOfItsServerOnly(t *testing.T) {
 	h := newHarness(t, true)
-	r := h.run("login", h.srv.URL, "--token", testToken)
+	r := h.run("login", api.URL, "--token", kubetest.Token(adam))
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "kargo-demo", readConfig(t, h.config).Project, "logging in again to the same server")
+	require.Equal(t, h.project, readConfig(t, h.config).Project, "logging in again to the same server")
 
 	require.NoError(t, saveConfig(h.config, &Config{Server: "https://old.example.com", Token: "x", Project: "old-project"}))
-	r = h.run("login", h.srv.URL, "--token", testToken)
+	r = h.run("login", api.URL, "--token", kubetest.Token(adam))
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, &Config{Server: h.srv.URL, Token: testToken}, readConfig(t, h.config))
+	require.Equal(t, &Config{Server: api.URL, Token: kubetest.Token(adam)}, readConfig(t, h.config))
 }
 
 func TestLoginRefusesABadTokenAndKeepsTheConfig(t *testing.T) {
 	h := newHarness(t, true)
 	before := readConfig(t, h.config)
-	r := h.run("login", h.srv.URL, "--token", "wrong")
+	r := h.run("login", api.URL, "--token", "wrong")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: log in to "+h.srv.URL+": the server did not accept the token: the token is missing, expired or not valid\n", r.stderr)
+	require.Equal(t, "Error: log in to "+api.URL+": the server did not accept the token: the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again\n", r.stderr)
 	require.Equal(t, before, readConfig(t, h.config))
 }
 
 func TestLoginUsage(t *testing.T) {
 	h := newHarness(t, false)
 	for _, args := range [][]string{
-		{"login", h.srv.URL},
-		{"login", h.srv.URL, "--token", "a", "--token-file", "b"},
+		{"login", api.URL},
+		{"login", api.URL, "--token", "a", "--token-file", "b"},
 		{"login", "--token", "a"},
 		{"login", "ftp://x", "--token", "a"},
 	} {
@@ -77,74 +78,132 @@ func TestLoginUsage(t *testing.T) {
 	}
 }
 
+// The "Working With Freight" page's two outputs, from the real server: the
+// same text but for the Freight's name, which is the fingerprint of other
+// artifacts than the page's.
 func TestGetFreightAsTheSeedPageShowsIt(t *testing.T) {
 	h := newHarness(t, false)
-	h.srv.Add(fixtures()[freightType][0])
-	r := h.run("get", "freight", "--project", "kargo-demo")
+	f := newFreight("1.27.0", "mortal-dragonfly", time.Minute)
+	f.Status = kargoapi.FreightStatus{
+		VerifiedIn:  map[string]kargoapi.VerifiedStage{"test": {}},
+		ApprovedFor: map[string]kargoapi.ApprovedStage{"prod": {}},
+	}
+	h.create(f)
+	h.g.now = func() time.Time { return f.CreationTimestamp.Add(35 * time.Second) }
+
+	r := h.run("get", "freight", "--project", h.project)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, ""+
 		"NAME                                       ALIAS              AGE\n"+
-		"f5f87aa23c9e97f43eb83dd63768ee41f5ba3766   mortal-dragonfly   35s\n", r.stdout)
+		f.Name+"   mortal-dragonfly   35s\n", r.stdout)
 
-	r = h.run("get", "freight", "--project", "kargo-demo", "--output", "jsonpath-as-json={.status}")
+	r = h.run("get", "freight", "--project", h.project, "--output", "jsonpath-as-json={.status}")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "[\n    {\n        \"approvedFor\": {\n            \"prod\": {}\n        },\n        \"verifiedIn\": {\n            \"test\": {}\n        }\n    }\n]\n", r.stdout)
 }
 
 func TestGetNamesAndAliases(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(freightType, stageType)
+	a, b := h.pipeline()
 	for _, alias := range []string{"freight", "freights"} {
-		r := h.run("get", alias, "mortal-dragonfly", freightB, "-o", "name")
+		r := h.run("get", alias, "mortal-dragonfly", b.Name, "-o", "name")
 		require.Equal(t, ExitOK, r.code, r.stderr)
-		require.Equal(t, "freight.kargo.akuity.io/"+freightA+"\nfreight.kargo.akuity.io/"+freightB+"\n", r.stdout)
+		require.Equal(t, "freight.kargo.akuity.io/"+a.Name+"\nfreight.kargo.akuity.io/"+b.Name+"\n", r.stdout)
 	}
-	r := h.run("get", "stage", "test", "-o", "jsonpath={.status.phase}")
+	r := h.run("get", "stage", "test", "-o", "jsonpath={.spec.subscriptions.warehouse}")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "Steady\n", r.stdout)
+	require.Equal(t, "kargo-demo\n", r.stdout)
 
 	// One missing name: the others are still printed, and the exit code
 	// says something was missing.
 	r = h.run("get", "stages", "test", "nope")
 	require.Equal(t, ExitError, r.code)
-	require.Contains(t, r.stdout, "test ")
-	require.Equal(t, "Error: Stage \"nope\" not found in project \"kargo-demo\" (kargo get stages --project kargo-demo lists them)\n", r.stderr)
+	require.Regexp(t, `^NAME +CURRENT FREIGHT +HEALTH +PHASE +AGE\ntest +`, r.stdout)
+	require.Equal(t, "Error: Stage \"nope\" not found in project \""+h.project+"\" (kargo get stages --project "+h.project+" lists them)\n", r.stderr)
 
 	r = h.run("get", "freight", "no-such-alias")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: no Freight named or aliased \"no-such-alias\" in project kargo-demo; kargo get freight --project kargo-demo lists them\n", r.stderr)
+	require.Equal(t, "Error: no Freight named or aliased \"no-such-alias\" in project "+h.project+"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
 }
 
 func TestGetEveryTypeByEveryName(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(warehouseType, stageType, freightType, promotionType, promotionPolicyType)
+	a, _ := h.pipeline()
+	h.create(
+		&kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "test.1"}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: a.Name}},
+		&kargoapi.PromotionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "test"}, Stage: "test", EnableAutoPromotion: true},
+	)
+	header := regexp.MustCompile(` {3,}`)
 	for _, rt := range resourceTypes {
+		if rt == projectType {
+			// Projects are cluster-wide: only a cluster role lists them.
+			h.login(admin)
+		} else {
+			h.login(adam)
+		}
 		for _, name := range append([]string{rt.plural()}, rt.aliases...) {
 			r := h.run("get", name)
 			require.Equal(t, ExitOK, r.code, "%s: %s", name, r.stderr)
-			header, _, _ := strings.Cut(r.stdout, "\n")
-			require.Equal(t, rt.columns, regexp.MustCompile(` {3,}`).Split(header, -1), "%s: %s", name, r.stdout)
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+			require.Equal(t, rt.columns, header.Split(lines[0], -1), "%s: %s", name, r.stdout)
+			require.Greater(t, len(lines), 1, "%s: a row under the header", name)
 		}
 	}
+	h.login(admin)
 	r := h.run("get", "projects", "-o", "name")
-	require.Equal(t, "project.kargo.akuity.io/kargo-demo\n", r.stdout)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, strings.Split(r.stdout, "\n"), "project.kargo.akuity.io/"+h.project)
 }
 
+// TestGetFollowsPages lists more Freight than the server's page of 500.
 func TestGetFollowsPages(t *testing.T) {
 	h := newHarness(t, true)
-	h.srv.PageSize = 1
-	h.addFixtures(promotionType)
-	r := h.run("get", "promos", "-o", "name")
+	const n = 501
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	work := make(chan int)
+	errs := make(chan error, n)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				f := newFreight(fmt.Sprintf("1.0.%d", i), "", time.Duration(i)*time.Second)
+				f.Namespace = h.project
+				errs <- env.Admin.Create(ctx, f)
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	c, err := apiclient.New(api.URL, kubetest.Token(adam))
+	require.NoError(t, err)
+	eventually(t, "the server lists every Freight", func() bool {
+		l, err := c.List(ctx, apiclient.Freight, h.project, apiclient.ListOptions{Limit: 1})
+		return err == nil && l.Total == n
+	})
+
+	r := h.run("get", "freight", "-o", "name")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "promotion.kargo.akuity.io/test.01jd8p3k\npromotion.kargo.akuity.io/prod.01jd8p9z\n", r.stdout)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	require.Len(t, lines, n)
+	require.Len(t, slices.Compact(slices.Sorted(slices.Values(lines))), n, "no Freight twice")
+	// Newest discovered first: 1.0.0 was discovered last.
+	require.Equal(t, "freight.kargo.akuity.io/"+newFreight("1.0.0", "", 0).Name, lines[0])
+	require.Equal(t, "freight.kargo.akuity.io/"+newFreight(fmt.Sprintf("1.0.%d", n-1), "", 0).Name, lines[n-1])
 }
 
 func TestGetNothing(t *testing.T) {
 	h := newHarness(t, true)
 	r := h.run("get", "stages")
-	require.Equal(t, ExitOK, r.code)
+	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Empty(t, r.stdout)
-	require.Equal(t, "No stages found in project kargo-demo.\n", r.stderr)
+	require.Equal(t, "No stages found in project "+h.project+".\n", r.stderr)
 
 	r = h.run("get", "stages", "-o", "json")
 	require.Equal(t, "{\n    \"apiVersion\": \"v1\",\n    \"items\": [],\n    \"kind\": \"List\",\n    \"metadata\": {}\n}\n", r.stdout)
@@ -175,7 +234,8 @@ func TestAProjectIsNeeded(t *testing.T) {
 	require.Equal(t, ExitUsage, r.code)
 	require.Equal(t, "Error: no project given: pass --project P, or set a default with kargo config set-project P\n", r.stderr)
 
-	r = h.run("get", "stages", "--project", "nope")
+	h.login(admin)
+	r = h.run("get", "projects", "nope")
 	require.Equal(t, ExitError, r.code)
 	require.Equal(t, "Error: project \"nope\" not found (kargo get projects lists them)\n", r.stderr)
 }
@@ -189,46 +249,50 @@ func TestNotLoggedIn(t *testing.T) {
 
 func TestRefusalsSayWhatToDo(t *testing.T) {
 	h := newHarness(t, true)
+	a, _ := h.pipeline()
 	cfg := readConfig(t, h.config)
 	cfg.Token = "expired"
 	require.NoError(t, saveConfig(h.config, cfg))
 	r := h.run("get", "stages")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: the token is missing, expired or not valid; run kargo login SERVER --token-file FILE to log in again\n", r.stderr)
+	// The server's message already says to log in again; it is not said
+	// twice.
+	require.Equal(t, "Error: the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again\n", r.stderr)
 
-	// A server whose message already says to log in is not repeated.
-	h = newHarness(t, true)
-	h.srv.Refuse("GET /api/v1/projects/kargo-demo/stages", http.StatusUnauthorized, "the bearer token was not accepted: run `kargo login` again")
-	r = h.run("get", "stages")
-	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: the bearer token was not accepted: run `kargo login` again\n", r.stderr)
-
-	h = newHarness(t, true)
-	h.addFixtures(stageType, freightType)
-	const forbidden = `alice may not promote to Stage "test" in project "kargo-demo": it takes the promote verb on stages`
-	h.srv.Refuse("POST /api/v1/projects/kargo-demo/stages/test/promote", http.StatusForbidden, forbidden)
+	// vera may read the Freight, but not promote it: the server's 403
+	// names the verb.
+	h.login(vera)
 	r = h.run("promote", "--freight", "mortal-dragonfly", "--stage", "test")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: "+forbidden+"\n", r.stderr)
+	denied := &authz.Denied{User: vera, Namespace: h.project, Stage: "test"}
+	require.Equal(t, "Error: "+denied.Error()+"\n", r.stderr)
+	require.Empty(t, h.promotions(), "nothing was promoted")
+
+	r = h.run("update", "freight", "--old-alias", "mortal-dragonfly", "--new-alias", "x")
+	require.Equal(t, ExitError, r.code)
+	require.Equal(t, `Error: user "vera" may not update freights.kargo.akuity.io "`+a.Name+`" in project "`+h.project+`"; a project administrator can grant it with a RoleBinding in the project to the kargo-admin ClusterRole`+"\n", r.stderr)
 }
 
 func TestPromote(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType)
+	_, b := h.pipeline()
 	r := h.run("promote", "--freight-alias", "frozen-tauntaun", "--stage", "test")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	promos := h.srv.Objects(apiclient.Promotions, "kargo-demo")
+	promos := h.promotions()
 	require.Len(t, promos, 1)
-	require.Equal(t, promos[0].GetName()+"\n", r.stdout)
-	require.Equal(t, kargoapi.PromotionSpec{Stage: "test", Freight: freightB}, promos[0].(*kargoapi.Promotion).Spec)
+	require.Equal(t, promos[0].Name+"\n", r.stdout)
+	require.Equal(t, kargoapi.PromotionSpec{Stage: "test", Freight: b.Name}, promos[0].Spec)
 
 	r = h.run("promote", "--freight-alias", "nope", "--stage", "test")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: no Freight with alias nope in project kargo-demo; kargo get freight --project kargo-demo lists them\n", r.stderr)
+	require.Equal(t, "Error: no Freight with alias nope in project "+h.project+"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
 
-	r = h.run("promote", "--freight", freightA, "--stage", "nope")
+	// The promotions webhook refuses a Promotion into a Stage that does
+	// not exist; the refusal reaches the user through the server.
+	r = h.run("promote", "--freight", b.Name, "--stage", "nope")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: Stage \"nope\" not found in project \"kargo-demo\" (kargo get stages --project kargo-demo lists them)\n", r.stderr)
+	require.Equal(t, "Error: promote Freight "+b.Name+" to Stage nope: admission webhook \"promotions.validate.kargo.akuity.io\" denied the request: spec.stage: Stage \"nope\" not found in project \""+h.project+"\"; a Promotion names a Stage of its own project\n", r.stderr)
+	require.Len(t, h.promotions(), 1)
 
 	for _, args := range [][]string{
 		{"promote", "--stage", "test"},
@@ -240,78 +304,131 @@ func TestPromote(t *testing.T) {
 	}
 }
 
-// promoteAndWait runs `kargo promote --wait` and plays the controller:
-// the Promotion goes through phases, each once the CLI has seen the one
-// before.
-func promoteAndWait(t *testing.T, h *harness, phases []kargoapi.PromotionStatus) result {
+// progressLines checks the lines `kargo promote --wait` printed before its
+// last one: the Promotion's name, then where it was each time the CLI
+// looked, in order. Which of Pending and Running the CLI sees depends on
+// how fast the controller is.
+func progressLines(t *testing.T, stdout, name string) []string {
 	t.Helper()
-	// Only the watch moves the wait on, so that every phase is seen in
-	// order.
-	h.g.pollInterval = time.Hour
-	done := make(chan result, 1)
-	go func() {
-		done <- h.run("promote", "--freight", freightA, "--stage", "test", "--wait", "--timeout", "30s")
-	}()
-	var promo *kargoapi.Promotion
-	eventually(t, "the Promotion is created and followed", func() bool {
-		ps := h.srv.Objects(apiclient.Promotions, "kargo-demo")
-		if len(ps) == 0 || h.srv.Watchers() == 0 {
-			return false
-		}
-		promo = ps[0].(*kargoapi.Promotion)
-		return slices.Contains(h.srv.Requests(), "GET /api/v1/projects/kargo-demo/promotions/"+promo.Name)
-	})
-	for _, st := range phases {
-		promo.Status = st
-		h.srv.Update(promo)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Equal(t, name, lines[0], stdout)
+	progress := regexp.MustCompile(`^Promotion ` + regexp.QuoteMeta(name) + ` is (Pending|Running)(: .+)?$`)
+	for _, l := range lines[1 : len(lines)-1] {
+		require.Regexp(t, progress, l, stdout)
 	}
-	select {
-	case r := <-done:
-		return r
-	case <-time.After(30 * time.Second):
-		t.Fatal("kargo promote --wait did not end")
-	}
-	return result{}
+	return lines
 }
 
 func TestPromoteWaitSucceeded(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType)
-	r := promoteAndWait(t, h, []kargoapi.PromotionStatus{
-		{Phase: kargoapi.PromotionPhaseRunning, Message: "Updating Argo CD Application test"},
-		{Phase: kargoapi.PromotionPhaseSucceeded},
-	})
+	a, _ := h.pipeline()
+	r := h.run("promote", "--freight", a.Name, "--stage", "test", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	name := h.srv.Objects(apiclient.Promotions, "kargo-demo")[0].GetName()
-	require.Equal(t, name+"\n"+
-		"Promotion "+name+" is Pending\n"+
-		"Promotion "+name+" is Running: Updating Argo CD Application test\n"+
-		"Promotion "+name+" Succeeded\n", r.stdout)
 	require.Empty(t, r.stderr)
+	promos := h.promotions()
+	require.Len(t, promos, 1)
+	name := promos[0].Name
+	lines := progressLines(t, r.stdout, name)
+	require.Equal(t, "Promotion "+name+" Succeeded: Promoted Freight mortal-dragonfly ("+a.Name+") into test", lines[len(lines)-1])
+	for _, l := range lines {
+		if strings.Contains(l, " is Running") {
+			require.Equal(t, "Promotion "+name+" is Running: Promoting Freight mortal-dragonfly ("+a.Name+") into test", l)
+		}
+	}
+	require.Equal(t, a.Name, get(h, "test", &kargoapi.Stage{}).Status.CurrentFreight.ID, "the Stage has the Freight")
 }
 
-func TestPromoteWaitFailed(t *testing.T) {
-	for _, phase := range []kargoapi.PromotionPhase{kargoapi.PromotionPhaseFailed, kargoapi.PromotionPhaseErrored} {
-		t.Run(string(phase), func(t *testing.T) {
-			h := newHarness(t, true)
-			h.addFixtures(stageType, freightType)
-			r := promoteAndWait(t, h, []kargoapi.PromotionStatus{
-				{Phase: phase, Message: "Freight is not available to Stage test"},
-			})
-			require.Equal(t, ExitPromotionFailed, r.code)
-			name := h.srv.Objects(apiclient.Promotions, "kargo-demo")[0].GetName()
-			require.Equal(t, name+"\nPromotion "+name+" is Pending\n", r.stdout)
-			require.Equal(t, "Error: Promotion "+name+" "+string(phase)+": Freight is not available to Stage test\n", r.stderr)
-		})
+// closedAddress is an address nothing listens on, as a Git host that is
+// down.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// gitOpsStage is a Stage that commits to the GitOps repository at repoURL.
+func gitOpsStage(name, repoURL string) *kargoapi.Stage {
+	return &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: kargoapi.StageSpec{
+			Subscriptions: &kargoapi.Subscriptions{Warehouse: "kargo-demo"},
+			PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+				RepoURL: kargoapi.GitRepoURL(repoURL), ReadBranch: "main", WriteBranch: kargoapi.BranchName("stages/" + name),
+			}}},
+		},
 	}
 }
 
+func TestPromoteWaitFailed(t *testing.T) {
+	t.Run("Failed", func(t *testing.T) {
+		h := newHarness(t, true)
+		a, _ := h.pipeline()
+		// production takes Freight verified in test, which a is not.
+		r := h.run("promote", "--freight", a.Name, "--stage", "production", "--wait", "--timeout", "1m")
+		require.Equal(t, ExitPromotionFailed, r.code, r.stderr)
+		name := h.promotions()[0].Name
+		progressLines(t, r.stdout+"(the last line is on stderr)\n", name)
+		require.Equal(t, "Error: Promotion "+name+" Failed: Freight is not available to Stage production: Freight mortal-dragonfly ("+a.Name+
+			") is not verified in upstream Stage test and is not approved for production; promote it through test first, or approve it for production\n", r.stderr)
+	})
+	t.Run("Errored", func(t *testing.T) {
+		h := newHarness(t, true)
+		a, _ := h.pipeline()
+		repo := "http://" + closedAddress(t) + "/gitops.git"
+		h.create(gitOpsStage("broken", repo))
+		r := h.run("promote", "--freight", a.Name, "--stage", "broken", "--wait", "--timeout", "1m")
+		require.Equal(t, ExitPromotionFailed, r.code, r.stderr)
+		name := h.promotions()[0].Name
+		progressLines(t, r.stdout+"(the last line is on stderr)\n", name)
+		require.Regexp(t, `^Error: Promotion `+name+` Errored: Promotion errored: gitRepoUpdates\[0\] \(`+regexp.QuoteMeta(repo)+`, branch stages/broken\): clone `+regexp.QuoteMeta(repo)+`: unreachable: .*; the repositories and the Stage are unchanged\n$`, r.stderr)
+	})
+}
+
+// blackHole is an address that accepts connections and never answers, as
+// a Git host does that hangs; it lives as long as the test.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestPromoteWaitTimesOut promotes into a Stage whose GitOps repository
+// never answers, so that the Promotion runs longer than --timeout.
 func TestPromoteWaitTimesOut(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType)
-	r := h.run("promote", "--freight", freightA, "--stage", "test", "--wait", "--timeout", "100ms")
-	require.Equal(t, ExitError, r.code)
-	require.Regexp(t, `^Error: Promotion test\.\d+: still not done after --timeout 100ms\n$`, r.stderr)
+	a, _ := h.pipeline()
+	h.create(gitOpsStage("hanging", "http://"+blackHole(t)+"/gitops.git"))
+	r := h.run("promote", "--freight", a.Name, "--stage", "hanging", "--wait", "--timeout", "3s")
+	require.Equal(t, ExitError, r.code, r.stderr)
+	name := h.promotions()[0].Name
+	require.Equal(t, "Error: Promotion "+name+": still not done after --timeout 3s\n", r.stderr)
+	lines := progressLines(t, r.stdout+"last\n", name)
+	require.Contains(t, lines, "Promotion "+name+" is Running: Promoting Freight mortal-dragonfly ("+a.Name+") into hanging")
 }
 
 func TestProgressOnATerminal(t *testing.T) {
@@ -336,186 +453,175 @@ func TestProgressOnATerminal(t *testing.T) {
 
 func TestApprove(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType)
+	a, _ := h.pipeline()
 	for _, args := range [][]string{
 		{"approve", "--freight", "mortal-dragonfly", "--stage", "production"},
-		{"approve", "--freight", freightA, "--stage", "production", "--project", "kargo-demo"},
+		{"approve", "--freight", a.Name, "--stage", "production", "--project", h.project},
 		{"approve", "--freight-alias", "mortal-dragonfly", "--stage", "production"},
 	} {
 		r := h.run(args...)
 		require.Equal(t, ExitOK, r.code, r.stderr)
-		require.Equal(t, "Freight "+freightA+" (mortal-dragonfly) approved for Stage production\n", r.stdout)
+		require.Equal(t, "Freight "+a.Name+" (mortal-dragonfly) approved for Stage production\n", r.stdout)
 	}
-	f := h.srv.Object(apiclient.Freight, "kargo-demo", freightA).(*kargoapi.Freight)
-	require.Contains(t, f.Status.ApprovedFor, "production")
+	require.Contains(t, get(h, a.Name, &kargoapi.Freight{}).Status.ApprovedFor, "production")
 
 	r := h.run("approve", "--freight-alias", "nope", "--stage", "production")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: no Freight with alias nope in project kargo-demo; kargo get freight --project kargo-demo lists them\n", r.stderr)
-}
+	require.Equal(t, "Error: no Freight with alias nope in project "+h.project+"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
 
-func TestAnAliasHeldTwiceIsRefused(t *testing.T) {
-	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType)
-	// Right after an alias change the label may lag the field: both count.
-	f := h.srv.Object(apiclient.Freight, "kargo-demo", freightB).(*kargoapi.Freight)
-	f.Alias = "mortal-dragonfly"
-	h.srv.Update(f)
-	r := h.run("promote", "--freight-alias", "mortal-dragonfly", "--stage", "test")
+	r = h.run("approve", "--freight", a.Name, "--stage", "nope")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: alias mortal-dragonfly is held by several Freight in project kargo-demo ("+freightA+", "+freightB+"); name the Freight instead\n", r.stderr)
-	require.Empty(t, h.srv.Objects(apiclient.Promotions, "kargo-demo"), "nothing was promoted")
+	require.Equal(t, "Error: Stage \"nope\" not found in project \""+h.project+"\" (kargo get stages --project "+h.project+" lists them)\n", r.stderr)
 }
 
 func TestUpdateFreightAlias(t *testing.T) {
 	h := newHarness(t, false)
-	h.addFixtures(freightType)
-	r := h.run("update", "freight", "--project=kargo-demo", "--name="+freightA, "--new-alias=frozen-yak")
+	a, b := h.pipeline()
+	r := h.run("update", "freight", "--project="+h.project, "--name="+a.Name, "--new-alias=frozen-yak")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "Freight "+freightA+" is now aliased frozen-yak (was mortal-dragonfly)\n", r.stdout)
+	require.Equal(t, "Freight "+a.Name+" is now aliased frozen-yak (was mortal-dragonfly)\n", r.stdout)
+	got := get(h, a.Name, &kargoapi.Freight{})
+	require.Equal(t, "frozen-yak", got.Alias)
+	require.Equal(t, "frozen-yak", got.Labels[kargoapi.AliasLabelKey])
 
-	r = h.run("update", "freight", "--project=kargo-demo", "--old-alias=frozen-yak", "--new-alias=mortal-dragonfly")
+	r = h.run("update", "freight", "--project="+h.project, "--old-alias=frozen-yak", "--new-alias=mortal-dragonfly")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	f := h.srv.Object(apiclient.Freight, "kargo-demo", freightA).(*kargoapi.Freight)
-	require.Equal(t, "mortal-dragonfly", f.Alias)
+	require.Equal(t, "mortal-dragonfly", get(h, a.Name, &kargoapi.Freight{}).Alias)
 
-	r = h.run("update", "freight", "--project=kargo-demo", "--old-alias=mortal-dragonfly", "--new-alias=frozen-tauntaun")
+	// The Freight webhook refuses an alias another Freight holds; the 409
+	// reaches the user through the server.
+	r = h.run("update", "freight", "--project="+h.project, "--old-alias=mortal-dragonfly", "--new-alias=frozen-tauntaun")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: set the alias of Freight "+freightA+": alias \"frozen-tauntaun\" is already used by Freight "+freightB+"\n", r.stderr)
+	require.Regexp(t, `^Error: set the alias of Freight `+a.Name+`: .*alias "frozen-tauntaun" is already held by Freight `+b.Name+` in project "`+h.project+`"`, r.stderr)
 
-	r = h.run("update", "freight", "--project=kargo-demo", "--old-alias=gone", "--new-alias=x")
-	require.Equal(t, "Error: no Freight with alias gone in project kargo-demo; kargo get freight --project kargo-demo lists them\n", r.stderr)
+	r = h.run("update", "freight", "--project="+h.project, "--old-alias=gone", "--new-alias=x")
+	require.Equal(t, "Error: no Freight with alias gone in project "+h.project+"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
 
 	for _, args := range [][]string{
-		{"update", "freight", "--project=kargo-demo", "--new-alias=x"},
-		{"update", "freight", "--project=kargo-demo", "--name=a", "--old-alias=b", "--new-alias=x"},
-		{"update", "freight", "--project=kargo-demo", "--name=a"},
+		{"update", "freight", "--project=" + h.project, "--new-alias=x"},
+		{"update", "freight", "--project=" + h.project, "--name=a", "--old-alias=b", "--new-alias=x"},
+		{"update", "freight", "--project=" + h.project, "--name=a"},
 	} {
 		require.Equal(t, ExitUsage, h.run(args...).code, "%v", args)
 	}
 }
 
+// TestRefreshWait: a Warehouse of a real registry finds the image pushed
+// after its last look as soon as it is asked to.
 func TestRefreshWait(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(warehouseType)
-	done := make(chan result, 1)
-	go func() { done <- h.run("refresh", "warehouse", "kargo-demo", "--wait", "--timeout", "30s") }()
-
-	var w *kargoapi.Warehouse
-	eventually(t, "the refresh is requested", func() bool {
-		o := h.srv.Object(apiclient.Warehouses, "kargo-demo", "kargo-demo")
-		w = o.(*kargoapi.Warehouse)
-		return w.Annotations[warehouse.RefreshAnnotationKey] != ""
+	reg := registry.New(t, registry.Options{})
+	reg.PushImage(t, "app", "1.0.0", registry.Image{})
+	h.create(warehouseNamed("kargo-demo", reg.Host()+"/app"))
+	eventually(t, "the Warehouse produces its first Freight", func() bool {
+		return get(h, "kargo-demo", &kargoapi.Warehouse{}).Status.LastFreight != nil
 	})
-	// An unrelated status write does not end the wait, even once the CLI
-	// has read it twice...
-	w.Status.LastHandledRefresh = "an older token"
-	h.srv.Update(w)
-	reads := func() int {
-		return len(slices.DeleteFunc(h.srv.Requests(), func(r string) bool {
-			return r != "GET /api/v1/projects/kargo-demo/warehouses/kargo-demo"
-		}))
-	}
-	before := reads()
-	eventually(t, "the CLI reads the Warehouse again", func() bool { return reads() >= before+2 })
-	select {
-	case r := <-done:
-		t.Fatalf("the wait ended before the refresh was handled: %+v", r)
-	default:
-	}
-	// ...the controller acting on this token does.
-	w.Status.LastHandledRefresh = w.Annotations[warehouse.RefreshAnnotationKey]
-	w.Status.LastFreight = &kargoapi.FreightReference{Name: freightB, Alias: "frozen-tauntaun"}
-	h.srv.Update(w)
-	r := <-done
+	reg.PushImage(t, "app", "1.1.0", registry.Image{})
+
+	r := h.run("refresh", "warehouse", "kargo-demo", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "Refresh of Warehouse kargo-demo requested\nWarehouse kargo-demo refreshed; its newest Freight is "+freightB+" (frozen-tauntaun)\n", r.stdout)
+	w := get(h, "kargo-demo", &kargoapi.Warehouse{})
+	require.Equal(t, w.Annotations[warehouse.RefreshAnnotationKey], w.Status.LastHandledRefresh)
+	last := w.Status.LastFreight
+	newest := get(h, last.Name, &kargoapi.Freight{})
+	require.Equal(t, "1.1.0", newest.Images[0].Tag, "the refresh found the new image")
+	require.Equal(t, "Refresh of Warehouse kargo-demo requested\nWarehouse kargo-demo refreshed; its newest Freight is "+last.Name+" ("+last.Alias+")\n", r.stdout)
 }
 
 func TestRefreshWaitReportsAFailedDiscovery(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(warehouseType)
-	h.srv.Override("POST /api/v1/projects/kargo-demo/warehouses/fresh/refresh", func(w http.ResponseWriter, _ *http.Request) {
-		// The controller is faster than the CLI: the refresh is handled
-		// by the time the CLI first looks.
-		wh := h.srv.Object(apiclient.Warehouses, "kargo-demo", "fresh").(*kargoapi.Warehouse)
-		wh.Annotations = map[string]string{warehouse.RefreshAnnotationKey: "tok"}
-		wh.Status.LastHandledRefresh = "tok"
-		wh.Status.Conditions = []metav1.Condition{{Type: kargoapi.ConditionReady, Status: metav1.ConditionFalse, Reason: "DiscoveryFailed", Message: "ghcr.io/example/app: 404 repository not found"}}
-		h.srv.Update(wh)
-		writeTestJSON(t, w, wh)
-	})
-	r := h.run("refresh", "warehouses", "fresh", "--wait")
+	reg := registry.New(t, registry.Options{})
+	h.create(warehouseNamed("fresh", reg.Host()+"/missing"))
+	r := h.run("refresh", "warehouses", "fresh", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitError, r.code)
-	require.Equal(t, "Error: Warehouse fresh refreshed, but it is not Ready: ghcr.io/example/app: 404 repository not found\n", r.stderr)
+	w := get(h, "fresh", &kargoapi.Warehouse{})
+	var ready metav1.Condition
+	for _, c := range w.Status.Conditions {
+		if c.Type == kargoapi.ConditionReady {
+			ready = c
+		}
+	}
+	require.Equal(t, metav1.ConditionFalse, ready.Status)
+	require.Contains(t, ready.Message, reg.Host()+"/missing")
+	require.Equal(t, "Refresh of Warehouse fresh requested\n", r.stdout)
+	require.Equal(t, "Error: Warehouse fresh refreshed, but it is not Ready: "+ready.Message+"\n", r.stderr)
 }
 
 func TestRefreshStage(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType)
+	h.create(testStage())
 	r := h.run("refresh", "stage", "test", "--wait")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "Refresh of Stage test requested\nStage test subscribes to no repositories itself; there is nothing to wait for\n", r.stdout)
-	st := h.srv.Object(apiclient.Stages, "kargo-demo", "test")
-	require.NotEmpty(t, st.GetAnnotations()[warehouse.RefreshAnnotationKey])
+	require.NotEmpty(t, get(h, "test", &kargoapi.Stage{}).Annotations[warehouse.RefreshAnnotationKey])
 
 	r = h.run("refresh", "stage", "nope")
-	require.Equal(t, "Error: Stage \"nope\" not found in project \"kargo-demo\" (kargo get stages --project kargo-demo lists them)\n", r.stderr)
+	require.Equal(t, "Error: Stage \"nope\" not found in project \""+h.project+"\" (kargo get stages --project "+h.project+" lists them)\n", r.stderr)
 }
 
 func TestVerifyGoesThroughTheAPI(t *testing.T) {
 	h := newHarness(t, false)
-	h.addFixtures(stageType)
-	r := h.run("verify", "stage", "test", "--project", "kargo-demo", "--abort")
+	h.create(testStage())
+	r := h.run("verify", "stage", "test", "--project", h.project, "--abort")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "abort of the verification of Stage test requested; follow it in its status.verification\n", r.stdout)
-	st := h.srv.Object(apiclient.Stages, "kargo-demo", "test")
-	require.NotEmpty(t, st.GetAnnotations()[kargoapi.AbortVerificationAnnotationKey])
+	require.NotEmpty(t, get(h, "test", &kargoapi.Stage{}).Annotations[kargoapi.AbortVerificationAnnotationKey])
 
-	r = h.run("verify", "stage", "test", "--project", "kargo-demo")
+	r = h.run("verify", "stage", "test", "--project", h.project)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "re-verification of Stage test requested; follow it in its status.verification\n", r.stdout)
+	require.NotEmpty(t, get(h, "test", &kargoapi.Stage{}).Annotations[kargoapi.ReverifyAnnotationKey])
 
-	r = h.run("verify", "stage", "nope", "--project", "kargo-demo")
+	r = h.run("verify", "stage", "nope", "--project", h.project)
 	require.Equal(t, ExitError, r.code)
 	require.Contains(t, r.stderr, `Stage "nope" not found in project`)
 
-	r = h.run("verify", "stage", "test", "--project", "kargo-demo", "--kubeconfig", "/x")
+	r = h.run("verify", "stage", "test", "--project", h.project, "--kubeconfig", "/x")
 	require.Equal(t, ExitUsage, r.code)
 	require.Contains(t, r.stderr, "--kubeconfig is no longer used")
 }
 
 func TestManifests(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType)
+	h.create(testStage())
 	dir := t.TempDir()
 	stages := filepath.Join(dir, "stages.yaml")
 	require.NoError(t, os.WriteFile(stages, []byte(`apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
 metadata:
   name: uat
-  namespace: kargo-demo
+  namespace: `+h.project+`
 ---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
 metadata:
   name: test
-  namespace: kargo-demo`), 0o600))
-	const policy = `{"apiVersion":"kargo.akuity.io/v1alpha1","kind":"PromotionPolicy","metadata":{"name":"uat","namespace":"kargo-demo"},"stage":"uat"}`
+  namespace: `+h.project), 0o600))
+	policy := `{"apiVersion":"kargo.akuity.io/v1alpha1","kind":"PromotionPolicy","metadata":{"name":"uat","namespace":"` + h.project + `"},"stage":"uat"}`
 
 	r := h.runIn(context.Background(), policy, "create", "-f", stages, "-f", "-")
 	require.Equal(t, ExitError, r.code)
 	require.Equal(t, "stage.kargo.akuity.io/uat created\npromotionpolicy.kargo.akuity.io/uat created\n", r.stdout)
-	require.Equal(t, "stage.kargo.akuity.io/test refused (AlreadyExists): stages \"test\" already exists\nError: 1 of 3 objects refused\n", r.stderr)
+	require.Equal(t, "stage.kargo.akuity.io/test refused (AlreadyExists): stages.kargo.akuity.io \"test\" already exists\nError: 1 of 3 objects refused\n", r.stderr)
 
 	r = h.run("apply", "-f", dir)
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "stage.kargo.akuity.io/uat configured\nstage.kargo.akuity.io/test configured\n", r.stdout)
+	require.Equal(t, "stage.kargo.akuity.io/uat unchanged\nstage.kargo.akuity.io/test unchanged\n", r.stdout)
+	raw, err := os.ReadFile(stages)
+	require.NoError(t, err)
+	subscribed := strings.Replace(string(raw), "  name: uat\n  namespace: "+h.project+"\n",
+		"  name: uat\n  namespace: "+h.project+"\nspec:\n  subscriptions:\n    upstreamStages:\n    - name: test\n", 1)
+	require.NoError(t, os.WriteFile(stages, []byte(subscribed), 0o600))
+	r = h.run("apply", "-f", dir)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "stage.kargo.akuity.io/uat configured\nstage.kargo.akuity.io/test unchanged\n", r.stdout)
+	require.Equal(t, "test", get(h, "uat", &kargoapi.Stage{}).Spec.Subscriptions.UpstreamStages[0].Name)
 
 	r = h.run("delete", "--filename", stages)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "stage.kargo.akuity.io/uat deleted\nstage.kargo.akuity.io/test deleted\n", r.stdout)
-	require.Nil(t, h.srv.Object(apiclient.Stages, "kargo-demo", "test"))
+	err = env.Admin.Get(context.Background(), client.ObjectKey{Namespace: h.project, Name: "test"}, &kargoapi.Stage{})
+	require.Error(t, err, "the Stage is gone")
 
 	require.Equal(t, ExitUsage, h.run("apply").code)
 	require.Equal(t, ExitUsage, h.runIn(context.Background(), "\n---\n", "apply", "-f", "-").code)
@@ -524,48 +630,101 @@ metadata:
 	require.Contains(t, r.stderr, "read manifests")
 }
 
+// TestGetWatch follows Promotions while the controller runs a new one. The
+// server starts a watch by sending every object again; what was just
+// listed is not printed twice.
 func TestGetWatch(t *testing.T) {
 	h := newHarness(t, true)
-	fx := fixtures()
-	h.srv.Add(fx[promotionType][0])
+	a, b := h.pipeline()
+	first := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "test.1"}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: b.Name}}
+	h.create(first)
+	eventually(t, "the first Promotion ends", func() bool {
+		return get(h, first.Name, &kargoapi.Promotion{}).Status.Phase.IsTerminal()
+	})
+	h.served(first)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, done := h.start(ctx, "get", "promotions", "--watch")
-	eventually(t, "the watch is open", func() bool { return h.srv.Watchers() == 1 })
-
-	// What was listed comes again unchanged, as some servers start a watch:
-	// it is not printed twice.
-	h.srv.Replay(apiclient.Promotions, "kargo-demo")
-	h.srv.Add(fx[promotionType][1])
-	p := fx[promotionType][1].(*kargoapi.Promotion)
-	p.Status.Phase = kargoapi.PromotionPhaseRunning
-	h.srv.Update(p)
-	eventually(t, "the change is printed", func() bool { return strings.Contains(out.String(), "Running") })
+	eventually(t, "the listing is printed", func() bool { return strings.Count(out.String(), "\n") == 2 })
+	second := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "test.2"}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: a.Name}}
+	h.create(second)
+	eventually(t, "the new Promotion's end is printed", func() bool {
+		return regexp.MustCompile(`(?m)^test\.2 +test +` + a.Name + ` +Succeeded `).MatchString(out.String())
+	})
 	// Ctrl-C ends a watch, and that is not a failure.
 	cancel()
 	r := <-done
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, ""+
-		"NAME            STAGE   FREIGHT                                    PHASE       AGE\n"+
-		"test.01jd8p3k   test    f5f87aa23c9e97f43eb83dd63768ee41f5ba3766   Succeeded   5m\n"+
-		"prod.01jd8p9z   prod    0c6de4a53b2e7d8f9a1b2c3d4e5f60718293a4b5               10s\n"+
-		"prod.01jd8p9z   prod    0c6de4a53b2e7d8f9a1b2c3d4e5f60718293a4b5   Running     10s\n", r.stdout)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	require.Regexp(t, `^NAME +STAGE +FREIGHT +PHASE +AGE$`, lines[0])
+	require.Regexp(t, `^test\.1 +test +`+b.Name+` +Succeeded +\S+$`, lines[1])
+	for _, l := range lines[2:] {
+		require.Regexp(t, `^test\.2 +test +`+a.Name+` +(Pending|Running|Succeeded)? +\S+$`, l, "only the new Promotion's changes: %s", r.stdout)
+	}
+	// Rows a watch adds line up with the listing's.
+	require.Equal(t, strings.Index(lines[0], "FREIGHT"), strings.Index(lines[len(lines)-1], a.Name))
 }
 
 func TestGetWatchOfNamedFreightByAlias(t *testing.T) {
 	h := newHarness(t, true)
-	fx := fixtures()
-	h.srv.Add(fx[freightType]...)
+	a, b := h.pipeline()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, done := h.start(ctx, "get", "freight", "frozen-tauntaun", "-w", "-o", "name")
-	eventually(t, "the watch is open", func() bool { return h.srv.Watchers() == 1 })
-	for _, o := range fx[freightType] {
-		h.srv.Update(o)
+	eventually(t, "the listing is printed", func() bool { return out.String() != "" })
+	// Both change, a first: the watch delivers changes in order, so a
+	// would be printed before b if it were printed at all.
+	for _, f := range []*kargoapi.Freight{a, b} {
+		live := get(h, f.Name, &kargoapi.Freight{})
+		live.Status.ApprovedFor = map[string]kargoapi.ApprovedStage{"production": {}}
+		require.NoError(t, env.Admin.Status().Update(ctx, live))
 	}
 	eventually(t, "the change is printed", func() bool { return strings.Count(out.String(), "\n") == 2 })
 	cancel()
 	r := <-done
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, strings.Repeat("freight.kargo.akuity.io/"+freightB+"\n", 2), r.stdout, "only the Freight asked for")
+	require.Equal(t, strings.Repeat("freight.kargo.akuity.io/"+b.Name+"\n", 2), r.stdout, "only the Freight asked for")
+}
+
+// TestPromoterWhoMayNotReadFreight: a Role like the seed's uat-promoter
+// grants the promote verb on one Stage and Promotions, but no right to
+// read Freight. The server judges promote and approve by the promote verb
+// alone, so the CLI leaves finding the Freight to it.
+func TestPromoterWhoMayNotReadFreight(t *testing.T) {
+	h := newHarness(t, true)
+	a, _ := h.pipeline()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "test-promoter", Namespace: h.project},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"promotions"}, Verbs: []string{"create", "get", "list", "watch"}},
+			{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"stages"}, ResourceNames: []string{"test"}, Verbs: []string{authz.PromoteVerb}},
+		},
+	}
+	require.NoError(t, env.Admin.Create(context.Background(), role))
+	env.Bind(t, h.project, kubetest.Bob, "Role", role.Name)
+	h.login(kubetest.Bob)
+
+	r := h.run("approve", "--freight-alias", "mortal-dragonfly", "--stage", "test")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "Freight "+a.Name+" (mortal-dragonfly) approved for Stage test\n", r.stdout)
+
+	r = h.run("promote", "--freight", "mortal-dragonfly", "--stage", "test", "--wait", "--timeout", "1m")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	promos := h.promotions()
+	require.Len(t, promos, 1)
+	require.Equal(t, kargoapi.PromotionSpec{Stage: "test", Freight: a.Name}, promos[0].Spec)
+
+	// What is missing, the server says.
+	r = h.run("approve", "--freight", "no-such-alias", "--stage", "test")
+	require.Equal(t, ExitError, r.code)
+	require.Equal(t, "Error: Freight alias \"no-such-alias\" not found in project \""+h.project+"\"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
+	r = h.run("promote", "--freight", "no-such-alias", "--stage", "test")
+	require.Equal(t, ExitError, r.code)
+	require.Equal(t, "Error: Freight alias \"no-such-alias\" not found in project \""+h.project+"\"; kargo get freight --project "+h.project+" lists them\n", r.stderr)
+
+	// Other Stages stay closed.
+	r = h.run("approve", "--freight", a.Name, "--stage", "production")
+	require.Equal(t, ExitError, r.code)
+	require.Equal(t, "Error: "+(&authz.Denied{User: kubetest.Bob, Namespace: h.project, Stage: "production"}).Error()+"\n", r.stderr)
 }

@@ -20,28 +20,25 @@ func (h *harness) complete(args ...string) []string {
 
 func TestCompletion(t *testing.T) {
 	h := newHarness(t, true)
-	h.addFixtures(stageType, freightType, warehouseType)
+	a, b := h.pipeline()
+	h.create(warehouseNamed("fresh", "registry.invalid/other"))
 	tests := []struct {
 		name string
 		args []string
 		want []string
 	}{
-		{name: "stage names for get", args: []string{"get", "stages", ""}, want: []string{"test", "production"}},
+		{name: "stage names for get", args: []string{"get", "stages", ""}, want: []string{"production", "test"}},
 		{name: "names already given are left out", args: []string{"get", "stage", "test", ""}, want: []string{"production"}},
 		{name: "a prefix", args: []string{"get", "stages", "pro"}, want: []string{"production"}},
 		{name: "freight names and aliases", args: []string{"get", "freight", ""}, want: []string{
-			freightA + "\tmortal-dragonfly", "mortal-dragonfly\t" + freightA,
-			freightB + "\tfrozen-tauntaun", "frozen-tauntaun\t" + freightB,
+			a.Name + "\tmortal-dragonfly", "mortal-dragonfly\t" + a.Name,
+			b.Name + "\tfrozen-tauntaun", "frozen-tauntaun\t" + b.Name,
 		}},
-		{name: "--freight by prefix of an alias", args: []string{"promote", "--stage", "test", "--freight", "mor"}, want: []string{"mortal-dragonfly\t" + freightA}},
-		{name: "--freight-alias offers aliases only", args: []string{"approve", "--freight-alias", ""}, want: []string{"mortal-dragonfly\t" + freightA, "frozen-tauntaun\t" + freightB}},
-		{name: "--stage", args: []string{"promote", "--stage", ""}, want: []string{"test", "production"}},
-		{name: "--project", args: []string{"get", "stages", "--project", ""}, want: []string{"kargo-demo"}},
-		{name: "--project of another command", args: []string{"promote", "--project", "k"}, want: []string{"kargo-demo"}},
-		{name: "update freight --old-alias", args: []string{"update", "freight", "--old-alias", "f"}, want: []string{"frozen-tauntaun\t" + freightB}},
-		{name: "refresh warehouse", args: []string{"refresh", "warehouse", ""}, want: []string{"kargo-demo", "fresh"}},
-		{name: "get projects", args: []string{"get", "projects", ""}, want: []string{"kargo-demo"}},
-		{name: "config set-project", args: []string{"config", "set-project", ""}, want: []string{"kargo-demo"}},
+		{name: "--freight by prefix of an alias", args: []string{"promote", "--stage", "test", "--freight", "mor"}, want: []string{"mortal-dragonfly\t" + a.Name}},
+		{name: "--freight-alias offers aliases only", args: []string{"approve", "--freight-alias", ""}, want: []string{"mortal-dragonfly\t" + a.Name, "frozen-tauntaun\t" + b.Name}},
+		{name: "--stage", args: []string{"promote", "--stage", ""}, want: []string{"production", "test"}},
+		{name: "update freight --old-alias", args: []string{"update", "freight", "--old-alias", "f"}, want: []string{"frozen-tauntaun\t" + b.Name}},
+		{name: "refresh warehouse", args: []string{"refresh", "warehouse", ""}, want: []string{"fresh", "kargo-demo"}},
 		{name: "verify stage", args: []string{"verify", "stage", "t"}, want: []string{"test"}},
 		{name: "the project of the command line is used", args: []string{"get", "stages", "--project", "other", ""}, want: []string{}},
 	}
@@ -52,9 +49,37 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
+// TestCompletionOfProjects: only a cluster-wide role lists Projects; the
+// administrator sees every test's, so this asks for the test's own by its
+// name.
+func TestCompletionOfProjects(t *testing.T) {
+	h := newHarness(t, true)
+	h.login(admin)
+	for _, args := range [][]string{
+		{"get", "stages", "--project", h.project},
+		{"promote", "--project", h.project},
+		{"get", "projects", h.project},
+		{"config", "set-project", h.project},
+	} {
+		got := h.complete(args...)
+		require.Contains(t, got, h.project, "%v", args)
+		for _, p := range got {
+			require.True(t, strings.HasPrefix(p, h.project), "%v: %s", args, p)
+		}
+	}
+	// adam administers his project but may not list Projects: nothing,
+	// quietly.
+	h.login(adam)
+	require.Empty(t, h.complete("get", "stages", "--project", h.project))
+}
+
 func TestCompletionFailsQuietly(t *testing.T) {
 	h := newHarness(t, true)
-	h.srv.Token = "rotated"
+	h.create(testStage())
+	require.Equal(t, []string{"test"}, h.complete("get", "stages", ""))
+	cfg := readConfig(t, h.config)
+	cfg.Token = "rotated"
+	require.NoError(t, saveConfig(h.config, cfg))
 	r := h.run("__complete", "get", "stages", "")
 	require.Equal(t, ExitOK, r.code)
 	require.Equal(t, ":4\n", r.stdout, "no completions, and no file names either")

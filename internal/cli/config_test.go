@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
 )
 
 func TestConfigPath(t *testing.T) {
@@ -68,25 +70,28 @@ func TestConfigCommands(t *testing.T) {
 	h := newHarness(t, false)
 	r := h.run("config", "view")
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "# "+h.config+"\nserver: "+h.srv.URL+"\ntoken: REDACTED\n", r.stdout)
+	require.Equal(t, "# "+h.config+"\nserver: "+api.URL+"\ntoken: REDACTED\n", r.stdout)
 	r = h.run("config", "view", "--raw")
-	require.Contains(t, r.stdout, "token: "+testToken+"\n")
+	require.Contains(t, r.stdout, "token: "+kubetest.Token(adam)+"\n")
 
+	// Checking that the project exists takes reading Projects, which a
+	// cluster-wide role grants.
+	h.login(admin)
 	r = h.run("config", "set-project", "nope")
 	require.Equal(t, ExitError, r.code)
 	require.Equal(t, "Error: project \"nope\" not found (kargo get projects lists them)\n", r.stderr)
 	require.Empty(t, readConfig(t, h.config).Project)
 
-	r = h.run("config", "set-project", "kargo-demo")
+	r = h.run("config", "set-project", h.project)
 	require.Equal(t, ExitOK, r.code, r.stderr)
-	require.Equal(t, "Default project is now kargo-demo\n", r.stdout)
-	require.Equal(t, "kargo-demo", readConfig(t, h.config).Project)
+	require.Equal(t, "Default project is now "+h.project+"\n", r.stdout)
+	require.Equal(t, h.project, readConfig(t, h.config).Project)
 	require.Equal(t, os.FileMode(0o600), fileMode(t, h.config))
 
 	// The default project is used by commands without --project.
-	h.addFixtures(stageType)
+	h.create(testStage(), productionStage())
 	r = h.run("get", "stages", "-o", "name")
-	require.Equal(t, "stage.kargo.akuity.io/test\nstage.kargo.akuity.io/production\n", r.stdout)
+	require.Equal(t, "stage.kargo.akuity.io/production\nstage.kargo.akuity.io/test\n", r.stdout)
 }
 
 func TestKargoConfigEnvironment(t *testing.T) {
@@ -95,5 +100,5 @@ func TestKargoConfigEnvironment(t *testing.T) {
 	var out, errOut syncBuffer
 	code := execute(t.Context(), []string{"config", "view"}, nil, &out, &errOut, h.g)
 	require.Equal(t, ExitOK, code, errOut.String())
-	require.Contains(t, out.String(), "project: kargo-demo\n")
+	require.Contains(t, out.String(), "project: "+h.project+"\n")
 }

@@ -3,60 +3,115 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/apiclient/apiclienttest"
+	"github.com/kargohq/kargo/internal/apiclient"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
-// The commands are tested against apiclienttest, a stand-in that speaks the
-// API's wire format, so that these tests cover what the CLI sends, prints
-// and exits with. The end-to-end tests of the CLI against the real API
-// server (internal/server) come with that server.
+// The commands are tested against the real API server (internal/server) on
+// a real kube-apiserver with kargo's controllers and admission webhooks:
+// what the CLI sends, what the server and the controllers make of it, and
+// what the CLI prints and exits with. Output formats alone are tested from
+// fixed objects in print_test.go.
 
-const testToken = "t0ken"
+var (
+	env *kubetest.Env
+	api *apiserver.Server
+)
 
-type harness struct {
-	t      *testing.T
-	srv    *apiclienttest.Server
-	config string
-	g      *globals
+func TestMain(m *testing.M) {
+	kubetest.Main(m, &env, controllers.Run, apiserver.Run(&api))
 }
 
-// newHarness starts a fake API server with project kargo-demo and logs in
-// to it, with kargo-demo as the default project when defaultProject.
+// The users of these tests (kubetest.TokenUsers).
+const (
+	// admin is in system:masters: the only one who may list every Project.
+	admin = "admin"
+	// adam administers each test's project with the shipped kargo-admin
+	// role; commands run as him unless a test says otherwise.
+	adam = "adam"
+	// vera may look at everything in each test's project and change
+	// nothing (kargo-viewer).
+	vera  = "vera"
+	alice = kubetest.Alice
+)
+
+type harness struct {
+	t *testing.T
+	// project is the test's own Project.
+	project string
+	config  string
+	g       *globals
+}
+
+var (
+	nonName = regexp.MustCompile(`[^a-z0-9]+`)
+	// projects numbers the projects of the run, so that -count=N runs each
+	// test in fresh ones.
+	projects atomic.Int64
+)
+
+// newHarness creates a Project for the test, where adam is an
+// administrator and vera a viewer, and logs in to the API server as adam,
+// with the project as the default when defaultProject.
 func newHarness(t *testing.T, defaultProject bool) *harness {
 	t.Helper()
 	t.Setenv(configEnv, "")
-	srv := apiclienttest.New(t, testToken)
-	srv.Add(&kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: "kargo-demo", CreationTimestamp: ago(time.Hour)}})
+	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 40 {
+		name = strings.TrimRight(name[:40], "-")
+	}
+	name = fmt.Sprintf("%s-%d", name, projects.Add(1))
+	env.CreateProject(t, name)
+	env.Bind(t, name, adam, "ClusterRole", "kargo-admin")
+	env.Bind(t, name, vera, "ClusterRole", "kargo-viewer")
 	h := &harness{
-		t:      t,
-		srv:    srv,
-		config: filepath.Join(t.TempDir(), "kargo", "config.yaml"),
+		t:       t,
+		project: name,
+		config:  filepath.Join(t.TempDir(), "kargo", "config.yaml"),
 		g: &globals{
-			now:          func() time.Time { return now },
+			now:          time.Now,
 			isTerminal:   func(io.Writer) bool { return false },
-			pollInterval: 20 * time.Millisecond,
+			pollInterval: 200 * time.Millisecond,
 		},
 	}
-	cfg := &Config{Server: srv.URL, Token: testToken}
+	h.login(adam)
 	if defaultProject {
-		cfg.Project = "kargo-demo"
+		cfg := readConfig(t, h.config)
+		cfg.Project = name
+		require.NoError(t, saveConfig(h.config, cfg))
 	}
-	require.NoError(t, saveConfig(h.config, cfg))
 	return h
+}
+
+// login logs in as user, as `kargo login` does, keeping the default
+// project.
+func (h *harness) login(user string) {
+	h.t.Helper()
+	cfg, err := loadConfig(h.config)
+	require.NoError(h.t, err)
+	cfg.Server, cfg.Token = api.URL, kubetest.Token(user)
+	require.NoError(h.t, saveConfig(h.config, cfg))
 }
 
 type result struct {
@@ -91,6 +146,144 @@ func (h *harness) execute(ctx context.Context, stdin string, stdout *syncBuffer,
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
+// create creates objects in the test's project as the cluster's
+// administrator would with kubectl, and waits until the API server serves
+// them. The status of Freight, which a create ignores, is written
+// afterwards when set.
+func (h *harness) create(objs ...client.Object) {
+	h.t.Helper()
+	ctx := context.Background()
+	for _, o := range objs {
+		if _, isProject := o.(*kargoapi.Project); !isProject {
+			o.SetNamespace(h.project)
+		}
+		f, isFreight := o.(*kargoapi.Freight)
+		var status *kargoapi.FreightStatus
+		if isFreight && (f.Status.VerifiedIn != nil || f.Status.ApprovedFor != nil) {
+			status = f.Status.DeepCopy()
+		}
+		require.NoError(h.t, env.Admin.Create(ctx, o))
+		if status != nil {
+			f.Status = *status
+			require.NoError(h.t, env.Admin.Status().Update(ctx, f))
+		}
+	}
+	h.served(objs...)
+}
+
+// served waits until the API server lists each object as the
+// kube-apiserver holds it now: its cache has caught up.
+func (h *harness) served(objs ...client.Object) {
+	h.t.Helper()
+	c, err := apiclient.New(api.URL, kubetest.Token(admin))
+	require.NoError(h.t, err)
+	ctx := context.Background()
+	for _, o := range objs {
+		kind := kindOf(o)
+		kubetest.Eventually(h.t, 30*time.Second, fmt.Sprintf("the API server serves %s %s", kind, o.GetName()), func() (bool, string) {
+			live := o.DeepCopyObject().(client.Object)
+			if err := env.Admin.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
+				return false, err.Error()
+			}
+			items, err := c.ListAll(ctx, kind, o.GetNamespace(), apiclient.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, raw := range items {
+				var m metav1.PartialObjectMetadata
+				if json.Unmarshal(raw, &m) == nil && m.Name == o.GetName() {
+					return m.ResourceVersion == live.GetResourceVersion(), "served " + m.ResourceVersion + ", stored " + live.GetResourceVersion()
+				}
+			}
+			return false, "not listed"
+		})
+	}
+}
+
+func kindOf(o client.Object) apiclient.Kind {
+	switch o.(type) {
+	case *kargoapi.Project:
+		return apiclient.Projects
+	case *kargoapi.Warehouse:
+		return apiclient.Warehouses
+	case *kargoapi.Stage:
+		return apiclient.Stages
+	case *kargoapi.Freight:
+		return apiclient.Freight
+	case *kargoapi.Promotion:
+		return apiclient.Promotions
+	}
+	return apiclient.PromotionPolicies
+}
+
+// get reads an object of the test's project as the kube-apiserver holds
+// it.
+func get[T client.Object](h *harness, name string, obj T) T {
+	h.t.Helper()
+	require.NoError(h.t, env.Admin.Get(context.Background(), client.ObjectKey{Namespace: h.project, Name: name}, obj))
+	return obj
+}
+
+// promotions returns the Promotions of the test's project.
+func (h *harness) promotions() []kargoapi.Promotion {
+	h.t.Helper()
+	list := &kargoapi.PromotionList{}
+	require.NoError(h.t, env.Admin.List(context.Background(), list, client.InNamespace(h.project)))
+	return list.Items
+}
+
+// The objects of these tests. Stages test and production form a line fed
+// by Warehouse kargo-demo; its Freight comes from images named by tag.
+
+func warehouseNamed(name, repo string) *kargoapi.Warehouse {
+	return &kargoapi.Warehouse{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: kargoapi.WarehouseSpec{
+			Interval:      &metav1.Duration{Duration: time.Hour},
+			Subscriptions: kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: kargoapi.ImageRepoURL(repo)}}},
+		},
+	}
+}
+
+func testStage() *kargoapi.Stage {
+	return &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test"},
+		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "kargo-demo"}},
+	}
+}
+
+func productionStage() *kargoapi.Stage {
+	return &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "production"},
+		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}},
+	}
+}
+
+// newFreight returns Freight of Warehouse kargo-demo for one image tag,
+// named after its artifacts as the admission webhook insists, discovered
+// age ago.
+func newFreight(tag, alias string, age time.Duration) *kargoapi.Freight {
+	images := []kargoapi.Image{{RepoURL: "public.ecr.aws/nginx/nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
+	return &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        freight.Fingerprint(nil, images, nil),
+			Annotations: map[string]string{kargoapi.DiscoveredAtAnnotationKey: time.Now().Add(-age).UTC().Format(time.RFC3339Nano)},
+		},
+		Alias:  alias,
+		Origin: &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},
+		Images: images,
+	}
+}
+
+// pipeline creates Warehouse kargo-demo, Stages test and production, and
+// two Freight: mortal-dragonfly (the newer) and frozen-tauntaun.
+func (h *harness) pipeline() (a, b *kargoapi.Freight) {
+	h.t.Helper()
+	a, b = newFreight("1.27.0", "mortal-dragonfly", time.Minute), newFreight("1.26.0", "frozen-tauntaun", time.Hour)
+	h.create(warehouseNamed("kargo-demo", "registry.invalid/app"), testStage(), productionStage(), a, b)
+	return a, b
+}
+
 // syncBuffer is a bytes.Buffer a test may read while a command writes.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -112,13 +305,7 @@ func (b *syncBuffer) String() string {
 // eventually polls cond until it holds, with a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	kubetest.Eventually(t, 30*time.Second, what, func() (bool, string) { return cond(), "" })
 }
 
 func readConfig(t *testing.T, path string) *Config {
@@ -133,10 +320,4 @@ func fileMode(t *testing.T, path string) os.FileMode {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	return fi.Mode().Perm()
-}
-
-func writeTestJSON(t *testing.T, w http.ResponseWriter, v any) {
-	t.Helper()
-	w.Header().Set("Content-Type", "application/json")
-	require.NoError(t, json.NewEncoder(w).Encode(v))
 }

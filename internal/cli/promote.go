@@ -64,13 +64,27 @@ and 3 when it Failed or Errored, with its message on stderr.`,
 				return err
 			}
 			ctx := cmd.Context()
-			f, err := resolveFreight(ctx, c, p, freight, alias)
+			f, err := resolveFreightToPromote(ctx, c, p, freight, alias)
 			if err != nil {
 				return err
 			}
-			promo, err := c.Promote(ctx, p, stage, apitypes.PromoteRequest{Freight: f.Name})
+			req := apitypes.PromoteRequest{}
+			switch {
+			case f != nil:
+				req.Freight = f.Name
+			case alias == "" && looksLikeFreightName(freight):
+				req.Freight = freight
+			default:
+				req.FreightAlias = firstNonEmpty(alias, freight)
+			}
+			promo, err := c.Promote(ctx, p, stage, req)
 			if err != nil {
-				return apiError(err, fmt.Sprintf("promote Freight %s to Stage %s", f.Name, stage), stageType, stage, p)
+				if f == nil && apiclient.IsNotFound(err) {
+					// The server's message says whether the Stage or the
+					// Freight is missing.
+					return err
+				}
+				return apiError(err, fmt.Sprintf("promote Freight %s to Stage %s", firstNonEmpty(req.Freight, req.FreightAlias), stage), stageType, stage, p)
 			}
 			out := cmd.OutOrStdout()
 			if _, err := fmt.Fprintln(out, promo.Name); err != nil {
@@ -148,6 +162,27 @@ func resolveFreight(ctx context.Context, c *apiclient.Client, project, nameOrAli
 		return found[0], nil
 	}
 	return nil, fmt.Errorf("alias %s is held by several Freight in project %s (%s); name the Freight instead", alias, project, strings.Join(names, ", "))
+}
+
+// resolveFreightToPromote is resolveFreight for the commands the server
+// authorizes by the promote verb on the Stage alone: promote and approve.
+// A caller who holds that verb but may not read Freight, as the seed's bob
+// (the uat-promoter Role) may not, is refused by resolveFreight; then it
+// returns nil, and the command names the Freight to the server as the user
+// gave it, for the server to find.
+func resolveFreightToPromote(ctx context.Context, c *apiclient.Client, project, nameOrAlias, alias string) (*kargoapi.Freight, error) {
+	f, err := resolveFreight(ctx, c, project, nameOrAlias, alias)
+	if apiclient.IsForbidden(err) {
+		return nil, nil
+	}
+	return f, err
+}
+
+// looksLikeFreightName says whether s has the form of a Freight name (a
+// SHA-1 fingerprint, 40 lowercase hex digits) rather than of an alias, as
+// the server decides it.
+func looksLikeFreightName(s string) bool {
+	return len(s) == 40 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // waitForPromotion follows the Promotion until it ends, drawing a progress

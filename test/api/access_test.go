@@ -150,7 +150,7 @@ func TestForbiddenNamesUserVerbResourceAndName(t *testing.T) {
 // TestBadTokenIsUnauthorized: a token the API server does not know is
 // refused like none.
 func TestBadTokenIsUnauthorized(t *testing.T) {
-	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/v1/whoami", nil)
+	req, err := http.NewRequest(http.MethodGet, api.URL+"/api/v1/whoami", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer not-a-token")
 	resp, err := http.DefaultClient.Do(req)

@@ -35,7 +35,7 @@ func BenchmarkListFreight10k(b *testing.B) {
 
 	hc := &http.Client{}
 	get := func(path string) ([]byte, time.Duration) {
-		req, err := http.NewRequest(http.MethodGet, apiURL+path, nil)
+		req, err := http.NewRequest(http.MethodGet, api.URL+path, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
@@ -56,12 +54,7 @@ func kargoDemo(t *testing.T) {
 	t.Helper()
 	demoOnce.Do(func() {
 		ctx := context.Background()
-		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: demo}}))
-		kubetest.Eventually(t, 30*time.Second, "the Project creates namespace "+demo, func() (bool, string) {
-			ns := &corev1.Namespace{}
-			err := env.Admin.Get(ctx, client.ObjectKey{Name: demo}, ns)
-			return err == nil && ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue, fmt.Sprint(err, ns.Labels)
-		})
+		env.CreateProject(t, demo)
 		root, err := kubetest.RepoRoot()
 		require.NoError(t, err)
 		for _, f := range []string{"concepts-07-rolebinding-alice-promoter.yaml", "concepts-08-role-and-rolebinding-bob-uat-promoter.yaml"} {
@@ -103,11 +96,7 @@ func kargoDemo(t *testing.T) {
 
 func bind(t *testing.T, user, kind, role string) {
 	t.Helper()
-	require.NoError(t, env.Admin.Create(context.Background(), &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: demo},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	}))
+	env.Bind(t, demo, user, kind, role)
 }
 
 // newFreight returns Freight for one image tag, named after its artifacts,
@@ -151,7 +140,7 @@ func call(t testing.TB, user, method, path string, body any) response {
 		require.NoError(t, err)
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, apiURL+path, rd)
+	req, err := http.NewRequest(method, api.URL+path, rd)
 	require.NoError(t, err)
 	if user != anonymous {
 		req.Header.Set("Authorization", "Bearer "+kubetest.Token(user))

@@ -21,8 +21,8 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
-	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
 )
 
 // selfSigned returns a certificate for 127.0.0.1 and a pool trusting it.
@@ -54,7 +54,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestTLSAndLocalAdmin(t *testing.T) {
 	kargoDemo(t)
 	cert, pool := selfSigned(t)
-	cfg, err := env.UserConfig(serverIdentity, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
+	cfg, err := apiserver.Config(env)
 	require.NoError(t, err)
 	const token = "local-admin-token-for-tests"
 	srv, err := server.New(server.Options{
@@ -124,11 +124,11 @@ func TestTLSAndLocalAdmin(t *testing.T) {
 // TestStartFailsOnABusyAddress: a second server on the first one's address
 // says so instead of serving nothing.
 func TestStartFailsOnABusyAddress(t *testing.T) {
-	cfg, err := env.UserConfig(serverIdentity, "system:serviceaccounts", "system:authenticated")
+	cfg, err := apiserver.Config(env)
 	require.NoError(t, err)
-	srv, err := server.New(server.Options{Config: cfg, Addr: apiServer.Addr().String()})
+	srv, err := server.New(server.Options{Config: cfg, Addr: api.Addr().String()})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.ErrorContains(t, srv.Start(ctx), "listen on "+apiServer.Addr().String())
+	require.ErrorContains(t, srv.Start(ctx), "listen on "+api.Addr().String())
 }

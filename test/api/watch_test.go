@@ -30,7 +30,7 @@ func openWatch(t *testing.T, user, path string) <-chan watchedEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+path, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+kubetest.Token(user))
 	resp, err := http.DefaultClient.Do(req)

@@ -18,8 +18,8 @@ import (
 
 // requestVerification sets the annotation that `kargo verify stage` asks
 // the API server to set, with a new token each time. The CLI itself goes
-// through the API server now: internal/cli tests it against a stand-in,
-// and its end-to-end test comes with internal/server.
+// through the API server now: internal/cli and test/cli test it against
+// the real server.
 func requestVerification(t *testing.T, ns, stage, key string) {
 	t.Helper()
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, key, time.Now().UTC().Format(time.RFC3339Nano))

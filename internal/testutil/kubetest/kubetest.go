@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -268,6 +269,38 @@ func (e *Env) NewProject(t testing.TB, prefix string) string {
 		t.Fatalf("create project namespace: %v", err)
 	}
 	return ns.Name
+}
+
+// CreateProject creates the Project name, as a user would with kubectl,
+// and waits until kargo's project controller has made and labelled its
+// namespace; the controllers must run (kubetest/controllers). Unlike
+// NewProject, the Project object exists, so that everything that reads
+// Projects (the API server's project endpoints, say) sees it.
+func (e *Env) CreateProject(t testing.TB, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.Admin.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatalf("create Project %s: %v", name, err)
+	}
+	Eventually(t, 30*time.Second, "Project "+name+" gets its namespace", func() (bool, string) {
+		ns := &corev1.Namespace{}
+		err := e.Admin.Get(ctx, client.ObjectKey{Name: name}, ns)
+		return err == nil && ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue, fmt.Sprint(err, ns.Labels)
+	})
+}
+
+// Bind grants user a role in namespace with a RoleBinding: kind is
+// "ClusterRole" (one of kargo's shipped roles, say) or "Role".
+func (e *Env) Bind(t testing.TB, namespace, user, kind, role string) {
+	t.Helper()
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	if err := e.Admin.Create(context.Background(), binding); err != nil {
+		t.Fatalf("bind %s %s to %s in %s: %v", kind, role, user, namespace, err)
+	}
 }
 
 // BinDir returns the directory holding kube-apiserver, etcd, kubectl and
