@@ -220,7 +220,7 @@ func classifyStderr(s string) (error, string) {
 		"connection reset", "connection timed out", "network is unreachable", "no route to host",
 		"returned error: 5", "empty reply", "early eof", "the remote end hung up", "operation too slow",
 		"could not connect"):
-		return sourceerr.ErrUnreachable, "the host did not answer or answered with a server error; kargo retries"
+		return sourceerr.ErrUnreachable, "the host did not answer or answered with a server error"
 	}
 	return nil, ""
 }
