@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,14 +22,10 @@ import (
 // The seed pages' project, and the users of the access table beyond the
 // seed's alice and bob.
 const (
-	demo = "kargo-demo"
-	// carol may create and edit everything in the project but holds no
-	// promote verb: the user the seed warns about.
-	carol = "carol"
-	// vera may look at everything and change nothing.
-	vera = "vera"
-	// adam administers the project with the shipped kargo-admin role.
-	adam = "adam"
+	demo  = "kargo-demo"
+	carol = kubetest.Carol
+	vera  = kubetest.Vera
+	adam  = kubetest.Adam
 )
 
 var demoOnce sync.Once
@@ -50,34 +44,9 @@ func kargoDemo(t *testing.T) {
 			err := env.Admin.Get(ctx, client.ObjectKey{Name: demo}, ns)
 			return err == nil && ns.Labels[kargoapi.ProjectLabelKey] == "true", fmt.Sprint(err, ns.Labels)
 		})
-		root, err := kubetest.RepoRoot()
-		require.NoError(t, err)
-		for _, f := range []string{"concepts-07-rolebinding-alice-promoter.yaml", "concepts-08-role-and-rolebinding-bob-uat-promoter.yaml"} {
-			out, err := env.Kubectl("apply", "-f", filepath.Join(root, "config", "samples", "seeds", f))
-			require.NoError(t, err, out)
-		}
-		editor := &rbacv1.Role{
-			ObjectMeta: metav1.ObjectMeta{Name: "pipeline-editor", Namespace: demo},
-			Rules: []rbacv1.PolicyRule{{
-				APIGroups: []string{kargoapi.GroupVersion.Group},
-				Resources: []string{"freights", "promotionpolicies", "promotions", "stages", "warehouses"},
-				Verbs:     []string{"create", "delete", "get", "list", "patch", "update", "watch"},
-			}},
-		}
-		require.NoError(t, env.Admin.Create(ctx, editor))
-		bind(t, carol, "Role", editor.Name)
-		bind(t, vera, "ClusterRole", "kargo-viewer")
-		bind(t, adam, "ClusterRole", "kargo-admin")
+		env.SeedRBAC(t)
+		env.BindAccessUsers(t, demo)
 	})
-}
-
-func bind(t *testing.T, user, kind, role string) {
-	t.Helper()
-	require.NoError(t, env.Admin.Create(context.Background(), &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role, Namespace: demo},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	}))
 }
 
 func warehouse(name string) *kargoapi.Warehouse {

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -31,13 +29,9 @@ const (
 	alice  = kubetest.Alice
 	bob    = kubetest.Bob
 	nobody = kubetest.Nobody
-	// carol may create and edit everything in the project but holds no
-	// promote verb.
-	carol = "carol"
-	// vera may look at everything and change nothing.
-	vera = "vera"
-	// adam administers the project with the shipped kargo-admin role.
-	adam = "adam"
+	carol  = kubetest.Carol
+	vera   = kubetest.Vera
+	adam   = kubetest.Adam
 	// admin is in system:masters.
 	admin = "admin"
 	// anonymous sends no token at all.
@@ -55,24 +49,8 @@ func kargoDemo(t *testing.T) {
 	demoOnce.Do(func() {
 		ctx := context.Background()
 		env.CreateProject(t, demo)
-		root, err := kubetest.RepoRoot()
-		require.NoError(t, err)
-		for _, f := range []string{"concepts-07-rolebinding-alice-promoter.yaml", "concepts-08-role-and-rolebinding-bob-uat-promoter.yaml"} {
-			out, err := env.Kubectl("apply", "-f", filepath.Join(root, "config", "samples", "seeds", f))
-			require.NoError(t, err, out)
-		}
-		editor := &rbacv1.Role{
-			ObjectMeta: metav1.ObjectMeta{Name: "pipeline-editor", Namespace: demo},
-			Rules: []rbacv1.PolicyRule{{
-				APIGroups: []string{kargoapi.GroupVersion.Group},
-				Resources: []string{"freights", "promotionpolicies", "promotions", "stages", "warehouses"},
-				Verbs:     []string{"create", "delete", "get", "list", "patch", "update", "watch"},
-			}},
-		}
-		require.NoError(t, env.Admin.Create(ctx, editor))
-		bind(t, carol, "Role", editor.Name)
-		bind(t, vera, "ClusterRole", "kargo-viewer")
-		bind(t, adam, "ClusterRole", "kargo-admin")
+		env.SeedRBAC(t)
+		env.BindAccessUsers(t, demo)
 
 		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
 			ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: demo},
@@ -92,11 +70,6 @@ func kargoDemo(t *testing.T) {
 			}))
 		}
 	})
-}
-
-func bind(t *testing.T, user, kind, role string) {
-	t.Helper()
-	env.Bind(t, demo, user, kind, role)
 }
 
 // newFreight returns Freight for one image tag, named after its artifacts,

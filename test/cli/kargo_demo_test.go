@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,13 +61,8 @@ func setUpKargoDemo(t *testing.T) *kargoapi.Freight {
 		t.Fatal("kargo-demo exists already: the story starts from a fresh installation, so it runs once per test process (-count=1)")
 	}
 	env.CreateProject(t, demo)
-	root, err := kubetest.RepoRoot()
-	require.NoError(t, err)
-	for _, f := range []string{"concepts-07-rolebinding-alice-promoter.yaml", "concepts-08-role-and-rolebinding-bob-uat-promoter.yaml"} {
-		out, err := env.Kubectl("apply", "-f", filepath.Join(root, "config", "samples", "seeds", f))
-		require.NoError(t, err, out)
-	}
-	env.Bind(t, demo, "adam", "ClusterRole", "kargo-admin")
+	env.SeedRBAC(t)
+	env.Bind(t, demo, kubetest.Adam, "ClusterRole", "kargo-admin")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
