@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -21,22 +20,8 @@ Stage, but promotes nothing: the Freight's status.approvedFor records it.`,
   kargo approve --freight-alias mortal-dragonfly --stage prod --project kargo-demo`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := oneFreightFlag(freight, alias); err != nil {
-				return err
-			}
-			if stage == "" {
-				return usageError{errors.New("say which Stage to approve the Freight for with --stage")}
-			}
-			c, cfg, err := g.connect()
-			if err != nil {
-				return err
-			}
-			p, err := project(proj, cfg)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			f, err := resolveFreightToPromote(ctx, c, p, freight, alias)
+			c, p, f, err := g.freightAndStage(ctx, proj, freight, alias, stage, "say which Stage to approve the Freight for with --stage")
 			if err != nil {
 				return err
 			}

@@ -49,22 +49,8 @@ and 3 when it Failed or Errored, with its message on stderr.`,
   kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := oneFreightFlag(freight, alias); err != nil {
-				return err
-			}
-			if stage == "" {
-				return usageError{errors.New("say which Stage to promote into with --stage")}
-			}
-			c, cfg, err := g.connect()
-			if err != nil {
-				return err
-			}
-			p, err := project(proj, cfg)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			f, err := resolveFreightToPromote(ctx, c, p, freight, alias)
+			c, p, f, err := g.freightAndStage(ctx, proj, freight, alias, stage, "say which Stage to promote into with --stage")
 			if err != nil {
 				return err
 			}
@@ -281,4 +267,30 @@ func (p *progress) done(final string) {
 	case final != "" && final != p.last:
 		fmt.Fprintln(p.w, final)
 	}
+}
+
+// freightAndStage checks the flags that promote and approve share, connects
+// to the server and finds the Freight: it returns the client, the project
+// and the Freight (nil when the user may promote but not read Freight; the
+// server then finds it). noStage is the usage error for a missing --stage.
+func (g *globals) freightAndStage(ctx context.Context, proj, freight, alias, stage, noStage string) (*apiclient.Client, string, *kargoapi.Freight, error) {
+	if err := oneFreightFlag(freight, alias); err != nil {
+		return nil, "", nil, err
+	}
+	if stage == "" {
+		return nil, "", nil, usageError{errors.New(noStage)}
+	}
+	c, cfg, err := g.connect()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	p, err := project(proj, cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	f, err := resolveFreightToPromote(ctx, c, p, freight, alias)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, p, f, nil
 }

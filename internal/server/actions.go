@@ -19,6 +19,8 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"strconv"
 )
 
 // impersonating returns clients that act as u: the Kubernetes API server
@@ -93,6 +95,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticatio
 	if err := c.Create(context.WithoutCancel(ctx), promo); err != nil {
 		return err
 	}
+	s.awaitCache(ctx, promo)
 	return writeObject(w, http.StatusCreated, promo, promotionKind)
 }
 
@@ -141,6 +144,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 		}
 		return fmt.Errorf("approve Freight %s for Stage %s: %w", f.Name, req.Stage, err)
 	}
+	s.awaitCache(ctx, f)
 	return writeObject(w, http.StatusOK, f, freightKind)
 }
 
@@ -195,6 +199,7 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 		}
 		err := c.Update(ctx, live)
 		if err == nil {
+			s.awaitCache(ctx, live)
 			return writeObject(w, http.StatusOK, live, freightKind)
 		}
 		if !apierrors.IsConflict(err) || attempt == maxAliasAttempts {
@@ -234,6 +239,7 @@ func (s *Server) refresher(k *kind) handlerFunc {
 			}
 			return err
 		}
+		s.awaitCache(ctx, obj)
 		return writeObject(w, http.StatusOK, obj, k)
 	}
 }
@@ -263,6 +269,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, u authentication
 		}
 		return fmt.Errorf("annotate Stage %s for verification: %w", name, err)
 	}
+	s.awaitCache(ctx, st)
 	return writeObject(w, http.StatusOK, st, stageKind)
 }
 
@@ -272,4 +279,34 @@ func annotationPatch(key string) client.Patch {
 	token := time.Now().UTC().Format(time.RFC3339Nano)
 	raw := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, key, token)
 	return client.RawPatch(types.MergePatchType, raw)
+}
+
+// cacheWait bounds how long an action waits for the server's cache to see
+// its own write.
+const cacheWait = 2 * time.Second
+
+// awaitCache waits until the server's cache holds written at least at the
+// resourceVersion the write returned, so that a client's next read (served
+// from the cache) sees its own write: `kargo update freight` followed by
+// `kargo get freight` must not show the old alias. It gives up quietly after
+// cacheWait; the write itself has succeeded either way.
+func (s *Server) awaitCache(ctx context.Context, written client.Object) {
+	want, err := strconv.ParseUint(written.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return // not a number: nothing to compare with
+	}
+	key := client.ObjectKeyFromObject(written)
+	seen, ok := written.DeepCopyObject().(client.Object)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, cacheWait)
+	defer cancel()
+	_ = wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if err := s.cache.Get(ctx, key, seen); err != nil {
+			return false, nil
+		}
+		got, err := strconv.ParseUint(seen.GetResourceVersion(), 10, 64)
+		return err == nil && got >= want, nil
+	})
 }
