@@ -219,18 +219,27 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 	if err != nil {
 		return "", "", err
 	}
+	startErr := make(chan error, 1)
 	go func() {
 		if err := srv.Start(ctx); err != nil {
-			failed <- fmt.Errorf("kargo API server: %w", err)
+			startErr <- fmt.Errorf("kargo API server on %s: %w (choose another address with --api-addr)", o.apiAddr, err)
 		}
 	}()
 	select {
 	case <-srv.Ready():
+	case err := <-startErr:
+		return "", "", err
 	case <-ctx.Done():
 		return "", "", ctx.Err()
 	case <-time.After(time.Minute):
 		return "", "", errors.New("kargo API server not ready after a minute")
 	}
+	// Later failures stop kargo local as the controllers' would.
+	go func() {
+		if err, ok := <-startErr; ok {
+			failed <- err
+		}
+	}()
 	url := "http://" + srv.Addr().String()
 	path := os.Getenv(configEnv)
 	if path == "" {

@@ -254,3 +254,19 @@ func TestLocalWithoutBinaries(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, string(out), "make kube-bins")
 }
+
+// A busy API address is refused at once, saying which flag changes it.
+func TestLocalAPIAddressInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	cmd := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", binDir, "--port", fmt.Sprint(freePort(t)),
+		"--api-addr", busy.Addr().String())
+	cmd.Env = append(os.Environ(), "KARGO_CONFIG="+filepath.Join(t.TempDir(), "cli.yaml"))
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	// Only the listen failure names the flag; waiting out the readiness
+	// timeout would say "not ready after a minute" instead.
+	require.Contains(t, string(out), "--api-addr", "%s", out)
+	require.Contains(t, string(out), "address already in use", "%s", out)
+}
