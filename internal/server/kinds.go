@@ -28,10 +28,6 @@ type kind struct {
 	order func(client.Object) sortKey
 }
 
-func (k *kind) groupResource() schema.GroupResource {
-	return schema.GroupResource{Group: kargoapi.GroupVersion.Group, Resource: k.resource}
-}
-
 func (k *kind) gvk() schema.GroupVersionKind {
 	return kargoapi.GroupVersion.WithKind(k.name)
 }

@@ -152,10 +152,6 @@ func (s *Server) Addr() net.Addr {
 	return s.addr
 }
 
-// NeedLeaderElection says that every replica serves: a controller-runtime
-// manager runs the server on all of them.
-func (s *Server) NeedLeaderElection() bool { return false }
-
 // Start listens, fills the cache and serves until ctx ends; then it stops
 // accepting requests, ends watches and returns. Until the cache is full,
 // requests are answered 503. It returns an error when the address cannot

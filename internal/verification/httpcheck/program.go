@@ -47,9 +47,6 @@ type Program struct {
 	failureLimit int32
 }
 
-// Name is the check's name.
-func (p *Program) Name() string { return p.name }
-
 // Compile checks an HTTPCheck and compiles its success expression. The API
 // schema already enforces most of this; checking again here keeps a Stage
 // written before a schema change, or a test object, from failing at every
