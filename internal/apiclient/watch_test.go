@@ -154,8 +154,12 @@ func TestWatchEndsWithAnErrorEventWhenTheConnectionBreaks(t *testing.T) {
 		require.NoError(t, conn.Close())
 	}
 	mu.Unlock()
-	ev := nextWhere(t, events, "the break is reported", func(apitypes.WatchEvent) bool { return true })
-	require.Equal(t, apiclient.WatchError, ev.Type)
+	// The Stage controller writes the new Stage's status, so a MODIFIED
+	// event may already be on its way when the connection is cut; what
+	// matters is that the stream ends with an ERROR event.
+	ev := nextWhere(t, events, "the break is reported", func(ev apitypes.WatchEvent) bool {
+		return ev.Type == apiclient.WatchError
+	})
 	require.ErrorContains(t, apiclient.EventError(ev), "watch stages: read event stream")
 	_, ok := <-events
 	require.False(t, ok, "nothing after the error")
