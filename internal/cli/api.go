@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/ui"
 )
 
 func newAPICommand() *cobra.Command {
@@ -40,7 +41,7 @@ itself.`,
 			default:
 				return usageError{errors.New("bearer tokens must not travel in clear text: pass --tls-cert-file and --tls-key-file, or --plain-http behind a TLS-terminating proxy")}
 			}
-			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig})
+			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig, UI: ui.Files()})
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/webhook"
+	"github.com/kargohq/kargo/ui"
 )
 
 // binDirEnv names the directory of kube-apiserver, etcd, kubectl and
@@ -145,7 +146,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	}
 
 	apiErr := make(chan error, 1)
-	api, login, err := startLocalAPI(ctx, cfg, o, apiErr)
+	api, token, login, err := startLocalAPI(ctx, cfg, o, apiErr)
 	if err != nil {
 		return err
 	}
@@ -154,6 +155,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	fmt.Fprintf(out, `kargo local is running (ready in %s)
   Kubernetes:  %s
   kargo API:   %s
+  UI:          %s/#token=%s
   webhooks:    https://%s
   data:        %s
   kubeconfig:  %s
@@ -165,7 +167,7 @@ Use it with kubectl:
   %s get stages --all-namespaces
 
 Press Ctrl-C to stop; everything is kept for the next start.
-`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"))
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, api, token, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"))
 
 	select {
 	case <-ctx.Done():
@@ -209,15 +211,15 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // startLocalAPI starts kargo's API server on o.apiAddr with a local admin
 // token kept in the data directory, and logs the kargo CLI in to it unless
 // the CLI is already configured for another server. It returns the
-// server's URL and a sentence about the CLI.
-func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed chan<- error) (string, string, error) {
+// server's URL, the local admin token, and a sentence about the CLI.
+func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed chan<- error) (string, string, string, error) {
 	token, err := localAPIToken(filepath.Join(o.dataDir, "api-token"))
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token})
+	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token, UI: ui.Files()})
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	startErr := make(chan error, 1)
 	go func() {
@@ -228,11 +230,11 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 	select {
 	case <-srv.Ready():
 	case err := <-startErr:
-		return "", "", err
+		return "", "", "", err
 	case <-ctx.Done():
-		return "", "", ctx.Err()
+		return "", "", "", ctx.Err()
 	case <-time.After(time.Minute):
-		return "", "", errors.New("kargo API server not ready after a minute")
+		return "", "", "", errors.New("kargo API server not ready after a minute")
 	}
 	// Later failures stop kargo local as the controllers' would.
 	go func() {
@@ -247,17 +249,17 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 	}
 	existing, err := loadConfig(path)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if existing.Server != "" && existing.Server != url {
-		return url, fmt.Sprintf("The kargo CLI is configured for %s; to use this one:\n  kargo login %s --token-file %s",
+		return url, token, fmt.Sprintf("The kargo CLI is configured for %s; to use this one:\n  kargo login %s --token-file %s",
 			existing.Server, url, filepath.Join(o.dataDir, "api-token")), nil
 	}
 	existing.Server, existing.Token = url, token
 	if err := saveConfig(path, existing); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return url, fmt.Sprintf("The kargo CLI is logged in to it (%s):\n  kargo get projects", path), nil
+	return url, token, fmt.Sprintf("The kargo CLI is logged in to it (%s):\n  kargo get projects", path), nil
 }
 
 // localAPIToken returns the local admin token stored at path, creating it

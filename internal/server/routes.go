@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +65,11 @@ func (s *Server) routes() http.Handler {
 		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// Every other page is the web UI's; the API's own paths never are.
+		if s.ui != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
+			s.ui.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, r, notFound("no endpoint %s %s; GET /openapi.json lists them", r.Method, r.URL.Path))
 	})
 	return mux

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	stdlog "log"
 	"net"
 	"net/http"
@@ -48,6 +49,9 @@ type Options struct {
 	// accepts as LocalAdminUser in the system:masters group, without a
 	// TokenReview: kargo local's administrator.
 	LocalAdminToken string
+	// UI, when set, are the web UI's files (ui.Files), served at every
+	// path outside the API; nil serves no UI.
+	UI fs.FS
 }
 
 // Server is kargo's API server. Create it with New and run it with Start.
@@ -71,6 +75,7 @@ type Server struct {
 	lists   *lists
 	handler http.Handler
 	openapi []byte
+	ui      *uiHandler // nil without Options.UI
 
 	synced chan struct{}
 	ready  chan struct{}
@@ -132,6 +137,11 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.openapi, err = openAPIDocument(); err != nil {
 		return nil, err
+	}
+	if opts.UI != nil {
+		if s.ui, err = newUIHandler(opts.UI); err != nil {
+			return nil, fmt.Errorf("the web UI's files: %w", err)
+		}
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -1,0 +1,147 @@
+// The UI's client of kargo's API server (internal/server; docs/api.md).
+// Every request carries the signed-in user's bearer token; every error
+// becomes an ApiError holding the server's own message, which says what
+// was refused and why.
+
+import { SSEParser } from "./sse";
+import type { Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
+
+export class ApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+
+  constructor(code: number, reason: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.reason = reason;
+  }
+
+  get forbidden(): boolean {
+    return this.code === 403;
+  }
+
+  get unauthorized(): boolean {
+    return this.code === 401;
+  }
+}
+
+// errorFrom reads the Status body of a failed response.
+export async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text();
+  let status: Status = {};
+  try {
+    status = JSON.parse(text) as Status;
+  } catch {
+    // not a Status: a proxy's page, say
+  }
+  const message = status.message || text.trim() || `${res.status} ${res.statusText}`;
+  return new ApiError(res.status, status.reason ?? res.statusText, message);
+}
+
+// The largest page the API serves: a project's Freight arrives in a page
+// or two, which is faster than many small ones.
+const pageLimit = 5000;
+
+export class Client {
+  constructor(
+    private readonly token: string,
+    private readonly base = "",
+    private readonly fetchFn: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.base + path, {
+        method,
+        signal,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new ApiError(0, "Unreachable", `the kargo API server did not answer: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return (await res.json()) as T;
+  }
+
+  whoAmI(): Promise<WhoAmI> {
+    return this.request("GET", "/api/v1/whoami");
+  }
+
+  async projects(): Promise<Project[]> {
+    return (await this.request<List<Project>>("GET", "/api/v1/projects")).items;
+  }
+
+  // listAll reads every page of a kind in a project.
+  async listAll<T>(project: string, kind: KindPath, signal?: AbortSignal): Promise<T[]> {
+    const items: T[] = [];
+    let cont = "";
+    do {
+      const q = new URLSearchParams({ limit: String(pageLimit) });
+      if (cont) q.set("continue", cont);
+      const page = await this.request<List<T>>("GET", `${projectPath(project)}/${kind}?${q}`, undefined, signal);
+      items.push(...page.items);
+      cont = page.continue ?? "";
+    } while (cont);
+    return items;
+  }
+
+  promote(project: string, stage: string, freight: string): Promise<Promotion> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, { freight });
+  }
+
+  approve(project: string, freight: string, stage: string): Promise<Freight> {
+    return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/approve`, { stage });
+  }
+
+  setAlias(project: string, freight: string, alias: string): Promise<Freight> {
+    return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/alias`, { alias });
+  }
+
+  // watch streams the changes of a kind in a project to onEvents, a batch
+  // at a time (the first batches replay every current object as ADDED).
+  // It resolves when the server ends the stream or signal aborts, and
+  // rejects when the stream breaks or the server refuses it.
+  async watch<T>(
+    project: string,
+    kind: KindPath,
+    onEvents: (events: WatchEvent<T>[]) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const res = await this.fetchFn(`${this.base}${projectPath(project)}/${kind}?watch=true`, {
+      headers: { Authorization: `Bearer ${this.token}`, Accept: "text/event-stream" },
+      signal,
+    });
+    if (!res.ok) throw await errorFrom(res);
+    if (!res.body) throw new ApiError(0, "NoBody", `watch ${kind}: the response has no body`);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const parser = new SSEParser();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        const batch = parser.push(value).map((d) => JSON.parse(d) as WatchEvent<T>);
+        if (batch.length > 0) onEvents(batch);
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    } finally {
+      reader.releaseLock();
+    }
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function projectPath(project: string): string {
+  return `/api/v1/projects/${enc(project)}`;
+}

@@ -1,0 +1,118 @@
+// Timeline lists a project's Freight, newest first, by alias (the full
+// name on hover), with where each is current, verified and approved, and
+// its actions. Only the rows in view are drawn.
+
+import { useMemo } from "react";
+import type { Freight, Stage } from "../api/types";
+import { age } from "../common/time";
+import { Placements, type Placement } from "./placement";
+import { VirtualList } from "./VirtualList";
+
+export type FreightAction = "promote" | "approve" | "rename";
+
+export const rowHeight = 64;
+
+export function Timeline({
+  freight,
+  stages,
+  onAction,
+}: {
+  freight: Freight[];
+  stages: Stage[];
+  onAction: (action: FreightAction, f: Freight, p: Placement) => void;
+}) {
+  const placements = useMemo(() => new Placements(stages), [stages]);
+  const now = Date.now();
+  return (
+    <section className="timeline" aria-label="Freight timeline">
+      <h2>
+        Freight <span className="muted">{freight.length}</span>
+      </h2>
+      {freight.length === 0 ? (
+        <p className="muted">No Freight yet: the project's Warehouses have found nothing to bundle.</p>
+      ) : (
+        <VirtualList
+          className="timeline-list"
+          label="Freight"
+          items={freight}
+          rowHeight={rowHeight}
+          rowKey={(f) => f.metadata.name}
+          renderRow={(f) => <FreightRow f={f} p={placements.of(f)} now={now} onAction={onAction} />}
+        />
+      )}
+    </section>
+  );
+}
+
+export function displayAlias(f: Freight): string {
+  return f.alias || f.metadata.name.slice(0, 7);
+}
+
+function artifacts(f: Freight): string {
+  const parts = [
+    ...(f.images ?? []).map((i) => `${lastSegment(i.repoURL)}:${i.tag ?? i.digest?.slice(0, 19)}`),
+    ...(f.commits ?? []).map((c) => `${lastSegment(c.repoURL)}@${c.tag ?? c.id?.slice(0, 7)}`),
+    ...(f.charts ?? []).map((c) => `${c.name ?? lastSegment(c.repoURL)}-${c.version}`),
+  ];
+  return parts.join(", ");
+}
+
+function lastSegment(url: string): string {
+  return url.replace(/\.git$/, "").split("/").pop() ?? url;
+}
+
+function FreightRow({
+  f,
+  p,
+  now,
+  onAction,
+}: {
+  f: Freight;
+  p: Placement;
+  now: number;
+  onAction: (action: FreightAction, f: Freight, p: Placement) => void;
+}) {
+  const alias = displayAlias(f);
+  return (
+    <div className="freight" data-freight={f.metadata.name} aria-label={`Freight ${alias}`}>
+      <div className="freight-main">
+        <span className="alias" title={f.metadata.name}>
+          {alias}
+        </span>
+        <span className="mono muted">{f.metadata.name.slice(0, 7)}</span>
+        <span className="muted">{age(f.metadata.creationTimestamp, now)}</span>
+        <span className="artifacts" title={artifacts(f)}>
+          {artifacts(f)}
+        </span>
+      </div>
+      <div className="freight-where">
+        {p.current.map((s) => (
+          <span key={`c-${s}`} className="chip current" title={`current in ${s}`}>
+            ● {s}
+          </span>
+        ))}
+        {p.verified.map((s) => (
+          <span key={`v-${s}`} className="chip verified" title={`verified in ${s}`}>
+            ✓ {s}
+          </span>
+        ))}
+        {p.approved.map((s) => (
+          <span key={`a-${s}`} className="chip approved" title={`approved for ${s}`}>
+            ★ {s}
+          </span>
+        ))}
+        <span className="actions">
+          <button type="button" onClick={() => onAction("promote", f, p)} aria-label={`Promote ${alias}`}>
+            Promote
+          </button>
+          <button type="button" onClick={() => onAction("approve", f, p)} aria-label={`Approve ${alias}`}>
+            Approve
+          </button>
+          <button type="button" onClick={() => onAction("rename", f, p)} aria-label={`Rename ${alias}`}>
+            Rename
+          </button>
+        </span>
+      </div>
+    </div>
+  );
+}
