@@ -1,8 +1,15 @@
 # kargo: continuous promotion for GitOps on Kubernetes.
 #
-#   make run    build what is needed and start `kargo local`
-#   make test   run every test (unit, component, and integration against a
-#               real kube-apiserver built from source)
+#   make run      build what is needed and start `kargo local`
+#   make test     run every test: the web UI's unit tests (Vitest), then the Go
+#                 tests (unit, component, integration against a real
+#                 kube-apiserver built from source, and end to end: the built
+#                 binary, and the web UI in headless Chromium)
+#
+#   make ui       build the web UI into ui/dist, which is committed and
+#                 embedded in bin/kargo (make run needs no Node.js)
+#   make ui-deps  install Chromium (Debian's package) and ui/'s npm packages
+#                 when missing or stale; make test and make ui run it
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,7 +19,7 @@ API_PKG := github.com/kargohq/kargo/api/v1alpha1
 # through the Go module proxy and cached outside the work tree by version.
 KUBE_BINS = ENVTEST_KCM=1 hack/envtest-bins.sh
 
-.PHONY: all build generate verify-generated kube-bins run test lint bench clean
+.PHONY: all build generate verify-generated kube-bins ui-deps ui run test lint bench clean
 
 all: build
 
@@ -23,14 +30,24 @@ generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1 and the sl
 	$(GO) tool controller-gen object paths=$(API_PKG) crd paths=$(API_PKG) output:crd:dir=config/crd/bases
 	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1 crd paths=./internal/argocd/v1alpha1 output:crd:dir=config/crd/argocd
 
-verify-generated: generate ## Fail when generated files differ from what is committed.
+verify-generated: generate ui ## Fail when generated files or the built UI differ from what is committed.
 	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit the result:"; \
 	  git status --porcelain -- api config/crd internal/argocd/v1alpha1; git diff --stat -- api config/crd internal/argocd/v1alpha1; exit 1; \
 	fi
+	@if [ -n "$$(git status --porcelain -- ui/dist)" ]; then \
+	  echo "the built UI in ui/dist is stale; run make ui and commit"; \
+	  git status --porcelain -- ui/dist; exit 1; \
+	fi
 
 kube-bins: ## Build (or find cached) Kubernetes binaries; prints their directory.
 	@$(KUBE_BINS)
+
+ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
+	@hack/install-ui-deps.sh
+
+ui: ui-deps ## Build the web UI into ui/dist.
+	cd ui && npm run build
 
 run: build ## Start kargo local (Ctrl-C stops it; state is kept).
 	@bins=$$($(KUBE_BINS)); exec bin/kargo local --bin-dir "$$bins" $(ARGS)
@@ -41,7 +58,8 @@ lint: ## go vet and gofmt.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-test: ## Run every test; integration tests use a real kube-apiserver.
+test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
+	cd ui && npm test
 	@bins=$$($(KUBE_BINS)); \
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
 	KUBEBUILDER_ASSETS="$$bins" $(GO) test -count=1 ./... ; \
