@@ -1,0 +1,193 @@
+// The UI's end-to-end test: Debian's chromium, driven by playwright-core,
+// against a running `kargo local` that test/ui (Go) prepared with the
+// kargo-demo pipeline (Warehouse kargo-demo -> test -> uat -> prod), one
+// Freight, and a ServiceAccount bob who may promote to uat only. Run it
+// with `go test ./test/ui/`, which passes:
+//
+//   KARGO_UI_URL          the sign-in link kargo local printed (#token=...)
+//   KARGO_PROJECT         kargo-demo
+//   KARGO_FREIGHT_ALIAS   the Freight's alias; KARGO_FREIGHT_NAME its name
+//   KARGO_BOB_TOKEN       a bearer token of bob's
+//   KARGO_CHROMIUM        the browser; KARGO_SCREENSHOT_DIR where the
+//                         pipeline's screenshot goes
+//
+// Each step waits for what a user would see, never for a fixed time; the
+// first thing not seen within its timeout fails the run, saying what.
+
+import { strict as assert } from "node:assert";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run this through go test ./test/ui/`);
+  return v;
+};
+const uiURL = env("KARGO_UI_URL");
+const project = env("KARGO_PROJECT");
+const alias = env("KARGO_FREIGHT_ALIAS");
+const freightName = env("KARGO_FREIGHT_NAME");
+const bobToken = env("KARGO_BOB_TOKEN");
+const screenshotDir = env("KARGO_SCREENSHOT_DIR");
+const renamed = "ui-renamed";
+
+const timeout = 30_000;
+
+function step(what) {
+  console.log(`- ${what}`);
+}
+
+// eventually polls f until it returns true, failing with what after timeout.
+async function eventually(what, f, ms = timeout) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      if (await f()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`not seen within ${ms / 1000}s: ${what}${last ? ` (${last.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
+
+const browser = await chromium.launch({
+  executablePath: process.env.KARGO_CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  // This machine's network is closed: without these, Chromium keeps
+  // trying to reach Google's services.
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+let failed = false;
+let page;
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(e.message));
+
+  step("the sign-in link of kargo local signs in as its administrator");
+  await page.goto(uiURL);
+  await page.getByLabel("Signed in as").waitFor();
+  assert.equal(await text(page.getByLabel("Signed in as")), "kargo-local-admin");
+  assert.ok(!page.url().includes("token="), `the token is left in the address bar: ${page.url()}`);
+
+  step("the project list leads to the project");
+  await page.getByRole("link", { name: project }).click();
+  await page.waitForURL(`**/projects/${project}`);
+
+  step("the pipeline shows the Warehouse and the Stages, left to right");
+  const card = (name) => page.getByRole("article", { name });
+  for (const name of ["Warehouse kargo-demo", "Stage test", "Stage uat", "Stage prod"]) await card(name).waitFor();
+  const x = async (name) => (await card(name).boundingBox()).x;
+  assert.ok((await x("Warehouse kargo-demo")) < (await x("Stage test")), "the Warehouse is left of test");
+  assert.ok((await x("Stage test")) < (await x("Stage uat")), "test is left of uat");
+  assert.ok((await x("Stage uat")) < (await x("Stage prod")), "uat is left of prod");
+  assert.match(await text(card("Stage test").getByLabel("Current Freight")), /no Freight yet/);
+  await page.getByRole("status", { name: "Live updates" }).filter({ hasText: "live" }).waitFor();
+
+  step("the timeline shows the Freight by alias, with its full name on hover");
+  const row = (a) => page.getByRole("listitem").filter({ has: page.getByLabel(`Freight ${a}`, { exact: true }) });
+  await row(alias).waitFor();
+  assert.equal(await row(alias).locator(".alias").getAttribute("title"), freightName);
+
+  // A marker that a reload would wipe: every later change must arrive live.
+  await page.evaluate(() => (window.__notReloaded = true));
+
+  step("promote: only the Stages the Freight is available to are offered");
+  await page.getByRole("button", { name: `Promote ${alias}` }).click();
+  let dialog = page.getByRole("dialog", { name: `Promote ${alias}` });
+  await dialog.waitFor();
+  const offered = await dialog.getByRole("radio").evaluateAll((els) => els.map((e) => e.value));
+  assert.deepEqual(offered, ["test"], "a new Freight of the Warehouse is available to test alone");
+  await dialog.getByRole("radio", { name: "test" }).check();
+  await dialog.getByRole("button", { name: "Promote" }).click();
+  await page.getByRole("status").filter({ hasText: `Promoting ${alias} to test` }).waitFor();
+
+  step("the Stage changes without a reload");
+  await eventually("Stage test shows the Freight as current", async () =>
+    (await text(card("Stage test").getByLabel("Current Freight"))) === alias,
+  );
+  await eventually("the timeline shows the Freight current in test", async () =>
+    (await row(alias).locator(".chip.current").allTextContents()).some((t) => t.includes("test")),
+  );
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
+
+  step("approve the Freight for prod, skipping uat (a hotfix)");
+  await page.getByRole("button", { name: `Approve ${alias}` }).click();
+  dialog = page.getByRole("dialog", { name: `Approve ${alias}` });
+  await dialog.getByRole("radio", { name: "prod" }).check();
+  await dialog.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("status").filter({ hasText: `Approved ${alias} for prod` }).waitFor();
+  await eventually("the timeline shows the approval", async () =>
+    (await row(alias).locator(".chip.approved").allTextContents()).some((t) => t.includes("prod")),
+  );
+
+  step("rename the alias; the timeline and the Stage follow");
+  await page.getByRole("button", { name: `Rename ${alias}` }).click();
+  dialog = page.getByRole("dialog", { name: `Rename ${alias}` });
+  await dialog.getByLabel("Alias").fill(renamed);
+  await dialog.getByRole("button", { name: "Rename" }).click();
+  await row(renamed).waitFor();
+  await eventually("Stage test shows the new alias", async () =>
+    (await text(card("Stage test").getByLabel("Current Freight"))) === renamed,
+  );
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
+
+  // Let the success notices fade from the picture: dismiss them.
+  for (const b of await page.getByRole("button", { name: "Dismiss" }).all()) await b.click();
+  await page.screenshot({ path: path.join(screenshotDir, "ui-pipeline.png") });
+  step(`screenshot: ${path.join(screenshotDir, "ui-pipeline.png")}`);
+  assert.deepEqual(consoleErrors, [], "the page logged errors");
+
+  step("sign out, and sign in as bob with a token");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const form = page.getByRole("form", { name: "Sign in" });
+  await form.getByLabel("Bearer token").fill("not-a-token");
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await form.getByRole("alert").filter({ hasText: "not accepted" }).waitFor();
+  await form.getByLabel("Bearer token").fill(bobToken);
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await eventually("bob is signed in", async () =>
+    (await text(page.getByLabel("Signed in as"))) === `system:serviceaccount:${project}:bob`,
+  );
+  await page.goto(uiURL.replace(/\/?#.*$/, "") + `/projects/${project}`);
+
+  step("bob may not promote into prod: the dialog says why");
+  await page.getByRole("button", { name: `Promote ${renamed}` }).click();
+  dialog = page.getByRole("dialog", { name: `Promote ${renamed}` });
+  await dialog.getByRole("radio", { name: "prod" }).check();
+  await dialog.getByRole("button", { name: "Promote" }).click();
+  const refusal = dialog.getByRole("alert");
+  await refusal.waitFor();
+  const reason = await text(refusal);
+  assert.match(reason, /promote/, `the refusal names the missing verb: ${reason}`);
+  assert.match(reason, /prod/, `the refusal names the Stage: ${reason}`);
+  console.log(`  refused: ${reason}`);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.match(await text(card("Stage prod").getByLabel("Current Freight")), /no Freight yet/, "prod is unchanged");
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.stack ?? e}`);
+  if (page) {
+    const shot = path.join(screenshotDir, "ui-failure.png");
+    await page.screenshot({ path: shot }).catch(() => {});
+    console.error(`what the page showed: ${shot}`);
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,43 @@
+import { render, screen } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import type { Freight, Stage } from "../api/types";
+import { StageCard } from "./StageCard";
+
+const name = "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766";
+const freight = (alias: string): Map<string, Freight> => new Map([[name, { metadata: { name }, alias }]]);
+
+const stage = (status: Stage["status"]): Stage => ({ metadata: { name: "test" }, spec: {}, status });
+
+describe("StageCard", () => {
+  it("shows the current Freight by its alias, with the full name on hover", () => {
+    render(<StageCard stage={stage({ currentFreight: { id: name, alias: "mortal-dragonfly" }, phase: "Steady", health: { status: "Healthy" } })} freightByName={freight("mortal-dragonfly")} promotions={new Map()} />);
+    const current = screen.getByLabelText("Current Freight");
+    expect(current.textContent).toBe("mortal-dragonfly");
+    expect(current.querySelector(".alias")?.getAttribute("title")).toBe(name);
+    expect(screen.getByLabelText("Health").textContent).toBe("Healthy");
+    expect(screen.getByLabelText("Phase").textContent).toBe("Steady");
+  });
+
+  it("follows a rename of the Freight before the Stage's status does", () => {
+    render(<StageCard stage={stage({ currentFreight: { id: name, alias: "old-name" } })} freightByName={freight("new-name")} promotions={new Map()} />);
+    expect(screen.getByLabelText("Current Freight").textContent).toBe("new-name");
+  });
+
+  it("shows the promotion under way", () => {
+    render(
+      <StageCard
+        stage={stage({ phase: "Promoting", currentPromotion: { name: "test.01h.f5f87aa", freight: { id: name }, phase: "Running" } })}
+        freightByName={freight("mortal-dragonfly")}
+        promotions={new Map()}
+      />,
+    );
+    expect(screen.getByRole("status", { name: "Running promotion" }).textContent).toContain("Promoting mortal-dragonfly · Running");
+    expect(screen.getByLabelText("Current Freight").textContent).toBe("no Freight yet");
+  });
+
+  it("says why the last promotion failed", () => {
+    const promo = { metadata: { name: "p1" }, spec: { stage: "test", freight: name }, status: { phase: "Failed", message: 'push to stages/test: permission denied' } };
+    render(<StageCard stage={stage({ lastPromotion: { name: "p1", phase: "Failed" } })} freightByName={freight("x")} promotions={new Map([["p1", promo]])} />);
+    expect(screen.getByText(/Last promotion Failed: push to stages\/test: permission denied/)).toBeTruthy();
+  });
+});
