@@ -41,8 +41,13 @@ if [[ ! -f ui/package-lock.json ]]; then
   say "no ui/package-lock.json: no npm packages to install"
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  say "npm not found: install Node.js 20 or newer, with npm"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "node or npm not found: install Node.js 20.19 or newer, with npm"
+  exit 1
+fi
+# Vite and jsdom need 20.19 (Debian 12's nodejs package is 18).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a == 20 && b >= 19) ? 0 : 1)'; then
+  say "Node.js $(node --version) is too old for the UI's build and tests: install 20.19 or newer"
   exit 1
 fi
 hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)

@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,7 +329,12 @@ func runScript(t *testing.T, script string, env []string) {
 	t.Logf("node %s passed in %s", filepath.Base(script), time.Since(started).Round(100*time.Millisecond))
 }
 
-// lineLogger logs each line written to it and keeps all of it.
+// ansiColor matches the terminal colour codes Playwright puts in its call
+// logs even when writing to a pipe.
+var ansiColor = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// lineLogger logs each line written to it and keeps all of it, without
+// colour codes.
 type lineLogger struct {
 	t       *testing.T
 	mu      sync.Mutex
@@ -346,7 +352,7 @@ func (w *lineLogger) Write(b []byte) (int, error) {
 		if !ok {
 			break
 		}
-		w.t.Log("script: " + line)
+		w.t.Log("script: " + ansiColor.ReplaceAllString(line, ""))
 		w.partial = rest
 	}
 	return len(b), nil
@@ -356,7 +362,7 @@ func (w *lineLogger) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.partial != "" {
-		w.t.Log("script: " + w.partial)
+		w.t.Log("script: " + ansiColor.ReplaceAllString(w.partial, ""))
 		w.partial = ""
 	}
 }
@@ -364,7 +370,7 @@ func (w *lineLogger) flush() {
 func (w *lineLogger) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.all.String()
+	return ansiColor.ReplaceAllString(w.all.String(), "")
 }
 
 // checkWhatTheUIDid checks that what the script clicked happened: the
