@@ -114,6 +114,14 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		// client-go's default of 5 requests a second (kargo local's
+		// config has no limit of its own) would queue status writes of a
+		// busy project behind each other; the API server's own fairness
+		// protects it.
+		cfg.QPS, cfg.Burst = 100, 200
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: s,
 		// Only credential Secrets are cached: the controller needs them on

@@ -34,10 +34,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
@@ -72,6 +74,9 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
+	// The tests' clients log nothing; without a logger, controller-runtime
+	// complains with a stack trace.
+	ctrllog.SetLogger(logr.Discard())
 	var err error
 	if binDir, err = kubetest.BinDir(); err != nil {
 		return 0, fmt.Errorf("Kubernetes binaries: %w (build them with `make kube-bins`)", err)
@@ -92,7 +97,7 @@ func setup(m *testing.M) (int, error) {
 // promoting its Freight into test, approving it for prod and renaming it,
 // while bob, who may promote only into uat, sees what he may do.
 func TestPipelineInTheBrowser(t *testing.T) {
-	chromium, script := prerequisites(t)
+	chromium, script := prerequisites(t, "pipeline.e2e.mjs")
 
 	dataDir := filepath.Join(t.TempDir(), "state")
 	l := kargolocal.Start(t, kargolocal.Options{Bin: kargoBin, BinDir: binDir, DataDir: dataDir, Port: kargolocal.FreePort(t)})
@@ -128,7 +133,7 @@ func TestPipelineInTheBrowser(t *testing.T) {
 // prerequisites returns Chromium and the script to run, and fails the test
 // with what to run when any is missing. It never skips: a UI that is not
 // tested is not known to work.
-func prerequisites(t *testing.T) (chromium, script string) {
+func prerequisites(t testing.TB, defaultScript string) (chromium, script string) {
 	t.Helper()
 	var missing []string
 	chromium = os.Getenv("KARGO_CHROMIUM")
@@ -141,9 +146,9 @@ func prerequisites(t *testing.T) (chromium, script string) {
 	if _, err := os.Stat(filepath.Join(root, "ui", "node_modules", "playwright-core")); err != nil {
 		missing = append(missing, "no ui/node_modules/playwright-core: run `make ui-deps`")
 	}
-	script = os.Getenv("KARGO_UI_E2E_SCRIPT")
-	if script == "" {
-		script = filepath.Join(root, "ui", "e2e", "pipeline.e2e.mjs")
+	script = filepath.Join(root, "ui", "e2e", defaultScript)
+	if other := os.Getenv("KARGO_UI_E2E_SCRIPT"); other != "" && defaultScript == "pipeline.e2e.mjs" {
+		script = other
 	}
 	if _, err := os.Stat(script); err != nil {
 		missing = append(missing, fmt.Sprintf("no UI end-to-end script %s (KARGO_UI_E2E_SCRIPT names another)", script))
@@ -154,10 +159,11 @@ func prerequisites(t *testing.T) (chromium, script string) {
 	return chromium, script
 }
 
-func adminClient(t *testing.T, l *kargolocal.Local) client.Client {
+func adminClient(t testing.TB, l *kargolocal.Local) client.Client {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig())
 	require.NoError(t, err)
+	cfg.QPS, cfg.Burst = 500, 1000 // the benchmark creates a thousand Freight
 	s, err := scheme.New()
 	require.NoError(t, err)
 	c, err := client.New(cfg, client.Options{Scheme: s})
@@ -303,7 +309,7 @@ subjects: [{kind: ServiceAccount, name: bob, namespace: kargo-demo}]
 // runScript runs script with node in ui/, its output streamed into the test
 // log, and fails the test with that output unless it exits 0 within
 // scriptTimeout.
-func runScript(t *testing.T, script string, env []string) {
+func runScript(t testing.TB, script string, env []string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
@@ -327,6 +333,7 @@ func runScript(t *testing.T, script string, env []string) {
 		t.Fatalf("node %s: %v:\n%s", script, err, out.String())
 	}
 	t.Logf("node %s passed in %s", filepath.Base(script), time.Since(started).Round(100*time.Millisecond))
+	return out.String()
 }
 
 // ansiColor matches the terminal colour codes Playwright puts in its call
@@ -336,7 +343,7 @@ var ansiColor = regexp.MustCompile("\x1b\\[[0-9;]*m")
 // lineLogger logs each line written to it and keeps all of it, without
 // colour codes.
 type lineLogger struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	all     strings.Builder
 	partial string
