@@ -16,52 +16,74 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 )
 
+// Available reports whether st may receive f now. It is Check without the
+// explanation, for the Stage controller, which asks it of every Freight of
+// a project on every pass.
+func Available(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) bool {
+	if _, ok := f.Status.ApprovedFor[st.Name]; ok {
+		return true
+	}
+	subs := st.Spec.Subscriptions
+	switch {
+	case subs == nil:
+		return false
+	case subs.Warehouse != "":
+		return f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginWarehouse && f.Origin.Name == subs.Warehouse
+	case subs.Repos != nil:
+		return f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginStage && f.Origin.Name == st.Name
+	}
+	for _, u := range subs.UpstreamStages {
+		if v, ok := f.Status.VerifiedIn[u.Name]; ok && soakLeft(u, v, now) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Concerns reports whether f is available to st or will be once it has
+// soaked: whether a change to f can change st's available Freight.
+func Concerns(st *kargoapi.Stage, f *kargoapi.Freight) bool {
+	return Available(st, f, endOfTime)
+}
+
+// endOfTime is a moment after every soak time has passed.
+var endOfTime = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC)
+
 // Check reports whether st may receive f now and, when it may not, why, in
 // a sentence that says what would make it available.
 func Check(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) (bool, string) {
-	if _, ok := f.Status.ApprovedFor[st.Name]; ok {
+	if Available(st, f, now) {
 		return true, ""
 	}
 	subs := st.Spec.Subscriptions
-	if subs == nil {
-		return false, fmt.Sprintf("Stage %s subscribes to nothing, so only Freight approved for it is available; approve %s for %s first", st.Name, f.Name, st.Name)
-	}
 	switch {
+	case subs == nil:
+		return false, fmt.Sprintf("Stage %s subscribes to nothing, so only Freight approved for it is available; approve %s for %s first", st.Name, f.Name, st.Name)
 	case subs.Warehouse != "":
-		if f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginWarehouse && f.Origin.Name == subs.Warehouse {
-			return true, ""
-		}
 		return false, fmt.Sprintf("Freight %s comes from %s, not from Warehouse %s that Stage %s subscribes to, and is not approved for %s", name(f), origin(f), subs.Warehouse, st.Name, st.Name)
 	case subs.Repos != nil:
-		if f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginStage && f.Origin.Name == st.Name {
-			return true, ""
-		}
 		return false, fmt.Sprintf("Freight %s was not discovered by Stage %s's own subscriptions (it comes from %s) and is not approved for %s", name(f), st.Name, origin(f), st.Name)
-	default:
-		var ups, soaking []string
-		for _, u := range subs.UpstreamStages {
-			v, ok := f.Status.VerifiedIn[u.Name]
-			if !ok {
-				ups = append(ups, u.Name)
-				continue
-			}
-			left := soakLeft(u, v, now)
-			if left <= 0 {
-				return true, ""
-			}
-			if v.VerifiedAt == nil {
-				soaking = append(soaking, fmt.Sprintf("it was verified in %s at an unknown time, so its soak time of %s cannot start; re-verify it in %s", u.Name, u.RequiredSoakTime.Duration, u.Name))
-				continue
-			}
-			soaking = append(soaking, fmt.Sprintf("it has soaked in %s for %s of the required %s (available in %s)",
-				u.Name, (u.RequiredSoakTime.Duration-left).Round(time.Second), u.RequiredSoakTime.Duration, left.Round(time.Second)))
-		}
-		if len(soaking) > 0 {
-			return false, fmt.Sprintf("Freight %s is verified upstream but still soaking: %s", name(f), strings.Join(soaking, "; "))
-		}
-		return false, fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
-			name(f), strings.Join(ups, " or "), st.Name, strings.Join(ups, " or "), st.Name)
 	}
+	var ups, soaking []string
+	for _, u := range subs.UpstreamStages {
+		v, ok := f.Status.VerifiedIn[u.Name]
+		if !ok {
+			ups = append(ups, u.Name)
+			continue
+		}
+		if v.VerifiedAt == nil {
+			soaking = append(soaking, fmt.Sprintf("it was verified in %s at an unknown time, so its soak time of %s cannot start; re-verify it in %s", u.Name, u.RequiredSoakTime.Duration, u.Name))
+			continue
+		}
+		left := soakLeft(u, v, now)
+		soaking = append(soaking, fmt.Sprintf("it has soaked in %s for %s of the required %s (available in %s)",
+			u.Name, (u.RequiredSoakTime.Duration-left).Round(time.Second), u.RequiredSoakTime.Duration, left.Round(time.Second)))
+	}
+	if len(soaking) > 0 {
+		return false, fmt.Sprintf("Freight %s is verified upstream but still soaking: %s", name(f), strings.Join(soaking, "; "))
+	}
+	return false, fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
+		name(f), strings.Join(ups, " or "), st.Name, strings.Join(ups, " or "), st.Name)
 }
 
 // soakLeft is how much longer f must stay verified in upstream u before it
@@ -105,11 +127,12 @@ func NextSoakEnd(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) (nex
 }
 
 // List returns the Freight st may receive at now among all (Freight of
-// st's namespace), newest first, at most max.
+// st's namespace), newest first, at most max. It only reads all, and
+// returns nothing that shares memory with it.
 func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []kargoapi.SimpleFreight {
 	var avail []*kargoapi.Freight
 	for i := range all {
-		if ok, _ := Check(st, &all[i], now); ok {
+		if Available(st, &all[i], now) {
 			avail = append(avail, &all[i])
 		}
 	}
@@ -125,7 +148,9 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []
 	}
 	out := make([]kargoapi.SimpleFreight, len(avail))
 	for i, f := range avail {
-		out[i] = freight.Simple(f)
+		// A copy: all may be the controller's cache, read without copying.
+		s := freight.Simple(f)
+		out[i] = *s.DeepCopy()
 	}
 	return out
 }

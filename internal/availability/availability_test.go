@@ -71,6 +71,7 @@ func TestCheck(t *testing.T) {
 			ok, why := Check(tc.st, &tc.f, time.Now())
 			require.Equal(t, tc.ok, ok)
 			require.Contains(t, why, tc.why)
+			require.Equal(t, tc.ok, Available(tc.st, &tc.f, time.Now()), "Available agrees with Check")
 		})
 	}
 }
@@ -139,4 +140,21 @@ func TestSoakTime(t *testing.T) {
 	require.True(t, ok, "without a soak time, verified is enough")
 	ok, _ = Check(prod, &unknown, now)
 	require.True(t, ok)
+}
+
+func TestConcerns(t *testing.T) {
+	test := stage("test", &kargoapi.Subscriptions{Warehouse: "wh"})
+	uat := stage("uat", &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test", RequiredSoakTime: &metav1.Duration{Duration: time.Hour}}}})
+	prod := stage("prod", &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}})
+	fresh := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0)
+	require.True(t, Concerns(test, &fresh), "new Freight of the Warehouse")
+	require.False(t, Concerns(uat, &fresh), "not verified upstream")
+	require.False(t, Concerns(prod, &fresh))
+	soaking := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, verifiedIn("test"))
+	soaking.Status.VerifiedIn["test"] = kargoapi.VerifiedStage{VerifiedAt: &metav1.Time{Time: time.Now()}}
+	ok, _ := Check(uat, &soaking, time.Now())
+	require.False(t, ok, "still soaking")
+	require.True(t, Concerns(uat, &soaking), "available once it has soaked")
+	approved := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, approvedFor("prod"))
+	require.True(t, Concerns(prod, &approved))
 }

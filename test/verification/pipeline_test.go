@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -252,4 +253,48 @@ func TestSoakTime(t *testing.T) {
 		return len(avail) == 1, fmt.Sprintf("%+v", avail)
 	})
 	require.False(t, time.Now().Before(verifiedAt.Add(soak)), "available before the soak time ended")
+}
+
+// TestApprovalMakesFreightAvailable: approving Freight for a Stage that
+// could not receive it otherwise (a hotfix into prod) shows in that
+// Stage's available Freight, and taking the approval back removes it: a
+// Freight change reaches exactly the Stages it concerns.
+func TestApprovalMakesFreightAvailable(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewProject(t, "hotfix")
+	test := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: ns},
+		Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"}}}
+	prod := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: ns},
+		Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}}}
+	require.NoError(t, env.Admin.Create(ctx, test))
+	require.NoError(t, env.Admin.Create(ctx, prod))
+	f := newFreight(ns, "3.0.1")
+	require.NoError(t, env.Admin.Create(ctx, f))
+	available := func(stage string) []string {
+		var ids []string
+		for _, a := range getStage(t, ns, stage).Status.AvailableFreight {
+			ids = append(ids, a.ID)
+		}
+		return ids
+	}
+	kubetest.Eventually(t, 10*time.Second, "the new Freight available in test", func() (bool, string) {
+		return slices.Contains(available("test"), f.Name), fmt.Sprint(available("test"))
+	})
+	require.Empty(t, available("prod"))
+
+	got := getFreight(t, f)
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Status.ApprovedFor = map[string]kargoapi.ApprovedStage{"prod": {}}
+	require.NoError(t, env.Admin.Status().Patch(ctx, got, patch))
+	kubetest.Eventually(t, 10*time.Second, "the approved Freight available in prod", func() (bool, string) {
+		return slices.Contains(available("prod"), f.Name), fmt.Sprint(available("prod"))
+	})
+
+	got = getFreight(t, f)
+	patch = client.MergeFrom(got.DeepCopy())
+	got.Status.ApprovedFor = nil
+	require.NoError(t, env.Admin.Status().Patch(ctx, got, patch))
+	kubetest.Eventually(t, 10*time.Second, "the approval taken back", func() (bool, string) {
+		return len(available("prod")) == 0, fmt.Sprint(available("prod"))
+	})
 }

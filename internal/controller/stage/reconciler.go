@@ -73,7 +73,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
-		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfNamespace)).
+		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfFreight)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
 		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: warehouse.RetryRateLimiter()}).
@@ -121,8 +121,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// The project's Freight, straight from the cache: availability only
+	// reads them, and copying thousands of Freight on every pass would
+	// cost more than everything else the pass does.
 	all := &kargoapi.FreightList{}
-	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace)); err != nil {
+	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
 	}
 	now := time.Now()

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/availability"
 )
 
 // Field indexes the Stage controller registers.
@@ -80,18 +81,27 @@ func stageOfPolicy(_ context.Context, o client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*kargoapi.PromotionPolicy).Stage}}}
 }
 
-// stagesOfNamespace maps a Freight to every Stage of its project: a new
-// Freight, or one newly verified or approved, can change what any of them
-// may receive.
-func (r *Reconciler) stagesOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &kargoapi.StageList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list Stages to requeue after a Freight change", "namespace", o.GetNamespace())
+// stagesOfFreight maps a Freight to the Stages of its project whose
+// available Freight it can change: those that receive its origin's
+// Freight, those downstream of a Stage it was verified in, and those it is
+// approved for. The map is applied to both the old and the new object of
+// an update, so a Freight that stops being verified or approved reaches
+// the Stages it leaves too.
+func (r *Reconciler) stagesOfFreight(ctx context.Context, o client.Object) []reconcile.Request {
+	f, ok := o.(*kargoapi.Freight)
+	if !ok {
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(list.Items))
+	list := &kargoapi.StageList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(f.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list Stages to requeue after a Freight change", "namespace", f.Namespace)
+		return nil
+	}
+	var reqs []reconcile.Request
 	for i := range list.Items {
-		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		if availability.Concerns(&list.Items[i], f) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
 	}
 	return reqs
 }
