@@ -92,7 +92,7 @@ export interface Stage {
     subscriptions?: {
       repos?: object;
       warehouse?: string;
-      upstreamStages?: { name: string }[];
+      upstreamStages?: { name: string; requiredSoakTime?: string }[];
     };
   };
   status?: {

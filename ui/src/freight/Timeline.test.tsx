@@ -7,10 +7,14 @@ const hex = (i: number) => i.toString(16).padStart(40, "0");
 const freight: Freight[] = Array.from({ length: 1000 }, (_, i) => ({
   metadata: { name: hex(i), creationTimestamp: new Date(Date.now() - i * 60_000).toISOString() },
   alias: `freight-${i}`,
+  origin: { kind: "Warehouse", name: "w" },
   images: [{ repoURL: "registry.example.com/nginx", tag: `1.0.${i}` }],
   status: i === 0 ? { verifiedIn: { test: {} }, approvedFor: { prod: {} } } : {},
 }));
-const stages: Stage[] = [{ metadata: { name: "test" }, spec: {}, status: { currentFreight: { id: hex(0) }, availableFreight: [{ id: hex(0) }] } }];
+const stages: Stage[] = [
+  { metadata: { name: "test" }, spec: { subscriptions: { warehouse: "w" } }, status: { currentFreight: { id: hex(0) } } },
+  { metadata: { name: "prod" }, spec: { subscriptions: { upstreamStages: [{ name: "test" }] } } },
+];
 
 describe("Timeline", () => {
   it("draws a screenful of a thousand Freight, each by alias with its name on hover", () => {
