@@ -15,18 +15,16 @@ import (
 // writes, so that files merged through KUBECONFIG=a:b agree on it.
 const clusterName = "kargo-local"
 
-// kubeconfig renders a kubeconfig for one client certificate. Credentials are
-// embedded rather than referenced, so the file can be copied elsewhere.
-func kubeconfig(server string, caPEM []byte, user, context string, kp keyPair) ([]byte, error) {
+// kubeconfig renders a kubeconfig for one user, who authenticates with auth.
+// Credentials are embedded rather than referenced, so the file can be copied
+// elsewhere.
+func kubeconfig(server string, caPEM []byte, user, context string, auth *clientcmdapi.AuthInfo) ([]byte, error) {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[clusterName] = &clientcmdapi.Cluster{
 		Server:                   server,
 		CertificateAuthorityData: caPEM,
 	}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: kp.certPEM,
-		ClientKeyData:         kp.keyPEM,
-	}
+	cfg.AuthInfos[user] = auth
 	cfg.Contexts[context] = &clientcmdapi.Context{Cluster: clusterName, AuthInfo: user}
 	cfg.CurrentContext = context
 	data, err := clientcmd.Write(*cfg)
@@ -34,6 +32,11 @@ func kubeconfig(server string, caPEM []byte, user, context string, kp keyPair) (
 		return nil, fmt.Errorf("encode kubeconfig for %s: %w", user, err)
 	}
 	return data, nil
+}
+
+// certAuth authenticates with a client certificate.
+func certAuth(kp keyPair) *clientcmdapi.AuthInfo {
+	return &clientcmdapi.AuthInfo{ClientCertificateData: kp.certPEM, ClientKeyData: kp.keyPEM}
 }
 
 // WriteUserKubeconfig writes to path a kubeconfig for a user authenticated by
@@ -50,7 +53,7 @@ func (c *ControlPlane) WriteUserKubeconfig(path, user string, groups ...string) 
 	if err != nil {
 		return fmt.Errorf("issue certificate for %s: %w", user, err)
 	}
-	data, err := kubeconfig(c.serverURL, c.pki.ca.certPEM, user, user+"@"+clusterName, kp)
+	data, err := kubeconfig(c.serverURL, c.pki.ca.certPEM, user, user+"@"+clusterName, certAuth(kp))
 	if err != nil {
 		return err
 	}

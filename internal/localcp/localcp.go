@@ -50,7 +50,10 @@ type Options struct {
 	//	etcd/                              etcd's data
 	//	logs/<component>.log               output of the running components (.log.1: the previous run)
 	//	kubeconfig                         admin kubeconfig (see AdminKubeconfigPath)
+	//	kubeconfig-<user>                  kubeconfig of each of Users (see UserKubeconfigPath)
 	//	kube-controller-manager.kubeconfig
+	//	users/<user>.token                 bearer token of a user, kept once created (see UserToken)
+	//	users/tokens.csv                   kube-apiserver's token file, rewritten from Users on every start
 	DataDir string
 	// BinDir holds the etcd, kube-apiserver and kube-controller-manager
 	// binaries.
@@ -65,6 +68,16 @@ type Options struct {
 	// instances with different data dirs from colliding. etcd's peer
 	// listener always uses a free port: a single member never dials a peer.
 	EtcdPort int
+	// Users are local users, such as the people of a demo, who get a bearer
+	// token and a kubeconfig each. Each name must be a DNS label (lower-case
+	// letters, digits and '-') other than kargo-admin and
+	// kargo-local-admin, the administrators' names. The users belong to no
+	// group but system:authenticated, so RBAC grants them nothing until a
+	// binding does. A user left out of a later start loses access, since
+	// kube-apiserver's token file is written from this list on every start;
+	// listed again, the user has the same token. The admin's credentials do
+	// not depend on it.
+	Users []string
 	// Log receives short progress lines; nil discards them. The components'
 	// own output goes to DataDir/logs.
 	Log io.Writer
@@ -93,8 +106,10 @@ func (e *PortInUseError) Error() string {
 // the one that fills in aggregated cluster roles.
 type ControlPlane struct {
 	serverURL       string
+	dataDir         string
 	adminKubeconfig string
 	pki             *pki
+	tokens          map[string]string // of Options.Users, by name
 	log             io.Writer
 	lock            *os.File
 	children        []*child // in start order
@@ -133,6 +148,7 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 
 	c := &ControlPlane{
 		serverURL:       "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(o.APIServerPort)),
+		dataDir:         o.DataDir,
 		adminKubeconfig: filepath.Join(o.DataDir, "kubeconfig"),
 		log:             o.Log,
 		lock:            lock,
@@ -170,6 +186,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.APIServerPort == o.EtcdPort {
 		return o, fmt.Errorf("start local control plane: kube-apiserver and etcd cannot share port %d", o.EtcdPort)
+	}
+	if err := validateUsers(o.Users); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -262,6 +281,10 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 	if err := c.writeKubeconfig(kcmKubeconfig, "system:kube-controller-manager", clusterName, p.kcm); err != nil {
 		return err
 	}
+	tokenFile, err := c.prepareUsers(o.Users)
+	if err != nil {
+		return err
+	}
 	logDir := filepath.Join(o.DataDir, "logs")
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return fmt.Errorf("create log dir: %w", err)
@@ -300,6 +323,7 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 		"--secure-port="+strconv.Itoa(o.APIServerPort),
 		"--authorization-mode=Node,RBAC",
 		"--client-ca-file="+pkiFile("ca.crt"),
+		"--token-auth-file="+tokenFile,
 		"--tls-cert-file="+pkiFile("apiserver.crt"),
 		"--tls-private-key-file="+pkiFile("apiserver.key"),
 		"--service-account-issuer="+serviceAccountIs,
@@ -344,7 +368,7 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 }
 
 func (c *ControlPlane) writeKubeconfig(path, user, context string, kp keyPair) error {
-	data, err := kubeconfig(c.serverURL, c.pki.ca.certPEM, user, context, kp)
+	data, err := kubeconfig(c.serverURL, c.pki.ca.certPEM, user, context, certAuth(kp))
 	if err != nil {
 		return err
 	}

@@ -104,10 +104,18 @@ func (l testLog) Write(p []byte) (int, error) {
 
 func start(t *testing.T, dataDir string, port int) *ControlPlane {
 	t.Helper()
+	return startWith(t, Options{DataDir: dataDir, APIServerPort: port})
+}
+
+// startWith starts a control plane with o, the binaries filled in, and stops
+// it when the test ends.
+func startWith(t *testing.T, o Options) *ControlPlane {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	began := time.Now()
-	cp, err := Start(ctx, Options{DataDir: dataDir, BinDir: binDir(t), APIServerPort: port, Log: testLog{t}})
+	o.BinDir, o.Log = binDir(t), testLog{t}
+	cp, err := Start(ctx, o)
 	require.NoError(t, err)
 	t.Logf("started in %s", time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() { assert.NoError(t, cp.Stop()) })
@@ -359,6 +367,15 @@ func TestStartRefusesBeforeStartingAnything(t *testing.T) {
 			},
 			wantErr: func(o Options) string {
 				return fmt.Sprintf("kube-apiserver and etcd cannot share port %d", o.EtcdPort)
+			},
+		},
+		{
+			name: "user name that is not a DNS label",
+			prepare: func(t *testing.T, o *Options) {
+				o.Users = []string{"alice", "Bob Smith"}
+			},
+			wantErr: func(o Options) string {
+				return `user name "Bob Smith" is not valid: use at most 63 lower-case letters, digits and '-'`
 			},
 		},
 		{
