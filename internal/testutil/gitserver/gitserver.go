@@ -1,7 +1,9 @@
 // Package gitserver serves Git repositories over the smart-HTTP protocol on
-// loopback for component tests. It runs the real `git http-backend` through
-// net/http/cgi, so the git CLI under test talks to the same server code that
-// production hosts run, and it counts the protocol requests of every
+// loopback for component tests. It wraps the handler of `kargo local
+// --demo`'s Git server (internal/localsrc/gitserver), the real `git
+// http-backend` through net/http/cgi, so the git CLI under test talks to the
+// same server code that production hosts run; around it, it adds basic auth,
+// TLS and injected failures, and it counts the protocol requests of every
 // repository so tests and benchmarks can assert how much network work a
 // client did.
 //
@@ -18,16 +20,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	localgit "github.com/kargohq/kargo/internal/localsrc/gitserver"
 )
 
 // Option configures a Server.
@@ -123,24 +125,9 @@ func New(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.cfg)
 	}
-	backend := &cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
-		// http-backend complains on stderr about every missing repository,
-		// which tests of "not found" provoke on purpose.
-		Stderr: io.Discard,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + s.root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"HOME=" + s.root,
-			"GIT_CONFIG_COUNT=3",
-			// http-backend refuses anonymous pushes unless told otherwise.
-			"GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true",
-			// Partial clones (--filter=blob:none) need the server's consent.
-			"GIT_CONFIG_KEY_1=uploadpack.allowFilter", "GIT_CONFIG_VALUE_1=true",
-			"GIT_CONFIG_KEY_2=uploadpack.allowAnySHA1InWant", "GIT_CONFIG_VALUE_2=true",
-		},
+	backend, err := localgit.NewHandler(s.root)
+	if err != nil {
+		t.Fatalf("gitserver: %v", err)
 	}
 	s.srv = httptest.NewUnstartedServer(s.handler(backend))
 	if s.cfg.tls {
@@ -208,9 +195,8 @@ func (s *Server) Dir(repo string) string { return filepath.Join(s.root, repo+".g
 // panics when git fails, which only a broken environment causes; it takes
 // no testing.TB so that it reads like the rest of a test's set-up.
 func (s *Server) CreateRepo(name string) string {
-	dir := s.Dir(name)
-	if out, err := s.run(s.root, nil, "", "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
-		panic(fmt.Sprintf("gitserver: create repository %s: %v: %s", name, err, out))
+	if err := localgit.CreateRepo(s.root, name, nil, ""); err != nil {
+		panic(fmt.Sprintf("gitserver: %v", err))
 	}
 	return s.RepoURL(name)
 }
@@ -235,44 +221,13 @@ func (s *Server) SetDefaultBranch(t testing.TB, repo, branch string) {
 // is dated one minute after the previous commit or tag of the server.
 func (s *Server) Commit(t testing.TB, repo, branch string, files map[string]string, message string) string {
 	t.Helper()
-	env := s.nextDateEnv()
-	index := filepath.Join(t.TempDir(), "index")
-	env = append(env, "GIT_INDEX_FILE="+index)
-
-	parent, err := s.run(s.Dir(repo), nil, "", "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
-	parent = strings.TrimSpace(parent)
+	sha, err := localgit.Commit(s.root, repo, branch, files, message,
+		localgit.WithAuthor(authorName, authorEmail),
+		localgit.WithCommitter(committerName, committerEmail),
+		localgit.WithDate(s.nextDate()))
 	if err != nil {
-		parent = ""
+		t.Fatalf("gitserver: %v", err)
 	}
-	if parent != "" {
-		s.mustRun(t, repo, env, "", "read-tree", parent)
-	} else {
-		s.mustRun(t, repo, env, "", "read-tree", "--empty")
-	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var indexInfo strings.Builder
-	for _, p := range paths {
-		blob := strings.TrimSpace(s.mustRun(t, repo, env, files[p], "hash-object", "-w", "--stdin"))
-		fmt.Fprintf(&indexInfo, "100644 %s\t%s\n", blob, p)
-	}
-	if indexInfo.Len() > 0 {
-		s.mustRun(t, repo, env, indexInfo.String(), "update-index", "--index-info")
-	}
-	tree := strings.TrimSpace(s.mustRun(t, repo, env, "", "write-tree"))
-	args := []string{"commit-tree", tree, "-F", "-"}
-	if parent != "" {
-		args = append(args, "-p", parent)
-	}
-	sha := strings.TrimSpace(s.mustRun(t, repo, env, message, args...))
-	old := parent
-	if old == "" {
-		old = strings.Repeat("0", len(sha))
-	}
-	s.mustRun(t, repo, env, "", "update-ref", "refs/heads/"+branch, sha, old)
 	return sha
 }
 
@@ -416,8 +371,8 @@ func (s *Server) run(dir string, env []string, stdin string, args ...string) (st
 	cmd.Env = append(os.Environ(),
 		"GIT_CONFIG_NOSYSTEM=1",
 		"HOME="+s.root,
-		"GIT_AUTHOR_NAME=Test Author", "GIT_AUTHOR_EMAIL=author@example.com",
-		"GIT_COMMITTER_NAME=Test Committer", "GIT_COMMITTER_EMAIL=committer@example.com",
+		"GIT_AUTHOR_NAME="+authorName, "GIT_AUTHOR_EMAIL="+authorEmail,
+		"GIT_COMMITTER_NAME="+committerName, "GIT_COMMITTER_EMAIL="+committerEmail,
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -429,11 +384,24 @@ func (s *Server) run(dir string, env []string, stdin string, args ...string) (st
 	return stdout.String(), nil
 }
 
-func (s *Server) nextDateEnv() []string {
+// The identities of the commits and tags a test makes.
+const (
+	authorName     = "Test Author"
+	authorEmail    = "author@example.com"
+	committerName  = "Test Committer"
+	committerEmail = "committer@example.com"
+)
+
+// nextDate advances the server's clock by a minute and returns it.
+func (s *Server) nextDate() time.Time {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.clock = s.clock.Add(time.Minute)
-	date := fmt.Sprintf("@%d +0000", s.clock.Unix())
-	s.mu.Unlock()
+	return s.clock
+}
+
+func (s *Server) nextDateEnv() []string {
+	date := fmt.Sprintf("@%d +0000", s.nextDate().Unix())
 	return []string{"GIT_AUTHOR_DATE=" + date, "GIT_COMMITTER_DATE=" + date}
 }
 

@@ -1,8 +1,10 @@
 // Package registry runs a real OCI distribution registry on loopback for
-// tests: go-containerregistry's in-process registry behind an httptest
-// server, optionally with basic auth and TLS, with fault injection and a
-// record of every request, so tests can assert on what a client did to a
-// registry rather than on how long it took.
+// tests: the handler of `kargo local --demo`'s registry
+// (internal/localsrc/registry, go-containerregistry's in-process registry
+// with a tag list paginated as the spec says), kept in memory, behind an
+// httptest server, optionally with basic auth and TLS, with fault injection
+// and a record of every request, so tests can assert on what a client did
+// to a registry rather than on how long it took.
 //
 // Content is pushed through a second, private listener that skips auth,
 // faults and the request record, so setting up a test never disturbs what
@@ -12,18 +14,14 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	localregistry "github.com/kargohq/kargo/internal/localsrc/registry"
 )
 
 // Options configure a Registry.
@@ -102,7 +100,7 @@ type Registry struct {
 // New starts a registry on 127.0.0.1 and stops it when the test ends.
 func New(t testing.TB, opts Options) *Registry {
 	t.Helper()
-	r := &Registry{opts: opts, inner: ggcrregistry.New(ggcrregistry.Logger(discardLogger()))}
+	r := &Registry{opts: opts, inner: localregistry.NewMemoryHandler()}
 	r.server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
 	// Clients probing TLS and plain HTTP make the server log handshake
 	// errors that are expected and say nothing about the test.
@@ -256,57 +254,7 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if rec.Kind == KindTags && req.Method == http.MethodGet {
-		r.serveTags(sw, req, rec.Repo)
-		return
-	}
 	r.inner.ServeHTTP(sw, req)
-}
-
-// serveTags paginates the tag list with n, last and a Link header as the
-// distribution spec describes; the in-process registry only truncates, which
-// would hide every tag past the first page from a spec-following client.
-func (r *Registry) serveTags(w http.ResponseWriter, req *http.Request, repo string) {
-	full := req.Clone(req.Context())
-	full.URL.RawQuery = ""
-	full.RequestURI = ""
-	rec := httptest.NewRecorder()
-	r.inner.ServeHTTP(rec, full)
-	if rec.Code != http.StatusOK {
-		for k, vs := range rec.Header() {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-		return
-	}
-	var list struct {
-		Name string   `json:"name"`
-		Tags []string `json:"tags"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
-		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	}
-	sort.Strings(list.Tags)
-	q := req.URL.Query()
-	if last := q.Get("last"); last != "" {
-		i := sort.SearchStrings(list.Tags, last)
-		for i < len(list.Tags) && list.Tags[i] <= last {
-			i++
-		}
-		list.Tags = list.Tags[i:]
-	}
-	if n, err := strconv.Atoi(q.Get("n")); err == nil && n > 0 && n < len(list.Tags) {
-		list.Tags = list.Tags[:n]
-		next := url.URL{Path: req.URL.Path, RawQuery: url.Values{"n": {strconv.Itoa(n)}, "last": {list.Tags[n-1]}}.Encode()}
-		w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next.String()))
-	}
-	if list.Tags == nil {
-		list.Tags = []string{}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(list)
 }
 
 func classify(req *http.Request) Request {
