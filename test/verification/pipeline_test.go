@@ -142,13 +142,15 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: ns + "-test"}, app))
 	images, _, _ := unstructured.NestedStringSlice(app.Object, "spec", "source", "kustomize", "images")
 	require.Equal(t, []string{"nginx=nginx:1.25.1"}, images)
-	kubetest.Eventually(t, 30*time.Second, "verified in test", func() (bool, string) {
+	// The Freight is marked verified before the pass that did it writes
+	// the Stage's status: wait for both.
+	kubetest.Eventually(t, 30*time.Second, "verified in test, and test healthy", func() (bool, string) {
 		f := getFreight(t, hotfix)
 		_, ok := f.Status.VerifiedIn["test"]
 		st := getStage(t, ns, "test")
-		return ok, fmt.Sprintf("freight %+v; stage health %+v verification %+v", f.Status, st.Status.Health, st.Status.Verification)
+		healthy := st.Status.Health != nil && st.Status.Health.Status == kargoapi.HealthStateHealthy
+		return ok && healthy, fmt.Sprintf("freight %+v; stage health %+v verification %+v", f.Status, st.Status.Health, st.Status.Verification)
 	})
-	require.Equal(t, kargoapi.HealthStateHealthy, getStage(t, ns, "test").Status.Health.Status)
 
 	// uat: healthy, but the smoke check fails, so the Freight stays
 	// unverified there and the Stage says why.
