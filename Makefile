@@ -49,8 +49,8 @@ ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
 ui: ui-deps ## Build the web UI into ui/dist.
 	cd ui && npm run build
 
-run: build ## Start kargo local (Ctrl-C stops it; state is kept).
-	@bins=$$($(KUBE_BINS)); exec bin/kargo local --bin-dir "$$bins" $(ARGS)
+run: build ## Start kargo local with the kargo-demo project (Ctrl-C stops it; state is kept; ARGS=--reset starts over).
+	@bins=$$($(KUBE_BINS)); exec bin/kargo local --demo --bin-dir "$$bins" $(ARGS)
 
 lint: ## go vet and gofmt.
 	$(GO) vet ./...

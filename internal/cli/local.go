@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/demo"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/scheme"
@@ -40,6 +41,12 @@ type localOptions struct {
 	binDir        string
 	port          int
 	verbose       bool
+	// demo sets up the kargo-demo project and serves its sources.
+	demo             bool
+	demoGitAddr      string
+	demoRegistryAddr string
+	// reset deletes the data directory first.
+	reset bool
 }
 
 func newLocalCommand() *cobra.Command {
@@ -67,6 +74,11 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address of kargo's API server, which the kargo CLI talks to")
 	f.StringVar(&o.admissionAddr, "admission-addr", "127.0.0.1:0", "address of the admission webhook server (default: a free port on 127.0.0.1)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
+	f.BoolVar(&o.demo, "demo", false, "also serve a demo registry and Git server and set up the kargo-demo project on them (what `make run` does)")
+	f.StringVar(&o.demoRegistryAddr, "demo-registry-addr", "", "address of the demo registry (default: the one of the last start, else a free port on 127.0.0.1)")
+	f.StringVar(&o.demoGitAddr, "demo-git-addr", "", "address of the demo Git server (default: the one of the last start, else a free port on 127.0.0.1)")
+	f.BoolVar(&o.reset, "reset", false, "delete the data directory first, and start from an empty installation")
+	cmd.AddCommand(newLocalDemoCommand())
 	return cmd
 }
 
@@ -93,11 +105,22 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
 
+	if o.reset {
+		if err := localcp.Reset(o.dataDir); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "kargo local: --reset: deleted %s\n", o.dataDir)
+	}
 	started := time.Now()
+	var users []string
+	if o.demo {
+		users = demo.Users
+	}
 	cp, err := localcp.Start(ctx, localcp.Options{
 		DataDir:       o.dataDir,
 		BinDir:        o.binDir,
 		APIServerPort: o.port,
+		Users:         users,
 		Log:           prefixed(cmd.ErrOrStderr(), "kargo local: "),
 	})
 	if err != nil {
@@ -151,6 +174,13 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 		return err
 	}
 
+	demoInfo := ""
+	if o.demo {
+		if demoInfo, err = startDemo(ctx, c, cp, o, api); err != nil {
+			return err
+		}
+	}
+
 	kubeconfig := cp.AdminKubeconfigPath()
 	fmt.Fprintf(out, `kargo local is running (ready in %s)
   Kubernetes:  %s
@@ -165,9 +195,9 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 Use it with kubectl:
   export KUBECONFIG=%s
   %s get stages --all-namespaces
-
+%s
 Press Ctrl-C to stop; everything is kept for the next start.
-`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, api, token, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"))
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, api, token, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"), demoInfo)
 
 	select {
 	case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/kargohq/kargo/internal/apiclient"
@@ -32,6 +33,28 @@ func (g *globals) follow(ctx context.Context, c *apiclient.Client, kind apiclien
 		events = nil
 	}
 	started := time.Now()
+	// The read and the watch come by different paths, so the watch may
+	// deliver a version older than one already read (its replay of the
+	// server's cache): check sees each version once, in order.
+	var seen uint64
+	checkNewer := func(raw json.RawMessage) (bool, error) {
+		var meta struct {
+			Metadata struct {
+				ResourceVersion string `json:"resourceVersion"`
+			} `json:"metadata"`
+		}
+		if json.Unmarshal(raw, &meta) == nil {
+			// Resource versions are opaque to clients, but etcd's are
+			// increasing integers; anything else is taken as news.
+			if rv, err := strconv.ParseUint(meta.Metadata.ResourceVersion, 10, 64); err == nil {
+				if rv <= seen {
+					return false, nil
+				}
+				seen = rv
+			}
+		}
+		return check(raw)
+	}
 	get := func() (bool, error) {
 		raw, err := c.Get(ctx, kind, project, name)
 		if apiclient.IsNotFound(err) && time.Since(started) < notFoundGrace {
@@ -40,7 +63,7 @@ func (g *globals) follow(ctx context.Context, c *apiclient.Client, kind apiclien
 		if err != nil {
 			return false, err
 		}
-		return check(raw)
+		return checkNewer(raw)
 	}
 	if done, err := get(); done || err != nil {
 		return err
@@ -76,7 +99,7 @@ func (g *globals) follow(ctx context.Context, c *apiclient.Client, kind apiclien
 				// Read it again so that the error is the server's.
 				done, err = get()
 			} else {
-				done, err = check(ev.Object)
+				done, err = checkNewer(ev.Object)
 			}
 		case <-poll.C:
 			done, err = get()

@@ -130,6 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	now := time.Now()
 	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight, now)
+	refreshAliases(st, all.Items)
 	// Nothing changes when Freight finishes soaking; look again then.
 	if end, soaking := availability.NextSoakEnd(st, all.Items, now); soaking {
 		result = shortest(result, ctrl.Result{RequeueAfter: end.Sub(now) + time.Second})
@@ -154,6 +155,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		result = shortest(result, ctrl.Result{RequeueAfter: after})
 	}
 	return result, nil
+}
+
+// refreshAliases gives the Freight st names (current, history, last and
+// running Promotion) the aliases they have now: an alias can be changed,
+// and the Stage must not show the old one.
+func refreshAliases(st *kargoapi.Stage, all []kargoapi.Freight) {
+	refs := []*kargoapi.SimpleFreight{st.Status.CurrentFreight}
+	for i := range st.Status.History {
+		refs = append(refs, &st.Status.History[i])
+	}
+	for _, p := range []*kargoapi.PromotionReference{st.Status.CurrentPromotion, st.Status.LastPromotion} {
+		if p != nil {
+			refs = append(refs, p.Freight)
+		}
+	}
+	named := map[string][]*kargoapi.SimpleFreight{}
+	for _, r := range refs {
+		if r != nil {
+			named[r.ID] = append(named[r.ID], r)
+		}
+	}
+	for i := range all {
+		for _, r := range named[all[i].Name] {
+			r.Alias = all[i].Alias
+		}
+	}
 }
 
 // promotionsOf lists the Promotions of st, oldest first.

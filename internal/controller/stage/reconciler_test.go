@@ -106,3 +106,18 @@ func TestWarehouseSubscribedStageDiscoversNothingItself(t *testing.T) {
 	require.NoError(t, c.Get(context.Background(), client.ObjectKeyFromObject(st), got))
 	require.Equal(t, kargoapi.StagePhaseNotApplicable, got.Status.Phase)
 }
+
+func TestRefreshAliasesFollowsRenames(t *testing.T) {
+	st := &kargoapi.Stage{Status: kargoapi.StageStatus{
+		CurrentFreight: &kargoapi.SimpleFreight{ID: "a", Alias: "old"},
+		History:        []kargoapi.SimpleFreight{{ID: "a", Alias: "old"}, {ID: "b", Alias: "bee"}},
+		LastPromotion:  &kargoapi.PromotionReference{Name: "p", Freight: &kargoapi.SimpleFreight{ID: "a", Alias: "old"}},
+	}}
+	all := []kargoapi.Freight{{Alias: "hotfix"}, {Alias: "bee"}}
+	all[0].Name, all[1].Name = "a", "b"
+	refreshAliases(st, all)
+	require.Equal(t, "hotfix", st.Status.CurrentFreight.Alias)
+	require.Equal(t, "hotfix", st.Status.History[0].Alias)
+	require.Equal(t, "bee", st.Status.History[1].Alias)
+	require.Equal(t, "hotfix", st.Status.LastPromotion.Freight.Alias)
+}

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"slices"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,7 +85,8 @@ func stageOfPolicy(_ context.Context, o client.Object) []reconcile.Request {
 // stagesOfFreight maps a Freight to the Stages of its project whose
 // available Freight it can change: those that receive its origin's
 // Freight, those downstream of a Stage it was verified in, and those it is
-// approved for. The map is applied to both the old and the new object of
+// approved for, and those that show it (whose alias may have changed).
+// The map is applied to both the old and the new object of
 // an update, so a Freight that stops being verified or approved reaches
 // the Stages it leaves too.
 func (r *Reconciler) stagesOfFreight(ctx context.Context, o client.Object) []reconcile.Request {
@@ -99,11 +101,25 @@ func (r *Reconciler) stagesOfFreight(ctx context.Context, o client.Object) []rec
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if availability.Concerns(&list.Items[i], f) {
+		if availability.Concerns(&list.Items[i], f) || names(&list.Items[i], f.Name) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}
 	return reqs
+}
+
+// names reports whether st's status names Freight name: as current, in
+// its history, or in its last or running Promotion.
+func names(st *kargoapi.Stage, name string) bool {
+	if c := st.Status.CurrentFreight; c != nil && c.ID == name {
+		return true
+	}
+	for _, p := range []*kargoapi.PromotionReference{st.Status.CurrentPromotion, st.Status.LastPromotion} {
+		if p != nil && p.Freight != nil && p.Freight.ID == name {
+			return true
+		}
+	}
+	return slices.ContainsFunc(st.Status.History, func(h kargoapi.SimpleFreight) bool { return h.ID == name })
 }
 
 var (

@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apiclient"
+	"github.com/kargohq/kargo/internal/demo"
+	"github.com/kargohq/kargo/internal/localcp"
+	"github.com/kargohq/kargo/internal/localsrc/gitserver"
+	"github.com/kargohq/kargo/internal/localsrc/registry"
+)
+
+// demoState is what `kargo local --demo` keeps in DATA/demo/state.json:
+// where its sources listen (the Warehouse and Stages name them, so they
+// must not move between starts) and where the API server is, for
+// `kargo local demo publish`.
+type demoState struct {
+	Registry string `json:"registry"`
+	Git      string `json:"git"`
+	API      string `json:"api"`
+}
+
+func demoStatePath(dataDir string) string { return filepath.Join(dataDir, "demo", "state.json") }
+
+func loadDemoState(dataDir string) (demoState, error) {
+	var s demoState
+	b, err := os.ReadFile(demoStatePath(dataDir))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", demoStatePath(dataDir), err)
+	}
+	return s, nil
+}
+
+func saveDemoState(dataDir string, s demoState) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(demoStatePath(dataDir), append(b, '\n'), 0o600)
+}
+
+// startDemo serves the demo's registry and Git server, fills them the
+// first time, creates what is missing of the kargo-demo project, writes
+// kargo CLI configs for its users, and waits (a while) for the first
+// Freight to reach test. It returns lines for the banner.
+func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o localOptions, apiURL string) (string, error) {
+	dir := filepath.Join(o.dataDir, "demo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	prev, err := loadDemoState(o.dataDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	addr := func(flag, kept string) string {
+		switch {
+		case flag != "":
+			return flag
+		case kept != "":
+			return kept
+		}
+		return "127.0.0.1:0"
+	}
+	inUse := func(what, a string, err error) error {
+		return fmt.Errorf("the demo %s cannot listen on %s: %w; the demo's Warehouse and Stages name that address (kept in %s), so free it, or start over with --reset",
+			what, a, err, demoStatePath(o.dataDir))
+	}
+	regAddr := addr(o.demoRegistryAddr, prev.Registry)
+	reg, err := registry.Serve(ctx, regAddr, filepath.Join(dir, "registry"))
+	if err != nil {
+		return "", inUse("registry", regAddr, err)
+	}
+	gitAddr := addr(o.demoGitAddr, prev.Git)
+	gitRoot := filepath.Join(dir, "git")
+	git, err := gitserver.Serve(ctx, gitAddr, gitRoot)
+	if err != nil {
+		return "", inUse("Git server", gitAddr, err)
+	}
+	state := demoState{Registry: reg.Host(), Git: strings.TrimPrefix(git.URL(), "http://"), API: apiURL}
+	if err := saveDemoState(o.dataDir, state); err != nil {
+		return "", err
+	}
+	src := demo.Sources{Image: reg.Host() + "/" + demo.ImageRepo, GitOps: git.RepoURL(demo.GitOpsRepo)}
+
+	// The same tag always makes the same image, so pushing the first tags
+	// again at every start changes nothing.
+	for _, tag := range demo.InitialTags {
+		if _, err := registry.PushImage(ctx, reg.Host(), demo.ImageRepo, tag); err != nil {
+			return "", fmt.Errorf("demo registry: push %s:%s: %w", demo.ImageRepo, tag, err)
+		}
+	}
+	files, err := demo.GitOpsFiles(src)
+	if err != nil {
+		return "", err
+	}
+	if err := gitserver.CreateRepo(gitRoot, demo.GitOpsRepo, files, "kargo-demo: base, and an overlay and Helm values for each Stage"); err != nil {
+		return "", fmt.Errorf("demo Git server: %w", err)
+	}
+	if err := demo.Apply(ctx, c, src); err != nil {
+		return "", err
+	}
+
+	var users []string
+	for _, u := range demo.Users {
+		token, err := cp.UserToken(u)
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(o.dataDir, "kargo-"+u+".yaml")
+		if err := saveConfig(path, &Config{Server: apiURL, Token: token, Project: demo.Project}); err != nil {
+			return "", err
+		}
+		users = append(users, fmt.Sprintf("  %-12s %s (kargo --config), %s (kubectl)", u+":", path, cp.UserKubeconfigPath(u)))
+	}
+
+	first := waitFirstFreightInTest(ctx, c, time.Minute)
+	return fmt.Sprintf(`
+The kargo-demo project is set up (%s):
+  registry:    %s (repository %s, tags %s)
+  GitOps repo: %s
+%s
+Publish a new image tag with: kargo local demo publish 1.27.0
+`, first, reg.URL(), demo.ImageRepo, strings.Join(demo.InitialTags, ", "), src.GitOps, strings.Join(users, "\n")), nil
+}
+
+// waitFirstFreightInTest waits until the first Stage has Freight, which the
+// Warehouse and the PromotionPolicy bring within seconds of a first start,
+// and says what it holds.
+func waitFirstFreightInTest(ctx context.Context, c client.Client, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		st := &kargoapi.Stage{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: demo.Project, Name: demo.Stages[0]}, st)
+		if err == nil && st.Status.CurrentFreight != nil {
+			return fmt.Sprintf("Freight %s is in %s", st.Status.CurrentFreight.Alias, demo.Stages[0])
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Sprintf("no Freight in %s yet: see kargo get warehouses --project %s", demo.Stages[0], demo.Project)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type publishOptions struct {
+	dataDir string
+	commit  string
+	timeout time.Duration
+}
+
+func newLocalDemoCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Act on the sources of kargo local --demo",
+		Args:  cobra.NoArgs,
+	}
+	o := publishOptions{}
+	publish := &cobra.Command{
+		Use:   "publish TAG | --commit MESSAGE",
+		Short: "Push a new nginx tag to the demo registry, or a commit to the demo GitOps repository",
+		Long: `Publish a new artifact to a running kargo local --demo, as a CI pipeline would:
+push image nginx:TAG to the demo registry, or, with --commit, commit to the
+main branch of the demo GitOps repository. The demo Warehouse is told to look
+at once; the command waits for the Freight it makes and, where a
+PromotionPolicy auto-promotes, for that promotion, and prints both.`,
+		Example: `  kargo local demo publish 1.27.0
+  kargo local demo publish --commit "two replicas"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case o.commit == "" && len(args) != 1:
+				return usageError{errors.New("name the tag to publish, such as `kargo local demo publish 1.27.0`, or pass --commit MESSAGE")}
+			case o.commit != "" && len(args) != 0:
+				return usageError{errors.New("publish either a TAG or --commit MESSAGE, not both")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tag := ""
+			if len(args) == 1 {
+				tag = args[0]
+			}
+			return runPublish(cmd.Context(), cmd.OutOrStdout(), o, tag)
+		},
+	}
+	f := publish.Flags()
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the running kargo local --demo")
+	f.StringVar(&o.commit, "commit", "", "commit this message (in base/release-notes.md) to main instead of pushing a tag")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the Freight and its auto-promotion")
+	cmd.AddCommand(publish)
+	return cmd
+}
+
+func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string) error {
+	state, err := loadDemoState(o.dataDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no demo in %s: start one with `kargo local --demo` (make run), or pass its --data-dir", o.dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	token, err := os.ReadFile(filepath.Join(o.dataDir, "api-token"))
+	if err != nil {
+		return fmt.Errorf("the local admin's token: %w", err)
+	}
+	api, err := apiclient.New(state.API, strings.TrimSpace(string(token)))
+	if err != nil {
+		return err
+	}
+	wh := &kargoapi.Warehouse{}
+	if err := api.GetInto(ctx, apiclient.Warehouses, demo.Project, demo.Warehouse, wh); err != nil {
+		return fmt.Errorf("is kargo local --demo running on %s? %w", o.dataDir, err)
+	}
+
+	var match func(*kargoapi.Freight) bool
+	if tag != "" {
+		if err := checkTag(wh, state.Registry, tag); err != nil {
+			return err
+		}
+		digest, err := registry.PushImage(ctx, state.Registry, demo.ImageRepo, tag)
+		if err != nil {
+			return fmt.Errorf("push %s/%s:%s: %w", state.Registry, demo.ImageRepo, tag, err)
+		}
+		fmt.Fprintf(out, "Pushed %s/%s:%s (%s)\n", state.Registry, demo.ImageRepo, tag, digest)
+		match = func(f *kargoapi.Freight) bool {
+			return slices.ContainsFunc(f.Images, func(i kargoapi.Image) bool { return i.Tag == tag })
+		}
+	} else {
+		files := map[string]string{"base/release-notes.md": o.commit + "\n"}
+		sha, err := gitserver.Commit(filepath.Join(o.dataDir, "demo", "git"), demo.GitOpsRepo, "main", files, o.commit)
+		if err != nil {
+			return fmt.Errorf("commit to %s: %w", demo.GitOpsRepo, err)
+		}
+		fmt.Fprintf(out, "Committed %s to main of %s\n", sha[:7], demo.GitOpsRepo)
+		match = func(f *kargoapi.Freight) bool {
+			return slices.ContainsFunc(f.Commits, func(c kargoapi.GitCommit) bool { return c.ID == sha })
+		}
+	}
+	if _, err := api.RefreshWarehouse(ctx, demo.Project, demo.Warehouse); err != nil {
+		return fmt.Errorf("ask Warehouse %s to look: %w", demo.Warehouse, err)
+	}
+
+	deadline := time.Now().Add(o.timeout)
+	var found *kargoapi.Freight
+	for found == nil {
+		items, err := api.ListAll(ctx, apiclient.Freight, demo.Project, apiclient.ListOptions{})
+		if err != nil {
+			return err
+		}
+		all, err := apiclient.DecodeItems[kargoapi.Freight](items)
+		if err != nil {
+			return err
+		}
+		for i := range all {
+			if match(&all[i]) {
+				found = &all[i]
+				break
+			}
+		}
+		if found == nil {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("Warehouse %s made no Freight of it within %s: see kargo get warehouses --project %s", demo.Warehouse, o.timeout, demo.Project)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	fmt.Fprintf(out, "Warehouse %s made Freight %s (%s)\n", demo.Warehouse, found.Alias, found.Name)
+
+	stages, err := autoPromotedStages(ctx, api, demo.Warehouse)
+	if err != nil {
+		return err
+	}
+	for _, stage := range stages {
+		for {
+			st := &kargoapi.Stage{}
+			if err := api.GetInto(ctx, apiclient.Stages, demo.Project, stage, st); err != nil {
+				return err
+			}
+			if cur := st.Status.CurrentFreight; cur != nil && cur.ID == found.Name {
+				fmt.Fprintf(out, "Auto-promoted into %s\n", stage)
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("Freight %s was not auto-promoted into %s within %s: see kargo get promotions --project %s", found.Alias, stage, o.timeout, demo.Project)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// checkTag refuses a tag the Warehouse would never pick, rather than wait
+// for Freight that cannot come.
+func checkTag(wh *kargoapi.Warehouse, registryHost, tag string) error {
+	v, err := semver.StrictNewVersion(tag)
+	if err != nil {
+		return usageError{fmt.Errorf("%q is not a semantic version such as 1.27.0: the demo Warehouse selects tags by SemVer", tag)}
+	}
+	for _, s := range wh.Spec.Subscriptions.Images {
+		if string(s.RepoURL) != registryHost+"/"+demo.ImageRepo || s.SemverConstraint == "" {
+			continue
+		}
+		c, err := semver.NewConstraint(string(s.SemverConstraint))
+		if err != nil {
+			return err
+		}
+		if !c.Check(v) {
+			return usageError{fmt.Errorf("Warehouse %s takes %s tags matching %s, so it would never pick %s: publish a tag that matches", wh.Name, demo.ImageRepo, s.SemverConstraint, tag)}
+		}
+	}
+	return nil
+}
+
+// autoPromotedStages lists the Stages fed by the Warehouse whose
+// PromotionPolicy auto-promotes.
+func autoPromotedStages(ctx context.Context, api *apiclient.Client, warehouse string) ([]string, error) {
+	items, err := api.ListAll(ctx, apiclient.PromotionPolicies, demo.Project, apiclient.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	policies, err := apiclient.DecodeItems[kargoapi.PromotionPolicy](items)
+	if err != nil {
+		return nil, err
+	}
+	items, err = api.ListAll(ctx, apiclient.Stages, demo.Project, apiclient.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	stages, err := apiclient.DecodeItems[kargoapi.Stage](items)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range stages {
+		if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Warehouse != warehouse {
+			continue
+		}
+		if slices.ContainsFunc(policies, func(p kargoapi.PromotionPolicy) bool { return p.Stage == st.Name && p.EnableAutoPromotion }) {
+			out = append(out, st.Name)
+		}
+	}
+	return out, nil
+}
