@@ -49,9 +49,6 @@ type Sim struct {
 	// Namespace limits the simulator to one namespace; empty means all, which
 	// suits tests that do not run in parallel.
 	Namespace string
-	// OnError receives errors of a pass other than write conflicts (which
-	// the next pass resolves). Nil drops them.
-	OnError func(error)
 
 	mu         sync.Mutex
 	behaviours map[client.ObjectKey]Behaviour
@@ -78,8 +75,9 @@ func (s *Sim) behaviour(key client.ObjectKey) Behaviour {
 	return b
 }
 
-// Start runs the simulator until the test ends, reporting errors through
-// t.Errorf rather than OnError.
+// Start runs the simulator until the test ends, reporting errors of a pass
+// other than write conflicts (which the next pass resolves) through
+// t.Errorf.
 func (s *Sim) Start(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,9 +91,6 @@ func (s *Sim) Start(t testing.TB) {
 		<-done
 	})
 }
-
-// Run makes a pass every 50 ms until ctx ends.
-func (s *Sim) Run(ctx context.Context) { s.run(ctx, s.OnError) }
 
 func (s *Sim) run(ctx context.Context, onError func(error)) {
 	tick := time.NewTicker(50 * time.Millisecond)

@@ -182,9 +182,6 @@ func (e *Env) Stop() error {
 	return e.env.Stop()
 }
 
-// KubeconfigPath is the admin's kubeconfig file, for commands under test.
-func (e *Env) KubeconfigPath() string { return e.kubeconfig }
-
 // Kubectl runs the kubectl built with the API server, as the admin, and
 // returns what it printed on stdout and stderr together.
 func (e *Env) Kubectl(args ...string) (string, error) {
