@@ -17,7 +17,6 @@ import (
 	"io"
 	"io/fs"
 	"log"
-	"net"
 	"net/http"
 	"net/http/cgi"
 	"os"
@@ -25,8 +24,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/kargohq/kargo/internal/localsrc"
 )
 
 // AuthorName and AuthorEmail are the identity of the commits CreateRepo and
@@ -323,12 +323,7 @@ func runGit(dir string, env []string, stdin string, args ...string) (string, err
 
 // Server is a running smart-HTTP Git server.
 type Server struct {
-	srv      *http.Server
-	addr     string
-	served   chan struct{}
-	stopCtx  func() bool
-	once     sync.Once
-	closeErr error
+	*localsrc.Server
 }
 
 // Serve serves the repositories under root on addr, such as
@@ -338,45 +333,12 @@ func Serve(ctx context.Context, addr, root string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	srv, err := localsrc.Serve(ctx, addr, "Git server", h, nil)
 	if err != nil {
-		return nil, fmt.Errorf("listen for git on %s: %w", addr, err)
+		return nil, err
 	}
-	s := &Server{
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second},
-		addr:   ln.Addr().String(),
-		served: make(chan struct{}),
-	}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln) // always http.ErrServerClosed or a listener error
-	}()
-	s.stopCtx = context.AfterFunc(ctx, func() { _ = s.shutdown() })
-	return s, nil
+	return &Server{srv}, nil
 }
-
-// URL is the server's base URL, such as http://127.0.0.1:41234, without a
-// trailing slash.
-func (s *Server) URL() string { return "http://" + s.addr }
 
 // RepoURL is the clone URL of repository name.
 func (s *Server) RepoURL(name string) string { return s.URL() + "/" + name + ".git" }
-
-// Close stops the server, letting requests in flight finish for a few
-// seconds first. It is safe to call more than once.
-func (s *Server) Close() error {
-	s.stopCtx()
-	return s.shutdown()
-}
-
-func (s *Server) shutdown() error {
-	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			s.closeErr = errors.Join(err, s.srv.Close())
-		}
-		<-s.served
-	})
-	return s.closeErr
-}

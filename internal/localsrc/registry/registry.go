@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,10 +30,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kargohq/kargo/internal/localsrc"
 )
 
 // The layout of a registry's directory.
@@ -413,65 +413,25 @@ func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 // Server is a running registry.
 type Server struct {
-	h        *Handler
-	srv      *http.Server
-	addr     string
-	served   chan struct{}
-	stopCtx  func() bool
-	once     sync.Once
-	closeErr error
+	*localsrc.Server
 }
 
 // Serve serves a registry whose content lives under dir on addr, such as
-// "127.0.0.1:0", until Close is called or ctx is done.
+// "127.0.0.1:0", until Close is called or ctx is done; closing it also
+// closes the journal.
 func Serve(ctx context.Context, addr, dir string) (*Server, error) {
 	h, err := NewHandler(dir)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	srv, err := localsrc.Serve(ctx, addr, "registry", h, h.Close)
 	if err != nil {
 		_ = h.Close()
-		return nil, fmt.Errorf("listen for the registry on %s: %w", addr, err)
+		return nil, err
 	}
-	s := &Server{
-		h:      h,
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: discardLogger()},
-		addr:   ln.Addr().String(),
-		served: make(chan struct{}),
-	}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln) // always http.ErrServerClosed or a listener error
-	}()
-	s.stopCtx = context.AfterFunc(ctx, func() { _ = s.shutdown() })
-	return s, nil
+	return &Server{srv}, nil
 }
 
 // Host is the registry's address as an image reference names it, such as
 // "127.0.0.1:41234".
-func (s *Server) Host() string { return s.addr }
-
-// URL is the registry's base URL, such as http://127.0.0.1:41234.
-func (s *Server) URL() string { return "http://" + s.addr }
-
-// Close stops the server, letting requests in flight finish for a few
-// seconds first, and closes the journal. It is safe to call more than
-// once.
-func (s *Server) Close() error {
-	s.stopCtx()
-	return s.shutdown()
-}
-
-func (s *Server) shutdown() error {
-	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			s.closeErr = errors.Join(err, s.srv.Close())
-		}
-		<-s.served
-		s.closeErr = errors.Join(s.closeErr, s.h.Close())
-	})
-	return s.closeErr
-}
+func (s *Server) Host() string { return s.Addr() }
