@@ -72,6 +72,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&kargoapi.Stage{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
+			promoted(),
 		))).
 		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfFreight)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).

@@ -6,7 +6,9 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -120,6 +122,42 @@ func names(st *kargoapi.Stage, name string) bool {
 		}
 	}
 	return slices.ContainsFunc(st.Status.History, func(h kargoapi.SimpleFreight) bool { return h.ID == name })
+}
+
+// promoted passes the Promotion controller's writes to a Stage's status:
+// a new current Freight must be verified, and the Promotion's own event
+// can arrive before the Stage's cache has seen the write, so the pass it
+// starts would see the old Freight. The Stage controller's own status
+// writes (aliases, health) change neither, so they do not come back to it.
+func promoted() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			before, ok1 := e.ObjectOld.(*kargoapi.Stage)
+			after, ok2 := e.ObjectNew.(*kargoapi.Stage)
+			if !ok1 || !ok2 {
+				return false
+			}
+			return freightID(before.Status.CurrentFreight) != freightID(after.Status.CurrentFreight) ||
+				promotionName(before.Status.CurrentPromotion) != promotionName(after.Status.CurrentPromotion)
+		},
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func freightID(f *kargoapi.SimpleFreight) string {
+	if f == nil {
+		return ""
+	}
+	return f.ID
+}
+
+func promotionName(p *kargoapi.PromotionReference) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
 }
 
 var (
