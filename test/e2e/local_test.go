@@ -48,9 +48,9 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func startLocal(t *testing.T, dataDir string, port int) *kargolocal.Local {
+func startLocal(t *testing.T, dataDir string, port, apiPort int) *kargolocal.Local {
 	t.Helper()
-	return kargolocal.Start(t, kargolocal.Options{Bin: kargoBin, BinDir: binDir, DataDir: dataDir, Port: port})
+	return kargolocal.Start(t, kargolocal.Options{Bin: kargoBin, BinDir: binDir, DataDir: dataDir, Port: port, APIPort: apiPort})
 }
 
 // The foundation's promise: with kargo local up and the kargo-demo Project
@@ -58,12 +58,12 @@ func startLocal(t *testing.T, dataDir string, port int) *kargolocal.Local {
 // refused, and a restart keeps everything.
 func TestLocalRunsAndKeepsState(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "state")
-	port := kargolocal.FreePort(t)
-	l := startLocal(t, dataDir, port)
+	port, apiPort := kargolocal.FreePort(t), kargolocal.FreePort(t)
+	l := startLocal(t, dataDir, port, apiPort)
 	require.Contains(t, l.Output(), "export KUBECONFIG="+filepath.Join(dataDir, "kubeconfig"))
 	api, err := l.APIURL()
 	require.NoError(t, err)
-	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port+1), api)
+	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", apiPort), api)
 
 	// kargo's resources live in projects: outside one they are refused.
 	out, err := l.Kubectl(t, "", "create", "namespace", "plain")
@@ -122,7 +122,7 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 
 	l.Stop(t)
 
-	l = startLocal(t, dataDir, port)
+	l = startLocal(t, dataDir, port, apiPort)
 	out, err = l.Kubectl(t, "", "get", "stages,promotions,promotionpolicies", "--namespace", "kargo-demo", "-o", "name")
 	require.NoError(t, err, out)
 	require.Equal(t, strings.Join([]string{

@@ -57,9 +57,12 @@ type Options struct {
 	// beside it, so that kargo local logs the CLI in without touching the
 	// user's own configuration.
 	DataDir string
-	// Port is the Kubernetes API's port on 127.0.0.1; kargo's API server
-	// listens on the next one.
+	// Port is the Kubernetes API's port on 127.0.0.1.
 	Port int
+	// APIPort is kargo's API server's port on 127.0.0.1; zero picks a free
+	// one. A restart on the same DataDir must pass the same one: the CLI's
+	// config names it.
+	APIPort int
 }
 
 // Local is one running `kargo local`.
@@ -81,13 +84,16 @@ type Local struct {
 // the test ends.
 func Start(t testing.TB, o Options) *Local {
 	t.Helper()
+	if o.APIPort == 0 {
+		o.APIPort = FreePort(t)
+	}
 	l := &Local{
 		opts:      o,
 		cliConfig: filepath.Join(filepath.Dir(o.DataDir), "kargo-cli.yaml"),
 		done:      make(chan struct{}),
 	}
 	l.cmd = exec.Command(o.Bin, "local", "--data-dir", o.DataDir, "--bin-dir", o.BinDir, "--port", fmt.Sprint(o.Port),
-		"--api-addr", fmt.Sprintf("127.0.0.1:%d", o.Port+1))
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", o.APIPort))
 	l.cmd.Env = append(os.Environ(), "KARGO_CONFIG="+l.cliConfig)
 	stdout, err := l.cmd.StdoutPipe()
 	if err != nil {
