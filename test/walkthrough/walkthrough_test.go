@@ -13,21 +13,19 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/kargohq/kargo/internal/demo"
+	"github.com/kargohq/kargo/internal/testutil/kargolocal"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 )
 
@@ -96,28 +94,6 @@ func walkthrough(t *testing.T) (string, []string) {
 	return "make run", cmds
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// makeRun is one `make run` in the background.
-type makeRun struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	out    strings.Builder
-	exited chan error
-}
-
-func (r *makeRun) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
-}
-
 // ports are the Kubernetes and kargo API ports of every `make run` of the
 // test: the same at each start, as `make run`'s defaults are, since the
 // kubeconfig and the CLI's config name them.
@@ -126,71 +102,17 @@ var ports struct{ kube, api int }
 // startMakeRun runs `make run` as the README says, on free ports (ARGS,
 // which the Makefile passes on, so that a developer's own kargo local does
 // not get in the way), plus extra, and waits for its banner.
-func startMakeRun(t *testing.T, extra ...string) *makeRun {
+func startMakeRun(t *testing.T, extra ...string) *kargolocal.Local {
 	t.Helper()
 	if ports.kube == 0 {
-		ports.kube, ports.api = freePort(t), freePort(t)
+		ports.kube, ports.api = kargolocal.FreePort(t), kargolocal.FreePort(t)
 	}
 	args := append([]string{fmt.Sprintf("--port %d --api-addr 127.0.0.1:%d", ports.kube, ports.api)}, extra...)
-	r := &makeRun{exited: make(chan error, 1)}
-	r.cmd = exec.Command("make", "run", "ARGS="+strings.Join(args, " "))
-	r.cmd.Dir = root
-	r.cmd.Env = append(walkEnv, "ENVTEST_BINS_CACHE="+filepath.Dir(binDir))
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := r.cmd.StdoutPipe()
-	require.NoError(t, err)
-	r.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.out.Write(b)
-	})
-	require.NoError(t, r.cmd.Start())
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			r.mu.Lock()
-			r.out.WriteString(sc.Text() + "\n")
-			r.mu.Unlock()
-			if strings.HasPrefix(sc.Text(), "Press Ctrl-C to stop") {
-				close(ready)
-			}
-		}
-		r.exited <- r.cmd.Wait()
-	}()
-	t.Cleanup(func() { r.stop(t, false) })
-	select {
-	case <-ready:
-	case err := <-r.exited:
-		t.Fatalf("make run exited before it was ready: %v\n%s", err, r.output())
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("make run not ready after 5 minutes:\n%s", r.output())
-	}
-	return r
+	cmd := exec.Command("make", "run", "ARGS="+strings.Join(args, " "))
+	cmd.Dir = root
+	cmd.Env = append(walkEnv, "ENVTEST_BINS_CACHE="+filepath.Dir(binDir))
+	return kargolocal.StartCommand(t, cmd, kargolocal.Options{DataDir: filepath.Join(home, ".local", "state", "kargo", "local")})
 }
-
-// stop sends Ctrl-C to make and kargo local, as a terminal does.
-func (r *makeRun) stop(t *testing.T, mustBeClean bool) {
-	if r.cmd.ProcessState != nil {
-		return
-	}
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT)
-	select {
-	case <-r.exited:
-		if mustBeClean {
-			require.Contains(t, r.output(), "stopped; state kept in "+filepath.Join(home, ".local", "state", "kargo", "local"))
-		}
-	case <-time.After(time.Minute):
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		if mustBeClean {
-			t.Fatalf("make run did not stop within a minute of Ctrl-C:\n%s", r.output())
-		}
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // session is one bash session in the source tree, run a command at a
 // time, so that each command's outcome is checked before the next runs.
@@ -259,12 +181,13 @@ func TestWalkthrough(t *testing.T) {
 	dataDir := filepath.Join(home, ".local", "state", "kargo", "local")
 
 	r := startMakeRun(t)
-	banner := r.output()
+	banner := r.Output()
 	require.Contains(t, banner, "UI:          http://127.0.0.1:", "the banner gives the UI link the README sends people to")
 	require.Regexp(t, `The kargo-demo project is set up \(Freight [a-z]+-[a-z]+ is in test\)`, banner)
 	// The UI link opens the UI (test/ui clicks through it).
-	link := regexp.MustCompile(`UI:\s+(\S+)`).FindStringSubmatch(banner)
-	resp, err := http.Get(link[1])
+	link, err := r.UIURL()
+	require.NoError(t, err)
+	resp, err := http.Get(link)
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -279,20 +202,20 @@ func TestWalkthrough(t *testing.T) {
 	c.done()
 
 	// make run again: everything is where it was.
-	r.stop(t, true)
+	r.Stop(t)
 	r = startMakeRun(t)
 	out := kargoAsUser(t, "get", "freight", "--project", demo.Project)
 	require.Equal(t, 4, strings.Count(out, "\n"), "three Freight and the header after a restart:\n%s", out)
 	require.Contains(t, out, "hotfix")
-	r.stop(t, true)
+	r.Stop(t)
 
 	// make run ARGS=--reset: an empty installation again, with the demo.
 	r = startMakeRun(t, "--reset")
-	require.Contains(t, r.output(), "--reset: deleted "+dataDir)
+	require.Contains(t, r.Output(), "--reset: deleted "+dataDir)
 	out = kargoAsUser(t, "get", "freight", "--project", demo.Project)
 	require.Equal(t, 2, strings.Count(out, "\n"), "one Freight and the header after --reset:\n%s", out)
 	require.NotContains(t, out, "hotfix")
-	r.stop(t, true)
+	r.Stop(t)
 }
 
 // kargoAsUser runs bin/kargo (which make run built) as the walkthrough's

@@ -6,6 +6,7 @@ package kargolocal
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -87,14 +88,23 @@ func Start(t testing.TB, o Options) *Local {
 	if o.APIPort == 0 {
 		o.APIPort = FreePort(t)
 	}
-	l := &Local{
-		opts:      o,
-		cliConfig: filepath.Join(filepath.Dir(o.DataDir), "kargo-cli.yaml"),
-		done:      make(chan struct{}),
-	}
-	l.cmd = exec.Command(o.Bin, "local", "--data-dir", o.DataDir, "--bin-dir", o.BinDir, "--port", fmt.Sprint(o.Port),
+	cliConfig := filepath.Join(filepath.Dir(o.DataDir), "kargo-cli.yaml")
+	cmd := exec.Command(o.Bin, "local", "--data-dir", o.DataDir, "--bin-dir", o.BinDir, "--port", fmt.Sprint(o.Port),
 		"--api-addr", fmt.Sprintf("127.0.0.1:%d", o.APIPort))
-	l.cmd.Env = append(os.Environ(), "KARGO_CONFIG="+l.cliConfig)
+	cmd.Env = append(os.Environ(), "KARGO_CONFIG="+cliConfig)
+	l := StartCommand(t, cmd, o)
+	l.cliConfig = cliConfig
+	return l
+}
+
+// StartCommand runs cmd, a command that runs kargo local on o.DataDir (such
+// as `make run`), in a process group of its own, and waits for the banner
+// as Start does. Stop and the end of the test interrupt the whole group, as
+// Ctrl-C in a terminal does.
+func StartCommand(t testing.TB, cmd *exec.Cmd, o Options) *Local {
+	t.Helper()
+	l := &Local{opts: o, cmd: cmd, done: make(chan struct{})}
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := l.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatalf("kargo local: %v", err)
@@ -125,22 +135,25 @@ func Start(t testing.TB, o Options) *Local {
 			return
 		default:
 		}
-		_ = l.cmd.Process.Signal(syscall.SIGINT)
+		_ = l.interrupt()
 		select {
 		case <-l.done:
 		case <-time.After(time.Minute):
-			_ = l.cmd.Process.Kill()
+			_ = syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
 		}
 	})
 	select {
 	case <-ready:
 	case <-l.done:
 		t.Fatalf("kargo local exited before it was ready: %v\n%s", l.waitErr, l.Output())
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("kargo local not ready after 3 minutes:\n%s", l.Output())
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("kargo local not ready after 5 minutes:\n%s", l.Output())
 	}
 	return l
 }
+
+// interrupt sends Ctrl-C to the process group.
+func (l *Local) interrupt() error { return syscall.Kill(-l.cmd.Process.Pid, syscall.SIGINT) }
 
 // lockedWriter appends kargo local's stderr to the output its stdout goes
 // to.
@@ -163,12 +176,15 @@ func (l *Local) Output() string {
 // within a minute, saying that it kept its state.
 func (l *Local) Stop(t testing.TB) {
 	t.Helper()
-	if err := l.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := l.interrupt(); err != nil {
 		t.Fatalf("interrupt kargo local: %v\n%s", err, l.Output())
 	}
 	select {
 	case <-l.done:
-		if l.waitErr != nil {
+		// make passes Ctrl-C on and then ends by it itself.
+		var exit *exec.ExitError
+		byCtrlC := errors.As(l.waitErr, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT
+		if l.waitErr != nil && !byCtrlC {
 			t.Fatalf("kargo local did not exit cleanly: %v\n%s", l.waitErr, l.Output())
 		}
 	case <-time.After(time.Minute):
