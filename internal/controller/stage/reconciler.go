@@ -162,26 +162,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // running Promotion) the aliases they have now: an alias can be changed,
 // and the Stage must not show the old one.
 func refreshAliases(st *kargoapi.Stage, all []kargoapi.Freight) {
-	refs := []*kargoapi.SimpleFreight{st.Status.CurrentFreight}
-	for i := range st.Status.History {
-		refs = append(refs, &st.Status.History[i])
-	}
-	for _, p := range []*kargoapi.PromotionReference{st.Status.CurrentPromotion, st.Status.LastPromotion} {
-		if p != nil {
-			refs = append(refs, p.Freight)
-		}
-	}
 	named := map[string][]*kargoapi.SimpleFreight{}
-	for _, r := range refs {
-		if r != nil {
-			named[r.ID] = append(named[r.ID], r)
-		}
+	for _, r := range freightRefs(st) {
+		named[r.ID] = append(named[r.ID], r)
 	}
 	for i := range all {
 		for _, r := range named[all[i].Name] {
 			r.Alias = all[i].Alias
 		}
 	}
+}
+
+// freightRefs are the Freight st's status names: its current Freight, its
+// history, and the Freight of its running and last Promotions.
+func freightRefs(st *kargoapi.Stage) []*kargoapi.SimpleFreight {
+	var refs []*kargoapi.SimpleFreight
+	if st.Status.CurrentFreight != nil {
+		refs = append(refs, st.Status.CurrentFreight)
+	}
+	for i := range st.Status.History {
+		refs = append(refs, &st.Status.History[i])
+	}
+	for _, p := range []*kargoapi.PromotionReference{st.Status.CurrentPromotion, st.Status.LastPromotion} {
+		if p != nil && p.Freight != nil {
+			refs = append(refs, p.Freight)
+		}
+	}
+	return refs
 }
 
 // promotionsOf lists the Promotions of st, oldest first.

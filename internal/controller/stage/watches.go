@@ -110,18 +110,9 @@ func (r *Reconciler) stagesOfFreight(ctx context.Context, o client.Object) []rec
 	return reqs
 }
 
-// names reports whether st's status names Freight name: as current, in
-// its history, or in its last or running Promotion.
+// names reports whether st's status names Freight name.
 func names(st *kargoapi.Stage, name string) bool {
-	if c := st.Status.CurrentFreight; c != nil && c.ID == name {
-		return true
-	}
-	for _, p := range []*kargoapi.PromotionReference{st.Status.CurrentPromotion, st.Status.LastPromotion} {
-		if p != nil && p.Freight != nil && p.Freight.ID == name {
-			return true
-		}
-	}
-	return slices.ContainsFunc(st.Status.History, func(h kargoapi.SimpleFreight) bool { return h.ID == name })
+	return slices.ContainsFunc(freightRefs(st), func(r *kargoapi.SimpleFreight) bool { return r.ID == name })
 }
 
 // promoted passes the Promotion controller's writes to a Stage's status:
