@@ -16,7 +16,7 @@
 
 import { strict as assert } from "node:assert";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -54,21 +54,7 @@ async function eventually(what, f, ms = timeout) {
 
 const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
 
-const browser = await chromium.launch({
-  executablePath: process.env.KARGO_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // This machine's network is closed: without these, Chromium keeps
-  // trying to reach Google's services.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 let failed = false;
 let page;
 try {

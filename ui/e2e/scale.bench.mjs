@@ -11,7 +11,7 @@
 //
 // It prints one line of JSON, which the Go benchmark reports.
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -26,20 +26,7 @@ const freight = Number(env("KARGO_FREIGHT"));
 const runs = Number(env("KARGO_BENCH_RUNS", "5"));
 const origin = uiURL.origin;
 
-const browser = await chromium.launch({
-  executablePath: env("KARGO_CHROMIUM", "/usr/bin/chromium"),
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-precise-memory-info",
-  ],
-});
+const browser = await launchChromium("--enable-precise-memory-info");
 
 const result = { firstRenderMs: [], scrollToEndMs: [], openDialogMs: [], domNodes: 0, timelineRows: 0, heapMB: 0 };
 try {
