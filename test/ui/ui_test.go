@@ -1,29 +1,27 @@
 // Package ui tests kargo's web UI end to end: the built binary's `kargo
-// local` with a three-Stage pipeline in kargo-demo, driven in headless
-// Chromium by ui/e2e/pipeline.e2e.mjs (Playwright), and what that did checked
-// in the cluster and the GitOps repository afterwards.
+// local --demo`, driven in headless Chromium by ui/e2e/pipeline.e2e.mjs
+// (Playwright), and what that did checked in the cluster and the demo's
+// GitOps repository afterwards.
 //
 // The script's contract is its environment:
 //
 //	KARGO_UI_URL          the UI of the banner's "UI:" line, #token=<local admin token> included
 //	KARGO_API_URL         kargo's API server
 //	KARGO_PROJECT         kargo-demo
-//	KARGO_FREIGHT_NAME    the one Freight the Warehouse produced (nginx:1.0.0) ...
+//	KARGO_FREIGHT_NAME    the demo's first Freight (nginx:1.26.0), in test ...
 //	KARGO_FREIGHT_ALIAS   ... and its alias
-//	KARGO_BOB_TOKEN       a ServiceAccount token for bob: kargo-viewer, and promote on uat only
+//	KARGO_BOB_TOKEN       the demo's token for bob: kargo-viewer, and promote on uat only
 //	KARGO_CHROMIUM        the Chromium binary to launch
 //	KARGO_SCREENSHOT_DIR  where to write screenshots (docs/ with KARGO_UPDATE_DOCS=1)
 //
-// It must promote the Freight into test, approve it for prod and rename it
+// It must promote the Freight into uat, approve it for prod and rename it
 // to ui-renamed through the UI, and exit non-zero on any failure.
 // KARGO_UI_E2E_SCRIPT runs another script in its place.
 package ui
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,18 +34,15 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/demo"
 	"github.com/kargohq/kargo/internal/scheme"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kargolocal"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
-	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
 const (
@@ -94,13 +89,14 @@ func setup(m *testing.M) (int, error) {
 }
 
 // The web UI as a user clicks through it: the pipeline of kargo-demo,
-// promoting its Freight into test, approving it for prod and renaming it,
-// while bob, who may promote only into uat, sees what he may do.
+// promoting its first Freight from test into uat, approving it for prod and
+// renaming it, while bob, who may promote only into uat, sees what he may
+// do.
 func TestPipelineInTheBrowser(t *testing.T) {
 	chromium, script := prerequisites(t, "pipeline.e2e.mjs")
 
 	dataDir := filepath.Join(t.TempDir(), "state")
-	l := kargolocal.Start(t, kargolocal.Options{Bin: kargoBin, BinDir: binDir, DataDir: dataDir, Port: kargolocal.FreePort(t)})
+	l := kargolocal.Start(t, kargolocal.Options{Bin: kargoBin, BinDir: binDir, DataDir: dataDir, Port: kargolocal.FreePort(t), Args: []string{"--demo"}})
 	uiURL, err := l.UIURL()
 	require.NoError(t, err)
 	require.Contains(t, uiURL, "#token=", "the UI: line carries the local admin's token")
@@ -108,8 +104,9 @@ func TestPipelineInTheBrowser(t *testing.T) {
 	require.NoError(t, err)
 	c := adminClient(t, l)
 
-	gs, freight := setUpPipeline(t, c)
-	bobToken := bob(t, l, apiURL)
+	freight := demoFreight(t, c)
+	bobToken, err := os.ReadFile(filepath.Join(dataDir, "users", "bob.token"))
+	require.NoError(t, err, "kargo local --demo gives bob a token")
 
 	screenshots := t.TempDir()
 	if os.Getenv("KARGO_UPDATE_DOCS") == "1" {
@@ -119,14 +116,14 @@ func TestPipelineInTheBrowser(t *testing.T) {
 		"KARGO_UI_URL=" + uiURL,
 		"KARGO_API_URL=" + apiURL,
 		"KARGO_PROJECT=" + project,
-		"KARGO_BOB_TOKEN=" + bobToken,
+		"KARGO_BOB_TOKEN=" + strings.TrimSpace(string(bobToken)),
 		"KARGO_FREIGHT_ALIAS=" + freight.Alias,
 		"KARGO_FREIGHT_NAME=" + freight.Name,
 		"KARGO_CHROMIUM=" + chromium,
 		"KARGO_SCREENSHOT_DIR=" + screenshots,
 	})
 
-	checkWhatTheUIDid(t, c, gs, freight.Name)
+	checkWhatTheUIDid(t, c, dataDir, freight.Name)
 	l.Stop(t)
 }
 
@@ -171,139 +168,15 @@ func adminClient(t testing.TB, l *kargolocal.Local) client.Client {
 	return c
 }
 
-const kustomization = `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- ../../base
-images:
-- name: %s
-  newTag: 0.9.0
-`
-
-// setUpPipeline creates kargo-demo with a Warehouse on nginx in a registry
-// and Stages test ← Warehouse, uat ← test, prod ← uat, each promoting by a
-// commit to its stages/<name> branch of a GitOps repository, and no
-// PromotionPolicy: nothing moves until the UI says so. It returns the
-// GitOps repository's server and the Warehouse's one Freight.
-func setUpPipeline(t *testing.T, c client.Client) (*gitserver.Server, *kargoapi.Freight) {
+// demoFreight returns the demo's one Freight, which its PromotionPolicy
+// brought into test before kargo local said it was running.
+func demoFreight(t *testing.T, c client.Client) *kargoapi.Freight {
 	t.Helper()
-	ctx := context.Background()
-	reg := registry.New(t, registry.Options{})
-	reg.PushImage(t, "nginx", "1.0.0", registry.Image{})
-	image := reg.Host() + "/nginx"
-	gs := gitserver.New(t)
-	gs.CreateRepo("gitops")
-	files := map[string]string{"base/deployment.yaml": "kind: Deployment\n"}
-	for _, stage := range []string{"test", "uat", "prod"} {
-		files["stages/"+stage+"/kustomization.yaml"] = fmt.Sprintf(kustomization, image)
-	}
-	gs.Commit(t, "gitops", "main", files, "initial layout")
-
-	require.NoError(t, c.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}))
-	kubetest.Eventually(t, time.Minute, "Project "+project+" ready", func() (bool, string) {
-		p := &kargoapi.Project{}
-		if err := c.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
-			return false, err.Error()
-		}
-		return p.Status.Phase == kargoapi.ProjectPhaseReady, string(p.Status.Phase)
-	})
-	require.NoError(t, c.Create(ctx, &kargoapi.Warehouse{
-		ObjectMeta: metav1.ObjectMeta{Name: project, Namespace: project},
-		Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{
-			Images: []kargoapi.ImageSubscription{{RepoURL: kargoapi.ImageRepoURL(image), ImageSelectionStrategy: kargoapi.ImageSelectionSemVer}},
-		}},
-	}))
-	for _, s := range []struct {
-		name string
-		subs kargoapi.Subscriptions
-	}{
-		{"test", kargoapi.Subscriptions{Warehouse: project}},
-		{"uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}},
-		{"prod", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}}},
-	} {
-		require.NoError(t, c.Create(ctx, &kargoapi.Stage{
-			ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: project},
-			Spec: kargoapi.StageSpec{
-				Subscriptions: &s.subs,
-				PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
-					RepoURL:     kargoapi.GitRepoURL(gs.RepoURL("gitops")),
-					ReadBranch:  "main",
-					WriteBranch: kargoapi.BranchName("stages/" + s.name),
-					Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{
-						Image: kargoapi.ImageRepoURL(image), Path: kargoapi.RepoPath("stages/" + s.name),
-					}}},
-				}}},
-			},
-		}))
-	}
-
 	var list kargoapi.FreightList
-	kubetest.Eventually(t, time.Minute, "the Warehouse's Freight", func() (bool, string) {
-		if err := c.List(ctx, &list, client.InNamespace(project)); err != nil {
-			return false, err.Error()
-		}
-		return len(list.Items) > 0, "no Freight"
-	})
-	require.Len(t, list.Items, 1, "one image, one Freight")
-	freight := &list.Items[0]
-	require.NotEmpty(t, freight.Alias)
-	return gs, freight
-}
-
-// bob creates the ServiceAccount bob in kargo-demo with the seed's rights
-// for the user bob (kargo-viewer, and promote on uat only) and returns a
-// token for it, checked against the API server.
-func bob(t *testing.T, l *kargolocal.Local, apiURL string) string {
-	t.Helper()
-	out, err := l.Kubectl(t, `
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: bob, namespace: kargo-demo}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: bob-viewer, namespace: kargo-demo}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kargo-viewer}
-subjects: [{kind: ServiceAccount, name: bob, namespace: kargo-demo}]
----
-# config/samples/seeds/concepts-08-role-and-rolebinding-bob-uat-promoter.yaml,
-# bound to the ServiceAccount rather than the user.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: uat-promoter, namespace: kargo-demo}
-rules:
-- apiGroups: [kargo.akuity.io]
-  resources: [promotions]
-  verbs: [create, delete, get, list, patch, update, watch]
-- apiGroups: [kargo.akuity.io]
-  resources: [stages]
-  resourceNames: [uat]
-  verbs: [promote]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: bob-uat-promoter, namespace: kargo-demo}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: uat-promoter}
-subjects: [{kind: ServiceAccount, name: bob, namespace: kargo-demo}]
-`, "apply", "-f", "-")
-	require.NoError(t, err, out)
-	out, err = l.Kubectl(t, "", "create", "token", "bob", "-n", project, "--duration=1h")
-	require.NoError(t, err, out)
-	token := strings.TrimSpace(out)
-
-	// A token the API server refused would fail the script in a way that
-	// says little; refuse it here instead.
-	req, err := http.NewRequest(http.MethodGet, apiURL+"/api/v1/whoami", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "whoami as bob")
-	var who apitypes.WhoAmI
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&who))
-	require.Equal(t, "system:serviceaccount:kargo-demo:bob", who.Username)
-	return token
+	require.NoError(t, c.List(context.Background(), &list, client.InNamespace(project)))
+	require.Len(t, list.Items, 1, "the demo starts with one Freight")
+	require.NotEmpty(t, list.Items[0].Alias)
+	return &list.Items[0]
 }
 
 // runScript runs script with node in ui/, its output streamed into the test
@@ -381,21 +254,24 @@ func (w *lineLogger) String() string {
 }
 
 // checkWhatTheUIDid checks that what the script clicked happened: the
-// Freight is in test, committed to the stages/test branch, approved for
-// prod and renamed.
-func checkWhatTheUIDid(t *testing.T, c client.Client, gs *gitserver.Server, name string) {
+// Freight is in uat, committed to the stages/uat branch of the demo's
+// GitOps repository, approved for prod and renamed.
+func checkWhatTheUIDid(t *testing.T, c client.Client, dataDir, name string) {
 	t.Helper()
 	ctx := context.Background()
 	// The script may end as soon as the UI shows the Promotion; give the
 	// controllers time to finish it.
-	kubetest.Eventually(t, time.Minute, "Freight "+name+" in Stage test", func() (bool, string) {
+	kubetest.Eventually(t, time.Minute, "Freight "+name+" in Stage uat", func() (bool, string) {
 		st := &kargoapi.Stage{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: project, Name: "test"}, st); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: project, Name: "uat"}, st); err != nil {
 			return false, err.Error()
 		}
 		return st.Status.CurrentFreight != nil && st.Status.CurrentFreight.ID == name, fmt.Sprintf("%+v", st.Status.CurrentFreight)
 	})
-	require.Contains(t, gs.Show(t, "gitops", "stages/test", "stages/test/kustomization.yaml"), "newTag: 1.0.0")
+	gitDir := filepath.Join(dataDir, "demo", "git", demo.GitOpsRepo+".git")
+	out, err := exec.Command("git", "--git-dir", gitDir, "show", "stages/uat:stages/uat/kustomization.yaml").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "newTag: "+demo.InitialTags[len(demo.InitialTags)-1])
 	f := &kargoapi.Freight{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: project, Name: name}, f))
 	require.Contains(t, f.Status.ApprovedFor, "prod", "approved for prod")

@@ -1,7 +1,8 @@
 // The UI's end-to-end test: Debian's chromium, driven by playwright-core,
-// against a running `kargo local` that test/ui (Go) prepared with the
-// kargo-demo pipeline (Warehouse kargo-demo -> test -> uat -> prod), one
-// Freight, and a ServiceAccount bob who may promote to uat only. Run it
+// against a running `kargo local --demo` (test/ui starts it): the
+// kargo-demo pipeline (Warehouse kargo-demo -> test -> uat -> prod), its
+// first Freight already auto-promoted into test, and the seed's bob, who may
+// promote to uat only. Run it
 // with `go test ./test/ui/`, which passes:
 //
 //   KARGO_UI_URL          the sign-in link kargo local printed (#token=...)
@@ -86,7 +87,9 @@ try {
   assert.ok((await x("Warehouse kargo-demo")) < (await x("Stage test")), "the Warehouse is left of test");
   assert.ok((await x("Stage test")) < (await x("Stage uat")), "test is left of uat");
   assert.ok((await x("Stage uat")) < (await x("Stage prod")), "uat is left of prod");
-  assert.match(await text(card("Stage test").getByLabel("Current Freight")), /no Freight yet/);
+  // The PromotionPolicy brought the demo's first Freight into test.
+  assert.equal(await text(card("Stage test").getByLabel("Current Freight")), alias);
+  assert.match(await text(card("Stage uat").getByLabel("Current Freight")), /no Freight yet/);
   await page.getByRole("status", { name: "Live updates" }).filter({ hasText: "live" }).waitFor();
 
   step("the timeline shows the Freight by alias, with its full name on hover");
@@ -102,21 +105,21 @@ try {
   let dialog = page.getByRole("dialog", { name: `Promote ${alias}` });
   await dialog.waitFor();
   const offered = await dialog.getByRole("radio").evaluateAll((els) => els.map((e) => e.value));
-  assert.deepEqual(offered, ["test"], "a new Freight of the Warehouse is available to test alone");
-  await dialog.getByRole("radio", { name: "test" }).check();
+  assert.deepEqual(offered, ["test", "uat"], "verified in test, the Freight is available to uat (and test), not prod");
+  await dialog.getByRole("radio", { name: "uat" }).check();
   await dialog.getByRole("button", { name: "Promote" }).click();
-  await page.getByRole("status").filter({ hasText: `Promoting ${alias} to test` }).waitFor();
+  await page.getByRole("status").filter({ hasText: `Promoting ${alias} to uat` }).waitFor();
 
   step("the Stage changes without a reload");
-  await eventually("Stage test shows the Freight as current", async () =>
-    (await text(card("Stage test").getByLabel("Current Freight"))) === alias,
+  await eventually("Stage uat shows the Freight as current", async () =>
+    (await text(card("Stage uat").getByLabel("Current Freight"))) === alias,
   );
-  await eventually("the timeline shows the Freight current in test", async () =>
-    (await row(alias).locator(".chip.current").allTextContents()).some((t) => t.includes("test")),
+  await eventually("the timeline shows the Freight current in uat", async () =>
+    (await row(alias).locator(".chip.current").allTextContents()).some((t) => t.includes("uat")),
   );
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
 
-  step("approve the Freight for prod, skipping uat (a hotfix)");
+  step("approve the Freight for prod");
   await page.getByRole("button", { name: `Approve ${alias}` }).click();
   dialog = page.getByRole("dialog", { name: `Approve ${alias}` });
   await dialog.getByRole("radio", { name: "prod" }).check();
@@ -132,8 +135,9 @@ try {
   await dialog.getByLabel("Alias").fill(renamed);
   await dialog.getByRole("button", { name: "Rename" }).click();
   await row(renamed).waitFor();
-  await eventually("Stage test shows the new alias", async () =>
-    (await text(card("Stage test").getByLabel("Current Freight"))) === renamed,
+  await eventually("Stages test and uat show the new alias", async () =>
+    (await text(card("Stage test").getByLabel("Current Freight"))) === renamed &&
+    (await text(card("Stage uat").getByLabel("Current Freight"))) === renamed,
   );
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
 
@@ -153,7 +157,7 @@ try {
   await form.getByLabel("Bearer token").fill(bobToken);
   await form.getByRole("button", { name: "Sign in" }).click();
   await eventually("bob is signed in", async () =>
-    (await text(page.getByLabel("Signed in as"))) === `system:serviceaccount:${project}:bob`,
+    (await text(page.getByLabel("Signed in as"))) === "bob",
   );
   await page.goto(uiURL.replace(/\/?#.*$/, "") + `/projects/${project}`);
 

@@ -64,6 +64,8 @@ type Options struct {
 	// one. A restart on the same DataDir must pass the same one: the CLI's
 	// config names it.
 	APIPort int
+	// Args are further flags of kargo local, such as --demo.
+	Args []string
 }
 
 // Local is one running `kargo local`.
@@ -91,6 +93,7 @@ func Start(t testing.TB, o Options) *Local {
 	cliConfig := filepath.Join(filepath.Dir(o.DataDir), "kargo-cli.yaml")
 	cmd := exec.Command(o.Bin, "local", "--data-dir", o.DataDir, "--bin-dir", o.BinDir, "--port", fmt.Sprint(o.Port),
 		"--api-addr", fmt.Sprintf("127.0.0.1:%d", o.APIPort))
+	cmd.Args = append(cmd.Args, o.Args...)
 	cmd.Env = append(os.Environ(), "KARGO_CONFIG="+cliConfig)
 	l := StartCommand(t, cmd, o)
 	l.cliConfig = cliConfig
