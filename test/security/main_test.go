@@ -1,0 +1,30 @@
+// Package security attacks kargo as the users who should not get what they
+// ask for, against a real kube-apiserver with the RBAC authorizer, kargo's
+// webhooks and controllers running with their shipped roles, and users who
+// authenticate with their own tokens (static tokens and TokenRequest
+// ServiceAccount tokens).
+//
+// Each attack is one subtest whose name says the attack; it asserts that the
+// attack is refused or harmless, and that nothing it aimed at was written.
+// The files are grouped by the path an attacker takes:
+//
+//	egress_test.go      controller-made connections to loopback, private and metadata addresses
+//	secrets_test.go     Secrets read with the controller's rights
+//	promote_test.go     the promote verb bypassed through auto-promotion, Stage specs and Freight
+//	apiserver_test.go   kargo's API server: ServiceAccount tokens, long-lived watches, answers
+//	recovery_test.go    a deleted running Promotion, Freight without an alias
+//	local_test.go       kargo local: etcd, the admin API on a public address
+package security
+
+import (
+	"testing"
+
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) {
+	kubetest.Main(m, &env, controllers.Run)
+}
