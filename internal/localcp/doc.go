@@ -11,4 +11,10 @@
 // namespace deletion, the "default" service account of each namespace and
 // the rules of aggregated cluster roles (view, edit, admin and any role that
 // aggregates into them).
+//
+// Being on the machine is not enough to use the control plane: etcd speaks
+// only TLS and takes only client certificates signed by a CA of its own,
+// which signs no client's certificate but kube-apiserver's; its peer listener
+// takes only etcd's own peer certificate. Every key is in DataDir/pki, mode
+// 0700, so the data dir's owner, and nobody else, holds them.
 package localcp

@@ -49,7 +49,7 @@ func (c *ControlPlane) WriteUserKubeconfig(path, user string, groups ...string) 
 	if user == "" {
 		return fmt.Errorf("write kubeconfig to %s: user name is empty", path)
 	}
-	kp, err := c.pki.issue(certSpec{cn: user, orgs: groups}, time.Now())
+	kp, err := issue(c.pki.ca, certSpec{cn: user, orgs: groups}, time.Now())
 	if err != nil {
 		return fmt.Errorf("issue certificate for %s: %w", user, err)
 	}

@@ -40,13 +40,17 @@ const (
 )
 
 // Options configures a local control plane. All listeners bind 127.0.0.1
-// only.
+// only, and none serves a client without credentials: etcd requires a client
+// certificate from its own CA (held by kube-apiserver only), kube-apiserver
+// refuses anonymous requests and kube-controller-manager serves no port.
 type Options struct {
 	// DataDir holds the state that survives restarts and is created if
 	// missing:
 	//
 	//	lock                               held while a control plane runs
-	//	pki/                               CA, serving and client certificates, service account key
+	//	pki/                               cluster CA, serving and client certificates, service account key
+	//	pki/etcd/                          etcd's own CA, its serving and peer certificates
+	//	pki/apiserver-etcd-client.*        kube-apiserver's etcd client certificate (etcd's CA signs no other client's)
 	//	etcd/                              etcd's data
 	//	logs/<component>.log               output of the running components (.log.1: the previous run)
 	//	kubeconfig                         admin kubeconfig (see AdminKubeconfigPath)
@@ -106,6 +110,7 @@ func (e *PortInUseError) Error() string {
 // the one that fills in aggregated cluster roles.
 type ControlPlane struct {
 	serverURL       string
+	etcdURL         string
 	dataDir         string
 	adminKubeconfig string
 	pki             *pki
@@ -290,30 +295,26 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 		return fmt.Errorf("create log dir: %w", err)
 	}
 
-	etcdURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(o.EtcdPort))
-	etcd, err := c.run(etcdBin, o, logDir, withoutEtcdEnv(os.Environ()),
-		"--name=kargo-local",
-		"--data-dir="+filepath.Join(o.DataDir, "etcd"),
-		"--listen-client-urls="+etcdURL,
-		"--advertise-client-urls="+etcdURL,
-		// A single member never dials a peer, so the peer listener takes any
-		// free port and the advertised peer URL is never used; it only has to
-		// agree with --initial-cluster.
-		"--listen-peer-urls=http://127.0.0.1:0",
-		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
-		"--initial-cluster=kargo-local=http://127.0.0.1:2380",
-		"--initial-cluster-state=new",
-	)
+	etcdURL := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(o.EtcdPort))
+	c.etcdURL = etcdURL
+	etcd, err := c.run(etcdBin, o, logDir, withoutEtcdEnv(os.Environ()), etcdArgs(p, o, etcdURL)...)
 	if err != nil {
 		return err
 	}
-	if err := c.waitReady(ctx, etcd, etcdReadyTimeout, etcdHealthy(etcdURL)); err != nil {
+	etcdClient, err := p.etcdHTTPClient()
+	if err != nil {
+		return err
+	}
+	if err := c.waitReady(ctx, etcd, etcdReadyTimeout, etcdHealthy(etcdClient, etcdURL)); err != nil {
 		return err
 	}
 
 	pkiFile := func(name string) string { return filepath.Join(p.dir, name) }
 	apiserver, err := c.run(apiserverBin, o, logDir, os.Environ(),
 		"--etcd-servers="+etcdURL,
+		"--etcd-cafile="+pkiFile(etcdCAFile+".crt"),
+		"--etcd-certfile="+pkiFile(etcdClientFile+".crt"),
+		"--etcd-keyfile="+pkiFile(etcdClientFile+".key"),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		// The endpoint reconciler refuses a loopback address for the
@@ -322,6 +323,10 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 		"--endpoint-reconciler-type=none",
 		"--secure-port="+strconv.Itoa(o.APIServerPort),
 		"--authorization-mode=Node,RBAC",
+		// Every client has a certificate or a token; refusing anonymous
+		// requests leaves no endpoint (health, version, discovery) to
+		// callers who have neither.
+		"--anonymous-auth=false",
 		"--client-ca-file="+pkiFile("ca.crt"),
 		"--token-auth-file="+tokenFile,
 		"--tls-cert-file="+pkiFile("apiserver.crt"),
@@ -365,6 +370,38 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 	}
 	c.logf("control plane ready at %s (kubeconfig: %s)", c.serverURL, c.adminKubeconfig)
 	return nil
+}
+
+// etcdArgs are etcd's flags. Clients and peers must present a certificate
+// signed by etcd's own CA, which has signed one client certificate, the one
+// kube-apiserver gets; the peer listener further takes only etcd's own peer
+// certificate. Nothing reaches etcd's data without credentials only the data
+// dir's owner can read.
+func etcdArgs(p *pki, o Options, etcdURL string) []string {
+	file := func(name string) string { return filepath.Join(p.dir, name) }
+	return []string{
+		"--name=kargo-local",
+		"--data-dir=" + filepath.Join(o.DataDir, "etcd"),
+		"--listen-client-urls=" + etcdURL,
+		"--advertise-client-urls=" + etcdURL,
+		"--client-cert-auth",
+		"--trusted-ca-file=" + file(etcdCAFile+".crt"),
+		"--cert-file=" + file(etcdServerFile+".crt"),
+		"--key-file=" + file(etcdServerFile+".key"),
+		// A single member never dials a peer, so the peer listener takes any
+		// free port and the advertised peer URL is never used; it only has to
+		// agree with --initial-cluster. A data dir from a version that used
+		// plain HTTP keeps its stored http:// peer URL, equally unused.
+		"--listen-peer-urls=https://127.0.0.1:0",
+		"--initial-advertise-peer-urls=https://127.0.0.1:2380",
+		"--initial-cluster=kargo-local=https://127.0.0.1:2380",
+		"--initial-cluster-state=new",
+		"--peer-client-cert-auth",
+		"--peer-trusted-ca-file=" + file(etcdCAFile+".crt"),
+		"--peer-cert-file=" + file(etcdPeerFile+".crt"),
+		"--peer-key-file=" + file(etcdPeerFile+".key"),
+		"--peer-cert-allowed-cn=" + etcdPeerCN,
+	}
 }
 
 func (c *ControlPlane) writeKubeconfig(path, user, context string, kp keyPair) error {
@@ -459,9 +496,9 @@ func (c *ControlPlane) waitReady(ctx context.Context, ch *child, timeout time.Du
 	}
 }
 
-func etcdHealthy(etcdURL string) func(context.Context) error {
+func etcdHealthy(client *http.Client, etcdURL string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return get(ctx, http.DefaultClient, etcdURL+"/health")
+		return get(ctx, client, etcdURL+"/health")
 	}
 }
 

@@ -3,9 +3,13 @@ package localcp
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,6 +317,31 @@ func TestRunningControlPlane(t *testing.T) {
 		assert.Error(t, cp.WriteUserKubeconfig(filepath.Join(t.TempDir(), "nobody"), ""))
 	})
 
+	t.Run("etcd refuses clients without kube-apiserver's etcd certificate", func(t *testing.T) {
+		ctx := t.Context()
+		ok, err := cp.pki.etcdHTTPClient()
+		require.NoError(t, err)
+		require.NoError(t, get(ctx, ok, cp.etcdURL+"/health"))
+
+		insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // a stranger does not verify
+		withCert := func(kp keyPair) *http.Client {
+			cert, err := tls.X509KeyPair(kp.certPEM, kp.keyPEM)
+			require.NoError(t, err)
+			cfg := insecure.Clone()
+			cfg.Certificates = []tls.Certificate{cert}
+			return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		}
+		for name, client := range map[string]*http.Client{
+			"no certificate":                        {Transport: &http.Transport{TLSClientConfig: insecure}},
+			"the admin's certificate":               withCert(cp.pki.admin),
+			"kube-controller-manager's certificate": withCert(cp.pki.kcm),
+		} {
+			assert.Error(t, get(ctx, client, cp.etcdURL+"/health"), name)
+		}
+		plain := "http" + strings.TrimPrefix(cp.etcdURL, "https")
+		assert.Error(t, get(ctx, http.DefaultClient, plain+"/health"), "plain HTTP")
+	})
+
 	// Last, because it breaks the control plane.
 	t.Run("Done reports a component that exits", func(t *testing.T) {
 		require.NoError(t, cp.Err())
@@ -331,6 +360,75 @@ func TestRunningControlPlane(t *testing.T) {
 		assert.Error(t, cp.Err(), "Stop keeps the reason Done was closed")
 		assert.Empty(t, processesUsing(t, dir), "components still running after Stop")
 	})
+}
+
+// A data dir written by a version whose etcd spoke plain HTTP to clients and
+// peers starts with TLS and keeps what etcd stored; etcd's stored http://
+// peer URL is never dialled by a single member.
+func TestStartUpgradesDataDirOfPlainHTTPEtcd(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	etcdPort := freePort(t)
+	plainURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
+	old := exec.Command(filepath.Join(binDir(t), etcdBin),
+		"--name=kargo-local",
+		"--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+plainURL,
+		"--advertise-client-urls="+plainURL,
+		"--listen-peer-urls=http://127.0.0.1:0",
+		"--initial-advertise-peer-urls=http://127.0.0.1:2380",
+		"--initial-cluster=kargo-local=http://127.0.0.1:2380",
+		"--initial-cluster-state=new",
+	)
+	old.Env = withoutEtcdEnv(os.Environ())
+	require.NoError(t, old.Start())
+	t.Cleanup(func() {
+		_ = old.Process.Kill()
+		_, _ = old.Process.Wait()
+	})
+	poll(t, "etcd of the earlier version healthy", func() (bool, error) {
+		err := get(ctx, http.DefaultClient, plainURL+"/health")
+		return err == nil, err
+	})
+	key := base64.StdEncoding.EncodeToString([]byte("/kept"))
+	value := base64.StdEncoding.EncodeToString([]byte("from the earlier version"))
+	_, err := etcdPost(ctx, http.DefaultClient, plainURL+"/v3/kv/put", `{"key":"`+key+`","value":"`+value+`"}`)
+	require.NoError(t, err)
+	require.NoError(t, old.Process.Signal(syscall.SIGTERM))
+	_, err = old.Process.Wait()
+	require.NoError(t, err)
+
+	cp := startWith(t, Options{DataDir: dir, APIServerPort: freePort(t), EtcdPort: etcdPort})
+	client, err := cp.pki.etcdHTTPClient()
+	require.NoError(t, err)
+	body, err := etcdPost(ctx, client, cp.etcdURL+"/v3/kv/range", `{"key":"`+key+`"}`)
+	require.NoError(t, err)
+	assert.Contains(t, body, value)
+	assert.Error(t, get(ctx, http.DefaultClient, plainURL+"/health"), "etcd still speaks plain HTTP")
+	_, err = clientset(t, cp).CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+	require.NoError(t, err)
+}
+
+// etcdPost posts a JSON body to etcd's gRPC gateway and returns the answer.
+func etcdPost(ctx context.Context, client *http.Client, url, body string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("POST %s: %s: %s", url, resp.Status, out)
+	}
+	return string(out), nil
 }
 
 func TestStartRefusesBeforeStartingAnything(t *testing.T) {

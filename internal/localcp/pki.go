@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,12 +32,20 @@ const (
 
 // certSpec describes one leaf certificate: who it names and what it is for.
 type certSpec struct {
-	file   string // base name under pki/, without extension
-	cn     string
-	orgs   []string
-	dns    []string
-	ips    []net.IP
-	server bool
+	file string // path under pki/, without extension
+	cn   string
+	orgs []string
+	dns  []string
+	ips  []net.IP
+	// usages are the extended key usages; none means client authentication.
+	usages []x509.ExtKeyUsage
+}
+
+func (s certSpec) extKeyUsages() []x509.ExtKeyUsage {
+	if len(s.usages) == 0 {
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	return s.usages
 }
 
 // keyPair is a certificate with its private key, both also kept as PEM.
@@ -49,6 +58,14 @@ type keyPair struct {
 
 // pki holds the credentials a control plane needs, loaded from or written to
 // DataDir/pki.
+//
+// There are two CAs. The cluster CA (ca.crt) signs kube-apiserver's serving
+// certificate and the client certificates it accepts (the admin's, the
+// controller manager's). etcd has a CA of its own (etcd/ca.crt), which signs
+// etcd's serving and peer certificates and exactly one client certificate,
+// kube-apiserver's (apiserver-etcd-client.crt): etcd trusts only that CA, so
+// no certificate kube-apiserver accepts opens etcd, and etcd's peer listener
+// further accepts only etcd's own peer certificate.
 type pki struct {
 	dir        string
 	ca         keyPair
@@ -58,16 +75,45 @@ type pki struct {
 	saKeyPath  string
 	saPubPath  string
 	caCertPath string
+
+	etcdCA     keyPair
+	etcdServer keyPair
+	etcdPeer   keyPair
+	// etcdClient is kube-apiserver's client certificate for etcd; Start's
+	// readiness check also uses it.
+	etcdClient keyPair
 }
+
+// Files of etcd's credentials, as paths relative to the pki dir without
+// extension.
+const (
+	etcdDir        = "etcd"
+	etcdCAFile     = etcdDir + "/ca"
+	etcdServerFile = etcdDir + "/server"
+	etcdPeerFile   = etcdDir + "/peer"
+	etcdClientFile = "apiserver-etcd-client"
+)
+
+// etcdPeerCN is the common name of etcd's peer certificate, the only one its
+// peer listener accepts.
+const etcdPeerCN = "kargo-local-etcd-peer"
 
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
 
 // loadOrCreatePKI reuses what a previous run left in dir and creates what is
 // missing or about to expire. Reuse is what keeps kubeconfig files that were
-// handed out earlier valid across restarts.
+// handed out earlier valid across restarts. A data dir from a version without
+// etcd's credentials gets them here, on its next start.
 func loadOrCreatePKI(dir string) (*pki, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create pki dir: %w", err)
+	// Private keys are 0600 in a 0700 directory; an existing directory is
+	// tightened too, in case something loosened it.
+	for _, d := range []string{dir, filepath.Join(dir, etcdDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create pki dir: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("restrict pki dir: %w", err)
+		}
 	}
 	p := &pki{
 		dir:        dir,
@@ -77,35 +123,32 @@ func loadOrCreatePKI(dir string) (*pki, error) {
 	}
 	now := time.Now()
 
-	ca, err := p.loadPair("ca")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	var err error
+	if p.ca, err = p.loadOrCreateCA("ca", "kargo-local-ca", now); err != nil {
 		return nil, err
 	}
-	if err != nil || !ca.cert.IsCA || expiring(ca.cert, now) {
-		if ca, err = newCA(now); err != nil {
-			return nil, err
-		}
-		if err := p.storePair("ca", ca); err != nil {
-			return nil, err
-		}
+	if p.etcdCA, err = p.loadOrCreateCA(etcdCAFile, "kargo-local-etcd-ca", now); err != nil {
+		return nil, err
 	}
-	p.ca = ca
-
 	leaves := []struct {
 		spec certSpec
+		ca   keyPair
 		dst  *keyPair
 	}{
-		{spec: apiserverSpec(), dst: &p.apiserver},
-		{spec: certSpec{file: "admin", cn: "kargo-admin", orgs: []string{"system:masters"}}, dst: &p.admin},
-		{spec: certSpec{file: "kube-controller-manager", cn: "system:kube-controller-manager"}, dst: &p.kcm},
+		{spec: apiserverSpec(), ca: p.ca, dst: &p.apiserver},
+		{spec: certSpec{file: "admin", cn: "kargo-admin", orgs: []string{"system:masters"}}, ca: p.ca, dst: &p.admin},
+		{spec: certSpec{file: "kube-controller-manager", cn: "system:kube-controller-manager"}, ca: p.ca, dst: &p.kcm},
+		{spec: etcdServerSpec(), ca: p.etcdCA, dst: &p.etcdServer},
+		{spec: etcdPeerSpec(), ca: p.etcdCA, dst: &p.etcdPeer},
+		{spec: certSpec{file: etcdClientFile, cn: "kube-apiserver-etcd-client"}, ca: p.etcdCA, dst: &p.etcdClient},
 	}
 	for _, l := range leaves {
 		kp, err := p.loadPair(l.spec.file)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		if err != nil || !p.reusable(kp.cert, l.spec, now) {
-			if kp, err = p.issue(l.spec, now); err != nil {
+		if err != nil || !reusable(kp.cert, l.ca, l.spec, now) {
+			if kp, err = issue(l.ca, l.spec, now); err != nil {
 				return nil, err
 			}
 			if err := p.storePair(l.spec.file, kp); err != nil {
@@ -119,6 +162,72 @@ func loadOrCreatePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// loadOrCreateCA returns the CA stored as name, replacing it when it is
+// missing or about to expire; the leaves it signed are then reissued,
+// because they no longer verify against it.
+func (p *pki) loadOrCreateCA(name, cn string, now time.Time) (keyPair, error) {
+	ca, err := p.loadPair(name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return keyPair{}, err
+	}
+	if err == nil && ca.cert.IsCA && !expiring(ca.cert, now) {
+		return ca, nil
+	}
+	if ca, err = newCA(cn, now); err != nil {
+		return keyPair{}, err
+	}
+	if err := p.storePair(name, ca); err != nil {
+		return keyPair{}, err
+	}
+	return ca, nil
+}
+
+// etcdAddresses are the names etcd's serving certificates are valid for: it
+// listens on 127.0.0.1 only.
+var etcdAddresses = struct {
+	dns []string
+	ips []net.IP
+}{dns: []string{"localhost"}, ips: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
+
+// etcdServerSpec is etcd's certificate for its client listener. It is also a
+// client certificate because etcd's gRPC gateway dials etcd's own gRPC
+// server with it.
+func etcdServerSpec() certSpec {
+	return certSpec{
+		file:   etcdServerFile,
+		cn:     "kargo-local-etcd",
+		dns:    etcdAddresses.dns,
+		ips:    etcdAddresses.ips,
+		usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// etcdPeerSpec is etcd's certificate for its peer listener, where a member
+// is both server and client.
+func etcdPeerSpec() certSpec {
+	return certSpec{
+		file:   etcdPeerFile,
+		cn:     etcdPeerCN,
+		dns:    etcdAddresses.dns,
+		ips:    etcdAddresses.ips,
+		usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// etcdHTTPClient is an HTTP client that trusts etcd's CA and presents
+// kube-apiserver's etcd client certificate.
+func (p *pki) etcdHTTPClient() (*http.Client, error) {
+	cert, err := tls.X509KeyPair(p.etcdClient.certPEM, p.etcdClient.keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load etcd client certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(p.etcdCA.cert)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport}, nil
 }
 
 // serviceCIDR is the Service IP range; its first address is the ClusterIP of
@@ -135,7 +244,7 @@ func apiserverSpec() certSpec {
 		cn:     "kube-apiserver",
 		dns:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		ips:    []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(kubernetesSvcIP)},
-		server: true,
+		usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 }
 
@@ -143,11 +252,11 @@ func expiring(c *x509.Certificate, now time.Time) bool {
 	return now.Add(renewBefore).After(c.NotAfter)
 }
 
-// reusable reports whether a stored leaf was signed by the current CA, still
-// has time left and names exactly what spec asks for; a spec that changed
-// between versions thus gets a fresh certificate.
-func (p *pki) reusable(c *x509.Certificate, spec certSpec, now time.Time) bool {
-	if expiring(c, now) || c.CheckSignatureFrom(p.ca.cert) != nil {
+// reusable reports whether a stored leaf was signed by ca, still has time
+// left and names exactly what spec asks for, for the same uses; a spec that
+// changed between versions thus gets a fresh certificate.
+func reusable(c *x509.Certificate, ca keyPair, spec certSpec, now time.Time) bool {
+	if expiring(c, now) || c.CheckSignatureFrom(ca.cert) != nil {
 		return false
 	}
 	ips := make([]string, 0, len(c.IPAddresses))
@@ -161,7 +270,15 @@ func (p *pki) reusable(c *x509.Certificate, spec certSpec, now time.Time) bool {
 	return c.Subject.CommonName == spec.cn &&
 		sameSet(c.Subject.Organization, spec.orgs) &&
 		sameSet(c.DNSNames, spec.dns) &&
-		sameSet(ips, want)
+		sameSet(ips, want) &&
+		sameUsages(c.ExtKeyUsage, spec.extKeyUsages())
+}
+
+func sameUsages(a, b []x509.ExtKeyUsage) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func sameSet(a, b []string) bool {
@@ -187,7 +304,7 @@ func serialNumber() (*big.Int, error) {
 	return n, nil
 }
 
-func newCA(now time.Time) (keyPair, error) {
+func newCA(cn string, now time.Time) (keyPair, error) {
 	key, err := newKey()
 	if err != nil {
 		return keyPair{}, err
@@ -198,7 +315,7 @@ func newCA(now time.Time) (keyPair, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "kargo-local-ca"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -208,8 +325,8 @@ func newCA(now time.Time) (keyPair, error) {
 	return sign(tmpl, tmpl, key, key)
 }
 
-// issue creates a key and a certificate for spec signed by the CA.
-func (p *pki) issue(spec certSpec, now time.Time) (keyPair, error) {
+// issue creates a key and a certificate for spec signed by ca.
+func issue(ca keyPair, spec certSpec, now time.Time) (keyPair, error) {
 	key, err := newKey()
 	if err != nil {
 		return keyPair{}, err
@@ -218,21 +335,17 @@ func (p *pki) issue(spec certSpec, now time.Time) (keyPair, error) {
 	if err != nil {
 		return keyPair{}, err
 	}
-	usage := x509.ExtKeyUsageClientAuth
-	if spec.server {
-		usage = x509.ExtKeyUsageServerAuth
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: spec.cn, Organization: spec.orgs},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(leafValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  spec.extKeyUsages(),
 		DNSNames:     spec.dns,
 		IPAddresses:  spec.ips,
 	}
-	return sign(tmpl, p.ca.cert, key, p.ca.key)
+	return sign(tmpl, ca.cert, key, ca.key)
 }
 
 func sign(tmpl, parent *x509.Certificate, key *ecdsa.PrivateKey, parentKey crypto.Signer) (keyPair, error) {
