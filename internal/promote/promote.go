@@ -85,13 +85,8 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 			WriteBranch:           write,
 			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, f) },
 			Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
-			Trailers: [][2]string{
-				{TrailerFreight, f.Name},
-				{TrailerFreightAlias, f.Alias},
-				{TrailerStage, st.Namespace + "/" + st.Name},
-				{TrailerPromotion, string(promo.UID)},
-			},
-			IdempotencyTrailer: [2]string{TrailerPromotion, string(promo.UID)},
+			Trailers:              trailers(st, f, promo),
+			IdempotencyTrailer:    [2]string{TrailerPromotion, string(promo.UID)},
 		})
 		if err != nil {
 			return out, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
@@ -121,6 +116,20 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		out.Summary = append(out.Summary, lines...)
 	}
 	return out, nil
+}
+
+// trailers are the trailers of a promotion commit. Freight without an
+// alias (removing one is allowed) gets no alias trailer: a trailer cannot be
+// empty.
+func trailers(st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) [][2]string {
+	t := [][2]string{{TrailerFreight, f.Name}}
+	if f.Alias != "" {
+		t = append(t, [2]string{TrailerFreightAlias, f.Alias})
+	}
+	return append(t,
+		[2]string{TrailerStage, st.Namespace + "/" + st.Name},
+		[2]string{TrailerPromotion, string(promo.UID)},
+	)
 }
 
 // readRef is where an update's content comes from: readBranch; else the
