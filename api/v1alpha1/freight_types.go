@@ -15,8 +15,10 @@ import (
 // +kubebuilder:printcolumn:name="Alias",type=string,JSONPath=`.alias`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Origin",type=string,JSONPath=`.origin.name`,priority=1
+// +kubebuilder:printcolumn:name="Created By",type=string,JSONPath=`.createdBy.username`,priority=1
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[0-9a-f]{40}$')",message="a Freight's name must be the 40-character lowercase hex SHA-1 fingerprint of its artifacts"
 // +kubebuilder:validation:XValidation:rule="size(self.?commits.orValue([])) + size(self.?images.orValue([])) + size(self.?charts.orValue([])) > 0",message="Freight must reference at least one commit, image or chart"
+// +kubebuilder:validation:XValidation:rule="has(oldSelf.createdBy) == has(self.createdBy) && (!has(self.createdBy) || self.createdBy == oldSelf.createdBy)",message="createdBy is immutable: kargo records who created the Freight when it is created"
 type Freight struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -35,6 +37,16 @@ type Freight struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="origin is immutable: Freight never changes once produced"
 	// +optional
 	Origin *FreightOrigin `json:"origin,omitempty"`
+	// CreatedBy records who created the Freight. Kargo's admission webhook
+	// sets it from the authenticated user of the create request, whatever
+	// the request said, and it never changes afterwards. Auto-promotion
+	// only ever picks Freight that kargo's controller produced; Freight
+	// created by anyone else can only be promoted by someone who may
+	// promote into the Stage, and chooses it. Freight created before kargo
+	// recorded creators has none, and is not auto-promoted either.
+	//
+	// +optional
+	CreatedBy *FreightCreator `json:"createdBy,omitempty"`
 	// Commits are the Git commits the Freight references.
 	//
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="commits are immutable: Freight never changes once produced"
@@ -80,6 +92,20 @@ type FreightOrigin struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
+}
+
+// FreightCreator is who created a Freight, as the API server authenticated
+// the create request.
+type FreightCreator struct {
+	// Username is the user that created the Freight, such as alice or
+	// system:serviceaccount:kargo:kargo-controller.
+	Username string `json:"username"`
+	// Controller is true when kargo's controller created the Freight from
+	// what its Warehouse or Stage subscriptions discovered: only such
+	// Freight is auto-promoted.
+	//
+	// +optional
+	Controller bool `json:"controller,omitempty"`
 }
 
 // GitCommit is one commit of a Git repository.

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Stage is one instance of an application named for its purpose, such as
@@ -472,6 +473,12 @@ type SimpleFreight struct {
 type PromotionReference struct {
 	// Name is the Promotion's name.
 	Name string `json:"name"`
+	// UID is the Promotion's UID, which its commits carry in their
+	// Kargo-Promotion trailer: should the Promotion be deleted while it
+	// runs, the controller looks for them to learn what it did.
+	//
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
 	// Freight is the Freight the Promotion moves.
 	//
 	// +optional

@@ -126,6 +126,34 @@ func NextSoakEnd(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) (nex
 	return next, ok
 }
 
+// Newest returns the newest of the Freight among all (Freight of st's
+// namespace) that st may receive at now and that keep accepts, or nil. It
+// looks at every Freight, not only the first page of status.availableFreight,
+// so that Freight keep refuses cannot crowd out what it accepts.
+func Newest(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time, keep func(*kargoapi.Freight) bool) *kargoapi.Freight {
+	var newest *kargoapi.Freight
+	for i := range all {
+		f := &all[i]
+		if !keep(f) || !Available(st, f, now) {
+			continue
+		}
+		if newest == nil || newer(f, newest) {
+			newest = f
+		}
+	}
+	return newest
+}
+
+// newer says whether a is newer than b: discovered later, or, discovered at
+// the same moment, first by name.
+func newer(a, b *kargoapi.Freight) bool {
+	ta, tb := freight.DiscoveredAt(a), freight.DiscoveredAt(b)
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return a.Name < b.Name
+}
+
 // List returns the Freight st may receive at now among all (Freight of
 // st's namespace), newest first, at most max. It only reads all, and
 // returns nothing that shares memory with it.
@@ -136,13 +164,7 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []
 			avail = append(avail, &all[i])
 		}
 	}
-	sort.SliceStable(avail, func(i, j int) bool {
-		ti, tj := freight.DiscoveredAt(avail[i]), freight.DiscoveredAt(avail[j])
-		if !ti.Equal(tj) {
-			return ti.After(tj)
-		}
-		return avail[i].Name < avail[j].Name
-	})
+	sort.SliceStable(avail, func(i, j int) bool { return newer(avail[i], avail[j]) })
 	if len(avail) > max {
 		avail = avail[:max]
 	}

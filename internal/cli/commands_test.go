@@ -83,7 +83,7 @@ func TestLoginUsage(t *testing.T) {
 // artifacts than the page's.
 func TestGetFreightAsTheSeedPageShowsIt(t *testing.T) {
 	h := newHarness(t, false)
-	f := newFreight("1.27.0", "mortal-dragonfly", time.Minute)
+	f := newFreight("1.27.0", "mortal-dragonfly")
 	f.Status = kargoapi.FreightStatus{
 		VerifiedIn:  map[string]kargoapi.VerifiedStage{"test": {}},
 		ApprovedFor: map[string]kargoapi.ApprovedStage{"prod": {}},
@@ -160,19 +160,24 @@ func TestGetFollowsPages(t *testing.T) {
 	h := newHarness(t, true)
 	const n = 501
 	ctx := context.Background()
+	create := func(i int) error {
+		f := newFreight(fmt.Sprintf("1.0.%d", i), "")
+		f.Namespace = h.project
+		return env.Admin.Create(ctx, f)
+	}
+	// The oldest first, the newest last, the others in between at once.
+	require.NoError(t, create(n-1))
 	var wg sync.WaitGroup
 	work := make(chan int)
 	errs := make(chan error, n)
 	for range 8 {
 		wg.Go(func() {
 			for i := range work {
-				f := newFreight(fmt.Sprintf("1.0.%d", i), "", time.Duration(i)*time.Second)
-				f.Namespace = h.project
-				errs <- env.Admin.Create(ctx, f)
+				errs <- create(i)
 			}
 		})
 	}
-	for i := range n {
+	for i := 1; i < n-1; i++ {
 		work <- i
 	}
 	close(work)
@@ -181,6 +186,7 @@ func TestGetFollowsPages(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+	require.NoError(t, create(0))
 	c, err := apiclient.New(api.URL, kubetest.Token(adam))
 	require.NoError(t, err)
 	eventually(t, "the server lists every Freight", func() bool {
@@ -193,9 +199,9 @@ func TestGetFollowsPages(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	require.Len(t, lines, n)
 	require.Len(t, slices.Compact(slices.Sorted(slices.Values(lines))), n, "no Freight twice")
-	// Newest discovered first: 1.0.0 was discovered last.
-	require.Equal(t, "freight.kargo.akuity.io/"+newFreight("1.0.0", "", 0).Name, lines[0])
-	require.Equal(t, "freight.kargo.akuity.io/"+newFreight(fmt.Sprintf("1.0.%d", n-1), "", 0).Name, lines[n-1])
+	// Newest first: 1.0.0 was created last.
+	require.Equal(t, "freight.kargo.akuity.io/"+newFreight("1.0.0", "").Name, lines[0])
+	require.Equal(t, "freight.kargo.akuity.io/"+newFreight(fmt.Sprintf("1.0.%d", n-1), "").Name, lines[n-1])
 }
 
 func TestGetNothing(t *testing.T) {

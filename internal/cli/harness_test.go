@@ -260,27 +260,26 @@ func productionStage() *kargoapi.Stage {
 }
 
 // newFreight returns Freight of Warehouse kargo-demo for one image tag,
-// named after its artifacts as the admission webhook insists, discovered
-// age ago.
-func newFreight(tag, alias string, age time.Duration) *kargoapi.Freight {
+// named after its artifacts as the admission webhook insists. Freight is
+// ordered by when it is created (kargo stamps that at admission), so a test
+// that needs one Freight newer than another creates it later.
+func newFreight(tag, alias string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "public.ecr.aws/nginx/nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        freight.Fingerprint(nil, images, nil),
-			Annotations: map[string]string{kargoapi.DiscoveredAtAnnotationKey: time.Now().Add(-age).UTC().Format(time.RFC3339Nano)},
-		},
-		Alias:  alias,
-		Origin: &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},
-		Images: images,
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil)},
+		Alias:      alias,
+		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},
+		Images:     images,
 	}
 }
 
 // pipeline creates Warehouse kargo-demo, Stages test and production, and
-// two Freight: mortal-dragonfly (the newer) and frozen-tauntaun.
+// two Freight: mortal-dragonfly (the newer, created second) and
+// frozen-tauntaun.
 func (h *harness) pipeline() (a, b *kargoapi.Freight) {
 	h.t.Helper()
-	a, b = newFreight("1.27.0", "mortal-dragonfly", time.Minute), newFreight("1.26.0", "frozen-tauntaun", time.Hour)
-	h.create(warehouseNamed("kargo-demo", "registry.invalid/app"), testStage(), productionStage(), a, b)
+	a, b = newFreight("1.27.0", "mortal-dragonfly"), newFreight("1.26.0", "frozen-tauntaun")
+	h.create(warehouseNamed("kargo-demo", "registry.invalid/app"), testStage(), productionStage(), b, a)
 	return a, b
 }
 

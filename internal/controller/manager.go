@@ -233,6 +233,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	}
 	if err := (&promotion.Reconciler{
 		Client: mgr.GetClient(),
+		Reader: mgr.GetAPIReader(),
 		Promoter: &promote.Promoter{
 			Git: gitCache, Credentials: creds, Client: mgr.GetClient(),
 			ArgoCD: &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS},

@@ -115,12 +115,3 @@ func (p *Producer) freeAlias(ctx context.Context, namespace, name string) (strin
 		}
 	}
 }
-
-// DiscoveredAt returns when f was produced: its discovered-at annotation,
-// or its creation time when it has none.
-func DiscoveredAt(f *kargoapi.Freight) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, f.Annotations[kargoapi.DiscoveredAtAnnotationKey]); err == nil {
-		return t
-	}
-	return f.CreationTimestamp.Time
-}

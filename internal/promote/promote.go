@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -32,9 +33,11 @@ const (
 	TrailerPromotion    = "Kargo-Promotion"
 )
 
-// Committer commits and pushes edits to a repository.
+// Committer commits and pushes edits to a repository, and reads back the
+// commits of a branch.
 type Committer interface {
 	Commit(ctx context.Context, req git.CommitRequest) (git.CommitResult, error)
+	RecentCommits(ctx context.Context, req git.BranchRequest) ([]git.TrailedCommit, error)
 }
 
 // Promoter applies gitRepoUpdates.
@@ -85,13 +88,8 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 			WriteBranch:           write,
 			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, f) },
 			Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
-			Trailers: [][2]string{
-				{TrailerFreight, f.Name},
-				{TrailerFreightAlias, f.Alias},
-				{TrailerStage, st.Namespace + "/" + st.Name},
-				{TrailerPromotion, string(promo.UID)},
-			},
-			IdempotencyTrailer: [2]string{TrailerPromotion, string(promo.UID)},
+			Trailers:              trailers(st, f, promo),
+			IdempotencyTrailer:    [2]string{TrailerPromotion, string(promo.UID)},
 		})
 		if err != nil {
 			return out, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
@@ -121,6 +119,65 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		out.Summary = append(out.Summary, lines...)
 	}
 	return out, nil
+}
+
+// Landing reports what the write branches of st's gitRepoUpdates hold of
+// the Promotion with uid: an update has landed when the newest commit made
+// for st on its write branch (found by the Kargo-Stage trailer) is the
+// Promotion's (its Kargo-Promotion trailer). A Stage whose Promotion was
+// deleted while it ran learns from it what that Promotion did.
+func (p *Promoter) Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (promotion.Landing, error) {
+	var l promotion.Landing
+	if st.Spec.PromotionMechanisms == nil {
+		return l, nil
+	}
+	stage := st.Namespace + "/" + st.Name
+	for i, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
+		repo, write := string(u.RepoURL), string(u.WriteBranch)
+		creds, err := p.creds(ctx, st.Namespace, repo)
+		if err != nil {
+			return l, err
+		}
+		commits, err := p.Git.RecentCommits(ctx, git.BranchRequest{RepoURL: repo, Creds: creds, InsecureSkipTLSVerify: u.InsecureSkipTLSVerify, Branch: write})
+		if err != nil {
+			return l, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
+		}
+		where := repo + " " + write
+		landed := false
+		for _, c := range commits {
+			if c.Trailers[TrailerStage] == stage {
+				landed = c.Trailers[TrailerPromotion] == string(uid)
+				if landed {
+					short := c.ID
+					if len(short) > 7 {
+						short = short[:7]
+					}
+					where += " @ " + short
+				}
+				break
+			}
+		}
+		if landed {
+			l.Landed = append(l.Landed, where)
+		} else {
+			l.Missing = append(l.Missing, where)
+		}
+	}
+	return l, nil
+}
+
+// trailers are the trailers of a promotion commit. Freight without an
+// alias (removing one is allowed) gets no alias trailer: a trailer cannot be
+// empty.
+func trailers(st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) [][2]string {
+	t := [][2]string{{TrailerFreight, f.Name}}
+	if f.Alias != "" {
+		t = append(t, [2]string{TrailerFreightAlias, f.Alias})
+	}
+	return append(t,
+		[2]string{TrailerStage, st.Namespace + "/" + st.Name},
+		[2]string{TrailerPromotion, string(promo.UID)},
+	)
 }
 
 // readRef is where an update's content comes from: readBranch; else the

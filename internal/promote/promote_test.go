@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
@@ -144,4 +145,63 @@ func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
 	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "other"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "in a loop")
+}
+
+// Freight whose alias was removed (a documented operation) is promoted like
+// any other: its commit names it by its fingerprint and carries no alias
+// trailer, since a trailer cannot be empty.
+func TestPromoteFreightWithoutAlias(t *testing.T) {
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
+		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+			RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), ReadBranch: "main", WriteBranch: "stages/test",
+			Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/test"}}},
+		}}}},
+	}
+	f := testFreight.DeepCopy()
+	f.Alias = ""
+	out, err := p.Promote(context.Background(), st, f, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "5e0b4f3c-aaaa-bbbb-cccc-ddddeeeeffff"}})
+	require.NoError(t, err)
+	require.Contains(t, out.Summary[0], "committed")
+	msg := gs.Git(t, "gitops", "", "log", "-1", "--format=%B", "stages/test")
+	require.Contains(t, msg, "Promote f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 to test")
+	require.Contains(t, msg, "Kargo-Freight: f5f87aa23c9e97f43eb83dd63768ee41f5ba3766")
+	require.NotContains(t, msg, "Kargo-Freight-Alias")
+	require.Contains(t, gs.Show(t, "gitops", "stages/test", "stages/test/kustomization.yaml"), "newTag: 1.25.0")
+}
+
+// Landing tells whether the write branch holds a Promotion's commit as the
+// newest commit made for the Stage.
+func TestLanding(t *testing.T) {
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
+		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+			RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), ReadBranch: "main", WriteBranch: "stages/test",
+			Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/test"}}},
+		}}}},
+	}
+	where := gs.RepoURL("gitops") + " stages/test"
+
+	l, err := p.Landing(context.Background(), st, "uid-1")
+	require.NoError(t, err)
+	require.Equal(t, promotion.Landing{Missing: []string{where}}, l, "no branch yet")
+
+	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p1", UID: "uid-1"}})
+	require.NoError(t, err)
+	head := gs.BranchHead(t, "gitops", "stages/test")
+	l, err = p.Landing(context.Background(), st, "uid-1")
+	require.NoError(t, err)
+	require.Equal(t, promotion.Landing{Landed: []string{where + " @ " + head[:7]}}, l)
+
+	l, err = p.Landing(context.Background(), st, "uid-2")
+	require.NoError(t, err)
+	require.Equal(t, promotion.Landing{Missing: []string{where}}, l, "another Promotion's commit is not this one's")
 }

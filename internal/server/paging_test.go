@@ -212,6 +212,8 @@ func TestSortOrder(t *testing.T) {
 	}{
 		{"Freight: nanoseconds of discovery beat the same second", freightKind,
 			freight("b", at(900*time.Millisecond), epoch), freight("a", at(100*time.Millisecond), epoch)},
+		{"Freight: a far-future annotation does not beat newer Freight", freightKind,
+			freight("a", "", epoch.Add(time.Second)), freight("b", "2999-01-01T00:00:00Z", epoch)},
 		{"Freight: without the annotation, creation time", freightKind,
 			freight("b", "", epoch.Add(time.Minute)), freight("a", "", epoch)},
 		{"Freight: same discovery, newer creation", freightKind,

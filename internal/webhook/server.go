@@ -17,6 +17,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -121,7 +122,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Server, err
 		_ = l.Close()
 		return nil, fmt.Errorf("webhook serving certificate: %w", err)
 	}
-	s := &Server{listener: l, certs: cm, handler: handlers(live, mgr), ready: make(chan struct{})}
+	self, err := whoAmI(ctx, live)
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	s := &Server{listener: l, certs: cm, handler: handlers(live, mgr, self), ready: make(chan struct{})}
 	if err := mgr.Add(cm); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("add webhook certificate rotation: %w", err)
@@ -161,14 +167,30 @@ func endpointOf(addr *net.TCPAddr, opts Options) (func(path string) admissionreg
 	}, []string{"localhost"}, []net.IP{ip}, nil
 }
 
-// handlers routes each webhook path to its rules.
-func handlers(live client.Client, mgr manager.Manager) http.Handler {
+// whoAmI returns the username the controller's connection authenticates
+// as: Freight created under it is the Freight the controller produced. The
+// webhooks run in the controller's process with the controller's
+// connection, so they ask the API server rather than trust configuration.
+func whoAmI(ctx context.Context, c client.Client) (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, review); err != nil {
+		return "", fmt.Errorf("ask the API server who the controller is (SelfSubjectReview): %w", err)
+	}
+	if review.Status.UserInfo.Username == "" {
+		return "", errors.New("ask the API server who the controller is (SelfSubjectReview): the answer names no user")
+	}
+	return review.Status.UserInfo.Username, nil
+}
+
+// handlers routes each webhook path to its rules. controller is the
+// controller's username.
+func handlers(live client.Client, mgr manager.Manager, controller string) http.Handler {
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	az := &authz.Authorizer{Client: live}
 	nsCheck := &project.NamespaceCheck{Reader: live}
 	routes := map[string]admission.Handler{
-		"/mutate/freights":            &freight.Mutator{Decode: decoder},
-		"/validate/freights":          &freight.Validator{Reader: live, Decode: decoder},
+		"/mutate/freights":            &freight.Mutator{Decode: decoder, Controller: controller},
+		"/validate/freights":          &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
 		"/validate/promotions":        &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":          &project.Validator{Reader: live},

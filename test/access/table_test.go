@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,14 @@ const (
 	// promote: RBAC lets the request through, and kargo's webhook refuses
 	// it because the user lacks the promote verb on the Stage.
 	promote outcome = "no (promote)"
+	// kept: RBAC lets the request through, and kargo's webhook puts back
+	// what it tried to change, with a warning.
+	kept outcome = "no (kept)"
 )
+
+// errKept is what a path returns when the request was accepted with what
+// it tried to change put back.
+var errKept = errors.New("accepted, with the change put back")
 
 // users are the table's columns, in order.
 var users = []struct{ name, holds string }{
@@ -113,11 +121,34 @@ var paths = []path{
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
 	},
 	{
-		what: "create Freight",
+		what: "create Freight (recorded as the creator's: never auto-promoted)",
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Create(ctx, newFreight(demo, "create-"+sfx))
+			f := newFreight(demo, "create-"+sfx)
+			f.CreatedBy = &kargoapi.FreightCreator{Username: "system:serviceaccount:kargo:kargo-controller", Controller: true}
+			if err := c.Create(ctx, f); err != nil {
+				return err
+			}
+			if f.CreatedBy == nil || f.CreatedBy.Controller {
+				return fmt.Errorf("Freight %s was recorded as %+v, the controller's", f.Name, f.CreatedBy)
+			}
+			return nil
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+	},
+	{
+		what:    "change who created Freight, or when",
+		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "record-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			f := newFreight(demo, "record-"+sfx)
+			if err := mergePatch(ctx, c, f, `{"createdBy":{"username":"system:serviceaccount:kargo:kargo-controller","controller":true},"metadata":{"annotations":{"kargo.akuity.io/discovered-at":"2999-01-01T00:00:00Z"}}}`); err != nil {
+				return err
+			}
+			if f.CreatedBy.Controller || f.Annotations[kargoapi.DiscoveredAtAnnotationKey] == "2999-01-01T00:00:00Z" {
+				return fmt.Errorf("the change was made: %+v %v", f.CreatedBy, f.Annotations)
+			}
+			return errKept
+		},
+		want: []outcome{rbac, rbac, kept, rbac, kept, rbac},
 	},
 	{
 		what:    "change Freight's alias",
@@ -229,6 +260,8 @@ func classify(err error) (outcome, error) {
 	switch {
 	case err == nil:
 		return allowed, nil
+	case errors.Is(err, errKept):
+		return kept, nil
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not promote to Stage`):
 		return promote, nil
 	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "denied the request"):

@@ -72,24 +72,21 @@ func kargoDemo(t *testing.T) {
 	})
 }
 
-// newFreight returns Freight for one image tag, named after its artifacts,
-// discovered at the given time.
-func newFreight(ns, tag string, discovered time.Time) *kargoapi.Freight {
+// newFreight returns Freight for one image tag, named after its artifacts.
+// It is discovered when it is created: kargo stamps that at admission.
+func newFreight(ns, tag string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: freight.Fingerprint(nil, images, nil), Namespace: ns,
-			Annotations: map[string]string{kargoapi.DiscoveredAtAnnotationKey: discovered.UTC().Format(time.RFC3339Nano)},
-		},
-		Origin: &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images: images,
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: ns},
+		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
+		Images:     images,
 	}
 }
 
 // createFreight creates Freight in ns as the admin and returns it.
 func createFreight(t testing.TB, ns, tag string) *kargoapi.Freight {
 	t.Helper()
-	f := newFreight(ns, tag, time.Now())
+	f := newFreight(ns, tag)
 	err := env.Admin.Create(context.Background(), f)
 	if !apierrors.IsAlreadyExists(err) {
 		require.NoError(t, err)

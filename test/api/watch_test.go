@@ -134,8 +134,7 @@ func TestWatchNeedsTheWatchVerb(t *testing.T) {
 func TestWatchStartsWithEveryObject(t *testing.T) {
 	const n = 1200
 	ns := env.NewProject(t, "watch-many")
-	base := time.Now()
-	createMany(t, n, func(i int) *kargoapi.Freight { return newFreight(ns, fmt.Sprintf("many-%d", i), base) })
+	createMany(t, n, func(i int) *kargoapi.Freight { return newFreight(ns, fmt.Sprintf("many-%d", i)) })
 	waitForFreight(t, ns, n)
 	events := openWatch(t, admin, "/api/v1/projects/"+ns+"/freight?watch=true")
 	seen := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,16 +43,31 @@ type Outcome struct {
 	Summary []string
 }
 
+// Landing is what a Stage's Git write branches hold of one Promotion.
+type Landing struct {
+	// Landed names the gitRepoUpdates ("<repoURL> <branch> @ <commit>")
+	// whose write branch holds the Promotion's commit as the newest made
+	// for the Stage; Missing names the others ("<repoURL> <branch>").
+	Landed, Missing []string
+}
+
 // Promoter applies a Stage's promotion mechanisms. It must be idempotent per
 // Promotion: called again for the same Promotion after a crash, it finishes
 // the work without doing it twice.
 type Promoter interface {
 	Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error)
+	// Landing tells what the Stage's Git write branches hold of the
+	// Promotion with uid, which may no longer exist.
+	Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (Landing, error)
 }
 
 // Reconciler reconciles Promotions.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads Promotions straight from the API server, to make sure
+	// that one a Stage's claim names is gone before the claim is released;
+	// Client when nil.
+	Reader   client.Reader
 	Promoter Promoter
 	Recorder events.EventRecorder
 	// HistoryLimit bounds status.history of each Stage; DefaultHistoryLimit
@@ -62,7 +78,9 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the reconciler. A Promotion is reconciled when
-// it is created, and again when another Promotion of its Stage ends.
+// it is created, and again when another Promotion of its Stage ends; a
+// Promotion that no longer exists is reconciled when a Stage's claim names
+// it, which releases the claim.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
@@ -73,6 +91,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
+		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.orphanedClaim)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
 		Complete(r)
 }
@@ -97,11 +116,40 @@ func (r *Reconciler) queuedBehind(ctx context.Context, o client.Object) []reconc
 	return reqs
 }
 
-// Reconcile advances one Promotion.
+// orphanedClaim maps a Stage whose status.currentPromotion names a
+// Promotion the cache does not hold (deleted while it ran, perhaps while
+// the controller was down, which no delete event tells) to that
+// Promotion's name, whose reconcile releases the claim. At start, every
+// Stage passes through here once.
+func (r *Reconciler) orphanedClaim(ctx context.Context, o client.Object) []reconcile.Request {
+	st := o.(*kargoapi.Stage)
+	ref := st.Status.CurrentPromotion
+	if ref == nil {
+		return nil
+	}
+	p := &kargoapi.Promotion{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, p)
+	if (err == nil && claims(ref, p)) || (err != nil && !apierrors.IsNotFound(err)) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}}}
+}
+
+// claims says whether ref, a Stage's claim, is p's. A claim recorded before
+// claims carried UIDs is matched by name.
+func claims(ref *kargoapi.PromotionReference, p *kargoapi.Promotion) bool {
+	return ref.Name == p.Name && (ref.UID == "" || ref.UID == p.UID)
+}
+
+// Reconcile advances one Promotion, or, for one that no longer exists,
+// releases the claims Stages still hold for it.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	promo := &kargoapi.Promotion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, promo); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return r.releaseClaims(ctx, req)
+		}
+		return ctrl.Result{}, err
 	}
 	if promo.Status.Phase.IsTerminal() || !promo.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
@@ -135,7 +183,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", head))
 		return ctrl.Result{}, nil
 	}
-	if cur := st.Status.CurrentPromotion; cur != nil && cur.Name != promo.Name {
+	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
+		if cur.Name == promo.Name {
+			// The claim is an earlier Promotion's of the same name, which
+			// was deleted: release it first.
+			if err := r.releaseClaim(ctx, st); err != nil && !apierrors.IsConflict(err) {
+				return ctrl.Result{}, err
+			}
+			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+		}
 		// The Stage records another Promotion as running; it must end first
 		// (the cache may not show it yet).
 		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", cur.Name))
@@ -237,12 +293,12 @@ func (r *Reconciler) end(promo *kargoapi.Promotion, phase kargoapi.PromotionPhas
 
 // claim records promo as the Stage's current Promotion.
 func (r *Reconciler) claim(ctx context.Context, st *kargoapi.Stage, promo *kargoapi.Promotion, f *kargoapi.Freight) error {
-	if cur := st.Status.CurrentPromotion; cur != nil && cur.Name == promo.Name {
+	if cur := st.Status.CurrentPromotion; cur != nil && claims(cur, promo) {
 		return nil
 	}
 	base := st.DeepCopy()
 	sf := freight.Simple(f)
-	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: promo.Name, Freight: &sf, Phase: kargoapi.PromotionPhaseRunning}
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: kargoapi.PromotionPhaseRunning}
 	st.Status.Phase = kargoapi.StagePhasePromoting
 	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("claim Stage %s for Promotion %s: %w", st.Name, promo.Name, err)
@@ -266,7 +322,7 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 		}
 	}
 	st.Status.CurrentPromotion = nil
-	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, Freight: &sf, Phase: phase}
+	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
 	st.Status.Phase = kargoapi.StagePhaseSteady
 	if phase != kargoapi.PromotionPhaseSucceeded {
 		st.Status.Phase = kargoapi.StagePhaseFailed
@@ -300,6 +356,120 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	if phase == kargoapi.PromotionPhaseSucceeded {
 		r.Recorder.Eventf(promo, st, "Normal", "PromotionSucceeded", "Promote", "%s", msg)
 	}
+	return nil
+}
+
+// releaseClaims releases the claims of the Stages of req's namespace that
+// name req's Promotion, which no longer exists.
+func (r *Reconciler) releaseClaims(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	stages := &kargoapi.StageList{}
+	if err := r.Client.List(ctx, stages, client.InNamespace(req.Namespace)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list Stages of %s: %w", req.Namespace, err)
+	}
+	for i := range stages.Items {
+		st := &stages.Items[i]
+		if ref := st.Status.CurrentPromotion; ref == nil || ref.Name != req.Name {
+			continue
+		}
+		if err := r.releaseClaim(ctx, st); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+			}
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// releaseClaim releases st's claim when the Promotion it names no longer
+// exists (asked of the API server: the cache may lag), so that the Stage's
+// next Promotions can run, and records what that Promotion did as far as
+// its Stage's Git write branches tell. When every one of them holds the
+// Promotion's commit as the Stage's newest, the Promotion got that far
+// before it was deleted: it is finished as a restarted controller finishes
+// a Promotion (its Argo CD updates applied, the commits not made again) and
+// the Freight becomes the Stage's current Freight, as the branches say it
+// is. Otherwise the claim is released with the Promotion recorded as
+// Errored, and an event says which branches hold its commit.
+func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error {
+	ref := st.Status.CurrentPromotion
+	if ref == nil {
+		return nil
+	}
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	live := &kargoapi.Promotion{}
+	switch err := reader.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, live); {
+	case err == nil && claims(ref, live):
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("get Promotion %s: %w", ref.Name, err)
+	}
+	gone := &kargoapi.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: st.Namespace, UID: ref.UID},
+		Spec:       kargoapi.PromotionSpec{Stage: st.Name},
+	}
+	var f *kargoapi.Freight
+	if ref.Freight != nil {
+		gone.Spec.Freight = ref.Freight.ID
+		got := &kargoapi.Freight{}
+		switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Freight.ID}, got); {
+		case err == nil:
+			f = got
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("get Freight %s: %w", ref.Freight.ID, err)
+		}
+	}
+	var landing Landing
+	why := "its Stage has no Git write branches to tell what it did"
+	switch {
+	case f == nil:
+		why = "its Freight no longer exists"
+	case ref.UID == "":
+		why = "it was claimed before claims recorded Promotion UIDs, so its commits cannot be recognised"
+	default:
+		var err error
+		if landing, err = r.Promoter.Landing(ctx, st, ref.UID); err != nil {
+			return fmt.Errorf("read what deleted Promotion %s left on Stage %s's branches: %w", ref.Name, st.Name, err)
+		}
+	}
+	if len(landing.Landed) > 0 && len(landing.Missing) == 0 {
+		msg := fmt.Sprintf("Promotion %s was deleted while it ran, after its commits reached %s: %s is the current Freight, as the branches say",
+			ref.Name, strings.Join(landing.Landed, ", "), describe(f))
+		r.Recorder.Eventf(st, nil, "Normal", "DeletedPromotionRecovered", "Recover", "%s", msg)
+		out, err := r.Promoter.Promote(ctx, st, f, gone)
+		if err != nil {
+			phase := kargoapi.PromotionPhaseErrored
+			if sourceerr.Terminal(err) {
+				phase = kargoapi.PromotionPhaseFailed
+			}
+			r.Recorder.Eventf(st, nil, "Warning", "Promotion"+string(phase), "Recover", "finishing deleted Promotion %s: %s", ref.Name, err.Error())
+			return r.finish(ctx, st, f, gone, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error())
+		}
+		if len(out.Summary) > 0 {
+			msg += ": " + strings.Join(out.Summary, "; ")
+		}
+		return r.finish(ctx, st, f, gone, kargoapi.PromotionPhaseSucceeded, msg)
+	}
+	switch {
+	case len(landing.Landed) > 0:
+		why = fmt.Sprintf("its commits reached %s but not %s", strings.Join(landing.Landed, ", "), strings.Join(landing.Missing, ", "))
+	case len(landing.Missing) > 0:
+		why = fmt.Sprintf("none of its commits reached %s", strings.Join(landing.Missing, ", "))
+	}
+	base := st.DeepCopy()
+	last := ref.DeepCopy()
+	last.Phase = kargoapi.PromotionPhaseErrored
+	st.Status.CurrentPromotion = nil
+	st.Status.LastPromotion = last
+	st.Status.Phase = kargoapi.StagePhaseFailed
+	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("release Stage %s from deleted Promotion %s: %w", st.Name, ref.Name, err)
+	}
+	r.Recorder.Eventf(st, nil, "Warning", "DeletedPromotionReleased", "Recover",
+		"Promotion %s was deleted while it ran and %s; the Stage is released, its current Freight unchanged; promote again to move it", ref.Name, why)
 	return nil
 }
 

@@ -2,13 +2,13 @@ package promotion
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +23,12 @@ import (
 type fakePromoter struct {
 	calls []string
 	err   error
+	// landing is what Landing answers.
+	landing Landing
+}
+
+func (p *fakePromoter) Landing(context.Context, *kargoapi.Stage, types.UID) (Landing, error) {
+	return p.landing, nil
 }
 
 func (p *fakePromoter) Promote(_ context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
@@ -217,4 +223,66 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 	require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
 }
 
-var _ = errors.New
+// A Promotion deleted while it ran (say, while the controller was down)
+// leaves the Stage claimed; its claim is released, and what the Stage's
+// branches hold of it decides the Stage's current Freight.
+func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
+	claimed := func() *kargoapi.Stage {
+		st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+		st.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{RepoURL: "https://git.example.com/gitops.git", WriteBranch: "stages/test"}}}
+		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f0"}
+		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: &kargoapi.SimpleFreight{ID: "f1"}, Phase: kargoapi.PromotionPhaseRunning}
+		st.Status.Phase = kargoapi.StagePhasePromoting
+		return st
+	}
+
+	t.Run("its commit is on the branch: the Stage holds its Freight", func(t *testing.T) {
+		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), newPromotion("next", "test", "f0", 0))
+		h.p.landing = Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
+		h.reconcile(t, "next")
+		require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "next").Status.Phase, "the claim is released first")
+		h.reconcile(t, "gone")
+		st := h.stage(t, "test")
+		require.Nil(t, st.Status.CurrentPromotion)
+		require.Equal(t, "f1", st.Status.CurrentFreight.ID)
+		require.Equal(t, &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: st.Status.CurrentFreight, Phase: kargoapi.PromotionPhaseSucceeded}, st.Status.LastPromotion)
+		require.Equal(t, []string{"gone"}, h.p.calls, "the rest of it (Argo CD updates) is finished, its commits not made again")
+		h.reconcile(t, "next")
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "next").Status.Phase, "later Promotions run")
+		require.Equal(t, "f0", h.stage(t, "test").Status.CurrentFreight.ID)
+	})
+
+	t.Run("its commit never reached the branch: the Stage keeps its Freight", func(t *testing.T) {
+		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"))
+		h.p.landing = Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h.reconcile(t, "gone")
+		st := h.stage(t, "test")
+		require.Nil(t, st.Status.CurrentPromotion)
+		require.Equal(t, "f0", st.Status.CurrentFreight.ID)
+		require.Equal(t, kargoapi.PromotionPhaseErrored, st.Status.LastPromotion.Phase)
+		require.Equal(t, kargoapi.StagePhaseFailed, st.Status.Phase)
+		require.Empty(t, h.p.calls, "nothing is promoted on the deleted Promotion's behalf")
+	})
+
+	t.Run("a Promotion of the same name created since does not inherit the claim", func(t *testing.T) {
+		again := newPromotion("gone", "test", "f0", 0)
+		again.UID = "uid-new"
+		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), again)
+		h.p.landing = Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h.reconcile(t, "gone")
+		require.Equal(t, kargoapi.PromotionPhaseErrored, h.stage(t, "test").Status.LastPromotion.Phase, "the old claim is released")
+		h.reconcile(t, "gone")
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "gone").Status.Phase)
+		require.Equal(t, types.UID("uid-new"), h.stage(t, "test").Status.LastPromotion.UID)
+	})
+
+	t.Run("a claim whose Promotion exists is left alone", func(t *testing.T) {
+		st := claimed()
+		running := newPromotion("gone", "test", "f1", 0)
+		running.UID = "uid-gone"
+		h := setup(t, st, newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), running)
+		require.NoError(t, h.r.releaseClaim(context.Background(), h.stage(t, "test")))
+		require.Equal(t, "gone", h.stage(t, "test").Status.CurrentPromotion.Name)
+		require.Empty(t, h.r.orphanedClaim(context.Background(), h.stage(t, "test")))
+	})
+}

@@ -1,15 +1,17 @@
 package stage
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 func TestAutoPromotionCandidate(t *testing.T) {
-	avail := []kargoapi.SimpleFreight{{ID: "new"}, {ID: "old"}}
 	promo := func(freight string, phase kargoapi.PromotionPhase) kargoapi.Promotion {
 		p := kargoapi.Promotion{Spec: kargoapi.PromotionSpec{Stage: "test", Freight: freight}}
 		p.Status.Phase = phase
@@ -17,24 +19,76 @@ func TestAutoPromotionCandidate(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
+		newest string
 		status kargoapi.StageStatus
 		promos []kargoapi.Promotion
 		want   string
 	}{
-		{"nothing available", kargoapi.StageStatus{}, nil, ""},
-		{"first Freight", kargoapi.StageStatus{AvailableFreight: avail}, nil, "new"},
-		{"newer than current", kargoapi.StageStatus{AvailableFreight: avail, CurrentFreight: &kargoapi.SimpleFreight{ID: "old"}}, nil, "new"},
-		{"already current", kargoapi.StageStatus{AvailableFreight: avail, CurrentFreight: &kargoapi.SimpleFreight{ID: "new"}}, nil, ""},
-		{"a promotion is in flight", kargoapi.StageStatus{AvailableFreight: avail}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhasePending)}, ""},
-		{"rolled back manually", kargoapi.StageStatus{AvailableFreight: avail, CurrentFreight: &kargoapi.SimpleFreight{ID: "old"},
+		{"nothing available", "", kargoapi.StageStatus{}, nil, ""},
+		{"first Freight", "new", kargoapi.StageStatus{}, nil, "new"},
+		{"newer than current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"}}, nil, "new"},
+		{"already current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "new"}}, nil, ""},
+		{"a promotion is in flight", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhasePending)}, ""},
+		{"rolled back manually", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"},
 			History: []kargoapi.SimpleFreight{{ID: "old"}, {ID: "new"}, {ID: "old"}}}, nil, ""},
-		{"failed before", kargoapi.StageStatus{AvailableFreight: avail}, []kargoapi.Promotion{promo("new", kargoapi.PromotionPhaseErrored)}, ""},
-		{"earlier promotions ended", kargoapi.StageStatus{AvailableFreight: avail}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhaseSucceeded)}, "new"},
+		{"failed before", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("new", kargoapi.PromotionPhaseErrored)}, ""},
+		{"earlier promotions ended", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhaseSucceeded)}, "new"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &kargoapi.Stage{Status: tc.status}
-			require.Equal(t, tc.want, AutoPromotionCandidate(st, tc.promos))
+			require.Equal(t, tc.want, AutoPromotionCandidate(st, tc.newest, tc.promos))
+		})
+	}
+}
+
+// Only Freight kargo's controller produced is ever auto-promoted, whatever
+// else claims the Stage's Warehouse, however new it says it is, and even
+// when it was verified upstream or approved for the Stage.
+func TestNewestAutoPromotable(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	controller := &kargoapi.FreightCreator{Username: "system:serviceaccount:kargo:kargo-controller", Controller: true}
+	carol := &kargoapi.FreightCreator{Username: "carol"}
+	freight := func(name string, age time.Duration, by *kargoapi.FreightCreator, status kargoapi.FreightStatus) kargoapi.Freight {
+		return kargoapi.Freight{
+			ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(t0.Add(-age))},
+			Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "wh"},
+			CreatedBy:  by,
+			Status:     status,
+		}
+	}
+	test := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "test"}, Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "wh"}}}
+	uat := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "uat"}, Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}}}
+	verified := kargoapi.FreightStatus{VerifiedIn: map[string]kargoapi.VerifiedStage{"test": {}}}
+	approved := kargoapi.FreightStatus{ApprovedFor: map[string]kargoapi.ApprovedStage{"uat": {}}}
+
+	forged := freight("forged", 0, carol, kargoapi.FreightStatus{})
+	forged.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2999-01-01T00:00:00Z"}
+	crowd := []kargoapi.Freight{freight("produced", time.Hour, controller, kargoapi.FreightStatus{})}
+	for i := range 150 {
+		crowd = append(crowd, freight(fmt.Sprintf("carol-%03d", i), time.Duration(i)*time.Second, carol, kargoapi.FreightStatus{}))
+	}
+	cases := []struct {
+		name string
+		st   *kargoapi.Stage
+		all  []kargoapi.Freight
+		want string
+	}{
+		{"the controller's newest Freight", test, []kargoapi.Freight{
+			freight("older", time.Hour, controller, kargoapi.FreightStatus{}), freight("newer", time.Minute, controller, kargoapi.FreightStatus{})}, "newer"},
+		{"newer Freight carol created is passed over", test, []kargoapi.Freight{
+			freight("produced", time.Hour, controller, kargoapi.FreightStatus{}), freight("carols", 0, carol, kargoapi.FreightStatus{})}, "produced"},
+		{"a far-future discovered-at changes nothing", test, []kargoapi.Freight{
+			freight("produced", time.Minute, controller, kargoapi.FreightStatus{}), forged}, "produced"},
+		{"150 Freight of carol's do not crowd out the controller's", test, crowd, "produced"},
+		{"Freight without a recorded creator is passed over", test, []kargoapi.Freight{freight("legacy", 0, nil, kargoapi.FreightStatus{})}, ""},
+		{"carol's Freight verified upstream does not flow on by itself", uat, []kargoapi.Freight{
+			freight("produced", time.Hour, controller, verified), freight("carols", 0, carol, verified)}, "produced"},
+		{"carol's Freight approved for the Stage is not auto-promoted", uat, []kargoapi.Freight{freight("carols", 0, carol, approved)}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, NewestAutoPromotable(tc.st, tc.all, t0))
 		})
 	}
 }

@@ -145,7 +145,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		st.Status.ObservedGeneration = st.Generation
 		conditions.Ready(&st.Status.Conditions, st.Generation, "Reconciled", readyMessage(st))
 	}
-	if err := r.autoPromote(ctx, st, promos); err != nil {
+	if err := r.autoPromote(ctx, st, NewestAutoPromotable(st, all.Items, now), promos); err != nil {
 		return ctrl.Result{}, err
 	}
 	if r.Verifier != nil {

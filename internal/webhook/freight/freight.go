@@ -1,15 +1,19 @@
 // Package freight holds the admission rules for Freight: its name is the
 // fingerprint of its artifacts, its alias field and label stay in sync and
-// are unique in a project, and Freight a Stage uses cannot be deleted.
+// are unique in a project, who created it and when are recorded at
+// admission and never change, and Freight a Stage uses cannot be deleted.
 package freight
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -36,15 +40,68 @@ func SyncAlias(f *kargoapi.Freight) {
 	}
 }
 
-// Mutator keeps a Freight's alias field and label in sync on every create
-// and update.
-type Mutator struct {
-	Decode admission.Decoder
+// Record stamps on f, being created, what only admission knows and no
+// request may choose: who creates it (controller says whether that is
+// kargo's controller) and when, with nanoseconds, in the discovered-at
+// annotation that orders Freight created in the same second.
+func Record(f *kargoapi.Freight, user string, controller bool, now time.Time) {
+	f.CreatedBy = &kargoapi.FreightCreator{Username: user, Controller: controller}
+	if f.Annotations == nil {
+		f.Annotations = map[string]string{}
+	}
+	f.Annotations[kargoapi.DiscoveredAtAnnotationKey] = now.UTC().Format(time.RFC3339Nano)
 }
 
-// Handle returns the patch that syncs the alias, with a warning when the
-// request changed only the label and the field overrode it: kubectl label
-// would otherwise seem to have done nothing.
+// KeepRecord puts back on f, being changed, the record of its creation that
+// old holds (createdBy and the discovered-at annotation), and returns a
+// warning for each part the change tried to alter.
+func KeepRecord(f, old *kargoapi.Freight) []string {
+	var warnings []string
+	for _, part := range recordChanges(f, old) {
+		warnings = append(warnings, part+" was kept as it was: kargo records it when a Freight is created, and nobody can change it")
+	}
+	f.CreatedBy = old.CreatedBy.DeepCopy()
+	if was, had := old.Annotations[kargoapi.DiscoveredAtAnnotationKey]; had {
+		if f.Annotations == nil {
+			f.Annotations = map[string]string{}
+		}
+		f.Annotations[kargoapi.DiscoveredAtAnnotationKey] = was
+	} else {
+		delete(f.Annotations, kargoapi.DiscoveredAtAnnotationKey)
+	}
+	return warnings
+}
+
+// recordChanges names the parts of old's creation record that f changes.
+func recordChanges(f, old *kargoapi.Freight) []string {
+	var parts []string
+	if !equality.Semantic.DeepEqual(f.CreatedBy, old.CreatedBy) {
+		parts = append(parts, "createdBy")
+	}
+	was, had := old.Annotations[kargoapi.DiscoveredAtAnnotationKey]
+	if now, has := f.Annotations[kargoapi.DiscoveredAtAnnotationKey]; has != had || now != was {
+		parts = append(parts, "annotation "+kargoapi.DiscoveredAtAnnotationKey)
+	}
+	return parts
+}
+
+// Mutator keeps a Freight's alias field and label in sync on every create
+// and update, records who creates each Freight and when, and keeps that
+// record unchanged afterwards.
+type Mutator struct {
+	Decode admission.Decoder
+	// Controller is the username of kargo's controller, whose Freight is
+	// marked as produced by it (createdBy.controller) and so may be
+	// auto-promoted. Empty marks no Freight so.
+	Controller string
+	// Now tells the time; time.Now when nil.
+	Now func() time.Time
+}
+
+// Handle returns the patch that syncs the alias and stamps or keeps the
+// creation record, with a warning when the request changed only the label
+// and the field overrode it (kubectl label would otherwise seem to have done
+// nothing), or tried to change the record.
 func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
@@ -55,27 +112,51 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 	}
 	askedLabel := f.Labels[kargoapi.AliasLabelKey]
 	SyncAlias(f)
+	var warnings []string
+	old := &kargoapi.Freight{}
+	switch req.Operation {
+	case admissionv1.Create:
+		if asked := f.CreatedBy; asked != nil && (asked.Username != req.UserInfo.Username || asked.Controller != m.isController(req.UserInfo.Username)) {
+			warnings = append(warnings, fmt.Sprintf("createdBy was set to %q: kargo records who created a Freight from the request's authenticated user", req.UserInfo.Username))
+		}
+		now := time.Now
+		if m.Now != nil {
+			now = m.Now
+		}
+		Record(f, req.UserInfo.Username, m.isController(req.UserInfo.Username), now())
+	case admissionv1.Update:
+		if err := m.Decode.DecodeRaw(req.OldObject, old); err != nil {
+			return deny.BadRequest(fmt.Errorf("decode the Freight being changed: %w", err))
+		}
+		warnings = KeepRecord(f, old)
+	}
 	synced, err := json.Marshal(f)
 	if err != nil {
 		return deny.Error(fmt.Errorf("encode Freight: %w", err))
 	}
 	resp := admission.PatchResponseFromRaw(req.Object.Raw, synced)
-	if req.Operation == admissionv1.Update && askedLabel != "" && askedLabel != f.Alias {
-		old := &kargoapi.Freight{}
-		if err := m.Decode.DecodeRaw(req.OldObject, old); err == nil && old.Labels[kargoapi.AliasLabelKey] != askedLabel {
-			resp.Warnings = append(resp.Warnings, fmt.Sprintf("label %s=%s was reset to %q: the alias field takes precedence over the label; change the alias field (kargo update freight --new-alias) instead",
-				kargoapi.AliasLabelKey, askedLabel, f.Alias))
-		}
+	if req.Operation == admissionv1.Update && askedLabel != "" && askedLabel != f.Alias && old.Labels[kargoapi.AliasLabelKey] != askedLabel {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("label %s=%s was reset to %q: the alias field takes precedence over the label; change the alias field (kargo update freight --new-alias) instead",
+			kargoapi.AliasLabelKey, askedLabel, f.Alias))
 	}
+	resp.Warnings = append(resp.Warnings, warnings...)
 	return resp
 }
 
+func (m *Mutator) isController(user string) bool {
+	return m.Controller != "" && user == m.Controller
+}
+
 // Validator checks the creation, change and deletion of Freight. It runs
-// after Mutator, so label and field agree when it sees them.
+// after Mutator, so label and field agree when it sees them, and the
+// creation record is the one Mutator stamped or kept, unless a mutating
+// webhook of someone else's changed it afterwards, which it refuses.
 type Validator struct {
 	// Reader reads Freight, Stages, Promotions and namespaces live.
 	Reader client.Reader
 	Decode admission.Decoder
+	// Controller is the username of kargo's controller, as in Mutator.
+	Controller string
 }
 
 // Handle dispatches on the operation.
@@ -95,6 +176,10 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		if want := kargofreight.FingerprintOf(f); f.Name != want {
 			return deny.Invalid(fmt.Sprintf("metadata.name: Freight %q is not named after its artifacts; Freight with these commits, images and charts must be named %q (the SHA-1 fingerprint described in docs/freight.md)", f.Name, want))
 		}
+		controller := v.Controller != "" && req.UserInfo.Username == v.Controller
+		if c := f.CreatedBy; c == nil || c.Username != req.UserInfo.Username || c.Controller != controller {
+			return deny.Forbidden(fmt.Sprintf("createdBy: must be %q, the user creating the Freight, as kargo's mutating webhook records it; another webhook changed it", req.UserInfo.Username))
+		}
 		return v.uniqueAlias(ctx, f)
 	case admissionv1.Update:
 		f, old := &kargoapi.Freight{}, &kargoapi.Freight{}
@@ -103,6 +188,9 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		}
 		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
 			return deny.BadRequest(fmt.Errorf("decode the Freight being changed: %w", err))
+		}
+		if changed := recordChanges(f, old); len(changed) > 0 {
+			return deny.Forbidden(strings.Join(changed, " and ") + ": kargo records it when a Freight is created, and nobody can change it; a webhook other than kargo's changed it")
 		}
 		if f.Labels[kargoapi.AliasLabelKey] == old.Labels[kargoapi.AliasLabelKey] {
 			return admission.Allowed("")

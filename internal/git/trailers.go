@@ -1,0 +1,87 @@
+package git
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kargohq/kargo/internal/credentials"
+)
+
+// BranchRequest names a branch of a repository to read.
+type BranchRequest struct {
+	// RepoURL is the repository, as in a subscription.
+	RepoURL string
+	// Creds are the credentials to read with; nil for anonymous.
+	Creds *credentials.Credentials
+	// InsecureSkipTLSVerify turns off TLS verification for this
+	// repository.
+	InsecureSkipTLSVerify bool
+	// Branch is the branch to read.
+	Branch string
+}
+
+// TrailedCommit is a commit and the trailers of its message.
+type TrailedCommit struct {
+	// ID is the commit's hash.
+	ID string
+	// Trailers holds each trailer's value by key; of a key given twice,
+	// the last value.
+	Trailers map[string]string
+}
+
+// RecentCommits returns the last commits of req.Branch, newest first, as
+// many as Commit searches for an IdempotencyTrailer, with their trailers.
+// It fetches first, so that every push made before the call is seen, as
+// Commit does. A branch that does not exist has no commits.
+func (c *Cache) RecentCommits(ctx context.Context, req BranchRequest) ([]TrailedCommit, error) {
+	r, err := parseRemote(req.RepoURL, req.Creds)
+	if err != nil {
+		return nil, err
+	}
+	branch := strings.TrimPrefix(req.Branch, "refs/heads/")
+	op := fmt.Sprintf("read branch %q of %s", branch, r.url)
+	if err := checkBranchName(branch); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", op, ErrInvalidRequest, err)
+	}
+	if err := r.checkTransport(); err != nil {
+		return nil, err
+	}
+	if r.scheme == "file" && !c.opts.AllowFileURLs {
+		return nil, fmt.Errorf("%s: %w: file:// repositories are disabled on this controller", op, ErrInvalidRequest)
+	}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	e := c.entryFor(r, req.InsecureSkipTLSVerify)
+	snap, err := c.syncForWrite(ctx, e, e.syncStarted.Load())
+	if err != nil {
+		return nil, err
+	}
+	tip := snap.heads[branch]
+	if tip == "" {
+		return nil, nil
+	}
+	out, err := c.output(ctx, e.dir, nil, "log", "-n", strconv.Itoa(idempotencyDepth),
+		"--format=%H%x1f%(trailers:only,unfold,separator=%x1f)%x1e", tip, "--")
+	if err != nil {
+		return nil, fmt.Errorf("%s: list commits: %w", op, err)
+	}
+	var commits []TrailedCommit
+	for _, rec := range bytes.Split(out, []byte{0x1e}) {
+		f := strings.Split(strings.TrimSpace(string(rec)), "\x1f")
+		if f[0] == "" {
+			continue
+		}
+		tc := TrailedCommit{ID: f[0], Trailers: map[string]string{}}
+		for _, t := range f[1:] {
+			if k, v, ok := strings.Cut(t, ":"); ok {
+				tc.Trailers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		commits = append(commits, tc)
+	}
+	return commits, nil
+}
