@@ -33,8 +33,14 @@ import (
 
 // Validator checks the creation and change of Stages.
 type Validator struct {
-	// Reader reads namespaces and lists Stages (of every project) live.
+	// Reader reads namespaces live.
 	Reader client.Reader
+	// Stages lists the Stages of every project, from the controller's
+	// cache: a live list of every Stage on each write would cost more than
+	// the rest of the webhook together, and a Stage the cache has not seen
+	// yet is as good as one created in the same instant, which the
+	// promotion controller settles (see writeTargetsFree).
+	Stages client.Reader
 	// Authz asks whether the requesting user may promote and read Secrets.
 	Authz  *authz.Authorizer
 	Decode admission.Decoder
@@ -179,7 +185,7 @@ func (v *Validator) writeTargetsFree(ctx context.Context, st *kargoapi.Stage) *a
 		return nil
 	}
 	stages := &kargoapi.StageList{}
-	if err := v.Reader.List(ctx, stages); err != nil {
+	if err := v.Stages.List(ctx, stages); err != nil {
 		resp := deny.Error(fmt.Errorf("list Stages: %w", err))
 		return &resp
 	}
