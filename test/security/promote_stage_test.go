@@ -401,7 +401,7 @@ func TestRacingWritersOfOneBranch(t *testing.T) {
 		})
 		if st != first {
 			require.Equal(t, kargoapi.PromotionPhaseFailed, p.Status.Phase, p.Status.Message)
-			require.Contains(t, p.Status.Message, "Stage "+first+" writes branch stages/shared too, and was created first")
+			require.Contains(t, p.Status.Message, "Stage "+first+" writes branch stages/shared of "+repo+" too, and was created first")
 		} else {
 			require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
 		}
