@@ -17,6 +17,13 @@ import (
 // Unhealthy, then Unknown, then Progressing, then Healthy; Issues holds the
 // message of every Application that is not Healthy, sorted. A Stage with no
 // argoCDAppUpdates is Healthy, having nothing that could be otherwise.
+//
+// An Application is read only when it lets the Stage change it (the
+// kargo.akuity.io/authorized-stage annotation, as Apply requires): the
+// health and messages of someone else's Application are not copied into a
+// Stage that anyone who may name it could create. One that does not opt in
+// is Unknown, with a message saying how to opt it in.
+//
 // defaultNamespace is the namespace of Applications whose update names
 // none; empty means DefaultNamespace.
 func Health(ctx context.Context, r client.Reader, st *kargoapi.Stage, defaultNamespace string) kargoapi.Health {
@@ -29,7 +36,7 @@ func Health(ctx context.Context, r client.Reader, st *kargoapi.Stage, defaultNam
 	}
 	h := kargoapi.Health{Status: kargoapi.HealthStateHealthy}
 	for _, a := range groupByApp(updates, defaultNamespace) {
-		state, msg := readAppHealth(ctx, r, a.key, a.sourceUpdates)
+		state, msg := readAppHealth(ctx, r, st, a.key, a.sourceUpdates)
 		if severity(state) > severity(h.Status) {
 			h.Status = state
 		}
@@ -65,13 +72,19 @@ func groupByApp(updates []kargoapi.ArgoCDAppUpdate, defaultNamespace string) []a
 	return apps
 }
 
-func readAppHealth(ctx context.Context, r client.Reader, key client.ObjectKey, sus []kargoapi.ArgoCDSourceUpdate) (kargoapi.HealthState, string) {
+func readAppHealth(ctx context.Context, r client.Reader, st *kargoapi.Stage, key client.ObjectKey, sus []kargoapi.ArgoCDSourceUpdate) (kargoapi.HealthState, string) {
 	app := &argocdv1.Application{}
 	if err := r.Get(ctx, key, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			return kargoapi.HealthStateUnknown, fmt.Sprintf("Application %s not found", key)
 		}
 		return kargoapi.HealthStateUnknown, fmt.Sprintf("get Application %s: %v", key, err)
+	}
+	// The annotation's value is not repeated: it names another project's
+	// Stage when the Application belongs to someone else.
+	if want := st.Namespace + ":" + st.Name; app.Annotations[kargoapi.AuthorizedStageAnnotationKey] != want {
+		return kargoapi.HealthStateUnknown, fmt.Sprintf("Application %s does not let Stage %s/%s change it, so its health is not read: add the annotation %s: %q to it",
+			key, st.Namespace, st.Name, kargoapi.AuthorizedStageAnnotationKey, want)
 	}
 	return appHealth(app, sus)
 }

@@ -251,3 +251,37 @@ func TestHealthUsesTheDefaultNamespaceGiven(t *testing.T) {
 	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateUnknown, Issues: []string{"Application argocd/guestbook not found"}},
 		Health(context.Background(), c, st, ""))
 }
+
+// Health reads only Applications that let the Stage change them, as Apply
+// does: another Stage's Application, or one that opted in to no Stage,
+// is Unknown, and nothing Argo CD says about it reaches the Stage.
+func TestHealthReadsOnlyApplicationsThatOptIn(t *testing.T) {
+	degraded := func(a *argocdv1.Application) {
+		a.Status.Health = argocdv1.HealthStatus{Status: argocdv1.HealthStatusDegraded, Message: "secret-db-host unreachable"}
+	}
+	for _, tc := range []struct {
+		name       string
+		annotation *string
+	}{
+		{name: "no annotation"},
+		{name: "another project's Stage", annotation: ptrTo("other-project:prod")},
+		{name: "the same Stage name in another project", annotation: ptrTo("other-project:" + stageName)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := synced(degraded, func(a *argocdv1.Application) {
+				delete(a.Annotations, kargoapi.AuthorizedStageAnnotationKey)
+				if tc.annotation != nil {
+					a.Annotations[kargoapi.AuthorizedStageAnnotationKey] = *tc.annotation
+				}
+			})
+			h := Health(context.Background(), newClient(t, app), newStage(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"}), "")
+			require.Equal(t, kargoapi.HealthStateUnknown, h.Status)
+			require.Len(t, h.Issues, 1)
+			require.Contains(t, h.Issues[0], `does not let Stage `+project+`/`+stageName+` change it`)
+			require.NotContains(t, h.Issues[0], "secret-db-host", "nothing of the Application's status is copied")
+			require.NotContains(t, h.Issues[0], "other-project", "the Stage it belongs to is not revealed")
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

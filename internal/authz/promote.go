@@ -1,7 +1,10 @@
-// Package authz holds kargo's one authorization decision that Kubernetes
-// RBAC cannot make by itself: whether a user may promote Freight into a
-// Stage. The admission webhooks and the API server both ask it, so that no
-// path into a Stage skips the check.
+// Package authz holds the authorization decisions kargo makes on behalf of
+// users, asking the Kubernetes API server with SubjectAccessReviews as the
+// requesting user: whether a user may promote Freight into a Stage (a
+// right RBAC holds but never checks itself), and whether a user may read a
+// Secret that a spec of theirs would make kargo's controller read with its
+// own rights. The admission webhooks and the API server both ask it, so
+// that no path skips the check.
 package authz
 
 import (
@@ -48,30 +51,40 @@ func (d *Denied) Error() string {
 // stage in namespace, a *Denied when not, and another error when the
 // question could not be asked.
 func (a *Authorizer) AuthorizePromote(ctx context.Context, user authenticationv1.UserInfo, namespace, stage string) error {
+	allowed, reason, err := a.review(ctx, user, authorizationv1.ResourceAttributes{
+		Namespace: namespace,
+		Verb:      PromoteVerb,
+		Group:     kargoapi.GroupVersion.Group,
+		Resource:  "stages",
+		Name:      stage,
+	})
+	if err != nil {
+		return fmt.Errorf("review whether %s may promote to Stage %s/%s: %w", user.Username, namespace, stage, err)
+	}
+	if allowed {
+		return nil
+	}
+	return &Denied{User: user.Username, Namespace: namespace, Stage: stage, Reason: reason}
+}
+
+// review asks whether user may make the access attrs describes, and
+// returns the authorizer's explanation when not.
+func (a *Authorizer) review(ctx context.Context, user authenticationv1.UserInfo, attrs authorizationv1.ResourceAttributes) (bool, string, error) {
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
 	for k, v := range user.Extra {
 		extra[k] = authorizationv1.ExtraValue(v)
 	}
 	review := &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   user.Username,
-			UID:    user.UID,
-			Groups: user.Groups,
-			Extra:  extra,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace,
-				Verb:      PromoteVerb,
-				Group:     kargoapi.GroupVersion.Group,
-				Resource:  "stages",
-				Name:      stage,
-			},
+			User:               user.Username,
+			UID:                user.UID,
+			Groups:             user.Groups,
+			Extra:              extra,
+			ResourceAttributes: &attrs,
 		},
 	}
 	if err := a.Client.Create(ctx, review); err != nil {
-		return fmt.Errorf("review whether %s may promote to Stage %s/%s: %w", user.Username, namespace, stage, err)
+		return false, "", err
 	}
-	if review.Status.Allowed && !review.Status.Denied {
-		return nil
-	}
-	return &Denied{User: user.Username, Namespace: namespace, Stage: stage, Reason: review.Status.Reason}
+	return review.Status.Allowed && !review.Status.Denied, review.Status.Reason, nil
 }

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,4 +60,55 @@ func TestCredentialsNeverPrintThePassword(t *testing.T) {
 		require.NotContains(t, fmt.Sprintf(format, c), "hunter2", format)
 	}
 	require.Equal(t, "anonymous", (*Credentials)(nil).String())
+}
+
+// A user who may write a Warehouse but not read Secrets chooses the URL; the
+// password must still go only to the host its Secret names.
+func TestMatchSendsThePasswordOnlyToTheSecretsHost(t *testing.T) {
+	secrets := []corev1.Secret{
+		secret("a-unescaped", true, `https://git.example.com/.*`, "unescaped"),
+		secret("b-escaped", true, `https://github\.com/example/.*`, "escaped"),
+		secret("c-image", true, `ghcr\.io/example/.*`, "image"),
+		secret("exact", false, "https://kargo.example/repo", "exact"),
+	}
+	cases := []struct{ name, url, want string }{
+		{"the pattern's host", "https://github.com/example/app", "escaped"},
+		{"an unescaped dot is a dot in the host", "https://git.example.com/team/app", "unescaped"},
+		{"an unescaped dot does not match another host", "https://gitxexample.com/team/app", ""},
+		{"userinfo that looks like the host", "https://github.com:x@evil.example/example/app", ""},
+		{"userinfo before the host", "https://github.com@evil.example/example/app", ""},
+		{"the host's name in the path", "https://evil.example/github.com/example/app", ""},
+		{"an image reference", "ghcr.io/example/app", "image"},
+		{"an image reference elsewhere", "ghcr.io.evil.example/example/app", ""},
+		{"the Kelvin sign is not a K", "https://\u212Aargo.example/repo", ""},
+		{"an exact URL", "https://KARGO.example/repo.git", "exact"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Match(append([]corev1.Secret(nil), secrets...), tc.url)
+			require.NoError(t, err)
+			if tc.want == "" {
+				require.Nil(t, got)
+				return
+			}
+			require.NotNil(t, got)
+			require.Equal(t, tc.want, got.Username)
+		})
+	}
+
+	// A pattern that does not spell out its host gives nothing to the URLs
+	// it matches, and says why.
+	for _, loose := range []string{`https://github\.com.*`, `https://.*\.example\.com/.*`, `.*`, `(https://github\.com|https://evil\.example)/.*`} {
+		t.Run("loose pattern "+loose, func(t *testing.T) {
+			url := "https://github.com.evil.example/x.example.com/example/app"
+			if strings.HasPrefix(loose, "(") {
+				url = "https://evil.example/app"
+			}
+			got, err := Match([]corev1.Secret{secret("loose", true, loose, "loose")}, url)
+			require.Nil(t, got)
+			require.ErrorContains(t, err, "kargo-demo/loose: repoURLPattern")
+			require.ErrorContains(t, err, "does not spell out its host")
+			require.NotContains(t, err.Error(), "pw-loose")
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -426,4 +427,37 @@ func TestDiscoverDifferentRepositoriesInParallel(t *testing.T) {
 		require.Equal(t, want[string(s.RepoURL)], heads[i])
 		require.Equal(t, 1, srv.Counts(fmt.Sprintf("repo%d", i)).InfoRefs)
 	}
+}
+
+// A repository that redirects to another host never gets the credentials
+// there: git would send them with every request after a followed redirect,
+// so with credentials kargo follows none and says why.
+func TestCredentialsDoNotFollowRedirects(t *testing.T) {
+	const password = "s3cr3t-t0ken-value"
+	var mu sync.Mutex
+	var leaked []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		// A protocol v2 advertisement, so that git would go on to POST.
+		pkt := func(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		_, _ = fmt.Fprint(w, pkt("# service=git-upload-pack\n")+"0000"+pkt("version 2\n")+pkt("ls-refs\n")+pkt("fetch\n")+"0000")
+	}))
+	t.Cleanup(elsewhere.Close)
+	target := strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+"/moved.git/info/refs?service=git-upload-pack", http.StatusMovedPermanently)
+	}))
+	t.Cleanup(redirector.Close)
+
+	cache := git.NewCache(t.TempDir(), git.Options{})
+	sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(redirector.URL + "/repo.git")}
+	_, err := discover(t, cache, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
+	mu.Lock()
+	require.Empty(t, leaked, "the other host was never asked")
+	mu.Unlock()
+	require.ErrorIs(t, err, sourceerr.ErrNotFound)
+	require.ErrorContains(t, err, "kargo follows no redirect when it sends credentials")
 }

@@ -99,6 +99,11 @@ func (c *Cache) networkConfig(r remote, insecureSkipTLSVerify bool) map[string]s
 	cfg["http.lowSpeedTime"] = "60"
 	if r.creds != nil {
 		cfg["http.extraHeader"] = "Authorization: Basic " + basicToken(r.creds)
+		// git sends extraHeader to wherever a redirect of its first request
+		// leads, on every request after it: a repository that redirects to
+		// another host would hand it the password. With credentials, the
+		// repository must be fetched from the address the Secret names.
+		cfg["http.followRedirects"] = "false"
 	}
 	if insecureSkipTLSVerify {
 		cfg["http.sslVerify"] = "false"
@@ -194,6 +199,9 @@ func networkError(ctx context.Context, op string, r remote, stderr string, runEr
 		}
 	case sourceerr.ErrNotFound:
 		hint = "check repoURL " + r.url + "; hosts also answer not found for private repositories when the credentials cannot see them"
+	case errRedirected:
+		kind = sourceerr.ErrNotFound
+		hint = "the host redirects " + r.url + " elsewhere, and kargo follows no redirect when it sends credentials, so that a password only ever reaches the host its Secret names: set repoURL to the address the repository moved to"
 	}
 	if kind == nil {
 		return fmt.Errorf("%s %s: %s", op, r.url, detail)
@@ -206,6 +214,8 @@ func networkError(ctx context.Context, op string, r remote, stderr string, runEr
 // from some hosts says "not found" in its body.
 func classifyStderr(s string) (error, string) {
 	switch {
+	case containsAny(s, "returned error: 301", "returned error: 302", "returned error: 303", "returned error: 307", "returned error: 308"):
+		return errRedirected, ""
 	case containsAny(s, "authentication failed", "could not read username", "could not read password",
 		"returned error: 401", "returned error: 403", "invalid username or password",
 		"http basic: access denied", "permission denied (publickey"):
@@ -224,6 +234,10 @@ func classifyStderr(s string) (error, string) {
 	}
 	return nil, ""
 }
+
+// errRedirected marks an answer that git did not follow; networkError
+// reports it as not found, with a hint.
+var errRedirected = errors.New("redirected")
 
 var quoted = regexp.MustCompile(`'[^'\n]*'`)
 

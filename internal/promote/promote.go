@@ -21,6 +21,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/yamledit"
 )
@@ -45,7 +46,8 @@ type Promoter struct {
 	Git         Committer
 	Credentials credentials.Store
 	// Client reads the Warehouse a Stage subscribes to, to refuse writing
-	// to a branch that Warehouse watches.
+	// to a branch that Warehouse watches, and lists Stages (of every
+	// project), to refuse writing a branch another Stage wrote first.
 	Client client.Reader
 	// ArgoCD applies argoCDAppUpdates, after every Git update.
 	ArgoCD *argocd.Updater
@@ -65,6 +67,9 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 	}
 	watched, err := p.watchedBranches(ctx, st)
 	if err != nil {
+		return out, err
+	}
+	if err := p.claimedElsewhere(ctx, st); err != nil {
 		return out, err
 	}
 	// The commit each Git update leaves its write branch at: Argo CD
@@ -225,12 +230,56 @@ func (p *Promoter) watchedBranches(ctx context.Context, st *kargoapi.Stage) (map
 	return out, nil
 }
 
-func branchKey(repo, branch string) string { return normalize(repo) + "#" + branch }
+func branchKey(repo, branch string) string { return repourl.Key(repo) + "#" + branch }
 
-func sameRepo(a, b string) bool { return normalize(a) == normalize(b) }
+func sameRepo(a, b string) bool { return repourl.Same(a, b) }
 
-func normalize(u string) string {
-	return strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(u)), "/"), ".git")
+// claimedElsewhere refuses to write a branch that another Stage, created
+// before st, writes too. The admission webhook refuses such a Stage, but
+// two requests can race past it, and Stages from before the rule may share
+// a branch: of two writers, only the first keeps writing, so that a Stage
+// made later can never take over a branch. The other Stage is named only
+// when it is in st's project.
+func (p *Promoter) claimedElsewhere(ctx context.Context, st *kargoapi.Stage) error {
+	if p.Client == nil {
+		return nil
+	}
+	stages := &kargoapi.StageList{}
+	if err := p.Client.List(ctx, stages); err != nil {
+		return fmt.Errorf("list Stages: %w", err)
+	}
+	for i := range stages.Items {
+		other := &stages.Items[i]
+		if other.UID == st.UID || !createdBefore(other, st) || other.Spec.PromotionMechanisms == nil {
+			continue
+		}
+		for _, theirs := range other.Spec.PromotionMechanisms.GitRepoUpdates {
+			for _, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
+				if u.WriteBranch != theirs.WriteBranch || !sameRepo(string(u.RepoURL), string(theirs.RepoURL)) {
+					continue
+				}
+				holder := "a Stage of another project"
+				if other.Namespace == st.Namespace {
+					holder = "Stage " + other.Name
+				}
+				return fmt.Errorf("%s writes branch %s of %s too, and was created first; two Stages never write one branch, so write Stage %s to a branch of its own, such as stages/%s: %w",
+					holder, u.WriteBranch, u.RepoURL, st.Name, st.Name, sourceerr.ErrInvalid)
+			}
+		}
+	}
+	return nil
+}
+
+// createdBefore orders Stages by creation, then by namespace and name, so
+// that of two Stages exactly one comes first.
+func createdBefore(a, b *kargoapi.Stage) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
 }
 
 func (p *Promoter) creds(ctx context.Context, ns, repo string) (*credentials.Credentials, error) {

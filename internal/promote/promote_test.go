@@ -4,10 +4,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/promotion"
@@ -204,4 +209,45 @@ func TestLanding(t *testing.T) {
 	l, err = p.Landing(context.Background(), st, "uid-2")
 	require.NoError(t, err)
 	require.Equal(t, promotion.Landing{Missing: []string{where}}, l, "another Promotion's commit is not this one's")
+}
+
+// Of two Stages that write one branch (they raced past the webhook, or
+// predate it), only the one created first writes; the other's promotions
+// fail without a commit, naming the first when it is in the same project.
+func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	gs.Commit(t, "gitops", "main", map[string]string{"stages/prod/kustomization.yaml": "resources: []\n"}, "init")
+	writer := func(ns, name string, created time.Time, repoURL string) *kargoapi.Stage {
+		return &kargoapi.Stage{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID(ns + "/" + name), CreationTimestamp: metav1.NewTime(created)},
+			Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+				RepoURL: kargoapi.GitRepoURL(repoURL), ReadBranch: "main", WriteBranch: "stages/prod",
+				Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: "stages/prod"}}},
+			}}}},
+		}
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	repo := gs.RepoURL("gitops")
+	prod := writer("kargo-demo", "prod", t0, repo)
+	// The same repository, spelled differently.
+	test := writer("kargo-demo", "test", t0.Add(time.Minute), strings.TrimSuffix(repo, ".git")+"/")
+	elsewhere := writer("other", "a", t0.Add(2*time.Minute), repo)
+	scheme := runtime.NewScheme()
+	require.NoError(t, kargoapi.AddToScheme(scheme))
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod, test, elsewhere).Build()
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{}), Client: c}
+
+	_, err := p.Promote(context.Background(), test, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "1"}})
+	require.ErrorIs(t, err, sourceerr.ErrInvalid)
+	require.Contains(t, err.Error(), "Stage prod writes branch stages/prod")
+	_, err = p.Promote(context.Background(), elsewhere, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "2"}})
+	require.ErrorIs(t, err, sourceerr.ErrInvalid)
+	require.Contains(t, err.Error(), "a Stage of another project writes branch stages/prod")
+	require.NotContains(t, err.Error(), "prod writes", "another project's Stage is not named")
+	require.Empty(t, gs.Git(t, "gitops", "", "branch", "--list", "stages/prod"), "nothing was written")
+
+	out, err := p.Promote(context.Background(), prod, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "3"}})
+	require.NoError(t, err)
+	require.Contains(t, out.Summary[0], "committed")
 }

@@ -35,8 +35,8 @@ var endpoints = []endpoint{
 	{name: "promotions.validate.kargo.akuity.io", path: "/validate/promotions", resource: "promotions", operations: ops(create)},
 	{name: "promotionpolicies.validate.kargo.akuity.io", path: "/validate/promotionpolicies", resource: "promotionpolicies", operations: ops(create, update)},
 	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},
-	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create)},
-	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create)},
+	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create, update)},
+	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create, update)},
 }
 
 func ops(o ...admissionregistrationv1.OperationType) []admissionregistrationv1.OperationType {

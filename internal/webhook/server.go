@@ -29,6 +29,8 @@ import (
 	"github.com/kargohq/kargo/internal/webhook/project"
 	"github.com/kargohq/kargo/internal/webhook/promotion"
 	"github.com/kargohq/kargo/internal/webhook/promotionpolicy"
+	"github.com/kargohq/kargo/internal/webhook/stage"
+	"github.com/kargohq/kargo/internal/webhook/warehouse"
 )
 
 // DefaultAddr is where the webhook server listens in a cluster.
@@ -187,15 +189,14 @@ func whoAmI(ctx context.Context, c client.Client) (string, error) {
 func handlers(live client.Client, mgr manager.Manager, controller string) http.Handler {
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	az := &authz.Authorizer{Client: live}
-	nsCheck := &project.NamespaceCheck{Reader: live}
 	routes := map[string]admission.Handler{
 		"/mutate/freights":            &freight.Mutator{Decode: decoder, Controller: controller},
 		"/validate/freights":          &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
 		"/validate/promotions":        &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":          &project.Validator{Reader: live},
-		"/validate/stages":            nsCheck,
-		"/validate/warehouses":        nsCheck,
+		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
+		"/validate/warehouses":        &warehouse.Validator{Reader: live, Authz: az, Decode: decoder},
 	}
 	mux := http.NewServeMux()
 	for path, h := range routes {

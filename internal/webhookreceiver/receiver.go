@@ -33,6 +33,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/repourl"
 )
 
 // Names of the per-project secret and the signature header.
@@ -164,7 +165,7 @@ func Sign(secret, body []byte) []byte {
 func (rc *Receiver) refresh(ctx context.Context, project string, repos []string) ([]string, error) {
 	want := map[string]bool{}
 	for _, r := range repos {
-		want[NormalizeRepo(r)] = true
+		want[repourl.Key(r)] = true
 	}
 	stamp := time.Now
 	if rc.Now != nil {
@@ -222,59 +223,21 @@ func annotate(ctx context.Context, c client.Client, obj client.Object, token str
 
 func watches(subs kargoapi.RepoSubscriptions, want map[string]bool) bool {
 	for _, g := range subs.Git {
-		if want[NormalizeRepo(string(g.RepoURL))] {
+		if want[repourl.Key(string(g.RepoURL))] {
 			return true
 		}
 	}
 	for _, i := range subs.Images {
-		if want[NormalizeRepo(string(i.RepoURL))] {
+		if want[repourl.Key(string(i.RepoURL))] {
 			return true
 		}
 	}
 	for _, c := range subs.Charts {
-		if want[NormalizeRepo(string(c.RepoURL))] || (c.Name != "" && want[NormalizeRepo(string(c.RepoURL)+"/"+c.Name)]) {
+		if want[repourl.Key(string(c.RepoURL))] || (c.Name != "" && want[repourl.Key(string(c.RepoURL)+"/"+c.Name)]) {
 			return true
 		}
 	}
 	return false
-}
-
-// NormalizeRepo reduces the spellings of one repository to one key: scheme,
-// userinfo, a trailing ".git" or "/", letter case, and Docker Hub's implied
-// host and "library/" are dropped, and scp-like Git addresses
-// (git@host:path) become host/path.
-func NormalizeRepo(u string) string {
-	u = strings.ToLower(strings.TrimSpace(u))
-	for _, scheme := range []string{"https://", "http://", "ssh://", "git://", "oci://"} {
-		u = strings.TrimPrefix(u, scheme)
-	}
-	if at := strings.Index(u, "@"); at >= 0 && at < strings.IndexAny(u+"/", "/") {
-		u = u[at+1:]
-		if colon := strings.Index(u, ":"); colon >= 0 && !isPort(u[colon+1:]) {
-			u = u[:colon] + "/" + u[colon+1:]
-		}
-	}
-	u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
-	for _, hub := range []string{"docker.io/", "index.docker.io/", "registry-1.docker.io/"} {
-		u = strings.TrimPrefix(u, hub)
-	}
-	if !strings.Contains(u, "/") || (!strings.ContainsAny(strings.SplitN(u, "/", 2)[0], ".:") && strings.HasPrefix(u, "library/")) {
-		u = strings.TrimPrefix(u, "library/")
-	}
-	return u
-}
-
-func isPort(rest string) bool {
-	end := strings.IndexByte(rest, '/')
-	if end <= 0 {
-		return false
-	}
-	for _, r := range rest[:end] {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // gitHubRepos returns the addresses of the repository a GitHub-style push

@@ -51,6 +51,16 @@ func BenchmarkAdmission(b *testing.B) {
 			// would otherwise load the Freight measurements below.
 			return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s-%d", i), Namespace: stages}}
 		}, env.Admin},
+		{"stage-writing-a-branch", func(i int) client.Object {
+			// The webhook lists every Stage to find another writer of the
+			// branch: the more Stages, the more it reads.
+			return &kargoapi.Stage{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("w-%d", i), Namespace: stages},
+				Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+					RepoURL: gitops, ReadBranch: "main", WriteBranch: kargoapi.BranchName(fmt.Sprintf("stages/w-%d", i)),
+				}}}},
+			}
+		}, env.Admin},
 		{"freight", func(i int) client.Object { return newFreight(ns, fmt.Sprintf("bench-%d", i)) }, env.Admin},
 		{"promotion-as-alice", func(i int) client.Object {
 			return &kargoapi.Promotion{

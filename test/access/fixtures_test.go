@@ -49,6 +49,10 @@ func kargoDemo(t *testing.T) {
 	})
 }
 
+// gitops is the GitOps repository the table's Stages write to; nothing is
+// ever pushed there.
+const gitops = "https://git.example.com/gitops.git"
+
 func warehouse(name string) *kargoapi.Warehouse {
 	return &kargoapi.Warehouse{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},

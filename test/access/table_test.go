@@ -32,6 +32,12 @@ const (
 	// kept: RBAC lets the request through, and kargo's webhook puts back
 	// what it tried to change, with a warning.
 	kept outcome = "no (kept)"
+	// secret: kargo's webhook refuses a spec that names a Secret the user
+	// may not read, since kargo's controller would read it for them.
+	secret outcome = "no (Secret)"
+	// conflict: kargo's webhook refuses a Stage that would write a branch
+	// another Stage writes.
+	conflict outcome = "no (conflict)"
 )
 
 // errKept is what a path returns when the request was accepted with what
@@ -94,15 +100,67 @@ var paths = []path{
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
-		what: "create a Stage",
-		act:  func(ctx context.Context, c client.Client, sfx string) error { return c.Create(ctx, stage("s-"+sfx)) },
-		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+		what: "change a Warehouse a Stage subscribes to",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, warehouse("w-"+sfx))
+			st := stage("s-" + sfx)
+			st.Spec.Subscriptions.Warehouse = "w-" + sfx
+			create(t, st)
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, warehouse("w-"+sfx), `{"spec":{"interval":"2h"}}`)
+		},
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
-		what:    "change a Stage",
+		what: "create a Stage",
+		act:  func(ctx context.Context, c client.Client, sfx string) error { return c.Create(ctx, stage("s-"+sfx)) },
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
+	},
+	{
+		what:    "change a Stage's subscriptions",
 		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
 			return mergePatch(ctx, c, stage("s-"+sfx), `{"spec":{"subscriptions":{"warehouse":"other"}}}`)
+		},
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
+	},
+	{
+		what:    "change a Stage's promotion mechanisms",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, stage("s-"+sfx), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/s-%s"}]}}}`, gitops, sfx))
+		},
+		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
+	},
+	{
+		what: "make a Stage write a branch another Stage writes",
+		prepare: func(t *testing.T, sfx string) {
+			holder := stage("holder-" + sfx)
+			holder.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+				RepoURL: gitops, ReadBranch: "main", WriteBranch: kargoapi.BranchName("stages/held-" + sfx),
+			}}}
+			create(t, holder)
+			create(t, stage("s-"+sfx))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, stage("s-"+sfx), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/held-%s"}]}}}`, gitops+"/", sfx))
+		},
+		want: []outcome{rbac, rbac, promote, rbac, conflict, rbac},
+	},
+	{
+		what:    "make a Stage name a Secret the user cannot read",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, stage("s-"+sfx), `{"spec":{"verification":{"http":[{"name":"smoke","url":"https://uat.example.com/healthz","headers":[{"name":"Authorization","valueFrom":{"name":"uat-smoke-token","key":"header"}}]}]}}}`)
+		},
+		want: []outcome{rbac, rbac, promote, rbac, secret, rbac},
+	},
+	{
+		what:    "change a Stage's labels",
+		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, stage("s-"+sfx), `{"metadata":{"labels":{"team":"payments"}}}`)
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
@@ -264,6 +322,10 @@ func classify(err error) (outcome, error) {
 		return kept, nil
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not promote to Stage`):
 		return promote, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not read Secret`):
+		return secret, nil
+	case apierrors.IsConflict(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `already writes branch`):
+		return conflict, nil
 	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "denied the request"):
 		return rbac, nil
 	}

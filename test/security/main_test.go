@@ -26,5 +26,7 @@ import (
 var env *kubetest.Env
 
 func TestMain(m *testing.M) {
-	kubetest.Main(m, &env, controllers.Run)
+	// Argo CD's Application CRD first, so that the controllers find it when
+	// they start.
+	kubetest.Main(m, &env, kubetest.WithArgoCD, controllers.Run)
 }

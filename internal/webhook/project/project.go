@@ -50,26 +50,8 @@ func IsProjectNamespace(ns *corev1.Namespace) bool {
 	return ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue
 }
 
-// NamespaceCheck refuses the creation of kargo resources outside project
-// namespaces. Warehouses and Stages use it alone; the other kinds' webhooks
-// call RequireProject first.
-type NamespaceCheck struct {
-	Reader client.Reader
-}
-
-// Handle allows the request when its namespace is a project.
-func (c *NamespaceCheck) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create {
-		return admission.Allowed("")
-	}
-	if refusal := RequireProject(ctx, c.Reader, req); refusal != nil {
-		return *refusal
-	}
-	return admission.Allowed("")
-}
-
 // RequireProject returns a refusal when req creates an object outside a
-// project namespace, and nil otherwise. A namespace being deleted is no
+// project namespace, and nil otherwise; every kind's webhook calls it first. A namespace being deleted is no
 // longer a place for new objects either.
 func RequireProject(ctx context.Context, r client.Reader, req admission.Request) *admission.Response {
 	if req.Operation != admissionv1.Create {

@@ -6,23 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestNormalizeRepo(t *testing.T) {
-	same := [][]string{
-		{"https://github.com/example/kargo-demo.git", "https://GitHub.com/example/kargo-demo", "git@github.com:example/kargo-demo.git", "ssh://git@github.com/example/kargo-demo.git", "git://github.com/example/kargo-demo.git", "https://user@github.com/example/kargo-demo/"},
-		{"nginx", "docker.io/library/nginx", "index.docker.io/library/nginx", "library/nginx"},
-		{"ghcr.io/example/app", "oci://ghcr.io/example/app"},
-		{"localhost:5000/app", "http://localhost:5000/app"},
-	}
-	for _, group := range same {
-		for _, u := range group[1:] {
-			require.Equal(t, NormalizeRepo(group[0]), NormalizeRepo(u), "%q vs %q", group[0], u)
-		}
-	}
-	require.NotEqual(t, NormalizeRepo("ghcr.io/example/app"), NormalizeRepo("ghcr.io/example/app2"))
-	require.NotEqual(t, NormalizeRepo("nginx"), NormalizeRepo("ghcr.io/library/nginx"))
-	require.Equal(t, "localhost:5000/app", NormalizeRepo("localhost:5000/app"), "a port is not an scp-like path")
-}
-
 func TestEventParsing(t *testing.T) {
 	repos, err := gitHubRepos([]byte(`{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/example/kargo-demo.git","ssh_url":"git@github.com:example/kargo-demo.git"}}`))
 	require.NoError(t, err)

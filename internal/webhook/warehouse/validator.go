@@ -1,0 +1,76 @@
+// Package warehouse holds the admission rule for Warehouses: a Warehouse
+// decides which artifacts become the Freight of the Stages that subscribe
+// to it, and auto-promotion moves that Freight on without anyone's further
+// say. So creating a Warehouse, or changing its spec, needs the promote
+// verb on every Stage that subscribes to it directly; a Warehouse no Stage
+// subscribes to needs no more than RBAC. (A Stage that subscribes to
+// upstream Stages receives only Freight verified there.)
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/deny"
+	"github.com/kargohq/kargo/internal/webhook/project"
+)
+
+// Validator checks the creation and change of Warehouses.
+type Validator struct {
+	// Reader reads namespaces and lists Stages live.
+	Reader client.Reader
+	// Authz asks whether the requesting user may promote.
+	Authz  *authz.Authorizer
+	Decode admission.Decoder
+}
+
+// Handle requires the promote verb on each Stage fed by the Warehouse when
+// the request creates it or changes its spec. Creation counts too: a
+// Warehouse deleted and created again under its name feeds the same Stages.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
+		return *refusal
+	}
+	wh := &kargoapi.Warehouse{}
+	if err := v.Decode.Decode(req, wh); err != nil {
+		return deny.BadRequest(fmt.Errorf("decode Warehouse: %w", err))
+	}
+	if req.Operation == admissionv1.Update {
+		old := &kargoapi.Warehouse{}
+		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
+			return deny.BadRequest(fmt.Errorf("decode the Warehouse being changed: %w", err))
+		}
+		if equality.Semantic.DeepEqual(old.Spec, wh.Spec) {
+			return admission.Allowed("")
+		}
+	}
+	stages := &kargoapi.StageList{}
+	if err := v.Reader.List(ctx, stages, client.InNamespace(req.Namespace)); err != nil {
+		return deny.Error(fmt.Errorf("list Stages in %s: %w", req.Namespace, err))
+	}
+	for _, st := range stages.Items {
+		if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Warehouse != wh.Name {
+			continue
+		}
+		if err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, st.Name); err != nil {
+			var denied *authz.Denied
+			if errors.As(err, &denied) {
+				return deny.Forbidden(fmt.Sprintf("Stage %q subscribes to Warehouse %q, whose artifacts become the Freight it receives and auto-promotes, so creating the Warehouse or changing its spec needs the right to promote into that Stage: %s",
+					st.Name, wh.Name, denied.Error()))
+			}
+			return deny.Error(err)
+		}
+	}
+	return admission.Allowed("")
+}
