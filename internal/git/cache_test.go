@@ -24,12 +24,12 @@ import (
 
 func TestDiscoverBasicAuth(t *testing.T) {
 	const password = "s3cr3t-t0ken-value"
-	srv := gitserver.New(t, gitserver.WithBasicAuth("robot", password))
+	srv := newServer(t, gitserver.WithBasicAuth("robot", password))
 	url := srv.CreateRepo("private")
 	head := srv.Commit(t, "private", "main", map[string]string{"a": "1"}, "one")
 	sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(url)}
 	dir := t.TempDir()
-	cache := git.NewCache(dir, git.Options{})
+	cache := git.NewCache(dir, options(git.Options{}))
 
 	tests := []struct {
 		name     string
@@ -79,7 +79,7 @@ func TestDiscoverBasicAuth(t *testing.T) {
 		wrapper := filepath.Join(wrapDir, "git")
 		script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\nexec '%s' \"$@\"\n", argv, realGit)
 		require.NoError(t, os.WriteFile(wrapper, []byte(script), 0o700))
-		wrapped := git.NewCache(t.TempDir(), git.Options{GitBinary: wrapper})
+		wrapped := git.NewCache(t.TempDir(), options(git.Options{GitBinary: wrapper}))
 		got := mustDiscover(t, wrapped, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
 		require.Equal(t, []string{head}, ids(got))
 		logged, err := os.ReadFile(argv)
@@ -91,7 +91,7 @@ func TestDiscoverBasicAuth(t *testing.T) {
 
 	t.Run("a restarted controller reuses its mirrors", func(t *testing.T) {
 		before := srv.Counts("private")
-		restarted := git.NewCache(dir, git.Options{})
+		restarted := git.NewCache(dir, options(git.Options{}))
 		got := mustDiscover(t, restarted, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
 		require.Equal(t, []string{head}, ids(got))
 		after := srv.Counts("private")
@@ -132,7 +132,7 @@ func TestDiscoverCredentialsOverPlainHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cache := git.NewCache(dir, git.Options{})
+			cache := git.NewCache(dir, options(git.Options{}))
 			_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(tt.repoURL)}, tt.creds, 1)
 			require.ErrorIs(t, err, tt.wantErr)
 			require.NotContains(t, err.Error(), "pw@")
@@ -157,7 +157,7 @@ func TestDiscoverRepositoryErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := gitserver.New(t)
+			srv := newServer(t)
 			url := srv.CreateRepo("app")
 			srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 			sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(url)}
@@ -180,7 +180,7 @@ func TestDiscoverRepositoryErrors(t *testing.T) {
 }
 
 func TestDiscoverTimeout(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	cache, _ := newCache(t, git.Options{Timeout: time.Nanosecond})
@@ -190,7 +190,7 @@ func TestDiscoverTimeout(t *testing.T) {
 }
 
 func TestDiscoverErrorIsReusedWithinMaxAge(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	head := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	cache, clk := newCache(t, git.Options{})
@@ -211,7 +211,7 @@ func TestDiscoverErrorIsReusedWithinMaxAge(t *testing.T) {
 }
 
 func TestDiscoverTLS(t *testing.T) {
-	srv := gitserver.New(t, gitserver.WithTLS())
+	srv := newServer(t, gitserver.WithTLS())
 	url := srv.CreateRepo("app")
 	head := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	require.True(t, strings.HasPrefix(url, "https://"))
@@ -242,7 +242,7 @@ func TestDiscoverTLS(t *testing.T) {
 }
 
 func TestDiscoverFileURL(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	srv.CreateRepo("local")
 	head := srv.Commit(t, "local", "main", map[string]string{"a": "1"}, "one")
 	url := "file://" + srv.Dir("local")
@@ -331,7 +331,7 @@ func discoverAll(t testing.TB, cache *git.Cache, subs []kargoapi.GitSubscription
 }
 
 func TestDiscoverFanIn(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	seedFanInRepo(t, srv, "mono")
 	url := srv.RepoURL("mono")
 	cache, clk := newCache(t, git.Options{})
@@ -411,7 +411,7 @@ func TestDiscoverFanIn(t *testing.T) {
 }
 
 func TestDiscoverDifferentRepositoriesInParallel(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	var subs []kargoapi.GitSubscription
 	want := map[string]string{}
 	for i := range 8 {
