@@ -23,6 +23,7 @@ import (
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -511,6 +512,7 @@ func TestUpdateFreightAlias(t *testing.T) {
 func TestRefreshWait(t *testing.T) {
 	h := newHarness(t, true)
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
 	h.create(warehouseNamed("kargo-demo", reg.Host()+"/app"))
 	eventually(t, "the Warehouse produces its first Freight", func() bool {
@@ -531,6 +533,7 @@ func TestRefreshWait(t *testing.T) {
 func TestRefreshWaitReportsAFailedDiscovery(t *testing.T) {
 	h := newHarness(t, true)
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	h.create(warehouseNamed("fresh", reg.Host()+"/missing"))
 	r := h.run("refresh", "warehouses", "fresh", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitError, r.code)

@@ -52,6 +52,9 @@ func (p *Policy) Proxy() (*Proxy, error) {
 	p.proxyOnce.Do(func() {
 		p.proxy, p.proxyErr = startProxy(p)
 	})
+	if p.proxy == nil && p.proxyErr == nil {
+		return nil, errors.New("the outbound proxy is closed")
+	}
 	return p.proxy, p.proxyErr
 }
 
