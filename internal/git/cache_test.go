@@ -58,17 +58,15 @@ func TestDiscoverBasicAuth(t *testing.T) {
 		})
 	}
 
-	t.Run("userinfo in repoURL is used as credentials and kept out of errors", func(t *testing.T) {
+	t.Run("userinfo in repoURL is refused and kept out of errors", func(t *testing.T) {
+		before := srv.Counts("app")
 		withUser := strings.Replace(url, "http://", "http://robot:"+password+"@", 1)
-		got := mustDiscover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(withUser)}, nil, 1)
-		require.Equal(t, []string{head}, ids(got))
-		require.Equal(t, withUser, got[0].RepoURL, "RepoURL is the subscription's, as written")
-
-		badUser := strings.Replace(url, "http://", "http://robot:not-"+password+"@", 1)
-		_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(badUser)}, nil, 1)
-		require.ErrorIs(t, err, sourceerr.ErrUnauthorized)
+		_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(withUser)}, nil, 1)
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.ErrorContains(t, err, "git credential Secret")
 		require.NotContains(t, err.Error(), password)
-		require.NotContains(t, err.Error(), "robot:")
+		require.NotContains(t, err.Error(), "robot")
+		require.Equal(t, before, srv.Counts("app"), "the server received a request")
 	})
 
 	t.Run("credentials never appear in git's arguments", func(t *testing.T) {
@@ -126,7 +124,7 @@ func TestDiscoverCredentialsOverPlainHTTP(t *testing.T) {
 		wantErr error
 	}{
 		{name: "http to a remote host with credentials", repoURL: "http://git.example.com/org/app.git", creds: creds, wantErr: sourceerr.ErrInsecureCredentials},
-		{name: "http with a password in the URL", repoURL: "http://robot:pw@git.example.com/org/app.git", wantErr: sourceerr.ErrInsecureCredentials},
+		{name: "http with a password in the URL", repoURL: "http://robot:pw@git.example.com/org/app.git", wantErr: sourceerr.ErrInvalid},
 		{name: "http to an IP that is not loopback", repoURL: "http://10.0.0.1/app.git", creds: creds, wantErr: sourceerr.ErrInsecureCredentials},
 	}
 	for _, tt := range tests {

@@ -462,15 +462,15 @@ func TestCommitBasicAuth(t *testing.T) {
 		require.Equal(t, res.Commit, srv.BranchHead(t, "private", "main"))
 	})
 
-	t.Run("a password in repoURL is used and kept out of errors", func(t *testing.T) {
+	t.Run("a password in repoURL is refused and kept out of errors", func(t *testing.T) {
+		before := srv.BranchHead(t, "private", "main")
 		withUser := strings.Replace(url, "http://", "http://robot:"+password+"@", 1)
-		res := mustCommit(t, cache, git.CommitRequest{RepoURL: withUser, WriteBranch: "main", Subject: "y", Apply: setFiles(map[string]string{"a.txt": "2"})})
-		require.True(t, res.Changed)
-		badUser := strings.Replace(url, "http://", "http://robot:not-"+password+"@", 1)
-		_, err := cache.Commit(ctx(t), git.CommitRequest{RepoURL: badUser, WriteBranch: "main", Subject: "z", Apply: setFiles(map[string]string{"a.txt": "3"})})
-		require.ErrorIs(t, err, sourceerr.ErrUnauthorized)
+		_, err := cache.Commit(ctx(t), git.CommitRequest{RepoURL: withUser, WriteBranch: "main", Subject: "y", Apply: setFiles(map[string]string{"a.txt": "2"})})
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.ErrorContains(t, err, "git credential Secret")
 		require.NotContains(t, err.Error(), password)
-		require.NotContains(t, err.Error(), "robot:")
+		require.NotContains(t, err.Error(), "robot")
+		require.Equal(t, before, srv.BranchHead(t, "private", "main"), "nothing was pushed")
 	})
 
 	t.Run("credentials never appear in git's arguments", func(t *testing.T) {
