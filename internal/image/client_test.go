@@ -467,7 +467,9 @@ func (rt *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	out := req.Clone(req.Context())
 	out.URL.Scheme, out.URL.Host, out.Host = "http", rt.reg.Host(), rt.reg.Host()
-	resp, err := http.DefaultTransport.RoundTrip(out)
+	// The registry is reached through the egress policy, allowed by
+	// address and port like any test server.
+	resp, err := allowing(rt.reg).Transport(nil).RoundTrip(out)
 	if resp != nil {
 		resp.Request = req
 	}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
@@ -114,7 +115,7 @@ func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
-	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})}
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
 		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
