@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 
 	yaml "go.yaml.in/yaml/v2"
 )
@@ -78,6 +79,11 @@ func versionsOf(entries []indexEntryFields) []string {
 	return versions
 }
 
+// topLevelKey is what the keys of an index's top level look like
+// (apiVersion, entries, generated, serverInfo...); anything else makes
+// parseByChart leave the document to the whole-document parse.
+var topLevelKey = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
 // parseByChart reads an index in the block layout that `helm repo index`,
 // ChartMuseum, Harbor and chart-releaser write: top-level keys at column 0,
 // and under "entries:" one key per chart, all at the same indentation,
@@ -142,7 +148,7 @@ func parseByChart(data []byte) (*index, bool) {
 			}
 			inEntries = false
 			key, rest, ok := bytes.Cut(bytes.TrimRight(line, " \r\n"), []byte(":"))
-			if !ok || bytes.ContainsAny(key, " \"'{}[]&*!|>%@`") {
+			if !ok || !topLevelKey.Match(key) || len(rest) > 0 && rest[0] != ' ' {
 				return nil, false
 			}
 			switch string(key) {
