@@ -378,7 +378,9 @@ func TestPromoteWaitFailed(t *testing.T) {
 	t.Run("Errored", func(t *testing.T) {
 		h := newHarness(t, true)
 		a, _ := h.pipeline()
-		repo := "http://" + closedAddress(t) + "/gitops.git"
+		closed := closedAddress(t)
+		controllers.AllowOutbound(t, closed)
+		repo := "http://" + closed + "/gitops.git"
 		h.create(gitOpsStage("broken", repo))
 		r := h.run("promote", "--freight", a.Name, "--stage", "broken", "--wait", "--timeout", "1m")
 		require.Equal(t, ExitPromotionFailed, r.code, r.stderr)
@@ -423,7 +425,9 @@ func blackHole(t *testing.T) string {
 func TestPromoteWaitTimesOut(t *testing.T) {
 	h := newHarness(t, true)
 	a, _ := h.pipeline()
-	h.create(gitOpsStage("hanging", "http://"+blackHole(t)+"/gitops.git"))
+	hole := blackHole(t)
+	controllers.AllowOutbound(t, hole)
+	h.create(gitOpsStage("hanging", "http://"+hole+"/gitops.git"))
 	r := h.run("promote", "--freight", a.Name, "--stage", "hanging", "--wait", "--timeout", "3s")
 	require.Equal(t, ExitError, r.code, r.stderr)
 	name := h.promotions()[0].Name

@@ -79,10 +79,10 @@ type Options struct {
 	// GitCAFile is a PEM bundle git trusts for HTTPS instead of the
 	// system's, for Git hosts with a private CA.
 	GitCAFile string
-	// RegistryTransport sends registry and chart repository requests;
-	// nil means the default transport. Local mode and tests use it to
-	// trust their own certificates.
-	RegistryTransport http.RoundTripper
+	// RegistryTransport holds the base settings (such as TLS) of registry
+	// and chart repository requests; nil means the default transport. It
+	// is cloned and dials through Egress.
+	RegistryTransport *http.Transport
 	// StageHistoryLimit bounds each Stage's status.history;
 	// promotion.DefaultHistoryLimit when zero.
 	StageHistoryLimit int
