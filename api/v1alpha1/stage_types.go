@@ -259,6 +259,7 @@ type ArgoCDSourceUpdate struct {
 	//
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^(?i)[a-z][a-z0-9+.-]*://[^/?#]*:[^/?#]*@') && !self.matches('^(?i)(https?|oci)://[^/?#]*@')`,message="repoURL must not hold credentials (user:password@ or a token before @): anyone who may read the Stage would see them; Argo CD keeps repository credentials in its own Secrets"
 	RepoURL string `json:"repoURL"`
 	// Chart selects a chart source within a Helm repository.
 	//

@@ -38,6 +38,7 @@ type SemverConstraint string
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=2048
 // +kubebuilder:validation:XValidation:rule=`self.matches('^((https?|ssh|git|file)://[^ ]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^ ]+)$')`,message="repoURL must be a Git URL such as https://github.com/example/repo.git or git@github.com:example/repo.git"
+// +kubebuilder:validation:XValidation:rule=`!self.matches('^(?i)https?://[^/?#]*@') && !self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@')`,message="repoURL must not hold credentials (user:password@ or a token before @): anyone who may read the object would see them; put them in a git credential Secret of the project (label kargo.akuity.io/cred-type: git) whose repoURL matches"
 type GitRepoURL string
 
 // ImageRepoURL is a container image repository without tag or digest, such as
@@ -54,6 +55,7 @@ type ImageRepoURL string
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=2048
 // +kubebuilder:validation:XValidation:rule=`self.matches('^(https?|oci)://[^ ]+$')`,message="repoURL must start with https://, http:// (a repository serving index.yaml) or oci:// (a chart in an OCI registry)"
+// +kubebuilder:validation:XValidation:rule=`!self.matches('^(?i)(https?|oci)://[^/?#]*@')`,message="repoURL must not hold credentials (user:password@ or a token before @): anyone who may read the object would see them; put them in a helm credential Secret of the project (label kargo.akuity.io/cred-type: helm) whose repoURL matches"
 type ChartRepoURL string
 
 // BranchName is a Git branch name.

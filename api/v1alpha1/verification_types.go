@@ -44,12 +44,14 @@ type HTTPCheck struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
-	// URL is the endpoint, http or https. Link-local and cloud metadata
-	// addresses are refused unless the controller allows them.
+	// URL is the endpoint, http or https. The controller connects only
+	// where its outbound address policy allows: public addresses, unless
+	// its --allow-outbound or --allow-private-outbound flags allow more.
 	//
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('http://') || self.startsWith('https://')",message="url must start with http:// or https://"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^(?i)https?://[^/?#]*@')`,message="url must not hold credentials (user:password@ or a token before @): anyone who may read the Stage would see them; send them in a header whose valueFrom names a Secret"
 	URL string `json:"url"`
 	// Method is the HTTP method; GET when empty.
 	//

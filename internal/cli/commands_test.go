@@ -23,6 +23,7 @@ import (
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -383,7 +384,9 @@ func TestPromoteWaitFailed(t *testing.T) {
 	t.Run("Errored", func(t *testing.T) {
 		h := newHarness(t, true)
 		a, _ := h.pipeline()
-		repo := "http://" + closedAddress(t) + "/gitops.git"
+		closed := closedAddress(t)
+		controllers.AllowOutbound(t, closed)
+		repo := "http://" + closed + "/gitops.git"
 		h.create(gitOpsStage("broken", repo))
 		r := h.run("promote", "--freight", a.Name, "--stage", "broken", "--wait", "--timeout", "1m")
 		require.Equal(t, ExitPromotionFailed, r.code, r.stderr)
@@ -428,7 +431,9 @@ func blackHole(t *testing.T) string {
 func TestPromoteWaitTimesOut(t *testing.T) {
 	h := newHarness(t, true)
 	a, _ := h.pipeline()
-	h.create(gitOpsStage("hanging", "http://"+blackHole(t)+"/gitops.git"))
+	hole := blackHole(t)
+	controllers.AllowOutbound(t, hole)
+	h.create(gitOpsStage("hanging", "http://"+hole+"/gitops.git"))
 	r := h.run("promote", "--freight", a.Name, "--stage", "hanging", "--wait", "--timeout", "3s")
 	require.Equal(t, ExitError, r.code, r.stderr)
 	name := h.promotions()[0].Name
@@ -517,6 +522,7 @@ func TestUpdateFreightAlias(t *testing.T) {
 func TestRefreshWait(t *testing.T) {
 	h := newHarness(t, true)
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
 	h.create(warehouseNamed("kargo-demo", reg.Host()+"/app"))
 	eventually(t, "the Warehouse produces its first Freight", func() bool {
@@ -537,6 +543,7 @@ func TestRefreshWait(t *testing.T) {
 func TestRefreshWaitReportsAFailedDiscovery(t *testing.T) {
 	h := newHarness(t, true)
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	h.create(warehouseNamed("fresh", reg.Host()+"/missing"))
 	r := h.run("refresh", "warehouses", "fresh", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitError, r.code)

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +17,10 @@ import (
 
 func newControllerCommand() *cobra.Command {
 	opts := controller.Options{Webhooks: &webhook.Options{}}
-	var installFirst bool
+	var (
+		installFirst bool
+		outbound     egressFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run kargo's controllers against a cluster",
@@ -28,6 +29,12 @@ or the in-cluster service account. This is what a cluster install runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			maxIndex, err := outbound.maxHelmIndexBytes()
+			if err != nil {
+				return err
+			}
+			opts.MaxHelmIndexBytes = maxIndex
+			opts.Egress = outbound.policy()
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
 				return fmt.Errorf("find cluster: %w", err)
@@ -65,7 +72,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
 	f.StringVar(&opts.ArgoCDNamespace, "argocd-namespace", "argocd", "namespace of Argo CD Applications that a Stage's argoCDAppUpdates name without appNamespace")
-	f.Var(&cidrList{&opts.VerificationAllowCIDRs}, "verification-allow-cidr", "address range HTTP verification checks may reach although it is link-local or a cloud metadata address (repeatable), such as 169.254.10.0/24")
+	outbound.register(f)
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
 }
@@ -77,28 +84,3 @@ func envOr(key, def string) string {
 	}
 	return def
 }
-
-// cidrList is a repeatable flag of address ranges.
-type cidrList struct{ into *[]netip.Prefix }
-
-func (c *cidrList) String() string {
-	if c.into == nil {
-		return ""
-	}
-	out := make([]string, len(*c.into))
-	for i, p := range *c.into {
-		out[i] = p.String()
-	}
-	return strings.Join(out, ",")
-}
-
-func (c *cidrList) Set(v string) error {
-	p, err := netip.ParsePrefix(strings.TrimSpace(v))
-	if err != nil {
-		return fmt.Errorf("%q is not an address range such as 169.254.10.0/24: %w", v, err)
-	}
-	*c.into = append(*c.into, p)
-	return nil
-}
-
-func (c *cidrList) Type() string { return "cidr" }

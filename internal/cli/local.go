@@ -47,6 +47,9 @@ type localOptions struct {
 	demoRegistryAddr string
 	// reset deletes the data directory first.
 	reset bool
+	// outbound is the controllers' outbound address policy: the demo's
+	// own sources are added to its rules once they listen.
+	outbound egressFlags
 }
 
 func newLocalCommand() *cobra.Command {
@@ -78,6 +81,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.demoRegistryAddr, "demo-registry-addr", "", "address of the demo registry (default: the one of the last start, else a free port on 127.0.0.1)")
 	f.StringVar(&o.demoGitAddr, "demo-git-addr", "", "address of the demo Git server (default: the one of the last start, else a free port on 127.0.0.1)")
 	f.BoolVar(&o.reset, "reset", false, "delete the data directory first, and start from an empty installation")
+	o.outbound.register(f)
 	cmd.AddCommand(newLocalDemoCommand())
 	return cmd
 }
@@ -99,6 +103,15 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if o.binDir == "" {
 		return usageError{errors.New("no Kubernetes binaries: pass --bin-dir or set $" + binDirEnv + " to the directory `make kube-bins` prints, or run `make run`")}
 	}
+	maxIndex, err := o.outbound.maxHelmIndexBytes()
+	if err != nil {
+		return err
+	}
+	// Like a cluster install, the controllers contact public addresses
+	// only: not this machine's etcd, kube-apiserver or anything else on
+	// loopback. The demo's registry and Git server are allowed by address
+	// and port once they listen, and the user's --allow-outbound rules.
+	policy := o.outbound.policy()
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -152,6 +165,8 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 		CacheDir:            filepath.Join(o.dataDir, "cache"),
 		WebhookReceiverAddr: o.webhookAddr,
 		Webhooks:            &webhook.Options{Addr: o.admissionAddr, Namespace: install.Namespace},
+		Egress:              policy,
+		MaxHelmIndexBytes:   maxIndex,
 	})
 	if err != nil {
 		return err
@@ -176,7 +191,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 
 	demoInfo := ""
 	if o.demo {
-		if demoInfo, err = startDemo(ctx, c, cp, o, api); err != nil {
+		if demoInfo, err = startDemo(ctx, c, cp, o, api, policy); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
 	"github.com/kargohq/kargo/internal/demo"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/localsrc/gitserver"
 	"github.com/kargohq/kargo/internal/localsrc/registry"
@@ -60,7 +61,7 @@ func saveDemoState(dataDir string, s demoState) error {
 // first time, creates what is missing of the kargo-demo project, writes
 // kargo CLI configs for its users, and waits (a while) for the first
 // Freight to reach test. It returns lines for the banner.
-func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o localOptions, apiURL string) (string, error) {
+func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o localOptions, apiURL string, policy *egress.Policy) (string, error) {
 	dir := filepath.Join(o.dataDir, "demo")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -94,6 +95,13 @@ func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o
 		return "", inUse("Git server", gitAddr, err)
 	}
 	state := demoState{Registry: reg.Host(), Git: strings.TrimPrefix(git.URL(), "http://"), API: apiURL}
+	// The controllers may reach exactly these two of this machine's
+	// addresses.
+	rules, err := egress.ParseRules(state.Registry + "," + state.Git)
+	if err != nil {
+		return "", fmt.Errorf("allow the demo's sources: %w", err)
+	}
+	policy.Allow(rules...)
 	if err := saveDemoState(o.dataDir, state); err != nil {
 		return "", err
 	}

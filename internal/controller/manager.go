@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +33,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/helmrepo"
@@ -79,19 +79,24 @@ type Options struct {
 	// GitCAFile is a PEM bundle git trusts for HTTPS instead of the
 	// system's, for Git hosts with a private CA.
 	GitCAFile string
-	// RegistryTransport sends registry and chart repository requests;
-	// nil means the default transport. Local mode and tests use it to
-	// trust their own certificates.
-	RegistryTransport http.RoundTripper
+	// RegistryTransport holds the base settings (such as TLS) of registry
+	// and chart repository requests; nil means the default transport. It
+	// is cloned and dials through Egress.
+	RegistryTransport *http.Transport
 	// StageHistoryLimit bounds each Stage's status.history;
 	// promotion.DefaultHistoryLimit when zero.
 	StageHistoryLimit int
 	// ArgoCDNamespace is where Argo CD Applications live when a Stage's
 	// update names no namespace; "argocd" when empty.
 	ArgoCDNamespace string
-	// VerificationAllowCIDRs are addresses HTTP verification checks may
-	// reach although they are link-local or cloud metadata addresses.
-	VerificationAllowCIDRs []netip.Prefix
+	// Egress is the outbound address policy of every connection the
+	// controllers make for a spec (Git, registries, Helm repositories,
+	// verification checks); nil means egress.New with no rules, which
+	// reaches public addresses only.
+	Egress *egress.Policy
+	// MaxHelmIndexBytes bounds one Helm repository's index.yaml;
+	// helmrepo.DefaultMaxIndexBytes when zero.
+	MaxHelmIndexBytes int64
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -183,15 +188,23 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	// One throttle per process: image and chart discovery in one registry
 	// draw on one request budget per host.
 	budget := throttle.New(throttle.Options{})
-	images := image.NewClient(image.Options{Throttle: budget, Transport: opts.RegistryTransport})
+	policy := opts.Egress
+	if policy == nil {
+		policy = egress.New(egress.Options{})
+	}
+	images := image.NewClient(image.Options{Throttle: budget, Transport: opts.RegistryTransport, Egress: policy})
 	// One Git cache for discovery and promotion: a promotion reuses the
 	// mirror discovery keeps, and never clones.
-	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile})
+	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile, Egress: policy})
 	creds := credentials.KubernetesStore{Client: mgr.GetClient()}
 	disc := &discovery.Discoverer{
-		Git:         gitCache,
-		Images:      images,
-		Charts:      helmrepo.NewClient(helmrepo.Options{Images: images, Throttle: budget, Transport: opts.RegistryTransport}),
+		Git:    gitCache,
+		Images: images,
+		Charts: helmrepo.NewClient(helmrepo.Options{
+			Images: images, Throttle: budget, Transport: opts.RegistryTransport, Egress: policy,
+			MaxIndexBytes: opts.MaxHelmIndexBytes,
+			MaxIndexHint:  "the controller's --max-helm-index-size raises the limit",
+		}),
 		Credentials: creds,
 	}
 	if err := stage.IndexFields(context.Background(), mgr); err != nil {
@@ -214,7 +227,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Health: func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health {
 			return argocd.Health(ctx, mgr.GetClient(), st, argoNS)
 		},
-		HTTP: httpcheck.NewClient(httpcheck.ClientOptions{AllowedCIDRs: opts.VerificationAllowCIDRs}),
+		HTTP: httpcheck.NewClient(httpcheck.ClientOptions{Egress: policy}),
 	}
 	// Analysis needs Argo Rollouts' AnalysisRun type; without it, a Stage
 	// that names analysis templates is told so.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
@@ -42,7 +43,7 @@ func BenchmarkSemverTagSelection(b *testing.B) {
 	}
 	srv.Git(b, "tags", refs.String(), "update-ref", "--stdin")
 
-	cache := NewCache(b.TempDir(), Options{})
+	cache := NewCache(b.TempDir(), Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(srv.Host())})})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()

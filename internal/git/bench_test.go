@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kargohq/kargo/internal/git"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 // BenchmarkDiscoverFanIn measures one poll interval of 100 subscribers of
@@ -15,7 +14,7 @@ import (
 // time per interval it reports the git network operations the host saw per
 // interval.
 func BenchmarkDiscoverFanIn(b *testing.B) {
-	srv := gitserver.New(b)
+	srv := newServer(b)
 	seedFanInRepo(b, srv, "mono")
 	url := srv.RepoURL("mono")
 	cache, _ := newCache(b, git.Options{})

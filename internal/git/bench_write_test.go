@@ -81,14 +81,14 @@ func BenchmarkPromotionCommit(b *testing.B) {
 			if commits > 1_000 && testing.Short() {
 				b.Skip("100,000 commits take a while to generate")
 			}
-			srv := gitserver.New(b)
+			srv := newServer(b)
 			generateHistory(b, srv, "ours", commits)
 			// An identical repository for the raw CLI, so that neither
 			// side fetches the other's commits.
 			out, err := exec.Command("cp", "-a", srv.Dir("ours"), srv.Dir("raw")).CombinedOutput()
 			require.NoError(b, err, string(out))
 
-			cache := git.NewCache(b.TempDir(), git.Options{})
+			cache := git.NewCache(b.TempDir(), options(git.Options{}))
 			url := srv.RepoURL("ours")
 			promote := func(i int) {
 				file, content := benchFile(i), fmt.Sprintf("image: app:promoted-%d\n", i)
@@ -153,10 +153,10 @@ func BenchmarkConcurrentPromotions50(b *testing.B) {
 	const n = 50
 	for _, mode := range []string{"one-branch", "50-branches"} {
 		b.Run(mode, func(b *testing.B) {
-			srv := gitserver.New(b)
+			srv := newServer(b)
 			generateHistory(b, srv, "app", 1_000)
 			url := srv.RepoURL("app")
-			cache := git.NewCache(b.TempDir(), git.Options{})
+			cache := git.NewCache(b.TempDir(), options(git.Options{}))
 			round := 0
 			request := func(i int) git.CommitRequest {
 				req := git.CommitRequest{

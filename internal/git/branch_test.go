@@ -9,11 +9,10 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 func TestDiscoverNewestFromBranch(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	c1 := srv.Commit(t, "app", "main", map[string]string{"a.txt": "1"}, "first")
 	c2 := srv.Commit(t, "app", "main", map[string]string{"a.txt": "2"}, "second\n\nwith a body that is not part of the message")
@@ -72,7 +71,7 @@ func TestDiscoverNewestFromBranch(t *testing.T) {
 }
 
 func TestDiscoverDefaultBranch(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "1"}, "on main")
 	trunk := srv.Commit(t, "app", "trunk", map[string]string{"t.txt": "1"}, "on trunk")
@@ -108,7 +107,7 @@ func TestDiscoverDefaultBranch(t *testing.T) {
 }
 
 func TestDiscoverPathFilters(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("mono")
 	web := srv.Commit(t, "mono", "main", map[string]string{"apps/web/values.yaml": "1"}, "web")
 	api := srv.Commit(t, "mono", "main", map[string]string{"apps/api/values.yaml": "1"}, "api")

@@ -22,6 +22,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -53,6 +54,10 @@ type Options struct {
 	// shared controller they would let any project read repositories on
 	// the controller's disk, other projects' mirrors included.
 	AllowFileURLs bool
+	// Egress is the outbound address policy git's connections go through
+	// (by way of its proxy); nil means egress.New with no rules, which
+	// reaches public addresses only.
+	Egress *egress.Policy
 }
 
 // Stats counts the network operations of one repository since the Cache
@@ -110,6 +115,9 @@ func NewCache(dir string, opts Options) *Cache {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Egress == nil {
+		opts.Egress = egress.New(egress.Options{})
 	}
 	return &Cache{
 		opts:       opts,
@@ -200,8 +208,8 @@ func (c *Cache) Discover(ctx context.Context, sub kargoapi.GitSubscription, cred
 	if err := r.checkTransport(); err != nil {
 		return nil, err
 	}
-	if r.scheme == "file" && !c.opts.AllowFileURLs {
-		return nil, fmt.Errorf("discover commits of %s: %w: file:// repositories are disabled on this controller", r.url, sourceerr.ErrInvalid)
+	if msg := c.unsupported(r); msg != "" {
+		return nil, fmt.Errorf("discover commits of %s: %w: %s", r.url, sourceerr.ErrInvalid, msg)
 	}
 	if err := c.init(); err != nil {
 		return nil, err
@@ -221,6 +229,20 @@ func (c *Cache) Discover(ctx context.Context, sub kargoapi.GitSubscription, cred
 		out[i].RepoURL = string(sub.RepoURL)
 	}
 	return out, nil
+}
+
+// unsupported says why the cache will not connect to r, or "" when it
+// will. Connections go through the egress policy's proxy, which git uses
+// for http and https only: over ssh and git:// git would connect by itself,
+// out of the policy's reach (and kargo has no SSH credentials to offer).
+func (c *Cache) unsupported(r remote) string {
+	switch {
+	case r.scheme == "file" && !c.opts.AllowFileURLs:
+		return "file:// repositories are disabled on this controller"
+	case r.scheme == "ssh", r.scheme == "git":
+		return r.scheme + " repositories are not supported: the controller connects to Git hosts over https:// only (with credentials from a git credential Secret), where its outbound address policy applies"
+	}
+	return ""
 }
 
 // Invalidate makes the next Discover of repoURL list the remote's refs
@@ -483,9 +505,8 @@ func (c *Cache) clone(ctx context.Context, e *entry, cfg map[string]string) erro
 	defer os.RemoveAll(tmp)
 	target := filepath.Join(tmp, "mirror.git")
 	e.lsRemotes.Add(1)
-	stderr, err := c.run(ctx, gitRun{
+	stderr, err := c.runNet(ctx, cfg, gitRun{
 		dir:  tmp,
-		env:  c.gitEnv(cfg),
 		args: []string{"clone", "--bare", "--quiet", "--filter=blob:none", "--", e.remote.url, target},
 	})
 	if err != nil {
@@ -515,7 +536,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, cfg map[string]string) erro
 	cfg["remote.origin.url"] = e.remote.url
 	e.lsRemotes.Add(1)
 	args := append([]string{"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "origin"}, fetchRefspecs...)
-	stderr, err := c.run(ctx, gitRun{dir: e.dir, env: c.gitEnv(cfg), args: args})
+	stderr, err := c.runNet(ctx, cfg, gitRun{dir: e.dir, args: args})
 	if err != nil {
 		return networkError(ctx, "fetch", e.remote, stderr, err)
 	}
@@ -530,9 +551,8 @@ func (c *Cache) resolveHead(ctx context.Context, e *entry, cfg map[string]string
 	cfg["remote.origin.url"] = e.remote.url
 	e.lsRemotes.Add(1)
 	var stdout strings.Builder
-	stderr, err := c.run(ctx, gitRun{
+	stderr, err := c.runNet(ctx, cfg, gitRun{
 		dir:    e.dir,
-		env:    c.gitEnv(cfg),
 		stdout: &stdout,
 		args:   []string{"ls-remote", "--symref", "origin", "HEAD"},
 	})

@@ -25,12 +25,12 @@ import (
 
 func TestDiscoverBasicAuth(t *testing.T) {
 	const password = "s3cr3t-t0ken-value"
-	srv := gitserver.New(t, gitserver.WithBasicAuth("robot", password))
+	srv := newServer(t, gitserver.WithBasicAuth("robot", password))
 	url := srv.CreateRepo("private")
 	head := srv.Commit(t, "private", "main", map[string]string{"a": "1"}, "one")
 	sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(url)}
 	dir := t.TempDir()
-	cache := git.NewCache(dir, git.Options{})
+	cache := git.NewCache(dir, options(git.Options{}))
 
 	tests := []struct {
 		name     string
@@ -59,17 +59,15 @@ func TestDiscoverBasicAuth(t *testing.T) {
 		})
 	}
 
-	t.Run("userinfo in repoURL is used as credentials and kept out of errors", func(t *testing.T) {
+	t.Run("userinfo in repoURL is refused and kept out of errors", func(t *testing.T) {
+		before := srv.Counts("app")
 		withUser := strings.Replace(url, "http://", "http://robot:"+password+"@", 1)
-		got := mustDiscover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(withUser)}, nil, 1)
-		require.Equal(t, []string{head}, ids(got))
-		require.Equal(t, withUser, got[0].RepoURL, "RepoURL is the subscription's, as written")
-
-		badUser := strings.Replace(url, "http://", "http://robot:not-"+password+"@", 1)
-		_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(badUser)}, nil, 1)
-		require.ErrorIs(t, err, sourceerr.ErrUnauthorized)
+		_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(withUser)}, nil, 1)
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.ErrorContains(t, err, "git credential Secret")
 		require.NotContains(t, err.Error(), password)
-		require.NotContains(t, err.Error(), "robot:")
+		require.NotContains(t, err.Error(), "robot")
+		require.Equal(t, before, srv.Counts("app"), "the server received a request")
 	})
 
 	t.Run("credentials never appear in git's arguments", func(t *testing.T) {
@@ -80,7 +78,7 @@ func TestDiscoverBasicAuth(t *testing.T) {
 		wrapper := filepath.Join(wrapDir, "git")
 		script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\nexec '%s' \"$@\"\n", argv, realGit)
 		require.NoError(t, os.WriteFile(wrapper, []byte(script), 0o700))
-		wrapped := git.NewCache(t.TempDir(), git.Options{GitBinary: wrapper})
+		wrapped := git.NewCache(t.TempDir(), options(git.Options{GitBinary: wrapper}))
 		got := mustDiscover(t, wrapped, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
 		require.Equal(t, []string{head}, ids(got))
 		logged, err := os.ReadFile(argv)
@@ -92,7 +90,7 @@ func TestDiscoverBasicAuth(t *testing.T) {
 
 	t.Run("a restarted controller reuses its mirrors", func(t *testing.T) {
 		before := srv.Counts("private")
-		restarted := git.NewCache(dir, git.Options{})
+		restarted := git.NewCache(dir, options(git.Options{}))
 		got := mustDiscover(t, restarted, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
 		require.Equal(t, []string{head}, ids(got))
 		after := srv.Counts("private")
@@ -127,13 +125,13 @@ func TestDiscoverCredentialsOverPlainHTTP(t *testing.T) {
 		wantErr error
 	}{
 		{name: "http to a remote host with credentials", repoURL: "http://git.example.com/org/app.git", creds: creds, wantErr: sourceerr.ErrInsecureCredentials},
-		{name: "http with a password in the URL", repoURL: "http://robot:pw@git.example.com/org/app.git", wantErr: sourceerr.ErrInsecureCredentials},
+		{name: "http with a password in the URL", repoURL: "http://robot:pw@git.example.com/org/app.git", wantErr: sourceerr.ErrInvalid},
 		{name: "http to an IP that is not loopback", repoURL: "http://10.0.0.1/app.git", creds: creds, wantErr: sourceerr.ErrInsecureCredentials},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cache := git.NewCache(dir, git.Options{})
+			cache := git.NewCache(dir, options(git.Options{}))
 			_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(tt.repoURL)}, tt.creds, 1)
 			require.ErrorIs(t, err, tt.wantErr)
 			require.NotContains(t, err.Error(), "pw@")
@@ -158,7 +156,7 @@ func TestDiscoverRepositoryErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := gitserver.New(t)
+			srv := newServer(t)
 			url := srv.CreateRepo("app")
 			srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 			sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(url)}
@@ -181,7 +179,7 @@ func TestDiscoverRepositoryErrors(t *testing.T) {
 }
 
 func TestDiscoverTimeout(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	cache, _ := newCache(t, git.Options{Timeout: time.Nanosecond})
@@ -191,7 +189,7 @@ func TestDiscoverTimeout(t *testing.T) {
 }
 
 func TestDiscoverErrorIsReusedWithinMaxAge(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	head := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	cache, clk := newCache(t, git.Options{})
@@ -212,7 +210,7 @@ func TestDiscoverErrorIsReusedWithinMaxAge(t *testing.T) {
 }
 
 func TestDiscoverTLS(t *testing.T) {
-	srv := gitserver.New(t, gitserver.WithTLS())
+	srv := newServer(t, gitserver.WithTLS())
 	url := srv.CreateRepo("app")
 	head := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	require.True(t, strings.HasPrefix(url, "https://"))
@@ -243,7 +241,7 @@ func TestDiscoverTLS(t *testing.T) {
 }
 
 func TestDiscoverFileURL(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	srv.CreateRepo("local")
 	head := srv.Commit(t, "local", "main", map[string]string{"a": "1"}, "one")
 	url := "file://" + srv.Dir("local")
@@ -332,7 +330,7 @@ func discoverAll(t testing.TB, cache *git.Cache, subs []kargoapi.GitSubscription
 }
 
 func TestDiscoverFanIn(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	seedFanInRepo(t, srv, "mono")
 	url := srv.RepoURL("mono")
 	cache, clk := newCache(t, git.Options{})
@@ -412,7 +410,7 @@ func TestDiscoverFanIn(t *testing.T) {
 }
 
 func TestDiscoverDifferentRepositoriesInParallel(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	var subs []kargoapi.GitSubscription
 	want := map[string]string{}
 	for i := range 8 {

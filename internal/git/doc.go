@@ -51,8 +51,21 @@
 // by URL. Sharing one mirror between projects with different credentials
 // would let a project without access read a private repository through
 // another project's Secret. For the same reason file:// URLs are refused
-// unless Options.AllowFileURLs is set, and git may use only the https, http,
-// ssh and git transports (never "ext::", which runs commands).
+// unless Options.AllowFileURLs is set.
+//
+// # Outbound addresses
+//
+// git's connections obey the controller's outbound address policy (package
+// egress) like the controller's own: every network operation runs with
+// http.proxy pointing at the policy's in-process proxy, with credentials of
+// its own, and the proxy dials through the policy after resolving names
+// itself, so a repository on loopback, a private or a metadata address, a
+// name resolving to one, or a redirect to one is refused, and the caller
+// gets the refusal rather than git's "proxy answered 403". Proxy variables
+// of the environment (no_proxy included) are not passed to git. Only the
+// http and https transports are allowed, and only in network operations:
+// ssh and git:// would connect by themselves, out of the proxy's reach, and
+// "ext::" and "fd::" run commands, so protocol.allow refuses them all.
 //
 // # Commits
 //

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -32,7 +33,7 @@ func (c *Cache) gitEnv(config map[string]string) []string {
 	env := make([]string, 0, len(os.Environ())+len(c.opts.Env)+16+2*len(config))
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "GIT_") || name == "HOME" || name == "XDG_CONFIG_HOME" || name == "SSH_ASKPASS" {
+		if strings.HasPrefix(name, "GIT_") || name == "HOME" || name == "XDG_CONFIG_HOME" || name == "SSH_ASKPASS" || proxyEnv[strings.ToLower(name)] {
 			continue
 		}
 		env = append(env, kv)
@@ -63,20 +64,30 @@ func (c *Cache) gitEnv(config map[string]string) []string {
 	return env
 }
 
-// baseConfig is the configuration of every git process of the cache.
+// proxyEnv are the environment variables through which git (curl) would
+// use a proxy of the host, or bypass the one it is given (no_proxy).
+var proxyEnv = map[string]bool{
+	"http_proxy": true, "https_proxy": true, "all_proxy": true, "no_proxy": true,
+}
+
+// baseConfig is the configuration of every git process of the cache. It
+// allows no network transport at all: only networkConfig, which sends git
+// through the outbound address policy, allows http and https.
 func (c *Cache) baseConfig() map[string]string {
 	file := "never"
 	if c.opts.AllowFileURLs {
 		file = "always"
 	}
 	return map[string]string{
-		// Only the transports parseRemote accepts, whatever the defaults
-		// of the installed git: "ext::" runs commands.
+		// Whatever the defaults of the installed git: "ext::" runs
+		// commands, and ssh and git:// connect without the policy.
 		"protocol.allow":       "never",
-		"protocol.https.allow": "always",
-		"protocol.http.allow":  "always",
-		"protocol.ssh.allow":   "always",
-		"protocol.git.allow":   "always",
+		"protocol.https.allow": "never",
+		"protocol.http.allow":  "never",
+		"protocol.ssh.allow":   "never",
+		"protocol.git.allow":   "never",
+		"protocol.ext.allow":   "never",
+		"protocol.fd.allow":    "never",
 		"protocol.file.allow":  file,
 		// An empty value clears the list of helpers, so no helper of the
 		// host can answer for (or store) credentials.
@@ -90,9 +101,12 @@ func (c *Cache) baseConfig() map[string]string {
 	}
 }
 
-// networkConfig adds what a network operation against r needs.
+// networkConfig adds what a network operation against r needs. runNet adds
+// the proxy that applies the outbound address policy.
 func (c *Cache) networkConfig(r remote, insecureSkipTLSVerify bool) map[string]string {
 	cfg := c.baseConfig()
+	cfg["protocol.https.allow"] = "always"
+	cfg["protocol.http.allow"] = "always"
 	// Give up on a connection that stalls instead of holding the mirror's
 	// lock until the operation's timeout.
 	cfg["http.lowSpeedLimit"] = "1000"
@@ -145,6 +159,31 @@ func (c *Cache) run(ctx context.Context, g gitRun) (string, error) {
 	return stderr.String(), err
 }
 
+// runNet runs a git network operation with configuration cfg (from
+// networkConfig). Every connection git makes goes through the egress
+// policy's proxy, with credentials of its own for this run; when the
+// policy refused one, the error is that refusal (a *egress.RefusedError),
+// since git would only say that the proxy answered 403.
+func (c *Cache) runNet(ctx context.Context, cfg map[string]string, g gitRun) (string, error) {
+	proxy, err := c.opts.Egress.Proxy()
+	if err != nil {
+		return "", err
+	}
+	session, err := proxy.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer session.Close()
+	cfg["http.proxy"] = session.URL()
+	cfg["http.proxyAuthMethod"] = "basic"
+	g.env = c.gitEnv(cfg)
+	stderr, err := c.run(ctx, g)
+	if refused := session.Refused(); refused != nil && err != nil {
+		return stderr, refused
+	}
+	return stderr, err
+}
+
 // output runs a local git command in dir and returns its standard output.
 func (c *Cache) output(ctx context.Context, dir string, stdin io.Reader, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
@@ -177,6 +216,10 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 // do. git's own words are kept as detail, with userinfo and any credential
 // removed.
 func networkError(ctx context.Context, op string, r remote, stderr string, runErr error) error {
+	var refused *egress.RefusedError
+	if errors.As(runErr, &refused) {
+		return fmt.Errorf("%s %s: %w", op, r.url, refused)
+	}
 	detail := lastLines(scrub(stderr, r.creds), 3)
 	if detail == "" && runErr != nil {
 		detail = runErr.Error()

@@ -10,7 +10,9 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 // clock is a fake time source that only moves when a test says so.
@@ -33,13 +35,33 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// testEgress is the outbound address policy of the tests' caches:
+// newServer allows exactly the servers it starts, while their test runs.
+var testEgress = egress.New(egress.Options{})
+
+// newServer starts a Git server that the tests' caches may reach.
+func newServer(t testing.TB, opts ...gitserver.Option) *gitserver.Server {
+	t.Helper()
+	s := gitserver.New(t, opts...)
+	t.Cleanup(testEgress.Allow(egress.MustParseRules(s.Host())...))
+	return s
+}
+
+// options are opts with the tests' outbound address policy.
+func options(opts git.Options) git.Options {
+	if opts.Egress == nil {
+		opts.Egress = testEgress
+	}
+	return opts
+}
+
 func newCache(t testing.TB, opts git.Options) (*git.Cache, *clock) {
 	t.Helper()
 	clk := newClock()
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}
-	return git.NewCache(t.TempDir(), opts), clk
+	return git.NewCache(t.TempDir(), options(opts)), clk
 }
 
 func ctx(t testing.TB) context.Context {

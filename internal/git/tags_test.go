@@ -8,11 +8,10 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 func TestDiscoverTags(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	c1 := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	c2 := srv.Commit(t, "app", "main", map[string]string{"a": "2"}, "two")
@@ -132,7 +131,7 @@ func TestDiscoverTags(t *testing.T) {
 }
 
 func TestDiscoverTagsOfTagsAndTrees(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	c1 := srv.Commit(t, "app", "main", map[string]string{"a": "1"}, "one")
 	srv.AnnotatedTag(t, "app", "v1.0.0", c1, "inner")

@@ -33,9 +33,12 @@ type remote struct {
 // command-running transports ("ext::sh -c ...", "fd::").
 var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):([^/:].*|/.*)$`)
 
-// parseRemote validates repoURL and decides which credentials to send. A
-// password embedded in the URL is used when creds is nil, but moved out of
-// the URL so that it never reaches an argument list or a message.
+// UserinfoRefusal says why a repository URL with credentials in it is
+// refused, and where credentials go instead.
+const UserinfoRefusal = "repoURL must not hold credentials (user:password@ or a token before @); put them in a git credential Secret of the project (labelled kargo.akuity.io/cred-type: git) whose repoURL matches"
+
+// parseRemote validates repoURL and decides which credentials to send.
+// Credentials embedded in an http(s) URL are refused.
 func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error) {
 	if creds != nil && creds.Username == "" && creds.Password == "" {
 		creds = nil
@@ -64,10 +67,12 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 	}
 	isHTTP := scheme == "http" || scheme == "https"
 	if isHTTP && u.User != nil {
-		if pw, ok := u.User.Password(); ok && creds == nil {
-			creds = &credentials.Credentials{Username: u.User.Username(), Password: pw}
-		}
+		// A user name, a password or a token before "@" would sit in
+		// the spec for every reader of the object, in the Freight that
+		// copies the URL, and in every message that names it. The API
+		// refuses such URLs; this refuses those stored before it did.
 		u.User = nil
+		return remote{}, fmt.Errorf("parse repoURL %s: %w: %s", u.String(), sourceerr.ErrInvalid, UserinfoRefusal)
 	}
 	if !isHTTP {
 		creds = nil

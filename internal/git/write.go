@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -148,8 +149,8 @@ func (c *Cache) Commit(ctx context.Context, req CommitRequest) (CommitResult, er
 	if err := r.checkTransport(); err != nil {
 		return CommitResult{}, err
 	}
-	if r.scheme == "file" && !c.opts.AllowFileURLs {
-		return CommitResult{}, fmt.Errorf("%s: %w: file:// repositories are disabled on this controller", op, ErrInvalidRequest)
+	if msg := c.unsupported(r); msg != "" {
+		return CommitResult{}, fmt.Errorf("%s: %w: %s", op, ErrInvalidRequest, msg)
 	}
 	if err := c.init(); err != nil {
 		return CommitResult{}, err
@@ -456,8 +457,12 @@ func (c *Cache) ensureCommit(ctx context.Context, e *entry, sha string) error {
 	cfg["remote.origin.url"] = e.remote.url
 	fctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	stderr, err := c.run(fctx, gitRun{dir: e.dir, env: c.gitEnv(cfg), args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", sha}})
+	stderr, err := c.runNet(fctx, cfg, gitRun{dir: e.dir, args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", sha}})
 	if err != nil {
+		var refused *egress.RefusedError
+		if errors.As(err, &refused) {
+			return networkError(fctx, "fetch commit "+sha+" of", e.remote, stderr, err)
+		}
 		if kind, _ := classifyStderr(strings.ToLower(quoted.ReplaceAllString(stderr, "''"))); kind == nil {
 			return fmt.Errorf("%w: commit %s to read from is not in the repository", sourceerr.ErrNotFound, sha)
 		}
@@ -522,9 +527,8 @@ func (c *Cache) hydrate(ctx context.Context, e *entry, tree string) error {
 		cfg["fetch.negotiationAlgorithm"] = "noop"
 		fctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
-		stderr, err := c.run(fctx, gitRun{
+		stderr, err := c.runNet(fctx, cfg, gitRun{
 			dir:   e.dir,
-			env:   c.gitEnv(cfg),
 			stdin: strings.NewReader(strings.Join(missing, "\n") + "\n"),
 			args:  []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"},
 		})
@@ -614,7 +618,7 @@ func (c *Cache) push(ctx context.Context, e *entry, commit, branch string) (conf
 	// all. A commit's pack is a few changed files, so deltas would save
 	// little.
 	cfg["pack.window"] = "0"
-	stderr, runErr := c.run(pctx, gitRun{dir: e.dir, env: c.gitEnv(cfg), stdout: &stdout,
+	stderr, runErr := c.runNet(pctx, cfg, gitRun{dir: e.dir, stdout: &stdout,
 		args: []string{"push", "--porcelain", "--no-thin", "--no-verify", "origin", commit + ":" + ref}})
 	flag, summary, found := pushStatus(stdout.String(), ref)
 	switch {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
@@ -21,7 +22,7 @@ func TestPushedObjectsArePromised(t *testing.T) {
 	srv := gitserver.New(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
-	cache := NewCache(t.TempDir(), Options{})
+	cache := NewCache(t.TempDir(), Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(srv.Host())})})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, branch := range []string{"main", "stages/test"} {

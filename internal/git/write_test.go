@@ -70,7 +70,7 @@ func mustCommit(t testing.TB, c *git.Cache, req git.CommitRequest) git.CommitRes
 }
 
 func TestCommitInPlace(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	base := srv.Commit(t, "app", "main", map[string]string{"a.txt": "1", "b.txt": "keep"}, "seed")
 	cache, clk := newCache(t, git.Options{})
@@ -145,7 +145,7 @@ func TestCommitInPlace(t *testing.T) {
 }
 
 func TestCommitStageBranch(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("gitops")
 	main1 := srv.Commit(t, "gitops", "main", map[string]string{
 		"README.md": "v1", ".gitignore": "*.log\n", "env/test/image.txt": "base",
@@ -260,11 +260,11 @@ func TestCommitStageBranch(t *testing.T) {
 }
 
 func TestCommitIdempotencyTrailer(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	dir := t.TempDir()
-	cache := git.NewCache(dir, git.Options{})
+	cache := git.NewCache(dir, options(git.Options{}))
 	req := func(uid, content string, calls *atomic.Int32) git.CommitRequest {
 		return git.CommitRequest{
 			RepoURL: url, ReadRef: "main", WriteBranch: "stages/test", Subject: "promote " + uid,
@@ -281,8 +281,8 @@ func TestCommitIdempotencyTrailer(t *testing.T) {
 		cache func() *git.Cache
 	}{
 		{name: "the same controller retries", cache: func() *git.Cache { return cache }},
-		{name: "a restarted controller retries", cache: func() *git.Cache { return git.NewCache(dir, git.Options{}) }},
-		{name: "a controller with an empty cache retries", cache: func() *git.Cache { return git.NewCache(t.TempDir(), git.Options{}) }},
+		{name: "a restarted controller retries", cache: func() *git.Cache { return git.NewCache(dir, options(git.Options{})) }},
+		{name: "a controller with an empty cache retries", cache: func() *git.Cache { return git.NewCache(t.TempDir(), options(git.Options{})) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,7 +318,7 @@ func TestCommitPushRace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := gitserver.New(t)
+			srv := newServer(t)
 			url := srv.CreateRepo("app")
 			srv.Commit(t, "app", "main", map[string]string{"main.txt": "1"}, "seed")
 			cache, _ := newCache(t, git.Options{})
@@ -350,7 +350,7 @@ func TestCommitPushRace(t *testing.T) {
 }
 
 func TestCommitPersistentConflict(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -384,7 +384,7 @@ func TestCommitPersistentConflict(t *testing.T) {
 }
 
 func TestCommitWriteBranchDeleted(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -422,7 +422,7 @@ func TestCommitWriteBranchDeleted(t *testing.T) {
 
 func TestCommitBasicAuth(t *testing.T) {
 	const password = "s3cr3t-t0ken-value"
-	srv := gitserver.New(t, gitserver.WithBasicAuth("robot", password))
+	srv := newServer(t, gitserver.WithBasicAuth("robot", password))
 	url := srv.CreateRepo("private")
 	srv.Commit(t, "private", "main", map[string]string{"a.txt": "0"}, "seed")
 	realGit, err := exec.LookPath("git")
@@ -433,7 +433,7 @@ func TestCommitBasicAuth(t *testing.T) {
 	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> '%s'\nexec '%s' \"$@\"\n", argv, realGit)
 	require.NoError(t, os.WriteFile(wrapper, []byte(script), 0o700))
 	dir := t.TempDir()
-	cache := git.NewCache(dir, git.Options{GitBinary: wrapper})
+	cache := git.NewCache(dir, options(git.Options{GitBinary: wrapper}))
 	req := func(creds *credentials.Credentials) git.CommitRequest {
 		return git.CommitRequest{RepoURL: url, Creds: creds, WriteBranch: "main", Subject: "x", Apply: setFiles(map[string]string{"a.txt": "1"})}
 	}
@@ -462,15 +462,15 @@ func TestCommitBasicAuth(t *testing.T) {
 		require.Equal(t, res.Commit, srv.BranchHead(t, "private", "main"))
 	})
 
-	t.Run("a password in repoURL is used and kept out of errors", func(t *testing.T) {
+	t.Run("a password in repoURL is refused and kept out of errors", func(t *testing.T) {
+		before := srv.BranchHead(t, "private", "main")
 		withUser := strings.Replace(url, "http://", "http://robot:"+password+"@", 1)
-		res := mustCommit(t, cache, git.CommitRequest{RepoURL: withUser, WriteBranch: "main", Subject: "y", Apply: setFiles(map[string]string{"a.txt": "2"})})
-		require.True(t, res.Changed)
-		badUser := strings.Replace(url, "http://", "http://robot:not-"+password+"@", 1)
-		_, err := cache.Commit(ctx(t), git.CommitRequest{RepoURL: badUser, WriteBranch: "main", Subject: "z", Apply: setFiles(map[string]string{"a.txt": "3"})})
-		require.ErrorIs(t, err, sourceerr.ErrUnauthorized)
+		_, err := cache.Commit(ctx(t), git.CommitRequest{RepoURL: withUser, WriteBranch: "main", Subject: "y", Apply: setFiles(map[string]string{"a.txt": "2"})})
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.ErrorContains(t, err, "git credential Secret")
 		require.NotContains(t, err.Error(), password)
-		require.NotContains(t, err.Error(), "robot:")
+		require.NotContains(t, err.Error(), "robot")
+		require.Equal(t, before, srv.BranchHead(t, "private", "main"), "nothing was pushed")
 	})
 
 	t.Run("credentials never appear in git's arguments", func(t *testing.T) {
@@ -507,7 +507,7 @@ func TestCommitBasicAuth(t *testing.T) {
 }
 
 func TestCommitReusesMirror(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0", "b.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -557,7 +557,7 @@ func TestCommitReusesMirror(t *testing.T) {
 }
 
 func TestCommitConcurrent(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"seed.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -595,7 +595,7 @@ func TestCommitConcurrent(t *testing.T) {
 }
 
 func TestCommitApplyFailure(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	head := srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -625,7 +625,7 @@ func TestCommitApplyFailure(t *testing.T) {
 }
 
 func TestCommitInvalidRequest(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	cache, _ := newCache(t, git.Options{})
@@ -722,7 +722,7 @@ func TestResolveInRepo(t *testing.T) {
 }
 
 func TestCommitTLS(t *testing.T) {
-	srv := gitserver.New(t, gitserver.WithTLS())
+	srv := newServer(t, gitserver.WithTLS())
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
 	req := git.CommitRequest{RepoURL: url, WriteBranch: "main", Subject: "x", Apply: setFiles(map[string]string{"a.txt": "1"})}

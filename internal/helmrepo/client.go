@@ -10,6 +10,7 @@
 package helmrepo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,6 +29,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/sourceerr"
@@ -35,9 +37,13 @@ import (
 
 // Defaults for Options.
 const (
-	// DefaultMaxIndexBytes bounds an index.yaml download. The largest public
-	// indexes are a few tens of megabytes.
-	DefaultMaxIndexBytes = 128 << 20
+	// DefaultMaxIndexBytes bounds an index.yaml download, and so what one
+	// repository may cost the controller: the download is held in memory
+	// while it is parsed (BenchmarkIndexMemory measures the peak). Most
+	// repositories' indexes are well below a megabyte; the largest public
+	// ones are a few tens of megabytes, and the controller's
+	// --max-helm-index-size raises the limit for them.
+	DefaultMaxIndexBytes = 32 << 20
 	// DefaultTimeout bounds one index download, which several Discovers may
 	// be waiting on.
 	DefaultTimeout = 2 * time.Minute
@@ -61,14 +67,24 @@ type Options struct {
 	PerHostRate rate.Limit
 	// Burst is the per-host burst when Throttle is nil.
 	Burst int
-	// Transport sends the requests; tests pass one that trusts their
-	// server's certificate. Nil means a copy of http.DefaultTransport.
+	// Egress is the outbound address policy every connection goes
+	// through; nil means egress.New with no rules, which reaches public
+	// addresses only.
+	Egress *egress.Policy
+	// Transport holds the base settings of requests, such as a TLS
+	// configuration that trusts a test server's certificate. Nil means a
+	// copy of http.DefaultTransport. An *http.Transport is cloned and made
+	// to dial through Egress; any other RoundTripper is used as it is, and
+	// its caller answers for where it connects.
 	Transport http.RoundTripper
 	// Now tells the time. Nil means time.Now.
 	Now func() time.Time
 	// MaxIndexBytes bounds an index.yaml download. Zero means
 	// DefaultMaxIndexBytes.
 	MaxIndexBytes int64
+	// MaxIndexHint says how to raise MaxIndexBytes, for the message of an
+	// index that is too large, such as the controller flag that sets it.
+	MaxIndexHint string
 	// Timeout bounds one index download. Zero means DefaultTimeout.
 	Timeout time.Duration
 	// IndexCacheSize is how many parsed indexes are kept. Zero means
@@ -109,11 +125,17 @@ func NewClient(opts Options) *Client {
 	if opts.Throttle == nil {
 		opts.Throttle = throttle.New(throttle.Options{PerHostRate: opts.PerHostRate, Burst: opts.Burst, Now: opts.Now})
 	}
-	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	if opts.Egress == nil {
+		opts.Egress = egress.New(egress.Options{})
 	}
 	if opts.Images == nil {
-		opts.Images = image.NewClient(image.Options{Throttle: opts.Throttle, Transport: opts.Transport, Now: opts.Now})
+		opts.Images = image.NewClient(image.Options{Throttle: opts.Throttle, Transport: opts.Transport, Egress: opts.Egress, Now: opts.Now})
+	}
+	switch t := opts.Transport.(type) {
+	case nil:
+		opts.Transport = opts.Egress.Transport(nil)
+	case *http.Transport:
+		opts.Transport = opts.Egress.Transport(t)
 	}
 	if opts.MaxIndexBytes <= 0 {
 		opts.MaxIndexBytes = DefaultMaxIndexBytes
@@ -333,13 +355,21 @@ func (c *Client) fetchIndex(ctx context.Context, key string, u *url.URL, creds *
 		return nil, fmt.Errorf("%s: unexpected status %d %s", op, code, http.StatusText(code))
 	}
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxIndexBytes+1))
-	if err != nil {
+	tooLarge := &egress.TooLargeError{What: "index.yaml", Limit: c.opts.MaxIndexBytes, Hint: c.opts.MaxIndexHint}
+	if resp.ContentLength > c.opts.MaxIndexBytes {
+		return nil, fmt.Errorf("%s: %w", op, tooLarge)
+	}
+	// Read into a buffer sized by Content-Length when the server gives it,
+	// so that a large index costs its size once, not the doublings of a
+	// growing buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, max(resp.ContentLength, 0)+bytes.MinRead))
+	if _, err := buf.ReadFrom(egress.LimitBody(resp.Body, tooLarge)); err != nil {
+		if errors.Is(err, tooLarge) {
+			return nil, fmt.Errorf("%s: %w", op, tooLarge)
+		}
 		return nil, c.requestError(op, u, creds, err)
 	}
-	if int64(len(body)) > c.opts.MaxIndexBytes {
-		return nil, fmt.Errorf("%s: index.yaml is larger than %d bytes", op, c.opts.MaxIndexBytes)
-	}
+	body := buf.Bytes()
 	entry := &cachedIndex{
 		etag:         resp.Header.Get("ETag"),
 		lastModified: resp.Header.Get("Last-Modified"),
@@ -364,8 +394,13 @@ func (c *Client) fetchIndex(ctx context.Context, key string, u *url.URL, creds *
 // requestError classifies a failed request. The URL in *url.Error is
 // dropped in favour of the redacted one.
 func (c *Client) requestError(op string, u *url.URL, creds *credentials.Credentials, err error) error {
-	var rl *sourceerr.RateLimitedError
+	var (
+		rl      *sourceerr.RateLimitedError
+		refused *egress.RefusedError
+	)
 	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("%s: %w", op, refused)
 	case errors.As(err, &rl):
 		return fmt.Errorf("%s: %w", op, rl)
 	case errors.Is(err, sourceerr.ErrInsecureCredentials):

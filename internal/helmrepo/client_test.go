@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,14 +13,21 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/helmserver"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
-func newClient(transport http.RoundTripper) *helmrepo.Client {
-	return helmrepo.NewClient(helmrepo.Options{Transport: transport, PerHostRate: rate.Inf})
+// newClient returns a client that may reach exactly hosts (test servers on
+// loopback) and does not throttle.
+func newClient(transport http.RoundTripper, hosts ...string) *helmrepo.Client {
+	return helmrepo.NewClient(helmrepo.Options{Transport: transport, PerHostRate: rate.Inf, Egress: allowing(hosts...)})
+}
+
+func allowing(hosts ...string) *egress.Policy {
+	return egress.New(egress.Options{Allow: egress.MustParseRules(hosts...)})
 }
 
 func versionsOf(charts []kargoapi.Chart) []string {
@@ -46,7 +54,7 @@ func TestDiscoverHTTP(t *testing.T) {
 	yamlRepo.SetCharts(podinfoCharts()...)
 	jsonRepo := helmserver.New(t, helmserver.Options{Path: "/nested/repo"})
 	jsonRepo.SetIndex(helmserver.BuildIndexJSON(podinfoCharts()))
-	client := newClient(nil)
+	client := newClient(nil, yamlRepo.Host(), jsonRepo.Host())
 
 	tests := []struct {
 		name       string
@@ -188,13 +196,14 @@ func TestDiscoverHTTPFailures(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(srv)
 			}
+			base := allowing(srv.Host()).Transport(nil)
 			client := helmrepo.NewClient(helmrepo.Options{
 				PerHostRate: rate.Inf,
 				Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					if r.URL.Host != srv.Host() {
 						return nil, errors.New("the test expected no request to " + r.URL.Host)
 					}
-					return http.DefaultTransport.RoundTrip(r)
+					return base.RoundTrip(r)
 				}),
 			})
 			_, err := client.Discover(context.Background(), tt.sub(srv.URL()), tt.creds, 1)
@@ -222,7 +231,7 @@ func TestDiscoverHTTPRateLimited(t *testing.T) {
 	repo.SetCharts(podinfoCharts()...)
 	repo.Inject(helmserver.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"60"}}, Times: 1})
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	client := helmrepo.NewClient(helmrepo.Options{PerHostRate: rate.Inf, Now: func() time.Time { return now }})
+	client := helmrepo.NewClient(helmrepo.Options{PerHostRate: rate.Inf, Now: func() time.Time { return now }, Egress: allowing(repo.Host())})
 	sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(repo.URL()), Name: "podinfo"}
 
 	_, err := client.Discover(context.Background(), sub, nil, 1)
@@ -253,7 +262,7 @@ func TestIndexIsCachedByValidators(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := helmserver.New(t, helmserver.Options{NoValidators: tt.noValidators})
 			repo.SetCharts(podinfoCharts()...)
-			client := newClient(nil)
+			client := newClient(nil, repo.Host())
 			sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(repo.URL()), Name: "podinfo"}
 
 			first, err := client.Discover(context.Background(), sub, nil, 3)
@@ -282,7 +291,7 @@ func TestDiscoverHTTPAuthentication(t *testing.T) {
 	const password = "chart-repo-password"
 	repo := helmserver.New(t, helmserver.Options{Username: "kargo", Password: password, TLS: true})
 	repo.SetCharts(podinfoCharts()...)
-	client := newClient(repo.Transport())
+	client := newClient(repo.Transport(), repo.Host())
 	sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(repo.URL()), Name: "podinfo"}
 
 	tests := []struct {
@@ -321,7 +330,7 @@ func TestDiscoverOCI(t *testing.T) {
 		helmserver.PushOCIChart(t, reg, "charts/podinfo", "podinfo", v)
 	}
 	reg.Tag(t, "charts/podinfo", "2.0.0", "latest")
-	client := newClient(reg.Transport())
+	client := newClient(reg.Transport(), reg.Host())
 	repoURL := kargoapi.ChartRepoURL("oci://" + reg.Host() + "/charts/podinfo")
 
 	tests := []struct {
@@ -358,7 +367,7 @@ func TestDiscoverOCIAuthentication(t *testing.T) {
 	const password = "oci-chart-password"
 	reg := registry.New(t, registry.Options{Username: "kargo", Password: password})
 	helmserver.PushOCIChart(t, reg, "charts/podinfo", "podinfo", "1.0.0")
-	client := newClient(reg.Transport())
+	client := newClient(reg.Transport(), reg.Host())
 	sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL("oci://" + reg.Host() + "/charts/podinfo")}
 
 	got, err := client.Discover(context.Background(), sub, &credentials.Credentials{Username: "kargo", Password: password}, 1)
@@ -373,8 +382,59 @@ func TestDiscoverOCIAuthentication(t *testing.T) {
 
 func TestDiscoverHTTPConnectionRefused(t *testing.T) {
 	closed := helmserver.New(t, helmserver.Options{})
-	url := closed.URL()
+	url, host := closed.URL(), closed.Host()
 	closed.Close()
-	_, err := newClient(nil).Discover(context.Background(), kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(url), Name: "podinfo"}, nil, 1)
+	_, err := newClient(nil, host).Discover(context.Background(), kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(url), Name: "podinfo"}, nil, 1)
 	require.ErrorIs(t, err, sourceerr.ErrUnreachable)
+}
+
+func TestDiscoverRefusesAddressesThePolicyRefuses(t *testing.T) {
+	repo := helmserver.New(t, helmserver.Options{})
+	repo.SetCharts(podinfoCharts()...)
+	reg := registry.New(t, registry.Options{})
+	helmserver.PushOCIChart(t, reg, "charts/podinfo", "podinfo", "6.5.4")
+	client := newClient(reg.Transport()) // allows nothing
+
+	tests := []struct {
+		name    string
+		repoURL string
+		want    string
+	}{
+		{name: "index on loopback", repoURL: repo.URL(), want: "refused to connect to " + repo.Host() + ": it is a loopback address"},
+		{name: "OCI chart on loopback", repoURL: "oci://" + reg.Host() + "/charts/podinfo", want: "refused to connect to " + reg.Host() + ": it is a loopback address"},
+		{name: "index on the metadata address", repoURL: "http://169.254.169.254/latest/meta-data/", want: "refused to connect to 169.254.169.254:80: it is a cloud metadata address"},
+		{name: "index on a private address", repoURL: "https://10.0.0.1/charts", want: "refused to connect to 10.0.0.1:443: it is a private address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(tt.repoURL), Name: "podinfo"}
+			if strings.HasPrefix(tt.repoURL, "oci://") {
+				sub.Name = ""
+			}
+			_, err := client.Discover(context.Background(), sub, nil, 1)
+			require.ErrorIs(t, err, egress.ErrRefused)
+			require.ErrorContains(t, err, tt.want)
+			require.Equal(t, "AddressRefused", sourceerr.Reason(err))
+		})
+	}
+	require.Zero(t, repo.Count(nil), "the chart repository received a request")
+	require.Zero(t, reg.Count(nil), "the registry received a request")
+}
+
+func TestIndexLargerThanTheLimitIsRefused(t *testing.T) {
+	repo := helmserver.New(t, helmserver.Options{})
+	repo.SetIndex(helmrepo.BigIndex(100))
+	sub := kargoapi.ChartSubscription{RepoURL: kargoapi.ChartRepoURL(repo.URL()), Name: "chart-01"}
+	client := helmrepo.NewClient(helmrepo.Options{
+		PerHostRate: rate.Inf, Egress: allowing(repo.Host()),
+		MaxIndexBytes: 1 << 20, MaxIndexHint: "raise it with --max-helm-index-size",
+	})
+	_, err := client.Discover(context.Background(), sub, nil, 1)
+	require.ErrorContains(t, err, "index.yaml is larger than 1 MiB, more than kargo reads; raise it with --max-helm-index-size")
+	require.Equal(t, "TooLarge", sourceerr.Reason(err))
+
+	client = helmrepo.NewClient(helmrepo.Options{PerHostRate: rate.Inf, Egress: allowing(repo.Host()), MaxIndexBytes: 2 << 20})
+	got, err := client.Discover(context.Background(), sub, nil, 1)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0.9.9"}, versionsOf(got))
 }

@@ -16,6 +16,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
@@ -38,6 +39,11 @@ const (
 	// DefaultLimit is the number of candidates returned when Discover is
 	// given a limit below one.
 	DefaultLimit = 1
+	// DefaultMaxResponseBytes bounds one registry response (a page of
+	// tags, a manifest, an image config), which go-containerregistry reads
+	// whole into memory. Real ones are kilobytes; a page of 1,000 tags is
+	// about 50 KiB.
+	DefaultMaxResponseBytes = 8 << 20
 )
 
 // Options configure a Client. The zero value is usable.
@@ -50,9 +56,16 @@ type Options struct {
 	PerHostRate rate.Limit
 	// Burst is the per-host burst when Throttle is nil.
 	Burst int
-	// Transport sends the requests; tests pass one that trusts their
-	// registry's certificate. Nil means a copy of http.DefaultTransport
-	// with timeouts.
+	// Egress is the outbound address policy every connection goes
+	// through; nil means egress.New with no rules, which reaches public
+	// addresses only.
+	Egress *egress.Policy
+	// Transport holds the base settings of requests, such as a TLS
+	// configuration that trusts a test registry's certificate. Nil means
+	// a copy of http.DefaultTransport with timeouts. An *http.Transport is
+	// cloned and made to dial through Egress; any other RoundTripper is
+	// used as it is, and its caller (a test that plays a public registry)
+	// answers for where it connects.
 	Transport http.RoundTripper
 	// Now tells the time; tests move it instead of sleeping. Nil means
 	// time.Now.
@@ -68,6 +81,9 @@ type Options struct {
 	// MetadataCacheSize is how many manifests' metadata are cached. Zero
 	// means DefaultMetadataCacheSize.
 	MetadataCacheSize int
+	// MaxResponseBytes bounds one registry response. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // Client discovers images in container registries. Make one per process and
@@ -91,8 +107,14 @@ func NewClient(opts Options) *Client {
 	if opts.Throttle == nil {
 		opts.Throttle = throttle.New(throttle.Options{PerHostRate: opts.PerHostRate, Burst: opts.Burst, Now: opts.Now})
 	}
-	if opts.Transport == nil {
-		opts.Transport = defaultTransport()
+	if opts.Egress == nil {
+		opts.Egress = egress.New(egress.Options{})
+	}
+	switch t := opts.Transport.(type) {
+	case nil:
+		opts.Transport = opts.Egress.Transport(defaultTransport())
+	case *http.Transport:
+		opts.Transport = opts.Egress.Transport(t)
 	}
 	if opts.MaxTagsInspected <= 0 {
 		opts.MaxTagsInspected = DefaultMaxTagsInspected
@@ -106,11 +128,14 @@ func NewClient(opts Options) *Client {
 	if opts.MetadataCacheSize <= 0 {
 		opts.MetadataCacheSize = DefaultMetadataCacheSize
 	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	return &Client{
 		opts:      opts,
 		throttle:  opts.Throttle,
 		transport: opts.Transport,
-		insecure:  skipVerify(opts.Transport),
+		insecure:  skipVerify(opts.Transport, opts.Egress),
 		indexes:   newLRU[string, []v1.Descriptor](opts.MetadataCacheSize),
 		images:    newLRU[string, imageMeta](opts.MetadataCacheSize),
 	}

@@ -3,6 +3,7 @@ package image_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,16 +18,30 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
-// newClient returns a client that trusts reg and does not throttle, unless
-// opts say otherwise.
+// allowing is an outbound address policy that lets a client reach exactly
+// the given registries, which listen on loopback.
+func allowing(regs ...*registry.Registry) *egress.Policy {
+	var rules []string
+	for _, r := range regs {
+		rules = append(rules, r.Host())
+	}
+	return egress.New(egress.Options{Allow: egress.MustParseRules(rules...)})
+}
+
+// newClient returns a client that trusts and may reach reg and does not
+// throttle, unless opts say otherwise.
 func newClient(reg *registry.Registry, opts image.Options) *image.Client {
 	if opts.Transport == nil {
 		opts.Transport = reg.Transport()
+	}
+	if opts.Egress == nil {
+		opts.Egress = allowing(reg)
 	}
 	if opts.PerHostRate == 0 && opts.Throttle == nil {
 		opts.PerHostRate = rate.Inf
@@ -358,7 +373,7 @@ func TestDiscoverTLS(t *testing.T) {
 	reg := registry.New(t, registry.Options{TLS: true})
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
 
-	untrusting := image.NewClient(image.Options{PerHostRate: rate.Inf})
+	untrusting := image.NewClient(image.Options{PerHostRate: rate.Inf, Egress: allowing(reg)})
 	_, err := untrusting.Discover(context.Background(), sub(reg, "app", nil), nil, 1)
 	require.ErrorIs(t, err, sourceerr.ErrUnreachable)
 	require.ErrorContains(t, err, "certificate")
@@ -427,7 +442,7 @@ func TestDiscoverClassifiesFailures(t *testing.T) {
 			if tt.fault != nil {
 				reg.Inject(*tt.fault)
 			}
-			client := newClient(reg, image.Options{})
+			client := newClient(reg, image.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(reg.Host(), deadHost)})})
 			_, err := client.Discover(context.Background(), kargoapi.ImageSubscription{RepoURL: kargoapi.ImageRepoURL(tt.repoURL)}, nil, 1)
 			require.ErrorIs(t, err, tt.wantErr)
 		})
@@ -452,7 +467,9 @@ func (rt *redirectTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	out := req.Clone(req.Context())
 	out.URL.Scheme, out.URL.Host, out.Host = "http", rt.reg.Host(), rt.reg.Host()
-	resp, err := http.DefaultTransport.RoundTrip(out)
+	// The registry is reached through the egress policy, allowed by
+	// address and port like any test server.
+	resp, err := allowing(rt.reg).Transport(nil).RoundTrip(out)
 	if resp != nil {
 		resp.Request = req
 	}
@@ -494,4 +511,30 @@ func TestDiscoverNeverSendsCredentialsOverPlainHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDiscoverRefusesAddressesThePolicyRefuses(t *testing.T) {
+	reg := registry.New(t, registry.Options{})
+	reg.PushImage(t, "app", "1.0.0", registry.Image{})
+
+	// The registry is on loopback, which no rule allows.
+	client := newClient(reg, image.Options{Egress: egress.New(egress.Options{})})
+	_, err := client.Discover(context.Background(), sub(reg, "app", nil), nil, 1)
+	require.ErrorIs(t, err, egress.ErrRefused)
+	require.ErrorContains(t, err, "refused to connect to "+reg.Host()+": it is a loopback address")
+	require.ErrorContains(t, err, "--allow-outbound="+reg.Host())
+	require.Zero(t, reg.Count(nil), "the registry received a request")
+}
+
+func TestDiscoverBoundsWhatOneResponseMayCost(t *testing.T) {
+	reg := registry.New(t, registry.Options{})
+	// 2,000 tags make a first page of 1,000 tags of about 20 KiB.
+	for i := range 2000 {
+		reg.PushImage(t, "many", fmt.Sprintf("1.0.%d", i), registry.Image{})
+	}
+	client := newClient(reg, image.Options{MaxResponseBytes: 4 << 10})
+	_, err := client.Discover(context.Background(), sub(reg, "many", nil), nil, 1)
+	var tooLarge *egress.TooLargeError
+	require.ErrorAs(t, err, &tooLarge)
+	require.ErrorContains(t, err, "the registry's answer is larger than 4 KiB, more than kargo reads")
 }

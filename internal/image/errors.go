@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
@@ -44,10 +45,18 @@ func (f failure) wrap(op string, err error) error {
 
 func (f failure) classify(op string, err error) error {
 	var (
-		rl *sourceerr.RateLimitedError
-		te *transport.Error
+		rl       *sourceerr.RateLimitedError
+		te       *transport.Error
+		refused  *egress.RefusedError
+		tooLarge *egress.TooLargeError
 	)
 	switch {
+	case errors.As(err, &refused):
+		// Before anything else: go-containerregistry joins the refusal
+		// of its https:// attempt with that of its http:// fallback.
+		return fmt.Errorf("%s: %w", op, refused)
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%s: %w", op, tooLarge)
 	case errors.As(err, &rl):
 		return fmt.Errorf("%s: %w", op, rl)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

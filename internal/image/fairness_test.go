@@ -77,6 +77,7 @@ func TestGreedySubscriptionDoesNotBlockAnotherHost(t *testing.T) {
 	// other discovery can only finish if its host has a budget of its own.
 	const burst = 40
 	client := newClient(busy, image.Options{
+		Egress:           allowing(busy, quiet),
 		Throttle:         throttle.New(throttle.Options{PerHostRate: 0.001, Burst: burst}),
 		MaxTagsInspected: greedyTags + 10,
 	})

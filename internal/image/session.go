@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -81,7 +82,10 @@ func (c *Client) newSession(repoURL string, creds *credentials.Credentials, inse
 		// The guard sits above the throttle so refused requests spend no
 		// tokens, and below authentication so it sees every request that
 		// could carry credentials, including token exchanges.
-		base: &plainHTTPGuard{next: c.throttle.Transport(base), hasCreds: creds != nil},
+		base: &plainHTTPGuard{
+			next:     egress.LimitBodies(c.throttle.Transport(base), c.opts.MaxResponseBytes, "the registry's answer", ""),
+			hasCreds: creds != nil,
+		},
 	}
 	if creds != nil {
 		s.auth = authn.FromConfig(authn.AuthConfig{Username: creds.Username, Password: creds.Password})

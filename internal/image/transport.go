@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -60,15 +61,16 @@ func defaultTransport() *http.Transport {
 }
 
 // skipVerify returns a transport like base that does not verify server
-// certificates. Only an *http.Transport can be adjusted; any other base is
-// replaced by the default transport, since a custom RoundTripper's TLS
-// settings cannot be reached.
-func skipVerify(base http.RoundTripper) http.RoundTripper {
+// certificates. Only an *http.Transport can be adjusted (a clone keeps its
+// policy dialer); any other base is replaced by the default transport
+// dialing through policy, since a custom RoundTripper's TLS settings cannot
+// be reached.
+func skipVerify(base http.RoundTripper, policy *egress.Policy) http.RoundTripper {
 	t, ok := base.(*http.Transport)
 	if ok {
 		t = t.Clone()
 	} else {
-		t = defaultTransport()
+		t = policy.Transport(defaultTransport())
 	}
 	if t.TLSClientConfig == nil {
 		t.TLSClientConfig = &tls.Config{}

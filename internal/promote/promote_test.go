@@ -16,6 +16,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/promotion"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
@@ -120,7 +121,7 @@ func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
-	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})}
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
 		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
@@ -159,7 +160,7 @@ func TestPromoteFreightWithoutAlias(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
-	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})}
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
 		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
@@ -185,7 +186,7 @@ func TestLanding(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
-	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})}
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"},
 		Spec: kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
@@ -236,7 +237,7 @@ func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
 	scheme := runtime.NewScheme()
 	require.NoError(t, kargoapi.AddToScheme(scheme))
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod, test, elsewhere).Build()
-	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{}), Client: c}
+	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})}), Client: c}
 
 	_, err := p.Promote(context.Background(), test, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "1"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kargohq/kargo/internal/egress"
 )
 
 // Sentinel errors that source packages wrap with %w.
@@ -47,10 +49,19 @@ func (e *RateLimitedError) Error() string {
 
 // Reason returns a PascalCase condition reason for err.
 func Reason(err error) string {
-	var rl *RateLimitedError
+	var (
+		rl       *RateLimitedError
+		tooLarge *egress.TooLargeError
+	)
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, egress.ErrRefused):
+		// The controller's outbound address policy refused the source's
+		// address: the spec or the controller's flags must change.
+		return "AddressRefused"
+	case errors.As(err, &tooLarge):
+		return "TooLarge"
 	case errors.As(err, &rl):
 		return "RateLimited"
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrInsecureCredentials):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/verification/httpcheck"
 )
@@ -55,7 +57,11 @@ func fixture(t *testing.T, url string, count int32, interval time.Duration) (*Ve
 		}}}},
 		Status: kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "f1"}},
 	}
-	return &Verifier{Client: c, HTTP: httpcheck.NewClient(httpcheck.ClientOptions{})}, st, c
+	// The check may reach exactly its own (loopback) server.
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	policy := egress.New(egress.Options{Allow: egress.MustParseRules(u.Host)})
+	return &Verifier{Client: c, HTTP: httpcheck.NewClient(httpcheck.ClientOptions{Egress: policy})}, st, c
 }
 
 // stepUntil steps the verification until it ends or the deadline passes.

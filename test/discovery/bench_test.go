@@ -18,6 +18,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
 
@@ -31,6 +32,7 @@ func BenchmarkWebhookToFreight(b *testing.B) {
 	ctx := context.Background()
 	ns := env.NewProject(b, "bench")
 	gs := gitserver.New(b)
+	controllers.AllowOutbound(b, gs.Host())
 	gs.CreateRepo("mono")
 	files := map[string]string{}
 	for i := range warehouses {

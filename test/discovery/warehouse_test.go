@@ -19,6 +19,7 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/helmserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -56,13 +57,16 @@ func TestWarehouseProducesFreightFromRealSources(t *testing.T) {
 	ns := env.NewProject(t, "wh")
 
 	gs := gitserver.New(t, gitserver.WithBasicAuth("kargo", "s3cret"))
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("demo")
 	head := gs.Commit(t, "demo", "main", map[string]string{"stages/test/kustomization.yaml": "images: []\n"}, "first")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "nginx", "1.24.0", registry.Image{})
 	digest := reg.PushImage(t, "nginx", "1.25.0", registry.Image{})
 	reg.PushImage(t, "nginx", "2.0.0", registry.Image{})
 	charts := helmserver.New(t, helmserver.Options{})
+	controllers.AllowOutbound(t, charts.Host())
 	charts.SetCharts(helmserver.Chart{Name: "app", Version: "1.0.0"}, helmserver.Chart{Name: "app", Version: "1.1.0"})
 
 	require.NoError(t, env.Admin.Create(ctx, gitSecret(ns, "demo-git", gs.RepoURL("demo"), "kargo", "s3cret")))
@@ -131,9 +135,11 @@ func TestBadWarehouseDoesNotStopOthers(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "faults")
 	gs := gitserver.New(t, gitserver.WithBasicAuth("kargo", "right-password"))
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("private")
 	gs.Commit(t, "private", "main", map[string]string{"a": "1"}, "one")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
 
 	require.NoError(t, env.Admin.Create(ctx, gitSecret(ns, "private-git", gs.RepoURL("private"), "kargo", "wrong-password")))
@@ -220,9 +226,11 @@ func TestStageWithReposSubscription(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "stagerepos")
 	gs := gitserver.New(t)
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("kargo-demo")
 	head := gs.Commit(t, "kargo-demo", "main", map[string]string{"stages/test/kustomization.yaml": "{}\n"}, "first")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "nginx", "1.24.0", registry.Image{})
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: ns},

@@ -13,6 +13,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -74,6 +75,7 @@ func TestThreeStagePipeline(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "pipeline")
 	gs := gitserver.New(t)
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{
 		"base/deployment.yaml":           "kind: Deployment\n",
@@ -84,6 +86,7 @@ func TestThreeStagePipeline(t *testing.T) {
 	}, "initial layout")
 	repo := gs.RepoURL("gitops")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "nginx", "1.24.0", registry.Image{})
 	image := reg.Host() + "/nginx"
 
@@ -176,9 +179,11 @@ func TestMissingValuesKeyFailsClearly(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "badkey")
 	gs := gitserver.New(t)
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("gitops")
 	head := gs.Commit(t, "gitops", "main", map[string]string{"values.yaml": "image:\n  tag: 1.0.0\n"}, "init")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "app", "1.0.1", registry.Image{})
 	image := reg.Host() + "/app"
 	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{

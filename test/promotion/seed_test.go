@@ -13,6 +13,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -23,9 +24,11 @@ func TestSeedStage(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "seed")
 	gs := gitserver.New(t)
+	controllers.AllowOutbound(t, gs.Host())
 	gs.CreateRepo("kargo-demo")
 	head := gs.Commit(t, "kargo-demo", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "nginx", "1.24.0", registry.Image{})
 	reg.PushImage(t, "nginx", "1.23.0", registry.Image{})
 	repo, image := gs.RepoURL("kargo-demo"), reg.Host()+"/nginx"

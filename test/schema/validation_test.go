@@ -258,6 +258,78 @@ kind: PromotionPolicy
 metadata: {name: pp}
 enableAutoPromotion: true`,
 		want: []string{"stage: Required value"},
+	}, {
+		name: "git subscription with a password in repoURL",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w-userinfo}
+spec:
+  subscriptions:
+    git: [{repoURL: "https://robot:hunter2@git.example.com/app.git"}]`,
+		want: []string{"repoURL must not hold credentials", "git credential Secret"},
+	}, {
+		name: "git subscription with a token before @",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w-token}
+spec:
+  subscriptions:
+    git: [{repoURL: "HTTPS://ghp_0123456789@github.com/example/app.git"}]`,
+		want: []string{"repoURL must not hold credentials"},
+	}, {
+		name: "chart subscription with a password in repoURL",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: w-chart-userinfo}
+spec:
+  subscriptions:
+    charts: [{repoURL: "oci://robot:hunter2@registry.example.com/charts/app"}]`,
+		want: []string{"repoURL must not hold credentials", "helm credential Secret"},
+	}, {
+		name: "stage writing to a repoURL with a password",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-userinfo}
+spec:
+  subscriptions: {warehouse: w}
+  promotionMechanisms:
+    gitRepoUpdates:
+    - repoURL: "https://robot:hunter2@git.example.com/gitops.git"
+      writeBranch: stages/test
+      readBranch: main`,
+		want: []string{"repoURL must not hold credentials"},
+	}, {
+		name: "argo cd source update naming a repoURL with a password",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-argo-userinfo}
+spec:
+  subscriptions: {warehouse: w}
+  promotionMechanisms:
+    argoCDAppUpdates:
+    - appName: app
+      sourceUpdates:
+      - repoURL: "https://robot:hunter2@git.example.com/gitops.git"
+        updateTargetRevision: true`,
+		want: []string{"repoURL must not hold credentials"},
+	}, {
+		name: "verification url with a password",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-check-userinfo}
+spec:
+  subscriptions: {warehouse: w}
+  verification:
+    http:
+    - name: smoke
+      url: "https://robot:hunter2@app.example.com/healthz"`,
+		want: []string{"url must not hold credentials", "valueFrom names a Secret"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/argocdsim"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
 const gitops = "https://git.example.com/gitops.git"
@@ -116,6 +117,7 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer broken.Close()
+	controllers.AllowOutbound(t, broken.Listener.Addr().String())
 
 	for _, s := range []string{"test", "uat", "prod"} {
 		application(t, ns+"-"+s, ns, s)

@@ -14,6 +14,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
 // requestVerification sets the annotation that `kargo verify stage` asks
@@ -35,6 +36,7 @@ func TestVerifyStageAgainAndAbort(t *testing.T) {
 	ns := env.NewProject(t, "reverify")
 	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer ok.Close()
+	controllers.AllowOutbound(t, ok.Listener.Addr().String())
 	st := &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: "uat", Namespace: ns},
 		Spec: kargoapi.StageSpec{

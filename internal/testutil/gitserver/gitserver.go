@@ -152,6 +152,10 @@ func (s *Server) Close() {
 	s.once.Do(s.srv.Close)
 }
 
+// Host is the server's address, such as "127.0.0.1:41234", as an
+// --allow-outbound rule names it.
+func (s *Server) Host() string { return s.srv.Listener.Addr().String() }
+
 // CAFile is the path of a PEM file holding the server's certificate, for
 // GIT_SSL_CAINFO or http.sslCAInfo. It is empty without WithTLS.
 func (s *Server) CAFile() string { return s.caFile }

@@ -27,9 +27,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/egress"
 )
 
-const metadataRefusal = "is link-local / a cloud metadata address; allow it with --verification-allow-cidr"
+// testEgress is the outbound address policy of the tests' clients: serve
+// allows exactly the servers it starts, for as long as their test runs.
+var testEgress = egress.New(egress.Options{})
+
+// allow lets the clients of the tests reach s.
+func allow(t *testing.T, s *httptest.Server) {
+	t.Helper()
+	t.Cleanup(testEgress.Allow(egress.MustParseRules(s.Listener.Addr().String())...))
+}
 
 func compile(t *testing.T, check kargoapi.HTTPCheck) *Program {
 	t.Helper()
@@ -48,6 +57,7 @@ func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
+	allow(t, s)
 	return s
 }
 
@@ -59,63 +69,6 @@ func lookup(names map[string]string) func(context.Context, string) ([]netip.Addr
 			return nil, fmt.Errorf("no such host %s", host)
 		}
 		return []netip.Addr{netip.MustParseAddr(a)}, nil
-	}
-}
-
-// redirectDials makes c send every connection the rules allow to target,
-// recording the address the dial was for; it lets a test reach an address
-// such as 169.254.169.254 without a machine that has it.
-func redirectDials(c *Client, target string) *[]string {
-	var (
-		mu     sync.Mutex
-		dialed []string
-	)
-	c.dialer.dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-		mu.Lock()
-		dialed = append(dialed, address)
-		mu.Unlock()
-		var d net.Dialer
-		return d.DialContext(ctx, network, target)
-	}
-	return &dialed
-}
-
-func TestRefusal(t *testing.T) {
-	linkLocalMetadata := "link-local / a cloud metadata address"
-	tests := []struct {
-		addr    string
-		allowed []string
-		want    string
-	}{
-		{addr: "169.254.169.254", want: linkLocalMetadata},
-		{addr: "169.254.10.1", want: "link-local"},
-		{addr: "::ffff:169.254.169.254", want: linkLocalMetadata},
-		{addr: "fe80::1", want: "link-local"},
-		{addr: "fe80::1%eth0", want: "link-local"},
-		{addr: "fd00:ec2::254", want: "a cloud metadata address"},
-		{addr: "100.100.100.200", want: "a cloud metadata address"},
-		{addr: "0.0.0.0", want: "unspecified"},
-		{addr: "::", want: "unspecified"},
-		{addr: "127.0.0.1"},
-		{addr: "::1"},
-		{addr: "10.1.2.3"},
-		{addr: "192.168.1.1"},
-		{addr: "fd00:ec2::253"},
-		{addr: "100.100.100.201"},
-		{addr: "93.184.216.34"},
-		{addr: "169.254.169.254", allowed: []string{"169.254.169.254/32"}},
-		{addr: "169.254.169.253", allowed: []string{"169.254.169.254/32"}, want: "link-local"},
-		{addr: "::ffff:169.254.169.254", allowed: []string{"169.254.0.0/16"}},
-		{addr: "fe80::1%eth0", allowed: []string{"fe80::/10"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.addr+" allowing "+strings.Join(tt.allowed, ","), func(t *testing.T) {
-			var allowed []netip.Prefix
-			for _, p := range tt.allowed {
-				allowed = append(allowed, netip.MustParsePrefix(p))
-			}
-			require.Equal(t, tt.want, refusal(netip.MustParseAddr(tt.addr), allowed))
-		})
 	}
 }
 
@@ -251,7 +204,7 @@ func TestMeasure(t *testing.T) {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, q.Get("body"))
 	})
-	c := NewClient(ClientOptions{})
+	c := NewClient(ClientOptions{Egress: testEgress})
 
 	tests := []struct {
 		name        string
@@ -328,13 +281,13 @@ func TestMeasure(t *testing.T) {
 			name:        "an expression that cannot be evaluated fails",
 			query:       url.Values{"body": {`{"other":1}`}},
 			check:       kargoapi.HTTPCheck{SuccessExpression: `body.status == "ok"`},
-			wantMessage: `expression body.status == "ok": no such key: status`,
+			wantMessage: `expression body.status == "ok" could not be evaluated: the response has no field that it reads`,
 		},
 		{
 			name:        "an expression that gives no bool fails",
 			query:       url.Values{"body": {`{"status":"ok"}`}},
 			check:       kargoapi.HTTPCheck{SuccessExpression: `body.status`},
-			wantMessage: "expression body.status gave string ok, not a bool",
+			wantMessage: "expression body.status gave a value of type string, not a bool",
 		},
 		{
 			name:       "POST sends the body",
@@ -365,15 +318,16 @@ func TestMeasureOverTLS(t *testing.T) {
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
 	s.StartTLS()
 	t.Cleanup(s.Close)
+	allow(t, s)
 	p := compile(t, kargoapi.HTTPCheck{URL: s.URL})
 
 	// Without the server's certificate the handshake fails: the base
 	// transport's TLS settings are what let it through.
-	m := Measure(t.Context(), NewClient(ClientOptions{}), p, nil)
+	m := Measure(t.Context(), NewClient(ClientOptions{Egress: testEgress}), p, nil)
 	require.False(t, m.Passed)
 	require.Contains(t, m.Message, "certificate")
 
-	c := NewClient(ClientOptions{Transport: s.Client().Transport.(*http.Transport)})
+	c := NewClient(ClientOptions{Egress: testEgress, Transport: s.Client().Transport.(*http.Transport)})
 	m = Measure(t.Context(), c, p, nil)
 	require.True(t, m.Passed, m.Message)
 }
@@ -464,7 +418,7 @@ func TestRun(t *testing.T) {
 				Name: "flappy", URL: s.URL, Count: tt.count, FailureLimit: tt.failureLimit, Interval: tt.interval,
 			})
 			var reports []kargoapi.CheckResult
-			got := Run(t.Context(), NewClient(ClientOptions{}), p, nil, k.tick, func(r kargoapi.CheckResult) {
+			got := Run(t.Context(), NewClient(ClientOptions{Egress: testEgress}), p, nil, k.tick, func(r kargoapi.CheckResult) {
 				reports = append(reports, r)
 			})
 
@@ -483,7 +437,7 @@ func TestRunAborted(t *testing.T) {
 		s := serve(t, func(http.ResponseWriter, *http.Request) {})
 		ctx, cancel := context.WithCancel(t.Context())
 		p := compile(t, kargoapi.HTTPCheck{URL: s.URL, Count: 3})
-		got := Run(ctx, NewClient(ClientOptions{}), p, nil, func(time.Duration) <-chan time.Time {
+		got := Run(ctx, NewClient(ClientOptions{Egress: testEgress}), p, nil, func(time.Duration) <-chan time.Time {
 			cancel()
 			return nil // never fires
 		}, func(kargoapi.CheckResult) {})
@@ -498,7 +452,7 @@ func TestRunAborted(t *testing.T) {
 		})
 		p := compile(t, kargoapi.HTTPCheck{URL: s.URL, Count: 3})
 		var reports []kargoapi.CheckResult
-		got := Run(ctx, NewClient(ClientOptions{}), p, nil, (&ticks{}).tick, func(r kargoapi.CheckResult) {
+		got := Run(ctx, NewClient(ClientOptions{Egress: testEgress}), p, nil, (&ticks{}).tick, func(r kargoapi.CheckResult) {
 			reports = append(reports, r)
 		})
 		want := kargoapi.CheckResult{Name: "check", Phase: kargoapi.VerificationPhaseAborted}
@@ -518,7 +472,7 @@ func TestTimeoutIsAFailure(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs before s.Close
 
 	p := compile(t, kargoapi.HTTPCheck{URL: s.URL, Timeout: duration(50 * time.Millisecond)})
-	got := Run(t.Context(), NewClient(ClientOptions{}), p, nil, (&ticks{}).tick, func(kargoapi.CheckResult) {})
+	got := Run(t.Context(), NewClient(ClientOptions{Egress: testEgress}), p, nil, (&ticks{}).tick, func(kargoapi.CheckResult) {})
 	require.Equal(t, kargoapi.CheckResult{
 		Name: "check", Phase: kargoapi.VerificationPhaseFailed, Measurements: 1, Failures: 1,
 		Message: "timeout after 50ms",
@@ -545,7 +499,7 @@ func TestBodySizeCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := compile(t, kargoapi.HTTPCheck{URL: s.URL + "/?n=" + strconv.Itoa(tt.size)})
-			m := Measure(t.Context(), NewClient(ClientOptions{MaxBodyBytes: tt.max}), p, nil)
+			m := Measure(t.Context(), NewClient(ClientOptions{Egress: testEgress, MaxBodyBytes: tt.max}), p, nil)
 			require.NoError(t, m.Err)
 			require.Equal(t, tt.wantMessage == "", m.Passed)
 			require.Equal(t, tt.wantMessage, m.Message)
@@ -576,7 +530,11 @@ func TestRedirects(t *testing.T) {
 			}
 		}
 	})
-	c := NewClient(ClientOptions{LookupIP: lookup(map[string]string{"other.test": "127.0.0.1"})})
+	policy := egress.New(egress.Options{
+		Allow:    egress.MustParseRules(s.Listener.Addr().String(), other.Listener.Addr().String()),
+		Resolver: lookup(map[string]string{"other.test": "127.0.0.1"}),
+	})
+	c := NewClient(ClientOptions{Egress: policy})
 
 	tests := []struct {
 		name        string
@@ -585,16 +543,16 @@ func TestRedirects(t *testing.T) {
 	}{
 		{name: "same host is followed", path: "/start"},
 		{name: "five redirects are followed", path: "/hop/0?limit=5"},
-		{name: "a sixth is not", path: "/hop/0?limit=6", wantMessage: "stopped after 5 redirects, at " + s.URL + "/hop/6?limit=6"},
+		{name: "a sixth is not", path: "/hop/0?limit=6", wantMessage: "stopped after 5 redirects"},
 		{
 			name:        "another port is refused",
 			path:        "/away",
-			wantMessage: "refused redirect to " + other.URL + "/landing: only redirects to " + strings.TrimPrefix(s.URL, "http://") + " are followed; point the check at the final URL",
+			wantMessage: "refused a redirect away from " + strings.TrimPrefix(s.URL, "http://") + ": only redirects to the same host and port are followed; point the check at the final URL",
 		},
 		{
 			name:        "another name for the same server is refused",
 			path:        "/renamed",
-			wantMessage: "refused redirect to http://other.test:",
+			wantMessage: "refused a redirect away from " + strings.TrimPrefix(s.URL, "http://"),
 		},
 	}
 	for _, tt := range tests {
@@ -612,85 +570,83 @@ func TestRedirects(t *testing.T) {
 }
 
 func TestRefusedAddresses(t *testing.T) {
-	s := serve(t, func(w http.ResponseWriter, _ *http.Request) {
-		// A fresh connection per request, so every measurement dials.
-		w.Header().Set("Connection", "close")
-	})
+	var hits atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	t.Cleanup(s.Close)
 	port := s.URL[strings.LastIndex(s.URL, ":")+1:]
-	names := map[string]string{"metadata.test": "169.254.169.254", "zone.test": "fe80::1"}
+	names := map[string]string{"metadata.test": "169.254.169.254", "local.test": "127.0.0.1"}
 
 	tests := []struct {
-		name       string
-		url        string
-		allowed    []string
-		wantErr    string
-		wantDialed []string
+		name    string
+		url     string
+		allowed []string
+		wantErr string
 	}{
+		{
+			name:    "loopback in the url",
+			url:     s.URL + "/",
+			wantErr: "refused to connect to 127.0.0.1:" + port + ": it is a loopback address",
+		},
+		{
+			name:    "name resolving to loopback",
+			url:     "http://local.test:" + port + "/",
+			wantErr: "refused to connect to local.test (127.0.0.1:" + port + "): it is a loopback address",
+		},
 		{
 			name:    "metadata address in the url",
 			url:     "http://169.254.169.254:" + port + "/",
-			wantErr: "address 169.254.169.254 " + metadataRefusal,
+			wantErr: "refused to connect to 169.254.169.254:" + port + ": it is a cloud metadata address",
 		},
 		{
 			name:    "name resolving to the metadata address",
 			url:     "http://metadata.test:" + port + "/",
-			wantErr: "address 169.254.169.254 of metadata.test " + metadataRefusal,
+			wantErr: "refused to connect to metadata.test (169.254.169.254:" + port + "): it is a cloud metadata address",
 		},
 		{
-			name:    "IPv6 link-local in the url",
-			url:     "http://[fe80::1]:" + port + "/",
-			wantErr: "address fe80::1 is link-local; allow it with --verification-allow-cidr",
-		},
-		{
-			name:    "IPv4-mapped metadata address",
-			url:     "http://[::ffff:169.254.169.254]:" + port + "/",
-			wantErr: "address 169.254.169.254 of ::ffff:169.254.169.254 " + metadataRefusal,
+			name:    "IPv4-mapped loopback",
+			url:     "http://[::ffff:127.0.0.1]:" + port + "/",
+			wantErr: "refused to connect to ::ffff:127.0.0.1 (127.0.0.1:" + port + "): it is a loopback address",
 		},
 		{
 			name:    "unspecified address",
 			url:     "http://0.0.0.0:" + port + "/",
-			wantErr: "address 0.0.0.0 is unspecified; allow it with --verification-allow-cidr",
+			wantErr: "refused to connect to 0.0.0.0:" + port + ": it is an unspecified address",
 		},
 		{
-			name:       "allowed name",
-			url:        "http://metadata.test:" + port + "/",
-			allowed:    []string{"169.254.169.254/32"},
-			wantDialed: []string{"169.254.169.254:" + port},
+			name:    "allowing another port does not help",
+			url:     "http://local.test:" + port + "/",
+			allowed: []string{"127.0.0.1:1"},
+			wantErr: "refused to connect to local.test (127.0.0.1:" + port + "): it is a loopback address",
 		},
 		{
-			name:       "allowed address",
-			url:        "http://169.254.169.254:" + port + "/",
-			allowed:    []string{"169.254.0.0/16"},
-			wantDialed: []string{"169.254.169.254:" + port},
+			name:    "allowed name",
+			url:     "http://local.test:" + port + "/",
+			allowed: []string{"local.test:" + port},
 		},
 		{
-			name:    "allowing another address does not help",
-			url:     "http://metadata.test:" + port + "/",
-			allowed: []string{"169.254.170.0/24"},
-			wantErr: "address 169.254.169.254 of metadata.test " + metadataRefusal,
+			name:    "allowed address",
+			url:     "http://local.test:" + port + "/",
+			allowed: []string{"127.0.0.1:" + port},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var allowed []netip.Prefix
-			for _, a := range tt.allowed {
-				allowed = append(allowed, netip.MustParsePrefix(a))
-			}
-			c := NewClient(ClientOptions{AllowedCIDRs: allowed, LookupIP: lookup(names)})
-			dialed := redirectDials(c, s.Listener.Addr().String())
+			hits.Store(0)
+			c := NewClient(ClientOptions{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(tt.allowed...), Resolver: lookup(names)})})
 			p := compile(t, kargoapi.HTTPCheck{URL: tt.url, Timeout: duration(5 * time.Second)})
 
 			got := Run(t.Context(), c, p, nil, (&ticks{}).tick, func(kargoapi.CheckResult) {})
-			require.Equal(t, tt.wantDialed, *dialed)
 			if tt.wantErr == "" {
 				require.Equal(t, kargoapi.VerificationPhaseSuccessful, got.Phase, got.Message)
+				require.Equal(t, int32(1), hits.Load())
 				return
 			}
-			require.Equal(t, kargoapi.CheckResult{
-				Name: "check", Phase: kargoapi.VerificationPhaseError, Message: tt.wantErr,
-			}, got)
+			require.Equal(t, kargoapi.VerificationPhaseError, got.Phase)
+			require.True(t, strings.HasPrefix(got.Message, tt.wantErr), got.Message)
+			require.Contains(t, got.Message, "--allow-outbound")
 			m := Measure(t.Context(), c, p, nil)
-			require.ErrorAs(t, m.Err, new(*AddressRefusedError))
+			require.ErrorAs(t, m.Err, new(*egress.RefusedError))
+			require.Zero(t, hits.Load(), "the refused address received a request")
 		})
 	}
 }
@@ -703,12 +659,15 @@ func TestDNSRebindingIsRefused(t *testing.T) {
 		w.Header().Set("Connection", "close")
 	})
 	var lookups atomic.Int32
-	c := NewClient(ClientOptions{LookupIP: func(context.Context, string) ([]netip.Addr, error) {
-		if lookups.Add(1) == 1 {
-			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-		}
-		return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
-	}})
+	c := NewClient(ClientOptions{Egress: egress.New(egress.Options{
+		Allow: egress.MustParseRules(s.Listener.Addr().String()),
+		Resolver: func(context.Context, string) ([]netip.Addr, error) {
+			if lookups.Add(1) == 1 {
+				return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+			}
+			return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
+		},
+	})})
 	port := s.URL[strings.LastIndex(s.URL, ":")+1:]
 	p := compile(t, kargoapi.HTTPCheck{URL: "http://rebind.test:" + port + "/", Count: 3})
 
@@ -718,7 +677,7 @@ func TestDNSRebindingIsRefused(t *testing.T) {
 		{Name: "check", Phase: kargoapi.VerificationPhaseRunning, Measurements: 1},
 		{
 			Name: "check", Phase: kargoapi.VerificationPhaseError, Measurements: 1,
-			Message: "address 169.254.169.254 of rebind.test " + metadataRefusal,
+			Message: "refused to connect to rebind.test (169.254.169.254:" + port + "): it is a cloud metadata address, which kargo's controller does not contact unless its --allow-outbound flag allows it (such as --allow-outbound=rebind.test:" + port + ")",
 		},
 	}, reports)
 	require.Equal(t, reports[1], got)
@@ -821,7 +780,7 @@ func TestMeasureSendsHeaders(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	c := NewClient(ClientOptions{})
+	c := NewClient(ClientOptions{Egress: testEgress})
 	p := compile(t, kargoapi.HTTPCheck{URL: s.URL, SuccessCodes: []int32{200}})
 	require.Equal(t, Measurement{Message: "status 401, want 200"}, Measure(t.Context(), c, p, nil))
 	require.Equal(t, Measurement{Passed: true}, Measure(t.Context(), c, p, headers))
@@ -842,28 +801,71 @@ func TestBaseTransportCannotBypassRules(t *testing.T) {
 			return nil, fmt.Errorf("should not be called")
 		},
 	}
-	c := NewClient(ClientOptions{Transport: base})
+	c := NewClient(ClientOptions{Egress: testEgress, Transport: base})
 
 	for _, u := range []string{"http://169.254.169.254/", "https://169.254.169.254/"} {
 		m := Measure(t.Context(), c, compile(t, kargoapi.HTTPCheck{URL: u}), nil)
-		require.ErrorAs(t, m.Err, new(*AddressRefusedError), u)
+		require.ErrorAs(t, m.Err, new(*egress.RefusedError), u)
 	}
 	require.Zero(t, proxied.Load())
 	require.Zero(t, tlsDials.Load())
 }
 
-// The socket-level check refuses an address even when it reaches the dialer
-// by some path other than DialContext.
-func TestDialerRefusesAtTheSocket(t *testing.T) {
-	s := serve(t, func(http.ResponseWriter, *http.Request) {})
-	c := NewClient(ClientOptions{})
-
-	_, err := c.dialer.dial(t.Context(), "tcp", "169.254.169.254:80")
-	var refused *AddressRefusedError
-	require.ErrorAs(t, err, &refused)
-	require.Equal(t, netip.MustParseAddr("169.254.169.254"), refused.Addr)
-
-	conn, err := c.dialer.dial(t.Context(), "tcp", s.Listener.Addr().String())
+// A check's messages land in the Stage's status, readable by everyone who
+// may read the Stage; the response comes from wherever the URL points. No
+// message may quote what the server sent, or a check would read, say, a
+// Secret out of a service that only the controller can reach.
+func TestMessagesNeverQuoteTheResponse(t *testing.T) {
+	const secret = "s3cret-value-from-the-server"
+	s := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "http://"+secret+".example/"+secret, http.StatusFound)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"data":{"token":"`+secret+`"},"list":["`+secret+`"]}`)
+		}
+	})
+	// A service that does not speak HTTP, whose first bytes net/http
+	// would otherwise quote ("malformed HTTP response ...").
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	require.NoError(t, conn.Close())
+	t.Cleanup(func() { _ = raw.Close() })
+	t.Cleanup(testEgress.Allow(egress.MustParseRules(raw.Addr().String())...))
+	go func() {
+		for {
+			c, err := raw.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, secret+" banner of a non-HTTP service\r\n")
+			_ = c.Close()
+		}
+	}()
+	c := NewClient(ClientOptions{Egress: testEgress})
+
+	tests := []struct {
+		name string
+		url  string
+		expr string
+	}{
+		{name: "expression gives a string", url: s.URL, expr: "body.data.token"},
+		{name: "expression gives a map", url: s.URL, expr: "body.data"},
+		{name: "expression gives a list", url: s.URL, expr: "body.list"},
+		{name: "expression converts the value", url: s.URL, expr: "int(body.data.token) == 1"},
+		{name: "expression indexes with the value", url: s.URL, expr: "body.data[body.data.token] == 1"},
+		{name: "expression compares the value with a number", url: s.URL, expr: "body.data.token > 1"},
+		{name: "redirect elsewhere", url: s.URL + "/redirect"},
+		{name: "not an HTTP server", url: "http://" + raw.Addr().String() + "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := compile(t, kargoapi.HTTPCheck{URL: tt.url, SuccessExpression: tt.expr})
+			m := Measure(t.Context(), c, p, nil)
+			require.NoError(t, m.Err)
+			require.False(t, m.Passed)
+			require.NotEmpty(t, m.Message)
+			require.NotContains(t, m.Message, secret)
+		})
+	}
 }

@@ -2,16 +2,22 @@ package httpcheck
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/cel-go/common/types"
+
+	"github.com/kargohq/kargo/internal/egress"
 )
 
 // Measurement is the outcome of one request of a check.
@@ -52,7 +58,7 @@ func Measure(ctx context.Context, c *Client, p *Program, headers map[string]stri
 
 	resp, err := c.do(req)
 	if err != nil {
-		var refused *AddressRefusedError
+		var refused *egress.RefusedError
 		switch {
 		case errors.As(err, &refused):
 			return Measurement{Err: refused}
@@ -61,7 +67,7 @@ func Measure(ctx context.Context, c *Client, p *Program, headers map[string]stri
 		case errors.Is(reqCtx.Err(), context.DeadlineExceeded):
 			return Measurement{Message: "timeout after " + p.timeout.String()}
 		}
-		return Measurement{Message: unwrapURLError(err).Error()}
+		return Measurement{Message: requestProblem(err)}
 	}
 	return p.judge(reqCtx, resp)
 }
@@ -99,12 +105,15 @@ func (p *Program) judge(ctx context.Context, resp *response) Measurement {
 		"body":    parseBody(resp.body),
 	})
 	if err != nil {
-		return Measurement{Message: fmt.Sprintf("expression %s: %v", p.expression, err)}
+		return Measurement{Message: fmt.Sprintf("expression %s could not be evaluated: %s", p.expression, evaluationProblem(err))}
 	}
 	passed, ok := out.Value().(bool)
 	switch {
 	case !ok:
-		return Measurement{Message: fmt.Sprintf("expression %s gave %s %v, not a bool", p.expression, out.Type().TypeName(), out.Value())}
+		// Never the value itself: it comes from the response, and the
+		// message lands in the Stage's status, which would turn a check
+		// into a way of reading whatever the URL serves.
+		return Measurement{Message: fmt.Sprintf("expression %s gave a value of type %s, not a bool", p.expression, out.Type().TypeName())}
 	case !passed:
 		return Measurement{Message: fmt.Sprintf("expression %s was false", p.expression)}
 	}
@@ -166,4 +175,91 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// What a check reports about a response goes into the Stage's status, which
+// everyone who may read the Stage sees, while the response may come from a
+// service that only the controller can reach. So messages are made of a
+// fixed vocabulary, the status code, types and sizes: never text that the
+// server sent. evaluationProblem and requestProblem turn errors, whose
+// text may quote the response (CEL's conversion errors quote the value,
+// net/http's "malformed HTTP response" quotes the first bytes the server
+// sent), into such messages.
+
+// evaluationProblem describes a failed evaluation of a success expression.
+func evaluationProblem(err error) string {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(msg, "no such key"), strings.Contains(msg, "no such attribute"):
+		return "the response has no field that it reads"
+	case strings.Contains(msg, "no such overload"), strings.Contains(msg, "no matching overload"):
+		return "a value of the response has another type than it expects"
+	case strings.Contains(msg, "cost limit"):
+		return "it exceeded its cost limit"
+	case strings.Contains(msg, "division by zero"), strings.Contains(msg, "modulus by zero"):
+		return "division by zero"
+	case strings.Contains(msg, "index out of range"):
+		return "an index is out of range"
+	case strings.Contains(msg, "interrupt"), strings.Contains(msg, "cancel"):
+		return "it was interrupted"
+	}
+	return "an operation on the response failed"
+}
+
+// requestProblem describes a request that got no HTTP response.
+func requestProblem(err error) string {
+	var (
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		recErr  tls.RecordHeaderError
+		opErr   *net.OpError
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return "resolve " + dnsErr.Name + ": no such host"
+		}
+		return "resolve " + dnsErr.Name + ": the lookup failed"
+	case errors.As(err, &certErr):
+		// The certificate is shown to whoever connects; its names are
+		// what a user needs to fix the check.
+		return "the server's TLS certificate is not trusted: " + certErr.Err.Error()
+	case errors.As(err, &recErr):
+		return "the server did not answer with TLS"
+	case errors.As(err, &opErr):
+		// The address is the one the check names; the cause is the
+		// operating system's (connection refused, reset, ...).
+		return fmt.Sprintf("%s %s: %s", opErr.Op, opErr.Addr, causeOf(opErr.Err))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the server closed the connection without an answer"
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "the server answered plain HTTP to an https:// URL"
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return "the server answered plain HTTP to an https:// URL"
+	}
+	var bodyErr *bodyTooLargeError
+	if errors.As(err, &bodyErr) {
+		return bodyErr.Error()
+	}
+	var redirectErr *redirectError
+	if errors.As(err, &redirectErr) {
+		return redirectErr.Error()
+	}
+	return "the request failed: the connection broke or the answer was not HTTP"
+}
+
+// causeOf names what the operating system said about a connection.
+func causeOf(err error) string {
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) {
+		return sysErr.Err.Error()
+	}
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		return "TLS alert: " + alert.Error()
+	}
+	if errors.Is(err, io.EOF) {
+		return "the server closed the connection"
+	}
+	return "the connection failed"
 }

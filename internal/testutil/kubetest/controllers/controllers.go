@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"testing"
 
 	"github.com/go-logr/logr"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/webhook"
@@ -25,6 +28,24 @@ import (
 // ServiceAccount is the identity the controllers run as: the name a
 // cluster install's ServiceAccount kargo/kargo-controller has.
 const ServiceAccount = "system:serviceaccount:" + install.Namespace + ":kargo-controller"
+
+// egressPolicy is the outbound address policy of the controllers Run
+// starts. It is that of a cluster install (public addresses only) until a
+// test allows its own servers with AllowOutbound.
+var egressPolicy = egress.New(egress.Options{})
+
+// AllowOutbound lets the controllers connect to addrs (test servers on
+// loopback, by address and port such as "127.0.0.1:41234") until t ends,
+// through the --allow-outbound mechanism of a real install: the policy
+// stays on, and every other loopback address stays refused.
+func AllowOutbound(t testing.TB, addrs ...string) {
+	t.Helper()
+	rules, err := egress.ParseRules(strings.Join(addrs, ","))
+	if err != nil {
+		t.Fatalf("allow outbound connections to %v: %v", addrs, err)
+	}
+	t.Cleanup(egressPolicy.Allow(rules...))
+}
 
 // Run starts every kargo controller and the admission webhooks against e,
 // with the Git cache in a temporary directory, and returns once the webhooks
@@ -50,6 +71,7 @@ func Run(e *kubetest.Env) (func(), error) {
 	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
 		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir,
 		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
+		Egress:   egressPolicy,
 	})
 	if err != nil {
 		cancel()
@@ -69,6 +91,7 @@ func Run(e *kubetest.Env) (func(), error) {
 			fmt.Fprintf(os.Stderr, "controller manager: %v\n", err)
 		}
 		_ = os.RemoveAll(dir)
+		_ = egressPolicy.Close()
 	}, nil
 }
 
