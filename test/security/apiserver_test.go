@@ -1,0 +1,303 @@
+package security
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/cli"
+	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
+)
+
+// apiserverStart runs kargo's API server as a cluster install runs it: as
+// the ServiceAccount kargo/kargo-api, authenticating with a TokenRequest
+// token of its own, with only the shipped kargo-api ClusterRole bound. It
+// stops with the test.
+func apiserverStart(t *testing.T, opts server.Options) *apiserver.Server {
+	t.Helper()
+	// Binds the shipped role to kargo/kargo-api; the connection it returns
+	// (a client certificate) is not used: the server presents a real
+	// ServiceAccount token.
+	_, err := apiserver.Config(env)
+	require.NoError(t, err)
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = apiserverToken(t, install.Namespace, "kargo-api")
+	opts.Config = cfg
+	srv, err := apiserver.Start(env, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	return srv
+}
+
+// apiserverToken creates the ServiceAccount namespace/name when missing
+// and returns a TokenRequest token for it, as `kubectl create token` does.
+func apiserverToken(t *testing.T, namespace, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if err := env.Admin.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
+	cs, err := kubernetes.NewForConfig(env.Config)
+	require.NoError(t, err)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, tr.Status.Token)
+	return tr.Status.Token
+}
+
+// apiserverServiceAccount creates the ServiceAccount name in project, binds
+// the ClusterRole role to it there (none when empty), and returns a
+// TokenRequest token for it.
+func apiserverServiceAccount(t *testing.T, project, name, role string) string {
+	t.Helper()
+	token := apiserverToken(t, project, name)
+	if role != "" {
+		require.NoError(t, env.Admin.Create(context.Background(), &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name + "-" + role},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: project, Name: name}},
+		}))
+	}
+	return token
+}
+
+// apiserverProjects numbers the projects of the run, so that -count=N runs
+// each test in fresh ones.
+var apiserverProjects atomic.Int64
+
+// apiserverProject creates a Project with a Warehouse w (polled hourly, on
+// an address that resolves nowhere), a Stage test subscribed to it, and one
+// Freight of w, and returns the project and the Freight.
+func apiserverProject(t *testing.T, prefix string) (string, *kargoapi.Freight) {
+	t.Helper()
+	ctx := context.Background()
+	project := fmt.Sprintf("%s-%d", prefix, apiserverProjects.Add(1))
+	env.CreateProject(t, project)
+	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+		ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: project},
+		Spec: kargoapi.WarehouseSpec{
+			Interval:      &metav1.Duration{Duration: time.Hour},
+			Subscriptions: kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "registry.invalid/app"}}},
+		},
+	}))
+	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: project},
+		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"}},
+	}))
+	images := []kargoapi.Image{{RepoURL: "registry.invalid/app", Tag: "1.0.0", Digest: "sha256:" + strings.Repeat("ab", 32)}}
+	f := &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: project},
+		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
+		Images:     images,
+	}
+	require.NoError(t, env.Admin.Create(ctx, f))
+	return project, f
+}
+
+// apiserverResponse is what kargo's API server answered.
+type apiserverResponse struct {
+	code int
+	body []byte
+}
+
+// apiserverCall sends a request with token (none when empty) and body as
+// JSON (none when nil), with extra headers, and returns the answer.
+func apiserverCall(t *testing.T, srv *apiserver.Server, token, method, path string, body any, header ...string) apiserverResponse {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return apiserverResponse{code: resp.StatusCode, body: raw}
+}
+
+// apiserverPromotions returns the names of the Promotions in project.
+func apiserverPromotions(t *testing.T, project string) []string {
+	t.Helper()
+	list := &kargoapi.PromotionList{}
+	require.NoError(t, env.Admin.List(context.Background(), list, client.InNamespace(project)))
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// apiserverFreight reads the Freight as the admin.
+func apiserverFreight(t *testing.T, f *kargoapi.Freight) *kargoapi.Freight {
+	t.Helper()
+	got := &kargoapi.Freight{}
+	require.NoError(t, env.Admin.Get(context.Background(), client.ObjectKeyFromObject(f), got))
+	return got
+}
+
+// apiserverKargo runs a kargo command line through cli.Execute with the
+// CLI's configuration in dir, and returns its exit code, stdout and
+// stderr.
+func apiserverKargo(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv("KARGO_CONFIG", filepath.Join(dir, "config.yaml"))
+	var stdout, stderr bytes.Buffer
+	code := cli.Execute(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestAPIServerServiceAccountTokens attacks and uses kargo's API server
+// under the shipped kargo-api role with TokenRequest ServiceAccount tokens,
+// which carry a UID and extras (authentication.kubernetes.io/credential-id)
+// that the server must pass on when it acts as its caller.
+func TestAPIServerServiceAccountTokens(t *testing.T) {
+	srv := apiserverStart(t, server.Options{})
+	ctx := context.Background()
+	project, f := apiserverProject(t, "sa-tokens")
+	deployer := apiserverServiceAccount(t, project, "deployer", "kargo-promoter")
+	ci := apiserverServiceAccount(t, project, "ci", "kargo-admin")
+	idle := apiserverServiceAccount(t, project, "idle", "")
+	env.Bind(t, project, kubetest.Adam, "ClusterRole", "kargo-admin")
+	base := "/api/v1/projects/" + project
+
+	t.Run("a ServiceAccount token carries the extras the server must impersonate", func(t *testing.T) {
+		// Without extras this file would test nothing the static users
+		// do not: check that TokenRequest tokens carry them here.
+		cs, err := kubernetes.NewForConfig(env.Config)
+		require.NoError(t, err)
+		tr, err := cs.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: deployer},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.True(t, tr.Status.Authenticated)
+		require.NotEmpty(t, tr.Status.User.UID)
+		require.Contains(t, tr.Status.User.Extra, "authentication.kubernetes.io/credential-id")
+		who := apiserverCall(t, srv, deployer, http.MethodGet, "/api/v1/whoami", nil)
+		require.Equal(t, http.StatusOK, who.code, string(who.body))
+		require.Contains(t, string(who.body), "system:serviceaccount:"+project+":deployer")
+	})
+
+	t.Run("a ServiceAccount token user with promote can promote through the API under the shipped role", func(t *testing.T) {
+		r := apiserverCall(t, srv, deployer, http.MethodPost, base+"/stages/test/promote", apitypes.PromoteRequest{Freight: f.Name})
+		require.Equal(t, http.StatusCreated, r.code, string(r.body))
+		var promo kargoapi.Promotion
+		require.NoError(t, json.Unmarshal(r.body, &promo))
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(&promo), &kargoapi.Promotion{}))
+	})
+
+	t.Run("a ServiceAccount token user with promote can approve through the API", func(t *testing.T) {
+		r := apiserverCall(t, srv, deployer, http.MethodPost, base+"/freight/"+f.Name+"/approve", apitypes.ApproveRequest{Stage: "test"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		require.Contains(t, apiserverFreight(t, f).Status.ApprovedFor, "test")
+	})
+
+	t.Run("a ServiceAccount token admin can alias Freight through the API", func(t *testing.T) {
+		r := apiserverCall(t, srv, ci, http.MethodPost, base+"/freight/"+f.Name+"/alias", apitypes.AliasRequest{Alias: "sa-alias"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		require.Equal(t, "sa-alias", apiserverFreight(t, f).Alias)
+	})
+
+	t.Run("a ServiceAccount token admin can refresh a Warehouse through the API", func(t *testing.T) {
+		r := apiserverCall(t, srv, ci, http.MethodPost, base+"/warehouses/w/refresh", nil)
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		wh := &kargoapi.Warehouse{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "w"}, wh))
+		require.NotEmpty(t, wh.Annotations[warehouse.RefreshAnnotationKey])
+	})
+
+	t.Run("a ServiceAccount token admin can apply manifests through the API", func(t *testing.T) {
+		manifest := fmt.Sprintf("apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: applied\n  namespace: %s\nspec:\n  subscriptions:\n    warehouse: w\n", project)
+		r := apiserverCall(t, srv, ci, http.MethodPost, "/api/v1/apply", apitypes.ManifestRequest{Manifests: manifest})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		var res apitypes.ManifestResult
+		require.NoError(t, json.Unmarshal(r.body, &res))
+		require.Len(t, res.Results, 1)
+		require.Nil(t, res.Results[0].Error, string(r.body))
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "applied"}, &kargoapi.Stage{}))
+	})
+
+	t.Run("a ServiceAccount token cannot impersonate someone else through the API", func(t *testing.T) {
+		before := apiserverPromotions(t, project)
+		// idle holds no right; adam administers the project. Kubernetes'
+		// impersonation headers sent to kargo's API server must not make
+		// it act as adam, nor as the cluster's administrators.
+		for _, h := range [][]string{
+			{"Impersonate-User", kubetest.Adam},
+			{"Impersonate-User", "admin", "Impersonate-Group", "system:masters"},
+			{"Impersonate-Uid", "uid-adam", "Impersonate-Extra-Scopes", "all"},
+		} {
+			r := apiserverCall(t, srv, idle, http.MethodPost, base+"/stages/test/promote", apitypes.PromoteRequest{Freight: f.Name}, h...)
+			require.Equal(t, http.StatusForbidden, r.code, string(r.body))
+			require.Contains(t, string(r.body), "system:serviceaccount:"+project+":idle")
+			who := apiserverCall(t, srv, idle, http.MethodGet, "/api/v1/whoami", nil, h...)
+			require.Contains(t, string(who.body), "system:serviceaccount:"+project+":idle")
+		}
+		r := apiserverCall(t, srv, idle, http.MethodPost, base+"/freight/"+f.Name+"/alias", apitypes.AliasRequest{Alias: "hijacked"}, "Impersonate-User", kubetest.Adam)
+		require.Equal(t, http.StatusForbidden, r.code, string(r.body))
+		require.Equal(t, before, apiserverPromotions(t, project))
+		require.NotEqual(t, "hijacked", apiserverFreight(t, f).Alias)
+	})
+
+	t.Run("a ServiceAccount token user logs in and promotes with the kargo CLI as docs/cli.md shows", func(t *testing.T) {
+		dir := t.TempDir()
+		tokenFile := filepath.Join(dir, "token")
+		require.NoError(t, os.WriteFile(tokenFile, []byte(deployer+"\n"), 0o600))
+		code, out, errOut := apiserverKargo(t, dir, "login", srv.URL, "--token-file", tokenFile)
+		require.Equal(t, cli.ExitOK, code, errOut)
+		require.Contains(t, out, "system:serviceaccount:"+project+":deployer")
+		before := len(apiserverPromotions(t, project))
+		code, out, errOut = apiserverKargo(t, dir, "promote", "--project", project, "--stage", "test", "--freight", f.Name)
+		require.Equal(t, cli.ExitOK, code, errOut)
+		require.Len(t, apiserverPromotions(t, project), before+1, out)
+		code, _, errOut = apiserverKargo(t, dir, "approve", "--project", project, "--stage", "test", "--freight", f.Name)
+		require.Equal(t, cli.ExitOK, code, errOut)
+	})
+
+	t.Run("a static-token user promotes and aliases through the API under the shipped role", func(t *testing.T) {
+		r := apiserverCall(t, srv, kubetest.Token(kubetest.Adam), http.MethodPost, base+"/stages/test/promote", apitypes.PromoteRequest{Freight: f.Name})
+		require.Equal(t, http.StatusCreated, r.code, string(r.body))
+		r = apiserverCall(t, srv, kubetest.Token(kubetest.Adam), http.MethodPost, base+"/freight/"+f.Name+"/alias", apitypes.AliasRequest{Alias: "adam-alias"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+	})
+}
