@@ -1,6 +1,7 @@
 package security
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -299,5 +300,145 @@ func TestAPIServerServiceAccountTokens(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.code, string(r.body))
 		r = apiserverCall(t, srv, kubetest.Token(kubetest.Adam), http.MethodPost, base+"/freight/"+f.Name+"/alias", apitypes.AliasRequest{Alias: "adam-alias"})
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
+	})
+}
+
+// apiserverEvent is one event of a watch as it came over the wire, and
+// when.
+type apiserverEvent struct {
+	apitypes.WatchEvent
+	at time.Time
+}
+
+// apiserverWatch opens a watch with token and returns its events; the
+// channel closes when the server ends the stream.
+func apiserverWatch(t *testing.T, srv *apiserver.Server, token, path string) <-chan apiserverEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	events := make(chan apiserverEvent, 1024)
+	go func() {
+		defer resp.Body.Close()
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var ev apitypes.WatchEvent
+			if json.Unmarshal([]byte(data), &ev) != nil {
+				return
+			}
+			select {
+			case events <- apiserverEvent{WatchEvent: ev, at: time.Now()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return events
+}
+
+// apiserverUntil returns the events of a watch up to the first that
+// satisfies stop (included), failing the test when none comes within
+// timeout or the watch ends before.
+func apiserverUntil(t *testing.T, events <-chan apiserverEvent, timeout time.Duration, what string, stop func(apiserverEvent) bool) []apiserverEvent {
+	t.Helper()
+	deadline := time.After(timeout)
+	var got []apiserverEvent
+	for {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the watch ended before %s", what)
+			got = append(got, ev)
+			if stop(ev) {
+				return got
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %s", what, timeout)
+		}
+	}
+}
+
+// TestAPIServerLongLivedWatches: a watch is authorized again while it
+// runs, and ends within a bound, so that it does not outlive the caller's
+// rights.
+func TestAPIServerLongLivedWatches(t *testing.T) {
+	const recheck = 500 * time.Millisecond
+	srv := apiserverStart(t, server.Options{WatchRecheck: recheck})
+	ctx := context.Background()
+	project, f := apiserverProject(t, "watch-revoked")
+	watcher := apiserverServiceAccount(t, project, "watcher", "kargo-viewer")
+
+	t.Run("a watch ends after the user's RoleBinding is deleted, and nothing of the project follows", func(t *testing.T) {
+		events := apiserverWatch(t, srv, watcher, "/api/v1/projects/"+project+"/freight?watch=true")
+		apiserverUntil(t, events, 30*time.Second, "the end of the replay", func(ev apiserverEvent) bool { return ev.Type == apitypes.WatchSynced })
+
+		// Changes keep coming while and after the right is revoked.
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"metadata":{"annotations":{"tick":"%d"}}}`, i))
+				_ = env.Admin.Patch(ctx, f.DeepCopy(), patch)
+			}
+		}()
+		defer func() { close(stop); <-done }()
+		// While the right holds, the rechecks let the changes through.
+		held := time.Now().Add(4 * recheck)
+		apiserverUntil(t, events, 30*time.Second, "changes across several rechecks", func(ev apiserverEvent) bool {
+			require.Equal(t, "MODIFIED", ev.Type, string(ev.Object))
+			return ev.at.After(held)
+		})
+
+		revoked := time.Now()
+		require.NoError(t, env.Admin.Delete(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "watcher-kargo-viewer"}}))
+		// The bound: one recheck interval, plus slack for a busy machine.
+		bound := recheck + 5*time.Second
+		got := apiserverUntil(t, events, bound, "the watch's end with a refusal", func(ev apiserverEvent) bool { return ev.Type == apitypes.WatchError })
+		end := got[len(got)-1]
+		t.Logf("the watch ended %s after the RoleBinding was deleted", end.at.Sub(revoked).Round(time.Millisecond))
+		var status metav1.Status
+		require.NoError(t, json.Unmarshal(end.Object, &status))
+		require.Equal(t, int32(http.StatusForbidden), status.Code, string(end.Object))
+		require.Contains(t, status.Message, "system:serviceaccount:"+project+":watcher")
+		// Nothing after the refusal: the stream is closed.
+		select {
+		case ev, ok := <-events:
+			require.False(t, ok, "an event after the refusal: %s %s", ev.Type, ev.Object)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream stayed open after the refusal")
+		}
+		// And a new watch is refused outright.
+		r := apiserverCall(t, srv, watcher, http.MethodGet, "/api/v1/projects/"+project+"/freight?watch=true", nil)
+		require.Equal(t, http.StatusForbidden, r.code, string(r.body))
+	})
+
+	t.Run("a watch ends when it reaches its lifetime, and says so", func(t *testing.T) {
+		const lifetime = 2 * time.Second
+		short := apiserverStart(t, server.Options{WatchLifetime: lifetime})
+		viewer := apiserverServiceAccount(t, project, "viewer", "kargo-viewer")
+		opened := time.Now()
+		events := apiserverWatch(t, short, viewer, "/api/v1/projects/"+project+"/freight?watch=true")
+		got := apiserverUntil(t, events, lifetime+10*time.Second, "the end of the watch", func(ev apiserverEvent) bool { return ev.Type == apitypes.WatchReconnect })
+		last := got[len(got)-1]
+		require.LessOrEqual(t, last.at.Sub(opened), lifetime+2*time.Second)
+		require.GreaterOrEqual(t, last.at.Sub(opened), lifetime*3/4)
+		_, ok := <-events
+		require.False(t, ok, "the stream is closed after RECONNECT")
 	})
 }
