@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -34,6 +39,8 @@ import (
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
 
 // apiserverStart runs kargo's API server as a cluster install runs it: as
@@ -42,6 +49,59 @@ import (
 // stops with the test.
 func apiserverStart(t *testing.T, opts server.Options) *apiserver.Server {
 	t.Helper()
+	opts.Config = apiserverIdentity(t)
+	srv, err := apiserver.Start(env, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	return srv
+}
+
+// apiserverCounts counts the requests kargo's API server makes to the
+// Kubernetes API server, by path: it wraps the server's own transport,
+// which it leaves as it is.
+type apiserverCounts struct {
+	mu     sync.Mutex
+	byPath map[string]int
+}
+
+func (c *apiserverCounts) of(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byPath[path]
+}
+
+type apiserverCountingTransport struct {
+	counts *apiserverCounts
+	next   http.RoundTripper
+}
+
+func (t apiserverCountingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.counts.mu.Lock()
+	t.counts.byPath[r.URL.Path]++
+	t.counts.mu.Unlock()
+	return t.next.RoundTrip(r)
+}
+
+// apiserverStartCounting is apiserverStart, counting the server's requests
+// to the Kubernetes API server.
+func apiserverStartCounting(t *testing.T, opts server.Options) (*apiserver.Server, *apiserverCounts) {
+	t.Helper()
+	counts := &apiserverCounts{byPath: map[string]int{}}
+	opts.Config = apiserverIdentity(t)
+	opts.Config.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return apiserverCountingTransport{counts: counts, next: rt}
+	}
+	srv, err := apiserver.Start(env, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	return srv, counts
+}
+
+// apiserverIdentity returns the connection of kargo's API server on a
+// cluster: the ServiceAccount kargo/kargo-api with a TokenRequest token and
+// only the shipped kargo-api ClusterRole bound.
+func apiserverIdentity(t *testing.T) *rest.Config {
+	t.Helper()
 	// Binds the shipped role to kargo/kargo-api; the connection it returns
 	// (a client certificate) is not used: the server presents a real
 	// ServiceAccount token.
@@ -49,11 +109,7 @@ func apiserverStart(t *testing.T, opts server.Options) *apiserver.Server {
 	require.NoError(t, err)
 	cfg := rest.AnonymousClientConfig(env.Config)
 	cfg.BearerToken = apiserverToken(t, install.Namespace, "kargo-api")
-	opts.Config = cfg
-	srv, err := apiserver.Start(env, opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
-	return srv
+	return cfg
 }
 
 // apiserverToken creates the ServiceAccount namespace/name when missing
@@ -440,5 +496,246 @@ func TestAPIServerLongLivedWatches(t *testing.T) {
 		require.GreaterOrEqual(t, last.at.Sub(opened), lifetime*3/4)
 		_, ok := <-events
 		require.False(t, ok, "the stream is closed after RECONNECT")
+	})
+}
+
+// TestAPIServerUnauthenticatedCost: requests without a good token cost the
+// Kubernetes API server one TokenReview per distinct token, not one per
+// request.
+func TestAPIServerUnauthenticatedCost(t *testing.T) {
+	srv, counts := apiserverStartCounting(t, server.Options{})
+	project, _ := apiserverProject(t, "token-flood")
+	const reviews = "/apis/authentication.k8s.io/v1/tokenreviews"
+
+	t.Run("a flood of bad tokens costs at most one TokenReview per token", func(t *testing.T) {
+		before := counts.of(reviews)
+		bad := []string{"not-a-token", "kubetest-token-mallory", "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjk5OTk5OTk5OTl9.Zm9yZ2Vk"}
+		var wg sync.WaitGroup
+		codes := make(chan int, 300)
+		for i := range 300 {
+			wg.Go(func() {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/projects/"+project+"/stages", nil)
+				if err != nil {
+					codes <- 0
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+bad[i%len(bad)])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					codes <- 0
+					return
+				}
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			})
+		}
+		wg.Wait()
+		close(codes)
+		for code := range codes {
+			require.Equal(t, http.StatusUnauthorized, code)
+		}
+		got := counts.of(reviews) - before
+		t.Logf("300 requests with %d bad tokens cost %d TokenReviews", len(bad), got)
+		require.LessOrEqual(t, got, len(bad))
+	})
+
+	t.Run("a remembered refusal does not shadow a good token", func(t *testing.T) {
+		good := apiserverServiceAccount(t, project, "late", "kargo-viewer")
+		r := apiserverCall(t, srv, good, http.MethodGet, "/api/v1/projects/"+project+"/stages", nil)
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+	})
+}
+
+// apiserverReceiver serves the webhook receiver as the controller manager
+// does (its secret cache, the controller's identity with the shipped
+// roles), with the given bounds, and counts its requests to the
+// Kubernetes API server.
+func apiserverReceiver(t *testing.T, rx *webhookreceiver.Receiver) (*httptest.Server, *apiserverCounts) {
+	t.Helper()
+	cfg, err := env.UserConfig(controllers.ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
+	require.NoError(t, err)
+	counts := &apiserverCounts{byPath: map[string]int{}}
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return apiserverCountingTransport{counts: counts, next: rt}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	require.NoError(t, err)
+	secrets, err := webhookreceiver.NewSecretCache(cfg, cache.Options{Scheme: env.Scheme})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- secrets.Start(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	_, err = secrets.GetInformer(ctx, &corev1.Secret{})
+	require.NoError(t, err)
+	require.True(t, secrets.WaitForCacheSync(ctx))
+	rx.Client, rx.Secrets = c, secrets
+	srv := httptest.NewUnstartedServer(rx)
+	srv.Config.ReadHeaderTimeout = 10 * time.Second // as the controller manager serves it
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, counts
+}
+
+// apiserverPush posts body to the receiver, signed with secret (unsigned
+// when nil), and returns the status code and the answer.
+func apiserverPush(t *testing.T, srv *httptest.Server, project string, secret []byte, body string, header ...string) (int, webhookreceiver.Result) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/"+project+"/github", strings.NewReader(body))
+	require.NoError(t, err)
+	if secret != nil {
+		req.Header.Set(webhookreceiver.SignatureHeader, "sha256="+hex.EncodeToString(webhookreceiver.Sign(secret, []byte(body))))
+	}
+	req.Header.Set("X-GitHub-Event", "push")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var res webhookreceiver.Result
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
+	}
+	return resp.StatusCode, res
+}
+
+// TestAPIServerWebhookReceiver attacks the push-notification receiver,
+// which anyone who can reach it may call.
+func TestAPIServerWebhookReceiver(t *testing.T) {
+	ctx := context.Background()
+	project := env.NewProject(t, "webhooks")
+	secret := []byte("webhook-secret")
+	require.NoError(t, env.Admin.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: webhookreceiver.SecretName},
+		Data:       map[string][]byte{webhookreceiver.SecretKey: secret},
+	}))
+	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "w"},
+		Spec: kargoapi.WarehouseSpec{
+			Interval:      &metav1.Duration{Duration: time.Hour},
+			Subscriptions: kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: "https://git.invalid/example/app.git"}}},
+		},
+	}))
+	refreshToken := func() string {
+		wh := &kargoapi.Warehouse{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "w"}, wh))
+		return wh.Annotations[warehouse.RefreshAnnotationKey]
+	}
+	push := func(after string) string {
+		return fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":"https://git.invalid/example/app.git"}}`, after)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC).UnixNano())
+	rx := &webhookreceiver.Receiver{
+		BodyTimeout:  time.Second,
+		ReplayWindow: time.Hour,
+		Now:          func() time.Time { return time.Unix(0, clock.Add(int64(time.Millisecond))) },
+	}
+	srv, counts := apiserverReceiver(t, rx)
+
+	t.Run("a signed push refreshes the Warehouse", func(t *testing.T) {
+		code, res := apiserverPush(t, srv, project, secret, push("1111"))
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, []string{"warehouse/w"}, res.Refreshed)
+	})
+
+	t.Run("a replayed webhook delivery is ignored", func(t *testing.T) {
+		before := refreshToken()
+		require.NotEmpty(t, before)
+		// The delivery header is not signed: a fresh one does not make a
+		// captured body new.
+		code, res := apiserverPush(t, srv, project, secret, push("1111"), "X-GitHub-Delivery", "a-fresh-guid")
+		require.Equal(t, http.StatusOK, code)
+		require.True(t, res.Replayed)
+		require.Empty(t, res.Refreshed)
+		require.Equal(t, before, refreshToken(), "a replay refreshes nothing")
+		// A new push is a new body.
+		code, res = apiserverPush(t, srv, project, secret, push("2222"))
+		require.Equal(t, http.StatusOK, code)
+		require.False(t, res.Replayed)
+		require.NotEqual(t, before, refreshToken())
+	})
+
+	t.Run("a slow webhook body is cut off", func(t *testing.T) {
+		before := refreshToken()
+		body := push("3333")
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		require.NoError(t, err)
+		defer conn.Close()
+		sig := "sha256=" + hex.EncodeToString(webhookreceiver.Sign(secret, []byte(body)))
+		_, err = fmt.Fprintf(conn, "POST /webhooks/%s/github HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s: %s\r\n\r\n",
+			project, len(body), webhookreceiver.SignatureHeader, sig)
+		require.NoError(t, err)
+		// One byte every 100 ms: the body would take seconds.
+		started := time.Now()
+		answered := make(chan string, 1)
+		go func() {
+			raw, _ := io.ReadAll(conn)
+			answered <- string(raw)
+		}()
+		var reply string
+	trickle:
+		for i := 0; i < len(body); i++ {
+			select {
+			case reply = <-answered:
+				break trickle
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte{body[i]}); err != nil {
+				reply = <-answered
+				break
+			}
+		}
+		took := time.Since(started)
+		t.Logf("the receiver cut the slow body off after %s: %q", took.Round(time.Millisecond), strings.SplitN(reply, "\r\n", 2)[0])
+		require.Contains(t, reply, "408", "the slow sender is told its body timed out")
+		require.Less(t, took, 5*time.Second, "the body timeout is a second")
+		require.Equal(t, before, refreshToken(), "nothing was refreshed")
+	})
+
+	t.Run("a flood of badly signed webhook requests costs the Kubernetes API server nothing", func(t *testing.T) {
+		before := refreshToken()
+		counts.mu.Lock()
+		calls := 0
+		for _, n := range counts.byPath {
+			calls += n
+		}
+		counts.mu.Unlock()
+		for i := range 200 {
+			var code int
+			switch i % 3 {
+			case 0:
+				code, _ = apiserverPush(t, srv, project, nil, push(fmt.Sprint(i)))
+			case 1:
+				code, _ = apiserverPush(t, srv, project, []byte("guess"), push(fmt.Sprint(i)))
+			case 2:
+				code, _ = apiserverPush(t, srv, fmt.Sprintf("no-such-project-%d", i), secret, push(fmt.Sprint(i)))
+			}
+			require.Equal(t, http.StatusUnauthorized, code)
+		}
+		counts.mu.Lock()
+		after := 0
+		for _, n := range counts.byPath {
+			after += n
+		}
+		counts.mu.Unlock()
+		require.Equal(t, calls, after, "API calls made for requests nobody signed: %v", counts.byPath)
+		require.Equal(t, before, refreshToken())
+	})
+
+	t.Run("a rotated webhook secret stops working once the change is seen", func(t *testing.T) {
+		s := &corev1.Secret{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: webhookreceiver.SecretName}, s))
+		s.Data[webhookreceiver.SecretKey] = []byte("rotated")
+		require.NoError(t, env.Admin.Update(ctx, s))
+		n := 0
+		kubetest.Eventually(t, 10*time.Second, "the old secret is refused", func() (bool, string) {
+			n++
+			code, _ := apiserverPush(t, srv, project, secret, push(fmt.Sprintf("rotation-%d", n)))
+			return code == http.StatusUnauthorized, fmt.Sprint(code)
+		})
+		code, _ := apiserverPush(t, srv, project, []byte("rotated"), push("after-rotation"))
+		require.Equal(t, http.StatusOK, code)
 	})
 }
