@@ -739,3 +739,74 @@ func TestAPIServerWebhookReceiver(t *testing.T) {
 		require.Equal(t, http.StatusOK, code)
 	})
 }
+
+// TestAPIServerAnswersRevealOnlyWhatTheCallerMayRead: approve and verify
+// take the promote verb and write with the server's own rights; their
+// answers must not hand a user who holds promote alone the objects they
+// may not read.
+func TestAPIServerAnswersRevealOnlyWhatTheCallerMayRead(t *testing.T) {
+	srv := apiserverStart(t, server.Options{})
+	ctx := context.Background()
+	project, f := apiserverProject(t, "answers")
+	require.NoError(t, env.Admin.Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "promote-only"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"stages"}, Verbs: []string{"promote"}}},
+	}))
+	gate := apiserverToken(t, project, "gate")
+	require.NoError(t, env.Admin.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "gate-promote-only"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "promote-only"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: project, Name: "gate"}},
+	}))
+	promoter := apiserverServiceAccount(t, project, "promoter", "kargo-promoter")
+	// Something to hide: an annotation on the Stage, an alias on the
+	// Freight.
+	st := &kargoapi.Stage{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "test"}, st))
+	st.Annotations = map[string]string{"example.com/internal": "do-not-show"}
+	require.NoError(t, env.Admin.Update(ctx, st))
+	stored := apiserverFreight(t, f)
+	stored.Alias = "secret-alias"
+	require.NoError(t, env.Admin.Update(ctx, stored))
+	base := "/api/v1/projects/" + project
+
+	t.Run("a promote-only user may not read the Freight or the Stage", func(t *testing.T) {
+		require.Equal(t, http.StatusForbidden, apiserverCall(t, srv, gate, http.MethodGet, base+"/freight/"+f.Name, nil).code)
+		require.Equal(t, http.StatusForbidden, apiserverCall(t, srv, gate, http.MethodGet, base+"/stages/test", nil).code)
+	})
+
+	t.Run("a promote-only user's approve answer reveals nothing beyond what they could read", func(t *testing.T) {
+		r := apiserverCall(t, srv, gate, http.MethodPost, base+"/freight/"+f.Name+"/approve", apitypes.ApproveRequest{Stage: "test"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		require.Contains(t, apiserverFreight(t, f).Status.ApprovedFor, "test", "the approval was made")
+		for _, hidden := range []string{"registry.invalid", "images", "origin", "secret-alias", "uid", "creationTimestamp"} {
+			require.NotContains(t, string(r.body), hidden)
+		}
+		var got kargoapi.Freight
+		require.NoError(t, json.Unmarshal(r.body, &got))
+		require.Equal(t, f.Name, got.Name)
+		require.Contains(t, got.Status.ApprovedFor, "test")
+		// Approving again answers the same.
+		again := apiserverCall(t, srv, gate, http.MethodPost, base+"/freight/"+f.Name+"/approve", apitypes.ApproveRequest{Stage: "test"})
+		require.Equal(t, http.StatusOK, again.code)
+		require.NotContains(t, string(again.body), "registry.invalid")
+	})
+
+	t.Run("a promote-only user's verify answer reveals nothing of the Stage", func(t *testing.T) {
+		r := apiserverCall(t, srv, gate, http.MethodPost, base+"/stages/test/verify", apitypes.VerifyRequest{})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		for _, hidden := range []string{"do-not-show", "subscriptions", "warehouse", "uid"} {
+			require.NotContains(t, string(r.body), hidden)
+		}
+		require.Contains(t, string(r.body), kargoapi.ReverifyAnnotationKey)
+	})
+
+	t.Run("a user who may read them gets the whole Freight and Stage", func(t *testing.T) {
+		r := apiserverCall(t, srv, promoter, http.MethodPost, base+"/freight/"+f.Name+"/approve", apitypes.ApproveRequest{Stage: "test"})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		require.Contains(t, string(r.body), "registry.invalid")
+		r = apiserverCall(t, srv, promoter, http.MethodPost, base+"/stages/test/verify", apitypes.VerifyRequest{})
+		require.Equal(t, http.StatusOK, r.code, string(r.body))
+		require.Contains(t, string(r.body), "do-not-show")
+	})
+}
