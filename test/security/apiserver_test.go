@@ -810,3 +810,20 @@ func TestAPIServerAnswersRevealOnlyWhatTheCallerMayRead(t *testing.T) {
 		require.Contains(t, string(r.body), "do-not-show")
 	})
 }
+
+// TestAPIServerLocalAdminAPIAddress: kargo local's API server speaks plain
+// HTTP and its admin token is a cluster administrator's; it is not served
+// where others can reach it unless the user insists.
+func TestAPIServerLocalAdminAPIAddress(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		t.Run("kargo local --api-addr "+addr+" refuses to serve the admin API over plain HTTP", func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "local")
+			code, _, errOut := apiserverKargo(t, t.TempDir(), "local", "--data-dir", dataDir, "--bin-dir", env.BinDir, "--api-addr", addr)
+			require.Equal(t, cli.ExitUsage, code, errOut)
+			require.Contains(t, errOut, "not a loopback address")
+			require.Contains(t, errOut, "--insecure-public-api")
+			_, err := os.Stat(dataDir)
+			require.True(t, os.IsNotExist(err), "nothing was started or written: %v", err)
+		})
+	}
+}
