@@ -242,3 +242,97 @@ func decodeStage(t *testing.T, ev apitypes.WatchEvent) *kargoapi.Stage {
 	require.NoError(t, json.Unmarshal(ev.Object, st), "%s", ev.Object)
 	return st
 }
+
+// gatedTransport holds the second and later watch requests until the test
+// lets them through, so that changes can be made while a client is
+// between two streams of one watch.
+type gatedTransport struct {
+	watches     int
+	mu          sync.Mutex
+	reconnected chan struct{}
+	proceed     chan struct{}
+}
+
+func (g *gatedTransport) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.watches
+}
+
+func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("watch") == "true" {
+		g.mu.Lock()
+		g.watches++
+		n := g.watches
+		g.mu.Unlock()
+		if n == 2 {
+			close(g.reconnected)
+			<-g.proceed
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestWatchReconnectsWhenTheServerEndsIt: a server ends each watch after
+// its lifetime; the client opens a new one and passes on only what changed
+// in between, so that its caller sees one watch: no object added twice,
+// and an object deleted between the two streams reported as DELETED.
+func TestWatchReconnectsWhenTheServerEndsIt(t *testing.T) {
+	p := newProject(t)
+	create(t, stage(p, "kept"), stage(p, "gone"))
+	srv, err := apiserver.Start(env, server.Options{WatchLifetime: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	gate := &gatedTransport{reconnected: make(chan struct{}), proceed: make(chan struct{})}
+	c, err := apiclient.New(srv.URL, kubetest.Token(admin), apiclient.WithHTTPClient(&http.Client{Transport: gate}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := c.Watch(ctx, apiclient.Stages, p)
+	require.NoError(t, err)
+
+	added := map[string]int{}
+	record := func(ev apitypes.WatchEvent) {
+		require.NotEqual(t, apiclient.WatchError, ev.Type, string(ev.Object))
+		require.Contains(t, []string{"ADDED", "MODIFIED", "DELETED"}, ev.Type, "stream events stay inside the client")
+		if ev.Type == "ADDED" {
+			name := decodeStage(t, ev).Name
+			added[name]++
+			require.Equal(t, 1, added[name], "Stage %s added twice", name)
+		}
+	}
+	nextWhere(t, events, "both Stages are listed", func(ev apitypes.WatchEvent) bool {
+		record(ev)
+		return added["kept"] == 1 && added["gone"] == 1
+	})
+	select {
+	case <-gate.reconnected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client did not open a new watch after the server ended the first")
+	}
+	require.NoError(t, env.Admin.Delete(ctx, stage(p, "gone")))
+	close(gate.proceed)
+	nextWhere(t, events, "the Stage deleted between the streams is reported", func(ev apitypes.WatchEvent) bool {
+		record(ev)
+		return ev.Type == "DELETED" && decodeStage(t, ev).Name == "gone"
+	})
+
+	// Later changes still arrive, across further ends of the server's
+	// watches.
+	deadline := time.After(30 * time.Second)
+	for gate.count() < 4 {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the watch ended")
+			record(ev)
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("the client opened %d watches in 30s, not 4", gate.count())
+		}
+	}
+	create(t, stage(p, "late"))
+	nextWhere(t, events, "a Stage created after several reconnects", func(ev apitypes.WatchEvent) bool {
+		record(ev)
+		return ev.Type == "ADDED" && decodeStage(t, ev).Name == "late"
+	})
+}

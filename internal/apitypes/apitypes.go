@@ -13,7 +13,8 @@
 //	GET    /api/v1/projects/{project}/{kind}                 List (kind: warehouses, stages, freight, promotions, promotionpolicies)
 //	         ?limit=N&continue=TOKEN   pages (default 500, at most 5000), newest-first for freight and promotions
 //	         ?alias=A                  freight only: the Freight with that alias
-//	         ?watch=true               server-sent events: one "data:" line per WatchEvent
+//	         ?watch=true               server-sent events: one "data:" line per WatchEvent; a watch
+//	                                   is re-authorized every 30 s and lasts at most 30 min (RECONNECT)
 //	GET    /api/v1/projects/{project}/{kind}/{name}          the object (freight: name or alias)
 //	POST   /api/v1/projects/{project}/stages/{stage}/promote PromoteRequest -> Promotion
 //	POST   /api/v1/projects/{project}/freight/{name}/approve ApproveRequest -> Freight
@@ -65,10 +66,28 @@ type List struct {
 
 // WatchEvent is one change seen by a watch.
 type WatchEvent struct {
-	// Type is ADDED, MODIFIED or DELETED.
+	// Type is ADDED, MODIFIED or DELETED for a change of Object; SYNCED or
+	// RECONNECT, without an Object, about the stream itself; ERROR, with
+	// a Status as Object, as the last event of a watch the server ended
+	// because the caller may no longer watch (401 or 403).
 	Type   string          `json:"type"`
-	Object json.RawMessage `json:"object"`
+	Object json.RawMessage `json:"object,omitempty"`
 }
+
+// Event types about a watch's stream rather than an object.
+const (
+	// WatchSynced follows the replay of every current object (as ADDED)
+	// at the start of a watch: a client that reconnected knows that
+	// objects it had and that were not replayed are gone.
+	WatchSynced = "SYNCED"
+	// WatchReconnect is the last event of a watch that the server ended
+	// because it reached its lifetime: the client opens a new one, which
+	// is authorized afresh.
+	WatchReconnect = "RECONNECT"
+	// WatchError is the last event of a watch that ended with an error;
+	// its Object is a metav1.Status saying why.
+	WatchError = "ERROR"
+)
 
 // PromoteRequest asks to promote Freight, named or by alias, into the Stage
 // of the URL.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"k8s.io/client-go/rest"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,9 +40,12 @@ type localOptions struct {
 	webhookAddr   string
 	admissionAddr string
 	apiAddr       string
-	binDir        string
-	port          int
-	verbose       bool
+	// insecurePublicAPI lets apiAddr be an address others can reach,
+	// although the API speaks plain HTTP.
+	insecurePublicAPI bool
+	binDir            string
+	port              int
+	verbose           bool
 	// demo sets up the kargo-demo project and serves its sources.
 	demo             bool
 	demoGitAddr      string
@@ -74,7 +79,8 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
 	f.StringVar(&o.webhookAddr, "webhook-addr", "", "address of the push-notification receiver, such as 127.0.0.1:8082 (default: off)")
-	f.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address of kargo's API server, which the kargo CLI talks to")
+	f.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address of kargo's API server, which the kargo CLI talks to (a loopback address unless --insecure-public-api)")
+	f.BoolVar(&o.insecurePublicAPI, "insecure-public-api", false, "let --api-addr be an address other machines reach, although the API speaks plain HTTP and its admin token grants the whole cluster")
 	f.StringVar(&o.admissionAddr, "admission-addr", "127.0.0.1:0", "address of the admission webhook server (default: a free port on 127.0.0.1)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every controller action")
 	f.BoolVar(&o.demo, "demo", false, "also serve a demo registry and Git server and set up the kargo-demo project on them (what `make run` does)")
@@ -100,6 +106,15 @@ func defaultDataDir() string {
 func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	// Before anything starts: the address decides whether the admin API
+	// may be served at all.
+	warning, err := checkAPIAddr(o.apiAddr, o.insecurePublicAPI)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		fmt.Fprint(cmd.ErrOrStderr(), warning)
+	}
 	if o.binDir == "" {
 		return usageError{errors.New("no Kubernetes binaries: pass --bin-dir or set $" + binDirEnv + " to the directory `make kube-bins` prints, or run `make run`")}
 	}
@@ -224,6 +239,59 @@ Press Ctrl-C to stop; everything is kept for the next start.
 	case <-cp.Done():
 		return fmt.Errorf("local control plane stopped: %w", cp.Err())
 	}
+}
+
+// checkAPIAddr refuses an --api-addr that other machines can reach, unless
+// the user insists (allowPublic), in which case it returns a warning to
+// print. kargo local's API server speaks plain HTTP, and the local admin
+// token it hands the CLI and the UI's sign-in link is in system:masters:
+// anyone on the network who sees one request can take the cluster, and
+// with it everything the controller can reach.
+func checkAPIAddr(addr string, allowPublic bool) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", usageError{fmt.Errorf("--api-addr %q is not HOST:PORT: %w", addr, err)}
+	}
+	if loopbackHost(host) {
+		return "", nil
+	}
+	if !allowPublic {
+		return "", usageError{fmt.Errorf("--api-addr %s is not a loopback address: kargo local serves its API over plain HTTP, "+
+			"and its admin token (in every request of the CLI and the UI) makes whoever reads it an administrator of the cluster; "+
+			"use 127.0.0.1:PORT and reach it through an SSH tunnel, or pass --insecure-public-api if no one else can reach this network", addr)}
+	}
+	return fmt.Sprintf(`
+kargo local: WARNING: --insecure-public-api: the kargo API on %s speaks plain HTTP
+kargo local: WARNING: to every machine that can reach it. Anyone who can see its traffic
+kargo local: WARNING: reads the admin token and owns this cluster; anyone who reaches it
+kargo local: WARNING: may try tokens. Serve it on 127.0.0.1 unless this network is yours alone.
+
+`, addr), nil
+}
+
+// loopbackHost says whether host names only this machine: a loopback IP,
+// "localhost", or a name that resolves to loopback addresses alone. The
+// empty host is every interface.
+func loopbackHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 // prefixed writes each line to w with prefix in front.

@@ -263,9 +263,25 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("set up Project controller: %w", err)
 	}
 	if opts.WebhookReceiverAddr != "" {
+		// The receiver's secrets come from a cache of their own, so that
+		// requests nobody signed cost the API server nothing.
+		secrets, err := webhookreceiver.NewSecretCache(mgr.GetConfig(), cache.Options{
+			Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		})
+		if err != nil {
+			return err
+		}
+		// Registered now, the informer fills when the manager starts
+		// rather than on the first request.
+		if _, err := secrets.GetInformer(context.Background(), &corev1.Secret{}, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("watch webhook receiver secrets: %w", err)
+		}
+		if err := mgr.Add(secrets); err != nil {
+			return fmt.Errorf("add webhook receiver secret cache: %w", err)
+		}
 		srv := &http.Server{
 			Addr:              opts.WebhookReceiverAddr,
-			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: mgr.GetAPIReader()},
+			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets},
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		if err := mgr.Add(&httpServer{srv: srv}); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -132,7 +133,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 		return err
 	}
 	if _, ok := f.Status.ApprovedFor[req.Stage]; ok {
-		return writeObject(w, http.StatusOK, f, freightKind)
+		return s.answerFreight(ctx, w, u, f, ref, req.Stage)
 	}
 	patch, err := json.Marshal(map[string]any{"status": map[string]any{"approvedFor": map[string]any{req.Stage: map[string]any{}}}})
 	if err != nil {
@@ -145,7 +146,44 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 		return fmt.Errorf("approve Freight %s for Stage %s: %w", f.Name, req.Stage, err)
 	}
 	s.awaitCache(ctx, f)
-	return writeObject(w, http.StatusOK, f, freightKind)
+	return s.answerFreight(ctx, w, u, f, ref, req.Stage)
+}
+
+// mayGet says whether u may read the object: the answer of an action made
+// with the server's own rights (approve, verify) shows the object only
+// then, since the promote verb those take grants no read.
+func (s *Server) mayGet(ctx context.Context, u authenticationv1.UserInfo, k *kind, namespace, name string) (bool, error) {
+	err := s.authz.check(ctx, u, kargoAccess("get", k.resource, namespace, name))
+	var refused *apiError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &refused) && refused.status.Code == http.StatusForbidden:
+		return false, nil
+	}
+	return false, err
+}
+
+// answerFreight answers an approval: the Freight when u may read it, and
+// otherwise only what the caller already knows (its name, the alias they
+// named it by) and what they did (the approval for stage).
+func (s *Server) answerFreight(ctx context.Context, w http.ResponseWriter, u authenticationv1.UserInfo, f *kargoapi.Freight, ref, stage string) error {
+	ok, err := s.mayGet(ctx, u, freightKind, f.Namespace, f.Name)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return writeObject(w, http.StatusOK, f, freightKind)
+	}
+	minimal := &kargoapi.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Namespace: f.Namespace},
+		Status:     kargoapi.FreightStatus{ApprovedFor: map[string]kargoapi.ApprovedStage{stage: f.Status.ApprovedFor[stage]}},
+	}
+	if ref != f.Name && ref == f.Alias {
+		minimal.Alias = ref
+		minimal.Labels = map[string]string{kargoapi.AliasLabelKey: ref}
+	}
+	return writeObject(w, http.StatusOK, minimal, freightKind)
 }
 
 // maxAliasAttempts bounds the retries of an alias change that races with
@@ -270,6 +308,18 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, u authentication
 		return fmt.Errorf("annotate Stage %s for verification: %w", name, err)
 	}
 	s.awaitCache(ctx, st)
+	ok, err := s.mayGet(ctx, u, stageKind, project, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Only what the caller asked for: the annotation the controller
+		// acts on.
+		st = &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{
+			Name: st.Name, Namespace: st.Namespace, ResourceVersion: st.ResourceVersion,
+			Annotations: map[string]string{key: st.Annotations[key]},
+		}}
+	}
 	return writeObject(w, http.StatusOK, st, stageKind)
 }
 

@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,7 +70,8 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{name: "no token", wantCode: 401, wantAsked: 0},
 		{name: "unknown token", token: "bad", wantCode: 401, wantAsked: 1},
-		{name: "refusals are not remembered", token: "bad", wantCode: 401, wantAsked: 2},
+		{name: "a refusal is remembered", token: "bad", advance: 29 * time.Second, wantCode: 401, wantAsked: 1},
+		{name: "reviewed again after 30 seconds", token: "bad", advance: 2 * time.Second, wantCode: 401, wantAsked: 2},
 		{name: "good token reviewed", token: "good", wantUser: "alice", wantAsked: 3},
 		{name: "good token remembered", token: "good", advance: 59 * time.Second, wantUser: "alice", wantAsked: 3},
 		{name: "reviewed again after a minute", token: "good", advance: 2 * time.Second, wantUser: "alice", wantAsked: 4},
@@ -89,6 +94,58 @@ func TestAuthenticate(t *testing.T) {
 	// Only digests are kept, never tokens.
 	require.Len(t, a.reviews, 1)
 	require.Contains(t, a.reviews, sha256.Sum256([]byte("good")))
+}
+
+// TestAuthenticateRemembersNoLongerThanTheTokenLives: a JWT's exp claim
+// shortens how long its review is trusted.
+func TestAuthenticateRemembersNoLongerThanTheTokenLives(t *testing.T) {
+	now := epoch
+	claims := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"exp":%d}`, now.Add(10*time.Second).Unix()))
+	jwt := "eyJhbGciOiJSUzI1NiJ9." + claims + ".c2lnbmF0dXJl"
+	c, asked := reviewer(t, func(obj client.Object) error {
+		obj.(*authenticationv1.TokenReview).Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "sa"}}
+		return nil
+	})
+	a := newAuthenticator(c, "")
+	a.now = func() time.Time { return now }
+	for _, advance := range []time.Duration{0, 9 * time.Second, 2 * time.Second} {
+		now = now.Add(advance)
+		_, err := a.authenticate(context.Background(), request(jwt))
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, *asked, "reviewed again once the token's exp passed, not after a minute")
+}
+
+// TestAuthenticateSharesConcurrentReviews: a burst of requests with one
+// bad token costs one TokenReview.
+func TestAuthenticateSharesConcurrentReviews(t *testing.T) {
+	scheme, err := kargoscheme.New()
+	require.NoError(t, err)
+	const burst = 20
+	var asked atomic.Int32
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+			// Answer once every request of the burst asked, or after a
+			// while: a server that shares reviews is asked once.
+			asked.Add(1)
+			deadline := time.Now().Add(300 * time.Millisecond)
+			for asked.Load() < burst && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		},
+	}).Build()
+	a := newAuthenticator(c, "")
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Go(func() {
+			_, err := a.authenticate(context.Background(), request("flood"))
+			st, _ := statusOf(err)
+			require.EqualValues(t, 401, st.Code)
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, asked.Load())
 }
 
 func TestAuthenticateWithoutLocalAdmin(t *testing.T) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -22,9 +25,23 @@ const LocalAdminUser = "kargo-local-admin"
 // administrators, since kargo local runs a cluster for one person.
 var localAdminGroups = []string{"system:masters", "system:authenticated"}
 
-// tokenReviewTTL is how long a successful TokenReview is trusted. A
-// revoked token keeps working for at most this long.
+// tokenReviewTTL is how long a successful TokenReview is trusted, and
+// never past the expiry a JWT states. A revoked token keeps working for at
+// most this long.
 const tokenReviewTTL = time.Minute
+
+// refusedTokenTTL is how long a refused token is answered 401 without
+// asking again, so that a client (or an attacker) repeating a bad token
+// costs the Kubernetes API server one TokenReview per token, not one per
+// request. A token is refused because it is unknown, expired or revoked,
+// none of which it recovers from, so the refusal may be remembered longer
+// than a success; it is kept short anyway, for static token files that are
+// edited.
+const refusedTokenTTL = 30 * time.Second
+
+// maxRemembered bounds each of the remembered successes and refusals: a
+// flood of distinct tokens costs memory only up to this.
+const maxRemembered = 10000
 
 // authenticator turns bearer tokens into users.
 type authenticator struct {
@@ -33,9 +50,12 @@ type authenticator struct {
 	// localAdmin is the SHA-256 of Options.LocalAdminToken, nil without one.
 	localAdmin []byte
 	now        func() time.Time
+	// inflight makes concurrent requests with one token share a review.
+	inflight singleflight.Group
 
 	mu      sync.Mutex
 	reviews map[[sha256.Size]byte]review
+	refused map[[sha256.Size]byte]time.Time
 }
 
 type review struct {
@@ -44,13 +64,20 @@ type review struct {
 }
 
 func newAuthenticator(reviewer client.Client, localAdminToken string) *authenticator {
-	a := &authenticator{reviewer: reviewer, now: time.Now, reviews: map[[sha256.Size]byte]review{}}
+	a := &authenticator{
+		reviewer: reviewer, now: time.Now,
+		reviews: map[[sha256.Size]byte]review{}, refused: map[[sha256.Size]byte]time.Time{},
+	}
 	if localAdminToken != "" {
 		sum := sha256.Sum256([]byte(localAdminToken))
 		a.localAdmin = sum[:]
 	}
 	return a
 }
+
+// errTokenRefused is the 401 for a token the Kubernetes API server did not
+// accept.
+var errTokenRefused = unauthorized("the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again")
 
 // authenticate returns the user whose bearer token r carries, or a 401
 // saying how to get one.
@@ -65,41 +92,94 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 	if a.localAdmin != nil && subtle.ConstantTimeCompare(key[:], a.localAdmin) == 1 {
 		return authenticationv1.UserInfo{Username: LocalAdminUser, Groups: localAdminGroups}, nil
 	}
-	now := a.now()
-	a.mu.Lock()
-	cached, hit := a.reviews[key]
-	a.mu.Unlock()
-	if hit && now.Before(cached.expires) {
-		return cached.user, nil
+	if u, err, ok := a.remembered(key); ok {
+		return u, err
 	}
-
-	tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
-	if err := a.reviewer.Create(ctx, tr); err != nil {
-		return authenticationv1.UserInfo{}, fmt.Errorf("review a bearer token: %w", err)
+	v, err, _ := a.inflight.Do(string(key[:]), func() (any, error) {
+		// Another request may have finished the review meanwhile.
+		if u, err, ok := a.remembered(key); ok {
+			return u, err
+		}
+		// The review outlives the request that asked: the others
+		// waiting on it are not cancelled with it.
+		tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
+		if err := a.reviewer.Create(context.WithoutCancel(ctx), tr); err != nil {
+			return nil, fmt.Errorf("review a bearer token: %w", err)
+		}
+		now := a.now()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !tr.Status.Authenticated || tr.Status.User.Username == "" {
+			if len(a.refused) >= maxRemembered {
+				pruneLocked(a.refused, now, func(expires time.Time) time.Time { return expires })
+			}
+			a.refused[key] = now.Add(refusedTokenTTL)
+			return nil, errTokenRefused
+		}
+		expires := now.Add(tokenReviewTTL)
+		if exp, ok := jwtExpiry(token); ok && exp.Before(expires) {
+			expires = exp
+		}
+		if len(a.reviews) >= maxRemembered {
+			pruneLocked(a.reviews, now, func(r review) time.Time { return r.expires })
+		}
+		a.reviews[key] = review{user: tr.Status.User, expires: expires}
+		return tr.Status.User, nil
+	})
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
 	}
-	if !tr.Status.Authenticated || tr.Status.User.Username == "" {
-		return authenticationv1.UserInfo{}, unauthorized("the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again")
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.reviews) >= 10000 {
-		a.pruneLocked(now)
-	}
-	a.reviews[key] = review{user: tr.Status.User, expires: now.Add(tokenReviewTTL)}
-	return tr.Status.User, nil
+	return v.(authenticationv1.UserInfo), nil
 }
 
-// pruneLocked drops expired reviews, and all of them if that is not
-// enough: the cache only saves TokenReviews, it never decides.
-func (a *authenticator) pruneLocked(now time.Time) {
-	for k, r := range a.reviews {
-		if !now.Before(r.expires) {
-			delete(a.reviews, k)
+// remembered returns the remembered answer for the token with digest key:
+// its user, or the refusal; ok is false when there is none.
+func (a *authenticator) remembered(key [sha256.Size]byte) (authenticationv1.UserInfo, error, bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, hit := a.reviews[key]; hit && now.Before(r.expires) {
+		return r.user, nil, true
+	}
+	if expires, hit := a.refused[key]; hit && now.Before(expires) {
+		return authenticationv1.UserInfo{}, errTokenRefused, true
+	}
+	return authenticationv1.UserInfo{}, nil, false
+}
+
+// pruneLocked drops expired entries, and all of them if that is not
+// enough: the memory only saves TokenReviews, it never decides.
+func pruneLocked[V any](m map[[sha256.Size]byte]V, now time.Time, expiry func(V) time.Time) {
+	for k, v := range m {
+		if !now.Before(expiry(v)) {
+			delete(m, k)
 		}
 	}
-	if len(a.reviews) >= 10000 {
-		clear(a.reviews)
+	if len(m) >= maxRemembered {
+		clear(m)
 	}
+}
+
+// jwtExpiry returns the exp claim of a token that is a JWT, such as a
+// ServiceAccount token. It is read without checking the signature, only to
+// remember a review no longer than the token lives; the TokenReview alone
+// decides whether the token is good.
+func jwtExpiry(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp *int64 `json:"exp"`
+	}
+	if json.Unmarshal(raw, &claims) != nil || claims.Exp == nil {
+		return time.Time{}, false
+	}
+	return time.Unix(*claims.Exp, 0), true
 }
 
 func bearerToken(r *http.Request) (string, bool) {

@@ -76,6 +76,16 @@ func (a *authorizer) check(ctx context.Context, u authenticationv1.UserInfo, acc
 	})
 }
 
+// recheck is check without the remembered answer: for a watch that asks
+// again whether its caller may still watch, for which an answer up to
+// accessTTL old would stretch the time a revoked right keeps working.
+func (a *authorizer) recheck(ctx context.Context, u authenticationv1.UserInfo, acc access) error {
+	a.mu.Lock()
+	delete(a.answers, cacheKey(u, acc))
+	a.mu.Unlock()
+	return a.check(ctx, u, acc)
+}
+
 // checkPromote returns nil when u holds the promote verb on the Stage, and
 // an *authz.Denied when not: the one promote decision the webhooks make
 // too.

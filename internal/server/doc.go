@@ -7,8 +7,9 @@
 // The server has an identity of its own (Options.Config, bound to the
 // kargo-api ClusterRole on a cluster) and acts for callers, who present a
 // Kubernetes bearer token. A token is checked with a TokenReview; a
-// successful review is remembered for a minute under the SHA-256 of the
-// token, never the token itself.
+// successful review is remembered for a minute (no longer than a JWT's
+// exp), and a refusal for 30 seconds, under the SHA-256 of the token,
+// never the token itself.
 //
 // Every endpoint asks the Kubernetes API server, with a
 // SubjectAccessReview for the caller, whether the caller may do what the
@@ -19,7 +20,11 @@
 // judge them exactly as they would judge kubectl. Two writes no user role
 // grants are made with the server's own identity, after the caller's
 // promote verb on the Stage was checked: approving Freight (its status) and
-// asking a Stage to verify again or abort (an annotation).
+// asking a Stage to verify again or abort (an annotation). Their answers
+// show the object only to callers who may get it.
+//
+// Watches are authorized again every Options.WatchRecheck and end after
+// Options.WatchLifetime (see watch).
 //
 // Freight in a URL is named by its name when the segment has the form of
 // one (40 lowercase hex digits) and by its alias otherwise. An alias does

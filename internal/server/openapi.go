@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/kargohq/kargo/config/crd"
+	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/version"
 )
 
@@ -79,10 +80,11 @@ var apiSchemas = map[string]any{
 		"continue": withDescription(str(), "present when more pages follow: pass it as ?continue= for the next"),
 		"total":    withDescription(map[string]any{"type": "integer"}, "the number of objects across all pages"),
 	}, "kind", "items", "total"),
-	"WatchEvent": object(map[string]any{
-		"type":   map[string]any{"type": "string", "enum": []string{eventAdded, eventModified, eventDeleted}},
-		"object": map[string]any{"type": "object"},
-	}, "type", "object"),
+	"WatchEvent": withDescription(object(map[string]any{
+		"type": map[string]any{"type": "string", "enum": []string{eventAdded, eventModified, eventDeleted,
+			apitypes.WatchSynced, apitypes.WatchReconnect, apitypes.WatchError}},
+		"object": withDescription(map[string]any{"type": "object"}, "the object, for ADDED, MODIFIED and DELETED; a Status for ERROR; absent for SYNCED and RECONNECT"),
+	}, "type"), "SYNCED follows the replay of the current objects; RECONNECT ends a watch that reached its lifetime (open a new one); ERROR ends a watch whose caller may no longer watch (401 or 403)"),
 	"PromoteRequest": withDescription(object(map[string]any{"freight": str(), "freightAlias": str()}), "exactly one of freight and freightAlias"),
 	"ApproveRequest": object(map[string]any{"stage": str()}, "stage"),
 	"AliasRequest":   object(map[string]any{"alias": withDescription(str(), "the new alias; empty removes it")}, "alias"),

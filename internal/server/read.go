@@ -96,11 +96,20 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, u authenticat
 	if watch {
 		verb = "watch"
 	}
-	if err := s.authz.check(ctx, u, kargoAccess(verb, k.resource, namespace, "")); err != nil {
+	acc := kargoAccess(verb, k.resource, namespace, "")
+	if err := s.authz.check(ctx, u, acc); err != nil {
 		return err
 	}
 	if watch {
-		return s.watch(w, r, k, namespace, alias)
+		recheck := func(ctx context.Context) error {
+			// The token may have been revoked too: authenticate again.
+			u, err := s.authn.authenticate(ctx, r)
+			if err != nil {
+				return err
+			}
+			return s.authz.recheck(ctx, u, acc)
+		}
+		return s.watch(w, r, k, namespace, alias, recheck)
 	}
 	if alias != "" {
 		return s.listByAlias(ctx, w, namespace, alias)

@@ -52,7 +52,26 @@ type Options struct {
 	// UI, when set, are the web UI's files (ui.Files), served at every
 	// path outside the API; nil serves no UI.
 	UI fs.FS
+	// WatchRecheck is how often a watch checks again that its caller's
+	// token is accepted and that the caller may still watch, and ends the
+	// watch when not; DefaultWatchRecheck when zero.
+	WatchRecheck time.Duration
+	// WatchLifetime bounds a watch: the server ends it after between
+	// three quarters of this and this, and clients open a new one;
+	// DefaultWatchLifetime when zero.
+	WatchLifetime time.Duration
 }
+
+// Defaults of Options.
+const (
+	// DefaultWatchRecheck re-authorizes watches twice a minute (with a
+	// SubjectAccessReview each, not a remembered answer): a caller whose
+	// RoleBinding was deleted sees no more changes after at most this.
+	DefaultWatchRecheck = 30 * time.Second
+	// DefaultWatchLifetime ends every watch within half an hour, whatever
+	// happens to the checks in between.
+	DefaultWatchLifetime = 30 * time.Minute
+)
 
 // Server is kargo's API server. Create it with New and run it with Start.
 type Server struct {
@@ -98,6 +117,12 @@ func New(opts Options) (*Server, error) {
 	opts.Config = cfg
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.WatchRecheck <= 0 {
+		opts.WatchRecheck = DefaultWatchRecheck
+	}
+	if opts.WatchLifetime <= 0 {
+		opts.WatchLifetime = DefaultWatchLifetime
 	}
 	scheme, err := kargoscheme.New()
 	if err != nil {

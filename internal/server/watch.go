@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -41,10 +42,17 @@ type watchEvent struct {
 }
 
 // watch streams the objects of kind k in namespace as server-sent events:
-// every current object as ADDED, then each change, until the client goes
-// away or the server stops. The informer replays its store to a new
-// handler before any later change, so no change falls between the two.
-func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *kind, namespace, alias string) error {
+// every current object as ADDED, then SYNCED, then each change, until the
+// client goes away, the server stops, recheck refuses the caller (an ERROR
+// event with the refusal ends the stream) or the watch reaches its lifetime
+// (a RECONNECT event ends it, and the client opens a new one, authorized
+// afresh). The informer replays its store to a new handler before any later
+// change, so no change falls between the two.
+//
+// recheck says whether the caller may still watch; it runs every
+// Options.WatchRecheck, so that a watch outlives neither the caller's token
+// nor their RoleBindings by more than that (and the caches' lifetimes).
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *kind, namespace, alias string, recheck func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	inf, err := s.cache.GetInformer(ctx, k.newObject())
@@ -59,6 +67,15 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *kind, namespac
 	defer func() {
 		cancel() // first, to release a handler blocked on a send
 		_ = inf.RemoveEventHandler(reg)
+	}()
+	// replayed is closed once the handler has been given every object the
+	// informer held when it was added: all of them are then in events,
+	// ahead of any later change.
+	replayed := make(chan struct{})
+	go func() {
+		if toolscache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+			close(replayed)
+		}
 	}()
 
 	rc := http.NewResponseController(w)
@@ -79,30 +96,69 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, k *kind, namespac
 	}
 	heartbeat := time.NewTicker(heartbeatInterval)
 	defer heartbeat.Stop()
+	rechecks := time.NewTicker(s.opts.WatchRecheck)
+	defer rechecks.Stop()
+	lifetime := time.NewTimer(jittered(s.opts.WatchLifetime))
+	defer lifetime.Stop()
 	log := ctrl.LoggerFrom(ctx)
+	// writeQueued sends what is queued (the first events of a watch are
+	// the whole list) in one write, up to a batch.
+	writeQueued := func(ev watchEvent) {
+		for n := 1; ; n++ {
+			if err := writeEvent(bw, ev, k); err != nil {
+				log.Error(err, "encode a watch event", "kind", k.name)
+			}
+			if n == maxBatch || len(events) == 0 {
+				return
+			}
+			ev = <-events // this loop is the only receiver: it does not block
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-heartbeat.C:
 			_, _ = bw.WriteString(": heartbeat\n\n")
-		case ev := <-events:
-			// Send what is queued (the first events of a watch are the
-			// whole list) in one write, up to a batch.
-			for n := 1; ; n++ {
-				if err := writeEvent(bw, ev, k); err != nil {
-					log.Error(err, "encode a watch event", "kind", k.name)
-				}
-				if n == maxBatch || len(events) == 0 {
-					break
-				}
-				ev = <-events // this loop is the only receiver: it does not block
+		case <-replayed:
+			replayed = nil
+			for len(events) > 0 {
+				writeQueued(<-events)
 			}
+			writeStreamEvent(bw, apitypes.WatchEvent{Type: apitypes.WatchSynced})
+		case <-rechecks.C:
+			if err := recheck(ctx); err != nil {
+				st, known := statusOf(err)
+				if !known || (st.Code != http.StatusUnauthorized && st.Code != http.StatusForbidden) {
+					// The question could not be asked: end the watch
+					// without a verdict; the client's next one is
+					// authorized (or refused) as it connects.
+					log.Error(err, "re-authorize a watch", "kind", k.name, "namespace", namespace)
+					writeStreamEvent(bw, apitypes.WatchEvent{Type: apitypes.WatchReconnect})
+				} else {
+					raw, _ := json.Marshal(&st)
+					writeStreamEvent(bw, apitypes.WatchEvent{Type: apitypes.WatchError, Object: raw})
+				}
+				_ = flush()
+				return nil
+			}
+		case <-lifetime.C:
+			writeStreamEvent(bw, apitypes.WatchEvent{Type: apitypes.WatchReconnect})
+			_ = flush()
+			return nil
+		case ev := <-events:
+			writeQueued(ev)
 		}
 		if err := flush(); err != nil {
 			return nil // the client is gone; there is nobody to answer
 		}
 	}
+}
+
+// jittered returns a duration between three quarters of d and d, so that
+// the watches a restart opened together do not all end together.
+func jittered(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d/4)+1))
 }
 
 // writeEvent writes one event; it returns only encoding errors, since a
@@ -116,10 +172,20 @@ func writeEvent(bw *bufio.Writer, ev watchEvent, k *kind) error {
 	if err != nil {
 		return fmt.Errorf("encode a watch event: %w", err)
 	}
+	writeData(bw, line)
+	return nil
+}
+
+// writeStreamEvent writes an event about the stream itself.
+func writeStreamEvent(bw *bufio.Writer, ev apitypes.WatchEvent) {
+	line, _ := json.Marshal(ev) // a type and raw JSON: it cannot fail
+	writeData(bw, line)
+}
+
+func writeData(bw *bufio.Writer, line []byte) {
 	_, _ = bw.WriteString("data: ")
 	_, _ = bw.Write(line)
 	_, _ = bw.WriteString("\n\n")
-	return nil
 }
 
 // watchHandler passes the informer's notifications for one namespace (and

@@ -8,6 +8,18 @@
 // are signed like GitHub's: the X-Hub-Signature-256 header holds "sha256="
 // and the hex HMAC-SHA256 of the body under that secret. Requests without a
 // valid signature get 401 and change nothing.
+//
+// Requests cost the Kubernetes API server nothing until they are signed:
+// the per-project secrets come from a cache of those Secrets alone
+// (NewSecretCache), kept current by a watch, so a flood of unsigned or
+// badly signed requests makes no API call, and a rotated or deleted secret
+// stops working as soon as the watch delivers the change. A body must
+// arrive within BodyTimeout, so that slow senders cannot hold connections
+// open. A signed body identical to one accepted within ReplayWindow is a
+// replay: it is answered with "replayed": true and refreshes nothing. The
+// window is keyed by the body, which the signature covers, rather than by a
+// delivery header such as X-GitHub-Delivery, which anyone who captured a
+// request could change.
 package webhookreceiver
 
 import (
@@ -20,15 +32,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -44,20 +61,103 @@ const (
 	maxBody         = 1 << 20
 )
 
+// Defaults of the Receiver's bounds.
+const (
+	// DefaultBodyTimeout is how long a request's body may take to arrive.
+	DefaultBodyTimeout = 10 * time.Second
+	// DefaultReplayWindow is how long an accepted body is remembered.
+	DefaultReplayWindow = 10 * time.Minute
+	// maxRemembered bounds the bodies remembered: beyond it the oldest are
+	// forgotten first.
+	maxRemembered = 10000
+)
+
 // Receiver is the HTTP handler.
 type Receiver struct {
 	// Client lists Warehouses and Stages and patches the refresh annotation.
 	Client client.Client
-	// Secrets reads the per-project secret; usually the manager's API
-	// reader, since the controller caches only credential Secrets.
+	// Secrets reads the per-project secret: a NewSecretCache, so that
+	// requests that are not signed cost no API call.
 	Secrets client.Reader
-	// Now stamps refresh annotations; time.Now when nil.
+	// Now stamps refresh annotations and times the replay window;
+	// time.Now when nil.
 	Now func() time.Time
+	// BodyTimeout bounds the time from the start of the request to the end
+	// of its body; DefaultBodyTimeout when zero.
+	BodyTimeout time.Duration
+	// ReplayWindow is how long a signed body, once accepted, is refused
+	// as a replay; DefaultReplayWindow when zero.
+	ReplayWindow time.Duration
+
+	mu sync.Mutex
+	// seen holds when each accepted body (by project and SHA-256) stops
+	// being a replay; order holds the keys oldest first.
+	seen  map[string]time.Time
+	order []string
 }
 
 // Result lists what a notification refreshed.
 type Result struct {
 	Refreshed []string `json:"refreshed"`
+	// Replayed says that the body was accepted before, within the replay
+	// window, and that nothing was refreshed again.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// NewSecretCache returns a cache of the receiver's per-project Secrets
+// (named SecretName, in every namespace) and of no other Secret, for
+// Receiver.Secrets; the manager starts it.
+func NewSecretCache(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+	opts.ByObject = map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", SecretName)},
+	}
+	opts.DefaultTransform = cache.TransformStripManagedFields()
+	c, err := cache.New(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cache of webhook receiver secrets: %w", err)
+	}
+	return c, nil
+}
+
+func (rc *Receiver) now() time.Time {
+	if rc.Now != nil {
+		return rc.Now()
+	}
+	return time.Now()
+}
+
+// firstDelivery records the signed body of project as accepted and says
+// whether it was not accepted within the replay window before.
+func (rc *Receiver) firstDelivery(project string, body []byte) bool {
+	sum := sha256.Sum256(body)
+	key := project + "/" + hex.EncodeToString(sum[:])
+	window := rc.ReplayWindow
+	if window <= 0 {
+		window = DefaultReplayWindow
+	}
+	now := rc.now()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.seen == nil {
+		rc.seen = map[string]time.Time{}
+	}
+	if until, ok := rc.seen[key]; ok && now.Before(until) {
+		return false
+	}
+	// Forget what left the window, and the oldest beyond the bound.
+	for len(rc.order) > 0 {
+		oldest := rc.order[0]
+		if until, ok := rc.seen[oldest]; ok && now.Before(until) && len(rc.order) < maxRemembered {
+			break
+		}
+		delete(rc.seen, oldest)
+		rc.order = rc.order[1:]
+	}
+	if _, ok := rc.seen[key]; !ok {
+		rc.order = append(rc.order, key)
+	}
+	rc.seen[key] = now.Add(window)
+	return true
 }
 
 // ServeHTTP handles POST /webhooks/{project}/github and
@@ -74,8 +174,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	project, kind := parts[1], parts[2]
+	timeout := rc.BodyTimeout
+	if timeout <= 0 {
+		timeout = DefaultBodyTimeout
+	}
+	// The deadline cuts off a body that trickles in; servers that cannot
+	// set one rely on their own ReadTimeout.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			http.Error(w, fmt.Sprintf("the body did not arrive within %s", timeout), http.StatusRequestTimeout)
+			return
+		}
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
@@ -109,6 +220,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !rc.firstDelivery(project, body) {
+		writeJSON(w, Result{Refreshed: []string{}, Replayed: true})
 		return
 	}
 	refreshed, err := rc.refresh(r.Context(), project, repos)
@@ -167,11 +282,7 @@ func (rc *Receiver) refresh(ctx context.Context, project string, repos []string)
 	for _, r := range repos {
 		want[repourl.Key(r)] = true
 	}
-	stamp := time.Now
-	if rc.Now != nil {
-		stamp = rc.Now
-	}
-	token := stamp().UTC().Format(time.RFC3339Nano)
+	token := rc.now().UTC().Format(time.RFC3339Nano)
 	refreshed := []string{}
 
 	var targets []client.Object

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -118,4 +119,25 @@ func TestPushRefreshesOnlyWatchersOfTheRepository(t *testing.T) {
 	resp, res = post(t, srv, "/webhooks/"+ns+"/registry", secret, `{"repository":"docker.io/library/nginx","tag":"1.25.0"}`, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, []string{"warehouse/nginx"}, res.Refreshed)
+}
+
+func TestReplayWindow(t *testing.T) {
+	now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
+	rc := &Receiver{ReplayWindow: time.Minute, Now: func() time.Time { return now }}
+	body := []byte(`{"after":"1111"}`)
+	require.True(t, rc.firstDelivery("p", body))
+	require.False(t, rc.firstDelivery("p", body), "the same body again is a replay")
+	require.True(t, rc.firstDelivery("q", body), "another project's delivery is its own")
+	require.True(t, rc.firstDelivery("p", []byte(`{"after":"2222"}`)))
+	now = now.Add(time.Minute)
+	require.True(t, rc.firstDelivery("p", body), "the window has passed")
+	require.LessOrEqual(t, len(rc.seen), 3, "what left the window is forgotten")
+
+	// Beyond the bound, the oldest are forgotten first.
+	for i := range maxRemembered + 10 {
+		rc.firstDelivery("p", fmt.Appendf(nil, "%d", i))
+	}
+	require.LessOrEqual(t, len(rc.seen), maxRemembered)
+	require.Len(t, rc.order, len(rc.seen))
+	require.False(t, rc.firstDelivery("p", fmt.Appendf(nil, "%d", maxRemembered+9)), "the newest are kept")
 }

@@ -72,4 +72,20 @@ describe("Client", () => {
     await new Client("t", "", fetchFn).watch("p", "stages", (evs) => batches.push(evs.map((e) => e.object)), new AbortController().signal);
     expect(batches).toEqual([[{ n: 1 }], [{ n: 2 }]]);
   });
+
+  it("keeps SYNCED to itself, and says reconnect when the server ends a watch at its lifetime", async () => {
+    const stream = 'data: {"type":"ADDED","object":{"n":1}}\n\ndata: {"type":"SYNCED"}\n\ndata: {"type":"RECONNECT"}\n\n';
+    const fetchFn: typeof fetch = async () => new Response(stream, { status: 200 });
+    const batches: unknown[][] = [];
+    const end = await new Client("t", "", fetchFn).watch("p", "stages", (evs) => batches.push(evs.map((e) => e.type)), new AbortController().signal);
+    expect(end).toBe("reconnect");
+    expect(batches).toEqual([["ADDED"]]);
+  });
+
+  it("rejects with the server's refusal when it ends a watch with an ERROR event", async () => {
+    const stream = 'data: {"type":"ERROR","object":{"kind":"Status","code":403,"reason":"Forbidden","message":"no longer"}}\n\n';
+    const fetchFn: typeof fetch = async () => new Response(stream, { status: 200 });
+    const watching = new Client("t", "", fetchFn).watch("p", "stages", () => {}, new AbortController().signal);
+    await expect(watching).rejects.toMatchObject({ code: 403, message: "no longer" });
+  });
 });

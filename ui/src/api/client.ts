@@ -106,14 +106,17 @@ export class Client {
 
   // watch streams the changes of a kind in a project to onEvents, a batch
   // at a time (the first batches replay every current object as ADDED).
-  // It resolves when the server ends the stream or signal aborts, and
-  // rejects when the stream breaks or the server refuses it.
+  // It resolves with "reconnect" when the server ended the stream because
+  // it reached its lifetime (the caller opens a new one at once), with
+  // "ended" when the server ended it otherwise or signal aborts; it rejects
+  // when the stream breaks, the server refuses it, or the server ends it
+  // because the caller may no longer watch (an ERROR event: 401 or 403).
   async watch<T>(
     project: string,
     kind: KindPath,
     onEvents: (events: WatchEvent<T>[]) => void,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<"reconnect" | "ended"> {
     const res = await this.fetchFn(`${this.base}${projectPath(project)}/${kind}?watch=true`, {
       headers: { Authorization: `Bearer ${this.token}`, Accept: "text/event-stream" },
       signal,
@@ -125,12 +128,23 @@ export class Client {
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return;
-        const batch = parser.push(value).map((d) => JSON.parse(d) as WatchEvent<T>);
+        if (done) return "ended";
+        const batch: WatchEvent<T>[] = [];
+        for (const d of parser.push(value)) {
+          const ev = JSON.parse(d) as WatchEvent<T>;
+          if (ev.type === "SYNCED") continue;
+          if (ev.type === "RECONNECT" || ev.type === "ERROR") {
+            if (batch.length > 0) onEvents(batch);
+            if (ev.type === "RECONNECT") return "reconnect";
+            const st = (ev.object ?? {}) as Status;
+            throw new ApiError(st.code ?? 0, st.reason ?? "WatchEnded", st.message ?? `the server ended the watch of ${kind}`);
+          }
+          batch.push(ev);
+        }
         if (batch.length > 0) onEvents(batch);
       }
     } catch (e) {
-      if (signal.aborted) return;
+      if (signal.aborted) return "ended";
       throw e;
     } finally {
       reader.releaseLock();

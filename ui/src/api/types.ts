@@ -122,8 +122,10 @@ export interface List<T> {
   total: number;
 }
 
+// WatchEvent is one event of a watch: a change of an object, or (SYNCED,
+// RECONNECT, ERROR) news about the stream, which the client handles itself.
 export interface WatchEvent<T> {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "ERROR";
+  type: "ADDED" | "MODIFIED" | "DELETED" | "ERROR" | "SYNCED" | "RECONNECT";
   object: T;
 }
 

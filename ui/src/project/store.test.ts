@@ -76,6 +76,32 @@ describe("ProjectStore", () => {
     store.stop();
   });
 
+  it("reconnects at once, and quietly, when the server ends a watch at its lifetime", async () => {
+    const srv = server({ freight: [], stages: [], warehouses: [], promotions: [] });
+    const store = new ProjectStore(srv.client, "p", () => {}, (f) => f());
+    store.start();
+    await until(() => store.getSnapshot().live && Object.keys(srv.streams).length === 4);
+    let lost = false;
+    store.subscribe(() => (lost ||= !store.getSnapshot().live));
+    const first = srv.streams.stages;
+    srv.send("stages", { type: "SYNCED" }, { type: "RECONNECT" });
+    await until(() => srv.streams.stages !== first);
+    expect(lost).toBe(false);
+    expect(store.getSnapshot().error).toBeUndefined();
+    store.stop();
+  });
+
+  it("stops live updates when the server ends a watch because the user may no longer watch", async () => {
+    const srv = server({ freight: [], stages: [], warehouses: [], promotions: [] });
+    const store = new ProjectStore(srv.client, "p", () => {}, (f) => f());
+    store.start();
+    await until(() => store.getSnapshot().live && Object.keys(srv.streams).length === 4);
+    srv.send("stages", { type: "ERROR", object: { kind: "Status", code: 403, reason: "Forbidden", message: 'user "u" may not watch stages' } });
+    await until(() => !store.getSnapshot().live);
+    expect(store.getSnapshot().error).toContain('user "u" may not watch stages');
+    store.stop();
+  });
+
   it("hands a refused token back to be signed in again", async () => {
     const fetchFn: typeof fetch = async () =>
       new Response(JSON.stringify({ code: 401, reason: "Unauthorized", message: "the bearer token was not accepted" }), { status: 401 });

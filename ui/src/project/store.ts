@@ -99,8 +99,12 @@ export class ProjectStore {
         listedOnce = true;
         this.setConnected(kind, true);
         backoff = 500;
-        await this.client.watch<Obj>(this.project, kind, (events) => this.enqueue(kind, events), signal);
+        const end = await this.client.watch<Obj>(this.project, kind, (events) => this.enqueue(kind, events), signal);
         if (signal.aborted) return;
+        // The server ends every watch after a while, so that the
+        // caller's rights are checked afresh: list and watch again at
+        // once, without telling the user.
+        if (end === "reconnect") continue;
         this.setConnected(kind, false, `live updates of ${kind} ended; reconnecting`);
       } catch (e) {
         if (signal.aborted) return;
