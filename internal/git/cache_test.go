@@ -18,6 +18,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
@@ -450,7 +451,11 @@ func TestCredentialsDoNotFollowRedirects(t *testing.T) {
 	}))
 	t.Cleanup(redirector.Close)
 
-	cache := git.NewCache(t.TempDir(), git.Options{})
+	// Both hosts are allowed, so that what stops git is kargo's redirect
+	// rule and not the outbound address policy.
+	policy := egress.New(egress.Options{Allow: egress.MustParseRules(
+		strings.TrimPrefix(redirector.URL, "http://"), strings.TrimPrefix(elsewhere.URL, "http://"))})
+	cache := git.NewCache(t.TempDir(), git.Options{Egress: policy})
 	sub := kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(redirector.URL + "/repo.git")}
 	_, err := discover(t, cache, sub, &credentials.Credentials{Username: "robot", Password: password}, 1)
 	mu.Lock()

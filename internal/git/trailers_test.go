@@ -6,22 +6,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kargohq/kargo/internal/git"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 // RecentCommits sees a push made by another cache (a controller that died
 // after pushing), newest first, with the trailers of each commit.
 func TestRecentCommits(t *testing.T) {
-	srv := gitserver.New(t)
+	srv := newServer(t)
 	url := srv.CreateRepo("app")
 	srv.Commit(t, "app", "main", map[string]string{"a.txt": "0"}, "seed")
-	reader := git.NewCache(t.TempDir(), git.Options{})
+	reader := git.NewCache(t.TempDir(), options(git.Options{}))
 
 	got, err := reader.RecentCommits(ctx(t), git.BranchRequest{RepoURL: url, Branch: "stages/test"})
 	require.NoError(t, err)
 	require.Empty(t, got, "a missing branch has no commits")
 
-	writer := git.NewCache(t.TempDir(), git.Options{})
+	writer := git.NewCache(t.TempDir(), options(git.Options{}))
 	res, err := writer.Commit(ctx(t), git.CommitRequest{
 		RepoURL: url, ReadRef: "main", WriteBranch: "stages/test", Subject: "promote",
 		Apply:    setFiles(map[string]string{"a.txt": "1"}),
