@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apiclient"
 )
 
 func newUpdateCommand(g *globals) *cobra.Command {
@@ -48,6 +54,11 @@ alias field and the kargo.akuity.io/alias label both change.`,
 			if _, err := c.SetAlias(ctx, p, f.Name, newAlias); err != nil {
 				return apiError(err, fmt.Sprintf("set the alias of Freight %s", f.Name), freightType, f.Name, p)
 			}
+			// The Stages that hold the Freight show its alias in their
+			// status, which the Stage controller refreshes a moment later;
+			// wait for that (briefly) so that a `kargo get stages` right
+			// after this command shows the new alias.
+			stagesFollowAlias(ctx, c, p, f.Name, newAlias, 10*time.Second)
 			if before == "" {
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Freight %s is now aliased %s\n", f.Name, newAlias)
 			} else {
@@ -67,4 +78,39 @@ alias field and the kargo.akuity.io/alias label both change.`,
 	_ = freight.RegisterFlagCompletionFunc("new-alias", cobra.NoFileCompletions)
 	update.AddCommand(freight)
 	return update
+}
+
+// stagesFollowAlias polls, for at most timeout, until no Stage of project
+// shows Freight name as its current Freight under another alias than alias.
+// It gives up quietly: the alias is set either way, and the Stages follow.
+func stagesFollowAlias(ctx context.Context, c *apiclient.Client, project, name, alias string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		raw, err := c.ListAll(ctx, apiclient.Stages, project, apiclient.ListOptions{})
+		if err != nil {
+			return
+		}
+		behind := false
+		for _, r := range raw {
+			var s kargoapi.Stage
+			if json.Unmarshal(r, &s) != nil {
+				continue
+			}
+			if f := s.Status.CurrentFreight; f != nil && f.ID == name && f.Alias != alias {
+				behind = true
+				break
+			}
+		}
+		if !behind {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -47,6 +47,7 @@ func freightNewPipeline(t *testing.T) *freightPipeline {
 	t.Helper()
 	ctx := context.Background()
 	p := &freightPipeline{ns: env.NewProject(t, "freight"), git: gitserver.New(t), reg: registry.New(t, registry.Options{})}
+	controllers.AllowOutbound(t, p.git.Host(), p.reg.Host())
 	p.git.CreateRepo("gitops")
 	p.git.Commit(t, "gitops", "main", map[string]string{
 		"stages/test/kustomization.yaml": "resources: []\n",

@@ -24,6 +24,7 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -145,6 +146,7 @@ func TestStageSpecNeedsPromote(t *testing.T) {
 	}, "layout")
 	repo := gs.RepoURL("gitops")
 	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, gs.Host(), reg.Host())
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
 	image := reg.Host() + "/app"
 	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
@@ -349,6 +351,7 @@ func TestRacingWritersOfOneBranch(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.CreateRepo("gitops")
 	gs.Commit(t, "gitops", "main", map[string]string{"stages/shared/kustomization.yaml": admissionKustomization}, "layout")
+	controllers.AllowOutbound(t, gs.Host())
 	repo := gs.RepoURL("gitops")
 	adam := env.As(t, kubetest.Adam)
 	const writers = 6

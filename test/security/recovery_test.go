@@ -13,11 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -35,6 +37,7 @@ func recoveryNewProject(t *testing.T) *recoveryProject {
 	t.Helper()
 	ctx := context.Background()
 	p := &recoveryProject{ns: env.NewProject(t, "recovery"), git: gitserver.New(t), reg: registry.New(t, registry.Options{})}
+	controllers.AllowOutbound(t, p.git.Host(), p.reg.Host())
 	p.git.CreateRepo("gitops")
 	p.git.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "layout")
 	p.image = p.reg.Host() + "/app"
@@ -130,7 +133,7 @@ func (p *recoveryProject) wedge(t *testing.T, name string, uid types.UID, f *kar
 	ctx := context.Background()
 	st := p.stage(t)
 	if pushed {
-		died := &promote.Promoter{Git: git.NewCache(t.TempDir(), git.Options{})}
+		died := &promote.Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(p.git.Host())})})}
 		_, err := died.Promote(ctx, st, f, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ns, UID: uid}})
 		require.NoError(t, err)
 	}

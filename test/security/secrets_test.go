@@ -20,6 +20,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
 // admissionListener is an HTTP endpoint that records the Authorization
@@ -40,6 +41,9 @@ func admissionListen(t *testing.T) *admissionListener {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(l.Close)
+	// Allowed by the outbound policy, so that what keeps a Secret from a
+	// listener is the Secret rule, not the address.
+	controllers.AllowOutbound(t, l.Listener.Addr().String())
 	return l
 }
 
