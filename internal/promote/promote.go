@@ -238,8 +238,9 @@ func sameRepo(a, b string) bool { return repourl.Same(a, b) }
 // before st, writes too. The admission webhook refuses such a Stage, but
 // two requests can race past it, and Stages from before the rule may share
 // a branch: of two writers, only the first keeps writing, so that a Stage
-// made later can never take over a branch. The other Stage is named only
-// when it is in st's project.
+// made later can never take over a branch. The refusal names the oldest
+// writer (the one that keeps writing), and only when it is in st's
+// project.
 func (p *Promoter) claimedElsewhere(ctx context.Context, st *kargoapi.Stage) error {
 	if p.Client == nil {
 		return nil
@@ -248,26 +249,42 @@ func (p *Promoter) claimedElsewhere(ctx context.Context, st *kargoapi.Stage) err
 	if err := p.Client.List(ctx, stages); err != nil {
 		return fmt.Errorf("list Stages: %w", err)
 	}
+	var oldest *kargoapi.Stage
+	var branch kargoapi.GitRepoUpdate
 	for i := range stages.Items {
 		other := &stages.Items[i]
 		if other.UID == st.UID || !createdBefore(other, st) || other.Spec.PromotionMechanisms == nil {
 			continue
 		}
-		for _, theirs := range other.Spec.PromotionMechanisms.GitRepoUpdates {
-			for _, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
-				if u.WriteBranch != theirs.WriteBranch || !sameRepo(string(u.RepoURL), string(theirs.RepoURL)) {
-					continue
-				}
-				holder := "a Stage of another project"
-				if other.Namespace == st.Namespace {
-					holder = "Stage " + other.Name
-				}
-				return fmt.Errorf("%s writes branch %s of %s too, and was created first; two Stages never write one branch, so write Stage %s to a branch of its own, such as stages/%s: %w",
-					holder, u.WriteBranch, u.RepoURL, st.Name, st.Name, sourceerr.ErrInvalid)
+		if oldest != nil && !createdBefore(other, oldest) {
+			continue
+		}
+		if u, ok := sharedBranch(st, other); ok {
+			oldest, branch = other, u
+		}
+	}
+	if oldest == nil {
+		return nil
+	}
+	holder := "a Stage of another project"
+	if oldest.Namespace == st.Namespace {
+		holder = "Stage " + oldest.Name
+	}
+	return fmt.Errorf("%s writes branch %s of %s too, and was created first; two Stages never write one branch, so write Stage %s to a branch of its own, such as stages/%s: %w",
+		holder, branch.WriteBranch, branch.RepoURL, st.Name, st.Name, sourceerr.ErrInvalid)
+}
+
+// sharedBranch returns the gitRepoUpdate of st that writes a branch other
+// writes too.
+func sharedBranch(st, other *kargoapi.Stage) (kargoapi.GitRepoUpdate, bool) {
+	for _, theirs := range other.Spec.PromotionMechanisms.GitRepoUpdates {
+		for _, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
+			if u.WriteBranch == theirs.WriteBranch && sameRepo(string(u.RepoURL), string(theirs.RepoURL)) {
+				return u, true
 			}
 		}
 	}
-	return nil
+	return kargoapi.GitRepoUpdate{}, false
 }
 
 // createdBefore orders Stages by creation, then by namespace and name, so

@@ -234,9 +234,13 @@ func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
 	// The same repository, spelled differently.
 	test := writer("kargo-demo", "test", t0.Add(time.Minute), strings.TrimSuffix(repo, ".git")+"/")
 	elsewhere := writer("other", "a", t0.Add(2*time.Minute), repo)
+	// Created after prod and before late, and listed before prod: the
+	// refusal still names the oldest writer, the one that keeps writing.
+	second := writer("kargo-demo", "aardvark", t0.Add(30*time.Second), repo)
+	late := writer("kargo-demo", "late", t0.Add(3*time.Minute), repo)
 	scheme := runtime.NewScheme()
 	require.NoError(t, kargoapi.AddToScheme(scheme))
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod, test, elsewhere).Build()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod, test, elsewhere, second, late).Build()
 	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})}), Client: c}
 
 	_, err := p.Promote(context.Background(), test, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "1"}})
@@ -246,6 +250,9 @@ func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "a Stage of another project writes branch stages/prod")
 	require.NotContains(t, err.Error(), "prod writes", "another project's Stage is not named")
+	_, err = p.Promote(context.Background(), late, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "4"}})
+	require.ErrorIs(t, err, sourceerr.ErrInvalid)
+	require.Contains(t, err.Error(), "Stage prod writes branch stages/prod", "the oldest writer is named")
 	require.Empty(t, gs.Git(t, "gitops", "", "branch", "--list", "stages/prod"), "nothing was written")
 
 	out, err := p.Promote(context.Background(), prod, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "3"}})

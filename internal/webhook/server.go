@@ -196,7 +196,7 @@ func handlers(live client.Client, mgr manager.Manager, controller string) http.H
 		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":          &project.Validator{Reader: live},
 		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
-		"/validate/warehouses":        &warehouse.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/warehouses":        &warehouse.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
 	}
 	mux := http.NewServeMux()
 	for path, h := range routes {

@@ -14,7 +14,6 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/freight"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
@@ -32,62 +31,18 @@ func freightAs(t *testing.T, user string) client.Client {
 	return c
 }
 
-// freightPipeline is a project with a Git repository and an image
-// registry, a Warehouse w watching image nginx, Stage test fed by w and Stage
-// uat fed by test, each writing its own branch of the repository and each
-// auto-promoted by a PromotionPolicy.
-type freightPipeline struct {
-	ns    string
-	git   *gitserver.Server
-	reg   *registry.Registry
-	image string
-}
+// freightPipeline is an imagePipeline watching image nginx (1.24.0 pushed
+// before the Warehouse exists), with Stage test fed by w and Stage uat fed
+// by test, both auto-promoted.
+type freightPipeline struct{ *imagePipeline }
 
 func freightNewPipeline(t *testing.T) *freightPipeline {
 	t.Helper()
-	ctx := context.Background()
-	p := &freightPipeline{ns: env.NewProject(t, "freight"), git: gitserver.New(t), reg: registry.New(t, registry.Options{})}
-	controllers.AllowOutbound(t, p.git.Host(), p.reg.Host())
-	p.git.CreateRepo("gitops")
-	p.git.Commit(t, "gitops", "main", map[string]string{
-		"stages/test/kustomization.yaml": "resources: []\n",
-		"stages/uat/kustomization.yaml":  "resources: []\n",
-	}, "layout")
-	p.reg.PushImage(t, "nginx", "1.24.0", registry.Image{})
-	p.image = p.reg.Host() + "/nginx"
-	env.BindAccessUsers(t, p.ns)
-	env.Bind(t, p.ns, kubetest.Alice, "ClusterRole", "kargo-promoter")
-
-	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
-		ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: p.ns},
-		Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{
-			Images: []kargoapi.ImageSubscription{{RepoURL: kargoapi.ImageRepoURL(p.image), SemverConstraint: "^1.0.0"}},
-		}},
-	}))
-	for _, s := range []struct {
-		name string
-		subs kargoapi.Subscriptions
-	}{
-		{"test", kargoapi.Subscriptions{Warehouse: "w"}},
-		{"uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}},
-	} {
-		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Stage{
-			ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: p.ns},
-			Spec: kargoapi.StageSpec{
-				Subscriptions: &s.subs,
-				PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
-					RepoURL: kargoapi.GitRepoURL(p.git.RepoURL("gitops")), ReadBranch: "main", WriteBranch: kargoapi.BranchName("stages/" + s.name),
-					Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{
-						Image: kargoapi.ImageRepoURL(p.image), Path: kargoapi.RepoPath("stages/" + s.name),
-					}}},
-				}}},
-			},
-		}))
-		require.NoError(t, env.Admin.Create(ctx, &kargoapi.PromotionPolicy{
-			ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: p.ns}, Stage: s.name, EnableAutoPromotion: true,
-		}))
-	}
-	return p
+	p := newImagePipeline(t, "freight", "nginx", "1.24.0",
+		pipelineStage{name: "test", subs: kargoapi.Subscriptions{Warehouse: "w"}, auto: true},
+		pipelineStage{name: "uat", subs: kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}, auto: true},
+	)
+	return &freightPipeline{p}
 }
 
 // current waits until stage's current Freight is want, and returns the

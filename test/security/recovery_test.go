@@ -17,51 +17,19 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
-	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
-// recoveryProject is a project with Warehouse w, watching image app, and
-// Stage test, fed by w and writing branch stages/test, without
-// auto-promotion: every Promotion here is alice's (kargo-promoter).
-type recoveryProject struct {
-	ns    string
-	git   *gitserver.Server
-	reg   *registry.Registry
-	image string
-}
+// recoveryProject is an imagePipeline watching image app, with Stage test
+// fed by w and no auto-promotion: every Promotion here is alice's
+// (kargo-promoter).
+type recoveryProject struct{ *imagePipeline }
 
 func recoveryNewProject(t *testing.T) *recoveryProject {
 	t.Helper()
-	ctx := context.Background()
-	p := &recoveryProject{ns: env.NewProject(t, "recovery"), git: gitserver.New(t), reg: registry.New(t, registry.Options{})}
-	controllers.AllowOutbound(t, p.git.Host(), p.reg.Host())
-	p.git.CreateRepo("gitops")
-	p.git.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "layout")
-	p.image = p.reg.Host() + "/app"
-	env.BindAccessUsers(t, p.ns)
-	env.Bind(t, p.ns, kubetest.Alice, "ClusterRole", "kargo-promoter")
-	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
-		ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: p.ns},
-		Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{
-			Images: []kargoapi.ImageSubscription{{RepoURL: kargoapi.ImageRepoURL(p.image), SemverConstraint: "^1.0.0"}},
-		}},
-	}))
-	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Stage{
-		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: p.ns},
-		Spec: kargoapi.StageSpec{
-			Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"},
-			PromotionMechanisms: &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
-				RepoURL: kargoapi.GitRepoURL(p.git.RepoURL("gitops")), ReadBranch: "main", WriteBranch: "stages/test",
-				Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{
-					Image: kargoapi.ImageRepoURL(p.image), Path: "stages/test",
-				}}},
-			}}},
-		},
-	}))
-	return p
+	return &recoveryProject{newImagePipeline(t, "recovery", "app", "",
+		pipelineStage{name: "test", subs: kargoapi.Subscriptions{Warehouse: "w"}})}
 }
 
 // discover pushes tag and waits until Warehouse w has made Freight of it.

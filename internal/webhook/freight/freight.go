@@ -20,6 +20,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	kargofreight "github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
@@ -183,11 +184,8 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		return v.uniqueAlias(ctx, f)
 	case admissionv1.Update:
 		f, old := &kargoapi.Freight{}, &kargoapi.Freight{}
-		if err := v.Decode.Decode(req, f); err != nil {
-			return deny.BadRequest(fmt.Errorf("decode Freight: %w", err))
-		}
-		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
-			return deny.BadRequest(fmt.Errorf("decode the Freight being changed: %w", err))
+		if _, refusal := admit.Decode(v.Decode, req, "Freight", f, old); refusal != nil {
+			return *refusal
 		}
 		if changed := recordChanges(f, old); len(changed) > 0 {
 			return deny.Forbidden(strings.Join(changed, " and ") + ": kargo records it when a Freight is created, and nobody can change it; a webhook other than kargo's changed it")

@@ -7,7 +7,6 @@ package promotion
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -17,6 +16,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
@@ -41,15 +41,11 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		return *refusal
 	}
 	p := &kargoapi.Promotion{}
-	if err := v.Decode.Decode(req, p); err != nil {
-		return deny.BadRequest(fmt.Errorf("decode Promotion: %w", err))
+	if _, refusal := admit.Decode(v.Decode, req, "Promotion", p, nil); refusal != nil {
+		return *refusal
 	}
-	if err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, p.Spec.Stage); err != nil {
-		var denied *authz.Denied
-		if errors.As(err, &denied) {
-			return deny.Forbidden(denied.Error())
-		}
-		return deny.Error(err)
+	if refusal := admit.Promote(ctx, v.Authz, req, p.Spec.Stage, ""); refusal != nil {
+		return *refusal
 	}
 	if err := v.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: p.Spec.Stage}, &kargoapi.Stage{}); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -5,7 +5,6 @@ package promotionpolicy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -14,6 +13,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
@@ -37,27 +37,18 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
 		return *refusal
 	}
-	policy := &kargoapi.PromotionPolicy{}
-	if err := v.Decode.Decode(req, policy); err != nil {
-		return deny.BadRequest(fmt.Errorf("decode PromotionPolicy: %w", err))
+	policy, old := &kargoapi.PromotionPolicy{}, &kargoapi.PromotionPolicy{}
+	changed, refusal := admit.Decode(v.Decode, req, "PromotionPolicy", policy, old)
+	if refusal != nil {
+		return *refusal
 	}
 	stages := []string{policy.Stage}
-	if req.Operation == admissionv1.Update {
-		old := &kargoapi.PromotionPolicy{}
-		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
-			return deny.BadRequest(fmt.Errorf("decode the PromotionPolicy being changed: %w", err))
-		}
-		if old.Stage != policy.Stage {
-			stages = append(stages, old.Stage)
-		}
+	if changed && old.Stage != policy.Stage {
+		stages = append(stages, old.Stage)
 	}
 	for _, stage := range stages {
-		if err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, stage); err != nil {
-			var denied *authz.Denied
-			if errors.As(err, &denied) {
-				return deny.Forbidden(fmt.Sprintf("a PromotionPolicy promotes on its author's behalf, so writing one needs the right to promote: %s", denied.Error()))
-			}
-			return deny.Error(err)
+		if refusal := admit.Promote(ctx, v.Authz, req, stage, "a PromotionPolicy promotes on its author's behalf, so writing one needs the right to promote"); refusal != nil {
+			return *refusal
 		}
 	}
 	policies := &kargoapi.PromotionPolicyList{}

@@ -27,6 +27,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/repourl"
+	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
@@ -56,33 +57,23 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
 		return *refusal
 	}
-	st := &kargoapi.Stage{}
-	if err := v.Decode.Decode(req, st); err != nil {
-		return deny.BadRequest(fmt.Errorf("decode Stage: %w", err))
+	st, old := &kargoapi.Stage{}, &kargoapi.Stage{}
+	changed, refusal := admit.Decode(v.Decode, req, "Stage", st, old)
+	if refusal != nil {
+		return *refusal
 	}
-	var old *kargoapi.Stage
-	if req.Operation == admissionv1.Update {
-		old = &kargoapi.Stage{}
-		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
-			return deny.BadRequest(fmt.Errorf("decode the Stage being changed: %w", err))
-		}
-		if equality.Semantic.DeepEqual(old.Spec, st.Spec) {
-			return admission.Allowed("")
-		}
+	if changed && equality.Semantic.DeepEqual(old.Spec, st.Spec) {
+		return admission.Allowed("")
 	}
-	if err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, st.Name); err != nil {
-		var denied *authz.Denied
-		if errors.As(err, &denied) {
-			return deny.Forbidden("a Stage's spec decides what kargo commits and which Applications it changes for the Stage, which Freight reaches it and what counts as verified there, so creating a Stage or changing its spec needs the right to promote into it: " + denied.Error())
-		}
-		return deny.Error(err)
+	if refusal := admit.Promote(ctx, v.Authz, req, st.Name, "a Stage's spec decides what kargo commits and which Applications it changes for the Stage, which Freight reaches it and what counts as verified there, so creating a Stage or changing its spec needs the right to promote into it"); refusal != nil {
+		return *refusal
 	}
-	if old == nil || !equality.Semantic.DeepEqual(old.Spec.Verification, st.Spec.Verification) {
+	if !changed || !equality.Semantic.DeepEqual(old.Spec.Verification, st.Spec.Verification) {
 		if resp := v.secretsReadable(ctx, req, st); resp != nil {
 			return *resp
 		}
 	}
-	if old == nil || !equality.Semantic.DeepEqual(old.Spec.PromotionMechanisms, st.Spec.PromotionMechanisms) {
+	if !changed || !equality.Semantic.DeepEqual(old.Spec.PromotionMechanisms, st.Spec.PromotionMechanisms) {
 		if resp := v.writeTargetsFree(ctx, st); resp != nil {
 			return *resp
 		}

@@ -9,7 +9,6 @@ package warehouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -19,14 +18,20 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
 
 // Validator checks the creation and change of Warehouses.
 type Validator struct {
-	// Reader reads namespaces and lists Stages live.
+	// Reader reads namespaces live.
 	Reader client.Reader
+	// Stages lists a project's Stages from the controller's cache, as the
+	// Stage webhook does: a Stage created in the same instant as a change
+	// of its Warehouse is checked by the Stage webhook itself, which needs
+	// the promote verb on it anyway.
+	Stages client.Reader
 	// Authz asks whether the requesting user may promote.
 	Authz  *authz.Authorizer
 	Decode admission.Decoder
@@ -42,34 +47,25 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
 		return *refusal
 	}
-	wh := &kargoapi.Warehouse{}
-	if err := v.Decode.Decode(req, wh); err != nil {
-		return deny.BadRequest(fmt.Errorf("decode Warehouse: %w", err))
+	wh, old := &kargoapi.Warehouse{}, &kargoapi.Warehouse{}
+	changed, refusal := admit.Decode(v.Decode, req, "Warehouse", wh, old)
+	if refusal != nil {
+		return *refusal
 	}
-	if req.Operation == admissionv1.Update {
-		old := &kargoapi.Warehouse{}
-		if err := v.Decode.DecodeRaw(req.OldObject, old); err != nil {
-			return deny.BadRequest(fmt.Errorf("decode the Warehouse being changed: %w", err))
-		}
-		if equality.Semantic.DeepEqual(old.Spec, wh.Spec) {
-			return admission.Allowed("")
-		}
+	if changed && equality.Semantic.DeepEqual(old.Spec, wh.Spec) {
+		return admission.Allowed("")
 	}
 	stages := &kargoapi.StageList{}
-	if err := v.Reader.List(ctx, stages, client.InNamespace(req.Namespace)); err != nil {
+	if err := v.Stages.List(ctx, stages, client.InNamespace(req.Namespace)); err != nil {
 		return deny.Error(fmt.Errorf("list Stages in %s: %w", req.Namespace, err))
 	}
 	for _, st := range stages.Items {
 		if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Warehouse != wh.Name {
 			continue
 		}
-		if err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, st.Name); err != nil {
-			var denied *authz.Denied
-			if errors.As(err, &denied) {
-				return deny.Forbidden(fmt.Sprintf("Stage %q subscribes to Warehouse %q, whose artifacts become the Freight it receives and auto-promotes, so creating the Warehouse or changing its spec needs the right to promote into that Stage: %s",
-					st.Name, wh.Name, denied.Error()))
-			}
-			return deny.Error(err)
+		why := fmt.Sprintf("Stage %q subscribes to Warehouse %q, whose artifacts become the Freight it receives and auto-promotes, so creating the Warehouse or changing its spec needs the right to promote into that Stage", st.Name, wh.Name)
+		if refusal := admit.Promote(ctx, v.Authz, req, st.Name, why); refusal != nil {
+			return *refusal
 		}
 	}
 	return admission.Allowed("")

@@ -1,0 +1,62 @@
+// Package admit holds the steps kargo's validating webhooks take alike:
+// decoding the object a request writes (and, for a change, the object it
+// replaces), and refusing a user who lacks the promote verb on a Stage.
+// Each webhook package keeps its own rules and messages; this package keeps
+// the plumbing the same everywhere, so a refusal reads the same way and a
+// fix to it lands once.
+package admit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/deny"
+)
+
+// Decode decodes the object req writes into obj and, when req updates an
+// existing object and old is not nil, the object being changed into old.
+// It says whether old was decoded, or returns a 400 naming kind when
+// either cannot be decoded.
+func Decode(d admission.Decoder, req admission.Request, kind string, obj, old runtime.Object) (bool, *admission.Response) {
+	if err := d.Decode(req, obj); err != nil {
+		resp := deny.BadRequest(fmt.Errorf("decode %s: %w", kind, err))
+		return false, &resp
+	}
+	if req.Operation != admissionv1.Update || old == nil {
+		return false, nil
+	}
+	if err := d.DecodeRaw(req.OldObject, old); err != nil {
+		resp := deny.BadRequest(fmt.Errorf("decode the %s being changed: %w", kind, err))
+		return false, &resp
+	}
+	return true, nil
+}
+
+// Promote returns nil when req's user may promote into stage of req's
+// namespace. Otherwise it returns a 403 whose message is why (what the
+// request would make kargo do, when the caller has more to say than the
+// denial) followed by the reason of the denial, or a 500 when the answer
+// could not be had: a webhook that cannot decide refuses.
+func Promote(ctx context.Context, az *authz.Authorizer, req admission.Request, stage, why string) *admission.Response {
+	err := az.AuthorizePromote(ctx, req.UserInfo, req.Namespace, stage)
+	if err == nil {
+		return nil
+	}
+	var denied *authz.Denied
+	if !errors.As(err, &denied) {
+		resp := deny.Error(err)
+		return &resp
+	}
+	msg := denied.Error()
+	if why != "" {
+		msg = why + ": " + msg
+	}
+	resp := deny.Forbidden(msg)
+	return &resp
+}
