@@ -18,17 +18,21 @@ API_PKG := github.com/kargohq/kargo/api/v1alpha1
 # kube-apiserver, etcd, kubectl and kube-controller-manager, built from source
 # through the Go module proxy and cached outside the work tree by version.
 KUBE_BINS = ENVTEST_KCM=1 hack/envtest-bins.sh
+# A real Argo CD (application-controller + repo-server), kustomize and helm,
+# built from source through the Go module proxy (with Go 1.27, which the go
+# command fetches) and cached outside the work tree; Debian's redis-server.
+ARGOCD_BINS = hack/argocd-bins.sh
 
-.PHONY: all build generate verify-generated kube-bins ui-deps ui run test lint bench clean
+.PHONY: all build generate verify-generated kube-bins argocd-bins ui-deps ui run test lint bench clean
 
 all: build
 
 build: ## Build bin/kargo.
 	$(GO) build -o bin/kargo ./cmd/kargo
 
-generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1 and the slim Argo CD types.
+generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1, and the slim Argo CD types' deepcopy functions.
 	$(GO) tool controller-gen object paths=$(API_PKG) crd paths=$(API_PKG) output:crd:dir=config/crd/bases
-	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1 crd paths=./internal/argocd/v1alpha1 output:crd:dir=config/crd/argocd
+	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1
 
 verify-generated: generate ui ## Fail when generated files or the built UI differ from what is committed.
 	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1)" ]; then \
@@ -43,14 +47,17 @@ verify-generated: generate ui ## Fail when generated files or the built UI diffe
 kube-bins: ## Build (or find cached) Kubernetes binaries; prints their directory.
 	@$(KUBE_BINS)
 
+argocd-bins: ## Build (or find cached) Argo CD, kustomize and helm; prints their directory.
+	@$(ARGOCD_BINS)
+
 ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
 	@hack/install-ui-deps.sh
 
 ui: ui-deps ## Build the web UI into ui/dist.
 	cd ui && npm run build
 
-run: build ## Start kargo local with the kargo-demo project (Ctrl-C stops it; state is kept; ARGS=--reset starts over).
-	@bins=$$($(KUBE_BINS)); exec bin/kargo local --demo --bin-dir "$$bins" $(ARGS)
+run: build ## Start kargo local with the kargo-demo project and a real Argo CD (Ctrl-C stops it; state is kept; ARGS=--reset starts over).
+	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); exec bin/kargo local --demo --bin-dir "$$bins" --argocd-bin-dir "$$argocd" $(ARGS)
 
 lint: ## go vet and gofmt.
 	$(GO) vet ./...
@@ -60,9 +67,10 @@ lint: ## go vet and gofmt.
 
 test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
 	cd ui && npm test
-	@bins=$$($(KUBE_BINS)); \
+	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); \
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
-	KUBEBUILDER_ASSETS="$$bins" $(GO) test -count=1 ./... ; \
+	echo "Argo CD tests run against a real Argo CD $$("$$argocd/argocd" version --client --short) (application-controller, repo-server) from $$argocd"; \
+	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
 
 bench: ## Run the performance benchmarks and write docs/benchmarks.md.

@@ -13,21 +13,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-//go:embed bases/*.yaml argocd/*.yaml
+//go:embed bases/*.yaml
 var bases embed.FS
 
 // Definitions returns every CustomResourceDefinition of the kargo.akuity.io
 // API group, parsed from the generated manifests.
 func Definitions() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	return load("bases/*.yaml")
-}
-
-// ArgoCDDefinitions returns the CRD of Argo CD's Application as kargo's slim
-// types describe it, keeping unknown fields. Tests and local mode install
-// it where no Argo CD runs; a cluster install never does, since Argo CD
-// owns the real one.
-func ArgoCDDefinitions() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	return load("argocd/*.yaml")
 }
 
 func load(pattern string) ([]*apiextensionsv1.CustomResourceDefinition, error) {

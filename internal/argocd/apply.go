@@ -107,6 +107,26 @@ func (u *Updater) Apply(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Fre
 	return summaries, nil
 }
 
+// Check reads and checks every Application that updates name as Apply
+// would, without writing anything, so that a promotion learns of a mistake
+// in the Stage's spec, or of a sync already running, before it commits to
+// Git. pushing lists the repositories the promotion's Git updates will
+// push to: a source of one of them that updateTargetRevision points at the
+// pushed commit needs no commit from the Freight. Errors are those of
+// Apply.
+func (u *Updater) Check(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, updates []kargoapi.ArgoCDAppUpdate, pushing []string) error {
+	heads := make(map[string]string, len(pushing))
+	for _, repo := range pushing {
+		heads[repo] = "(the commit this promotion pushes)"
+	}
+	for _, upd := range updates {
+		if _, err := u.plan(ctx, st, f, upd, heads); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (u *Updater) namespace() string {
 	if u.DefaultNamespace != "" {
 		return u.DefaultNamespace

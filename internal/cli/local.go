@@ -35,6 +35,10 @@ import (
 // kube-controller-manager when --bin-dir is not given.
 const binDirEnv = "KARGO_KUBE_BIN_DIR"
 
+// argocdBinDirEnv names the directory of Argo CD's binaries (what
+// hack/argocd-bins.sh prints) when --argocd-bin-dir is not given.
+const argocdBinDirEnv = "KARGO_ARGOCD_BIN_DIR"
+
 type localOptions struct {
 	dataDir       string
 	webhookAddr   string
@@ -44,7 +48,11 @@ type localOptions struct {
 	// although the API speaks plain HTTP.
 	insecurePublicAPI bool
 	binDir            string
-	port              int
+	// argocdBinDir holds a real Argo CD to run; noArgoCD runs none even
+	// when one is built.
+	argocdBinDir string
+	noArgoCD     bool
+	port         int
 	verbose           bool
 	// demo sets up the kargo-demo project and serves its sources.
 	demo             bool
@@ -77,6 +85,8 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for the local installation's state")
 	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
+	f.StringVar(&o.argocdBinDir, "argocd-bin-dir", os.Getenv(argocdBinDirEnv), "directory of a real Argo CD's binaries, which kargo local runs against its API server (default $"+argocdBinDirEnv+", else the newest build of `make argocd-bins` in the cache, if any)")
+	f.BoolVar(&o.noArgoCD, "no-argocd", false, "run no Argo CD, even when one is built")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
 	f.StringVar(&o.webhookAddr, "webhook-addr", "", "address of the push-notification receiver, such as 127.0.0.1:8082 (default: off)")
 	f.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7070", "address of kargo's API server, which the kargo CLI talks to (a loopback address unless --insecure-public-api)")
@@ -174,6 +184,19 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if err := install.All(ctx, c, time.Minute); err != nil {
 		return err
 	}
+	// Argo CD before the controllers: they watch Applications only where
+	// the API server serves the type when they start.
+	argo, argoInfo, err := startLocalArgoCD(ctx, cfg, o, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	if argo != nil {
+		defer func() {
+			if stopErr := argo.Stop(); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}()
+	}
 	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
 		MetricsAddr:         "0",
 		HealthAddr:          "0",
@@ -206,7 +229,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 
 	demoInfo := ""
 	if o.demo {
-		if demoInfo, err = startDemo(ctx, c, cp, o, api, policy); err != nil {
+		if demoInfo, err = startDemo(ctx, c, cp, o, api, policy, argo); err != nil {
 			return err
 		}
 	}
@@ -217,6 +240,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
   kargo API:   %s
   UI:          %s/#token=%s
   webhooks:    https://%s
+  Argo CD:     %s
   data:        %s
   kubeconfig:  %s
 
@@ -227,7 +251,7 @@ Use it with kubectl:
   %s get stages --all-namespaces
 %s
 Press Ctrl-C to stop; everything is kept for the next start.
-`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, api, token, mgr.Webhooks.Addr(), o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"), demoInfo)
+`, time.Since(started).Round(100*time.Millisecond), cfg.Host, api, api, token, mgr.Webhooks.Addr(), argoInfo, o.dataDir, kubeconfig, login, kubeconfig, filepath.Join(o.binDir, "kubectl"), demoInfo)
 
 	select {
 	case <-ctx.Done():
@@ -390,4 +414,57 @@ func localAPIToken(path string) (string, error) {
 		return "", fmt.Errorf("write the local API token: %w", err)
 	}
 	return token, nil
+}
+
+// startLocalArgoCD runs a real Argo CD against the local API server when
+// its binaries are at hand (--argocd-bin-dir, $KARGO_ARGOCD_BIN_DIR, or the
+// newest build in hack/argocd-bins.sh's cache) and --no-argocd is not
+// given. It returns nil and a line saying how to get one otherwise. Argo
+// CD's application-controller deploys with the local admin's credentials,
+// as it runs with cluster-wide rights in a cluster.
+func startLocalArgoCD(ctx context.Context, cfg *rest.Config, o localOptions, log io.Writer) (*localcp.ArgoCD, string, error) {
+	if o.noArgoCD {
+		return nil, "not running (--no-argocd)", nil
+	}
+	dir := o.argocdBinDir
+	if dir == "" {
+		dir = builtArgoCD()
+	}
+	if dir == "" {
+		return nil, "not running: build it with `make argocd-bins` (about 10 minutes the first time), or pass --argocd-bin-dir", nil
+	}
+	state := filepath.Join(o.dataDir, "argocd")
+	start := time.Now()
+	a, err := localcp.StartArgoCD(ctx, localcp.ArgoCDOptions{
+		BinDir:   dir,
+		Config:   cfg,
+		StateDir: state,
+		Log:      prefixed(log, "kargo local: "),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("start Argo CD from %s (or pass --no-argocd): %w", dir, err)
+	}
+	return a, fmt.Sprintf("%s (application-controller and repo-server, ready in %s; Applications in namespace %s; logs in %s)",
+		a.Version, time.Since(start).Round(100*time.Millisecond), a.Namespace, state), nil
+}
+
+// builtArgoCD returns the newest complete build in hack/argocd-bins.sh's
+// cache, or "".
+func builtArgoCD() string {
+	root := os.Getenv("ARGOCD_BINS_CACHE")
+	if root == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		root = filepath.Join(cache, "argocd-bins")
+	}
+	marks, _ := filepath.Glob(filepath.Join(root, "v*", ".complete"))
+	newest, newestTime := "", time.Time{}
+	for _, m := range marks {
+		if fi, err := os.Stat(m); err == nil && fi.ModTime().After(newestTime) {
+			newest, newestTime = filepath.Dir(m), fi.ModTime()
+		}
+	}
+	return newest
 }

@@ -61,7 +61,7 @@ func saveDemoState(dataDir string, s demoState) error {
 // first time, creates what is missing of the kargo-demo project, writes
 // kargo CLI configs for its users, and waits (a while) for the first
 // Freight to reach test. It returns lines for the banner.
-func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o localOptions, apiURL string, policy *egress.Policy) (string, error) {
+func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o localOptions, apiURL string, policy *egress.Policy, argo *localcp.ArgoCD) (string, error) {
 	dir := filepath.Join(o.dataDir, "demo")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -106,6 +106,9 @@ func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o
 		return "", err
 	}
 	src := demo.Sources{Image: reg.Host() + "/" + demo.ImageRepo, GitOps: git.RepoURL(demo.GitOpsRepo)}
+	if argo != nil {
+		src.ArgoCDServer = argo.Server
+	}
 
 	// The same tag always makes the same image, so pushing the first tags
 	// again at every start changes nothing.

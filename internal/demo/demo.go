@@ -68,6 +68,9 @@ type Sources struct {
 	Image string
 	// GitOps is the GitOps repository's URL.
 	GitOps string
+	// ArgoCDServer, when Argo CD runs, is the API server's URL as Argo CD
+	// knows it: the Stages then update Applications that deploy there.
+	ArgoCDServer string
 }
 
 type values struct {

@@ -469,6 +469,12 @@ func (c *ControlPlane) finish(err error) {
 // waitReady polls ready until it succeeds, the component exits, ctx ends or
 // timeout passes.
 func (c *ControlPlane) waitReady(ctx context.Context, ch *child, timeout time.Duration, ready func(context.Context) error) error {
+	return waitReady(ctx, ch, timeout, ready, c.logf)
+}
+
+// waitReady polls ready until it succeeds, ch exits, ctx ends or timeout
+// passes, and logs how long it took.
+func waitReady(ctx context.Context, ch *child, timeout time.Duration, ready func(context.Context) error, logf func(string, ...any)) error {
 	began := time.Now()
 	deadline, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -479,7 +485,7 @@ func (c *ControlPlane) waitReady(ctx context.Context, ch *child, timeout time.Du
 		err := ready(probeCtx)
 		cancelProbe()
 		if err == nil {
-			c.logf("%s ready in %s", ch.name, time.Since(began).Round(100*time.Millisecond))
+			logf("%s ready in %s", ch.name, time.Since(began).Round(100*time.Millisecond))
 			return nil
 		}
 		select {

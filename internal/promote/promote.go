@@ -72,6 +72,21 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 	if err := p.claimedElsewhere(ctx, st); err != nil {
 		return out, err
 	}
+	// Argo CD updates are checked before anything is committed: an
+	// Application that does not let the Stage change it, or one in the
+	// middle of a sync, stops the promotion with nothing written.
+	if len(pm.ArgoCDAppUpdates) > 0 {
+		if p.ArgoCD == nil {
+			return out, fmt.Errorf("this controller was started without Argo CD support, so argoCDAppUpdates cannot be applied: %w", sourceerr.ErrInvalid)
+		}
+		pushing := make([]string, len(pm.GitRepoUpdates))
+		for i, u := range pm.GitRepoUpdates {
+			pushing[i] = string(u.RepoURL)
+		}
+		if err := p.ArgoCD.Check(ctx, st, f, pm.ArgoCDAppUpdates, pushing); err != nil {
+			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
+		}
+	}
 	// The commit each Git update leaves its write branch at: Argo CD
 	// sources of the same repository are pointed at it.
 	heads := map[string]string{}
@@ -114,9 +129,6 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		}
 	}
 	if len(pm.ArgoCDAppUpdates) > 0 {
-		if p.ArgoCD == nil {
-			return out, fmt.Errorf("this controller was started without Argo CD support, so argoCDAppUpdates cannot be applied: %w", sourceerr.ErrInvalid)
-		}
 		lines, err := p.ArgoCD.Apply(ctx, st, f, pm.ArgoCDAppUpdates, heads)
 		if err != nil {
 			return out, fmt.Errorf("argoCDAppUpdates: %w", err)

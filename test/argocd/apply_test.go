@@ -14,7 +14,7 @@ import (
 )
 
 func TestKustomizeImageOverride(t *testing.T) {
-	project, apps := newNamespace(t, "project"), newNamespace(t, "apps")
+	project, apps := newNamespace(t, "project"), newNamespace(t, editsPrefix)
 	createApp(t, apps, `{
 	  "metadata": {"name": "guestbook", "annotations": `+authorized(project)+`},
 	  "spec": {"source": {"repoURL": "`+gitRepo+`", "path": "stages/test", "targetRevision": "main",
@@ -44,7 +44,7 @@ func TestKustomizeImageOverride(t *testing.T) {
 }
 
 func TestHelmParameters(t *testing.T) {
-	project, apps := newNamespace(t, "project"), newNamespace(t, "apps")
+	project, apps := newNamespace(t, "project"), newNamespace(t, editsPrefix)
 	createApp(t, apps, `{
 	  "metadata": {"name": "guestbook", "annotations": `+authorized(project)+`},
 	  "spec": {"source": {"repoURL": "`+chartRepo+`", "chart": "guestbook", "targetRevision": "1.3.0",
@@ -94,7 +94,7 @@ func TestHelmParameters(t *testing.T) {
 }
 
 func TestTargetRevision(t *testing.T) {
-	project, apps := newNamespace(t, "project"), newNamespace(t, "apps")
+	project, apps := newNamespace(t, "project"), newNamespace(t, editsPrefix)
 	for _, tc := range []struct {
 		name   string
 		source string
@@ -147,7 +147,7 @@ func TestTargetRevision(t *testing.T) {
 // merge patch: a merge patch replaces whole lists, so kargo must send back
 // every field of the source entries it rewrites, known to it or not.
 func TestUnknownFieldsKept(t *testing.T) {
-	project, apps := newNamespace(t, "project"), newNamespace(t, "apps")
+	project, apps := newNamespace(t, "project"), newNamespace(t, editsPrefix)
 	created := createApp(t, apps, `{
 	  "metadata": {"name": "guestbook", "labels": {"team": "web"}, "annotations": `+authorized(project)+`},
 	  "spec": {
@@ -206,7 +206,7 @@ func TestUnknownFieldsKept(t *testing.T) {
 }
 
 func TestAnApplicationMustOptIn(t *testing.T) {
-	project, apps := newNamespace(t, "project"), newNamespace(t, "apps")
+	project, apps := newNamespace(t, "project"), newNamespace(t, editsPrefix)
 	for _, tc := range []struct {
 		name        string
 		annotations string

@@ -1,7 +1,11 @@
 // Package argocd tests kargo's Argo CD updates and health against a real
-// kube-apiserver serving the Application CRD, with argocdsim playing Argo
-// CD: what the API server keeps of a merge patch, and how health follows
-// the syncs Argo CD reports.
+// kube-apiserver and a real Argo CD (application-controller and
+// repo-server, built by hack/argocd-bins.sh) deploying into it from a real
+// Git server: what the API server keeps of kargo's merge patches (in
+// namespaces Argo CD does not watch, so that the patches stay as kargo
+// wrote them), and what Argo CD makes of them (in apps-* namespaces, which
+// it watches): the objects it deploys, the syncs it runs and the health it
+// reports, which becomes the Stage's.
 package argocd
 
 import (
@@ -23,6 +27,10 @@ import (
 var env *kubetest.Env
 
 func TestMain(m *testing.M) { kubetest.Main(m, &env, kubetest.WithArgoCD) }
+
+// editsPrefix names the namespaces of Applications that only the tests of
+// kargo's edits use: Argo CD takes Applications from apps-* only.
+const editsPrefix = "edits"
 
 const (
 	stageName = "test"
@@ -64,11 +72,24 @@ func testFreight(project string) *kargoapi.Freight {
 
 // createApp creates an Application from its JSON document, which may carry
 // fields kargo's types do not know, in namespace ns, and returns the
-// document as stored.
+// document as stored. A document without spec.project or
+// spec.destination (which Argo CD's CRD requires) gets the default
+// project and the API server itself.
 func createApp(t *testing.T, ns, doc string) *unstructured.Unstructured {
 	t.Helper()
 	app := &unstructured.Unstructured{}
 	require.NoError(t, json.Unmarshal([]byte(doc), &app.Object))
+	spec, _ := app.Object["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+		app.Object["spec"] = spec
+	}
+	if _, ok := spec["project"]; !ok {
+		spec["project"] = "default"
+	}
+	if _, ok := spec["destination"]; !ok {
+		spec["destination"] = map[string]any{"server": env.ArgoCD.Server, "namespace": "default"}
+	}
 	app.SetGroupVersionKind(argocdv1.GroupVersion.WithKind("Application"))
 	app.SetNamespace(ns)
 	require.NoError(t, env.Admin.Create(context.Background(), app))

@@ -28,5 +28,5 @@ var env *kubetest.Env
 func TestMain(m *testing.M) {
 	// Argo CD's Application CRD first, so that the controllers find it when
 	// they start.
-	kubetest.Main(m, &env, kubetest.WithArgoCD, controllers.Run)
+	kubetest.Main(m, &env, kubetest.WithArgoCDCRDs, controllers.Run)
 }

@@ -7,31 +7,24 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/testutil/argocdsim"
 )
 
 // BenchmarkPromotionToVerified measures, for a Stage with one Argo CD
 // Application, the time from creating a Promotion to the Freight being
-// verified in the Stage: the Application update, the (simulated) sync, the
-// health aggregation and the verification, end to end through the API
-// server. The simulator answers within its 50 ms polling period, as a real
-// Argo CD answers within its own reconciliation delay.
+// verified in the Stage: kargo's commit to the Stage's branch, the
+// Application update, the real Argo CD's refresh and sync of that commit,
+// its health report and kargo's verification, end to end through the API
+// server.
 func BenchmarkPromotionToVerified(b *testing.B) {
 	ctx := context.Background()
 	ns := env.NewProject(b, "bench")
-	if err := env.Admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		b.Fatal(err)
-	}
-	sim := &argocdsim.Sim{Client: env.Admin, Namespace: "argocd"}
-	sim.Start(b)
-	application(b, ns+"-test", ns, "test")
-	if err := env.Admin.Create(ctx, argoStage(ns, "test", ns+"-test", kargoapi.Subscriptions{Warehouse: "w"})); err != nil {
+	_, repo := gitopsRepo(b, nil, "test")
+	application(b, ns+"-test", ns, "test", repo)
+	if err := env.Admin.Create(ctx, argoStage(ns, "test", ns+"-test", repo, kargoapi.Subscriptions{Warehouse: "w"})); err != nil {
 		b.Fatal(err)
 	}
 	i := 0
@@ -65,7 +58,8 @@ func BenchmarkPromotionToVerified(b *testing.B) {
 		}
 	}
 	// The first promotion also starts the controllers' caches of
-	// Applications and the webhooks' connections; it is reported apart.
+	// Applications and the webhooks' connections, and Argo CD's first
+	// clone of the repository; it is reported apart.
 	first := promoteOnce()
 	var lat []time.Duration
 	for b.Loop() {

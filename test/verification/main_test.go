@@ -1,7 +1,8 @@
 // Package verification tests a pipeline whose health comes from Argo CD
 // Applications and whose uat Stage verifies with HTTP checks, end to end:
-// the kargo controllers and webhooks against a real API server, with a
-// simulator playing Argo CD's part.
+// the kargo controllers and webhooks against a real API server, and a real
+// Argo CD (kubetest.WithArgoCD) syncing what kargo commits to each Stage's
+// branch of a real Git server.
 package verification
 
 import (

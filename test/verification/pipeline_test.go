@@ -8,60 +8,108 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/freight"
-	"github.com/kargohq/kargo/internal/testutil/argocdsim"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
-const gitops = "https://git.example.com/gitops.git"
-
-func ensureArgoCDNamespace(t *testing.T) {
+// gitopsRepo starts a Git server with a repository whose main branch has,
+// for each Stage, a kustomize folder stages/<stage>: a suspended CronJob
+// running nginx, whose image kargo's kustomize update sets and which Argo
+// CD deems Healthy without a kubelet, and a ConfigMap whose health the
+// test chooses (health[stage], Healthy when unset; see
+// kubetest.ArgoCDHealthSetting). The controllers may reach the server.
+func gitopsRepo(t testing.TB, health map[string]string, stages ...string) (*gitserver.Server, string) {
 	t.Helper()
-	err := env.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	files := map[string]string{}
+	for _, st := range stages {
+		h := health[st]
+		if h == "" {
+			h = "Healthy"
+		}
+		files["stages/"+st+"/kustomization.yaml"] = "resources:\n- app.yaml\n"
+		files["stages/"+st+"/app.yaml"] = fmt.Sprintf(`apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: app
+spec:
+  schedule: "0 0 1 1 *"
+  suspend: true
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: nginx
+            image: nginx:1.24.0
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: health
+data:
+  health: %q
+  message: "0/3 replicas ready"
+`, h)
 	}
+	gs.Commit(t, "gitops", "main", files, "layout")
+	controllers.AllowOutbound(t, gs.Host())
+	return gs, gs.RepoURL("gitops")
 }
 
-// application creates an Argo CD Application that lets project:stage
-// change it.
-func application(t testing.TB, name, project, stage string) {
+// application creates an Argo CD Application in argocd that lets
+// project:stage change it and deploys stages/<stage> of repo into the
+// namespace of the Application's own name, creating it.
+func application(t testing.TB, name, project, stage, repo string) {
 	t.Helper()
 	app := &unstructured.Unstructured{}
 	require.NoError(t, json.Unmarshal([]byte(fmt.Sprintf(`{
 	  "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
 	  "metadata": {"name": %q, "namespace": "argocd", "annotations": {%q: "%s:%s"}},
 	  "spec": {"project": "default",
-	    "destination": {"server": "https://kubernetes.default.svc", "namespace": %q},
-	    "source": {"repoURL": %q, "path": "stages/%s", "targetRevision": "HEAD", "kustomize": {"images": ["nginx:1.24.0"]}}}
-	}`, name, kargoapi.AuthorizedStageAnnotationKey, project, stage, stage, gitops, stage)), &app.Object))
+	    "destination": {"server": %q, "namespace": %q},
+	    "source": {"repoURL": %q, "path": "stages/%s", "targetRevision": "main"},
+	    "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}
+	}`, name, kargoapi.AuthorizedStageAnnotationKey, project, stage, env.ArgoCD.Server, name, repo, stage)), &app.Object))
 	require.NoError(t, env.Admin.Create(context.Background(), app))
 }
 
-func argoStage(ns, name, app string, subs kargoapi.Subscriptions) *kargoapi.Stage {
+// argoStage is a Stage promoting as the seed pages show: it commits the
+// Freight's nginx image to its own branch stages/<name> of repo (a
+// kustomize image), then points Application app at that commit and has
+// Argo CD sync it.
+func argoStage(ns, name, app, repo string, subs kargoapi.Subscriptions) *kargoapi.Stage {
 	return &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: kargoapi.StageSpec{
 			Subscriptions: &subs,
-			PromotionMechanisms: &kargoapi.PromotionMechanisms{ArgoCDAppUpdates: []kargoapi.ArgoCDAppUpdate{{
-				AppName: app,
-				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
-					RepoURL:   gitops,
-					Kustomize: &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "nginx"}}},
+			PromotionMechanisms: &kargoapi.PromotionMechanisms{
+				GitRepoUpdates: []kargoapi.GitRepoUpdate{{
+					RepoURL: kargoapi.GitRepoURL(repo), ReadBranch: "main", WriteBranch: kargoapi.BranchName("stages/" + name),
+					Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{
+						Image: "nginx", Path: kargoapi.RepoPath("stages/" + name),
+					}}},
 				}},
-			}}},
+				ArgoCDAppUpdates: []kargoapi.ArgoCDAppUpdate{{
+					AppName:       app,
+					SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: repo, UpdateTargetRevision: true}},
+				}},
+			},
 		},
 	}
 }
@@ -109,9 +157,7 @@ func getStage(t *testing.T, ns, name string) *kargoapi.Stage {
 func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "pipeline")
-	ensureArgoCDNamespace(t)
-	sim := &argocdsim.Sim{Client: env.Admin, Namespace: "argocd"}
-	sim.Start(t)
+	gs, repo := gitopsRepo(t, nil, "test", "uat", "prod")
 
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -120,45 +166,54 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	controllers.AllowOutbound(t, broken.Listener.Addr().String())
 
 	for _, s := range []string{"test", "uat", "prod"} {
-		application(t, ns+"-"+s, ns, s)
+		application(t, ns+"-"+s, ns, s, repo)
 	}
-	test := argoStage(ns, "test", ns+"-test", kargoapi.Subscriptions{Warehouse: "w"})
-	uat := argoStage(ns, "uat", ns+"-uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})
+	test := argoStage(ns, "test", ns+"-test", repo, kargoapi.Subscriptions{Warehouse: "w"})
+	uat := argoStage(ns, "uat", ns+"-uat", repo, kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})
 	uat.Spec.Verification = &kargoapi.Verification{HTTP: []kargoapi.HTTPCheck{{
 		Name: "smoke", URL: broken.URL + "/healthz", Count: 2, Interval: &metav1.Duration{Duration: 100 * time.Millisecond},
 	}}}
-	prod := argoStage(ns, "prod", ns+"-prod", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}})
+	prod := argoStage(ns, "prod", ns+"-prod", repo, kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}})
 	for _, st := range []*kargoapi.Stage{test, uat, prod} {
 		require.NoError(t, env.Admin.Create(ctx, st))
 	}
 	hotfix := newFreight(ns, "1.25.1")
 	require.NoError(t, env.Admin.Create(ctx, hotfix))
 
-	// test: the Application is updated and synced; once Argo CD reports it
-	// healthy, the Freight is verified there.
+	// test: kargo commits the image to stages/test and points the
+	// Application at that commit; Argo CD syncs it, and once Argo CD
+	// reports it Healthy at that revision, the Freight is verified there.
 	p := promote(t, ns, "test", hotfix)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+	pushed := strings.TrimSpace(gs.Git(t, "gitops", "", "rev-parse", "stages/test"))
+	require.Contains(t, gs.Show(t, "gitops", "stages/test", "stages/test/kustomization.yaml"), "newTag: 1.25.1")
 	app := &unstructured.Unstructured{}
 	app.SetAPIVersion("argoproj.io/v1alpha1")
 	app.SetKind("Application")
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: ns + "-test"}, app))
-	images, _, _ := unstructured.NestedStringSlice(app.Object, "spec", "source", "kustomize", "images")
-	require.Equal(t, []string{"nginx=nginx:1.25.1"}, images)
+	rev, _, _ := unstructured.NestedString(app.Object, "spec", "source", "targetRevision")
+	require.Equal(t, pushed, rev, "the Application points at kargo's commit")
 	// The Freight is marked verified before the pass that did it writes
 	// the Stage's status: wait for both.
-	kubetest.Eventually(t, 30*time.Second, "verified in test, and test healthy", func() (bool, string) {
+	kubetest.Eventually(t, 90*time.Second, "verified in test, and test healthy", func() (bool, string) {
 		f := getFreight(t, hotfix)
 		_, ok := f.Status.VerifiedIn["test"]
 		st := getStage(t, ns, "test")
 		healthy := st.Status.Health != nil && st.Status.Health.Status == kargoapi.HealthStateHealthy
 		return ok && healthy, fmt.Sprintf("freight %+v; stage health %+v verification %+v", f.Status, st.Status.Health, st.Status.Verification)
 	})
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: ns + "-test"}, app))
+	synced, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+	require.Equal(t, pushed, synced, "Argo CD synced kargo's commit")
+	cj := &batchv1.CronJob{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns + "-test", Name: "app"}, cj))
+	require.Equal(t, "nginx:1.25.1", cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image, "Argo CD deployed the promoted image")
 
 	// uat: healthy, but the smoke check fails, so the Freight stays
 	// unverified there and the Stage says why.
 	p = promote(t, ns, "uat", hotfix)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
-	kubetest.Eventually(t, 30*time.Second, "uat's verification fails", func() (bool, string) {
+	kubetest.Eventually(t, 90*time.Second, "uat's verification fails", func() (bool, string) {
 		st := getStage(t, ns, "uat")
 		v := st.Status.Verification
 		return v != nil && v.Phase == kargoapi.VerificationPhaseFailed, fmt.Sprintf("%+v", v)
@@ -182,7 +237,7 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 
 	p = promote(t, ns, "prod", hotfix)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
-	kubetest.Eventually(t, 30*time.Second, "verified in prod", func() (bool, string) {
+	kubetest.Eventually(t, 90*time.Second, "verified in prod", func() (bool, string) {
 		_, ok := getFreight(t, hotfix).Status.VerifiedIn["prod"]
 		return ok, fmt.Sprintf("%+v", getStage(t, ns, "prod").Status.Verification)
 	})
@@ -201,25 +256,22 @@ func keys[V any](m map[string]V) []string {
 func TestUnhealthyAndMissingApplications(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "unhealthy")
-	ensureArgoCDNamespace(t)
-	sim := &argocdsim.Sim{Client: env.Admin, Namespace: "argocd"}
-	sim.SetBehaviour("argocd", ns+"-test", argocdsim.Behaviour{Health: "Degraded", Message: "Deployment nginx has 0/3 ready replicas"})
-	sim.Start(t)
-	application(t, ns+"-test", ns, "test")
-	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "test", ns+"-test", kargoapi.Subscriptions{Warehouse: "w"})))
+	_, repo := gitopsRepo(t, map[string]string{"test": "Degraded"}, "test")
+	application(t, ns+"-test", ns, "test", repo)
+	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "test", ns+"-test", repo, kargoapi.Subscriptions{Warehouse: "w"})))
 	f := newFreight(ns, "1.26.0")
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "test", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
-	kubetest.Eventually(t, 30*time.Second, "test is unhealthy", func() (bool, string) {
+	kubetest.Eventually(t, 90*time.Second, "test is unhealthy", func() (bool, string) {
 		h := getStage(t, ns, "test").Status.Health
 		return h != nil && h.Status == kargoapi.HealthStateUnhealthy, fmt.Sprintf("%+v", h)
 	})
 	h := getStage(t, ns, "test").Status.Health
-	require.Contains(t, h.Issues[0], "0/3 ready replicas")
+	require.Contains(t, h.Issues[0], "0/3 replicas ready", "Argo CD's message")
 	require.Empty(t, getFreight(t, f).Status.VerifiedIn)
 
-	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "ghost", ns+"-ghost", kargoapi.Subscriptions{Warehouse: "w"})))
+	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "ghost", ns+"-ghost", repo, kargoapi.Subscriptions{Warehouse: "w"})))
 	p = promote(t, ns, "ghost", f)
 	require.Equal(t, kargoapi.PromotionPhaseFailed, p.Status.Phase)
 	require.Contains(t, p.Status.Message, ns+"-ghost")

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/freight"
@@ -35,6 +36,14 @@ import (
 // DefaultHistoryLimit is how many entries a Stage's status.history keeps
 // unless configured otherwise.
 const DefaultHistoryLimit = 10
+
+// MaxSyncWait is how long a Promotion waits for a sync Argo CD is running
+// on one of its Applications to end before it gives up, Errored: a sync
+// stuck longer (a hook that never completes, say) needs a person.
+const MaxSyncWait = 15 * time.Minute
+
+// syncWaitPoll is how often a waiting Promotion looks again.
+const syncWaitPoll = 2 * time.Second
 
 // Outcome is what applying a Stage's promotion mechanisms did.
 type Outcome struct {
@@ -238,13 +247,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 
 	out, err := r.Promoter.Promote(ctx, st, f, promo)
+	if errors.Is(err, argocd.ErrSyncRunning) && r.Now().Sub(promo.Status.StartTime.Time) < MaxSyncWait {
+		// Argo CD is busy with a sync of its own (or an earlier one of
+		// kargo's): asking for another now would be dropped when it ends.
+		// Wait, and promote once it has ended; a commit made already is
+		// found again by its trailer, not made twice.
+		promo.Status.Message = "Waiting: " + err.Error()
+		return ctrl.Result{RequeueAfter: syncWaitPoll}, nil
+	}
 	if err != nil {
 		phase := kargoapi.PromotionPhaseErrored
 		if sourceerr.Terminal(err) {
 			phase = kargoapi.PromotionPhaseFailed
 		}
 		r.Recorder.Eventf(promo, st, "Warning", "Promotion"+string(phase), "Promote", "%s", err.Error())
-		return ctrl.Result{}, r.finish(ctx, st, f, promo, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error()+"; the repositories and the Stage are unchanged")
+		unchanged := "the repositories and the Stage are unchanged"
+		if len(out.Summary) > 0 {
+			// A Git update pushed before a later update failed.
+			unchanged = "before that: " + strings.Join(out.Summary, "; ") + "; the Stage is unchanged"
+		}
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error()+"; "+unchanged)
 	}
 	msg := fmt.Sprintf("Promoted %s into %s", describe(f), st.Name)
 	if len(out.Summary) > 0 {

@@ -27,6 +27,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/localcp"
 	kargoscheme "github.com/kargohq/kargo/internal/scheme"
 )
 
@@ -48,6 +49,8 @@ type Env struct {
 	Scheme *runtime.Scheme
 	// BinDir holds the kube-apiserver, etcd and kubectl binaries used.
 	BinDir string
+	// ArgoCD is the real Argo CD that WithArgoCD started, or nil.
+	ArgoCD *localcp.ArgoCD
 
 	env        *envtest.Environment
 	kubeconfig string
