@@ -53,7 +53,7 @@ type localOptions struct {
 	argocdBinDir string
 	noArgoCD     bool
 	port         int
-	verbose           bool
+	verbose      bool
 	// demo sets up the kargo-demo project and serves its sources.
 	demo             bool
 	demoGitAddr      string
