@@ -153,14 +153,19 @@ Publish a new image tag with: kargo local demo publish 1.27.0
 
 // waitFirstFreightInTest waits until the first Stage has Freight, which the
 // Warehouse and the PromotionPolicy bring within seconds of a first start,
-// and says what it holds.
+// verified there (with Argo CD, once it reports the Stage's Application
+// Healthy), and says what it holds.
 func waitFirstFreightInTest(ctx context.Context, c client.Client, timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
 	for {
 		st := &kargoapi.Stage{}
 		err := c.Get(ctx, client.ObjectKey{Namespace: demo.Project, Name: demo.Stages[0]}, st)
-		if err == nil && st.Status.CurrentFreight != nil {
-			return fmt.Sprintf("Freight %s is in %s", st.Status.CurrentFreight.Alias, demo.Stages[0])
+		if cur := st.Status.CurrentFreight; err == nil && cur != nil {
+			f := &kargoapi.Freight{}
+			err = c.Get(ctx, client.ObjectKey{Namespace: demo.Project, Name: cur.ID}, f)
+			if _, verified := f.Status.VerifiedIn[demo.Stages[0]]; err == nil && verified {
+				return fmt.Sprintf("Freight %s is in %s, verified, health %s", cur.Alias, demo.Stages[0], healthOf(st))
+			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Sprintf("no Freight in %s yet: see kargo get warehouses --project %s", demo.Stages[0], demo.Project)
@@ -189,7 +194,9 @@ func newLocalDemoCommand() *cobra.Command {
 push image nginx:TAG to the demo registry, or, with --commit, commit to the
 main branch of the demo GitOps repository. The demo Warehouse is told to look
 at once; the command waits for the Freight it makes and, where a
-PromotionPolicy auto-promotes, for that promotion, and prints both.`,
+PromotionPolicy auto-promotes, for that promotion and for the Freight to be
+verified there (with Argo CD running: once it reports the Stage's
+Application Healthy at the promoted commit), and prints each.`,
 		Example: `  kargo local demo publish 1.27.0
   kargo local demo publish --commit "two replicas"`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -212,7 +219,7 @@ PromotionPolicy auto-promotes, for that promotion, and prints both.`,
 	f := publish.Flags()
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the running kargo local --demo")
 	f.StringVar(&o.commit, "commit", "", "commit this message (in base/release-notes.md) to main instead of pushing a tag")
-	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the Freight and its auto-promotion")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the Freight, its auto-promotion and its verification")
 	cmd.AddCommand(publish)
 	return cmd
 }
@@ -308,6 +315,30 @@ func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("Freight %s was not auto-promoted into %s within %s: see kargo get promotions --project %s", found.Alias, stage, o.timeout, demo.Project)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		// Verified there (with Argo CD: once it reports the synced commit
+		// Healthy), the Freight is available downstream.
+		for {
+			f := &kargoapi.Freight{}
+			if err := api.GetInto(ctx, apiclient.Freight, demo.Project, found.Name, f); err != nil {
+				return err
+			}
+			if _, ok := f.Status.VerifiedIn[stage]; ok {
+				st := &kargoapi.Stage{}
+				if err := api.GetInto(ctx, apiclient.Stages, demo.Project, stage, st); err != nil {
+					return err
+				}
+				health := "no health reported"
+				if st.Status.Health != nil {
+					health = "health " + string(st.Status.Health.Status)
+				}
+				fmt.Fprintf(out, "Verified in %s (%s)\n", stage, health)
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("Freight %s was not verified in %s within %s: see kargo get stage %s --project %s", found.Alias, stage, o.timeout, stage, demo.Project)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}

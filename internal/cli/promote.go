@@ -23,10 +23,17 @@ type promotionFailedError struct {
 	name    string
 	phase   kargoapi.PromotionPhase
 	message string
+	// subject, when set, says what failed instead of "Promotion NAME",
+	// such as the verification that --verified followed.
+	subject string
 }
 
 func (e *promotionFailedError) Error() string {
-	msg := fmt.Sprintf("Promotion %s %s", e.name, e.phase)
+	subject := e.subject
+	if subject == "" {
+		subject = "Promotion " + e.name
+	}
+	msg := fmt.Sprintf("%s %s", subject, e.phase)
 	if e.message != "" {
 		msg += ": " + e.message
 	}
@@ -35,7 +42,7 @@ func (e *promotionFailedError) Error() string {
 
 func newPromoteCommand(g *globals) *cobra.Command {
 	var proj, freight, alias, stage string
-	var wait bool
+	var wait, verified bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS)",
@@ -44,7 +51,12 @@ func newPromoteCommand(g *globals) *cobra.Command {
 
 With --wait, follow the Promotion until it ends: a progress line (rewritten in
 place on a terminal) says where it is. The exit code is 0 when it Succeeded
-and 3 when it Failed or Errored, with its message on stderr.`,
+and 3 when it Failed or Errored, with its message on stderr.
+
+With --verified (which implies --wait), go on following the Stage once the
+Promotion succeeded, until the Freight is verified there: its health (from
+Argo CD, when the Stage updates Applications) turns Healthy and its
+verification, if any, passes. The exit code is 3 when verification fails.`,
 		Example: `  kargo promote --project kargo-demo --freight-alias mortal-dragonfly --stage test
   kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
 		Args: usageArgs(cobra.NoArgs),
@@ -76,12 +88,15 @@ and 3 when it Failed or Errored, with its message on stderr.`,
 			if _, err := fmt.Fprintln(out, promo.Name); err != nil {
 				return err
 			}
-			if !wait {
+			if !wait && !verified {
 				return nil
 			}
 			ctx, cancel := withTimeout(ctx, timeout)
 			defer cancel()
-			return waitError(g.waitForPromotion(ctx, c, out, p, promo), timeout, "Promotion "+promo.Name)
+			if err := waitError(g.waitForPromotion(ctx, c, out, p, promo), timeout, "Promotion "+promo.Name); err != nil || !verified {
+				return err
+			}
+			return waitError(g.waitForVerified(ctx, c, out, p, stage, promo.Spec.Freight), timeout, "verification in Stage "+stage)
 		},
 	}
 	f := cmd.Flags()
@@ -90,6 +105,7 @@ and 3 when it Failed or Errored, with its message on stderr.`,
 	f.StringVar(&alias, "freight-alias", "", "the Freight to promote, by alias")
 	f.StringVar(&stage, "stage", "", "the Stage to promote into")
 	f.BoolVar(&wait, "wait", false, "follow the Promotion until it ends")
+	f.BoolVar(&verified, "verified", false, "follow the Promotion, then the Stage, until the Freight is verified there (implies --wait)")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long, such as 10m (default: never)")
 	registerProjectCompletion(g, cmd)
 	_ = cmd.RegisterFlagCompletionFunc("freight", g.completeFlag(freightType, true, true))
@@ -210,6 +226,64 @@ func (g *globals) waitForPromotion(ctx context.Context, c *apiclient.Client, out
 	// progress line.
 	pr.done("")
 	return &promotionFailedError{name: ended.Name, phase: ended.Status.Phase, message: ended.Status.Message}
+}
+
+// waitForVerified follows the Stage until freight is verified there or its
+// verification fails, drawing a progress line with the Stage's health.
+func (g *globals) waitForVerified(ctx context.Context, c *apiclient.Client, out io.Writer, project, stage, freight string) error {
+	pr := &progress{w: out, tty: g.isTerminal(out)}
+	var failed string
+	var last *kargoapi.Stage
+	err := g.follow(ctx, c, apiclient.Stages, project, stage, func(raw json.RawMessage) (bool, error) {
+		st := &kargoapi.Stage{}
+		if err := json.Unmarshal(raw, st); err != nil {
+			return false, fmt.Errorf("decode Stage %s: %w", stage, err)
+		}
+		last = st
+		if cur := st.Status.CurrentFreight; cur == nil || cur.ID != freight {
+			return false, nil
+		}
+		if v := st.Status.Verification; v != nil && v.Freight == freight && v.Phase == kargoapi.VerificationPhaseFailed {
+			failed = v.Message
+			return true, nil
+		}
+		f := &kargoapi.Freight{}
+		if err := c.GetInto(ctx, apiclient.Freight, project, freight, f); err != nil {
+			// A caller who may promote but not read Freight (the seed's
+			// bob) learns it from the Stage's phase alone.
+			if !apiclient.IsForbidden(err) {
+				return false, err
+			}
+			if st.Status.Phase == kargoapi.StagePhaseSteady && st.Status.Health != nil && st.Status.Health.Status == kargoapi.HealthStateHealthy {
+				return true, nil
+			}
+		} else if _, ok := f.Status.VerifiedIn[stage]; ok {
+			return true, nil
+		}
+		pr.show(fmt.Sprintf("Stage %s: health %s, waiting for verification", stage, healthOf(st)))
+		return false, nil
+	}, nil)
+	if err != nil {
+		pr.done("")
+		return apiError(err, "follow Stage "+stage, stageType, stage, project)
+	}
+	if failed != "" {
+		pr.done("")
+		return &promotionFailedError{subject: "verification of Freight " + freight + " in Stage " + stage, phase: "Failed", message: failed}
+	}
+	pr.done(fmt.Sprintf("Verified in %s: health %s", stage, healthOf(last)))
+	return nil
+}
+
+func healthOf(st *kargoapi.Stage) string {
+	if st == nil || st.Status.Health == nil {
+		return "unknown"
+	}
+	h := string(st.Status.Health.Status)
+	if len(st.Status.Health.Issues) > 0 {
+		h += " (" + strings.Join(st.Status.Health.Issues, "; ") + ")"
+	}
+	return h
 }
 
 // promotionLine says where a Promotion is: "Promotion test.01 is Running:

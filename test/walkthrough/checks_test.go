@@ -42,7 +42,7 @@ func newChecker(t *testing.T, dataDir string) *checker {
 		}},
 		{"kargo get stages --project kargo-demo", func(s step) {
 			ok(s)
-			require.Regexp(t, `(?m)^test\s+[a-z]+-[a-z]+\s+Steady`, s.output, "the first Freight was auto-promoted into test")
+			require.Regexp(t, `(?m)^test\s+[a-z]+-[a-z]+\s+Healthy\s+Steady`, s.output, "the first Freight was auto-promoted into test, and Argo CD reports it Healthy")
 			require.Regexp(t, `(?m)^uat\s+NotApplicable`, s.output, "nothing in uat yet")
 		}},
 		{"kargo local demo publish 1.27.0", func(s step) {
@@ -52,19 +52,26 @@ func newChecker(t *testing.T, dataDir string) *checker {
 			require.NotNil(t, m, s.output)
 			c.newAlias, c.newName = m[1], m[2]
 			require.Contains(t, s.output, "Auto-promoted into test")
+			require.Contains(t, s.output, "Verified in test (health Healthy)")
 			require.Equal(t, c.newName, c.stageStatus("test", "{.status.currentFreight.id}"))
 		}},
 		{"NEW=$(kargo get freight --project kargo-demo -o jsonpath={.alias} | head -n 1)", ok},
 		{"kargo get stages --project kargo-demo", func(s step) {
 			ok(s)
-			require.Regexp(t, `(?m)^test\s+`+c.newAlias+`\s+Steady`, s.output)
+			require.Regexp(t, `(?m)^test\s+`+c.newAlias+`\s+Healthy\s+Steady`, s.output)
 		}},
-		{"kargo promote --project kargo-demo --freight $NEW --stage uat --wait", func(s step) {
+		{"kargo promote --project kargo-demo --freight $NEW --stage uat --verified", func(s step) {
 			ok(s)
 			require.Contains(t, s.output, "Succeeded: Promoted Freight "+c.newAlias)
 			require.Contains(t, s.output, "stages/uat")
+			require.Contains(t, s.output, "updated Application argocd/kargo-demo-uat")
+			require.Contains(t, s.output, "Verified in uat: health Healthy")
 			c.requireTag("uat", "1.27.0")
 			require.Equal(t, c.newName, c.stageStatus("uat", "{.status.currentFreight.id}"))
+		}},
+		{"kargo get stages --project kargo-demo", func(s step) {
+			ok(s)
+			require.Regexp(t, `(?m)^uat\s+`+c.newAlias+`\s+Healthy\s+Steady`, s.output, "Argo CD reports uat Healthy at the promoted commit")
 		}},
 		{"kargo local demo publish 1.27.1", func(s step) {
 			ok(s)
@@ -78,9 +85,10 @@ func newChecker(t *testing.T, dataDir string) *checker {
 			ok(s)
 			require.Contains(t, s.output, "("+c.hotfixAlias+") approved for Stage prod")
 		}},
-		{"kargo promote --project kargo-demo --freight $HOTFIX --stage prod --wait", func(s step) {
+		{"kargo promote --project kargo-demo --freight $HOTFIX --stage prod --verified", func(s step) {
 			ok(s)
 			require.Contains(t, s.output, "Succeeded: Promoted Freight "+c.hotfixAlias)
+			require.Contains(t, s.output, "Verified in prod: health Healthy")
 			c.requireTag("prod", "1.27.1")
 			c.requireTag("uat", "1.27.0") // prod was reached without uat
 		}},
@@ -90,9 +98,9 @@ func newChecker(t *testing.T, dataDir string) *checker {
 		}},
 		{"kargo get stages --project kargo-demo", func(s step) {
 			ok(s)
-			require.Regexp(t, `(?m)^prod\s+hotfix\s+Steady`, s.output, "the renamed alias shows in the Stages")
-			require.Regexp(t, `(?m)^test\s+hotfix\s+Steady`, s.output)
-			require.Regexp(t, `(?m)^uat\s+`+c.newAlias+`\s+Steady`, s.output)
+			require.Regexp(t, `(?m)^prod\s+hotfix\s+Healthy\s+Steady`, s.output, "the renamed alias shows in the Stages")
+			require.Regexp(t, `(?m)^test\s+hotfix\s+Healthy\s+Steady`, s.output)
+			require.Regexp(t, `(?m)^uat\s+`+c.newAlias+`\s+Healthy\s+Steady`, s.output)
 		}},
 		{`BOB="--config $HOME/.local/state/kargo/local/kargo-bob.yaml"`, ok},
 		{"kargo $BOB promote --project kargo-demo --freight hotfix --stage prod", func(s step) {

@@ -32,6 +32,7 @@ import (
 var (
 	root    string // the source tree
 	binDir  string // the Kubernetes binaries
+	argoDir string // Argo CD's binaries
 	goEnv   []string
 	walkEnv []string // the environment of the walkthrough's commands
 	home    string
@@ -51,8 +52,12 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "walkthrough: Kubernetes binaries: %v (build them with `make kube-bins`)\n", err)
 		return 1
 	}
-	// The Go and Kubernetes caches stay the real ones: the walkthrough's
-	// own home must not make `make run` build Kubernetes again.
+	if argoDir, err = kubetest.ArgoCDBinDir(); err != nil {
+		fmt.Fprintf(os.Stderr, "walkthrough: Argo CD binaries: %v (build them with `make argocd-bins`)\n", err)
+		return 1
+	}
+	// The Go, Kubernetes and Argo CD caches stay the real ones: the
+	// walkthrough's own home must not make `make run` build them again.
 	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -110,7 +115,7 @@ func startMakeRun(t *testing.T, extra ...string) *kargolocal.Local {
 	args := append([]string{fmt.Sprintf("--port %d --api-addr 127.0.0.1:%d", ports.kube, ports.api)}, extra...)
 	cmd := exec.Command("make", "run", "ARGS="+strings.Join(args, " "))
 	cmd.Dir = root
-	cmd.Env = append(walkEnv, "ENVTEST_BINS_CACHE="+filepath.Dir(binDir))
+	cmd.Env = append(walkEnv, "ENVTEST_BINS_CACHE="+filepath.Dir(binDir), "ARGOCD_BINS_CACHE="+filepath.Dir(argoDir))
 	return kargolocal.StartCommand(t, cmd, kargolocal.Options{DataDir: filepath.Join(home, ".local", "state", "kargo", "local")})
 }
 
@@ -183,7 +188,8 @@ func TestWalkthrough(t *testing.T) {
 	r := startMakeRun(t)
 	banner := r.Output()
 	require.Contains(t, banner, "UI:          http://127.0.0.1:", "the banner gives the UI link the README sends people to")
-	require.Regexp(t, `The kargo-demo project is set up \(Freight [a-z]+-[a-z]+ is in test\)`, banner)
+	require.Regexp(t, `The kargo-demo project is set up \(Freight [a-z]+-[a-z]+ is in test, verified, health Healthy\)`, banner)
+	require.Regexp(t, `Argo CD: +v3\.6\.1`, banner, "make run runs a real Argo CD")
 	// The UI link opens the UI (test/ui clicks through it).
 	link, err := r.UIURL()
 	require.NoError(t, err)
