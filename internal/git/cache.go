@@ -349,7 +349,12 @@ func (c *Cache) entryFor(r remote, insecure bool) *entry {
 	credID := "anonymous"
 	if r.creds != nil {
 		mac := hmac.New(sha256.New, c.credKey)
-		for _, part := range [][]byte{[]byte(r.creds.Username), []byte(r.creds.Password), r.creds.SSHPrivateKey, r.creds.KnownHosts} {
+		parts := [][]byte{[]byte(r.creds.Username), []byte(r.creds.Password), r.creds.SSHPrivateKey, r.creds.KnownHosts}
+		if app := r.creds.GitHubApp; app != nil {
+			// Its tokens change every hour; the installation does not.
+			parts = [][]byte{[]byte("github-app"), []byte(app.BaseURL), []byte(app.AppID), []byte(app.InstallationID), app.PrivateKey}
+		}
+		for _, part := range parts {
 			// Length-prefixed, so that no two sets of parts hash alike.
 			mac.Write([]byte(strconv.Itoa(len(part)) + ":"))
 			mac.Write(part)
