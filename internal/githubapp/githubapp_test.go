@@ -20,8 +20,8 @@ import (
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/githubapp"
-	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/githubapi"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
 func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
