@@ -45,7 +45,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
-		t.Fatalf("%s is missing: install Debian's openssh-server package (apt-get install openssh-server); hack/install-test-deps.sh does", Binary)
+		t.Fatalf("%s is missing: install Debian's openssh-server package (apt-get install openssh-server); make ui-deps does", Binary)
 	}
 	u, err := user.Current()
 	if err != nil {
