@@ -149,7 +149,9 @@ func TestCredsWebhookReceivers(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	push := `{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/example/app.git","html_url":"https://github.com/example/app","git_http_url":"https://github.com/example/app.git","full_name":"example/app","links":{"html":{"href":"https://github.com/example/app"}},"repo_name":"example/app","docker_url":"docker.io/example/app","remoteUrl":"https://github.com/example/app"},"project":{"git_http_url":"https://github.com/example/app.git"},"updated_tags":["1"],"eventType":"git.push","type":"PUSH_ARTIFACT","event_data":{"resources":[{"resource_url":"docker.io/example/app:1"}]}}`
-	basic := func(pw []byte) string { return "Basic " + base64.StdEncoding.EncodeToString(append([]byte("kargo:"), pw...)) }
+	basic := func(pw []byte) string {
+		return "Basic " + base64.StdEncoding.EncodeToString(append([]byte("kargo:"), pw...))
+	}
 
 	for _, tc := range []struct {
 		attack, provider string
