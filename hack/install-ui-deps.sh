@@ -9,6 +9,9 @@
 #     ui/package-lock.json (a hash of the lock file is kept in
 #     ui/node_modules/.kargo-lock-hash).
 #
+#   - sshd (Debian's openssh-server), which the Git-over-SSH tests start on
+#     loopback: installed with apt-get when /usr/sbin/sshd is missing.
+#
 # Playwright never downloads a browser here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +38,18 @@ else
     "${install[@]}"
   fi
   say "Chromium: /usr/bin/chromium"
+fi
+
+if [[ ! -x /usr/sbin/sshd ]]; then
+  if command -v apt-get >/dev/null; then
+    sudo=()
+    if [[ $(id -u) != 0 ]]; then sudo=(sudo); fi
+    say "installing Debian's openssh-server for the Git-over-SSH tests"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server ||
+      { "${sudo[@]}" apt-get update && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server; }
+  else
+    say "no /usr/sbin/sshd and no apt-get: install OpenSSH's server for the Git-over-SSH tests"
+  fi
 fi
 
 if [[ ! -f ui/package-lock.json ]]; then

@@ -65,7 +65,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active replica when several run")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "directory for shared Git mirrors (default: the user cache directory)")
-	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/github|registry); "" turns it off`)
+	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/<provider>: github, gitlab, bitbucket, gitea, forgejo, azuredevops, dockerhub, quay, harbor, artifactory, registry, generic); "" turns it off`)
 	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
 	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight each Stage's status.history keeps")
 	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, "address of the admission webhook server (HTTPS, with a certificate kargo issues itself)")

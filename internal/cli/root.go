@@ -110,6 +110,8 @@ Run "kargo local" to start a complete installation on this machine, and
 	// Our own completion command offers the shells we test; cobra's
 	// default would add one we do not.
 	root.CompletionOptions.DisableDefaultCmd = true
+	create := newManifestCommand(g, "create")
+	create.AddCommand(newCreateCredentialsCommand(g))
 	root.AddCommand(
 		newVersionCommand(),
 		newLocalCommand(),
@@ -124,7 +126,7 @@ Run "kargo local" to start a complete installation on this machine, and
 		newUpdateCommand(g),
 		newRefreshCommand(g),
 		newManifestCommand(g, "apply"),
-		newManifestCommand(g, "create"),
+		create,
 		newManifestCommand(g, "delete"),
 		newCompletionCommand(),
 	)

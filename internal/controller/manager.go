@@ -36,6 +36,7 @@ import (
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/githubapp"
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
@@ -196,7 +197,12 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	// One Git cache for discovery and promotion: a promotion reuses the
 	// mirror discovery keeps, and never clones.
 	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile, Egress: policy})
-	creds := credentials.KubernetesStore{Client: mgr.GetClient()}
+	creds := credentials.KubernetesStore{
+		Client: mgr.GetClient(),
+		// GitHub App credentials become installation tokens through the
+		// REST API, reached like every other source: through the policy.
+		GitHubApps: &githubapp.Exchanger{Client: &http.Client{Transport: policy.Transport(nil), Timeout: 30 * time.Second}},
+	}
 	disc := &discovery.Discoverer{
 		Git:    gitCache,
 		Images: images,

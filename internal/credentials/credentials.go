@@ -20,6 +20,26 @@
 // it. A pattern whose host is not spelled out (https://github\.com.*,
 // https://.*\.example\.com/.*) matches nothing: a URL it would match gets
 // an error that says how to fix it, and no credentials.
+//
+// # SSH
+//
+// For ssh:// and scp-like (git@host:org/repo.git) Git URLs a git Secret
+// holds sshPrivateKey (an unencrypted private key, OpenSSH or PEM) and
+// knownHosts (lines in OpenSSH's known_hosts format). kargo verifies the
+// host's key against knownHosts and refuses hosts it does not list: there
+// is no trust on first use. scp-like URLs are matched as
+// ssh://host/path, so that a repoURLPattern such as
+// ssh://github\.com/example/.* covers both spellings.
+//
+// # GitHub Apps
+//
+// A git Secret may hold githubAppID, githubAppInstallationID and
+// githubAppPrivateKey (the App's PEM key) instead of a password, and
+// optionally githubAppBaseURL, the REST API of a GitHub Enterprise Server
+// (https://api.github.com when empty). The store then exchanges them for an
+// installation access token (see package githubapp), used as the password
+// of the user x-access-token. Tokens are cached until shortly before they
+// expire.
 package credentials
 
 import (
@@ -51,19 +71,67 @@ const (
 	RepoURLPatternKey  = "repoURLPattern"
 	UsernameKey        = "username"
 	PasswordKey        = "password"
+	SSHPrivateKeyKey   = "sshPrivateKey"
+	KnownHostsKey      = "knownHosts"
+
+	GitHubAppIDKey             = "githubAppID"
+	GitHubAppInstallationIDKey = "githubAppInstallationID"
+	GitHubAppPrivateKeyKey     = "githubAppPrivateKey"
+	GitHubAppBaseURLKey        = "githubAppBaseURL"
 )
 
-// Credentials are a username and a password or token. String never shows
-// the password.
+// GitHubApp identifies a GitHub App installation whose access tokens
+// authenticate to Git over HTTPS.
+type GitHubApp struct {
+	// AppID is the App's numeric ID (or its client ID), the JWT's issuer.
+	AppID string
+	// InstallationID is the installation in the account that owns the
+	// repositories.
+	InstallationID string
+	// PrivateKey is the App's PEM-encoded RSA private key.
+	PrivateKey []byte
+	// BaseURL is the REST API's root, https://api.github.com when empty.
+	BaseURL string
+}
+
+// String names the installation without the key.
+func (a GitHubApp) String() string {
+	return "GitHub App " + a.AppID + " installation " + a.InstallationID
+}
+
+// GoString keeps the key out of %#v.
+func (a GitHubApp) GoString() string { return a.String() }
+
+// GitHubAppTokens exchanges a GitHub App's credentials for an installation
+// access token.
+type GitHubAppTokens interface {
+	Token(ctx context.Context, app GitHubApp) (string, error)
+}
+
+// Credentials are a username and a password or token, for HTTPS, and a
+// private key with the host keys to trust, for SSH. String never shows a
+// secret.
 type Credentials struct {
 	Username string
 	Password string
+	// SSHPrivateKey is a private key for git over SSH; nil when the Secret
+	// has none.
+	SSHPrivateKey []byte
+	// KnownHosts are the host keys SSH trusts, in known_hosts format.
+	KnownHosts []byte
+	// GitHubApp, when not nil, is what Password was obtained from.
+	GitHubApp *GitHubApp
 }
 
-// String describes the credentials without revealing the password.
+// String describes the credentials without revealing the password or key.
 func (c *Credentials) String() string {
-	if c == nil {
+	switch {
+	case c == nil:
 		return "anonymous"
+	case c.GitHubApp != nil:
+		return c.GitHubApp.String()
+	case len(c.SSHPrivateKey) > 0 && c.Username == "":
+		return "an SSH key"
 	}
 	return "user " + c.Username
 }
@@ -82,6 +150,9 @@ type Store interface {
 // client.
 type KubernetesStore struct {
 	Client client.Reader
+	// GitHubApps exchanges GitHub App credentials for installation tokens;
+	// when nil, Secrets with GitHub App credentials are an error.
+	GitHubApps GitHubAppTokens
 }
 
 // Get implements Store.
@@ -90,15 +161,42 @@ func (s KubernetesStore) Get(ctx context.Context, namespace string, t Type, repo
 	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{TypeLabelKey: string(t)}); err != nil {
 		return nil, fmt.Errorf("list %s credential Secrets in %s: %w", t, namespace, err)
 	}
-	return Match(list.Items, repoURL)
+	matchURL := repoURL
+	if t == TypeGit {
+		matchURL = scpToURL(repoURL)
+	}
+	c, err := match(list.Items, repoURL, matchURL)
+	if err != nil || c == nil || c.GitHubApp == nil {
+		return c, err
+	}
+	if s.GitHubApps == nil {
+		return nil, fmt.Errorf("credentials for %s are a GitHub App's, which this controller cannot exchange for tokens", repoURL)
+	}
+	token, err := s.GitHubApps.Token(ctx, *c.GitHubApp)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repoURL, err)
+	}
+	c.Username, c.Password = "x-access-token", token
+	return c, nil
 }
 
 // Match picks the Secret for repoURL among secrets, as the package comment
 // describes.
 func Match(secrets []corev1.Secret, repoURL string) (*Credentials, error) {
+	return match(secrets, repoURL, repoURL)
+}
+
+// MatchGit is Match for a Git repository, whose scp-like addresses are
+// matched against patterns as the ssh:// URLs they stand for.
+func MatchGit(secrets []corev1.Secret, repoURL string) (*Credentials, error) {
+	return match(secrets, repoURL, scpToURL(repoURL))
+}
+
+// match compares exact repoURLs with repoURL and patterns with matchURL.
+func match(secrets []corev1.Secret, repoURL, matchURL string) (*Credentials, error) {
 	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
 	want := normalize(repoURL)
-	bare, host := withoutUserinfo(repoURL), hostOf(repoURL)
+	bare, host := withoutUserinfo(matchURL), hostOf(matchURL)
 	var patternMatch *corev1.Secret
 	for i := range secrets {
 		s := &secrets[i]
@@ -134,7 +232,39 @@ func Match(secrets []corev1.Secret, repoURL string) (*Credentials, error) {
 }
 
 func fromSecret(s *corev1.Secret) *Credentials {
-	return &Credentials{Username: string(s.Data[UsernameKey]), Password: string(s.Data[PasswordKey])}
+	c := &Credentials{
+		Username:      string(s.Data[UsernameKey]),
+		Password:      string(s.Data[PasswordKey]),
+		SSHPrivateKey: s.Data[SSHPrivateKeyKey],
+		KnownHosts:    s.Data[KnownHostsKey],
+	}
+	if id := strings.TrimSpace(string(s.Data[GitHubAppIDKey])); id != "" {
+		c.GitHubApp = &GitHubApp{
+			AppID:          id,
+			InstallationID: strings.TrimSpace(string(s.Data[GitHubAppInstallationIDKey])),
+			PrivateKey:     s.Data[GitHubAppPrivateKeyKey],
+			BaseURL:        strings.TrimSpace(string(s.Data[GitHubAppBaseURLKey])),
+		}
+	}
+	return c
+}
+
+// scpLike matches git's user@host:path form of an SSH address; a path
+// starting with a colon would be one of git's command transports.
+var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):([^/:].*|/.*)$`)
+
+// scpToURL spells an scp-like address as the ssh:// URL git takes it for,
+// for matching; other addresses are returned as they are.
+func scpToURL(u string) string {
+	u = strings.TrimSpace(u)
+	if strings.Contains(u, "://") {
+		return u
+	}
+	m := scpLike.FindStringSubmatch(u)
+	if m == nil {
+		return u
+	}
+	return "ssh://" + m[1] + m[2] + "/" + strings.TrimPrefix(m[3], "/")
 }
 
 // normalize folds ASCII case only: Unicode folding would make the Kelvin

@@ -112,3 +112,35 @@ func TestMatchSendsThePasswordOnlyToTheSecretsHost(t *testing.T) {
 		})
 	}
 }
+
+func TestSSHAndGitHubAppSecrets(t *testing.T) {
+	key := secret("deploy-key", true, `ssh://github\.com/example/.*`, "")
+	key.Data[SSHPrivateKeyKey] = []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n...")
+	key.Data[KnownHostsKey] = []byte("github.com ssh-ed25519 AAAA")
+	for _, url := range []string{"git@github.com:example/app.git", "ssh://git@github.com/example/app.git", "github.com:example/app"} {
+		got, err := MatchGit([]corev1.Secret{key}, url)
+		require.NoError(t, err, url)
+		require.NotNil(t, got, url)
+		require.Equal(t, "an SSH key", got.String())
+		require.Equal(t, key.Data[KnownHostsKey], got.KnownHosts)
+	}
+	for _, url := range []string{"git@evil.example:example/app.git", "git@github.com.evil.example:example/app.git", "ssh://git@evil.example/github.com/example/app"} {
+		got, err := MatchGit([]corev1.Secret{key}, url)
+		require.NoError(t, err, url)
+		require.Nil(t, got, "%s is another host", url)
+	}
+	// An image reference with a port is not an scp-like address.
+	img := secret("registry", true, `registry\.example\.com:5000/team/.*`, "")
+	got, err := Match([]corev1.Secret{img}, "registry.example.com:5000/team/app")
+	require.NoError(t, err)
+	require.NotNil(t, got)
+
+	app := secret("app", false, "https://github.com/example/app.git", "")
+	app.Data[GitHubAppIDKey] = []byte("123")
+	app.Data[GitHubAppInstallationIDKey] = []byte("456")
+	app.Data[GitHubAppPrivateKeyKey] = []byte("-----BEGIN RSA PRIVATE KEY-----")
+	got, err = MatchGit([]corev1.Secret{app}, "https://github.com/example/app")
+	require.NoError(t, err)
+	require.Equal(t, &GitHubApp{AppID: "123", InstallationID: "456", PrivateKey: app.Data[GitHubAppPrivateKeyKey]}, got.GitHubApp)
+	require.NotContains(t, got.String()+fmt.Sprintf("%v %#v", got, got), "PRIVATE KEY")
+}

@@ -286,3 +286,53 @@ func TestProxy(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	})
 }
+
+func TestTunnel(t *testing.T) {
+	// An echo server on loopback, as an SSH host in a test would be.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	p := egress.New(egress.Options{Resolver: func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}})
+
+	// The client connects to the tunnel; the tunnel, judging the target,
+	// closes the connection and records why.
+	tun, err := p.Tunnel(t.Context(), "git.example:"+port)
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", tun.Addr().String())
+	require.NoError(t, err)
+	n, _ := c.Read(make([]byte, 1))
+	require.Zero(t, n, "the refused connection is closed")
+	_ = c.Close()
+	require.NotNil(t, tun.Refused())
+	require.Equal(t, "git.example", tun.Refused().Host)
+	require.Zero(t, accepted.Load(), "the target saw no connection")
+	tun.Close()
+
+	p.Allow(egress.MustParseRules(ln.Addr().String())...)
+	tun, err = p.Tunnel(t.Context(), "git.example:"+port)
+	require.NoError(t, err)
+	defer tun.Close()
+	c, err = net.Dial("tcp", tun.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("SSH-2.0-test\r\n"))
+	require.NoError(t, err)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "SSH-2.0-test\r\n", line)
+	require.Nil(t, tun.Refused())
+}

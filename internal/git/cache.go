@@ -1,6 +1,7 @@
 package git
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -55,9 +56,12 @@ type Options struct {
 	// the controller's disk, other projects' mirrors included.
 	AllowFileURLs bool
 	// Egress is the outbound address policy git's connections go through
-	// (by way of its proxy); nil means egress.New with no rules, which
-	// reaches public addresses only.
+	// (by way of its proxy, or a tunnel for ssh); nil means egress.New
+	// with no rules, which reaches public addresses only.
 	Egress *egress.Policy
+	// SSHBinary is the ssh client git runs for ssh remotes; "ssh", looked
+	// up in PATH, when empty.
+	SSHBinary string
 }
 
 // Stats counts the network operations of one repository since the Cache
@@ -232,15 +236,19 @@ func (c *Cache) Discover(ctx context.Context, sub kargoapi.GitSubscription, cred
 }
 
 // unsupported says why the cache will not connect to r, or "" when it
-// will. Connections go through the egress policy's proxy, which git uses
-// for http and https only: over ssh and git:// git would connect by itself,
-// out of the policy's reach (and kargo has no SSH credentials to offer).
+// will. Connections go through the egress policy: http and https through
+// its proxy, ssh through a tunnel (ssh.go). git:// has neither
+// authentication nor integrity and is refused.
 func (c *Cache) unsupported(r remote) string {
 	switch {
 	case r.scheme == "file" && !c.opts.AllowFileURLs:
 		return "file:// repositories are disabled on this controller"
-	case r.scheme == "ssh", r.scheme == "git":
-		return r.scheme + " repositories are not supported: the controller connects to Git hosts over https:// only (with credentials from a git credential Secret), where its outbound address policy applies"
+	case r.scheme == "git":
+		return "git:// repositories are not supported: use https:// or ssh:// (with credentials from a git credential Secret)"
+	case r.scheme == "ssh" && r.creds == nil:
+		return "an ssh repository needs a git credential Secret of the project whose repoURL matches " + r.url + " and that holds sshPrivateKey and knownHosts"
+	case r.scheme == "ssh" && len(bytes.TrimSpace(r.creds.KnownHosts)) == 0:
+		return "the git credential Secret for " + r.url + " has no knownHosts: kargo connects only to SSH hosts whose keys the Secret lists; add the host's known_hosts line (such as the output of ssh-keyscan, checked against the fingerprints the host publishes)"
 	}
 	return ""
 }
@@ -341,9 +349,16 @@ func (c *Cache) entryFor(r remote, insecure bool) *entry {
 	credID := "anonymous"
 	if r.creds != nil {
 		mac := hmac.New(sha256.New, c.credKey)
-		mac.Write([]byte(r.creds.Username))
-		mac.Write([]byte{0})
-		mac.Write([]byte(r.creds.Password))
+		parts := [][]byte{[]byte(r.creds.Username), []byte(r.creds.Password), r.creds.SSHPrivateKey, r.creds.KnownHosts}
+		if app := r.creds.GitHubApp; app != nil {
+			// Its tokens change every hour; the installation does not.
+			parts = [][]byte{[]byte("github-app"), []byte(app.BaseURL), []byte(app.AppID), []byte(app.InstallationID), app.PrivateKey}
+		}
+		for _, part := range parts {
+			// Length-prefixed, so that no two sets of parts hash alike.
+			mac.Write([]byte(strconv.Itoa(len(part)) + ":"))
+			mac.Write(part)
+		}
 		credID = hex.EncodeToString(mac.Sum(nil))
 	}
 	key := r.key + "\x00" + credID + "\x00" + strconv.FormatBool(insecure)
@@ -505,7 +520,7 @@ func (c *Cache) clone(ctx context.Context, e *entry, cfg map[string]string) erro
 	defer os.RemoveAll(tmp)
 	target := filepath.Join(tmp, "mirror.git")
 	e.lsRemotes.Add(1)
-	stderr, err := c.runNet(ctx, cfg, gitRun{
+	stderr, err := c.runNet(ctx, e.remote, cfg, gitRun{
 		dir:  tmp,
 		args: []string{"clone", "--bare", "--quiet", "--filter=blob:none", "--", e.remote.url, target},
 	})
@@ -536,7 +551,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, cfg map[string]string) erro
 	cfg["remote.origin.url"] = e.remote.url
 	e.lsRemotes.Add(1)
 	args := append([]string{"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "origin"}, fetchRefspecs...)
-	stderr, err := c.runNet(ctx, cfg, gitRun{dir: e.dir, args: args})
+	stderr, err := c.runNet(ctx, e.remote, cfg, gitRun{dir: e.dir, args: args})
 	if err != nil {
 		return networkError(ctx, "fetch", e.remote, stderr, err)
 	}
@@ -551,7 +566,7 @@ func (c *Cache) resolveHead(ctx context.Context, e *entry, cfg map[string]string
 	cfg["remote.origin.url"] = e.remote.url
 	e.lsRemotes.Add(1)
 	var stdout strings.Builder
-	stderr, err := c.runNet(ctx, cfg, gitRun{
+	stderr, err := c.runNet(ctx, e.remote, cfg, gitRun{
 		dir:    e.dir,
 		stdout: &stdout,
 		args:   []string{"ls-remote", "--symref", "origin", "HEAD"},

@@ -33,7 +33,7 @@ func (c *Cache) gitEnv(config map[string]string) []string {
 	env := make([]string, 0, len(os.Environ())+len(c.opts.Env)+16+2*len(config))
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "GIT_") || name == "HOME" || name == "XDG_CONFIG_HOME" || name == "SSH_ASKPASS" || proxyEnv[strings.ToLower(name)] {
+		if strings.HasPrefix(name, "GIT_") || name == "HOME" || name == "XDG_CONFIG_HOME" || name == "SSH_ASKPASS" || name == "SSH_AUTH_SOCK" || proxyEnv[strings.ToLower(name)] {
 			continue
 		}
 		env = append(env, kv)
@@ -105,6 +105,11 @@ func (c *Cache) baseConfig() map[string]string {
 // the proxy that applies the outbound address policy.
 func (c *Cache) networkConfig(r remote, insecureSkipTLSVerify bool) map[string]string {
 	cfg := c.baseConfig()
+	if r.ssh != nil {
+		// Only ssh, and runNet points it at a tunnel of the policy.
+		cfg["protocol.ssh.allow"] = "always"
+		return cfg
+	}
 	cfg["protocol.https.allow"] = "always"
 	cfg["protocol.http.allow"] = "always"
 	// Give up on a connection that stalls instead of holding the mirror's
@@ -164,7 +169,10 @@ func (c *Cache) run(ctx context.Context, g gitRun) (string, error) {
 // policy's proxy, with credentials of its own for this run; when the
 // policy refused one, the error is that refusal (a *egress.RefusedError),
 // since git would only say that the proxy answered 403.
-func (c *Cache) runNet(ctx context.Context, cfg map[string]string, g gitRun) (string, error) {
+func (c *Cache) runNet(ctx context.Context, r remote, cfg map[string]string, g gitRun) (string, error) {
+	if r.ssh != nil {
+		return c.runSSH(ctx, r, cfg, g)
+	}
 	proxy, err := c.opts.Egress.Proxy()
 	if err != nil {
 		return "", err
@@ -235,6 +243,13 @@ func networkError(ctx context.Context, op string, r remote, stderr string, runEr
 	kind, hint := classifyStderr(strings.ToLower(quoted.ReplaceAllString(stderr, "''")))
 	switch kind {
 	case sourceerr.ErrUnauthorized:
+		if r.ssh != nil {
+			hint = "the host refused the SSH key of the git credential Secret for " + r.url + "; check that its public key is a deploy key or a key of a user with access"
+			if strings.Contains(strings.ToLower(stderr), "host key") {
+				hint = "the host's key is not in the knownHosts of the git credential Secret for " + r.url + ", or differs from it: kargo connects only to SSH hosts the Secret lists; check the key against the fingerprints the host publishes and add its known_hosts line"
+			}
+			break
+		}
 		if r.creds == nil {
 			hint = "the repository needs credentials; create a git credential Secret for " + r.url
 		} else {
@@ -261,7 +276,8 @@ func classifyStderr(s string) (error, string) {
 		return errRedirected, ""
 	case containsAny(s, "authentication failed", "could not read username", "could not read password",
 		"returned error: 401", "returned error: 403", "invalid username or password",
-		"http basic: access denied", "permission denied (publickey"):
+		"http basic: access denied", "permission denied (publickey", "host key verification failed",
+		"host key is known", "remote host identification has changed"):
 		return sourceerr.ErrUnauthorized, ""
 	case containsAny(s, "not found", "does not appear to be a git repository", "returned error: 404",
 		"no such repository", "repository does not exist"):

@@ -113,3 +113,17 @@ func (f *pathFilter) excluded(file string) bool {
 	}
 	return false
 }
+
+// PathsMatch reports whether a change to files concerns a subscription with
+// these includePaths and excludePaths, by the rules discovery applies to a
+// commit: some file is included and not excluded. Filters that do not
+// compile match, so that the subscriber is refreshed and reports the error
+// itself. The webhook receiver uses it to refresh only the subscribers a
+// push can change.
+func PathsMatch(include, exclude, files []string) bool {
+	f, err := newPathFilter(include, exclude)
+	if err != nil || f == nil {
+		return true
+	}
+	return f.matches(files)
+}

@@ -73,3 +73,22 @@ func TestPathFilterMatches(t *testing.T) {
 		})
 	}
 }
+
+func TestPathsMatch(t *testing.T) {
+	for name, tc := range map[string]struct {
+		include, exclude, files []string
+		want                    bool
+	}{
+		"no filters":             {nil, nil, []string{"README.md"}, true},
+		"included":               {[]string{"apps/web/"}, nil, []string{"docs/a.md", "apps/web/main.go"}, true},
+		"not included":           {[]string{"apps/web/"}, nil, []string{"apps/api/main.go"}, false},
+		"all excluded":           {nil, []string{"docs/*"}, []string{"docs/a.md"}, false},
+		"glob":                   {[]string{"apps/*"}, nil, []string{"apps/web/x/y.go"}, true},
+		"bad filter refreshes":   {[]string{"regex:("}, nil, []string{"x"}, true},
+		"no files with a filter": {[]string{"apps/"}, nil, nil, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.Equal(t, tc.want, PathsMatch(tc.include, tc.exclude, tc.files))
+		})
+	}
+}

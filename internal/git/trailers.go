@@ -49,8 +49,8 @@ func (c *Cache) RecentCommits(ctx context.Context, req BranchRequest) ([]Trailed
 	if err := r.checkTransport(); err != nil {
 		return nil, err
 	}
-	if r.scheme == "file" && !c.opts.AllowFileURLs {
-		return nil, fmt.Errorf("%s: %w: file:// repositories are disabled on this controller", op, ErrInvalidRequest)
+	if msg := c.unsupported(r); msg != "" {
+		return nil, fmt.Errorf("%s: %w: %s", op, ErrInvalidRequest, msg)
 	}
 	if err := c.init(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/kargohq/kargo/internal/credentials"
@@ -26,7 +27,25 @@ type remote struct {
 	insecure bool
 	// scheme is https, http, ssh (also for the scp-like form), git or file.
 	scheme string
+	// ssh is where an ssh remote lives; nil for other schemes.
+	ssh *sshAddr
 }
+
+// sshAddr is an SSH remote taken apart: git is pointed at a tunnel on
+// loopback instead of the host (see ssh.go), so it never dials by itself.
+type sshAddr struct {
+	user, host, port string
+	// path is what git asks the server for: absolute, or "~/..." for an
+	// scp-like path relative to the user's home.
+	path string
+}
+
+// sshUser is a user name that cannot be taken for an ssh option.
+var sshUser = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]*$`)
+
+// sshHost is a host name or IPv4 address that cannot be taken for an
+// option.
+var sshHost = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
 
 // scpLike matches the user@host:path form that git accepts for SSH.
 // The path may not start with a colon, which is how git spells its
@@ -40,7 +59,7 @@ const UserinfoRefusal = "repoURL must not hold credentials (user:password@ or a 
 // parseRemote validates repoURL and decides which credentials to send.
 // Credentials embedded in an http(s) URL are refused.
 func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error) {
-	if creds != nil && creds.Username == "" && creds.Password == "" {
+	if creds != nil && creds.Username == "" && creds.Password == "" && len(creds.SSHPrivateKey) == 0 {
 		creds = nil
 	}
 	raw := strings.TrimSpace(repoURL)
@@ -52,8 +71,15 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 		if m == nil {
 			return remote{}, fmt.Errorf("parse repoURL %q: %w: use a URL such as https://host/org/repo.git or git@host:org/repo.git", Redact(raw), sourceerr.ErrInvalid)
 		}
-		// Username/password credentials do not apply to SSH.
-		return remote{url: raw, key: "ssh://" + m[1] + strings.ToLower(m[2]) + "/" + trimRepoPath(m[3]), scheme: "ssh"}, nil
+		path := m[3]
+		if !strings.HasPrefix(path, "/") {
+			path = "~/" + path
+		}
+		addr := &sshAddr{user: strings.TrimSuffix(m[1], "@"), host: strings.ToLower(m[2]), port: "22", path: path}
+		if err := addr.check(raw); err != nil {
+			return remote{}, err
+		}
+		return remote{url: raw, key: "ssh://" + m[1] + strings.ToLower(m[2]) + "/" + trimRepoPath(m[3]), scheme: "ssh", ssh: addr, creds: sshCreds(creds)}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -74,8 +100,34 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 		u.User = nil
 		return remote{}, fmt.Errorf("parse repoURL %s: %w: %s", u.String(), sourceerr.ErrInvalid, UserinfoRefusal)
 	}
-	if !isHTTP {
+	var addr *sshAddr
+	switch {
+	case scheme == "ssh":
+		addr = &sshAddr{host: strings.ToLower(u.Hostname()), port: u.Port(), path: u.EscapedPath()}
+		if u.User != nil {
+			if _, hasPassword := u.User.Password(); hasPassword {
+				u.User = url.User(u.User.Username())
+				return remote{}, fmt.Errorf("parse repoURL %s: %w: %s", u.String(), sourceerr.ErrInvalid, UserinfoRefusal)
+			}
+			addr.user = u.User.Username()
+		}
+		if addr.port == "" {
+			addr.port = "22"
+		}
+		if p, err := url.PathUnescape(addr.path); err == nil {
+			addr.path = p
+		}
+		if err := addr.check(raw); err != nil {
+			return remote{}, err
+		}
+		creds = sshCreds(creds)
+	case !isHTTP:
 		creds = nil
+	case creds != nil && creds.Username == "" && creds.Password == "":
+		// An SSH key says nothing to an HTTPS host.
+		creds = nil
+	case creds != nil:
+		creds = &credentials.Credentials{Username: creds.Username, Password: creds.Password, GitHubApp: creds.GitHubApp}
 	}
 	host := strings.ToLower(u.Host)
 	host = strings.TrimSuffix(host, map[string]string{"http": ":80", "https": ":443", "ssh": ":22", "git": ":9418"}[scheme])
@@ -89,7 +141,34 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 		creds:    creds,
 		insecure: scheme == "http" && !isLoopback(u.Hostname()),
 		scheme:   scheme,
+		ssh:      addr,
 	}, nil
+}
+
+// sshCreds keeps what SSH uses of creds: the key and the host keys. A
+// Secret's password never goes to an SSH server.
+func sshCreds(creds *credentials.Credentials) *credentials.Credentials {
+	if creds == nil || len(creds.SSHPrivateKey) == 0 {
+		return nil
+	}
+	return &credentials.Credentials{SSHPrivateKey: creds.SSHPrivateKey, KnownHosts: creds.KnownHosts}
+}
+
+// check refuses the parts of an SSH address that ssh could read as an
+// option, or that the tunnel could not dial.
+func (a *sshAddr) check(raw string) error {
+	switch {
+	case a.user != "" && !sshUser.MatchString(a.user):
+		return fmt.Errorf("parse repoURL %q: %w: the user name %q is not a plain user name", Redact(raw), sourceerr.ErrInvalid, a.user)
+	case !sshHost.MatchString(a.host):
+		return fmt.Errorf("parse repoURL %q: %w: the host %q is not a host name or IPv4 address", Redact(raw), sourceerr.ErrInvalid, a.host)
+	case a.path == "" || a.path == "/" || strings.ContainsAny(a.path, "\x00\n"):
+		return fmt.Errorf("parse repoURL %q: %w: no repository path", Redact(raw), sourceerr.ErrInvalid)
+	}
+	if p, err := strconv.Atoi(a.port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("parse repoURL %q: %w: port %q is not a port", Redact(raw), sourceerr.ErrInvalid, a.port)
+	}
+	return nil
 }
 
 // checkTransport refuses to send credentials where the network could read

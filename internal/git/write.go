@@ -457,7 +457,7 @@ func (c *Cache) ensureCommit(ctx context.Context, e *entry, sha string) error {
 	cfg["remote.origin.url"] = e.remote.url
 	fctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	stderr, err := c.runNet(fctx, cfg, gitRun{dir: e.dir, args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", sha}})
+	stderr, err := c.runNet(fctx, e.remote, cfg, gitRun{dir: e.dir, args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "origin", sha}})
 	if err != nil {
 		var refused *egress.RefusedError
 		if errors.As(err, &refused) {
@@ -527,7 +527,7 @@ func (c *Cache) hydrate(ctx context.Context, e *entry, tree string) error {
 		cfg["fetch.negotiationAlgorithm"] = "noop"
 		fctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
-		stderr, err := c.runNet(fctx, cfg, gitRun{
+		stderr, err := c.runNet(fctx, e.remote, cfg, gitRun{
 			dir:   e.dir,
 			stdin: strings.NewReader(strings.Join(missing, "\n") + "\n"),
 			args:  []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"},
@@ -618,7 +618,7 @@ func (c *Cache) push(ctx context.Context, e *entry, commit, branch string) (conf
 	// all. A commit's pack is a few changed files, so deltas would save
 	// little.
 	cfg["pack.window"] = "0"
-	stderr, runErr := c.runNet(pctx, cfg, gitRun{dir: e.dir, stdout: &stdout,
+	stderr, runErr := c.runNet(pctx, e.remote, cfg, gitRun{dir: e.dir, stdout: &stdout,
 		args: []string{"push", "--porcelain", "--no-thin", "--no-verify", "origin", commit + ":" + ref}})
 	flag, summary, found := pushStatus(stdout.String(), ref)
 	switch {

@@ -3,23 +3,60 @@
 // their own repository subscriptions) that watch the pushed repository, so
 // new Freight appears in seconds instead of at the next poll.
 //
-// Each project has its own shared secret, in a Secret named
-// kargo-webhook-receiver (key "secret") in the project namespace. Requests
-// are signed like GitHub's: the X-Hub-Signature-256 header holds "sha256="
-// and the hex HMAC-SHA256 of the body under that secret. Requests without a
-// valid signature get 401 and change nothing.
+// # Providers
 //
-// Requests cost the Kubernetes API server nothing until they are signed:
-// the per-project secrets come from a cache of those Secrets alone
-// (NewSecretCache), kept current by a watch, so a flood of unsigned or
-// badly signed requests makes no API call, and a rotated or deleted secret
-// stops working as soon as the watch delivers the change. A body must
-// arrive within BodyTimeout, so that slow senders cannot hold connections
-// open. A signed body identical to one accepted within ReplayWindow is a
-// replay: it is answered with "replayed": true and refreshes nothing. The
-// window is keyed by the body, which the signature covers, rather than by a
-// delivery header such as X-GitHub-Delivery, which anyone who captured a
-// request could change.
+// Each sender posts to /webhooks/<project>/<provider> in its own format and
+// authenticates in its own way, always with the project's one shared
+// secret, in a Secret named kargo-webhook-receiver (key "secret") in the
+// project namespace:
+//
+//	github       push, and package events of GitHub Container Registry;
+//	             X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>
+//	gitlab       Push Hook, Tag Push Hook; X-Gitlab-Token: <secret>
+//	bitbucket    Bitbucket Cloud repo:push; X-Hub-Signature: sha256=<HMAC>
+//	gitea        push; X-Gitea-Signature: <hex HMAC>
+//	forgejo      push; X-Forgejo-Signature (or X-Gitea-Signature): <hex HMAC>
+//	azuredevops  git.push service hook; basic auth, the secret as password
+//	dockerhub    push; /webhooks/<project>/dockerhub/<URLToken>
+//	quay         repository push; /webhooks/<project>/quay/<URLToken>
+//	harbor       PUSH_ARTIFACT; Authorization: <secret> (Harbor's Auth Header)
+//	artifactory  docker pushed; X-JFrog-Event-Auth: <secret or hex HMAC>
+//	registry     Docker distribution notifications; as github
+//	generic      {"repository": ..., "paths": [...]}; as github, or
+//	             Authorization: Bearer <secret>
+//
+// Docker Hub and Quay cannot sign or authenticate their requests, so their
+// URL carries a token derived from the secret (URLToken), never the secret
+// itself. A secret is always required: a project without one accepts
+// nothing, and Bitbucket webhooks must be given the secret.
+//
+// Only the Warehouses and Stages that watch the repository the payload
+// names are refreshed. When a Git push lists every file it changed (GitHub,
+// GitLab, Gitea and Forgejo do, up to a limit they report; the generic
+// receiver's "paths"), a Git subscription with includePaths or excludePaths
+// is refreshed only when one of the files passes them. A push whose list
+// may be incomplete (cut short by the sender, a new, deleted or
+// force-pushed branch, a tag) refreshes every watcher: polling remains the
+// backstop, and a spare refresh costs one listing.
+//
+// # Cost and replays
+//
+// Requests cost the Kubernetes API server nothing until they are
+// authenticated: the per-project secrets come from a cache of those Secrets
+// alone (NewSecretCache), kept current by a watch, so a flood of
+// unauthenticated requests makes no API call, and a rotated or deleted
+// secret stops working as soon as the watch delivers the change. An unknown
+// project is answered exactly like a wrong secret, so the endpoint tells an
+// unauthenticated caller nothing about which projects or Warehouses exist.
+// A body must arrive within BodyTimeout, so that slow senders cannot hold
+// connections open. A signed body identical to one accepted within
+// ReplayWindow is a replay: it is answered with "replayed": true and
+// refreshes nothing. The window is keyed by the body, which the signature
+// covers, rather than by a delivery header such as X-GitHub-Delivery, which
+// anyone who captured a request could change. Requests that carry the
+// secret itself (a token header, basic auth, a URL token) are not checked
+// for replays: whoever captured one holds the secret and could send any
+// body, and some senders (Quay) repeat identical bodies for new pushes.
 package webhookreceiver
 
 import (
@@ -50,6 +87,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/repourl"
 )
 
@@ -102,6 +140,9 @@ type Result struct {
 	// Replayed says that the body was accepted before, within the replay
 	// window, and that nothing was refreshed again.
 	Replayed bool `json:"replayed,omitempty"`
+	// Ignored says why an authenticated notification refreshed nothing:
+	// a ping, or an event that is not a push.
+	Ignored string `json:"ignored,omitempty"`
 }
 
 // NewSecretCache returns a cache of the receiver's per-project Secrets
@@ -160,12 +201,22 @@ func (rc *Receiver) firstDelivery(project string, body []byte) bool {
 	return true
 }
 
-// ServeHTTP handles POST /webhooks/{project}/github and
-// POST /webhooks/{project}/registry.
+// ServeHTTP handles POST /webhooks/{project}/{provider}, and
+// POST /webhooks/{project}/{provider}/{token} for the providers that can
+// authenticate only through their URL.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) != 3 || parts[0] != "webhooks" || (parts[2] != "github" && parts[2] != "registry") {
-		http.Error(w, "not found: use /webhooks/<project>/github or /webhooks/<project>/registry", http.StatusNotFound)
+	var prov provider
+	ok := len(parts) >= 3 && parts[0] == "webhooks"
+	if ok {
+		prov, ok = providers[parts[2]]
+	}
+	if ok && (prov.urlToken && len(parts) != 4 || !prov.urlToken && len(parts) != 3) {
+		ok = false
+	}
+	if !ok {
+		http.Error(w, "not found: use /webhooks/<project>/<provider> with a provider of "+strings.Join(ProviderNames(), ", ")+
+			" (dockerhub and quay: /webhooks/<project>/<provider>/<token>)", http.StatusNotFound)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -173,7 +224,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
-	project, kind := parts[1], parts[2]
+	project, name := parts[1], parts[2]
 	timeout := rc.BodyTimeout
 	if timeout <= 0 {
 		timeout = DefaultBodyTimeout
@@ -197,42 +248,57 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Verify before anything else, and answer an unknown project exactly
 	// like a bad signature, so the endpoint does not reveal which projects
 	// exist.
-	if !rc.verified(r.Context(), project, body, r.Header.Get(SignatureHeader)) {
-		http.Error(w, "missing or invalid "+SignatureHeader+" signature", http.StatusUnauthorized)
+	p := rc.verified(r, project, name, prov, parts, body)
+	if p == unproven {
+		http.Error(w, "missing or invalid authentication: "+authHint(name), http.StatusUnauthorized)
 		return
 	}
-
-	var repos []string
-	switch kind {
-	case "github":
-		switch event := r.Header.Get("X-GitHub-Event"); event {
-		case "ping":
-			writeJSON(w, Result{Refreshed: []string{}})
-			return
-		case "push", "":
-		default:
-			http.Error(w, fmt.Sprintf("event %q is not handled; send push events", event), http.StatusBadRequest)
-			return
-		}
-		repos, err = gitHubRepos(body)
-	case "registry":
-		repos, err = registryRepos(body)
-	}
+	ev, err := prov.parse(r, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !rc.firstDelivery(project, body) {
+	if ev.ignored != "" {
+		writeJSON(w, Result{Refreshed: []string{}, Ignored: ev.ignored})
+		return
+	}
+	// A signed body can be captured and sent again; a request that carries
+	// the secret itself could say anything, so only signed ones are
+	// checked for replays.
+	if p == signed && !rc.firstDelivery(project, body) {
 		writeJSON(w, Result{Refreshed: []string{}, Replayed: true})
 		return
 	}
-	refreshed, err := rc.refresh(r.Context(), project, repos)
+	refreshed, err := rc.refresh(r.Context(), project, ev)
 	if err != nil {
-		ctrl.LoggerFrom(r.Context()).Error(err, "refresh after webhook", "project", project)
+		ctrl.LoggerFrom(r.Context()).Error(err, "refresh after webhook", "project", project, "provider", name)
 		http.Error(w, "refresh failed; see the controller's log", http.StatusInternalServerError)
 		return
 	}
 	writeJSON(w, Result{Refreshed: refreshed})
+}
+
+// authHint says how a provider's requests authenticate.
+func authHint(name string) string {
+	switch name {
+	case "github", "registry":
+		return SignatureHeader + ": sha256=<hex HMAC-SHA256 of the body>"
+	case "gitlab":
+		return GitLabTokenHeader + " holding the secret"
+	case "bitbucket":
+		return BitbucketSignatureHeader + ": sha256=<hex HMAC-SHA256 of the body> (set the webhook's secret)"
+	case "gitea", "forgejo":
+		return GiteaSignatureHeader + " or " + ForgejoSignatureHeader + ": <hex HMAC-SHA256 of the body>"
+	case "azuredevops":
+		return "basic authentication with the secret as the password"
+	case "dockerhub", "quay":
+		return "the URL must end in the project's token for " + name
+	case "harbor":
+		return "an Authorization header (Harbor's Auth Header) holding the secret"
+	case "artifactory":
+		return JFrogAuthHeader + " holding the secret or the hex HMAC-SHA256 of the body"
+	}
+	return SignatureHeader + ": sha256=<hex HMAC-SHA256 of the body>, or Authorization: Bearer <secret>"
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -240,31 +306,31 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// verified checks the body's signature against the project's secret.
-func (rc *Receiver) verified(ctx context.Context, project string, body []byte, header string) bool {
+// verified says how the request proved that its sender holds the project's
+// secret, if it did.
+func (rc *Receiver) verified(r *http.Request, project, name string, prov provider, parts []string, body []byte) proof {
 	if len(validation.IsDNS1123Label(project)) > 0 {
-		return false
+		return unproven
 	}
-	sig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(sig)
-	if err != nil {
-		return false
-	}
+	ctx := r.Context()
 	secret := &corev1.Secret{}
 	if err := rc.Secrets.Get(ctx, client.ObjectKey{Namespace: project, Name: SecretName}, secret); err != nil {
 		if !apierrors.IsNotFound(err) {
 			ctrl.LoggerFrom(ctx).Error(err, "read webhook secret", "project", project)
 		}
-		return false
+		return unproven
 	}
 	key := secret.Data[SecretKey]
 	if len(key) == 0 {
-		return false
+		return unproven
 	}
-	return hmac.Equal(got, Sign(key, body))
+	if prov.urlToken {
+		if equal([]byte(parts[3]), []byte(URLToken(key, name))) {
+			return bearer
+		}
+		return unproven
+	}
+	return prov.verify(r, body, key)
 }
 
 // Sign returns the HMAC-SHA256 of body under secret: what a sender puts, hex
@@ -277,9 +343,9 @@ func Sign(secret, body []byte) []byte {
 
 // refresh annotates every Warehouse and repos-subscribed Stage of the project
 // that watches one of repos.
-func (rc *Receiver) refresh(ctx context.Context, project string, repos []string) ([]string, error) {
+func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]string, error) {
 	want := map[string]bool{}
-	for _, r := range repos {
+	for _, r := range ev.repos {
 		want[repourl.Key(r)] = true
 	}
 	token := rc.now().UTC().Format(time.RFC3339Nano)
@@ -291,7 +357,7 @@ func (rc *Receiver) refresh(ctx context.Context, project string, repos []string)
 		return nil, fmt.Errorf("list Warehouses: %w", err)
 	}
 	for i := range whs.Items {
-		if watches(whs.Items[i].Spec.Subscriptions, want) {
+		if watches(whs.Items[i].Spec.Subscriptions, want, ev) {
 			targets = append(targets, &whs.Items[i])
 		}
 	}
@@ -300,7 +366,7 @@ func (rc *Receiver) refresh(ctx context.Context, project string, repos []string)
 		return nil, fmt.Errorf("list Stages: %w", err)
 	}
 	for i := range stages.Items {
-		if subs := stages.Items[i].Spec.Subscriptions; subs != nil && subs.Repos != nil && watches(*subs.Repos, want) {
+		if subs := stages.Items[i].Spec.Subscriptions; subs != nil && subs.Repos != nil && watches(*subs.Repos, want, ev) {
 			targets = append(targets, &stages.Items[i])
 		}
 	}
@@ -332,9 +398,12 @@ func annotate(ctx context.Context, c client.Client, obj client.Object, token str
 	return nil
 }
 
-func watches(subs kargoapi.RepoSubscriptions, want map[string]bool) bool {
+// watches says whether subs watch one of the repositories in want and, when
+// the event lists every changed file, whether a Git subscription's path
+// filters let one of them through.
+func watches(subs kargoapi.RepoSubscriptions, want map[string]bool, ev event) bool {
 	for _, g := range subs.Git {
-		if want[repourl.Key(string(g.RepoURL))] {
+		if want[repourl.Key(string(g.RepoURL))] && (!ev.filesKnown || git.PathsMatch(g.IncludePaths, g.ExcludePaths, ev.files)) {
 			return true
 		}
 	}
@@ -349,32 +418,6 @@ func watches(subs kargoapi.RepoSubscriptions, want map[string]bool) bool {
 		}
 	}
 	return false
-}
-
-// gitHubRepos returns the addresses of the repository a GitHub-style push
-// event names.
-func gitHubRepos(body []byte) ([]string, error) {
-	var ev struct {
-		Repository struct {
-			CloneURL string `json:"clone_url"`
-			HTMLURL  string `json:"html_url"`
-			SSHURL   string `json:"ssh_url"`
-			GitURL   string `json:"git_url"`
-		} `json:"repository"`
-	}
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return nil, fmt.Errorf("parse push event: %w", err)
-	}
-	var repos []string
-	for _, u := range []string{ev.Repository.CloneURL, ev.Repository.HTMLURL, ev.Repository.SSHURL, ev.Repository.GitURL} {
-		if u != "" {
-			repos = append(repos, u)
-		}
-	}
-	if len(repos) == 0 {
-		return nil, errors.New("push event names no repository: expected repository.clone_url or repository.html_url")
-	}
-	return repos, nil
 }
 
 // registryRepos returns the repositories a registry push notification names:

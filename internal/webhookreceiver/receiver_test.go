@@ -95,7 +95,7 @@ func TestPushRefreshesOnlyWatchersOfTheRepository(t *testing.T) {
 		"unsigned":        {"/webhooks/" + ns + "/github", nil, http.StatusUnauthorized},
 		"wrong secret":    {"/webhooks/" + ns + "/github", []byte("guess"), http.StatusUnauthorized},
 		"unknown project": {"/webhooks/nope/github", secret, http.StatusUnauthorized},
-		"unknown kind":    {"/webhooks/" + ns + "/gitlab", secret, http.StatusNotFound},
+		"unknown kind":    {"/webhooks/" + ns + "/svn", secret, http.StatusNotFound},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp, _ := post(t, srv, tc.path, tc.secret, push, nil)

@@ -174,14 +174,16 @@ func TestEgress(t *testing.T) {
 		require.Contains(t, cond.Message, "file:// repositories are disabled")
 	})
 
-	t.Run("git over ssh:// is refused", func(t *testing.T) {
+	// With a key and known hosts, ssh:// goes through the policy like
+	// https:// (creds_test.go); without them nothing connects.
+	t.Run("git over ssh:// without an SSH credential Secret is refused", func(t *testing.T) {
 		svc := egressListen(t)
 		_, port, _ := net.SplitHostPort(svc.addr)
 		cond := egressDiscover(t, adam, ns, "ssh", kargoapi.RepoSubscriptions{
 			Git: []kargoapi.GitSubscription{{RepoURL: kargoapi.GitRepoURL("ssh://git@127.0.0.1:" + port + "/repo.git")}},
 		})
 		require.Equal(t, "InvalidSubscription", cond.Reason)
-		require.Contains(t, cond.Message, "ssh repositories are not supported")
+		require.Contains(t, cond.Message, "an ssh repository needs a git credential Secret")
 		svc.requireUntouched(t)
 	})
 

@@ -14,6 +14,7 @@
 //	apiserver_test.go   kargo's API server: ServiceAccount tokens, long-lived watches, answers
 //	recovery_test.go    a deleted running Promotion, Freight without an alias
 //	local_test.go       kargo local: etcd, the admin API on a public address
+//	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 package security
 
 import (
