@@ -69,7 +69,7 @@ test: ui-deps ## Run every test; integration tests use a real kube-apiserver, en
 	cd ui && npm test
 	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); \
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
-	echo "Argo CD tests run against a real Argo CD $$("$$argocd/argocd" version --client --short) (application-controller, repo-server) from $$argocd"; \
+	echo "Argo CD tests run against a real Argo CD $$("$$argocd/argocd" version --client --short | sed "s/^argocd: //; s/+.*//") (application-controller, repo-server) from $$argocd"; \
 	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
 

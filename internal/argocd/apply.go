@@ -211,8 +211,22 @@ func edit(doc map[string]any, app string, st *kargoapi.Stage, f *kargoapi.Freigh
 					app, su.RepoURL, chartSuffix(su.Chart), sourceerr.ErrInvalid)
 			}
 		}
+		for _, t := range []struct {
+			tool, other string
+			asked       bool
+		}{{"kustomize", "helm", su.Kustomize != nil}, {"helm", "kustomize", su.Helm != nil}} {
+			tool, other := t.tool, t.other
+			if t.asked && !slices.ContainsFunc(idx, func(i int) bool { return renders(raws[i]) && sourceKind(raws[i]) != other }) {
+				return nil, fmt.Errorf("Application %s's sources with repoURL %s%s are all %s sources, so the %s changes of the Stage would apply to none: fix sourceUpdates in Stage %s/%s: %w",
+					app, su.RepoURL, chartSuffix(su.Chart), other, tool, st.Namespace, st.Name, sourceerr.ErrInvalid)
+			}
+		}
+		kinds, err := sourceKinds(raws, idx, su)
+		if err != nil {
+			return nil, fmt.Errorf("Application %s: %w", app, err)
+		}
 		for _, i := range idx {
-			c, err := updateSource(raws[i], srcs[i], su, f, heads)
+			c, err := updateSource(raws[i], kinds[i], srcs[i], su, f, heads)
 			if err != nil {
 				return nil, fmt.Errorf("source %s%s of Application %s: %w", srcs[i].RepoURL, chartSuffix(srcs[i].Chart), app, err)
 			}
@@ -333,9 +347,9 @@ func describeSources(srcs []argocdv1.ApplicationSource) string {
 }
 
 // updateSource applies su to one source and returns what it changed.
-func updateSource(raw map[string]any, src argocdv1.ApplicationSource, su kargoapi.ArgoCDSourceUpdate, f *kargoapi.Freight, heads map[string]string) ([]string, error) {
+func updateSource(raw map[string]any, kind string, src argocdv1.ApplicationSource, su kargoapi.ArgoCDSourceUpdate, f *kargoapi.Freight, heads map[string]string) ([]string, error) {
 	var changes []string
-	if su.Kustomize != nil && renders(raw) {
+	if su.Kustomize != nil && renders(raw) && kind != "helm" {
 		for _, ki := range su.Kustomize.Images {
 			entry, err := kustomizeOverride(f, ki)
 			if err != nil {
@@ -347,7 +361,7 @@ func updateSource(raw map[string]any, src argocdv1.ApplicationSource, su kargoap
 			changes = append(changes, "image "+entry)
 		}
 	}
-	if su.Helm != nil && renders(raw) {
+	if su.Helm != nil && renders(raw) && kind != "kustomize" {
 		for _, hi := range su.Helm.Images {
 			value, err := helmValue(f, hi)
 			if err != nil {
@@ -368,6 +382,56 @@ func updateSource(raw map[string]any, src argocdv1.ApplicationSource, su kargoap
 		changes = append(changes, "targetRevision "+shortRevision(rev))
 	}
 	return changes, nil
+}
+
+// sourceKind says which tool a source declares: "helm" for a chart or a
+// helm block, "kustomize" for a kustomize block, "" when it declares none
+// (Argo CD then decides from the files it finds). kargo gives a source
+// kustomize images or helm parameters, never both: Argo CD refuses a source
+// that has both.
+func sourceKind(raw map[string]any) string {
+	_, helm := raw["helm"].(map[string]any)
+	_, kustomize := raw["kustomize"].(map[string]any)
+	switch {
+	case stringAt(raw, "chart") != "" || helm:
+		return "helm"
+	case kustomize:
+		return "kustomize"
+	}
+	return ""
+}
+
+// sourceKinds decides, for each source of idx, the tool whose changes it
+// gets when su asks for both kustomize and helm changes: the one it
+// declares; for one that declares neither, the tool no other matching
+// source declares. Argo CD refuses a source that carries both ("multiple
+// application sources defined: Kustomize,Helm"), and where the sources do
+// not say, only the repository's files would.
+func sourceKinds(raws []map[string]any, idx []int, su kargoapi.ArgoCDSourceUpdate) (map[int]string, error) {
+	kinds := map[int]string{}
+	declared := map[string]bool{}
+	for _, i := range idx {
+		kinds[i] = sourceKind(raws[i])
+		declared[kinds[i]] = true
+	}
+	if su.Kustomize == nil || su.Helm == nil {
+		return kinds, nil
+	}
+	for _, i := range idx {
+		if kinds[i] != "" || !renders(raws[i]) {
+			continue
+		}
+		switch {
+		case declared["helm"] && !declared["kustomize"]:
+			kinds[i] = "kustomize"
+		case declared["kustomize"] && !declared["helm"]:
+			kinds[i] = "helm"
+		default:
+			return nil, fmt.Errorf("both kustomize and helm changes match its source %s, which declares neither: add `kustomize: {}` or `helm: {}` to that source in the Application, or split the sourceUpdates entry by chart or repository: %w",
+				stringAt(raws[i], "repoURL"), sourceerr.ErrInvalid)
+		}
+	}
+	return kinds, nil
 }
 
 // renders says whether Argo CD renders manifests from a source. A

@@ -616,3 +616,52 @@ func mergePatch(doc, patch map[string]any) map[string]any {
 	}
 	return doc
 }
+
+// Argo CD refuses a source with both kustomize and helm settings
+// ("multiple application sources defined: Kustomize,Helm", seen with the
+// real Argo CD in test/argocd): kargo gives each source the settings of the
+// tool it declares, and refuses, writing nothing, where it cannot tell.
+func TestApplyGivesEachSourceItsOwnTool(t *testing.T) {
+	both := kargoapi.ArgoCDSourceUpdate{
+		RepoURL:   gitRepo,
+		Kustomize: &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "nginx"}}},
+		Helm:      &kargoapi.ArgoCDHelm{Images: []kargoapi.ArgoCDHelmImageUpdate{{Image: "nginx", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag}}},
+	}
+	t.Run("a kustomize source and a helm source of one repository", func(t *testing.T) {
+		c := newClient(t, application("guestbook", func(a *argocdv1.Application) {
+			a.Spec.Source = nil
+			a.Spec.Sources = []argocdv1.ApplicationSource{
+				{RepoURL: gitRepo, Path: "kustomize", TargetRevision: "main"},
+				{RepoURL: gitRepo, Path: "chart", TargetRevision: "main", Helm: &argocdv1.ApplicationSourceHelm{}},
+			}
+		}))
+		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
+		require.NoError(t, err)
+		srcs := getApp(t, c, "guestbook").Spec.Sources
+		require.Equal(t, []string{"nginx=nginx:1.25.0"}, srcs[0].Kustomize.Images)
+		require.Nil(t, srcs[0].Helm, "no helm parameters on the kustomize source")
+		require.Nil(t, srcs[1].Kustomize, "no kustomize images on the helm source")
+		require.Equal(t, []argocdv1.HelmParameter{{Name: "image.tag", Value: "1.25.0", ForceString: true}}, srcs[1].Helm.Parameters)
+	})
+	t.Run("one source that declares neither", func(t *testing.T) {
+		app := application("guestbook", func(a *argocdv1.Application) {
+			a.Spec.Source = &argocdv1.ApplicationSource{RepoURL: gitRepo, Path: "app", TargetRevision: "main"}
+		})
+		c := newClient(t, app)
+		before := getApp(t, c, "guestbook")
+		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.Contains(t, err.Error(), "add `kustomize: {}` or `helm: {}` to that source")
+		require.Equal(t, before.ResourceVersion, getApp(t, c, "guestbook").ResourceVersion, "nothing written")
+	})
+	t.Run("helm changes for a kustomize source", func(t *testing.T) {
+		c := newClient(t, application("guestbook", func(a *argocdv1.Application) {
+			a.Spec.Source = &argocdv1.ApplicationSource{RepoURL: gitRepo, Path: "app", TargetRevision: "main", Kustomize: &argocdv1.ApplicationSourceKustomize{Images: []string{"redis:7"}}}
+		}))
+		helmOnly := both
+		helmOnly.Kustomize = nil
+		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{helmOnly}}}, nil)
+		require.ErrorIs(t, err, sourceerr.ErrInvalid)
+		require.Contains(t, err.Error(), "are all kustomize sources, so the helm changes of the Stage would apply to none")
+	})
+}

@@ -102,16 +102,18 @@ func readAppHealth(ctx context.Context, r client.Reader, st *kargoapi.Stage, key
 func appHealth(app *argocdv1.Application, sus []kargoapi.ArgoCDSourceUpdate) (kargoapi.HealthState, string) {
 	name := app.Namespace + "/" + app.Name
 	st := app.Status
+	// Argo CD keeps the operation field set while it runs that operation,
+	// and clears it when the operation ends: a running operation state
+	// means syncing, and an operation beside a finished state is a request
+	// Argo CD has not started yet.
+	if op := st.OperationState; op != nil && (op.Phase == argocdv1.OperationRunning || op.Phase == argocdv1.OperationTerminating) {
+		return kargoapi.HealthStateProgressing, withMessage(fmt.Sprintf("Application %s is syncing", name), op.Message)
+	}
 	if app.Operation != nil {
 		return kargoapi.HealthStateProgressing, fmt.Sprintf("Application %s has a sync waiting for Argo CD", name)
 	}
-	if op := st.OperationState; op != nil {
-		switch op.Phase {
-		case argocdv1.OperationRunning, argocdv1.OperationTerminating:
-			return kargoapi.HealthStateProgressing, withMessage(fmt.Sprintf("Application %s is syncing", name), op.Message)
-		case argocdv1.OperationFailed, argocdv1.OperationError:
-			return kargoapi.HealthStateUnhealthy, withMessage(fmt.Sprintf("Application %s's last sync ended in %s", name, op.Phase), op.Message)
-		}
+	if op := st.OperationState; op != nil && (op.Phase == argocdv1.OperationFailed || op.Phase == argocdv1.OperationError) {
+		return kargoapi.HealthStateUnhealthy, withMessage(fmt.Sprintf("Application %s's last sync ended in %s", name, op.Phase), op.Message)
 	}
 	switch st.Health.Status {
 	case argocdv1.HealthStatusHealthy:

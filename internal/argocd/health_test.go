@@ -54,6 +54,17 @@ func TestAppHealth(t *testing.T) {
 			msg:   "Application argocd/guestbook is syncing",
 		},
 		{
+			// Argo CD keeps the operation it runs on the Application until
+			// it ends (seen with the real Argo CD in test/argocd).
+			name: "sync running, its operation still on the Application",
+			app: synced(func(a *argocdv1.Application) {
+				a.Operation = &argocdv1.Operation{Sync: &argocdv1.SyncOperation{Revision: commitID}}
+				a.Status.OperationState = &argocdv1.OperationState{Phase: argocdv1.OperationRunning, Message: "waiting for healthy state of /ConfigMap/first"}
+			}),
+			state: kargoapi.HealthStateProgressing,
+			msg:   "Application argocd/guestbook is syncing: waiting for healthy state of /ConfigMap/first",
+		},
+		{
 			name: "sync failed",
 			app: synced(func(a *argocdv1.Application) {
 				a.Status.OperationState = &argocdv1.OperationState{Phase: argocdv1.OperationFailed, Message: "one or more objects failed to apply"}

@@ -72,7 +72,7 @@ type ArgoCD struct {
 	// Server is the API server's URL as Argo CD's cluster registry holds
 	// it: an Application's spec.destination.server.
 	Server string
-	// Version is what `argocd version --client --short` prints.
+	// Version is Argo CD's version, such as v3.6.1.
 	Version string
 
 	log      io.Writer
@@ -413,5 +413,8 @@ func argocdVersion(binDir string) string {
 	if err != nil {
 		return "unknown"
 	}
-	return strings.TrimSpace(string(out))
+	// "argocd: v3.6.1+unknown": the build records no commit.
+	v := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "argocd:"))
+	v, _, _ = strings.Cut(v, "+")
+	return v
 }

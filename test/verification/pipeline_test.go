@@ -268,7 +268,7 @@ func TestUnhealthyAndMissingApplications(t *testing.T) {
 		return h != nil && h.Status == kargoapi.HealthStateUnhealthy, fmt.Sprintf("%+v", h)
 	})
 	h := getStage(t, ns, "test").Status.Health
-	require.Contains(t, h.Issues[0], "0/3 replicas ready", "Argo CD's message")
+	require.Contains(t, h.Issues[0], "is Degraded: Caused by ConfigMap:"+ns+"-test/health", "Argo CD's message names the resource")
 	require.Empty(t, getFreight(t, f).Status.VerifiedIn)
 
 	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "ghost", ns+"-ghost", repo, kargoapi.Subscriptions{Warehouse: "w"})))
