@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,7 +15,10 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/sso"
 )
 
 // LocalAdminUser is the user a request with Options.LocalAdminToken is
@@ -49,6 +53,8 @@ type authenticator struct {
 	reviewer client.Client
 	// localAdmin is the SHA-256 of Options.LocalAdminToken, nil without one.
 	localAdmin []byte
+	// oidc verifies the ID tokens of the OpenID provider, nil without one.
+	oidc *sso.Verifier
 	now        func() time.Time
 	// inflight makes concurrent requests with one token share a review.
 	inflight singleflight.Group
@@ -63,9 +69,9 @@ type review struct {
 	expires time.Time
 }
 
-func newAuthenticator(reviewer client.Client, localAdminToken string) *authenticator {
+func newAuthenticator(reviewer client.Client, localAdminToken string, oidc *sso.Verifier) *authenticator {
 	a := &authenticator{
-		reviewer: reviewer, now: time.Now,
+		reviewer: reviewer, now: time.Now, oidc: oidc,
 		reviews: map[[sha256.Size]byte]review{}, refused: map[[sha256.Size]byte]time.Time{},
 	}
 	if localAdminToken != "" {
@@ -91,6 +97,20 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 	key := sha256.Sum256([]byte(token))
 	if a.localAdmin != nil && subtle.ConstantTimeCompare(key[:], a.localAdmin) == 1 {
 		return authenticationv1.UserInfo{Username: LocalAdminUser, Groups: localAdminGroups}, nil
+	}
+	if a.oidc != nil && a.oidc.Issued(token) {
+		// The provider's tokens are judged here alone: the Kubernetes API
+		// server may know the same issuer with another prefix, or none.
+		u, err := a.oidc.Authenticate(ctx, token)
+		var refused *sso.Refused
+		if errors.As(err, &refused) {
+			return authenticationv1.UserInfo{}, unauthorized("%s", refused.Reason)
+		}
+		if err != nil {
+			return authenticationv1.UserInfo{}, newError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+				"the single sign-on token cannot be checked now: %v", err)
+		}
+		return u, nil
 	}
 	if u, err, ok := a.remembered(key); ok {
 		return u, err
@@ -130,6 +150,18 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 		return authenticationv1.UserInfo{}, err
 	}
 	return v.(authenticationv1.UserInfo), nil
+}
+
+// forget drops the remembered reviews of username's tokens, so that a
+// revoked token is refused at once by this server.
+func (a *authenticator) forget(username string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, r := range a.reviews {
+		if r.user.Username == username {
+			delete(a.reviews, k)
+		}
+	}
 }
 
 // remembered returns the remembered answer for the token with digest key:
