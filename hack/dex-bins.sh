@@ -10,7 +10,8 @@
 # the tests use its memory storage.
 # Cache: ${DEX_BINS_CACHE:-$XDG_CACHE_HOME/dex-bins}/<key>/dex, OUTSIDE the work
 # tree, keyed by a hash of go.mod, go.sum, this script and `go version`; a hit
-# costs ~0.1 s, a miss ~2 min on 2 cores with a cold GOCACHE.
+# costs ~0.1 s, a miss ~2 min on 2 idle cores with a cold GOCACHE
+# (measured 9.5 min while other builds shared the cores).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mod=$here/tools/dex
