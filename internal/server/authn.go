@@ -62,6 +62,9 @@ type authenticator struct {
 	mu      sync.Mutex
 	reviews map[[sha256.Size]byte]review
 	refused map[[sha256.Size]byte]time.Time
+	// revoked holds the UIDs of ServiceAccounts whose API tokens were
+	// revoked here lately, until when to refuse them.
+	revoked map[string]time.Time
 }
 
 type review struct {
@@ -73,6 +76,7 @@ func newAuthenticator(reviewer client.Client, localAdminToken string, oidc *sso.
 	a := &authenticator{
 		reviewer: reviewer, now: time.Now, oidc: oidc,
 		reviews: map[[sha256.Size]byte]review{}, refused: map[[sha256.Size]byte]time.Time{},
+		revoked: map[string]time.Time{},
 	}
 	if localAdminToken != "" {
 		sum := sha256.Sum256([]byte(localAdminToken))
@@ -112,6 +116,16 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 		}
 		return u, nil
 	}
+	u, err := a.review(ctx, key, token)
+	if err == nil && a.isRevoked(u) {
+		return authenticationv1.UserInfo{}, errTokenRefused
+	}
+	return u, err
+}
+
+// review returns the user of a Kubernetes token: the remembered review, or
+// a new TokenReview.
+func (a *authenticator) review(ctx context.Context, key [sha256.Size]byte, token string) (authenticationv1.UserInfo, error) {
 	if u, err, ok := a.remembered(key); ok {
 		return u, err
 	}
@@ -152,9 +166,16 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 	return v.(authenticationv1.UserInfo), nil
 }
 
-// forget drops the remembered reviews of username's tokens, so that a
-// revoked token is refused at once by this server.
-func (a *authenticator) forget(username string) {
+// revokedTTL is how long a revoked ServiceAccount stays refused by this
+// server regardless of TokenReviews: longer than the Kubernetes API
+// server's own cache of token reviews (10 s) and than tokenReviewTTL.
+const revokedTTL = 2 * time.Minute
+
+// revoke refuses the tokens of the ServiceAccount with uid from now on,
+// and drops the remembered reviews of username's tokens: a revoked API
+// token is refused at once by this server, although the Kubernetes API
+// server may accept it for a few seconds more.
+func (a *authenticator) revoke(username string, uid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for k, r := range a.reviews {
@@ -162,6 +183,24 @@ func (a *authenticator) forget(username string) {
 			delete(a.reviews, k)
 		}
 	}
+	now := a.now()
+	for u, exp := range a.revoked {
+		if !now.Before(exp) {
+			delete(a.revoked, u)
+		}
+	}
+	a.revoked[uid] = now.Add(revokedTTL)
+}
+
+// isRevoked reports whether u's ServiceAccount was revoked lately.
+func (a *authenticator) isRevoked(u authenticationv1.UserInfo) bool {
+	if u.UID == "" {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.revoked[u.UID]
+	return ok && a.now().Before(exp)
 }
 
 // remembered returns the remembered answer for the token with digest key:

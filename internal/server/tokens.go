@@ -205,7 +205,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u authentic
 	}
 	// This server forgets the token at once; others remember their
 	// TokenReview of it for up to a minute.
-	s.authn.forget("system:serviceaccount:" + project + ":" + name)
+	s.authn.revoke("system:serviceaccount:"+project+":"+name, string(sa.UID))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
