@@ -178,7 +178,11 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.UI != nil {
-		if s.ui, err = newUIHandler(opts.UI); err != nil {
+		var origins func(context.Context) []string
+		if oidc != nil {
+			origins = oidc.BrowserOrigins
+		}
+		if s.ui, err = newUIHandler(opts.UI, origins); err != nil {
 			return nil, fmt.Errorf("the web UI's files: %w", err)
 		}
 	}

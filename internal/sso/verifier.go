@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -39,6 +40,8 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	// tokenURL is the provider's token endpoint, from discovery.
+	tokenURL string
 }
 
 // NewVerifier returns a verifier of cfg's provider. The provider is first
@@ -112,7 +115,31 @@ func (v *Verifier) idVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 	// Both clients' tokens are accepted: the audience is checked in
 	// Authenticate.
 	v.verifier = p.Verifier(&oidc.Config{SkipClientIDCheck: true})
+	v.tokenURL = p.Endpoint().TokenURL
 	return v.verifier, nil
+}
+
+// BrowserOrigins are the origins the web UI calls during a sign-in: the
+// issuer's (discovery) and the token endpoint's, which may differ. Without
+// the provider's discovery document, only the issuer's.
+func (v *Verifier) BrowserOrigins(ctx context.Context) []string {
+	origins := []string{originOf(v.cfg.IssuerURL)}
+	if _, err := v.idVerifier(ctx); err == nil {
+		v.mu.Lock()
+		if o := originOf(v.tokenURL); o != "" && o != origins[0] {
+			origins = append(origins, o)
+		}
+		v.mu.Unlock()
+	}
+	return origins
+}
+
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Authenticate verifies token (signature, issuer, audience, expiry) and

@@ -2,7 +2,8 @@
 // playwright-core, signs in to `kargo local --demo` through a real Dex's
 // login page (test/ui/sso_test.go starts both), as alice, whose group
 // promoters is bound to the kargo-promoter role, and promotes; then as
-// mallory, of another group, whose promotion is refused with the reason.
+// mallory, of group developers (kargo-viewer), who sees the pipeline and
+// whose promotion is refused with the reason.
 //
 //   KARGO_UI_URL          the UI, without a token
 //   KARGO_PROJECT         kargo-demo
@@ -50,8 +51,12 @@ async function signIn(page, email) {
   await page.goto(uiURL + "/");
   const button = page.getByRole("button", { name: "Sign in with single sign-on" });
   await button.click();
+  const alert = page.getByRole("form", { name: "Sign in" }).getByRole("alert");
+  await eventually("the provider's login page", async () => {
+    if ((await alert.count()) > 0) throw new Error(`the sign-in page says: ${await text(alert)}`);
+    return page.locator("input#login").isVisible();
+  });
   step(`  at the provider: ${new URL(page.url()).origin}`);
-  await page.locator("input#login").waitFor();
   assert.notEqual(new URL(page.url()).origin, new URL(uiURL).origin, "the password is typed on the provider's page, not kargo's");
   await page.locator("input#login").fill(email);
   await page.locator("input#password").fill(password);
@@ -67,7 +72,12 @@ try {
   page = await context.newPage();
   page.setDefaultTimeout(timeout);
   const consoleErrors = [];
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("console", (m) => {
+    if (m.type() === "error") {
+      consoleErrors.push(m.text());
+      console.log(`  console: ${m.text()}`);
+    }
+  });
 
   step("alice signs in through the provider's login page");
   await signIn(page, alice);
