@@ -7,6 +7,7 @@
 // /openapi.json describes it):
 //
 //	GET    /api/v1/version                                   Version
+//	GET    /api/v1/auth/config                               AuthConfig (no token needed)
 //	GET    /api/v1/whoami                                    WhoAmI
 //	GET    /api/v1/projects                                  List of Project
 //	GET    /api/v1/projects/{project}                        Project
@@ -22,17 +23,25 @@
 //	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
 //	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
+//	GET    /api/v1/projects/{project}/roles                  RoleList
+//	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
+//	DELETE /api/v1/projects/{project}/roles/{name}
+//	POST   /api/v1/projects/{project}/roles/{name}/grant     GrantRequest -> Role
+//	POST   /api/v1/projects/{project}/roles/{name}/revoke    GrantRequest -> Role
+//	GET    /api/v1/projects/{project}/tokens                 TokenList
+//	POST   /api/v1/projects/{project}/tokens                 CreateTokenRequest -> Token (its secret, once)
+//	DELETE /api/v1/projects/{project}/tokens/{name}
 //	POST   /api/v1/apply   | /api/v1/create                  ManifestRequest -> ManifestResult
 //	POST   /api/v1/delete                                    ManifestRequest -> ManifestResult
 //	GET    /openapi.json
 //
 // Every request carries "Authorization: Bearer <token>": a Kubernetes token
 // the server checks with a TokenReview (or, in kargo local, the local admin
-// token). Every endpoint is authorized as the caller with a
-// SubjectAccessReview before anything is read or written. Errors are a
-// Status body with the HTTP code: 400 bad request, 401 no or bad token, 403
-// forbidden (naming the missing verb), 404 not found, 409 conflict, 422
-// invalid.
+// token, or, with single sign-on, an ID token of the OpenID provider).
+// Every endpoint is authorized as the caller with a SubjectAccessReview
+// before anything is read or written. Errors are a Status body with the
+// HTTP code: 400 bad request, 401 no or bad token, 403 forbidden (naming
+// the missing verb), 404 not found, 409 conflict, 422 invalid.
 package apitypes
 
 import (

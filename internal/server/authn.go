@@ -55,7 +55,7 @@ type authenticator struct {
 	localAdmin []byte
 	// oidc verifies the ID tokens of the OpenID provider, nil without one.
 	oidc *sso.Verifier
-	now        func() time.Time
+	now  func() time.Time
 	// inflight makes concurrent requests with one token share a review.
 	inflight singleflight.Group
 

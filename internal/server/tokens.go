@@ -209,4 +209,3 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u authentic
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
