@@ -52,6 +52,13 @@ func TestLoginWithSSOInTheBrowser(t *testing.T) {
 	require.NotEmpty(t, cfg.SSO.RefreshToken)
 	require.Equal(t, 0o600, int(fileMode(t, h.config)), "the config holds a refresh token")
 
+	t.Run("kargo config view hides the refresh token", func(t *testing.T) {
+		r := h.run("config", "view")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		require.NotContains(t, r.stdout, cfg.SSO.RefreshToken)
+		require.Contains(t, r.stdout, "refreshToken: REDACTED")
+	})
+
 	t.Run("a token about to expire is refreshed", func(t *testing.T) {
 		exp, ok := tokenExpiry(cfg.Token)
 		require.True(t, ok)

@@ -14,6 +14,7 @@
 //	apiserver_test.go   kargo's API server: ServiceAccount tokens, long-lived watches, answers
 //	recovery_test.go    a deleted running Promotion, Freight without an alias
 //	local_test.go       kargo local: etcd, the admin API on a public address
+//	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
 package security
 
 import (
