@@ -104,16 +104,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u authentic
 		}
 		return err
 	}
-	undo := func() {
-		_ = c.Delete(ctx, sa)
-		_ = c.Delete(ctx, binding)
-	}
 	// Deleting the ServiceAccount (kargo delete token) takes its binding
 	// along through the garbage collector, even when made with kubectl.
 	binding.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ServiceAccount", Name: sa.Name, UID: sa.UID}}
 	if err := c.Create(ctx, binding); err != nil {
-		undo()
+		// A binding of that name that is not ours stays as it is.
+		_ = c.Delete(ctx, sa)
 		return err
+	}
+	undo := func() {
+		_ = c.Delete(ctx, sa)
+		_ = c.Delete(ctx, binding, client.Preconditions{UID: &binding.UID})
 	}
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(lifetime / time.Second))}}
 	if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {

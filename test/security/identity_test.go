@@ -264,6 +264,21 @@ func TestIdentityTokenAndGrantAttacks(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, code, "a revoked token is refused at once")
 	})
 
+	t.Run("a token named after a RoleBinding of someone else's leaves it alone", func(t *testing.T) {
+		theirs := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "api-token-squat"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-viewer"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "vera"}},
+		}
+		require.NoError(t, env.Admin.Create(ctx, theirs))
+		resp := apiserverCall(t, srv, kubetest.Token(kubetest.Adam), http.MethodPost, tokens, apitypes.CreateTokenRequest{Name: "squat", Role: "promoter"})
+		require.Equal(t, http.StatusConflict, resp.code, "%s", resp.body)
+		got := &rbacv1.RoleBinding{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(theirs), got), "the existing binding stays")
+		require.Equal(t, theirs.Subjects, got.Subjects)
+		require.True(t, apierrors.IsNotFound(env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "squat"}, &corev1.ServiceAccount{})), "no ServiceAccount is left behind")
+	})
+
 	t.Run("kargo delete token deletes only API tokens' ServiceAccounts", func(t *testing.T) {
 		require.NoError(t, env.Admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "workload"}}))
 		resp := apiserverCall(t, srv, kubetest.Token(kubetest.Adam), http.MethodDelete, tokens+"/workload", nil)
