@@ -18,3 +18,23 @@ const (
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )
+
+// Keys of the ServiceAccounts that back API tokens (kargo create token) and
+// of the RoleBindings kargo makes for tokens and grants.
+const (
+	// APITokenLabelKey marks a ServiceAccount as an API token, and the
+	// RoleBinding that grants the token its role; its value is
+	// LabelTrueValue.
+	APITokenLabelKey = "kargo.akuity.io/api-token"
+	// TokenRoleAnnotationKey holds the role of an API token,
+	// "ClusterRole/kargo-promoter" or "Role/NAME".
+	TokenRoleAnnotationKey = "kargo.akuity.io/token-role"
+	// TokenCreatedByAnnotationKey holds the user who created an API token.
+	TokenCreatedByAnnotationKey = "kargo.akuity.io/token-created-by"
+	// TokenExpiresAnnotationKey holds when an API token expires (RFC 3339).
+	TokenExpiresAnnotationKey = "kargo.akuity.io/token-expires"
+	// GrantLabelKey marks a RoleBinding that kargo grant made (its value
+	// is LabelTrueValue); kargo revoke deletes it when its last subject
+	// goes.
+	GrantLabelKey = "kargo.akuity.io/grant"
+)

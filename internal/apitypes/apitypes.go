@@ -7,6 +7,7 @@
 // /openapi.json describes it):
 //
 //	GET    /api/v1/version                                   Version
+//	GET    /api/v1/auth/config                               AuthConfig (no token needed)
 //	GET    /api/v1/whoami                                    WhoAmI
 //	GET    /api/v1/projects                                  List of Project
 //	GET    /api/v1/projects/{project}                        Project
@@ -22,17 +23,25 @@
 //	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
 //	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
+//	GET    /api/v1/projects/{project}/roles                  RoleList
+//	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
+//	DELETE /api/v1/projects/{project}/roles/{name}
+//	POST   /api/v1/projects/{project}/roles/{name}/grant     GrantRequest -> Role
+//	POST   /api/v1/projects/{project}/roles/{name}/revoke    GrantRequest -> Role
+//	GET    /api/v1/projects/{project}/tokens                 TokenList
+//	POST   /api/v1/projects/{project}/tokens                 CreateTokenRequest -> Token (its secret, once)
+//	DELETE /api/v1/projects/{project}/tokens/{name}
 //	POST   /api/v1/apply   | /api/v1/create                  ManifestRequest -> ManifestResult
 //	POST   /api/v1/delete                                    ManifestRequest -> ManifestResult
 //	GET    /openapi.json
 //
 // Every request carries "Authorization: Bearer <token>": a Kubernetes token
 // the server checks with a TokenReview (or, in kargo local, the local admin
-// token). Every endpoint is authorized as the caller with a
-// SubjectAccessReview before anything is read or written. Errors are a
-// Status body with the HTTP code: 400 bad request, 401 no or bad token, 403
-// forbidden (naming the missing verb), 404 not found, 409 conflict, 422
-// invalid.
+// token, or, with single sign-on, an ID token of the OpenID provider).
+// Every endpoint is authorized as the caller with a SubjectAccessReview
+// before anything is read or written. Errors are a Status body with the
+// HTTP code: 400 bad request, 401 no or bad token, 403 forbidden (naming
+// the missing verb), 404 not found, 409 conflict, 422 invalid.
 package apitypes
 
 import (
@@ -134,4 +143,92 @@ type ObjectResult struct {
 	// Error is the refusal, when the object was refused; the others are
 	// still attempted.
 	Error *metav1.Status `json:"error,omitempty"`
+}
+
+// AuthConfig tells clients how to sign in besides a bearer token: the
+// OpenID provider, when the server has one. It needs no token.
+type AuthConfig struct {
+	OIDC *OIDCConfig `json:"oidc,omitempty"`
+}
+
+// OIDCConfig is the OpenID provider users sign in with, and the public
+// clients the web UI and the CLI use there (authorization code with PKCE;
+// the CLI also uses the device flow where the provider offers it).
+type OIDCConfig struct {
+	IssuerURL   string   `json:"issuerURL"`
+	ClientID    string   `json:"clientID"`
+	CLIClientID string   `json:"cliClientID"`
+	Scopes      []string `json:"scopes"`
+	// Prefix is put before every username and group the provider names:
+	// bind roles to "oidc:alice@example.com" or "oidc:promoters".
+	Prefix string `json:"prefix"`
+}
+
+// Role is a project's role: a Role in the project's namespace, or one of
+// the shipped kargo-admin, kargo-promoter and kargo-viewer ClusterRoles,
+// with the subjects RoleBindings in the project grant it to.
+type Role struct {
+	Name string `json:"name"`
+	// Kind is Role or ClusterRole.
+	Kind            string     `json:"kind"`
+	Rules           []RoleRule `json:"rules,omitempty"`
+	Users           []string   `json:"users,omitempty"`
+	Groups          []string   `json:"groups,omitempty"`
+	ServiceAccounts []string   `json:"serviceAccounts,omitempty"`
+}
+
+// RoleRule is one rule of a Role, on kargo.akuity.io resources.
+type RoleRule struct {
+	Verbs         []string `json:"verbs"`
+	Resources     []string `json:"resources"`
+	ResourceNames []string `json:"resourceNames,omitempty"`
+}
+
+// RoleList is a project's roles, by name.
+type RoleList struct {
+	Items []Role `json:"items"`
+}
+
+// CreateRoleRequest creates a Role in a project.
+type CreateRoleRequest struct {
+	Name  string     `json:"name"`
+	Rules []RoleRule `json:"rules"`
+}
+
+// GrantRequest names the subjects a role is granted to, or revoked from.
+// Service accounts are named "NAME" (in the project) or "NAMESPACE:NAME".
+type GrantRequest struct {
+	Users           []string `json:"users,omitempty"`
+	Groups          []string `json:"groups,omitempty"`
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
+}
+
+// CreateTokenRequest creates an API token in a project with one role.
+type CreateTokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// ExpirationSeconds is the token's lifetime; 90 days when 0. The
+	// Kubernetes API server may shorten it.
+	ExpirationSeconds int64 `json:"expirationSeconds,omitempty"`
+}
+
+// Token is an API token as listed: never its secret, except in the
+// response to its creation.
+type Token struct {
+	Name string `json:"name"`
+	// Role is the role the token holds, "Role/NAME" or "ClusterRole/NAME".
+	Role      string       `json:"role"`
+	CreatedBy string       `json:"createdBy,omitempty"`
+	Created   metav1.Time  `json:"created"`
+	Expires   *metav1.Time `json:"expires,omitempty"`
+	// Username is the identity the token authenticates as (its
+	// ServiceAccount), for RoleBindings and audit logs.
+	Username string `json:"username"`
+	// Token is the bearer token, only in the response to its creation.
+	Token string `json:"token,omitempty"`
+}
+
+// TokenList is a project's API tokens, by name.
+type TokenList struct {
+	Items []Token `json:"items"`
 }

@@ -9,19 +9,22 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/sso"
 	"github.com/kargohq/kargo/ui"
 )
 
 func newAPICommand() *cobra.Command {
 	var addr, certFile, keyFile string
 	var plainHTTP bool
+	var oidc sso.Config
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Run kargo's API server against a cluster",
 		Long: `Run kargo's API server, which the kargo CLI and the web UI talk to, against the
 cluster named by $KUBECONFIG or the in-cluster service account. It
-authenticates callers by their Kubernetes bearer token and authorizes every
-call as the caller. This is what a cluster install runs; kargo local runs one
+authenticates callers by their Kubernetes bearer token, or by an ID token of
+the OpenID provider of --oidc-issuer-url, and authorizes every call as the
+caller. This is what a cluster install runs; kargo local runs one
 itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,7 +44,7 @@ itself.`,
 			default:
 				return usageError{errors.New("bearer tokens must not travel in clear text: pass --tls-cert-file and --tls-key-file, or --plain-http behind a TLS-terminating proxy")}
 			}
-			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig, UI: ui.Files()})
+			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig, UI: ui.Files(), OIDC: oidcOptions(&oidc)})
 			if err != nil {
 				return err
 			}
@@ -53,5 +56,6 @@ itself.`,
 	f.StringVar(&certFile, "tls-cert-file", "", "PEM certificate to serve HTTPS with")
 	f.StringVar(&keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&plainHTTP, "plain-http", false, "serve plain HTTP, for use behind a proxy that terminates TLS")
+	bindOIDCFlags(f, &oidc)
 	return cmd
 }

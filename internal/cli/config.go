@@ -31,6 +31,17 @@ type Config struct {
 	// InsecureSkipTLSVerify turns off verification of the server's
 	// certificate.
 	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify,omitempty"`
+	// SSO is set when Token is an ID token from single sign-on (kargo
+	// login --sso): where to refresh it.
+	SSO *SSOConfig `json:"sso,omitempty"`
+}
+
+// SSOConfig is what refreshes a single sign-on token.
+type SSOConfig struct {
+	IssuerURL    string   `json:"issuerURL"`
+	ClientID     string   `json:"clientID"`
+	Scopes       []string `json:"scopes,omitempty"`
+	RefreshToken string   `json:"refreshToken,omitempty"`
 }
 
 // defaultConfigPath is $XDG_CONFIG_HOME/kargo/config.yaml, else
@@ -118,6 +129,9 @@ func (g *globals) connect() (*apiclient.Client, *Config, error) {
 	if cfg.Server == "" {
 		return nil, nil, errors.New("not logged in to a kargo API server; run kargo login SERVER --token-file FILE first")
 	}
+	if err := g.refreshSSO(cfg); err != nil {
+		return nil, nil, err
+	}
 	c, err := apiclient.New(cfg.Server, cfg.Token,
 		apiclient.WithCAFile(cfg.CAFile), apiclient.WithInsecureSkipTLSVerify(cfg.InsecureSkipTLSVerify))
 	if err != nil {
@@ -193,6 +207,9 @@ its owner only.`,
 			}
 			if cfg.Token != "" && !raw {
 				cfg.Token = "REDACTED"
+			}
+			if cfg.SSO != nil && cfg.SSO.RefreshToken != "" && !raw {
+				cfg.SSO.RefreshToken = "REDACTED"
 			}
 			b, err := yaml.Marshal(cfg)
 			if err != nil {

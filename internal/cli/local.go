@@ -27,6 +27,7 @@ import (
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/server"
+	"github.com/kargohq/kargo/internal/sso"
 	"github.com/kargohq/kargo/internal/webhook"
 	"github.com/kargohq/kargo/ui"
 )
@@ -63,10 +64,12 @@ type localOptions struct {
 	// outbound is the controllers' outbound address policy: the demo's
 	// own sources are added to its rules once they listen.
 	outbound egressFlags
+	// oidc is the API server's single sign-on, off without an issuer.
+	oidc *sso.Config
 }
 
 func newLocalCommand() *cobra.Command {
-	o := localOptions{}
+	o := localOptions{oidc: &sso.Config{}}
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run all of kargo on this machine, without a cluster",
@@ -96,6 +99,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	f.BoolVar(&o.demo, "demo", false, "also serve a demo registry and Git server and set up the kargo-demo project on them (what `make run` does)")
 	f.StringVar(&o.demoRegistryAddr, "demo-registry-addr", "", "address of the demo registry (default: the one of the last start, else a free port on 127.0.0.1)")
 	f.StringVar(&o.demoGitAddr, "demo-git-addr", "", "address of the demo Git server (default: the one of the last start, else a free port on 127.0.0.1)")
+	bindOIDCFlags(f, o.oidc)
 	f.BoolVar(&o.reset, "reset", false, "delete the data directory first, and start from an empty installation")
 	o.outbound.register(f)
 	cmd.AddCommand(newLocalDemoCommand())
@@ -354,7 +358,7 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 	if err != nil {
 		return "", "", "", err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token, UI: ui.Files()})
+	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token, UI: ui.Files(), OIDC: oidcOptions(o.oidc)})
 	if err != nil {
 		return "", "", "", err
 	}

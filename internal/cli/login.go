@@ -1,37 +1,55 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kargohq/kargo/internal/apiclient"
+	"github.com/kargohq/kargo/internal/sso"
 )
 
 func newLoginCommand(g *globals) *cobra.Command {
 	var token, tokenFile, caFile string
-	var insecure bool
+	var insecure, useSSO, device, noBrowser bool
 	cmd := &cobra.Command{
-		Use:   "login SERVER (--token TOKEN | --token-file FILE)",
+		Use:   "login SERVER (--sso | --token TOKEN | --token-file FILE)",
 		Short: "Log in to a kargo API server",
 		Long: `Check the token with the API server and keep both in the config file (see
 kargo config), readable by its owner only. The token is a Kubernetes token
-the server checks, such as one from "kubectl create token".
+the server checks, such as one from "kubectl create token", or an API token
+from "kargo create token".
 
 --token-file keeps the token out of the shell's history; - reads it from
-standard input.`,
-		Example: `  kargo login https://kargo.example.com --token-file ~/kargo-token
+standard input.
+
+--sso signs in through the OpenID provider the server names: a browser
+opens the provider's sign-in page (--no-browser prints the URL to open on
+this machine instead), and the provider redirects back to this command on
+127.0.0.1. --device signs in from another device instead, where the
+provider offers the device flow: open the printed URL anywhere and type the
+code. The ID token is kept as the token, and refreshed when it expires.`,
+		Example: `  kargo login https://kargo.example.com --sso
+  kargo login https://kargo.example.com --sso --device
+  kargo login https://kargo.example.com --token-file ~/kargo-token
   kubectl create token alice | kargo login kargo.example.com --token-file -`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case useSSO && (token != "" || tokenFile != ""):
+				return usageError{errors.New("give --sso or a token, not both")}
+			case !useSSO && (device || noBrowser):
+				return usageError{errors.New("--device and --no-browser go with --sso")}
+			case useSSO:
 			case token == "" && tokenFile == "":
-				return usageError{errors.New("give the token with --token-file FILE (- for standard input) or --token TOKEN")}
+				return usageError{errors.New("give the token with --token-file FILE (- for standard input) or --token TOKEN, or sign in with --sso")}
 			case token != "" && tokenFile != "":
 				return usageError{errors.New("give --token or --token-file, not both")}
 			}
@@ -50,6 +68,16 @@ standard input.`,
 				// would stop working from another directory.
 				if caFile, err = filepath.Abs(caFile); err != nil {
 					return fmt.Errorf("find CA file: %w", err)
+				}
+			}
+			var ssoCfg *SSOConfig
+			if useSSO {
+				anon, err := apiclient.New(server.String(), "", apiclient.WithCAFile(caFile), apiclient.WithInsecureSkipTLSVerify(insecure))
+				if err != nil {
+					return err
+				}
+				if token, ssoCfg, err = g.signIn(cmd, anon, server.String(), device, noBrowser); err != nil {
+					return err
 				}
 			}
 			c, err := apiclient.New(server.String(), token, apiclient.WithCAFile(caFile), apiclient.WithInsecureSkipTLSVerify(insecure))
@@ -74,7 +102,7 @@ standard input.`,
 				// A default project belongs to the server it was set for.
 				cfg.Project = ""
 			}
-			cfg.Server, cfg.Token, cfg.CAFile, cfg.InsecureSkipTLSVerify = server.String(), token, caFile, insecure
+			cfg.Server, cfg.Token, cfg.CAFile, cfg.InsecureSkipTLSVerify, cfg.SSO = server.String(), token, caFile, insecure, ssoCfg
 			if err := saveConfig(path, cfg); err != nil {
 				return err
 			}
@@ -89,6 +117,9 @@ standard input.`,
 	f.StringVar(&token, "token", "", "the bearer token (prefer --token-file: a flag ends up in the shell's history)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token, or - for standard input")
 	f.StringVar(&caFile, "ca-file", "", "PEM bundle to trust for the server's certificate instead of the system's")
+	f.BoolVar(&useSSO, "sso", false, "sign in through the server's OpenID provider (single sign-on)")
+	f.BoolVar(&device, "device", false, "with --sso: sign in on another device (the provider's device flow)")
+	f.BoolVar(&noBrowser, "no-browser", false, "with --sso: print the sign-in URL instead of opening a browser")
 	f.BoolVar(&insecure, "insecure-skip-tls-verify", false, "do not verify the server's certificate (for throwaway local servers)")
 	_ = cmd.MarkFlagFilename("token-file")
 	_ = cmd.MarkFlagFilename("ca-file", "pem", "crt")
@@ -113,4 +144,33 @@ func readToken(path string, stdin io.Reader) (string, error) {
 		return "", usageError{fmt.Errorf("the token file %s is empty", path)}
 	}
 	return token, nil
+}
+
+// signInTimeout bounds how long kargo login --sso waits for the user.
+const signInTimeout = 5 * time.Minute
+
+// signIn runs the single sign-on of the server's OpenID provider and
+// returns the ID token and what refreshes it.
+func (g *globals) signIn(cmd *cobra.Command, anon *apiclient.Client, server string, device, noBrowser bool) (string, *SSOConfig, error) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), signInTimeout)
+	defer cancel()
+	ac, err := anon.AuthConfig(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("ask %s how to sign in: %w", server, err)
+	}
+	if ac.OIDC == nil {
+		return "", nil, fmt.Errorf("%s offers no single sign-on; log in with a token (--token-file)", server)
+	}
+	opts := sso.LoginOptions{
+		IssuerURL: ac.OIDC.IssuerURL, ClientID: ac.OIDC.CLIClientID, Scopes: ac.OIDC.Scopes,
+		Device: device, Out: cmd.ErrOrStderr(),
+	}
+	if !noBrowser {
+		opts.Open = g.openBrowser
+	}
+	t, err := sso.Login(ctx, opts)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign in through %s: %w", ac.OIDC.IssuerURL, err)
+	}
+	return t.IDToken, &SSOConfig{IssuerURL: ac.OIDC.IssuerURL, ClientID: ac.OIDC.CLIClientID, Scopes: ac.OIDC.Scopes, RefreshToken: t.RefreshToken}, nil
 }

@@ -45,10 +45,13 @@ type globals struct {
 	// pollInterval is how often waits read the object they follow, in case
 	// the watch missed a change.
 	pollInterval time.Duration
+	// openBrowser opens a URL in the user's browser, for kargo login
+	// --sso.
+	openBrowser func(url string) error
 }
 
 func defaultGlobals() *globals {
-	return &globals{now: time.Now, isTerminal: isTerminal, pollInterval: 2 * time.Second}
+	return &globals{now: time.Now, isTerminal: isTerminal, pollInterval: 2 * time.Second, openBrowser: openBrowser}
 }
 
 // isTerminal reports whether w is a character device, which is how a
@@ -110,8 +113,12 @@ Run "kargo local" to start a complete installation on this machine, and
 	// Our own completion command offers the shells we test; cobra's
 	// default would add one we do not.
 	root.CompletionOptions.DisableDefaultCmd = true
+	get := newGetCommand(g)
+	get.AddCommand(newGetRolesCommand(g), newGetTokensCommand(g))
 	create := newManifestCommand(g, "create")
-	create.AddCommand(newCreateCredentialsCommand(g))
+	create.AddCommand(newCreateCredentialsCommand(g), newCreateRoleCommand(g), newCreateTokenCommand(g))
+	del := newManifestCommand(g, "delete")
+	del.AddCommand(newDeleteRoleCommand(g), newDeleteTokenCommand(g))
 	root.AddCommand(
 		newVersionCommand(),
 		newLocalCommand(),
@@ -120,14 +127,16 @@ Run "kargo local" to start a complete installation on this machine, and
 		newVerifyCommand(g),
 		newLoginCommand(g),
 		newConfigCommand(g),
-		newGetCommand(g),
+		get,
 		newPromoteCommand(g),
 		newApproveCommand(g),
 		newUpdateCommand(g),
 		newRefreshCommand(g),
 		newManifestCommand(g, "apply"),
 		create,
-		newManifestCommand(g, "delete"),
+		del,
+		newGrantCommand(g, false),
+		newGrantCommand(g, true),
 		newCompletionCommand(),
 	)
 	return root

@@ -55,7 +55,7 @@ func TestAuthenticate(t *testing.T) {
 		}
 		return nil
 	})
-	a := newAuthenticator(c, "local-secret")
+	a := newAuthenticator(c, "local-secret", nil)
 	now := epoch
 	a.now = func() time.Time { return now }
 	ctx := context.Background()
@@ -106,7 +106,7 @@ func TestAuthenticateRemembersNoLongerThanTheTokenLives(t *testing.T) {
 		obj.(*authenticationv1.TokenReview).Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "sa"}}
 		return nil
 	})
-	a := newAuthenticator(c, "")
+	a := newAuthenticator(c, "", nil)
 	a.now = func() time.Time { return now }
 	for _, advance := range []time.Duration{0, 9 * time.Second, 2 * time.Second} {
 		now = now.Add(advance)
@@ -135,7 +135,7 @@ func TestAuthenticateSharesConcurrentReviews(t *testing.T) {
 			return nil
 		},
 	}).Build()
-	a := newAuthenticator(c, "")
+	a := newAuthenticator(c, "", nil)
 	var wg sync.WaitGroup
 	for range burst {
 		wg.Go(func() {
@@ -150,7 +150,7 @@ func TestAuthenticateSharesConcurrentReviews(t *testing.T) {
 
 func TestAuthenticateWithoutLocalAdmin(t *testing.T) {
 	c, _ := reviewer(t, func(client.Object) error { return nil })
-	a := newAuthenticator(c, "")
+	a := newAuthenticator(c, "", nil)
 	_, err := a.authenticate(context.Background(), request("anything"))
 	st, _ := statusOf(err)
 	require.EqualValues(t, 401, st.Code)
@@ -158,7 +158,7 @@ func TestAuthenticateWithoutLocalAdmin(t *testing.T) {
 
 func TestAuthenticateReviewFailure(t *testing.T) {
 	c, _ := reviewer(t, func(client.Object) error { return errors.New("connection refused") })
-	a := newAuthenticator(c, "")
+	a := newAuthenticator(c, "", nil)
 	_, err := a.authenticate(context.Background(), request("good"))
 	st, known := statusOf(err)
 	require.False(t, known)

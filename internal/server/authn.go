@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,7 +15,10 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/sso"
 )
 
 // LocalAdminUser is the user a request with Options.LocalAdminToken is
@@ -49,13 +53,18 @@ type authenticator struct {
 	reviewer client.Client
 	// localAdmin is the SHA-256 of Options.LocalAdminToken, nil without one.
 	localAdmin []byte
-	now        func() time.Time
+	// oidc verifies the ID tokens of the OpenID provider, nil without one.
+	oidc *sso.Verifier
+	now  func() time.Time
 	// inflight makes concurrent requests with one token share a review.
 	inflight singleflight.Group
 
 	mu      sync.Mutex
 	reviews map[[sha256.Size]byte]review
 	refused map[[sha256.Size]byte]time.Time
+	// revoked holds the UIDs of ServiceAccounts whose API tokens were
+	// revoked here lately, until when to refuse them.
+	revoked map[string]time.Time
 }
 
 type review struct {
@@ -63,10 +72,11 @@ type review struct {
 	expires time.Time
 }
 
-func newAuthenticator(reviewer client.Client, localAdminToken string) *authenticator {
+func newAuthenticator(reviewer client.Client, localAdminToken string, oidc *sso.Verifier) *authenticator {
 	a := &authenticator{
-		reviewer: reviewer, now: time.Now,
+		reviewer: reviewer, now: time.Now, oidc: oidc,
 		reviews: map[[sha256.Size]byte]review{}, refused: map[[sha256.Size]byte]time.Time{},
+		revoked: map[string]time.Time{},
 	}
 	if localAdminToken != "" {
 		sum := sha256.Sum256([]byte(localAdminToken))
@@ -92,6 +102,30 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 	if a.localAdmin != nil && subtle.ConstantTimeCompare(key[:], a.localAdmin) == 1 {
 		return authenticationv1.UserInfo{Username: LocalAdminUser, Groups: localAdminGroups}, nil
 	}
+	if a.oidc != nil && a.oidc.Issued(token) {
+		// The provider's tokens are judged here alone: the Kubernetes API
+		// server may know the same issuer with another prefix, or none.
+		u, err := a.oidc.Authenticate(ctx, token)
+		var refused *sso.Refused
+		if errors.As(err, &refused) {
+			return authenticationv1.UserInfo{}, unauthorized("%s", refused.Reason)
+		}
+		if err != nil {
+			return authenticationv1.UserInfo{}, newError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+				"the single sign-on token cannot be checked now: %v", err)
+		}
+		return u, nil
+	}
+	u, err := a.review(ctx, key, token)
+	if err == nil && a.isRevoked(u) {
+		return authenticationv1.UserInfo{}, errTokenRefused
+	}
+	return u, err
+}
+
+// review returns the user of a Kubernetes token: the remembered review, or
+// a new TokenReview.
+func (a *authenticator) review(ctx context.Context, key [sha256.Size]byte, token string) (authenticationv1.UserInfo, error) {
 	if u, err, ok := a.remembered(key); ok {
 		return u, err
 	}
@@ -130,6 +164,43 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (auth
 		return authenticationv1.UserInfo{}, err
 	}
 	return v.(authenticationv1.UserInfo), nil
+}
+
+// revokedTTL is how long a revoked ServiceAccount stays refused by this
+// server regardless of TokenReviews: longer than the Kubernetes API
+// server's own cache of token reviews (10 s) and than tokenReviewTTL.
+const revokedTTL = 2 * time.Minute
+
+// revoke refuses the tokens of the ServiceAccount with uid from now on,
+// and drops the remembered reviews of username's tokens: a revoked API
+// token is refused at once by this server, although the Kubernetes API
+// server may accept it for a few seconds more.
+func (a *authenticator) revoke(username string, uid string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, r := range a.reviews {
+		if r.user.Username == username {
+			delete(a.reviews, k)
+		}
+	}
+	now := a.now()
+	for u, exp := range a.revoked {
+		if !now.Before(exp) {
+			delete(a.revoked, u)
+		}
+	}
+	a.revoked[uid] = now.Add(revokedTTL)
+}
+
+// isRevoked reports whether u's ServiceAccount was revoked lately.
+func (a *authenticator) isRevoked(u authenticationv1.UserInfo) bool {
+	if u.UID == "" {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.revoked[u.UID]
+	return ok && a.now().Before(exp)
 }
 
 // remembered returns the remembered answer for the token with digest key:

@@ -28,6 +28,9 @@ const accessTTL = 5 * time.Second
 // resource?
 type access struct {
 	verb, group, resource, namespace, name string
+	// subresource, such as "token" of serviceaccounts, when the access is
+	// to one.
+	subresource string
 }
 
 // kargoAccess is an access to a kargo.akuity.io resource.
@@ -63,7 +66,8 @@ func (a *authorizer) check(ctx context.Context, u authenticationv1.UserInfo, acc
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: u.Username, UID: u.UID, Groups: u.Groups, Extra: extraOf(u),
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Verb: acc.verb, Group: acc.group, Resource: acc.resource, Namespace: acc.namespace, Name: acc.name,
+				Verb: acc.verb, Group: acc.group, Resource: acc.resource, Subresource: acc.subresource,
+				Namespace: acc.namespace, Name: acc.name,
 			},
 		}}
 		if err := a.reviewer.Create(ctx, review); err != nil {
@@ -136,7 +140,7 @@ func (a *authorizer) remembered(key string, ask func() (refusal, err error)) err
 // answer on.
 func cacheKey(u authenticationv1.UserInfo, acc access) string {
 	var b strings.Builder
-	for _, s := range []string{u.Username, u.UID, acc.verb, acc.group, acc.resource, acc.namespace, acc.name} {
+	for _, s := range []string{u.Username, u.UID, acc.verb, acc.group, acc.resource, acc.subresource, acc.namespace, acc.name} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
@@ -170,6 +174,9 @@ func extraOf(u authenticationv1.UserInfo) map[string]authorizationv1.ExtraValue 
 // the right is usually granted.
 func forbidden(user string, acc access, reason string) *apiError {
 	what := acc.resource
+	if acc.subresource != "" {
+		what += "/" + acc.subresource
+	}
 	if acc.group != "" {
 		what += "." + acc.group
 	}
@@ -183,6 +190,10 @@ func forbidden(user string, acc access, reason string) *apiError {
 		what += fmt.Sprintf(" in namespace %q", acc.namespace)
 	}
 	msg := fmt.Sprintf("user %q may not %s %s", user, acc.verb, what)
+	if acc.namespace != "" && acc.group != kargoapi.GroupVersion.Group {
+		// Roles, RoleBindings and the ServiceAccounts of API tokens.
+		msg += "; a project administrator can grant it with a RoleBinding in the project to the kargo-admin ClusterRole"
+	}
 	if acc.group == kargoapi.GroupVersion.Group {
 		if acc.namespace != "" {
 			msg += "; a project administrator can grant it with a RoleBinding in the project to " + rolesGranting(acc)

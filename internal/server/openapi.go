@@ -40,6 +40,7 @@ var listQuery = []parameter{
 
 var operations = []operation{
 	{method: http.MethodGet, path: "/api/v1/version", id: "getVersion", summary: "The server's version; needs no token.", status: 200, response: "Version", public: true},
+	{method: http.MethodGet, path: "/api/v1/auth/config", id: "getAuthConfig", summary: "How to sign in besides a bearer token: the OpenID provider and its public clients, when the server has one; needs no token.", status: 200, response: "AuthConfig", public: true},
 	{method: http.MethodGet, path: "/api/v1/whoami", id: "whoAmI", summary: "The caller, as the server authenticated them.", status: 200, response: "WhoAmI"},
 	{method: http.MethodGet, path: "/api/v1/projects", id: "listProjects", summary: "The Projects (list, or watch, on projects cluster-wide).", query: listQuery, status: 200, response: "List", stream: true},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}", id: "getProject", summary: "One Project (get on the project).", status: 200, response: "Project"},
@@ -53,6 +54,14 @@ var operations = []operation{
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/warehouses/{name}/refresh", id: "refreshWarehouse", summary: "Make the Warehouse look for new artifacts now: needs patch on it; made as the caller.", status: 200, response: "Warehouse"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/refresh", id: "refreshStage", summary: "Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller.", status: 200, response: "Stage"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/verify", id: "verifyStage", summary: "Verify the Stage's current Freight again, or abort the running verification: needs the promote verb on the Stage.", request: "VerifyRequest", status: 200, response: "Stage"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/roles", id: "listRoles", summary: "The project's roles (its Roles and the shipped kargo-admin, kargo-promoter and kargo-viewer ClusterRoles) with the subjects its RoleBindings grant them to: needs list on roles and rolebindings in the project; read as the caller.", status: 200, response: "RoleList"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/roles", id: "createRole", summary: "Create a Role in the project, as the caller: RBAC refuses a Role granting a permission the caller does not hold.", request: "CreateRoleRequest", status: 201, response: "Role"},
+	{method: http.MethodDelete, path: "/api/v1/projects/{project}/roles/{name}", id: "deleteRole", summary: "Delete a Role of the project and the RoleBindings kargo grant made for it, as the caller.", status: 204, response: ""},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/roles/{name}/grant", id: "grantRole", summary: "Grant the role (admin, promoter, viewer or a Role of the project) to users, groups and service accounts with a RoleBinding, as the caller: RBAC refuses to bind a role whose permissions the caller does not all hold.", request: "GrantRequest", status: 200, response: "Role"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/roles/{name}/revoke", id: "revokeRole", summary: "Remove the subjects from every RoleBinding of the project that binds the role, as the caller (404 when none held it).", request: "GrantRequest", status: 200, response: "Role"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/tokens", id: "listTokens", summary: "The project's API tokens, without their secrets: needs list on serviceaccounts in the project.", status: 200, response: "TokenList"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/tokens", id: "createToken", summary: "Create an API token holding one role: a ServiceAccount bound to the role and a token from the TokenRequest API, returned once. Made as the caller: needs create on serviceaccounts, serviceaccounts/token and rolebindings, and RBAC refuses a role the caller could not bind.", request: "CreateTokenRequest", status: 201, response: "Token"},
+	{method: http.MethodDelete, path: "/api/v1/projects/{project}/tokens/{name}", id: "deleteToken", summary: "Revoke an API token: its ServiceAccount and RoleBinding are deleted, as the caller.", status: 204, response: ""},
 	{method: http.MethodPost, path: "/api/v1/apply", id: "apply", summary: "Server-side apply (field manager kargo-cli, no force) of every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
 	{method: http.MethodPost, path: "/api/v1/create", id: "create", summary: "Create every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
 	{method: http.MethodPost, path: "/api/v1/delete", id: "delete", summary: "Delete every object of the manifests, as the caller; each object's outcome is reported.", request: "ManifestRequest", status: 200, response: "ManifestResult"},
@@ -73,7 +82,32 @@ var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 // from their CRDs.
 var apiSchemas = map[string]any{
 	"Version": object(map[string]any{"version": str(), "gitCommit": str(), "goVersion": str()}, "version", "goVersion"),
-	"WhoAmI":  object(map[string]any{"username": str(), "groups": arrayOf(str())}, "username"),
+	"AuthConfig": object(map[string]any{"oidc": object(map[string]any{
+		"issuerURL": str(), "clientID": str(), "cliClientID": str(), "scopes": arrayOf(str()),
+		"prefix": withDescription(str(), "put before every username and group the provider names"),
+	}, "issuerURL", "clientID", "cliClientID", "scopes", "prefix")}),
+	"RoleRule": object(map[string]any{"verbs": arrayOf(str()), "resources": arrayOf(str()), "resourceNames": arrayOf(str())}, "verbs", "resources"),
+	"Role": object(map[string]any{
+		"name": str(), "kind": map[string]any{"type": "string", "enum": []string{"Role", "ClusterRole"}},
+		"rules": arrayOf(ref("RoleRule")), "users": arrayOf(str()), "groups": arrayOf(str()),
+		"serviceAccounts": withDescription(arrayOf(str()), "NAME in the project, NAMESPACE:NAME elsewhere"),
+	}, "name", "kind"),
+	"RoleList":          object(map[string]any{"items": arrayOf(ref("Role"))}, "items"),
+	"CreateRoleRequest": object(map[string]any{"name": str(), "rules": arrayOf(ref("RoleRule"))}, "name", "rules"),
+	"GrantRequest": object(map[string]any{
+		"users": arrayOf(str()), "groups": arrayOf(str()),
+		"serviceAccounts": withDescription(arrayOf(str()), "NAME in the project, NAMESPACE:NAME elsewhere"),
+	}),
+	"CreateTokenRequest": object(map[string]any{
+		"name": str(), "role": withDescription(str(), "admin, promoter, viewer or a Role of the project"),
+		"expirationSeconds": withDescription(map[string]any{"type": "integer"}, "the token's lifetime; 90 days when absent"),
+	}, "name", "role"),
+	"Token": object(map[string]any{
+		"name": str(), "role": str(), "createdBy": str(), "created": str(), "expires": str(), "username": str(),
+		"token": withDescription(str(), "the bearer token, only in the response to its creation"),
+	}, "name", "role", "created", "username"),
+	"TokenList": object(map[string]any{"items": arrayOf(ref("Token"))}, "items"),
+	"WhoAmI":    object(map[string]any{"username": str(), "groups": arrayOf(str())}, "username"),
 	"List": object(map[string]any{
 		"kind":     str(),
 		"items":    arrayOf(map[string]any{"type": "object", "description": "an object of the list's kind, as Kubernetes stores it (without managedFields)"}),

@@ -35,6 +35,19 @@ func (s *Server) getVersion(w http.ResponseWriter, _ *http.Request, _ authentica
 	return nil
 }
 
+// getAuthConfig tells clients how to sign in: the OpenID provider and its
+// public clients, which anyone may know (the provider's discovery document
+// says as much).
+func (s *Server) getAuthConfig(w http.ResponseWriter, _ *http.Request, _ authenticationv1.UserInfo) error {
+	var cfg apitypes.AuthConfig
+	if s.oidc != nil {
+		c := s.oidc.Config()
+		cfg.OIDC = &apitypes.OIDCConfig{IssuerURL: c.IssuerURL, ClientID: c.ClientID, CLIClientID: c.CLIClientID, Scopes: c.Scopes, Prefix: c.Prefix}
+	}
+	writeJSON(w, http.StatusOK, cfg)
+	return nil
+}
+
 // whoAmI needs no authorization: it tells callers only who they are, which
 // any authenticated user may ask Kubernetes too (SelfSubjectReview).
 func (s *Server) whoAmI(w http.ResponseWriter, _ *http.Request, u authenticationv1.UserInfo) error {

@@ -25,12 +25,13 @@ type route struct {
 	handle handlerFunc
 }
 
-// routeTable lists every endpoint. Each path has one method, so the mux
-// matches the path and the route answers a wrong method itself, with a
-// Status like every other error.
+// routeTable lists every endpoint. The mux matches the path only, and the
+// routes of a path answer a wrong method themselves, with a Status like
+// every other error.
 func (s *Server) routeTable() []route {
 	return []route{
 		{method: http.MethodGet, pattern: "/api/v1/version", public: true, handle: s.getVersion},
+		{method: http.MethodGet, pattern: "/api/v1/auth/config", public: true, handle: s.getAuthConfig},
 		{method: http.MethodGet, pattern: "/api/v1/whoami", handle: s.whoAmI},
 		{method: http.MethodGet, pattern: "/api/v1/projects", handle: s.listProjects},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}", handle: s.getProject},
@@ -42,6 +43,14 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind)},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/refresh", handle: s.refresher(stageKind)},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/roles", handle: s.listRoles},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles", handle: s.createRole},
+		{method: http.MethodDelete, pattern: "/api/v1/projects/{project}/roles/{name}", handle: s.deleteRole},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles/{name}/grant", handle: s.grant},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles/{name}/revoke", handle: s.revoke},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/tokens", handle: s.listTokens},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/tokens", handle: s.createToken},
+		{method: http.MethodDelete, pattern: "/api/v1/projects/{project}/tokens/{name}", handle: s.deleteToken},
 		{method: http.MethodPost, pattern: "/api/v1/apply", handle: s.manifests(opApply)},
 		{method: http.MethodPost, pattern: "/api/v1/create", handle: s.manifests(opCreate)},
 		{method: http.MethodPost, pattern: "/api/v1/delete", handle: s.manifests(opDelete)},
@@ -51,8 +60,16 @@ func (s *Server) routeTable() []route {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	byPattern := map[string][]route{}
+	var patterns []string
 	for _, rt := range s.routeTable() {
-		mux.Handle(rt.pattern, s.serve(rt))
+		if byPattern[rt.pattern] == nil {
+			patterns = append(patterns, rt.pattern)
+		}
+		byPattern[rt.pattern] = append(byPattern[rt.pattern], rt)
+	}
+	for _, p := range patterns {
+		mux.Handle(p, s.serve(byPattern[p]...))
 	}
 	// Probes: /healthz answers once the server runs; it is ready to serve
 	// when its cache has synced (until then the API answers 503).
@@ -75,14 +92,28 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// serve authenticates the caller of rt and runs it. Authorization is each
-// handler's first step, since what to ask depends on the endpoint.
-func (s *Server) serve(rt route) http.Handler {
+// serve authenticates the caller of the route of the request's method
+// among routes (of one path) and runs it. Authorization is each handler's
+// first step, since what to ask depends on the endpoint.
+func (s *Server) serve(routes ...route) http.Handler {
+	var methods []string
+	for _, rt := range routes {
+		methods = append(methods, rt.method)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
-			w.Header().Set("Allow", rt.method)
+		var rt route
+		found := false
+		for _, candidate := range routes {
+			if r.Method == candidate.method || (candidate.method == http.MethodGet && r.Method == http.MethodHead) {
+				rt, found = candidate, true
+				break
+			}
+		}
+		if !found {
+			allowed := strings.Join(methods, ", ")
+			w.Header().Set("Allow", allowed)
 			writeError(w, r, newError(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
-				"%s %s is not an endpoint; use %s", r.Method, r.URL.Path, rt.method))
+				"%s %s is not an endpoint; use %s", r.Method, r.URL.Path, strings.Join(methods, " or ")))
 			return
 		}
 		var u authenticationv1.UserInfo

@@ -27,6 +27,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	kargoscheme "github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/sso"
 )
 
 // aliasIndex indexes Freight by its alias label, in the informer cache.
@@ -49,6 +50,11 @@ type Options struct {
 	// accepts as LocalAdminUser in the system:masters group, without a
 	// TokenReview: kargo local's administrator.
 	LocalAdminToken string
+	// OIDC, when set, is the OpenID provider users sign in with: the
+	// server accepts its ID tokens as the users their claims name, with
+	// the configured prefix, and tells clients about it at
+	// /api/v1/auth/config.
+	OIDC *sso.Config
 	// UI, when set, are the web UI's files (ui.Files), served at every
 	// path outside the API; nil serves no UI.
 	UI fs.FS
@@ -89,6 +95,7 @@ type Server struct {
 	// instance tells this process's continue tokens from another's.
 	instance string
 
+	oidc    *sso.Verifier // nil without Options.OIDC
 	authn   *authenticator
 	authz   *authorizer
 	lists   *lists
@@ -151,10 +158,17 @@ func New(opts Options) (*Server, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("instance nonce: %w", err)
 	}
+	var oidc *sso.Verifier
+	if opts.OIDC != nil {
+		if oidc, err = sso.NewVerifier(*opts.OIDC); err != nil {
+			return nil, fmt.Errorf("single sign-on: %w", err)
+		}
+	}
 	s := &Server{
+		oidc: oidc,
 		opts: opts, scheme: scheme, mapper: mapper, cache: c, direct: direct, base: base,
 		instance: hex.EncodeToString(nonce),
-		authn:    newAuthenticator(direct, opts.LocalAdminToken),
+		authn:    newAuthenticator(direct, opts.LocalAdminToken, oidc),
 		authz:    newAuthorizer(direct),
 		lists:    newLists(c),
 		synced:   make(chan struct{}),
@@ -164,7 +178,11 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.UI != nil {
-		if s.ui, err = newUIHandler(opts.UI); err != nil {
+		var origins func(context.Context) []string
+		if oidc != nil {
+			origins = oidc.BrowserOrigins
+		}
+		if s.ui, err = newUIHandler(opts.UI, origins); err != nil {
 			return nil, fmt.Errorf("the web UI's files: %w", err)
 		}
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -17,25 +19,43 @@ import (
 type uiHandler struct {
 	files fs.FS
 	index []byte
+	// connectOrigins are the origins beyond this server's the UI may call:
+	// the OpenID provider's, for single sign-on.
+	connectOrigins func(context.Context) []string
 }
 
-func newUIHandler(files fs.FS) (*uiHandler, error) {
+func newUIHandler(files fs.FS, connectOrigins func(context.Context) []string) (*uiHandler, error) {
 	index, err := fs.ReadFile(files, "index.html")
 	if err != nil {
 		return nil, err
 	}
-	return &uiHandler{files: files, index: index}, nil
+	return &uiHandler{files: files, index: index, connectOrigins: connectOrigins}, nil
 }
 
 // uiCSP lets the UI load only its own scripts and talk only to this
-// server; React's style attributes need 'unsafe-inline' for styles alone.
+// server (and the OpenID provider, with single sign-on: %s); React's style
+// attributes need 'unsafe-inline' for styles alone.
 const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	"connect-src 'self'%s; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func (h *uiHandler) csp(ctx context.Context) string {
+	extra := ""
+	if h.connectOrigins != nil {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		for _, o := range h.connectOrigins(ctx) {
+			extra += " " + o
+		}
+	}
+	return fmt.Sprintf(uiCSP, extra)
+}
 
 func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", uiCSP)
+	// Files get the policy without the provider; only the application's
+	// page (index.html, below) makes a sign-in.
+	hdr.Set("Content-Security-Policy", fmt.Sprintf(uiCSP, ""))
 	hdr.Set("Referrer-Policy", "no-referrer")
 	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 	if name != "" && name != "index.html" {
@@ -59,6 +79,7 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Content-Security-Policy", h.csp(r.Context()))
 	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(h.index))
 }
 

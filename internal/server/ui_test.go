@@ -54,7 +54,7 @@ func TestUIIsServedOutsideTheAPI(t *testing.T) {
 // TestTheBuiltUIIsEmbedded: the binary carries a built UI whose page
 // loads its script from the embedded assets.
 func TestTheBuiltUIIsEmbedded(t *testing.T) {
-	h, err := newUIHandler(ui.Files())
+	h, err := newUIHandler(ui.Files(), nil)
 	require.NoError(t, err)
 	require.Contains(t, string(h.index), `<div id="root">`)
 	m := regexpScript.FindSubmatch(h.index)

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -287,6 +290,40 @@ var paths = []path{
 			return c.Create(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: "project-" + sfx}})
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	// Project roles and API tokens (kargo grant, kargo create role, kargo
+	// create token): RBAC's own escalation rules decide.
+	{
+		what: "grant the kargo-promoter role (a RoleBinding)",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "grant-" + sfx, Namespace: demo},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-promoter"},
+				Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "oidc:release-" + sfx}},
+			})
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
+	},
+	{
+		what: "create a Role with a right beyond kargo-admin's (every verb on Stages)",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, &rbacv1.Role{
+				ObjectMeta: metav1.ObjectMeta{Name: "all-" + sfx, Namespace: demo},
+				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"stages"}, Verbs: []string{"*"}}},
+			})
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what: "create an API token (a token of a ServiceAccount in the project)",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "token-" + sfx, Namespace: demo}})
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "token-" + sfx, Namespace: demo}}
+			return c.SubResource("token").Create(ctx, sa, &authenticationv1.TokenRequest{})
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
 	},
 }
 

@@ -185,6 +185,7 @@ func TestKargoDemo(t *testing.T) {
 	tables(t, s)
 	g := promoteAndWait(t, s)
 	authorization(t, s, f, g)
+	accessControl(t, s)
 }
 
 // workingWithFreight runs the command lines of the "Working With Freight"

@@ -107,7 +107,7 @@ var (
 
 func (s *session) record(line string, args []string, r result) {
 	out := progressLine.ReplaceAllString(r.stdout, "")
-	if isTable(args) {
+	if isTable(args) && out != "" {
 		// AGE, the last column, counts from when the test ran.
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 		for i := 1; i < len(lines); i++ {
@@ -132,7 +132,8 @@ func (s *session) record(line string, args []string, r result) {
 // isTable says whether a command line prints a table: kargo get without
 // -o.
 func isTable(args []string) bool {
-	if len(args) == 0 || args[0] != "get" {
+	if len(args) < 2 || args[0] != "get" || args[1] == "roles" {
+		// Roles have no AGE column.
 		return false
 	}
 	for _, a := range args {
@@ -147,6 +148,7 @@ func (s *session) mask(text string) string {
 	for _, m := range s.masks {
 		text = strings.ReplaceAll(text, m[0], m[1])
 	}
+	text = jwt.ReplaceAllString(text, "<token>")
 	return timestamp.ReplaceAllString(text, "<time>")
 }
 

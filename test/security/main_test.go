@@ -15,6 +15,7 @@
 //	recovery_test.go    a deleted running Promotion, Freight without an alias
 //	local_test.go       kargo local: etcd, the admin API on a public address
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
+//	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
 package security
 
 import (

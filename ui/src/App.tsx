@@ -9,6 +9,7 @@ import { Login } from "./login/Login";
 import { ProjectView } from "./project/ProjectView";
 import { ProjectList } from "./projects/ProjectList";
 import { navigate, useRoute } from "./router";
+import { callbackPath, finishSignIn } from "./sso";
 
 export interface Session {
   client: Client;
@@ -27,6 +28,22 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    if (window.location.pathname === callbackPath) {
+      // Back from the OpenID provider: redeem its code, then sign in
+      // with the ID token as with a pasted one.
+      const search = window.location.search;
+      window.history.replaceState(null, "", "/");
+      finishSignIn(search)
+        .then(async (token) => {
+          const client = new Client(token);
+          const user = await client.whoAmI();
+          saveToken(token);
+          setState({ status: "signedIn", session: { client, user } });
+          navigate({ page: "projects" });
+        })
+        .catch((e: Error) => setState({ status: "signedOut", reason: e.message }));
+      return;
+    }
     takeTokenFromLocation();
     const token = savedToken();
     if (!token) {
