@@ -190,8 +190,10 @@ func forbidden(user string, acc access, reason string) *apiError {
 		what += fmt.Sprintf(" in namespace %q", acc.namespace)
 	}
 	msg := fmt.Sprintf("user %q may not %s %s", user, acc.verb, what)
-	if acc.namespace != "" && acc.group != kargoapi.GroupVersion.Group {
-		// Roles, RoleBindings and the ServiceAccounts of API tokens.
+	if acc.namespace != "" && acc.group != kargoapi.GroupVersion.Group && (acc.resource == "roles" || acc.resource == "rolebindings" || acc.resource == "serviceaccounts") {
+		// Roles, RoleBindings and the ServiceAccounts of API tokens, which
+		// kargo-admin manages; it grants nothing else outside kargo's group
+		// (not Secrets, for one).
 		msg += "; a project administrator can grant it with a RoleBinding in the project to the kargo-admin ClusterRole"
 	}
 	if acc.group == kargoapi.GroupVersion.Group {
