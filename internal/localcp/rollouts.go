@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kargohq/kargo/internal/install"
+	kargoscheme "github.com/kargohq/kargo/internal/scheme"
 )
 
 // ArgoRolloutsCRDFiles are the CRDs of Argo Rollouts' analysis, as
@@ -146,7 +147,13 @@ func StartArgoRollouts(ctx context.Context, o ArgoRolloutsOptions) (*ArgoRollout
 // installArgoRollouts applies the analysis CRDs, Argo Rollouts' namespace,
 // and its shipped ClusterRole bound to its ServiceAccount.
 func installArgoRollouts(ctx context.Context, o ArgoRolloutsOptions) error {
-	c, err := client.New(o.Config, client.Options{})
+	// A scheme of its own: client-go's default one has no
+	// CustomResourceDefinitions outside tests.
+	scheme, err := kargoscheme.New()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(o.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		return fmt.Errorf("connect to the API server for Argo Rollouts: %w", err)
 	}
