@@ -22,8 +22,11 @@ KUBE_BINS = ENVTEST_KCM=1 hack/envtest-bins.sh
 # built from source through the Go module proxy (with Go 1.27, which the go
 # command fetches) and cached outside the work tree; Debian's redis-server.
 ARGOCD_BINS = hack/argocd-bins.sh
+# Argo Rollouts' controller, which runs Stages' AnalysisRuns in the tests,
+# built from source the same way (Go 1.27) and cached outside the work tree.
+ROLLOUTS_BINS = hack/rollouts-bins.sh
 
-.PHONY: all build generate verify-generated kube-bins argocd-bins ui-deps ui run test lint bench clean
+.PHONY: all build generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui run test lint bench clean
 
 all: build
 
@@ -50,6 +53,9 @@ kube-bins: ## Build (or find cached) Kubernetes binaries; prints their directory
 argocd-bins: ## Build (or find cached) Argo CD, kustomize and helm; prints their directory.
 	@$(ARGOCD_BINS)
 
+rollouts-bins: ## Build (or find cached) Argo Rollouts' controller; prints its directory.
+	@$(ROLLOUTS_BINS)
+
 ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
 	@hack/install-ui-deps.sh
 
@@ -67,10 +73,11 @@ lint: ## go vet and gofmt.
 
 test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
 	cd ui && npm test
-	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); \
+	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); rollouts=$$($(ROLLOUTS_BINS)); \
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
 	echo "Argo CD tests run against a real Argo CD $$("$$argocd/argocd" version --client --short | sed "s/^argocd: //; s/+.*//") (application-controller, repo-server) from $$argocd"; \
-	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" $(GO) test -count=1 ./... ; \
+	echo "Analysis tests run against a real Argo Rollouts $$("$$rollouts/rollouts-controller" --version) from $$rollouts"; \
+	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" ROLLOUTS_BINS="$$rollouts" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
 
 bench: ## Run the performance benchmarks and write docs/benchmarks.md.

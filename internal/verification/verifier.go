@@ -299,17 +299,20 @@ func (v *Verifier) gather(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.
 		}
 	}
 	if ar := vi.AnalysisRun; ar != nil {
-		phase, msg, err := v.Analysis.Phase(ctx, st.Namespace, ar.Name)
+		s, err := v.Analysis.Status(ctx, st.Namespace, ar.Name)
 		if err != nil {
 			return fmt.Errorf("read AnalysisRun %s: %w", ar.Name, err)
 		}
-		ar.Phase = phase
-		p := analysis.ToVerificationPhase(phase)
+		ar.Phase = s.Phase
+		p := analysis.ToVerificationPhase(s)
 		phases = append(phases, p)
-		if p == kargoapi.VerificationPhaseFailed || p == kargoapi.VerificationPhaseError {
-			m := fmt.Sprintf("AnalysisRun %s is %s", ar.Name, phase)
-			if msg != "" {
-				m += ": " + msg
+		if p.IsTerminal() && p != kargoapi.VerificationPhaseSuccessful {
+			m := fmt.Sprintf("AnalysisRun %s is %s", ar.Name, s.Phase)
+			if p == kargoapi.VerificationPhaseAborted {
+				m = fmt.Sprintf("AnalysisRun %s was terminated before its metrics finished", ar.Name)
+			}
+			if s.Message != "" {
+				m += ": " + s.Message
 			}
 			messages = append(messages, m)
 		}

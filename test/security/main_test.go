@@ -13,6 +13,7 @@
 //	promote_test.go     the promote verb bypassed through auto-promotion, Stage specs and Freight
 //	apiserver_test.go   kargo's API server: ServiceAccount tokens, long-lived watches, answers
 //	recovery_test.go    a deleted running Promotion, Freight without an alias
+//	analysis_test.go    AnalysisRuns run by Argo Rollouts for a Stage: promote, other projects' templates
 //	local_test.go       kargo local: etcd, the admin API on a public address
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
@@ -28,7 +29,7 @@ import (
 var env *kubetest.Env
 
 func TestMain(m *testing.M) {
-	// Argo CD's Application CRD first, so that the controllers find it when
-	// they start.
-	kubetest.Main(m, &env, kubetest.WithArgoCDCRDs, controllers.Run)
+	// Argo CD's Application CRD and a real Argo Rollouts first, so that the
+	// controllers find their kinds when they start.
+	kubetest.Main(m, &env, kubetest.WithArgoCDCRDs, kubetest.WithArgoRollouts, controllers.Run)
 }

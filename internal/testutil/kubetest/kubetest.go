@@ -51,6 +51,9 @@ type Env struct {
 	BinDir string
 	// ArgoCD is the real Argo CD that WithArgoCD started, or nil.
 	ArgoCD *localcp.ArgoCD
+	// ArgoRollouts is the real Argo Rollouts controller that
+	// WithArgoRollouts started, or nil.
+	ArgoRollouts *localcp.ArgoRollouts
 
 	env        *envtest.Environment
 	kubeconfig string

@@ -63,6 +63,15 @@ func merge(templates []*unstructured.Unstructured) (runSpec, error) {
 	dryRun := newMergedList("dryRun entry for metric", "metricName")
 	retention := newMergedList("measurementRetention entry for metric", "metricName")
 	for _, t := range templates {
+		// A template may include others (spec.templates), namespaced or
+		// cluster-wide. Kargo does not follow them: a Stage uses only
+		// templates of its own namespace, each listed in the Stage, and
+		// leaving them out silently would verify less than the user wrote.
+		if nested, err := entries(t, "templates"); err != nil {
+			return runSpec{}, err
+		} else if len(nested) > 0 {
+			return runSpec{}, invalid("AnalysisTemplate %q includes other templates (spec.templates), which kargo does not follow: list each template of the Stage's namespace in spec.verification.analysisTemplates instead; ClusterAnalysisTemplates cannot be used", t.GetName())
+		}
 		metrics, err := entries(t, "metrics")
 		if err != nil {
 			return runSpec{}, err

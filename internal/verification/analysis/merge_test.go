@@ -147,6 +147,13 @@ func TestMerge(t *testing.T) {
 		},
 		wantErr: []string{`measurementRetention entry for metric "m1" differs`, `AnalysisTemplate "a"`, `AnalysisTemplate "b"`},
 	}, {
+		name: "a template including other templates",
+		templates: []*unstructured.Unstructured{
+			template("a", map[string]any{"metrics": list(metric("m1"))}),
+			template("b", map[string]any{"metrics": list(metric("m2")), "templates": list(map[string]any{"templateName": "shared", "clusterScope": true})}),
+		},
+		wantErr: []string{`AnalysisTemplate "b" includes other templates (spec.templates)`, "ClusterAnalysisTemplates cannot be used"},
+	}, {
 		name:      "dryRun entry without a metric name",
 		templates: []*unstructured.Unstructured{template("a", map[string]any{"metrics": list(metric("m1")), "dryRun": list(map[string]any{})})},
 		wantErr:   []string{`dryRun entry for metric in AnalysisTemplate "a" has no metricName`},

@@ -187,22 +187,35 @@ func (r *Runner) templates(ctx context.Context, namespace string, refs []kargoap
 	return out, nil
 }
 
-// Phase returns the phase of the AnalysisRun namespace/name, Pending while
-// Argo Rollouts has not set one, and the message Argo Rollouts gives with
-// it. A run that does not exist is an error for which apierrors.IsNotFound
-// holds.
-func (r *Runner) Phase(ctx context.Context, namespace, name string) (string, string, error) {
+// RunStatus is what kargo reads of an AnalysisRun.
+type RunStatus struct {
+	// Phase is the run's phase, Pending while Argo Rollouts has not set
+	// one.
+	Phase string
+	// Message is what Argo Rollouts says with it, such as which metric
+	// failed and why.
+	Message string
+	// Terminated says the run was asked to stop (spec.terminate) before it
+	// ended by itself, by kargo or by anyone who may patch it.
+	Terminated bool
+}
+
+// Status reads the AnalysisRun namespace/name. A run that does not exist is
+// an error for which apierrors.IsNotFound holds.
+func (r *Runner) Status(ctx context.Context, namespace, name string) (RunStatus, error) {
 	run := &unstructured.Unstructured{}
 	run.SetGroupVersionKind(RunGVK)
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, run); err != nil {
-		return "", "", fmt.Errorf("get AnalysisRun %s/%s: %w", namespace, name, err)
+		return RunStatus{}, fmt.Errorf("get AnalysisRun %s/%s: %w", namespace, name, err)
 	}
-	phase, _, _ := unstructured.NestedString(run.Object, "status", "phase")
-	message, _, _ := unstructured.NestedString(run.Object, "status", "message")
-	if phase == "" {
-		phase = PhasePending
+	var s RunStatus
+	s.Phase, _, _ = unstructured.NestedString(run.Object, "status", "phase")
+	s.Message, _, _ = unstructured.NestedString(run.Object, "status", "message")
+	s.Terminated, _, _ = unstructured.NestedBool(run.Object, "spec", "terminate")
+	if s.Phase == "" {
+		s.Phase = PhasePending
 	}
-	return phase, message, nil
+	return s, nil
 }
 
 // Abort asks Argo Rollouts to stop the AnalysisRun namespace/name by
@@ -219,17 +232,23 @@ func (r *Runner) Abort(ctx context.Context, namespace, name string) error {
 	return nil
 }
 
-// ToVerificationPhase maps an AnalysisRun's phase to the phase of the
+// ToVerificationPhase maps an AnalysisRun's status to the phase of the
 // verification it belongs to.
 //
 // Kargo verifies Freight only on a clear pass, so an Inconclusive run,
 // which Argo Rollouts leaves for a person to judge, fails the verification.
-// Pending, Running and no phase yet all mean the run is still going. A
-// phase this version does not know is an Error rather than Running: waiting
-// on it could last forever, unnoticed.
-func ToVerificationPhase(runPhase string) kargoapi.VerificationPhase {
-	switch runPhase {
+// A run that was terminated is Successful in Argo Rollouts' eyes unless a
+// metric had failed already (it ends a Rollout's background analysis that
+// way), but its metrics did not all finish: kargo reports it Aborted, which
+// verifies nothing. Pending, Running and no phase yet all mean the run is
+// still going. A phase this version does not know is an Error rather than
+// Running: waiting on it could last forever, unnoticed.
+func ToVerificationPhase(s RunStatus) kargoapi.VerificationPhase {
+	switch s.Phase {
 	case PhaseSuccessful:
+		if s.Terminated {
+			return kargoapi.VerificationPhaseAborted
+		}
 		return kargoapi.VerificationPhaseSuccessful
 	case PhaseFailed, PhaseInconclusive:
 		return kargoapi.VerificationPhaseFailed

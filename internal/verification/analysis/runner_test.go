@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -251,38 +252,41 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-func TestPhase(t *testing.T) {
+func TestStatus(t *testing.T) {
 	tests := []struct {
-		name        string
-		status      map[string]any
-		wantPhase   string
-		wantMessage string
+		name   string
+		spec   map[string]any
+		status map[string]any
+		want   RunStatus
 	}{
-		{name: "no status yet", wantPhase: "Pending"},
-		{name: "empty phase", status: map[string]any{"phase": ""}, wantPhase: "Pending"},
-		{name: "running", status: map[string]any{"phase": "Running"}, wantPhase: "Running"},
-		{name: "successful", status: map[string]any{"phase": "Successful"}, wantPhase: "Successful"},
-		{name: "failed with message", status: map[string]any{"phase": "Failed", "message": "metric \"p99\" assessed Failed"}, wantPhase: "Failed", wantMessage: "metric \"p99\" assessed Failed"},
-		{name: "inconclusive", status: map[string]any{"phase": "Inconclusive"}, wantPhase: "Inconclusive"},
+		{name: "no status yet", want: RunStatus{Phase: "Pending"}},
+		{name: "empty phase", status: map[string]any{"phase": ""}, want: RunStatus{Phase: "Pending"}},
+		{name: "running", status: map[string]any{"phase": "Running"}, want: RunStatus{Phase: "Running"}},
+		{name: "successful", status: map[string]any{"phase": "Successful"}, want: RunStatus{Phase: "Successful"}},
+		{name: "failed with message", status: map[string]any{"phase": "Failed", "message": "metric \"p99\" assessed Failed"}, want: RunStatus{Phase: "Failed", Message: "metric \"p99\" assessed Failed"}},
+		{name: "terminated", spec: map[string]any{"terminate": true}, status: map[string]any{"phase": "Successful", "message": "Run Terminated"}, want: RunStatus{Phase: "Successful", Message: "Run Terminated", Terminated: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{}}}
+			spec := tt.spec
+			if spec == nil {
+				spec = map[string]any{}
+			}
+			run := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
 			if tt.status != nil {
 				run.Object["status"] = tt.status
 			}
 			run.SetGroupVersionKind(RunGVK)
 			run.SetNamespace(testNamespace)
 			run.SetName("run")
-			phase, message, err := (&Runner{Client: newFakeClient(t, nil, run)}).Phase(context.Background(), testNamespace, "run")
+			got, err := (&Runner{Client: newFakeClient(t, nil, run)}).Status(context.Background(), testNamespace, "run")
 			require.NoError(t, err)
-			require.Equal(t, tt.wantPhase, phase)
-			require.Equal(t, tt.wantMessage, message)
+			require.Equal(t, tt.want, got)
 		})
 	}
 
 	t.Run("missing run", func(t *testing.T) {
-		_, _, err := (&Runner{Client: newFakeClient(t, nil)}).Phase(context.Background(), testNamespace, "gone")
+		_, err := (&Runner{Client: newFakeClient(t, nil)}).Status(context.Background(), testNamespace, "gone")
 		require.Error(t, err)
 		require.True(t, apierrors.IsNotFound(err), "not a NotFound error: %v", err)
 		require.ErrorContains(t, err, "proj/gone")
@@ -307,18 +311,26 @@ func TestAbort(t *testing.T) {
 }
 
 func TestToVerificationPhase(t *testing.T) {
-	for run, want := range map[string]kargoapi.VerificationPhase{
-		"":             kargoapi.VerificationPhaseRunning,
-		"Pending":      kargoapi.VerificationPhaseRunning,
-		"Running":      kargoapi.VerificationPhaseRunning,
-		"Successful":   kargoapi.VerificationPhaseSuccessful,
-		"Failed":       kargoapi.VerificationPhaseFailed,
-		"Error":        kargoapi.VerificationPhaseError,
-		"Inconclusive": kargoapi.VerificationPhaseFailed,
-		"Exploded":     kargoapi.VerificationPhaseError,
+	for _, tt := range []struct {
+		run  RunStatus
+		want kargoapi.VerificationPhase
+	}{
+		{RunStatus{Phase: ""}, kargoapi.VerificationPhaseRunning},
+		{RunStatus{Phase: "Pending"}, kargoapi.VerificationPhaseRunning},
+		{RunStatus{Phase: "Running"}, kargoapi.VerificationPhaseRunning},
+		{RunStatus{Phase: "Successful"}, kargoapi.VerificationPhaseSuccessful},
+		{RunStatus{Phase: "Failed"}, kargoapi.VerificationPhaseFailed},
+		{RunStatus{Phase: "Error"}, kargoapi.VerificationPhaseError},
+		{RunStatus{Phase: "Inconclusive"}, kargoapi.VerificationPhaseFailed},
+		{RunStatus{Phase: "Exploded"}, kargoapi.VerificationPhaseError},
+		// Argo Rollouts calls a terminated run Successful unless a metric
+		// had failed already.
+		{RunStatus{Phase: "Successful", Terminated: true}, kargoapi.VerificationPhaseAborted},
+		{RunStatus{Phase: "Running", Terminated: true}, kargoapi.VerificationPhaseRunning},
+		{RunStatus{Phase: "Failed", Terminated: true}, kargoapi.VerificationPhaseFailed},
 	} {
-		t.Run("phase "+run, func(t *testing.T) {
-			require.Equal(t, want, ToVerificationPhase(run))
+		t.Run(fmt.Sprintf("phase %q terminated %v", tt.run.Phase, tt.run.Terminated), func(t *testing.T) {
+			require.Equal(t, tt.want, ToVerificationPhase(tt.run))
 		})
 	}
 }
@@ -378,22 +390,4 @@ func TestLabelValue(t *testing.T) {
 		})
 	}
 	require.NotEqual(t, labelValue(strings.Repeat("s", 70)), labelValue(strings.Repeat("s", 71)))
-}
-
-func TestTestCRDs(t *testing.T) {
-	crds, err := TestCRDs()
-	require.NoError(t, err)
-	kinds := map[string]bool{}
-	for _, crd := range crds {
-		require.Equal(t, "argoproj.io", crd.Spec.Group)
-		require.Equal(t, crd.Spec.Names.Plural+".argoproj.io", crd.Name)
-		require.Len(t, crd.Spec.Versions, 1)
-		v := crd.Spec.Versions[0]
-		require.Equal(t, "v1alpha1", v.Name)
-		require.True(t, v.Served && v.Storage)
-		hasStatus := v.Subresources != nil && v.Subresources.Status != nil
-		require.Equal(t, crd.Spec.Names.Kind == RunGVK.Kind, hasStatus, "%s: status subresource", crd.Name)
-		kinds[crd.Spec.Names.Kind] = true
-	}
-	require.Equal(t, map[string]bool{TemplateGVK.Kind: true, RunGVK.Kind: true}, kinds)
 }
