@@ -230,8 +230,13 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	verifier := &verification.Verifier{
 		Client:  mgr.GetClient(),
 		Secrets: mgr.GetAPIReader(),
+		// Applications are read live, not from the cache: right after a
+		// promotion, the cache may still hold an Application from before
+		// kargo's change, Synced and Healthy at the previous revision,
+		// which would verify the new Freight where it was never deployed.
+		// A read costs one GET per Application per Stage pass.
 		Health: func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health {
-			return argocd.Health(ctx, mgr.GetClient(), st, argoNS)
+			return argocd.Health(ctx, mgr.GetAPIReader(), st, argoNS)
 		},
 		HTTP: httpcheck.NewClient(httpcheck.ClientOptions{Egress: policy}),
 	}

@@ -263,12 +263,13 @@ func TestUnhealthyAndMissingApplications(t *testing.T) {
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "test", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
-	kubetest.Eventually(t, 90*time.Second, "test is unhealthy", func() (bool, string) {
+	// (Missing, before Argo CD has applied anything, is Unhealthy too:
+	// wait for what Argo CD says once the sync is done.)
+	kubetest.Eventually(t, 90*time.Second, "test is Degraded", func() (bool, string) {
 		h := getStage(t, ns, "test").Status.Health
-		return h != nil && h.Status == kargoapi.HealthStateUnhealthy, fmt.Sprintf("%+v", h)
+		return h != nil && h.Status == kargoapi.HealthStateUnhealthy && len(h.Issues) == 1 &&
+			strings.Contains(h.Issues[0], "is Degraded: Caused by ConfigMap:"+ns+"-test/health"), fmt.Sprintf("%+v", h)
 	})
-	h := getStage(t, ns, "test").Status.Health
-	require.Contains(t, h.Issues[0], "is Degraded: Caused by ConfigMap:"+ns+"-test/health", "Argo CD's message names the resource")
 	require.Empty(t, getFreight(t, f).Status.VerifiedIn)
 
 	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "ghost", ns+"-ghost", repo, kargoapi.Subscriptions{Warehouse: "w"})))
