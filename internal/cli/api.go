@@ -15,6 +15,7 @@ import (
 func newAPICommand() *cobra.Command {
 	var addr, certFile, keyFile string
 	var plainHTTP bool
+	var logs logFlags
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Run kargo's API server against a cluster",
@@ -25,6 +26,9 @@ call as the caller. This is what a cluster install runs; kargo local runs one
 itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := logs.setup(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
 				return fmt.Errorf("find cluster: %w", err)
@@ -53,5 +57,6 @@ itself.`,
 	f.StringVar(&certFile, "tls-cert-file", "", "PEM certificate to serve HTTPS with")
 	f.StringVar(&keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&plainHTTP, "plain-http", false, "serve plain HTTP, for use behind a proxy that terminates TLS")
+	logs.register(f)
 	return cmd
 }

@@ -20,6 +20,7 @@ func newControllerCommand() *cobra.Command {
 	var (
 		installFirst bool
 		outbound     egressFlags
+		logs         logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -29,6 +30,9 @@ or the in-cluster service account. This is what a cluster install runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := logs.setup(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			maxIndex, err := outbound.maxHelmIndexBytes()
 			if err != nil {
 				return err
@@ -73,6 +77,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
 	f.StringVar(&opts.ArgoCDNamespace, "argocd-namespace", "argocd", "namespace of Argo CD Applications that a Stage's argoCDAppUpdates name without appNamespace")
 	outbound.register(f)
+	logs.register(f)
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
 }
