@@ -180,7 +180,7 @@ func build(o buildOptions) (string, error) {
 	md := manifest.descriptor()
 	tag := o.name[strings.LastIndex(o.name, ":")+1:]
 	md.Annotations = map[string]string{
-		"io.containerd.image.name":         o.name,
+		"io.containerd.image.name":          o.name,
 		"org.opencontainers.image.ref.name": tag,
 	}
 	index, err := json.Marshal(map[string]any{
