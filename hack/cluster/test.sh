@@ -58,7 +58,7 @@ say "cluster up"
 holder=$(cat "$CLUSTER_DIR/holder.pid")
 # The test runs in the cluster's network: it serves the pipeline's Git
 # server and registry on the node's address, where pods reach them.
-(cd test/cluster && nsenter -t "$holder" -n -m -- env KARGO_CLUSTER_DIR="$CLUSTER_DIR" KARGO_CLUSTER_BIN="$bins" \
+(nsenter -t "$holder" -n -m -- /bin/sh -c 'cd "$0" && exec "$@"' "$repo/test/cluster" env KARGO_CLUSTER_DIR="$CLUSTER_DIR" KARGO_CLUSTER_BIN="$bins" \
   KARGO_CLUSTER_KARGO="$work/kargo" KARGO_CLUSTER_IMAGE="$image" \
   "$work/cluster.test" -test.v -test.count=1 -test.timeout=20m) || {
   status=$?

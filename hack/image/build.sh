@@ -34,9 +34,13 @@ mkdir -p "$base" "$app/usr/local/bin" "$cache"
 mapfile -t pkgs < <(sed 's/#.*//; /^[[:space:]]*$/d' "$here/packages.txt")
 if ! apt-cache show --no-all-versions git > /dev/null 2>&1; then apt-get update -qq >&2; fi
 : > "$out/kargo.packages"
+# one apt-cache call for all (each call reads the whole package index)
+declare -A version
+while read -r p v; do version[$p]=$v; done < <(apt-cache show --no-all-versions "${pkgs[@]}" |
+  awk '/^Package: /{p=$2} /^Version: /{print p, $2}')
 debs=()
 for p in "${pkgs[@]}"; do
-  v=$(apt-cache show --no-all-versions "$p" | sed -n 's/^Version: //p' | head -1)
+  v=${version[$p]:-}
   [[ -n $v ]] || { log "apt knows no package $p"; exit 1; }
   echo "$p=$v" >> "$out/kargo.packages"
   f=$(ls "$cache/${p}_${v//:/%3a}_"*.deb 2>/dev/null | head -1 || true)

@@ -150,6 +150,10 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "kargo-controller.kargo.akuity.io",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// The process ends when the manager stops, so the Lease can be
+		// given up at once: a rolling update hands over without waiting
+		// for it to expire.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)

@@ -34,11 +34,12 @@ func TestMain(m *testing.M) { kubetest.Main(m, &env, controllers.Run) }
 
 const gcFreight = 2000
 
-// gcController is a client with the controller's identity and rights, as
-// the collector in the manager has.
+// gcController is a client with the controller's identity, rights and
+// request rate, as the collector in the manager has.
 func gcController(t *testing.T) client.Client {
 	cfg, err := env.UserConfig(controllers.ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
 	require.NoError(t, err)
+	cfg.QPS, cfg.Burst = 100, 200
 	s, err := scheme.New()
 	require.NoError(t, err)
 	c, err := client.New(cfg, client.Options{Scheme: s})
