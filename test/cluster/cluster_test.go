@@ -287,12 +287,20 @@ func TestInstalledKargo(t *testing.T) {
 		t.Fatalf("no push to the GitOps repository; kargo promote said: %s", promoteOut.String())
 	}
 	leader := e.leader(ctx)
+	pod, _, _ := strings.Cut(leader, "_")
 	start = time.Now()
-	e.kubectl("-n", namespace, "delete", "pod", leader, "--grace-period=0", "--force", "--wait=false")
+	e.crash(ctx, pod)
+	newLeader := ""
+	eventually(t, time.Minute, "another replica leads", func() (bool, string) {
+		newLeader = e.leader(ctx)
+		return newLeader != leader, newLeader
+	})
+	t.Logf("crashed the leader %s during the push; %s leads %s later", pod, newLeader, time.Since(start).Round(100*time.Millisecond))
+	// The crashed process's push reaches the server only now: whether it
+	// lands or not, the new leader must not commit the promotion again.
 	close(src.release)
-	t.Logf("killed the leader %s during the push", leader)
 	require.NoError(t, promote.Wait(), promoteOut.String())
-	t.Logf("promotion into uat finished %s after the kill; new leader %s", time.Since(start).Round(100*time.Millisecond), e.leader(ctx))
+	t.Logf("promotion into uat finished %s after the crash", time.Since(start).Round(100*time.Millisecond))
 	require.Equal(t, before+1, src.commits(t, "stages/uat"), "exactly one commit for the promotion")
 	e.requireReplicas(ctx, "kargo-controller", 2)
 
@@ -363,10 +371,11 @@ func (e *env) requireReplicas(ctx context.Context, name string, n int) {
 	})
 }
 
-// leader is the pod holding the leader election Lease.
+// leader is the identity (pod name, "_", a random suffix) holding the
+// leader election Lease.
 func (e *env) leader(ctx context.Context) string {
 	e.t.Helper()
-	var pod string
+	var holder string
 	eventually(e.t, time.Minute, "a leader", func() (bool, string) {
 		l := &coordinationv1.Lease{}
 		if err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: leaseName}, l); err != nil {
@@ -375,10 +384,21 @@ func (e *env) leader(ctx context.Context) string {
 		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
 			return false, "no holder"
 		}
-		pod, _, _ = strings.Cut(*l.Spec.HolderIdentity, "_")
+		holder = *l.Spec.HolderIdentity
 		return true, ""
 	})
-	return pod
+	return holder
+}
+
+// crash kills a pod's container with SIGKILL through containerd, as a
+// crash or an out-of-memory kill would: no shutdown, no Lease released.
+func (e *env) crash(ctx context.Context, pod string) {
+	e.t.Helper()
+	p := &corev1.Pod{}
+	require.NoError(e.t, e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: pod}, p))
+	require.Len(e.t, p.Status.ContainerStatuses, 1)
+	id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	e.run("ctr", "--address", filepath.Join(e.dir, "run", "containerd.sock"), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id)
 }
 
 // loginCLI logs the kargo CLI in to the installed API server as a
