@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -154,22 +155,39 @@ func (c *Collector) CollectProject(ctx context.Context, project *kargoapi.Projec
 	return r, errors.Join(errs...)
 }
 
-// deleteAll deletes the named objects. One that is gone already, or that
-// admission refuses because it came into use since the list (a Promotion
-// started moving the Freight), is skipped.
+// deleteConcurrency bounds the deletions in flight: each passes kargo's
+// admission check, which reads the project's Stages and Promotions.
+const deleteConcurrency = 8
+
+// deleteAll deletes the named objects, a few at a time. One that is gone
+// already, or that admission refuses because it came into use since the
+// list (a Promotion started moving the Freight), is skipped.
 func (c *Collector) deleteAll(ctx context.Context, ns string, names []string, obj func(string) client.Object) (int, error) {
-	n := 0
-	var errs []error
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, deleteConcurrency)
 	for _, name := range names {
-		err := c.Client.Delete(ctx, obj(name))
-		switch {
-		case err == nil:
-			n++
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-		default:
-			errs = append(errs, fmt.Errorf("delete %s in %s: %w", name, ns, err))
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			err := c.Client.Delete(ctx, obj(name))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				n++
+			case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+			default:
+				errs = append(errs, fmt.Errorf("delete %s in %s: %w", name, ns, err))
+			}
+		}()
 	}
+	wg.Wait()
 	return n, errors.Join(errs...)
 }
 
