@@ -6,6 +6,12 @@
 #                 kube-apiserver built from source, and end to end: the built
 #                 binary, and the web UI in headless Chromium)
 #
+#   make image         build kargo's container image (bin/image/kargo.tar)
+#                      without a container engine; see hack/image/build.sh
+#   make test-cluster  a real single-node cluster (kubelet, containerd) in a
+#                      private network namespace: the image, the Helm chart,
+#                      the seed pipeline, leader failover, upgrade, uninstall
+#
 #   make ui       build the web UI into ui/dist, which is committed and
 #                 embedded in bin/kargo (make run needs no Node.js)
 #   make ui-deps  install Chromium (Debian's package) and ui/'s npm packages
@@ -26,7 +32,7 @@ ARGOCD_BINS = hack/argocd-bins.sh
 # built from source the same way (Go 1.27) and cached outside the work tree.
 ROLLOUTS_BINS = hack/rollouts-bins.sh
 
-.PHONY: all build generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui run test lint bench clean
+.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui run test lint bench clean
 
 all: build
 
@@ -36,11 +42,18 @@ build: ## Build bin/kargo.
 generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1, and the slim Argo CD types' deepcopy functions.
 	$(GO) tool controller-gen object paths=$(API_PKG) crd paths=$(API_PKG) output:crd:dir=config/crd/bases
 	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1
+	$(MAKE) chart-files
+
+chart-files: ## Copy the CRDs and ClusterRoles into the Helm chart (Helm reads no file outside it).
+	rm -rf charts/kargo/files/crds charts/kargo/files/rbac
+	mkdir -p charts/kargo/files/crds charts/kargo/files/rbac
+	cp config/crd/bases/*.yaml charts/kargo/files/crds/
+	cp config/rbac/*.yaml charts/kargo/files/rbac/
 
 verify-generated: generate ui ## Fail when generated files or the built UI differ from what is committed.
-	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1 charts/kargo/files)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit the result:"; \
-	  git status --porcelain -- api config/crd internal/argocd/v1alpha1; git diff --stat -- api config/crd internal/argocd/v1alpha1; exit 1; \
+	  git status --porcelain -- api config/crd internal/argocd/v1alpha1 charts/kargo/files; git diff --stat -- api config/crd internal/argocd/v1alpha1 charts/kargo/files; exit 1; \
 	fi
 	@if [ -n "$$(git status --porcelain -- ui/dist)" ]; then \
 	  echo "the built UI in ui/dist is stale; run make ui and commit"; \
@@ -79,6 +92,12 @@ test: ui-deps ## Run every test; integration tests use a real kube-apiserver, en
 	echo "Analysis tests run against a real Argo Rollouts $$("$$rollouts/rollouts-controller" --version) from $$rollouts"; \
 	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" ROLLOUTS_BINS="$$rollouts" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
+
+image: ## Build kargo's container image into bin/image/kargo.tar (OCI archive); prints its digest.
+	hack/image/build.sh bin/image
+
+test-cluster: ## Install kargo with its Helm chart on a real single-node cluster and run the seed pipeline through it (needs root).
+	hack/cluster/test.sh
 
 bench: ## Run the performance benchmarks and write docs/benchmarks.md.
 	hack/bench.sh

@@ -15,6 +15,18 @@ const (
 	// order Freight discovered in the same second newest first.
 	DiscoveredAtAnnotationKey = "kargo.akuity.io/discovered-at"
 
+	// KeepFreightAnnotationKey, on a Project, overrides the installation's
+	// number of Freight that garbage collection keeps per Warehouse (or
+	// repository-subscribed Stage) in that project: a positive integer.
+	// Freight in use is kept whatever the number.
+	KeepFreightAnnotationKey = "kargo.akuity.io/keep-freight"
+
+	// KeepPromotionsAnnotationKey, on a Project, overrides the installation's
+	// number of finished Promotions that garbage collection keeps per Stage
+	// in that project: a positive integer. Promotions that have not ended
+	// are never deleted.
+	KeepPromotionsAnnotationKey = "kargo.akuity.io/keep-promotions"
+
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )

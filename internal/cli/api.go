@@ -17,6 +17,7 @@ func newAPICommand() *cobra.Command {
 	var addr, certFile, keyFile string
 	var plainHTTP bool
 	var oidc sso.Config
+	var logs logFlags
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Run kargo's API server against a cluster",
@@ -28,6 +29,9 @@ caller. This is what a cluster install runs; kargo local runs one
 itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := logs.setup(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
 				return fmt.Errorf("find cluster: %w", err)
@@ -57,5 +61,6 @@ itself.`,
 	f.StringVar(&keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&plainHTTP, "plain-http", false, "serve plain HTTP, for use behind a proxy that terminates TLS")
 	bindOIDCFlags(f, &oidc)
+	logs.register(f)
 	return cmd
 }

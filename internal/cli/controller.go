@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/webhook"
@@ -20,6 +21,7 @@ func newControllerCommand() *cobra.Command {
 	var (
 		installFirst bool
 		outbound     egressFlags
+		logs         logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -29,6 +31,9 @@ or the in-cluster service account. This is what a cluster install runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := logs.setup(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			maxIndex, err := outbound.maxHelmIndexBytes()
 			if err != nil {
 				return err
@@ -72,7 +77,11 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
 	f.StringVar(&opts.ArgoCDNamespace, "argocd-namespace", "argocd", "namespace of Argo CD Applications that a Stage's argoCDAppUpdates name without appNamespace")
+	f.DurationVar(&opts.GCInterval, "gc-interval", 10*time.Minute, "time between two garbage collection passes over Freight and Promotions; 0 turns garbage collection off")
+	f.IntVar(&opts.GCKeepFreight, "gc-keep-freight", gc.DefaultKeepFreight, "Freight kept per Warehouse by garbage collection, newest first, besides Freight in use (a Project's kargo.akuity.io/keep-freight annotation overrides it)")
+	f.IntVar(&opts.GCKeepPromotions, "gc-keep-promotions", gc.DefaultKeepPromotions, "finished Promotions kept per Stage by garbage collection, newest first (a Project's kargo.akuity.io/keep-promotions annotation overrides it)")
 	outbound.register(f)
+	logs.register(f)
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")
 	return cmd
 }

@@ -27,6 +27,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/controller/stage"
@@ -98,6 +99,15 @@ type Options struct {
 	// MaxHelmIndexBytes bounds one Helm repository's index.yaml;
 	// helmrepo.DefaultMaxIndexBytes when zero.
 	MaxHelmIndexBytes int64
+	// GCInterval is the time between two garbage collection passes over
+	// Freight and Promotions; zero turns garbage collection off.
+	GCInterval time.Duration
+	// GCKeepFreight is how many Freight garbage collection keeps per
+	// Warehouse, besides those in use; gc.DefaultKeepFreight when zero.
+	GCKeepFreight int
+	// GCKeepPromotions is how many finished Promotions garbage collection
+	// keeps per Stage; gc.DefaultKeepPromotions when zero.
+	GCKeepPromotions int
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -141,6 +151,10 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "kargo-controller.kargo.akuity.io",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// The process ends when the manager stops, so the Lease can be
+		// given up at once: a rolling update hands over without waiting
+		// for it to expire.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
@@ -266,6 +280,20 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		HistoryLimit: opts.StageHistoryLimit,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Promotion controller: %w", err)
+	}
+	if opts.GCInterval > 0 {
+		policy := gc.Policy{KeepFreight: opts.GCKeepFreight, KeepPromotions: opts.GCKeepPromotions}
+		if policy.KeepFreight < 1 {
+			policy.KeepFreight = gc.DefaultKeepFreight
+		}
+		if policy.KeepPromotions < 1 {
+			policy.KeepPromotions = gc.DefaultKeepPromotions
+		}
+		if err := mgr.Add(&gc.Collector{
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kargo-gc"), Policy: policy, Interval: opts.GCInterval,
+		}); err != nil {
+			return fmt.Errorf("add garbage collection: %w", err)
+		}
 	}
 	if err := (&project.Reconciler{
 		Client:   mgr.GetClient(),

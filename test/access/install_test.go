@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/internal/install"
-	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/webhook"
 )
 
@@ -46,19 +44,4 @@ func TestWebhooksAreRegistered(t *testing.T) {
 	require.Len(t, mutating.Webhooks, 1)
 	require.Equal(t, admissionregistrationv1.Fail, *mutating.Webhooks[0].FailurePolicy)
 	require.Equal(t, bundle, mutating.Webhooks[0].ClientConfig.CABundle)
-}
-
-// The cluster install's manifests are accepted by a real API server: the
-// CRDs, the roles and the controller's Deployment, Service and bindings.
-// (The controller in these tests runs with exactly these roles bound.)
-func TestClusterInstallManifestsApply(t *testing.T) {
-	root, err := kubetest.RepoRoot()
-	require.NoError(t, err)
-	out, err := env.Kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts",
-		"-f", filepath.Join(root, "config", "crd", "bases"),
-		"-f", filepath.Join(root, "config", "rbac"),
-		"-f", filepath.Join(root, "config", "deploy"))
-	require.NoError(t, err, out)
-	require.Contains(t, out, "deployment.apps/kargo-controller serverside-applied (server dry run)")
-	require.Contains(t, out, "clusterrole.rbac.authorization.k8s.io/kargo-controller serverside-applied (server dry run)")
 }

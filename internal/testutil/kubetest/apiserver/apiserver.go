@@ -45,7 +45,7 @@ type Server struct {
 }
 
 // Config binds the shipped kargo-api ClusterRole to ServiceAccount, as
-// config/deploy does, and returns a connection that authenticates as it.
+// charts/kargo does, and returns a connection that authenticates as it.
 // Binding again is harmless, so every server of a package may call it.
 func Config(e *kubetest.Env) (*rest.Config, error) {
 	binding := &rbacv1.ClusterRoleBinding{

@@ -96,7 +96,7 @@ func Run(e *kubetest.Env) (func(), error) {
 }
 
 // bindControllerRoles binds the shipped controller roles to ServiceAccount
-// the way config/deploy does, and returns a connection as it.
+// the way charts/kargo does, and returns a connection as it.
 func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, error) {
 	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "kargo-controller", Namespace: install.Namespace}}
 	bindings := []client.Object{
