@@ -14,6 +14,7 @@ import (
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/webhook"
+	"github.com/kargohq/kargo/internal/webhook/analysisrun"
 )
 
 func newControllerCommand() *cobra.Command {
@@ -76,6 +77,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, "address of the admission webhook server (HTTPS, with a certificate kargo issues itself)")
 	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
+	f.StringSliceVar(&opts.Webhooks.AnalysisRunWriters, "argo-rollouts-user", []string{analysisrun.DefaultWriter}, "username of Argo Rollouts' controller, which alone (with kargo's controller) may write the AnalysisRuns of kargo's verifications; repeat for several")
 	f.StringVar(&opts.ArgoCDNamespace, "argocd-namespace", "argocd", "namespace of Argo CD Applications that a Stage's argoCDAppUpdates name without appNamespace")
 	f.DurationVar(&opts.GCInterval, "gc-interval", 10*time.Minute, "time between two garbage collection passes over Freight and Promotions; 0 turns garbage collection off")
 	f.IntVar(&opts.GCKeepFreight, "gc-keep-freight", gc.DefaultKeepFreight, "Freight kept per Warehouse by garbage collection, newest first, besides Freight in use (a Project's kargo.akuity.io/keep-freight annotation overrides it)")

@@ -18,6 +18,10 @@ type endpoint struct {
 	resource   string
 	operations []admissionregistrationv1.OperationType
 	mutating   bool
+	// group and version are kargo's unless set.
+	group, version string
+	// projectsOnly limits the webhook to project namespaces.
+	projectsOnly bool
 }
 
 var (
@@ -37,6 +41,11 @@ var endpoints = []endpoint{
 	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},
 	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create, update)},
 	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create, update)},
+	// Argo Rollouts' AnalysisRuns have no status subresource: the runs of
+	// kargo's verifications are guarded here (internal/webhook/analysisrun).
+	// Where Argo Rollouts is not installed, the API server never calls it.
+	{name: "analysisruns.validate.kargo.akuity.io", path: "/validate/analysisruns", resource: "analysisruns", operations: ops(create, update),
+		group: "argoproj.io", version: "v1alpha1", projectsOnly: true},
 }
 
 func ops(o ...admissionregistrationv1.OperationType) []admissionregistrationv1.OperationType {
@@ -66,11 +75,19 @@ func Configurations(clientConfig func(path string) admissionregistrationv1.Webho
 		if e.resource == "projects" {
 			scope = admissionregistrationv1.ClusterScope
 		}
+		group, version := kargoapi.GroupVersion.Group, kargoapi.GroupVersion.Version
+		if e.group != "" {
+			group, version = e.group, e.version
+		}
+		var namespaces *metav1.LabelSelector
+		if e.projectsOnly {
+			namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{kargoapi.ProjectLabelKey: kargoapi.LabelTrueValue}}
+		}
 		rules := []admissionregistrationv1.RuleWithOperations{{
 			Operations: e.operations,
 			Rule: admissionregistrationv1.Rule{
-				APIGroups:   []string{kargoapi.GroupVersion.Group},
-				APIVersions: []string{kargoapi.GroupVersion.Version},
+				APIGroups:   []string{group},
+				APIVersions: []string{version},
 				Resources:   []string{e.resource},
 				Scope:       &scope,
 			},
@@ -85,7 +102,7 @@ func Configurations(clientConfig func(path string) admissionregistrationv1.Webho
 			continue
 		}
 		validating.Webhooks = append(validating.Webhooks, admissionregistrationv1.ValidatingWebhook{
-			Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules,
+			Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules, NamespaceSelector: namespaces,
 			FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
 			AdmissionReviewVersions: []string{"v1"},
 		})

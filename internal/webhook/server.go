@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/webhook/analysisrun"
 	"github.com/kargohq/kargo/internal/webhook/certs"
 	"github.com/kargohq/kargo/internal/webhook/freight"
 	"github.com/kargohq/kargo/internal/webhook/project"
@@ -57,6 +58,10 @@ type Options struct {
 	// ServingLifetime is how long each serving certificate lasts; one year
 	// when zero. It is renewed when a third of that is left.
 	ServingLifetime time.Duration
+	// AnalysisRunWriters are the usernames of Argo Rollouts' controller,
+	// which (with kargo's controller) alone may write the AnalysisRuns of
+	// kargo's verifications; analysisrun.DefaultWriter when empty.
+	AnalysisRunWriters []string
 }
 
 // Server serves kargo's admission webhooks. It is a manager Runnable that
@@ -129,7 +134,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Server, err
 		_ = l.Close()
 		return nil, err
 	}
-	s := &Server{listener: l, certs: cm, handler: handlers(live, mgr, self), ready: make(chan struct{})}
+	s := &Server{listener: l, certs: cm, handler: handlers(live, mgr, self, opts.AnalysisRunWriters), ready: make(chan struct{})}
 	if err := mgr.Add(cm); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("add webhook certificate rotation: %w", err)
@@ -186,8 +191,11 @@ func whoAmI(ctx context.Context, c client.Client) (string, error) {
 
 // handlers routes each webhook path to its rules. controller is the
 // controller's username.
-func handlers(live client.Client, mgr manager.Manager, controller string) http.Handler {
+func handlers(live client.Client, mgr manager.Manager, controller string, analysisWriters []string) http.Handler {
 	decoder := admission.NewDecoder(mgr.GetScheme())
+	if len(analysisWriters) == 0 {
+		analysisWriters = []string{analysisrun.DefaultWriter}
+	}
 	az := &authz.Authorizer{Client: live}
 	routes := map[string]admission.Handler{
 		"/mutate/freights":            &freight.Mutator{Decode: decoder, Controller: controller},
@@ -197,6 +205,7 @@ func handlers(live client.Client, mgr manager.Manager, controller string) http.H
 		"/validate/projects":          &project.Validator{Reader: live},
 		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
 		"/validate/warehouses":        &warehouse.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
+		"/validate/analysisruns":      &analysisrun.Validator{Decode: decoder, Controller: controller, Writers: analysisWriters},
 	}
 	mux := http.NewServeMux()
 	for path, h := range routes {

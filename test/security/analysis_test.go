@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -203,4 +204,86 @@ func TestAnalysisAttacks(t *testing.T) {
 		require.Empty(t, analysisRuns(t, ns))
 		l.requireUntouched(t)
 	})
+}
+
+// Argo Rollouts' AnalysisRun has no status subresource, and Argo Rollouts'
+// install gives the cluster's edit and admin roles the right to update
+// AnalysisRuns: without kargo's AnalysisRun webhook, whoever holds it could
+// write "Successful" into the run of a failing verification and have the
+// Freight verified. carol gets exactly that right here.
+func TestAnalysisRunResultCannotBeForged(t *testing.T) {
+	ctx := context.Background()
+	ns := admissionProject(t, "analysis-forge")
+	l := analysisListen(t)
+	// A metric that fails (the listener answers {"ok": true}).
+	tmpl := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"metrics": []any{map[string]any{
+		"name": "failing", "successCondition": "result.ok == false",
+		"provider": map[string]any{"web": map[string]any{"url": l.URL}},
+	}}}}}
+	tmpl.SetGroupVersionKind(analysis.TemplateGVK)
+	tmpl.SetName("failing")
+	tmpl.SetNamespace(ns)
+	require.NoError(t, env.Admin.Create(ctx, tmpl))
+	require.NoError(t, env.Admin.Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "analysisrun-editor", Namespace: ns},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"argoproj.io"}, Resources: []string{"analysisruns"}, Verbs: []string{"get", "list", "create", "update", "patch"}}},
+	}))
+	env.Bind(t, ns, kubetest.Carol, "Role", "analysisrun-editor")
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "uat", Namespace: ns},
+		Spec: kargoapi.StageSpec{
+			Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"},
+			Verification:  &kargoapi.Verification{AnalysisTemplates: []kargoapi.AnalysisTemplateReference{{Name: "failing"}}},
+		},
+	}
+	require.NoError(t, env.Admin.Create(ctx, st))
+	f := egressFreight(t, ns, "uat")
+	p := egressPromote(t, ns, "uat", f)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+	var run unstructured.Unstructured
+	kubetest.Eventually(t, time.Minute, "kargo's AnalysisRun", func() (bool, string) {
+		runs := analysisRuns(t, ns)
+		if len(runs) > 0 {
+			run = runs[0]
+		}
+		return len(runs) > 0, fmt.Sprintf("%d runs", len(runs))
+	})
+	carol := env.As(t, kubetest.Carol)
+
+	t.Run("carol writes Successful into the running verification", func(t *testing.T) {
+		forged := run.DeepCopy()
+		err := carol.Patch(ctx, forged, client.RawPatch("application/merge-patch+json", []byte(`{"status":{"phase":"Successful","message":"all good"}}`)))
+		admissionRefused(t, err, http.StatusForbidden, "is the verification of Stage uat", "only kargo's controller and Argo Rollouts")
+	})
+	t.Run("carol takes kargo's label off the run, to write it unguarded afterwards", func(t *testing.T) {
+		forged := run.DeepCopy()
+		err := carol.Patch(ctx, forged, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"kargo.akuity.io/stage":null}}}`)))
+		admissionRefused(t, err, http.StatusForbidden, "is the verification of Stage uat")
+	})
+	t.Run("carol creates a Successful run owned by the Stage", func(t *testing.T) {
+		fake := &unstructured.Unstructured{Object: map[string]any{
+			"spec":   map[string]any{"metrics": []any{map[string]any{"name": "x", "provider": map[string]any{"web": map[string]any{"url": l.URL}}}}},
+			"status": map[string]any{"phase": "Successful"},
+		}}
+		fake.SetGroupVersionKind(analysis.RunGVK)
+		fake.SetNamespace(ns)
+		fake.SetName("forged")
+		fake.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: kargoapi.GroupVersion.String(), Kind: "Stage", Name: "uat", UID: admissionStage(t, ns, "uat").UID}})
+		err := carol.Create(ctx, fake)
+		admissionRefused(t, err, http.StatusForbidden, "is the verification of Stage uat")
+		for _, r := range analysisRuns(t, ns) {
+			require.NotEqual(t, "forged", r.GetName(), "the forged run was created")
+		}
+	})
+
+	// The verification ends as Argo Rollouts measured it.
+	var v *kargoapi.VerificationInfo
+	kubetest.Eventually(t, time.Minute, "the verification ends", func() (bool, string) {
+		v = admissionStage(t, ns, "uat").Status.Verification
+		return v != nil && v.Phase.IsTerminal(), fmt.Sprintf("%+v", v)
+	})
+	require.Equal(t, kargoapi.VerificationPhaseFailed, v.Phase, v.Message)
+	got := &kargoapi.Freight{}
+	require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(f), got))
+	require.NotContains(t, got.Status.VerifiedIn, "uat", "a forged result verified the Freight")
 }
