@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -133,16 +132,9 @@ func StartArgoCD(ctx context.Context, o ArgoCDOptions) (*ArgoCD, error) {
 // it), its namespace and ConfigMaps, the default AppProject (which Argo
 // CD's API server would create) and the cluster Secret for the API server.
 func (a *ArgoCD) install(ctx context.Context, o ArgoCDOptions) error {
-	sch := runtime.NewScheme()
-	if err := corev1.AddToScheme(sch); err != nil {
-		return err
-	}
-	if err := apiextensionsv1.AddToScheme(sch); err != nil {
-		return err
-	}
-	c, err := client.New(o.Config, client.Options{Scheme: sch})
+	c, err := installClient(o.Config, "Argo CD")
 	if err != nil {
-		return fmt.Errorf("connect to the API server for Argo CD: %w", err)
+		return err
 	}
 	crds, err := ArgoCDCRDs(o.BinDir)
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kargohq/kargo/internal/install"
-	kargoscheme "github.com/kargohq/kargo/internal/scheme"
 )
 
 // ArgoRolloutsCRDFiles are the CRDs of Argo Rollouts' analysis, as
@@ -147,15 +146,9 @@ func StartArgoRollouts(ctx context.Context, o ArgoRolloutsOptions) (*ArgoRollout
 // installArgoRollouts applies the analysis CRDs, Argo Rollouts' namespace,
 // and its shipped ClusterRole bound to its ServiceAccount.
 func installArgoRollouts(ctx context.Context, o ArgoRolloutsOptions) error {
-	// A scheme of its own: client-go's default one has no
-	// CustomResourceDefinitions outside tests.
-	scheme, err := kargoscheme.New()
+	c, err := installClient(o.Config, "Argo Rollouts")
 	if err != nil {
 		return err
-	}
-	c, err := client.New(o.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("connect to the API server for Argo Rollouts: %w", err)
 	}
 	crds, err := ArgoRolloutsCRDs(o.BinDir)
 	if err != nil {

@@ -76,21 +76,7 @@ type Dex struct {
 // Binary returns the dex binary: $KARGO_DEX, or the one hack/dex-bins.sh
 // builds (a cache hit takes milliseconds, a cold build minutes).
 func Binary() (string, error) {
-	if b := os.Getenv("KARGO_DEX"); b != "" {
-		return b, nil
-	}
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "hack", "dex-bins.sh")
-	cmd := exec.Command(script)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s: %w", script, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return kubetest.HackBuilt("KARGO_DEX", "dex-bins.sh", nil)
 }
 
 // Start starts Dex for the test and stops it when the test ends. It fails

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
 
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
@@ -18,24 +15,7 @@ import (
 // $ARGOCD_BINS names, or else the one hack/argocd-bins.sh builds (a cache
 // hit takes milliseconds; a cold build about ten minutes).
 func ArgoCDBinDir() (string, error) {
-	if dir := os.Getenv("ARGOCD_BINS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "argocd")); err != nil {
-			return "", fmt.Errorf("ARGOCD_BINS=%s has no argocd binary: unset it to build the binaries, or point it at what hack/argocd-bins.sh printed", dir)
-		}
-		return dir, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "hack", "argocd-bins.sh")
-	cmd := exec.Command(script)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s: %w", script, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return HackBuilt("ARGOCD_BINS", "argocd-bins.sh", []string{"argocd"})
 }
 
 // WithArgoCDCRDs is a function for Main that installs Argo CD's own

@@ -311,27 +311,7 @@ func (e *Env) Bind(t testing.TB, namespace, user, kind, role string) {
 // hack/envtest-bins.sh builds (a cache hit takes milliseconds; a cold build
 // takes minutes).
 func BinDir() (string, error) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		for _, b := range []string{"kube-apiserver", "etcd", "kubectl", "kube-controller-manager"} {
-			if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-				return "", fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: unset it to build the binaries, or point it at a complete directory", dir, b)
-			}
-		}
-		return dir, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "hack", "envtest-bins.sh")
-	cmd := exec.Command(script)
-	cmd.Env = append(os.Environ(), "ENVTEST_KCM=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s: %w", script, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return HackBuilt("KUBEBUILDER_ASSETS", "envtest-bins.sh", []string{"kube-apiserver", "etcd", "kubectl", "kube-controller-manager"}, "ENVTEST_KCM=1")
 }
 
 // RepoRoot returns the root of the kargo source tree that holds the current

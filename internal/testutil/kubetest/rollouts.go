@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/kargohq/kargo/internal/localcp"
@@ -16,24 +13,7 @@ import (
 // the one $ROLLOUTS_BINS names, or else the one hack/rollouts-bins.sh
 // builds (a cache hit takes milliseconds; a cold build several minutes).
 func ArgoRolloutsBinDir() (string, error) {
-	if dir := os.Getenv("ROLLOUTS_BINS"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "rollouts-controller")); err != nil {
-			return "", fmt.Errorf("ROLLOUTS_BINS=%s has no rollouts-controller: unset it to build the binary, or point it at what hack/rollouts-bins.sh printed", dir)
-		}
-		return dir, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "hack", "rollouts-bins.sh")
-	cmd := exec.Command(script)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s: %w", script, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return HackBuilt("ROLLOUTS_BINS", "rollouts-bins.sh", []string{"rollouts-controller"})
 }
 
 // WithArgoRollouts is a function for Main that starts a real Argo Rollouts
