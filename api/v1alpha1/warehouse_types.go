@@ -27,7 +27,15 @@ type Warehouse struct {
 
 // WarehouseSpec says what a Warehouse watches and how often.
 type WarehouseSpec struct {
-	// Subscriptions are the repositories the Warehouse watches.
+	// Subscriptions are the repositories the Warehouse watches, in either
+	// of two shapes: an object with git, images and charts lists, or, as
+	// Kargo v0.4–v0.6 wrote it, a list of entries that each hold one of
+	// git, image or chart. Both are checked against the same rules (the
+	// schema of a Stage's subscriptions.repos) by kargo's Warehouse
+	// admission webhook and mean the same; kargo reads them as the object.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Subscriptions RepoSubscriptions `json:"subscriptions"`
 	// Interval is how often the repositories are polled. A jitter of up to
 	// 10% is added so that Warehouses do not poll in lockstep.

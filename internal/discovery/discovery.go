@@ -122,7 +122,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if !req.ChangedAt.IsZero() {
 				d.Git.InvalidateBefore(string(sub.RepoURL), req.ChangedAt)
 			}
-			found, err := d.Git.Discover(ctx, sub, creds, req.Limit, req.MaxAge)
+			found, err := d.Git.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit), req.MaxAge)
 			if err != nil {
 				return err
 			}
@@ -140,7 +140,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if err != nil {
 				return err
 			}
-			found, err := d.Images.Discover(ctx, sub, creds, req.Limit)
+			found, err := d.Images.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit))
 			if err != nil {
 				return err
 			}
@@ -162,7 +162,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if err != nil {
 				return err
 			}
-			found, err := d.Charts.Discover(ctx, sub, creds, req.Limit)
+			found, err := d.Charts.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit))
 			if err != nil {
 				return err
 			}
@@ -205,4 +205,13 @@ func (d *Discoverer) creds(ctx context.Context, ns string, t credentials.Type, u
 		return nil, nil
 	}
 	return d.Credentials.Get(ctx, ns, t, url)
+}
+
+// limit is a subscription's own discoveryLimit when it has one, else the
+// subscriber's.
+func limit(own int32, subscriber int) int {
+	if own > 0 {
+		return int(own)
+	}
+	return subscriber
 }
