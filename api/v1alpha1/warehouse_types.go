@@ -46,6 +46,15 @@ type WarehouseSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s, such as 30s, 5m or 1h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
+	// FreightCreationPolicy says whether the Warehouse creates Freight from
+	// what it discovers (Automatic, the default) or only discovers, shows
+	// what it found in status.discoveredArtifacts and leaves creating
+	// Freight to people (Manual: `kargo create freight --warehouse NAME
+	// ...`), who may use only artifacts it discovered.
+	//
+	// +kubebuilder:default=Automatic
+	// +optional
+	FreightCreationPolicy FreightCreationPolicy `json:"freightCreationPolicy,omitempty"`
 	// DiscoveryLimit caps how many candidate artifacts are considered per
 	// subscription.
 	//
@@ -54,6 +63,47 @@ type WarehouseSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	DiscoveryLimit int32 `json:"discoveryLimit,omitempty"`
+}
+
+// FreightCreationPolicy says who creates a Warehouse's Freight.
+//
+// +kubebuilder:validation:Enum=Automatic;Manual
+type FreightCreationPolicy string
+
+const (
+	// FreightCreationAutomatic makes the Warehouse create Freight for each
+	// new combination of the newest artifacts it discovers.
+	FreightCreationAutomatic FreightCreationPolicy = "Automatic"
+	// FreightCreationManual makes the Warehouse only discover: people
+	// create its Freight from the artifacts it discovered.
+	FreightCreationManual FreightCreationPolicy = "Manual"
+)
+
+// MaxDiscoveredPerSubscription bounds how many artifacts of each
+// subscription status.discoveredArtifacts lists.
+const MaxDiscoveredPerSubscription = 10
+
+// DiscoveredArtifacts are the artifacts a Warehouse's last successful
+// discovery found, newest first within each subscription, at most
+// MaxDiscoveredPerSubscription per subscription.
+type DiscoveredArtifacts struct {
+	// DiscoveredAt is when they were discovered.
+	//
+	// +optional
+	DiscoveredAt *metav1.Time `json:"discoveredAt,omitempty"`
+	// Commits are the commits found, subscription after subscription.
+	//
+	// +optional
+	Commits []GitCommit `json:"commits,omitempty"`
+	// Images are the images found, subscription after subscription.
+	//
+	// +optional
+	Images []Image `json:"images,omitempty"`
+	// Charts are the chart versions found, subscription after
+	// subscription.
+	//
+	// +optional
+	Charts []Chart `json:"charts,omitempty"`
 }
 
 // WarehouseStatus is the observed state of a Warehouse.
@@ -74,6 +124,12 @@ type WarehouseStatus struct {
 	//
 	// +optional
 	LastFreight *FreightReference `json:"lastFreight,omitempty"`
+	// DiscoveredArtifacts are what the last successful discovery found,
+	// bounded; people choose among them when the Warehouse's
+	// freightCreationPolicy is Manual.
+	//
+	// +optional
+	DiscoveredArtifacts *DiscoveredArtifacts `json:"discoveredArtifacts,omitempty"`
 	// LastHandledRefresh is the value of the refresh annotation the
 	// controller last acted on.
 	//

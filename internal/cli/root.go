@@ -124,7 +124,7 @@ Run "kargo local" to start a complete installation on this machine, and
 		newUpdateCommand(g),
 		newRefreshCommand(g),
 		newManifestCommand(g, "apply"),
-		newManifestCommand(g, "create"),
+		withSubcommands(newManifestCommand(g, "create"), newCreateFreightCommand(g)),
 		newManifestCommand(g, "delete"),
 		newCompletionCommand(),
 	)
@@ -139,4 +139,10 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// withSubcommands adds subs to cmd and returns it.
+func withSubcommands(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	return cmd
 }

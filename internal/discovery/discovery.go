@@ -57,6 +57,10 @@ type Result struct {
 	Images   []kargoapi.Image
 	Charts   []kargoapi.Chart
 	Failures []Failure
+	// Candidates are the artifacts every subscription that succeeded
+	// found, newest first, at most kargoapi.MaxDiscoveredPerSubscription
+	// each, subscription after subscription.
+	Candidates kargoapi.DiscoveredArtifacts
 }
 
 // Failure is one subscription that could not be discovered.
@@ -92,6 +96,9 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 	commits := make([]*kargoapi.GitCommit, len(subs.Git))
 	images := make([]*kargoapi.Image, len(subs.Images))
 	charts := make([]*kargoapi.Chart, len(subs.Charts))
+	allCommits := make([][]kargoapi.GitCommit, len(subs.Git))
+	allImages := make([][]kargoapi.Image, len(subs.Images))
+	allCharts := make([][]kargoapi.Chart, len(subs.Charts))
 	failures := make([]*Failure, len(subs.Git)+len(subs.Images)+len(subs.Charts))
 
 	parallel := d.Parallelism
@@ -130,6 +137,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no commits found")
 			}
 			commits[i] = &found[0]
+			allCommits[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -148,6 +156,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no images found")
 			}
 			images[i] = &found[0]
+			allImages[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -170,6 +179,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no chart versions found")
 			}
 			charts[i] = &found[0]
+			allCharts[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -197,7 +207,21 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			res.Failures = append(res.Failures, *f)
 		}
 	}
+	for _, c := range allCommits {
+		res.Candidates.Commits = append(res.Candidates.Commits, c...)
+	}
+	for _, i := range allImages {
+		res.Candidates.Images = append(res.Candidates.Images, i...)
+	}
+	for _, c := range allCharts {
+		res.Candidates.Charts = append(res.Candidates.Charts, c...)
+	}
 	return res
+}
+
+// bounded copies the newest kargoapi.MaxDiscoveredPerSubscription of found.
+func bounded[T any](found []T) []T {
+	return append([]T(nil), found[:min(len(found), kargoapi.MaxDiscoveredPerSubscription)]...)
 }
 
 func (d *Discoverer) creds(ctx context.Context, ns string, t credentials.Type, url string) (*credentials.Credentials, error) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +33,13 @@ type Subscriber struct {
 	LastHandledRefresh *string
 	Conditions         *[]metav1.Condition
 	ObservedGeneration *int64
+	// Discovered, when set, receives what discovery found (a Warehouse's
+	// status.discoveredArtifacts); it is replaced only when that changes,
+	// so an idle Warehouse writes nothing.
+	Discovered **kargoapi.DiscoveredArtifacts
+	// Manual says the subscriber only discovers: Poll produces no
+	// Freight (freightCreationPolicy Manual).
+	Manual bool
 }
 
 // Poller discovers a subscriber's artifacts and produces their Freight.
@@ -81,6 +89,13 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 		return nil, res, err
 	}
 
+	if s.Discovered != nil {
+		recordDiscovered(s.Discovered, found.Candidates, time.Now())
+	}
+	if s.Manual {
+		*s.ObservedGeneration = generation
+		return nil, requeue, nil
+	}
 	f, created, err := p.Producer.Produce(ctx, s.Object.GetNamespace(), s.Origin, found.Commits, found.Images, found.Charts)
 	if err != nil {
 		conditions.Retrying(s.Conditions, generation, "FreightCreationFailed", err.Error())
@@ -101,4 +116,19 @@ func conditionFalse(conds []metav1.Condition, t string) bool {
 		}
 	}
 	return false
+}
+
+// recordDiscovered replaces *into with found, stamped at now, unless it
+// holds the same artifacts already.
+func recordDiscovered(into **kargoapi.DiscoveredArtifacts, found kargoapi.DiscoveredArtifacts, now time.Time) {
+	if cur := *into; cur != nil {
+		same := *cur
+		same.DiscoveredAt = nil
+		if equality.Semantic.DeepEqual(same, found) {
+			return
+		}
+	}
+	at := metav1.NewTime(now)
+	found.DiscoveredAt = &at
+	*into = &found
 }

@@ -37,6 +37,9 @@ const DefaultInterval = 5 * time.Minute
 // Condition reasons of a Warehouse.
 const (
 	ReasonDiscovered = "FreightAvailable"
+	// ReasonDiscoveredOnly means a Manual Warehouse discovered artifacts
+	// and left creating Freight to people.
+	ReasonDiscoveredOnly = "ArtifactsDiscovered"
 )
 
 // Discoverer finds the newest artifacts of a set of subscriptions.
@@ -121,8 +124,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		LastHandledRefresh: &wh.Status.LastHandledRefresh,
 		Conditions:         &wh.Status.Conditions,
 		ObservedGeneration: &wh.Status.ObservedGeneration,
+		Discovered:         &wh.Status.DiscoveredArtifacts,
+		Manual:             wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual,
 	})
 	if f == nil {
+		if err == nil && wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual && wh.Status.DiscoveredArtifacts != nil {
+			d := wh.Status.DiscoveredArtifacts
+			conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonDiscoveredOnly,
+				fmt.Sprintf("Discovered %d commits, %d images and %d chart versions (status.discoveredArtifacts); freightCreationPolicy is Manual, so create Freight from them with kargo create freight --warehouse %s",
+					len(d.Commits), len(d.Images), len(d.Charts), wh.Name))
+		}
 		return result, err
 	}
 	wh.Status.LastFreight = &kargoapi.FreightReference{Name: f.Name, Alias: f.Alias}
