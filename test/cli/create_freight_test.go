@@ -30,6 +30,7 @@ func TestCreateFreightFromDiscoveredArtifacts(t *testing.T) {
 	ns := env.NewProject(t, "manual")
 	env.BindAccessUsers(t, ns)
 	env.Bind(t, ns, kubetest.Alice, "ClusterRole", "kargo-promoter")
+	env.Bind(t, ns, kubetest.Bob, "Role", "pipeline-editor")
 	reg := registry.New(t, registry.Options{})
 	controllers.AllowOutbound(t, reg.Host())
 	reg.PushImage(t, "app", "1.0.0", registry.Image{})
@@ -78,6 +79,10 @@ func TestCreateFreightFromDiscoveredArtifacts(t *testing.T) {
 	s.run("kargo create freight --project " + ns + " --warehouse manual --image " + image + ":6.6.6")
 	s.note("So is a manifest that names one, which the CLI never checked: kargo's Freight webhook refuses it.")
 	s.run("kargo create -f forged.yaml")
+	s.note("bob edits the pipeline (create on freights, no promote): he may make Freight too, and promote it nowhere.")
+	s.login("bob")
+	s.run("kargo create freight --project " + ns + " --warehouse manual --image " + image + ":1.1.0")
+	s.run("kargo promote --project " + ns + " --freight " + newer + " --stage test")
 	s.note("alice may promote but not create Freight; nobody may do either.")
 	s.login("alice")
 	s.run("kargo create freight --project " + ns + " --warehouse manual --image " + image + ":1.1.0")
@@ -87,9 +92,10 @@ func TestCreateFreightFromDiscoveredArtifacts(t *testing.T) {
 
 	list := &kargoapi.FreightList{}
 	require.NoError(t, env.Admin.List(ctx, list, client.InNamespace(ns)))
-	require.Len(t, list.Items, 1, "only adam's Freight exists")
-	got := list.Items[0]
-	require.Equal(t, name, got.Name)
+	require.Len(t, list.Items, 2, "only adam's and bob's Freight exist")
+	byName := map[string]kargoapi.Freight{list.Items[0].Name: list.Items[0], list.Items[1].Name: list.Items[1]}
+	require.Equal(t, &kargoapi.FreightCreator{Username: kubetest.Bob}, byName[newer].CreatedBy)
+	got := byName[name]
 	require.Equal(t, "first-pick", got.Alias)
 	require.Equal(t, []kargoapi.Image{old}, got.Images)
 	require.Equal(t, &kargoapi.FreightCreator{Username: kubetest.Adam}, got.CreatedBy, "created as adam, so never auto-promoted")

@@ -2,16 +2,23 @@ package security
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
 // freightShapesWarehouse is Warehouse name of ns with subscriptions given
@@ -84,4 +91,46 @@ func TestWarehouseListFormKeepsPromoteChecks(t *testing.T) {
 		err := env.Admin.Create(ctx, freightShapesWarehouse(ns, "leaky", []any{map[string]any{"git": map[string]any{"repoURL": "https://user:pw@git.invalid/app.git"}}}))
 		admissionRefused(t, err, http.StatusUnprocessableEntity, "spec.subscriptions.git[0].repoURL", "must not hold credentials")
 	})
+}
+
+// Freight for a Warehouse whose freightCreationPolicy is Manual is made
+// only of what it discovered, whoever sends it and however: carol (who may
+// create Freight) cannot put her own digest behind a discovered tag, or an
+// image it never saw, straight through the Kubernetes API.
+func TestManualFreightOnlyFromDiscoveredArtifacts(t *testing.T) {
+	ctx := context.Background()
+	ns := admissionProject(t, "manual")
+	reg := registry.New(t, registry.Options{})
+	controllers.AllowOutbound(t, reg.Host())
+	digest := reg.PushImage(t, "app", "1.0.0", registry.Image{})
+	image := reg.Host() + "/app"
+	require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+		ObjectMeta: metav1.ObjectMeta{Name: "manual", Namespace: ns},
+		Spec: kargoapi.WarehouseSpec{
+			FreightCreationPolicy: kargoapi.FreightCreationManual,
+			Subscriptions:         kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: kargoapi.ImageRepoURL(image)}}},
+		},
+	}))
+	kubetest.Eventually(t, time.Minute, "1.0.0 discovered", func() (bool, string) {
+		wh := &kargoapi.Warehouse{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "manual"}, wh))
+		return wh.Status.DiscoveredArtifacts != nil && len(wh.Status.DiscoveredArtifacts.Images) == 1, fmt.Sprintf("%+v", wh.Status)
+	})
+	carol := env.As(t, kubetest.Carol)
+	origin := &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "manual"}
+	for name, img := range map[string]kargoapi.Image{
+		"her digest behind the discovered tag": {RepoURL: image, Tag: "1.0.0", Digest: "sha256:" + strings.Repeat("c", 64)},
+		"an image never discovered":            {RepoURL: "registry.invalid/carol/app", Tag: "1.0.0", Digest: digest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &kargoapi.Freight{Origin: origin, Images: []kargoapi.Image{img}}
+			f.Name, f.Namespace = freight.FingerprintOf(f), ns
+			err := carol.Create(ctx, f)
+			admissionRefused(t, err, http.StatusForbidden, `Freight for Warehouse "manual" (freightCreationPolicy Manual) may only use artifacts it discovered`)
+			require.True(t, apierrors.IsNotFound(env.Admin.Get(ctx, client.ObjectKeyFromObject(f), &kargoapi.Freight{})), "nothing was written")
+		})
+	}
+	ok := &kargoapi.Freight{Origin: origin, Images: []kargoapi.Image{{RepoURL: image, Tag: "1.0.0", Digest: digest}}}
+	ok.Name, ok.Namespace = freight.FingerprintOf(ok), ns
+	require.NoError(t, carol.Create(ctx, ok), "the discovered image itself is fine")
 }

@@ -276,3 +276,30 @@ func TestFreightNamedTheOldWayIsFoundAgain(t *testing.T) {
 		})
 	}
 }
+
+// A Manual Warehouse records what it discovered and creates no Freight; a
+// poll that finds the same writes nothing.
+func TestManualWarehouseOnlyDiscovers(t *testing.T) {
+	wh := newWarehouse()
+	wh.Spec.FreightCreationPolicy = kargoapi.FreightCreationManual
+	h := newHarness(t, wh)
+	older := kargoapi.Image{RepoURL: "nginx", Tag: "1.24.0", Digest: "sha256:bb"}
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}, Candidates: kargoapi.DiscoveredArtifacts{Images: []kargoapi.Image{nginx, older}}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	list := &kargoapi.FreightList{}
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Empty(t, list.Items)
+	got := h.warehouse(t)
+	require.Nil(t, got.Status.LastFreight)
+	require.Equal(t, []kargoapi.Image{nginx, older}, got.Status.DiscoveredArtifacts.Images)
+	require.NotNil(t, got.Status.DiscoveredArtifacts.DiscoveredAt)
+	ready := meta.FindStatusCondition(got.Status.Conditions, kargoapi.ConditionReady)
+	require.Equal(t, ReasonDiscoveredOnly, ready.Reason)
+	require.Contains(t, ready.Message, "kargo create freight --warehouse kargo-demo")
+
+	writes := h.statusWrites
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.Equal(t, writes, h.statusWrites, "an idle Manual Warehouse writes nothing")
+}
