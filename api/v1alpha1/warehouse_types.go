@@ -55,6 +55,12 @@ type WarehouseSpec struct {
 	// +kubebuilder:default=Automatic
 	// +optional
 	FreightCreationPolicy FreightCreationPolicy `json:"freightCreationPolicy,omitempty"`
+	// FreightCreationCriteria, when set, filter what an Automatic Warehouse
+	// turns into Freight: a new combination of artifacts becomes Freight
+	// only when the expression holds for it.
+	//
+	// +optional
+	FreightCreationCriteria *FreightCreationCriteria `json:"freightCreationCriteria,omitempty"`
 	// DiscoveryLimit caps how many candidate artifacts are considered per
 	// subscription.
 	//
@@ -78,6 +84,21 @@ const (
 	// create its Freight from the artifacts it discovered.
 	FreightCreationManual FreightCreationPolicy = "Manual"
 )
+
+// FreightCreationCriteria filter the Freight a Warehouse creates.
+type FreightCreationCriteria struct {
+	// Expression is a CEL expression over the candidate Freight that must
+	// be true for it to be created: commits (each with repoURL, id, tag,
+	// branch, message, author), images (repoURL, tag, digest) and charts
+	// (repoURL, name, version), in subscription order; for example
+	// images.all(i, !i.tag.contains('-rc')) or
+	// commits.exists(c, c.tag.startsWith('v1.')). The Warehouse webhook
+	// refuses one that does not compile to a boolean.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Expression string `json:"expression"`
+}
 
 // MaxDiscoveredPerSubscription bounds how many artifacts of each
 // subscription status.discoveredArtifacts lists.

@@ -40,6 +40,12 @@ const (
 	// ReasonDiscoveredOnly means a Manual Warehouse discovered artifacts
 	// and left creating Freight to people.
 	ReasonDiscoveredOnly = "ArtifactsDiscovered"
+	// ReasonCriteriaNotMet means the newest artifacts did not meet the
+	// Warehouse's freightCreationCriteria.
+	ReasonCriteriaNotMet = "CriteriaNotMet"
+	// ReasonInvalidCriteria means freightCreationCriteria cannot be
+	// evaluated.
+	ReasonInvalidCriteria = "InvalidCriteria"
 )
 
 // Discoverer finds the newest artifacts of a set of subscriptions.
@@ -114,6 +120,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
 		interval = wh.Spec.Interval.Duration
 	}
+	var unmet bool
 	f, result, err := r.Poller.Poll(ctx, Subscriber{
 		Object:             wh,
 		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
@@ -126,7 +133,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		ObservedGeneration: &wh.Status.ObservedGeneration,
 		Discovered:         &wh.Status.DiscoveredArtifacts,
 		Manual:             wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual,
+		Criterion:          criterion(wh),
+		CriterionUnmet:     &unmet,
 	})
+	if f == nil && err == nil && unmet {
+		conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonCriteriaNotMet,
+			"The newest artifacts do not meet freightCreationCriteria, so no Freight was made of them; status.discoveredArtifacts shows them")
+		return result, nil
+	}
 	if f == nil {
 		if err == nil && wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual && wh.Status.DiscoveredArtifacts != nil {
 			d := wh.Status.DiscoveredArtifacts
@@ -197,3 +211,11 @@ func Describe(f *kargoapi.Freight) string {
 }
 
 var _ FreightProducer = (*freight.Producer)(nil)
+
+// criterion is wh's freightCreationCriteria expression, or "".
+func criterion(wh *kargoapi.Warehouse) string {
+	if c := wh.Spec.FreightCreationCriteria; c != nil {
+		return c.Expression
+	}
+	return ""
+}

@@ -303,3 +303,27 @@ func TestManualWarehouseOnlyDiscovers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, writes, h.statusWrites, "an idle Manual Warehouse writes nothing")
 }
+
+// A combination that does not meet freightCreationCriteria becomes no
+// Freight, and the Warehouse says why; one that does, does.
+func TestCreationCriteria(t *testing.T) {
+	wh := newWarehouse()
+	wh.Spec.FreightCreationCriteria = &kargoapi.FreightCreationCriteria{Expression: "images.all(i, !i.tag.contains('-rc'))"}
+	h := newHarness(t, wh)
+	rc := kargoapi.Image{RepoURL: "nginx", Tag: "1.26.0-rc.1", Digest: "sha256:cc"}
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{rc}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	list := &kargoapi.FreightList{}
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Empty(t, list.Items)
+	ready := meta.FindStatusCondition(h.warehouse(t).Status.Conditions, kargoapi.ConditionReady)
+	require.Equal(t, ReasonCriteriaNotMet, ready.Reason)
+
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Len(t, list.Items, 1)
+	require.Equal(t, "1.25.0", list.Items[0].Images[0].Tag)
+}

@@ -21,6 +21,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
 )
@@ -56,6 +57,11 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	wh := &kargoapi.Warehouse{}
 	if err := v.Decode.Decode(req, wh); err != nil {
 		return deny.BadRequest(fmt.Errorf("decode Warehouse: %w", err))
+	}
+	if c := wh.Spec.FreightCreationCriteria; c != nil {
+		if _, err := freight.CompileCriterion(c.Expression); err != nil {
+			return deny.Invalid("spec.freightCreationCriteria.expression: " + err.Error())
+		}
 	}
 	if req.Operation == admissionv1.Update {
 		old := &kargoapi.Warehouse{}
