@@ -137,6 +137,20 @@ type GitSubscription struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	ExcludePaths []string `json:"excludePaths,omitempty"`
+	// StrictSemvers is accepted as Kargo v0.4–v0.6 wrote it. kargo always
+	// reads only tags with major, minor and patch numbers as semantic
+	// versions, so it may only be true.
+	//
+	// +kubebuilder:validation:XValidation:rule="self",message="strictSemvers: false is not supported: kargo only reads tags with major, minor and patch numbers (such as v1.2.3) as semantic versions; remove the field"
+	// +optional
+	StrictSemvers *bool `json:"strictSemvers,omitempty"`
+	// DiscoveryLimit, when set, caps how many candidates this subscription
+	// considers, instead of the Warehouse's discoveryLimit.
+	//
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	DiscoveryLimit int32 `json:"discoveryLimit,omitempty"`
 	// InsecureSkipTLSVerify disables verification of the server's TLS
 	// certificate.
 	//
@@ -203,6 +217,25 @@ type ImageSubscription struct {
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$')`,message="platform must look like os/arch or os/arch/variant, such as linux/amd64"
 	// +optional
 	Platform string `json:"platform,omitempty"`
+	// GitRepoURL is the Git repository the image is built from, as Kargo
+	// v0.4–v0.6 recorded it for display. kargo accepts it and does not use
+	// it.
+	//
+	// +optional
+	GitRepoURL GitRepoURL `json:"gitRepoURL,omitempty"`
+	// StrictSemvers is accepted as Kargo v0.4–v0.6 wrote it; see
+	// GitSubscription.StrictSemvers.
+	//
+	// +kubebuilder:validation:XValidation:rule="self",message="strictSemvers: false is not supported: kargo only reads tags with major, minor and patch numbers (such as 1.2.3) as semantic versions; remove the field"
+	// +optional
+	StrictSemvers *bool `json:"strictSemvers,omitempty"`
+	// DiscoveryLimit, when set, caps how many candidates this subscription
+	// considers, instead of the Warehouse's discoveryLimit.
+	//
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	DiscoveryLimit int32 `json:"discoveryLimit,omitempty"`
 	// InsecureSkipTLSVerify disables verification of the registry's TLS
 	// certificate.
 	//
@@ -228,4 +261,11 @@ type ChartSubscription struct {
 	//
 	// +optional
 	SemverConstraint SemverConstraint `json:"semverConstraint,omitempty"`
+	// DiscoveryLimit, when set, caps how many versions this subscription
+	// considers, instead of the Warehouse's discoveryLimit.
+	//
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	DiscoveryLimit int32 `json:"discoveryLimit,omitempty"`
 }

@@ -266,7 +266,7 @@ func productionStage() *kargoapi.Stage {
 func newFreight(tag, alias string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "public.ecr.aws/nginx/nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil)},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, images, nil)},
 		Alias:      alias,
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},
 		Images:     images,

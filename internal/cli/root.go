@@ -133,7 +133,7 @@ Run "kargo local" to start a complete installation on this machine, and
 		newUpdateCommand(g),
 		newRefreshCommand(g),
 		newManifestCommand(g, "apply"),
-		create,
+		withSubcommands(create, newCreateFreightCommand(g)),
 		del,
 		newGrantCommand(g, false),
 		newGrantCommand(g, true),
@@ -150,4 +150,10 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// withSubcommands adds subs to cmd and returns it.
+func withSubcommands(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	return cmd
 }

@@ -57,6 +57,10 @@ type Result struct {
 	Images   []kargoapi.Image
 	Charts   []kargoapi.Chart
 	Failures []Failure
+	// Candidates are the artifacts every subscription that succeeded
+	// found, newest first, at most kargoapi.MaxDiscoveredPerSubscription
+	// each, subscription after subscription.
+	Candidates kargoapi.DiscoveredArtifacts
 }
 
 // Failure is one subscription that could not be discovered.
@@ -92,6 +96,9 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 	commits := make([]*kargoapi.GitCommit, len(subs.Git))
 	images := make([]*kargoapi.Image, len(subs.Images))
 	charts := make([]*kargoapi.Chart, len(subs.Charts))
+	allCommits := make([][]kargoapi.GitCommit, len(subs.Git))
+	allImages := make([][]kargoapi.Image, len(subs.Images))
+	allCharts := make([][]kargoapi.Chart, len(subs.Charts))
 	failures := make([]*Failure, len(subs.Git)+len(subs.Images)+len(subs.Charts))
 
 	parallel := d.Parallelism
@@ -122,7 +129,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if !req.ChangedAt.IsZero() {
 				d.Git.InvalidateBefore(string(sub.RepoURL), req.ChangedAt)
 			}
-			found, err := d.Git.Discover(ctx, sub, creds, req.Limit, req.MaxAge)
+			found, err := d.Git.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit), req.MaxAge)
 			if err != nil {
 				return err
 			}
@@ -130,6 +137,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no commits found")
 			}
 			commits[i] = &found[0]
+			allCommits[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -140,7 +148,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if err != nil {
 				return err
 			}
-			found, err := d.Images.Discover(ctx, sub, creds, req.Limit)
+			found, err := d.Images.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit))
 			if err != nil {
 				return err
 			}
@@ -148,6 +156,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no images found")
 			}
 			images[i] = &found[0]
+			allImages[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -162,7 +171,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			if err != nil {
 				return err
 			}
-			found, err := d.Charts.Discover(ctx, sub, creds, req.Limit)
+			found, err := d.Charts.Discover(ctx, sub, creds, limit(sub.DiscoveryLimit, req.Limit))
 			if err != nil {
 				return err
 			}
@@ -170,6 +179,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 				return fmt.Errorf("no chart versions found")
 			}
 			charts[i] = &found[0]
+			allCharts[i] = bounded(found)
 			return nil
 		})
 		slot++
@@ -197,7 +207,21 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 			res.Failures = append(res.Failures, *f)
 		}
 	}
+	for _, c := range allCommits {
+		res.Candidates.Commits = append(res.Candidates.Commits, c...)
+	}
+	for _, i := range allImages {
+		res.Candidates.Images = append(res.Candidates.Images, i...)
+	}
+	for _, c := range allCharts {
+		res.Candidates.Charts = append(res.Candidates.Charts, c...)
+	}
 	return res
+}
+
+// bounded copies the newest kargoapi.MaxDiscoveredPerSubscription of found.
+func bounded[T any](found []T) []T {
+	return append([]T(nil), found[:min(len(found), kargoapi.MaxDiscoveredPerSubscription)]...)
 }
 
 func (d *Discoverer) creds(ctx context.Context, ns string, t credentials.Type, url string) (*credentials.Credentials, error) {
@@ -205,4 +229,13 @@ func (d *Discoverer) creds(ctx context.Context, ns string, t credentials.Type, u
 		return nil, nil
 	}
 	return d.Credentials.Get(ctx, ns, t, url)
+}
+
+// limit is a subscription's own discoveryLimit when it has one, else the
+// subscriber's.
+func limit(own int32, subscriber int) int {
+	if own > 0 {
+		return int(own)
+	}
+	return subscriber
 }

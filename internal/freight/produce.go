@@ -31,11 +31,18 @@ type Producer struct {
 // when it does not exist yet. created says whether this call created it.
 // Existing Freight is returned as it is: nothing is overwritten or lost.
 func (p *Producer) Produce(ctx context.Context, namespace string, origin kargoapi.FreightOrigin, commits []kargoapi.GitCommit, images []kargoapi.Image, charts []kargoapi.Chart) (f *kargoapi.Freight, created bool, err error) {
-	name := Fingerprint(commits, images, charts)
+	name := Fingerprint(&origin, commits, images, charts)
 	existing := &kargoapi.Freight{}
 	key := client.ObjectKey{Namespace: namespace, Name: name}
 	if err := p.Client.Get(ctx, key, existing); err == nil {
 		return existing, false, nil
+	}
+	// Freight named before the origin and commit tags counted keeps its
+	// name; it is this Freight if it has this origin and these artifacts
+	// (tags included). Such Freight is old, so the cache holds it.
+	legacy := &kargoapi.Freight{}
+	if err := p.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: LegacyFingerprint(commits, images, charts)}, legacy); err == nil && legacy.Origin != nil && FingerprintOf(legacy) == name {
+		return legacy, false, nil
 	}
 	// The cache may lag behind a Freight created a moment ago.
 	err = p.Reader.Get(ctx, key, existing)

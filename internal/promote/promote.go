@@ -464,9 +464,53 @@ func setChartDependency(dir string, u kargoapi.HelmChartDependencyUpdate, f *kar
 	if err != nil {
 		return nil, fmt.Errorf("chartPath %s: %w: %w", u.ChartPath, err, sourceerr.ErrInvalid)
 	}
-	return editFile(file, rel, fmt.Sprintf("set dependency %s to %s", u.Name, version), func(b []byte) ([]byte, error) {
+	oldChart, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	changes, err := editFile(file, rel, fmt.Sprintf("set dependency %s to %s", u.Name, version), func(b []byte) ([]byte, error) {
 		return yamledit.SetChartDependencyVersion(b, u.Repository, u.Name, version)
 	})
+	if err != nil {
+		return nil, err
+	}
+	lockChanges, err := syncChartLock(dir, string(u.ChartPath), oldChart, file, u, version)
+	if err != nil {
+		return nil, err
+	}
+	return append(changes, lockChanges...), nil
+}
+
+// syncChartLock keeps the chart's Chart.lock, if it has one, consistent with
+// the dependency version just set in Chart.yaml (chartFile; oldChart is what
+// it held before), so that `helm dependency build` accepts the promoted
+// commit: the locked version and the lock's digest follow. A lock whose
+// digest did not match Chart.yaml before either keeps it, and the change
+// line says so.
+func syncChartLock(dir, chartPath string, oldChart []byte, chartFile string, u kargoapi.HelmChartDependencyUpdate, version string) ([]string, error) {
+	rel := path.Join(chartPath, "Chart.lock")
+	file, err := git.ResolveInRepo(dir, rel)
+	if err != nil {
+		return nil, fmt.Errorf("chartPath %s: %w: %w", chartPath, err, sourceerr.ErrInvalid)
+	}
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	newChart, err := os.ReadFile(chartFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path.Join(chartPath, "Chart.yaml"), err)
+	}
+	what := fmt.Sprintf("lock dependency %s at %s", u.Name, version)
+	var kept bool
+	changes, err := editFile(file, rel, what, func(b []byte) ([]byte, error) {
+		up, err := yamledit.UpdateChartLock(b, oldChart, newChart, u.Repository, u.Name, version)
+		kept = up.DigestKept
+		return up.Lock, err
+	})
+	if err != nil || len(changes) == 0 || !kept {
+		return changes, err
+	}
+	return []string{changes[0] + " (its digest was kept: it did not match Chart.yaml before either, so run helm dependency update)"}, nil
 }
 
 // editFile rewrites file with edit and returns a change line, or nothing when

@@ -141,8 +141,13 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 	}
 
 	setPhaseAndCondition(st, vi)
-	if vi.Phase == kargoapi.VerificationPhaseSuccessful {
+	switch vi.Phase {
+	case kargoapi.VerificationPhaseSuccessful:
 		if err := v.markVerified(ctx, st, vi); err != nil {
+			return requeue, err
+		}
+	case kargoapi.VerificationPhaseFailed:
+		if err := v.markUnverified(ctx, st, vi); err != nil {
 			return requeue, err
 		}
 	}
@@ -408,6 +413,27 @@ func (v *Verifier) markVerified(ctx context.Context, st *kargoapi.Stage, vi *kar
 	f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{VerifiedAt: vi.FinishTime}
 	if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
+	}
+	return nil
+}
+
+// markUnverified withdraws from the Freight that it is verified in st: a
+// verification of it there failed (a re-verification, since the first one
+// to fail never marked it), so the Stages downstream of st must not
+// receive it because of st until st verifies it again. An aborted or
+// errored verification decides nothing and withdraws nothing.
+func (v *Verifier) markUnverified(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.VerificationInfo) error {
+	f := &kargoapi.Freight{}
+	if err := v.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: vi.Freight}, f); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if _, ok := f.Status.VerifiedIn[st.Name]; !ok {
+		return nil
+	}
+	base := f.DeepCopy()
+	delete(f.Status.VerifiedIn, st.Name)
+	if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("withdraw Freight %s's verification in Stage %s: %w", f.Name, st.Name, err)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func kargoDemo(t *testing.T) {
 func newFreight(ns, tag string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 	}

@@ -39,7 +39,7 @@ func demoFreight(tag, alias string) *kargoapi.Freight {
 	return &kargoapi.Freight{
 		TypeMeta: metav1.TypeMeta{APIVersion: kargoapi.GroupVersion.String(), Kind: "Freight"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: freight.Fingerprint(nil, images, nil), Namespace: demo,
+			Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, images, nil), Namespace: demo,
 		},
 		Alias:  alias,
 		Origin: &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},

@@ -113,7 +113,7 @@ func TestGarbageCollectionKeepsTheNewestAndWhatIsInUse(t *testing.T) {
 	// Thousands of Freight, as the Warehouse would have made them, oldest first.
 	names := make([]string, gcFreight)
 	for i := range names {
-		names[i] = freight.Fingerprint(nil, []kargoapi.Image{{RepoURL: repo, Tag: fmt.Sprintf("1.0.%d", i)}}, nil)
+		names[i] = freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, []kargoapi.Image{{RepoURL: repo, Tag: fmt.Sprintf("1.0.%d", i)}}, nil)
 	}
 	start := time.Now()
 	const workers = 8
@@ -257,7 +257,7 @@ func TestGarbageCollectionSkipsFreightThatCameIntoUse(t *testing.T) {
 	for i := range 3 {
 		images := []kargoapi.Image{{RepoURL: repo, Tag: fmt.Sprintf("2.0.%d", i)}}
 		f := &kargoapi.Freight{
-			ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: project},
+			ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: project},
 			Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 			Images:     images,
 		}

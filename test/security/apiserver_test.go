@@ -172,7 +172,7 @@ func apiserverProject(t *testing.T, prefix string) (string, *kargoapi.Freight) {
 	}))
 	images := []kargoapi.Image{{RepoURL: "registry.invalid/app", Tag: "1.0.0", Digest: "sha256:" + strings.Repeat("ab", 32)}}
 	f := &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: project},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: project},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 	}

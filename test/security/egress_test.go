@@ -342,7 +342,7 @@ func egressFreight(t *testing.T, ns, tag string) *kargoapi.Freight {
 	t.Helper()
 	images := []kargoapi.Image{{RepoURL: "nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(ns+tag)))}}
 	f := &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 		Alias:      "egress-" + tag,

@@ -129,7 +129,7 @@ func (p *freightPipeline) commitsOf(t *testing.T, branch string, f *kargoapi.Fre
 func freightCarols(p *freightPipeline, tag string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: p.image, Tag: tag}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: p.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: p.ns},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 	}

@@ -425,7 +425,7 @@ func TestRacingWritersOfOneBranch(t *testing.T) {
 func admissionFreight(ns, tag string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 	}

@@ -148,7 +148,7 @@ func setUpScale(b *testing.B, c client.Client) (freightPerSecond float64) {
 		w := n % scaleLines
 		images := []kargoapi.Image{{RepoURL: fmt.Sprintf("127.0.0.1:1/app-%d", w), Tag: fmt.Sprintf("1.0.%d", n/scaleLines)}}
 		f := &kargoapi.Freight{
-			ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: scaleProject},
+			ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: fmt.Sprintf("w%d", w)}, nil, images, nil), Namespace: scaleProject},
 			Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: fmt.Sprintf("w%d", w)},
 			Images:     images,
 		}

@@ -117,7 +117,7 @@ func argoStage(ns, name, app, repo string, subs kargoapi.Subscriptions) *kargoap
 func newFreight(ns, tag string) *kargoapi.Freight {
 	images := []kargoapi.Image{{RepoURL: "nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
 	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(nil, images, nil), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
 		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
 		Images:     images,
 	}

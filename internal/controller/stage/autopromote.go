@@ -18,36 +18,95 @@ import (
 // a PromotionPolicy.
 const AutoPromotedByLabelKey = "kargo.akuity.io/promotion-policy"
 
-// AutoPromotionCandidate returns the Freight an auto-promotion should move
-// into st, or "" when there is none: newest, the newest available Freight
-// that kargo's controller produced (see NewestAutoPromotable), unless a
-// Promotion for st is still in flight, or that Freight is already current,
-// or it was in st before or was the subject of an earlier Promotion into st
-// (so a manual rollback to older Freight is not undone, and a failed
-// promotion is not retried in a loop, until newer Freight appears).
-func AutoPromotionCandidate(st *kargoapi.Stage, newest string, promos []kargoapi.Promotion) string {
+// Auto-promotion retries: an auto-promotion that ended Errored (a transient
+// failure, such as a Git server answering 503) is tried again after
+// AutoPromotionRetryBase, then twice as long each time up to
+// AutoPromotionRetryMax, at most MaxAutoPromotionAttempts times in all.
+const (
+	AutoPromotionRetryBase   = 10 * time.Second
+	AutoPromotionRetryMax    = 5 * time.Minute
+	MaxAutoPromotionAttempts = 10
+)
+
+// AutoPromotion is what auto-promotion should do for a Stage now.
+type AutoPromotion struct {
+	// Freight is the Freight to promote now, or "".
+	Freight string
+	// Attempt counts the auto-promotions of Freight into the Stage,
+	// this one included: 1 unless earlier ones errored.
+	Attempt int
+	// RetryAt, when set, is when an errored auto-promotion of the newest
+	// Freight may be tried again; nothing is promoted before.
+	RetryAt time.Time
+}
+
+// AutoPromotionCandidate decides what auto-promotion should do for st now:
+// promote newest, the newest available Freight that kargo's controller
+// produced (see NewestAutoPromotable), unless a Promotion for st is still
+// in flight, or that Freight is already current, or it was in st before
+// (so a manual rollback to older Freight is not undone until newer Freight
+// appears), or it was the subject of an earlier Promotion into st. The one
+// exception is an earlier auto-promotion of it that ended Errored, the
+// latest Promotion into st: it is retried with back-off (see
+// AutoPromotionRetryBase), so a Git server that answered 503 once does not
+// leave the Stage behind. A Failed one (the spec is wrong) is not retried,
+// nor is any after a person promoted into st since, nor a manual
+// Promotion: a person's choice stands. promos are st's Promotions, oldest
+// first.
+func AutoPromotionCandidate(st *kargoapi.Stage, newest string, promos []kargoapi.Promotion, now time.Time) AutoPromotion {
 	for _, p := range promos {
 		if !p.Status.Phase.IsTerminal() {
-			return ""
+			return AutoPromotion{}
 		}
 	}
 	if newest == "" {
-		return ""
+		return AutoPromotion{}
 	}
 	if c := st.Status.CurrentFreight; c != nil && c.ID == newest {
-		return ""
+		return AutoPromotion{}
 	}
 	for _, h := range st.Status.History {
 		if h.ID == newest {
-			return ""
+			return AutoPromotion{}
 		}
 	}
-	for _, p := range promos {
-		if p.Spec.Freight == newest {
-			return ""
+	var errored int
+	var last *kargoapi.Promotion
+	for i := range promos {
+		p := &promos[i]
+		if p.Spec.Freight != newest {
+			continue
 		}
+		if p.Labels[AutoPromotedByLabelKey] == "" || p.Status.Phase != kargoapi.PromotionPhaseErrored {
+			return AutoPromotion{}
+		}
+		errored++
+		last = p
 	}
-	return newest
+	if errored == 0 {
+		return AutoPromotion{Freight: newest, Attempt: 1}
+	}
+	if last != &promos[len(promos)-1] || errored >= MaxAutoPromotionAttempts {
+		return AutoPromotion{}
+	}
+	ended := last.CreationTimestamp.Time
+	if last.Status.CompletionTime != nil {
+		ended = last.Status.CompletionTime.Time
+	}
+	if at := ended.Add(RetryDelay(errored)); now.Before(at) {
+		return AutoPromotion{RetryAt: at}
+	}
+	return AutoPromotion{Freight: newest, Attempt: errored + 1}
+}
+
+// RetryDelay is how long to wait after the n-th errored auto-promotion of
+// one Freight before the next.
+func RetryDelay(n int) time.Duration {
+	d := AutoPromotionRetryBase
+	for i := 1; i < n && d < AutoPromotionRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, AutoPromotionRetryMax)
 }
 
 // NewestAutoPromotable returns the name of the newest Freight among all
@@ -66,11 +125,12 @@ func NewestAutoPromotable(st *kargoapi.Stage, all []kargoapi.Freight, now time.T
 
 // autoPromote creates a Promotion for the auto-promotion candidate when a
 // PromotionPolicy enables auto-promotion into st; newest is
-// NewestAutoPromotable's answer.
-func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest string, promos []kargoapi.Promotion) error {
+// NewestAutoPromotable's answer. It returns how long to wait before an
+// errored auto-promotion may be retried, or zero.
+func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest string, promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
 	policies := &kargoapi.PromotionPolicyList{}
 	if err := r.Client.List(ctx, policies, client.InNamespace(st.Namespace), client.MatchingFields{PolicyStageIndex: st.Name}); err != nil {
-		return fmt.Errorf("list PromotionPolicies of Stage %s: %w", st.Name, err)
+		return 0, fmt.Errorf("list PromotionPolicies of Stage %s: %w", st.Name, err)
 	}
 	var policy *kargoapi.PromotionPolicy
 	for i := range policies.Items {
@@ -80,19 +140,27 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 		}
 	}
 	if policy == nil {
-		return nil
+		return 0, nil
 	}
-	candidate := AutoPromotionCandidate(st, newest, promos)
-	if candidate == "" {
-		return nil
+	next := AutoPromotionCandidate(st, newest, promos, now)
+	if !next.RetryAt.IsZero() {
+		return next.RetryAt.Sub(now) + 100*time.Millisecond, nil
 	}
+	if next.Freight == "" {
+		return 0, nil
+	}
+	candidate := next.Freight
 	short := candidate
 	if len(short) > 12 {
 		short = short[:12]
 	}
+	name := fmt.Sprintf("%s-auto-%s", st.Name, short)
+	if next.Attempt > 1 {
+		name = fmt.Sprintf("%s-%d", name, next.Attempt)
+	}
 	promo := &kargoapi.Promotion{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s-auto-%s", st.Name, short),
+			Name:      name,
 			Namespace: st.Namespace,
 			Labels:    map[string]string{AutoPromotedByLabelKey: policy.Name},
 		},
@@ -100,11 +168,16 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 	}
 	if err := r.Client.Create(ctx, promo); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil
+			return 0, nil
 		}
-		return fmt.Errorf("create auto-promotion of %s into Stage %s: %w", candidate, st.Name, err)
+		return 0, fmt.Errorf("create auto-promotion of %s into Stage %s: %w", candidate, st.Name, err)
+	}
+	if next.Attempt > 1 {
+		r.Recorder.Eventf(st, promo, "Normal", "AutoPromotionRetried", "Promote",
+			"PromotionPolicy %s created Promotion %s of Freight %s, attempt %d of %d: the previous one errored", policy.Name, promo.Name, candidate, next.Attempt, MaxAutoPromotionAttempts)
+		return 0, nil
 	}
 	r.Recorder.Eventf(st, promo, "Normal", "AutoPromotionCreated", "Promote",
 		"PromotionPolicy %s created Promotion %s of Freight %s", policy.Name, promo.Name, candidate)
-	return nil
+	return 0, nil
 }

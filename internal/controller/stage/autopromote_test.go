@@ -12,34 +12,65 @@ import (
 )
 
 func TestAutoPromotionCandidate(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	promo := func(freight string, phase kargoapi.PromotionPhase) kargoapi.Promotion {
 		p := kargoapi.Promotion{Spec: kargoapi.PromotionSpec{Stage: "test", Freight: freight}}
 		p.Status.Phase = phase
 		return p
+	}
+	// auto is an auto-promotion that ended ago.
+	auto := func(freight string, phase kargoapi.PromotionPhase, ago time.Duration) kargoapi.Promotion {
+		p := promo(freight, phase)
+		p.Labels = map[string]string{AutoPromotedByLabelKey: "test"}
+		done := metav1.NewTime(now.Add(-ago))
+		p.Status.CompletionTime = &done
+		return p
+	}
+	erroredTimes := func(n int, ago time.Duration) []kargoapi.Promotion {
+		var out []kargoapi.Promotion
+		for range n {
+			out = append(out, auto("new", kargoapi.PromotionPhaseErrored, ago))
+		}
+		return out
 	}
 	cases := []struct {
 		name   string
 		newest string
 		status kargoapi.StageStatus
 		promos []kargoapi.Promotion
-		want   string
+		want   AutoPromotion
 	}{
-		{"nothing available", "", kargoapi.StageStatus{}, nil, ""},
-		{"first Freight", "new", kargoapi.StageStatus{}, nil, "new"},
-		{"newer than current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"}}, nil, "new"},
-		{"already current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "new"}}, nil, ""},
-		{"a promotion is in flight", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhasePending)}, ""},
+		{"nothing available", "", kargoapi.StageStatus{}, nil, AutoPromotion{}},
+		{"first Freight", "new", kargoapi.StageStatus{}, nil, AutoPromotion{Freight: "new", Attempt: 1}},
+		{"newer than current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"}}, nil, AutoPromotion{Freight: "new", Attempt: 1}},
+		{"already current", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "new"}}, nil, AutoPromotion{}},
+		{"a promotion is in flight", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhasePending)}, AutoPromotion{}},
 		{"rolled back manually", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"},
-			History: []kargoapi.SimpleFreight{{ID: "old"}, {ID: "new"}, {ID: "old"}}}, nil, ""},
-		{"failed before", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("new", kargoapi.PromotionPhaseErrored)}, ""},
-		{"earlier promotions ended", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhaseSucceeded)}, "new"},
+			History: []kargoapi.SimpleFreight{{ID: "old"}, {ID: "new"}, {ID: "old"}}}, nil, AutoPromotion{}},
+		{"a manual promotion of it errored", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("new", kargoapi.PromotionPhaseErrored)}, AutoPromotion{}},
+		{"its auto-promotion failed", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{auto("new", kargoapi.PromotionPhaseFailed, time.Hour)}, AutoPromotion{}},
+		{"its auto-promotion errored, back-off not over", "new", kargoapi.StageStatus{}, erroredTimes(1, 3*time.Second),
+			AutoPromotion{RetryAt: now.Add(7 * time.Second)}},
+		{"its auto-promotion errored, back-off over", "new", kargoapi.StageStatus{}, erroredTimes(1, 10*time.Second),
+			AutoPromotion{Freight: "new", Attempt: 2}},
+		{"errored three times: the back-off doubles", "new", kargoapi.StageStatus{}, erroredTimes(3, 30*time.Second),
+			AutoPromotion{RetryAt: now.Add(10 * time.Second)}},
+		{"errored too often", "new", kargoapi.StageStatus{}, erroredTimes(MaxAutoPromotionAttempts, time.Hour), AutoPromotion{}},
+		{"a person promoted since it errored", "new", kargoapi.StageStatus{CurrentFreight: &kargoapi.SimpleFreight{ID: "old"}},
+			[]kargoapi.Promotion{auto("new", kargoapi.PromotionPhaseErrored, time.Hour), promo("old", kargoapi.PromotionPhaseSucceeded)}, AutoPromotion{}},
+		{"earlier promotions ended", "new", kargoapi.StageStatus{}, []kargoapi.Promotion{promo("old", kargoapi.PromotionPhaseSucceeded)}, AutoPromotion{Freight: "new", Attempt: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &kargoapi.Stage{Status: tc.status}
-			require.Equal(t, tc.want, AutoPromotionCandidate(st, tc.newest, tc.promos))
+			require.Equal(t, tc.want, AutoPromotionCandidate(st, tc.newest, tc.promos, now))
 		})
 	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	require.Equal(t, []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute},
+		[]time.Duration{RetryDelay(1), RetryDelay(2), RetryDelay(3), RetryDelay(4), RetryDelay(5), RetryDelay(6), RetryDelay(50)})
 }
 
 // Only Freight kargo's controller produced is ever auto-promoted, whatever

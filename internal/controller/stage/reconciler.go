@@ -145,8 +145,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		st.Status.ObservedGeneration = st.Generation
 		conditions.Ready(&st.Status.Conditions, st.Generation, "Reconciled", readyMessage(st))
 	}
-	if err := r.autoPromote(ctx, st, NewestAutoPromotable(st, all.Items, now), promos); err != nil {
+	retry, err := r.autoPromote(ctx, st, NewestAutoPromotable(st, all.Items, now), promos, now)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if retry > 0 {
+		result = shortest(result, ctrl.Result{RequeueAfter: retry})
 	}
 	if r.Verifier != nil {
 		after, err := r.Verifier.Step(ctx, st)

@@ -78,7 +78,7 @@ func TestReposSubscriptionFillsAvailableFreight(t *testing.T) {
 		newest, older = older, newest
 	}
 	require.Equal(t, "1.24.1", newest.Images[0].Tag)
-	require.Equal(t, freight.Fingerprint([]kargoapi.GitCommit{commit}, newest.Images, nil), newest.ID)
+	require.Equal(t, freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: "test"}, []kargoapi.GitCommit{commit}, newest.Images, nil), newest.ID)
 	require.NotNil(t, newest.FirstSeen)
 
 	// The entry has the shape of the seed's status example.

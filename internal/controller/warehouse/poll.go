@@ -5,14 +5,17 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/freight"
 )
 
 // Subscriber is what polls repositories and produces Freight: a Warehouse,
@@ -32,6 +35,20 @@ type Subscriber struct {
 	LastHandledRefresh *string
 	Conditions         *[]metav1.Condition
 	ObservedGeneration *int64
+	// Discovered, when set, receives what discovery found (a Warehouse's
+	// status.discoveredArtifacts); it is replaced only when that changes,
+	// so an idle Warehouse writes nothing.
+	Discovered **kargoapi.DiscoveredArtifacts
+	// Manual says the subscriber only discovers: Poll produces no
+	// Freight (freightCreationPolicy Manual).
+	Manual bool
+	// Criterion, when not empty, is the freightCreationCriteria
+	// expression a new combination of artifacts must meet to become
+	// Freight.
+	Criterion string
+	// CriterionUnmet, when set, is told whether the newest artifacts were
+	// left without Freight because they did not meet Criterion.
+	CriterionUnmet *bool
 }
 
 // Poller discovers a subscriber's artifacts and produces their Freight.
@@ -81,6 +98,28 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 		return nil, res, err
 	}
 
+	if s.Discovered != nil {
+		recordDiscovered(s.Discovered, found.Candidates, time.Now())
+	}
+	if s.Manual {
+		*s.ObservedGeneration = generation
+		return nil, requeue, nil
+	}
+	if s.Criterion != "" {
+		allowed, err := meetsCriterion(s.Criterion, found)
+		if err != nil {
+			conditions.Stalled(s.Conditions, generation, ReasonInvalidCriteria, err.Error())
+			*s.ObservedGeneration = generation
+			return nil, ctrl.Result{}, reconcile.TerminalError(err)
+		}
+		if s.CriterionUnmet != nil {
+			*s.CriterionUnmet = !allowed
+		}
+		if !allowed {
+			*s.ObservedGeneration = generation
+			return nil, requeue, nil
+		}
+	}
 	f, created, err := p.Producer.Produce(ctx, s.Object.GetNamespace(), s.Origin, found.Commits, found.Images, found.Charts)
 	if err != nil {
 		conditions.Retrying(s.Conditions, generation, "FreightCreationFailed", err.Error())
@@ -101,4 +140,29 @@ func conditionFalse(conds []metav1.Condition, t string) bool {
 		}
 	}
 	return false
+}
+
+// recordDiscovered replaces *into with found, stamped at now, unless it
+// holds the same artifacts already.
+func recordDiscovered(into **kargoapi.DiscoveredArtifacts, found kargoapi.DiscoveredArtifacts, now time.Time) {
+	if cur := *into; cur != nil {
+		same := *cur
+		same.DiscoveredAt = nil
+		if equality.Semantic.DeepEqual(same, found) {
+			return
+		}
+	}
+	at := metav1.NewTime(now)
+	found.DiscoveredAt = &at
+	*into = &found
+}
+
+// meetsCriterion says whether what discovery found meets a
+// freightCreationCriteria expression.
+func meetsCriterion(expression string, found discovery.Result) (bool, error) {
+	c, err := freight.CompileCriterion(expression)
+	if err != nil {
+		return false, err
+	}
+	return c.Allows(found.Commits, found.Images, found.Charts)
 }

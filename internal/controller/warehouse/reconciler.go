@@ -37,6 +37,15 @@ const DefaultInterval = 5 * time.Minute
 // Condition reasons of a Warehouse.
 const (
 	ReasonDiscovered = "FreightAvailable"
+	// ReasonDiscoveredOnly means a Manual Warehouse discovered artifacts
+	// and left creating Freight to people.
+	ReasonDiscoveredOnly = "ArtifactsDiscovered"
+	// ReasonCriteriaNotMet means the newest artifacts did not meet the
+	// Warehouse's freightCreationCriteria.
+	ReasonCriteriaNotMet = "CriteriaNotMet"
+	// ReasonInvalidCriteria means freightCreationCriteria cannot be
+	// evaluated.
+	ReasonInvalidCriteria = "InvalidCriteria"
 )
 
 // Discoverer finds the newest artifacts of a set of subscriptions.
@@ -111,6 +120,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if wh.Spec.Interval != nil && wh.Spec.Interval.Duration > 0 {
 		interval = wh.Spec.Interval.Duration
 	}
+	var unmet bool
 	f, result, err := r.Poller.Poll(ctx, Subscriber{
 		Object:             wh,
 		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: wh.Name},
@@ -121,8 +131,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		LastHandledRefresh: &wh.Status.LastHandledRefresh,
 		Conditions:         &wh.Status.Conditions,
 		ObservedGeneration: &wh.Status.ObservedGeneration,
+		Discovered:         &wh.Status.DiscoveredArtifacts,
+		Manual:             wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual,
+		Criterion:          criterion(wh),
+		CriterionUnmet:     &unmet,
 	})
+	if f == nil && err == nil && unmet {
+		conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonCriteriaNotMet,
+			"The newest artifacts do not meet freightCreationCriteria, so no Freight was made of them; status.discoveredArtifacts shows them")
+		return result, nil
+	}
 	if f == nil {
+		if err == nil && wh.Spec.FreightCreationPolicy == kargoapi.FreightCreationManual && wh.Status.DiscoveredArtifacts != nil {
+			d := wh.Status.DiscoveredArtifacts
+			conditions.Ready(&wh.Status.Conditions, wh.Generation, ReasonDiscoveredOnly,
+				fmt.Sprintf("Discovered %d commits, %d images and %d chart versions (status.discoveredArtifacts); freightCreationPolicy is Manual, so create Freight from them with kargo create freight --warehouse %s",
+					len(d.Commits), len(d.Images), len(d.Charts), wh.Name))
+		}
 		return result, err
 	}
 	wh.Status.LastFreight = &kargoapi.FreightReference{Name: f.Name, Alias: f.Alias}
@@ -186,3 +211,11 @@ func Describe(f *kargoapi.Freight) string {
 }
 
 var _ FreightProducer = (*freight.Producer)(nil)
+
+// criterion is wh's freightCreationCriteria expression, or "".
+func criterion(wh *kargoapi.Warehouse) string {
+	if c := wh.Spec.FreightCreationCriteria; c != nil {
+		return c.Expression
+	}
+	return ""
+}

@@ -112,7 +112,7 @@ func TestNewArtifactsProduceFreightOnce(t *testing.T) {
 	require.NoError(t, h.c.List(context.Background(), list))
 	require.Len(t, list.Items, 1)
 	f := list.Items[0]
-	require.Equal(t, freight.Fingerprint(nil, []kargoapi.Image{nginx}, nil), f.Name)
+	require.Equal(t, freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, []kargoapi.Image{nginx}, nil), f.Name)
 	require.Equal(t, f.Alias, f.Labels[kargoapi.AliasLabelKey])
 	require.Equal(t, &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, f.Origin)
 
@@ -206,7 +206,7 @@ func TestRefreshAnnotationForcesDiscoveryOnce(t *testing.T) {
 
 func TestAliasesAreUniqueInTheProject(t *testing.T) {
 	h := newHarness(t, newWarehouse())
-	name := freight.Fingerprint(nil, []kargoapi.Image{nginx}, nil)
+	name := freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, []kargoapi.Image{nginx}, nil)
 	taken := freight.AliasCandidate(name, 0)
 	other := &kargoapi.Freight{
 		ObjectMeta: metav1.ObjectMeta{Name: "0000000000000000000000000000000000000000", Namespace: "kargo-demo",
@@ -232,4 +232,98 @@ func TestRefreshTime(t *testing.T) {
 	require.Equal(t, time.Unix(1795287600, 0), RefreshTime("1795287600", now))
 	require.Equal(t, now, RefreshTime("please", now))
 	require.Equal(t, now, RefreshTime("2030-01-01T00:00:00Z", now), "a future time means now")
+}
+
+// Freight named before the origin and commit tags were part of its name
+// keeps its name: the Warehouse that made it finds it and makes no copy,
+// unless it is another Warehouse's or its commit had another tag.
+func TestFreightNamedTheOldWayIsFoundAgain(t *testing.T) {
+	tagged := kargoapi.GitCommit{RepoURL: "https://git.example.com/app.git", ID: "02d153f75e5c042d576c713be52b57e1db8ddc97", Tag: "v1.0.0"}
+	for _, tc := range []struct {
+		name   string
+		origin string
+		tag    string
+		reused bool
+	}{
+		{"same origin and artifacts", "kargo-demo", "v1.0.0", true},
+		{"another Warehouse's", "other", "v1.0.0", false},
+		{"the commit had another tag", "kargo-demo", "v1.0.0-rc.1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, newWarehouse())
+			old := tagged
+			old.Tag = tc.tag
+			legacy := &kargoapi.Freight{
+				ObjectMeta: metav1.ObjectMeta{Name: freight.LegacyFingerprint([]kargoapi.GitCommit{old}, []kargoapi.Image{nginx}, nil), Namespace: "kargo-demo"},
+				Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: tc.origin},
+				Commits:    []kargoapi.GitCommit{old},
+				Images:     []kargoapi.Image{nginx},
+			}
+			require.NoError(t, h.c.Create(context.Background(), legacy))
+			h.disc.result = discovery.Result{Commits: []kargoapi.GitCommit{tagged}, Images: []kargoapi.Image{nginx}}
+			_, err := h.reconcile(t)
+			require.NoError(t, err)
+			list := &kargoapi.FreightList{}
+			require.NoError(t, h.c.List(context.Background(), list))
+			last := h.warehouse(t).Status.LastFreight
+			if tc.reused {
+				require.Len(t, list.Items, 1)
+				require.Equal(t, legacy.Name, last.Name)
+				return
+			}
+			require.Len(t, list.Items, 2)
+			require.Equal(t, freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, []kargoapi.GitCommit{tagged}, []kargoapi.Image{nginx}, nil), last.Name)
+		})
+	}
+}
+
+// A Manual Warehouse records what it discovered and creates no Freight; a
+// poll that finds the same writes nothing.
+func TestManualWarehouseOnlyDiscovers(t *testing.T) {
+	wh := newWarehouse()
+	wh.Spec.FreightCreationPolicy = kargoapi.FreightCreationManual
+	h := newHarness(t, wh)
+	older := kargoapi.Image{RepoURL: "nginx", Tag: "1.24.0", Digest: "sha256:bb"}
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}, Candidates: kargoapi.DiscoveredArtifacts{Images: []kargoapi.Image{nginx, older}}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	list := &kargoapi.FreightList{}
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Empty(t, list.Items)
+	got := h.warehouse(t)
+	require.Nil(t, got.Status.LastFreight)
+	require.Equal(t, []kargoapi.Image{nginx, older}, got.Status.DiscoveredArtifacts.Images)
+	require.NotNil(t, got.Status.DiscoveredArtifacts.DiscoveredAt)
+	ready := meta.FindStatusCondition(got.Status.Conditions, kargoapi.ConditionReady)
+	require.Equal(t, ReasonDiscoveredOnly, ready.Reason)
+	require.Contains(t, ready.Message, "kargo create freight --warehouse kargo-demo")
+
+	writes := h.statusWrites
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.Equal(t, writes, h.statusWrites, "an idle Manual Warehouse writes nothing")
+}
+
+// A combination that does not meet freightCreationCriteria becomes no
+// Freight, and the Warehouse says why; one that does, does.
+func TestCreationCriteria(t *testing.T) {
+	wh := newWarehouse()
+	wh.Spec.FreightCreationCriteria = &kargoapi.FreightCreationCriteria{Expression: "images.all(i, !i.tag.contains('-rc'))"}
+	h := newHarness(t, wh)
+	rc := kargoapi.Image{RepoURL: "nginx", Tag: "1.26.0-rc.1", Digest: "sha256:cc"}
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{rc}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	list := &kargoapi.FreightList{}
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Empty(t, list.Items)
+	ready := meta.FindStatusCondition(h.warehouse(t).Status.Conditions, kargoapi.ConditionReady)
+	require.Equal(t, ReasonCriteriaNotMet, ready.Reason)
+
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.NoError(t, h.c.List(context.Background(), list))
+	require.Len(t, list.Items, 1)
+	require.Equal(t, "1.25.0", list.Items[0].Images[0].Tag)
 }

@@ -76,6 +76,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	index        []byte
+	charts       []Chart
 	etag         string
 	lastModified time.Time
 	faults       []*faultState
@@ -126,10 +127,15 @@ func (s *Server) Transport() http.RoundTripper {
 // on.
 func (s *Server) Close() { s.server.Close() }
 
-// SetCharts replaces the index with one listing charts. The validators
-// change only if the content does.
+// SetCharts replaces the index with one listing charts, and serves each
+// chart's package (a tarball holding its Chart.yaml) at the URL the index
+// gives, so `helm dependency build` can download it. The validators change
+// only if the content does.
 func (s *Server) SetCharts(charts ...Chart) {
 	s.setIndex(BuildIndex(charts))
+	s.mu.Lock()
+	s.charts = append([]Chart(nil), charts...)
+	s.mu.Unlock()
 }
 
 // SetIndex serves raw as index.yaml, valid or not.
@@ -251,6 +257,9 @@ func (s *Server) answer(w http.ResponseWriter, req *http.Request) int {
 			return http.StatusUnauthorized
 		}
 	}
+	if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, ".tgz") {
+		return s.servePackage(w, req)
+	}
 	if req.URL.Path != s.opts.Path+"/index.yaml" || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
 		http.NotFound(w, req)
 		return http.StatusNotFound
@@ -267,6 +276,29 @@ func (s *Server) answer(w http.ResponseWriter, req *http.Request) int {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(index)
 	return http.StatusOK
+}
+
+// servePackage answers a request for a chart package the index lists.
+func (s *Server) servePackage(w http.ResponseWriter, req *http.Request) int {
+	s.mu.Lock()
+	charts := s.charts
+	s.mu.Unlock()
+	for _, c := range charts {
+		if req.URL.Path != fmt.Sprintf("%s/%s-%s.tgz", s.opts.Path, c.Name, c.Version) {
+			continue
+		}
+		pkg, err := packageChart(c.Name, fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\ntype: application\n", c.Name, c.Version))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return http.StatusInternalServerError
+		}
+		w.Header().Set("Content-Type", "application/gzip")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(pkg)
+		return http.StatusOK
+	}
+	http.NotFound(w, req)
+	return http.StatusNotFound
 }
 
 // notModified applies RFC 9110: If-None-Match wins over If-Modified-Since.

@@ -58,22 +58,32 @@ func PushOCIChart(t testing.TB, reg *registry.Registry, repo, name, version stri
 
 func chartTarball(t testing.TB, name, chartYAML string) []byte {
 	t.Helper()
+	b, err := packageChart(name, chartYAML)
+	if err != nil {
+		t.Fatalf("chart tarball: %v", err)
+	}
+	return b
+}
+
+// packageChart returns a chart package, as `helm package` makes one, that
+// holds only name/Chart.yaml.
+func packageChart(name, chartYAML string) ([]byte, error) {
 	var buf bytes.Buffer
 	gw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gw)
 	if err := tw.WriteHeader(&tar.Header{Name: name + "/Chart.yaml", Mode: 0o644, Size: int64(len(chartYAML))}); err != nil {
-		t.Fatalf("chart tarball: %v", err)
+		return nil, err
 	}
 	if _, err := tw.Write([]byte(chartYAML)); err != nil {
-		t.Fatalf("chart tarball: %v", err)
+		return nil, err
 	}
 	if err := tw.Close(); err != nil {
-		t.Fatalf("chart tarball: %v", err)
+		return nil, err
 	}
 	if err := gw.Close(); err != nil {
-		t.Fatalf("chart tarball: %v", err)
+		return nil, err
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 func mustHash(t testing.TB, d string) v1.Hash {

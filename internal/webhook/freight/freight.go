@@ -14,6 +14,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -181,6 +182,11 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		if c := f.CreatedBy; c == nil || c.Username != req.UserInfo.Username || c.Controller != controller {
 			return deny.Forbidden(fmt.Sprintf("createdBy: must be %q, the user creating the Freight, as kargo's mutating webhook records it; another webhook changed it", req.UserInfo.Username))
 		}
+		if !controller {
+			if refusal := v.discoveredOnly(ctx, f); refusal != nil {
+				return *refusal
+			}
+		}
 		return v.uniqueAlias(ctx, f)
 	case admissionv1.Update:
 		f, old := &kargoapi.Freight{}, &kargoapi.Freight{}
@@ -198,6 +204,34 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		return v.notInUse(ctx, req)
 	}
 	return admission.Allowed("")
+}
+
+// discoveredOnly refuses Freight that a person creates for a Warehouse
+// whose freightCreationPolicy is Manual unless every artifact is one the
+// Warehouse discovered (status.discoveredArtifacts), at most one per
+// repository. Freight for other Warehouses is as it always was: never
+// auto-promoted, promoted only by someone who may promote and chooses it.
+func (v *Validator) discoveredOnly(ctx context.Context, f *kargoapi.Freight) *admission.Response {
+	if f.Origin == nil || f.Origin.Kind != kargoapi.FreightOriginWarehouse {
+		return nil
+	}
+	wh := &kargoapi.Warehouse{}
+	if err := v.Reader.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: f.Origin.Name}, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		r := deny.Error(fmt.Errorf("get Warehouse %s: %w", f.Origin.Name, err))
+		return &r
+	}
+	if wh.Spec.FreightCreationPolicy != kargoapi.FreightCreationManual {
+		return nil
+	}
+	if problems := kargofreight.Undiscovered(f, wh.Status.DiscoveredArtifacts); len(problems) > 0 {
+		r := deny.Forbidden(fmt.Sprintf("Freight for Warehouse %q (freightCreationPolicy Manual) may only use artifacts it discovered: %s; see kargo get warehouse %s -o yaml (status.discoveredArtifacts), or refresh it",
+			wh.Name, strings.Join(problems, "; "), wh.Name))
+		return &r
+	}
+	return nil
 }
 
 // uniqueAlias refuses an alias another Freight of the project holds.

@@ -1,4 +1,6 @@
-// Package warehouse holds the admission rule for Warehouses: a Warehouse
+// Package warehouse holds the admission rules for Warehouses: their
+// subscriptions, in either shape, follow the rules of a Stage's
+// subscriptions.repos (see subscriptionRules); and a Warehouse
 // decides which artifacts become the Freight of the Stages that subscribe
 // to it, and auto-promotion moves that Freight on without anyone's further
 // say. So creating a Warehouse, or changing its spec, needs the promote
@@ -18,6 +20,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
 	"github.com/kargohq/kargo/internal/webhook/project"
@@ -47,10 +50,24 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
 		return *refusal
 	}
+	// The schema leaves subscriptions to this webhook (see
+	// subscriptionRules); nothing is decoded before they are checked.
+	invalid, err := checkSubscriptions(ctx, req.Object.Raw)
+	if err != nil {
+		return deny.Error(err)
+	}
+	if len(invalid) > 0 {
+		return deny.Invalid(invalid.ToAggregate().Error())
+	}
 	wh, old := &kargoapi.Warehouse{}, &kargoapi.Warehouse{}
 	changed, refusal := admit.Decode(v.Decode, req, "Warehouse", wh, old)
 	if refusal != nil {
 		return *refusal
+	}
+	if c := wh.Spec.FreightCreationCriteria; c != nil {
+		if _, err := freight.CompileCriterion(c.Expression); err != nil {
+			return deny.Invalid("spec.freightCreationCriteria.expression: " + err.Error())
+		}
 	}
 	if changed && equality.Semantic.DeepEqual(old.Spec, wh.Spec) {
 		return admission.Allowed("")
