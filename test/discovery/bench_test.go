@@ -85,7 +85,6 @@ func BenchmarkWebhookToFreight(b *testing.B) {
 
 	receiver := httptest.NewServer(&webhookreceiver.Receiver{Client: env.Admin, Secrets: env.Admin})
 	defer receiver.Close()
-	push := []byte(fmt.Sprintf(`{"repository":{"clone_url":%q}}`, gs.RepoURL("mono")))
 	before := gs.Counts("mono")
 	var latencies []time.Duration
 	i := 0
@@ -95,6 +94,9 @@ func BenchmarkWebhookToFreight(b *testing.B) {
 		b.StopTimer()
 		commit := gs.Commit(b, "mono", "main", map[string]string{fmt.Sprintf("apps/app-%d/values.yaml", app): fmt.Sprintf("replicas: %d\n", i+1)}, "bump")
 		b.StartTimer()
+		// Each push names its new head, as GitHub's do: the receiver
+		// refuses a body it has seen within its replay window.
+		push := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":%q}}`, commit, gs.RepoURL("mono")))
 		start := time.Now()
 		req, err := http.NewRequest(http.MethodPost, receiver.URL+"/webhooks/"+ns+"/github", bytes.NewReader(push))
 		require.NoError(b, err)
