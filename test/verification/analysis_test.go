@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/verification/analysis"
 )
@@ -168,10 +169,11 @@ func TestAnalysisRunIsMirrored(t *testing.T) {
 }
 
 // Argo Rollouts ends a terminated run as Successful ("Run Terminated")
-// unless a metric had failed already. Whoever may patch AnalysisRuns in the
-// project (Argo Rollouts' install aggregates that right into the admin and
-// edit roles) can terminate kargo's run, but that does not verify the
-// Freight: the verification fails, saying the run was terminated.
+// unless a metric had failed already. Only kargo and Argo Rollouts may
+// change kargo's runs (test/security: a user who may patch AnalysisRuns is
+// refused), but a run terminated by either must not verify the Freight:
+// the verification fails, saying the run was terminated. The test
+// terminates it as Argo Rollouts' controller.
 func TestTerminatedAnalysisRunDoesNotVerify(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewProject(t, "analysis")
@@ -193,7 +195,12 @@ func TestTerminatedAnalysisRunDoesNotVerify(t *testing.T) {
 	ar.SetGroupVersionKind(analysis.RunGVK)
 	ar.SetNamespace(ns)
 	ar.SetName(run)
-	require.NoError(t, env.Admin.Patch(ctx, ar, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))))
+	user, groups := localcp.ArgoRolloutsUser()
+	cfg, err := env.UserConfig(user, groups...)
+	require.NoError(t, err)
+	rollouts, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	require.NoError(t, err)
+	require.NoError(t, rollouts.Patch(ctx, ar, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))))
 
 	kubetest.Eventually(t, analysisTimeout, "the verification ends", func() (bool, string) {
 		v := getStage(t, ns, "uat").Status.Verification
