@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,6 +116,14 @@ func appHealth(app *argocdv1.Application, sus []kargoapi.ArgoCDSourceUpdate) (ka
 	if op := st.OperationState; op != nil && (op.Phase == argocdv1.OperationFailed || op.Phase == argocdv1.OperationError) {
 		return kargoapi.HealthStateUnhealthy, withMessage(fmt.Sprintf("Application %s's last sync ended in %s", name, op.Phase), op.Message)
 	}
+	if op := st.OperationState; st.Health.Status == argocdv1.HealthStatusMissing && op != nil && op.Phase == argocdv1.OperationSucceeded &&
+		op.FinishedAt != nil && now().Sub(op.FinishedAt.Time) < missingAfterSyncGrace {
+		// Seen with the real Argo CD: for a moment after a sync that
+		// created the resources, its cache has not seen them yet and it
+		// reports them Missing. Unhealthy would fail a verification that
+		// is running; wait for Argo CD to catch up.
+		return kargoapi.HealthStateProgressing, fmt.Sprintf("Application %s was synced at %s and Argo CD does not see its resources yet", name, op.FinishedAt.UTC().Format(time.RFC3339))
+	}
 	switch st.Health.Status {
 	case argocdv1.HealthStatusHealthy:
 	case argocdv1.HealthStatusProgressing, argocdv1.HealthStatusSuspended:
@@ -169,6 +178,13 @@ func wrongRevision(app *argocdv1.Application, sus []kargoapi.ArgoCDSourceUpdate)
 	}
 	return "", "", false
 }
+
+// missingAfterSyncGrace is how long after a successful sync Missing counts
+// as Argo CD catching up rather than as resources gone.
+const missingAfterSyncGrace = 30 * time.Second
+
+// now is time.Now, replaced in tests.
+var now = time.Now
 
 // severity orders health states from best to worst.
 func severity(s kargoapi.HealthState) int {

@@ -2,9 +2,12 @@ package argocd
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -63,6 +66,26 @@ func TestAppHealth(t *testing.T) {
 			}),
 			state: kargoapi.HealthStateProgressing,
 			msg:   "Application argocd/guestbook is syncing: waiting for healthy state of /ConfigMap/first",
+		},
+		{
+			// Seen with the real Argo CD right after a sync that created the
+			// resources: its cache lags.
+			name: "Missing right after a successful sync",
+			app: synced(func(a *argocdv1.Application) {
+				a.Status.Health = argocdv1.HealthStatus{Status: argocdv1.HealthStatusMissing}
+				a.Status.OperationState.FinishedAt = &metav1.Time{Time: time.Now().Add(-5 * time.Second)}
+			}),
+			state: kargoapi.HealthStateProgressing,
+			msg:   "Application argocd/guestbook was synced at ",
+		},
+		{
+			name: "Missing long after the last sync",
+			app: synced(func(a *argocdv1.Application) {
+				a.Status.Health = argocdv1.HealthStatus{Status: argocdv1.HealthStatusMissing}
+				a.Status.OperationState.FinishedAt = &metav1.Time{Time: time.Now().Add(-time.Minute)}
+			}),
+			state: kargoapi.HealthStateUnhealthy,
+			msg:   "Application argocd/guestbook is Missing",
 		},
 		{
 			name: "sync failed",
@@ -173,6 +196,10 @@ func TestAppHealth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			state, msg := appHealth(tc.app, tc.sus)
 			require.Equal(t, tc.state, state)
+			if strings.HasSuffix(tc.msg, " at ") { // the message goes on with a time
+				require.True(t, strings.HasPrefix(msg, tc.msg), msg)
+				return
+			}
 			require.Equal(t, tc.msg, msg)
 		})
 	}

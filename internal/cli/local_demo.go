@@ -157,6 +157,7 @@ Publish a new image tag with: kargo local demo publish 1.27.0
 // Healthy), and says what it holds.
 func waitFirstFreightInTest(ctx context.Context, c client.Client, timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
+	var verifiedAt time.Time
 	for {
 		st := &kargoapi.Stage{}
 		err := c.Get(ctx, client.ObjectKey{Namespace: demo.Project, Name: demo.Stages[0]}, st)
@@ -164,7 +165,12 @@ func waitFirstFreightInTest(ctx context.Context, c client.Client, timeout time.D
 			f := &kargoapi.Freight{}
 			err = c.Get(ctx, client.ObjectKey{Namespace: demo.Project, Name: cur.ID}, f)
 			if _, verified := f.Status.VerifiedIn[demo.Stages[0]]; err == nil && verified {
-				return fmt.Sprintf("Freight %s is in %s, verified, health %s", cur.Alias, demo.Stages[0], healthOf(st))
+				if verifiedAt.IsZero() {
+					verifiedAt = time.Now()
+				}
+				if healthyOrUnwatched(st) || time.Since(verifiedAt) > healthSettle {
+					return fmt.Sprintf("Freight %s is in %s, verified, health %s", cur.Alias, demo.Stages[0], healthOf(st))
+				}
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -320,6 +326,7 @@ func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string
 		}
 		// Verified there (with Argo CD: once it reports the synced commit
 		// Healthy), the Freight is available downstream.
+		var verifiedAt time.Time
 		for {
 			f := &kargoapi.Freight{}
 			if err := api.GetInto(ctx, apiclient.Freight, demo.Project, found.Name, f); err != nil {
@@ -330,12 +337,13 @@ func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string
 				if err := api.GetInto(ctx, apiclient.Stages, demo.Project, stage, st); err != nil {
 					return err
 				}
-				health := "no health reported"
-				if st.Status.Health != nil {
-					health = "health " + string(st.Status.Health.Status)
+				if verifiedAt.IsZero() {
+					verifiedAt = time.Now()
 				}
-				fmt.Fprintf(out, "Verified in %s (%s)\n", stage, health)
-				break
+				if healthyOrUnwatched(st) || time.Since(verifiedAt) > healthSettle {
+					fmt.Fprintf(out, "Verified in %s (health %s)\n", stage, healthOf(st))
+					break
+				}
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("Freight %s was not verified in %s within %s: see kargo get stage %s --project %s", found.Alias, stage, o.timeout, stage, demo.Project)

@@ -234,6 +234,7 @@ func (g *globals) waitForVerified(ctx context.Context, c *apiclient.Client, out 
 	pr := &progress{w: out, tty: g.isTerminal(out)}
 	var failed string
 	var last *kargoapi.Stage
+	var verifiedAt time.Time
 	err := g.follow(ctx, c, apiclient.Stages, project, stage, func(raw json.RawMessage) (bool, error) {
 		st := &kargoapi.Stage{}
 		if err := json.Unmarshal(raw, st); err != nil {
@@ -258,7 +259,12 @@ func (g *globals) waitForVerified(ctx context.Context, c *apiclient.Client, out 
 				return true, nil
 			}
 		} else if _, ok := f.Status.VerifiedIn[stage]; ok {
-			return true, nil
+			// Argo CD's view can flicker for a moment after a sync: once
+			// verified, wait briefly for the health to settle.
+			if verifiedAt.IsZero() {
+				verifiedAt = g.now()
+			}
+			return healthyOrUnwatched(st) || g.now().Sub(verifiedAt) > healthSettle, nil
 		}
 		pr.show(fmt.Sprintf("Stage %s: health %s, waiting for verification", stage, healthOf(st)))
 		return false, nil
@@ -273,6 +279,16 @@ func (g *globals) waitForVerified(ctx context.Context, c *apiclient.Client, out 
 	}
 	pr.done(fmt.Sprintf("Verified in %s: health %s", stage, healthOf(last)))
 	return nil
+}
+
+// healthSettle is how long a command that waits for verification waits
+// on for the Stage's health to read Healthy once the Freight is verified.
+const healthSettle = 30 * time.Second
+
+// healthyOrUnwatched says whether st reports no health (no Applications)
+// or Healthy.
+func healthyOrUnwatched(st *kargoapi.Stage) bool {
+	return st.Status.Health == nil || st.Status.Health.Status == kargoapi.HealthStateHealthy
 }
 
 func healthOf(st *kargoapi.Stage) string {
