@@ -51,7 +51,7 @@ CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$work/paus
 go run ./hack/image/ociarchive --name localhost/pause:ci --out "$CLUSTER_IMAGES/pause.tar" \
   --layer "$work/pause" --entrypoint /pause --user 65535:65535 > /dev/null
 say "images built"
-go test -c -o "$work/cluster.test" ./test/cluster
+go test -tags cluster -c -o "$work/cluster.test" ./test/cluster
 
 hack/cluster/up.sh
 say "cluster up"

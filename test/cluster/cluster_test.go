@@ -1,9 +1,5 @@
-// Package cluster installs kargo with its Helm chart on a real single-node
-// cluster (hack/cluster/up.sh: a kubelet running the image in containerd)
-// and runs the seed pipeline through the installed controller, API server
-// and CLI. hack/cluster/test.sh (make test-cluster) builds everything, starts
-// the cluster and runs this test inside the cluster's network namespace;
-// without KARGO_CLUSTER_DIR it is skipped.
+//go:build cluster
+
 package cluster
 
 import (
@@ -60,7 +56,7 @@ type env struct {
 func setup(t *testing.T) *env {
 	dir := os.Getenv("KARGO_CLUSTER_DIR")
 	if dir == "" {
-		t.Skip("no cluster: run make test-cluster (hack/cluster/test.sh), which starts one and sets KARGO_CLUSTER_DIR")
+		t.Fatal("no cluster: run make test-cluster (hack/cluster/test.sh), which starts one and sets KARGO_CLUSTER_DIR")
 	}
 	root, err := kubetest.RepoRoot()
 	require.NoError(t, err)

@@ -16,28 +16,24 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/helmserver"
+	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 )
 
-// chartLockHelm finds a real helm binary: $HELM, the one hack/argocd-bins.sh
-// builds, one built by `GOBIN=~/.cache/kargo-helm/v4.3.1 go install
-// helm.sh/helm/v4/cmd/helm@v4.3.1`, or helm on PATH.
+// chartLockHelm finds a real helm binary: $HELM, or the one
+// hack/argocd-bins.sh builds (v4.3.1, with Argo CD; `make test` builds it
+// first). It fails the test when there is none: the lock must be checked by
+// the real helm.
 func chartLockHelm(t *testing.T) string {
 	t.Helper()
 	if h := os.Getenv("HELM"); h != "" {
 		return h
 	}
-	home, _ := os.UserHomeDir()
-	for _, pattern := range []string{".cache/argocd-bins/*/helm", ".cache/kargo-helm/*/helm"} {
-		if found, _ := filepath.Glob(filepath.Join(home, pattern)); len(found) > 0 {
-			return found[0]
-		}
+	dir, err := kubetest.HackBuilt("ARGOCD_BINS", "argocd-bins.sh", []string{"helm"})
+	if err != nil {
+		t.Fatalf("no helm binary (set HELM, or build it with `make argocd-bins`): %v", err)
 	}
-	if h, err := exec.LookPath("helm"); err == nil {
-		return h
-	}
-	t.Skip("no helm binary: run hack/argocd-bins.sh, or set HELM")
-	return ""
+	return filepath.Join(dir, "helm")
 }
 
 // chartLockRunHelm runs helm with its configuration and caches in dir.

@@ -309,8 +309,9 @@ func TestAPIServerAbortTerminatesTheRun(t *testing.T) {
 // which it reads back for the result. The API server here runs no kubelet
 // (and no kube-controller-manager), so the Job's Pod never runs and the
 // measurement never completes: this test checks what can be seen without
-// one (the Job, a Running run, a Running verification) and then skips the
-// rest, which only a cluster with a kubelet can show.
+// one (the Job, a Running run, a Running verification). The Job's result
+// reaching the run needs a cluster with a kubelet, which make test-cluster
+// has and this package has not.
 func TestAPIServerJobMetricNeedsAKubelet(t *testing.T) {
 	ctx := context.Background()
 	st := newStage(t, "job")
@@ -350,7 +351,6 @@ func TestAPIServerJobMetricNeedsAKubelet(t *testing.T) {
 	s, err := r.Status(ctx, st.Namespace, name)
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.VerificationPhaseRunning, ToVerificationPhase(s))
-	t.Skip("the Job's Pod needs a kubelet to run, which this API server has not: the Job metric cannot complete here")
 }
 
 func TestAPIServerStartRefusesBadTemplates(t *testing.T) {
