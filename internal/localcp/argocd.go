@@ -164,12 +164,19 @@ func (a *ArgoCD) install(ctx context.Context, o ArgoCDOptions) error {
 // ArgoCDCRDs reads Argo CD's Application and AppProject CRDs from binDir,
 // as hack/argocd-bins.sh copies them out of Argo CD's module.
 func ArgoCDCRDs(binDir string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return readCRDs(binDir, "Argo CD", "make argocd-bins", "application-crd.yaml", "appproject-crd.yaml")
+}
+
+// readCRDs reads the named CRD files from binDir/crds, where a hack/
+// script copied them out of a real part's module; what names the part and
+// how to rebuild it, for the error.
+func readCRDs(binDir, what, rebuild string, names ...string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, name := range []string{"application-crd.yaml", "appproject-crd.yaml"} {
+	for _, name := range names {
 		path := filepath.Join(binDir, "crds", name)
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read Argo CD's CRD: %w; rebuild the binaries with `make argocd-bins`", err)
+			return nil, fmt.Errorf("read a CRD of %s: %w; rebuild the binaries with `%s`", what, err, rebuild)
 		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := yaml.Unmarshal(raw, crd); err != nil {

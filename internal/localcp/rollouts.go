@@ -182,20 +182,7 @@ func installArgoRollouts(ctx context.Context, o ArgoRolloutsOptions) error {
 
 // ArgoRolloutsCRDs reads ArgoRolloutsCRDFiles from binDir/crds.
 func ArgoRolloutsCRDs(binDir string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, name := range ArgoRolloutsCRDFiles {
-		path := filepath.Join(binDir, "crds", name)
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read Argo Rollouts' CRD: %w; rebuild the binaries with `make rollouts-bins`", err)
-		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(raw, crd); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", path, err)
-		}
-		crds = append(crds, crd)
-	}
-	return crds, nil
+	return readCRDs(binDir, "Argo Rollouts", "make rollouts-bins", ArgoRolloutsCRDFiles...)
 }
 
 // argoRolloutsClusterRole reads the ClusterRole Argo Rollouts ships for its
