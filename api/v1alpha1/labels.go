@@ -27,6 +27,16 @@ const (
 	// are never deleted.
 	KeepPromotionsAnnotationKey = "kargo.akuity.io/keep-promotions"
 
+	// RefreshAnnotationKey, on a Warehouse or a Stage with repository
+	// subscriptions, asks for discovery now whenever its value changes. The
+	// value is a token: an RFC 3339 time (what the webhook receiver writes,
+	// when the push arrived) or Unix seconds; `kargo refresh` writes one.
+	RefreshAnnotationKey = "kargo.akuity.io/refresh"
+
+	// AutoPromotedByLabelKey, on a Promotion, names the PromotionPolicy
+	// whose auto-promotion created it.
+	AutoPromotedByLabelKey = "kargo.akuity.io/promotion-policy"
+
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )
@@ -49,4 +59,27 @@ const (
 	// is LabelTrueValue); kargo revoke deletes it when its last subject
 	// goes.
 	GrantLabelKey = "kargo.akuity.io/grant"
+)
+
+// Keys of the AnalysisRuns that verification creates: they say which Stage,
+// Freight and verification a run belongs to. A value that is not a valid
+// label value, such as a Stage name longer than 63 characters, is shortened
+// and ends with a hash of the whole value.
+const (
+	// StageLabelKey names the Stage an AnalysisRun verifies.
+	StageLabelKey = "kargo.akuity.io/stage"
+	// FreightLabelKey names the Freight an AnalysisRun verifies.
+	FreightLabelKey = "kargo.akuity.io/freight"
+	// VerificationIDLabelKey names the verification an AnalysisRun belongs to.
+	VerificationIDLabelKey = "kargo.akuity.io/verification-id"
+)
+
+// Keys of the Secrets that hold repository credentials.
+const (
+	// CredentialTypeLabelKey marks a Secret as credentials of a kind of
+	// repository: git, image or helm.
+	CredentialTypeLabelKey = "kargo.akuity.io/cred-type"
+	// CredentialURLPatternLabelKey marks credential Secrets whose
+	// repoURLPattern is a regular expression rather than one URL.
+	CredentialURLPatternLabelKey = "kargo.akuity.io/cred-url-pattern"
 )

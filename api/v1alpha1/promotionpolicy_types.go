@@ -11,7 +11,6 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:categories=kargo
-// +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.stage`
 // +kubebuilder:printcolumn:name="Auto Promotion",type=boolean,JSONPath=`.enableAutoPromotion`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -31,21 +30,6 @@ type PromotionPolicy struct {
 	//
 	// +optional
 	EnableAutoPromotion bool `json:"enableAutoPromotion,omitempty"`
-
-	// Status is the observed state of the policy.
-	//
-	// +optional
-	Status PromotionPolicyStatus `json:"status,omitempty"`
-}
-
-// PromotionPolicyStatus is the observed state of a PromotionPolicy.
-type PromotionPolicyStatus struct {
-	// Conditions are the policy's Ready condition and friends.
-	//
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // PromotionPolicyList is a list of PromotionPolicies.

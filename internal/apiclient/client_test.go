@@ -26,7 +26,6 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
 	"github.com/kargohq/kargo/internal/apitypes"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
@@ -198,11 +197,11 @@ func TestActions(t *testing.T) {
 
 	w, err := c.RefreshWarehouse(ctx, p, "w")
 	require.NoError(t, err)
-	require.NotEmpty(t, w.Annotations[warehouse.RefreshAnnotationKey])
+	require.NotEmpty(t, w.Annotations[kargoapi.RefreshAnnotationKey])
 
 	st, err := c.RefreshStage(ctx, p, "test")
 	require.NoError(t, err)
-	require.NotEmpty(t, st.Annotations[warehouse.RefreshAnnotationKey])
+	require.NotEmpty(t, st.Annotations[kargoapi.RefreshAnnotationKey])
 
 	st, err = c.Verify(ctx, p, "test", true)
 	require.NoError(t, err)

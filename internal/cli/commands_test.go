@@ -21,7 +21,6 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
 	"github.com/kargohq/kargo/internal/authz"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
@@ -533,7 +532,7 @@ func TestRefreshWait(t *testing.T) {
 	r := h.run("refresh", "warehouse", "kargo-demo", "--wait", "--timeout", "1m")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	w := get(h, "kargo-demo", &kargoapi.Warehouse{})
-	require.Equal(t, w.Annotations[warehouse.RefreshAnnotationKey], w.Status.LastHandledRefresh)
+	require.Equal(t, w.Annotations[kargoapi.RefreshAnnotationKey], w.Status.LastHandledRefresh)
 	last := w.Status.LastFreight
 	newest := get(h, last.Name, &kargoapi.Freight{})
 	require.Equal(t, "1.1.0", newest.Images[0].Tag, "the refresh found the new image")
@@ -566,7 +565,7 @@ func TestRefreshStage(t *testing.T) {
 	r := h.run("refresh", "stage", "test", "--wait")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, "Refresh of Stage test requested\nStage test subscribes to no repositories itself; there is nothing to wait for\n", r.stdout)
-	require.NotEmpty(t, get(h, "test", &kargoapi.Stage{}).Annotations[warehouse.RefreshAnnotationKey])
+	require.NotEmpty(t, get(h, "test", &kargoapi.Stage{}).Annotations[kargoapi.RefreshAnnotationKey])
 
 	r = h.run("refresh", "stage", "nope")
 	require.Equal(t, "Error: Stage \"nope\" not found in project \""+h.project+"\" (kargo get stages --project "+h.project+" lists them)\n", r.stderr)

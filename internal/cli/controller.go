@@ -9,7 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/scheme"
@@ -18,7 +18,7 @@ import (
 )
 
 func newControllerCommand() *cobra.Command {
-	opts := controller.Options{Webhooks: &webhook.Options{}}
+	opts := manager.Options{Webhooks: &webhook.Options{}}
 	var (
 		installFirst bool
 		outbound     egressFlags
@@ -58,7 +58,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 					return err
 				}
 			}
-			mgr, err := controller.NewManager(ctx, cfg, opts)
+			mgr, err := manager.NewManager(ctx, cfg, opts)
 			if err != nil {
 				return err
 			}

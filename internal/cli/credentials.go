@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kargohq/kargo/internal/credentials"
@@ -117,7 +119,7 @@ func (f *credentialFlags) secret(name string, stdin io.Reader) (string, error) {
 		return "", usageError{errors.New("give exactly one of --repo-url and --repo-url-pattern")}
 	}
 	data := map[string][]byte{}
-	labels := map[string]string{credentials.TypeLabelKey: string(t)}
+	labels := map[string]string{kargoapi.CredentialTypeLabelKey: string(t)}
 	if f.repoURL != "" {
 		data[credentials.RepoURLKey] = []byte(f.repoURL)
 	} else {
@@ -125,7 +127,7 @@ func (f *credentialFlags) secret(name string, stdin io.Reader) (string, error) {
 			return "", usageError{fmt.Errorf("--repo-url-pattern is not a regular expression: %w", err)}
 		}
 		data[credentials.RepoURLPatternKey] = []byte(f.repoURLPattern)
-		labels[credentials.URLPatternLabelKey] = "true"
+		labels[kargoapi.CredentialURLPatternLabelKey] = "true"
 	}
 
 	password := f.passwordStdin || f.passwordFile != ""

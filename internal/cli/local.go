@@ -21,7 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/demo"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
@@ -201,7 +201,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 			}
 		}()
 	}
-	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
+	mgr, err := manager.NewManager(ctx, cfg, manager.Options{
 		MetricsAddr:         "0",
 		HealthAddr:          "0",
 		CacheDir:            filepath.Join(o.dataDir, "cache"),

@@ -13,7 +13,6 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 )
 
 func newRefreshCommand(g *globals) *cobra.Command {
@@ -66,7 +65,7 @@ has done so (status.lastHandledRefresh shows the request's token).`,
 					fmt.Fprintf(out, "Stage %s subscribes to no repositories itself; there is nothing to wait for\n", name)
 					return nil
 				}
-				token := obj.GetAnnotations()[warehouse.RefreshAnnotationKey]
+				token := obj.GetAnnotations()[kargoapi.RefreshAnnotationKey]
 				if token == "" {
 					return fmt.Errorf("wait for the refresh of %s %s: the server did not say which refresh token it set", rt.kind, name)
 				}

@@ -49,6 +49,8 @@ import (
 	"sort"
 	"strings"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -63,16 +65,15 @@ const (
 	TypeHelm  Type = "helm"
 )
 
-// Labels and data keys of credential Secrets.
+// Data keys of credential Secrets (their labels are kargoapi.CredentialTypeLabelKey
+// and kargoapi.CredentialURLPatternLabelKey).
 const (
-	TypeLabelKey       = "kargo.akuity.io/cred-type"
-	URLPatternLabelKey = "kargo.akuity.io/cred-url-pattern"
-	RepoURLKey         = "repoURL"
-	RepoURLPatternKey  = "repoURLPattern"
-	UsernameKey        = "username"
-	PasswordKey        = "password"
-	SSHPrivateKeyKey   = "sshPrivateKey"
-	KnownHostsKey      = "knownHosts"
+	RepoURLKey        = "repoURL"
+	RepoURLPatternKey = "repoURLPattern"
+	UsernameKey       = "username"
+	PasswordKey       = "password"
+	SSHPrivateKeyKey  = "sshPrivateKey"
+	KnownHostsKey     = "knownHosts"
 
 	GitHubAppIDKey             = "githubAppID"
 	GitHubAppInstallationIDKey = "githubAppInstallationID"
@@ -158,7 +159,7 @@ type KubernetesStore struct {
 // Get implements Store.
 func (s KubernetesStore) Get(ctx context.Context, namespace string, t Type, repoURL string) (*Credentials, error) {
 	list := &corev1.SecretList{}
-	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{TypeLabelKey: string(t)}); err != nil {
+	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.CredentialTypeLabelKey: string(t)}); err != nil {
 		return nil, fmt.Errorf("list %s credential Secrets in %s: %w", t, namespace, err)
 	}
 	matchURL := repoURL
@@ -200,7 +201,7 @@ func match(secrets []corev1.Secret, repoURL, matchURL string) (*Credentials, err
 	var patternMatch *corev1.Secret
 	for i := range secrets {
 		s := &secrets[i]
-		if s.Labels[URLPatternLabelKey] == "true" {
+		if s.Labels[kargoapi.CredentialURLPatternLabelKey] == "true" {
 			if patternMatch != nil {
 				continue
 			}

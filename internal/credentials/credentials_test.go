@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,11 +14,11 @@ import (
 
 func secret(name string, pattern bool, url, user string) corev1.Secret {
 	s := corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kargo-demo", Labels: map[string]string{TypeLabelKey: "git"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kargo-demo", Labels: map[string]string{kargoapi.CredentialTypeLabelKey: "git"}},
 		Data:       map[string][]byte{UsernameKey: []byte(user), PasswordKey: []byte("pw-" + user)},
 	}
 	if pattern {
-		s.Labels[URLPatternLabelKey] = "true"
+		s.Labels[kargoapi.CredentialURLPatternLabelKey] = "true"
 		s.Data[RepoURLPatternKey] = []byte(url)
 	} else {
 		s.Data[RepoURLKey] = []byte(url)

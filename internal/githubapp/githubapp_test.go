@@ -96,7 +96,7 @@ func TestGitWithAppCredentials(t *testing.T) {
 	policy := egress.New(egress.Options{Allow: egress.MustParseRules(api.Listener.Addr().String(), gs.Host())})
 
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "p", Labels: map[string]string{credentials.TypeLabelKey: "git"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "p", Labels: map[string]string{kargoapi.CredentialTypeLabelKey: "git"}},
 		Data: map[string][]byte{
 			credentials.RepoURLKey:                 []byte(gs.RepoURL("app")),
 			credentials.GitHubAppIDKey:             []byte("123"),

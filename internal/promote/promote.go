@@ -18,7 +18,6 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
-	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/repourl"
@@ -53,14 +52,12 @@ type Promoter struct {
 	ArgoCD *argocd.Updater
 }
 
-var _ promotion.Promoter = (*Promoter)(nil)
-
 // Promote applies every gitRepoUpdate of st for f, in order, with one commit
 // per update. A commit already made for this Promotion (found by its
 // Kargo-Promotion trailer) is not made again. Errors that the spec or the
 // repository's content must fix wrap sourceerr.ErrInvalid.
-func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promotion.Outcome, error) {
-	var out promotion.Outcome
+func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
+	var out Outcome
 	pm := st.Spec.PromotionMechanisms
 	if pm == nil {
 		return out, nil
@@ -143,8 +140,8 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 // for st on its write branch (found by the Kargo-Stage trailer) is the
 // Promotion's (its Kargo-Promotion trailer). A Stage whose Promotion was
 // deleted while it ran learns from it what that Promotion did.
-func (p *Promoter) Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (promotion.Landing, error) {
-	var l promotion.Landing
+func (p *Promoter) Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (Landing, error) {
+	var l Landing
 	if st.Spec.PromotionMechanisms == nil {
 		return l, nil
 	}

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
@@ -198,18 +197,18 @@ func TestLanding(t *testing.T) {
 
 	l, err := p.Landing(context.Background(), st, "uid-1")
 	require.NoError(t, err)
-	require.Equal(t, promotion.Landing{Missing: []string{where}}, l, "no branch yet")
+	require.Equal(t, Landing{Missing: []string{where}}, l, "no branch yet")
 
 	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p1", UID: "uid-1"}})
 	require.NoError(t, err)
 	head := gs.BranchHead(t, "gitops", "stages/test")
 	l, err = p.Landing(context.Background(), st, "uid-1")
 	require.NoError(t, err)
-	require.Equal(t, promotion.Landing{Landed: []string{where + " @ " + head[:7]}}, l)
+	require.Equal(t, Landing{Landed: []string{where + " @ " + head[:7]}}, l)
 
 	l, err = p.Landing(context.Background(), st, "uid-2")
 	require.NoError(t, err)
-	require.Equal(t, promotion.Landing{Missing: []string{where}}, l, "another Promotion's commit is not this one's")
+	require.Equal(t, Landing{Missing: []string{where}}, l, "another Promotion's commit is not this one's")
 }
 
 // Of two Stages that write one branch (they raced past the webhook, or

@@ -17,11 +17,12 @@ import (
 	"k8s.io/client-go/transport"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"strconv"
 )
 
 // impersonating returns clients that act as u: the Kubernetes API server
@@ -271,7 +272,7 @@ func (s *Server) refresher(k *kind) handlerFunc {
 		obj := k.newObject()
 		obj.SetNamespace(project)
 		obj.SetName(name)
-		if err := c.Patch(context.WithoutCancel(ctx), obj, annotationPatch(warehouse.RefreshAnnotationKey)); err != nil {
+		if err := c.Patch(context.WithoutCancel(ctx), obj, annotationPatch(kargoapi.RefreshAnnotationKey)); err != nil {
 			if apierrors.IsNotFound(err) {
 				return notFoundIn(k, project, name)
 			}

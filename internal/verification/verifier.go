@@ -21,12 +21,6 @@ import (
 // HistoryLimit bounds a Stage's status.verificationHistory.
 const HistoryLimit = 10
 
-// Condition types and reasons the Verifier sets on Stages.
-const (
-	ConditionHealthy  = "Healthy"
-	ConditionVerified = "Verified"
-)
-
 // Verifier advances the verification of each Stage's current Freight:
 // it waits for the Stage to be healthy, runs the checks of
 // spec.verification, and marks the Freight verified in the Stage when every
@@ -451,7 +445,7 @@ func recordHealth(st *kargoapi.Stage, h kargoapi.Health) {
 	if len(st.Status.History) > 0 && st.Status.History[0].ID == st.Status.CurrentFreight.ID {
 		st.Status.History[0].Health = h.DeepCopy()
 	}
-	cond := metav1.Condition{Type: ConditionHealthy, ObservedGeneration: st.Generation, Reason: string(h.Status), Message: describeHealth(h)}
+	cond := metav1.Condition{Type: kargoapi.ConditionHealthy, ObservedGeneration: st.Generation, Reason: string(h.Status), Message: describeHealth(h)}
 	switch h.Status {
 	case kargoapi.HealthStateHealthy:
 		cond.Status = metav1.ConditionTrue
@@ -474,7 +468,7 @@ func describeHealth(h kargoapi.Health) string {
 // setPhaseAndCondition shows the verification in the Stage's phase and its
 // Verified condition.
 func setPhaseAndCondition(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {
-	cond := metav1.Condition{Type: ConditionVerified, ObservedGeneration: st.Generation, Reason: string(vi.Phase)}
+	cond := metav1.Condition{Type: kargoapi.ConditionVerified, ObservedGeneration: st.Generation, Reason: string(vi.Phase)}
 	switch vi.Phase {
 	case kargoapi.VerificationPhaseSuccessful:
 		st.Status.Phase = kargoapi.StagePhaseSteady

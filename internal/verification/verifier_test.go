@@ -94,7 +94,7 @@ func TestPassingCheckVerifiesTheFreight(t *testing.T) {
 	require.Equal(t, kargoapi.VerificationPhaseSuccessful, st.Status.Verification.Phase)
 	require.Equal(t, int32(2), st.Status.Verification.Checks[0].Measurements)
 	require.Equal(t, kargoapi.StagePhaseSteady, st.Status.Phase)
-	require.True(t, meta.IsStatusConditionTrue(st.Status.Conditions, ConditionVerified))
+	require.True(t, meta.IsStatusConditionTrue(st.Status.Conditions, kargoapi.ConditionVerified))
 	got := verifiedIn(t, c)
 	require.Contains(t, got, "uat")
 	require.NotNil(t, got["uat"].VerifiedAt, "soak times count from verifiedAt")
@@ -109,7 +109,7 @@ func TestFailingCheckLeavesItUnverified(t *testing.T) {
 	require.Contains(t, st.Status.Verification.Message, "http check smoke")
 	require.Contains(t, st.Status.Verification.Message, "503")
 	require.Equal(t, kargoapi.StagePhaseFailed, st.Status.Phase)
-	cond := meta.FindStatusCondition(st.Status.Conditions, ConditionVerified)
+	cond := meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionVerified)
 	require.NotNil(t, cond)
 	require.Equal(t, metav1.ConditionFalse, cond.Status)
 	require.Contains(t, cond.Message, "stays unverified")
@@ -166,6 +166,6 @@ func TestHealthGatesVerification(t *testing.T) {
 	health = kargoapi.Health{Status: kargoapi.HealthStateHealthy}
 	stepUntil(t, v, st)
 	require.Equal(t, kargoapi.VerificationPhaseSuccessful, st.Status.Verification.Phase)
-	require.True(t, meta.IsStatusConditionTrue(st.Status.Conditions, ConditionHealthy))
+	require.True(t, meta.IsStatusConditionTrue(st.Status.Conditions, kargoapi.ConditionHealthy))
 	require.Contains(t, verifiedIn(t, c), "uat")
 }

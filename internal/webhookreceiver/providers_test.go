@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 )
 
 // providerCase is one provider's request: its path, the payload it sends
@@ -147,7 +146,7 @@ func refreshAnnotations(t *testing.T, ns string) map[string]string {
 	require.NoError(t, env.Admin.List(context.Background(), list, client.InNamespace(ns)))
 	got := map[string]string{}
 	for _, w := range list.Items {
-		got[w.Name] = w.Annotations[warehouse.RefreshAnnotationKey]
+		got[w.Name] = w.Annotations[kargoapi.RefreshAnnotationKey]
 	}
 	return got
 }

@@ -86,7 +86,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/repourl"
 )
@@ -391,7 +390,7 @@ func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]st
 }
 
 func annotate(ctx context.Context, c client.Client, obj client.Object, token string) error {
-	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, warehouse.RefreshAnnotationKey, token)
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, kargoapi.RefreshAnnotationKey, token)
 	if err := c.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", patch)); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("refresh %s: %w", obj.GetName(), err)
 	}

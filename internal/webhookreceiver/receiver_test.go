@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 )
 
@@ -80,7 +79,7 @@ func TestPushRefreshesOnlyWatchersOfTheRepository(t *testing.T) {
 		for _, name := range []string{"demo", "demo-ssh", "other", "nginx"} {
 			wh := &kargoapi.Warehouse{}
 			require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, wh))
-			got[name] = wh.Annotations[warehouse.RefreshAnnotationKey]
+			got[name] = wh.Annotations[kargoapi.RefreshAnnotationKey]
 		}
 		return got
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -66,12 +68,12 @@ func TestCreateCredentials(t *testing.T) {
 	require.NotContains(t, s.transcript.String()+r.stdout+r.stderr, token)
 	got := &corev1.Secret{}
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gitops"}, got))
-	require.Equal(t, "git", got.Labels[credentials.TypeLabelKey])
+	require.Equal(t, "git", got.Labels[kargoapi.CredentialTypeLabelKey])
 	require.Equal(t, token, string(got.Data[credentials.PasswordKey]))
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gitops-ssh"}, got))
 	require.True(t, strings.HasPrefix(string(got.Data[credentials.SSHPrivateKeyKey]), "-----BEGIN OPENSSH"))
 	require.NotEmpty(t, got.Data[credentials.KnownHostsKey])
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "ghcr"}, got))
-	require.Equal(t, "true", got.Labels[credentials.URLPatternLabelKey])
-	require.Equal(t, "image", got.Labels[credentials.TypeLabelKey])
+	require.Equal(t, "true", got.Labels[kargoapi.CredentialURLPatternLabelKey])
+	require.Equal(t, "image", got.Labels[kargoapi.CredentialTypeLabelKey])
 }

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
@@ -46,7 +45,7 @@ func TestCreationCriteriaFilterFreight(t *testing.T) {
 		got := &kargoapi.Warehouse{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(wh), got))
 		ready := meta.FindStatusCondition(got.Status.Conditions, kargoapi.ConditionReady)
-		return ready != nil && ready.Reason == warehouse.ReasonCriteriaNotMet, fmt.Sprintf("%+v", ready)
+		return ready != nil && ready.Reason == kargoapi.ReasonCriteriaNotMet, fmt.Sprintf("%+v", ready)
 	})
 	require.Len(t, freightOf(t, ns, "releases"), 1)
 

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
@@ -25,7 +24,7 @@ import (
 
 func gitSecret(ns, name, url, user, password string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{credentials.TypeLabelKey: string(credentials.TypeGit)}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{kargoapi.CredentialTypeLabelKey: string(credentials.TypeGit)}},
 		StringData: map[string]string{credentials.RepoURLKey: url, credentials.UsernameKey: user, credentials.PasswordKey: password},
 	}
 }
@@ -45,7 +44,7 @@ func freightOf(t testing.TB, ns string, origin string) []kargoapi.Freight {
 
 func refresh(t *testing.T, obj client.Object) {
 	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, warehouse.RefreshAnnotationKey, time.Now().UTC().Format(time.RFC3339Nano))
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, kargoapi.RefreshAnnotationKey, time.Now().UTC().Format(time.RFC3339Nano))
 	require.NoError(t, env.Admin.Patch(context.Background(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))))
 }
 

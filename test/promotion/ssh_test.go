@@ -40,7 +40,7 @@ func TestPipelineOverSSH(t *testing.T) {
 	image := reg.Host() + "/nginx"
 
 	require.NoError(t, env.Admin.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "gitops-ssh", Namespace: ns, Labels: map[string]string{credentials.TypeLabelKey: "git"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "gitops-ssh", Namespace: ns, Labels: map[string]string{kargoapi.CredentialTypeLabelKey: "git"}},
 		Data: map[string][]byte{
 			credentials.RepoURLKey:       []byte(repo),
 			credentials.SSHPrivateKeyKey: sshd.ClientKey,

@@ -33,7 +33,6 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/cli"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/server"
@@ -300,7 +299,7 @@ func TestAPIServerServiceAccountTokens(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.code, string(r.body))
 		wh := &kargoapi.Warehouse{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "w"}, wh))
-		require.NotEmpty(t, wh.Annotations[warehouse.RefreshAnnotationKey])
+		require.NotEmpty(t, wh.Annotations[kargoapi.RefreshAnnotationKey])
 	})
 
 	t.Run("a ServiceAccount token admin can apply manifests through the API", func(t *testing.T) {
@@ -620,7 +619,7 @@ func TestAPIServerWebhookReceiver(t *testing.T) {
 	refreshToken := func() string {
 		wh := &kargoapi.Warehouse{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: project, Name: "w"}, wh))
-		return wh.Annotations[warehouse.RefreshAnnotationKey]
+		return wh.Annotations[kargoapi.RefreshAnnotationKey]
 	}
 	push := func(after string) string {
 		return fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":"https://git.invalid/example/app.git"}}`, after)

@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
@@ -31,7 +30,7 @@ import (
 func credsSSHSecret(t *testing.T, ns, name, repoURL string, key, knownHosts []byte) {
 	t.Helper()
 	require.NoError(t, env.Admin.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{credentials.TypeLabelKey: "git"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{kargoapi.CredentialTypeLabelKey: "git"}},
 		Data: map[string][]byte{
 			credentials.RepoURLKey:       []byte(repoURL),
 			credentials.SSHPrivateKeyKey: key,
@@ -133,7 +132,7 @@ func TestCredsWebhookReceivers(t *testing.T) {
 	annotation := func() string {
 		w := &kargoapi.Warehouse{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "w"}, w))
-		return w.Annotations[warehouse.RefreshAnnotationKey]
+		return w.Annotations[kargoapi.RefreshAnnotationKey]
 	}
 	before := annotation()
 	post := func(path string, header map[string]string, body string) (int, string) {

@@ -11,19 +11,6 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 )
 
-// Reasons of a Project's Ready condition.
-const (
-	// ReasonNamespaceReady means the Project's namespace exists and is
-	// labelled as a Kargo project.
-	ReasonNamespaceReady = "NamespaceReady"
-	// ReasonNamespaceNotAProject means a namespace of the Project's name
-	// exists without the project label; the controller leaves it alone.
-	ReasonNamespaceNotAProject = "NamespaceNotAProject"
-	// ReasonNamespaceTerminating means the Project's namespace is being
-	// deleted; the controller creates it again once it is gone.
-	ReasonNamespaceTerminating = "NamespaceTerminating"
-)
-
 // namespaceState is what the controller found where a Project's namespace
 // should be.
 type namespaceState int
@@ -60,7 +47,7 @@ func classify(ns *corev1.Namespace) namespaceState {
 func setReady(p *kargoapi.Project) {
 	p.Status.Phase = kargoapi.ProjectPhaseReady
 	p.Status.ObservedGeneration = p.Generation
-	conditions.Ready(&p.Status.Conditions, p.Generation, ReasonNamespaceReady,
+	conditions.Ready(&p.Status.Conditions, p.Generation, kargoapi.ReasonNamespaceReady,
 		fmt.Sprintf("namespace %q is ready", p.Name))
 }
 
@@ -69,7 +56,7 @@ func setReady(p *kargoapi.Project) {
 // still at work on it.
 func setTerminating(p *kargoapi.Project) {
 	p.Status.Phase = kargoapi.ProjectPhaseInitializing
-	conditions.Retrying(&p.Status.Conditions, p.Generation, ReasonNamespaceTerminating,
+	conditions.Retrying(&p.Status.Conditions, p.Generation, kargoapi.ReasonNamespaceTerminating,
 		fmt.Sprintf("namespace %q is being deleted; it will be created again for this Project once it is gone", p.Name))
 }
 
@@ -79,7 +66,7 @@ func setTerminating(p *kargoapi.Project) {
 func setNotAProject(p *kargoapi.Project) {
 	p.Status.Phase = kargoapi.ProjectPhaseInitializationFailed
 	p.Status.ObservedGeneration = p.Generation
-	conditions.Stalled(&p.Status.Conditions, p.Generation, ReasonNamespaceNotAProject,
+	conditions.Stalled(&p.Status.Conditions, p.Generation, kargoapi.ReasonNamespaceNotAProject,
 		fmt.Sprintf("namespace %q exists and is not a Kargo project; label it %s=%s to adopt it into this Project, or delete the Project and choose another name",
 			p.Name, kargoapi.ProjectLabelKey, kargoapi.LabelTrueValue))
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,8 +29,9 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/availability"
-	"github.com/kargohq/kargo/internal/controller/stage"
+	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification"
 )
@@ -45,29 +48,14 @@ const MaxSyncWait = 15 * time.Minute
 // syncWaitPoll is how often a waiting Promotion looks again.
 const syncWaitPoll = 2 * time.Second
 
-// Outcome is what applying a Stage's promotion mechanisms did.
-type Outcome struct {
-	// Summary has one line per change, such as "set image nginx to 1.25.0
-	// in stages/test (stages/test @ 3f2a1b0)".
-	Summary []string
-}
-
-// Landing is what a Stage's Git write branches hold of one Promotion.
-type Landing struct {
-	// Landed names the gitRepoUpdates ("<repoURL> <branch> @ <commit>")
-	// whose write branch holds the Promotion's commit as the newest made
-	// for the Stage; Missing names the others ("<repoURL> <branch>").
-	Landed, Missing []string
-}
-
 // Promoter applies a Stage's promotion mechanisms. It must be idempotent per
 // Promotion: called again for the same Promotion after a crash, it finishes
 // the work without doing it twice.
 type Promoter interface {
-	Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error)
+	Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promote.Outcome, error)
 	// Landing tells what the Stage's Git write branches hold of the
 	// Promotion with uid, which may no longer exist.
-	Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (Landing, error)
+	Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (promote.Landing, error)
 }
 
 // Reconciler reconciles Promotions.
@@ -113,7 +101,7 @@ func (r *Reconciler) queuedBehind(ctx context.Context, o client.Object) []reconc
 		return nil
 	}
 	list := &kargoapi.PromotionList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingFields{stage.PromotionStageIndex: p.Spec.Stage}); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingFields{index.PromotionsByStage: p.Spec.Stage}); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
@@ -260,7 +248,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if sourceerr.Terminal(err) {
 			phase = kargoapi.PromotionPhaseFailed
 		}
-		r.Recorder.Eventf(promo, st, "Warning", "Promotion"+string(phase), "Promote", "%s", err.Error())
+		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(phase), "Promote", "%s", err.Error())
 		unchanged := "the repositories and the Stage are unchanged"
 		if len(out.Summary) > 0 {
 			// A Git update pushed before a later update failed.
@@ -278,18 +266,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // head returns the name of the Promotion of promo's Stage that runs now or
 // runs next: a Running one, else the oldest non-terminal one.
 func (r *Reconciler) head(ctx context.Context, promo *kargoapi.Promotion) (string, error) {
-	list := &kargoapi.PromotionList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(promo.Namespace), client.MatchingFields{stage.PromotionStageIndex: promo.Spec.Stage}); err != nil {
-		return "", fmt.Errorf("list Promotions of Stage %s: %w", promo.Spec.Stage, err)
+	promos, err := index.PromotionsOf(ctx, r.Client, promo.Namespace, promo.Spec.Stage)
+	if err != nil {
+		return "", err
 	}
-	stage.SortPromotions(list.Items)
 	head := promo.Name
-	for _, p := range list.Items {
+	for _, p := range promos {
 		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
 			return p.Name, nil
 		}
 	}
-	for _, p := range list.Items {
+	for _, p := range promos {
 		if !p.Status.Phase.IsTerminal() {
 			head = p.Name
 			break
@@ -310,7 +297,7 @@ func (r *Reconciler) end(promo *kargoapi.Promotion, phase kargoapi.PromotionPhas
 	promo.Status.Message = msg
 	promo.Status.CompletionTime = &now
 	observe(promo, phase, r.Now())
-	r.Recorder.Eventf(promo, nil, "Warning", "Promotion"+string(phase), "Promote", "%s", msg)
+	r.Recorder.Eventf(promo, nil, corev1.EventTypeWarning, "Promotion"+string(phase), "Promote", "%s", msg)
 }
 
 // claim records promo as the Stage's current Promotion.
@@ -376,7 +363,7 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	promo.Status.CompletionTime = &now
 	observe(promo, phase, r.Now())
 	if phase == kargoapi.PromotionPhaseSucceeded {
-		r.Recorder.Eventf(promo, st, "Normal", "PromotionSucceeded", "Promote", "%s", msg)
+		r.Recorder.Eventf(promo, st, corev1.EventTypeNormal, "PromotionSucceeded", "Promote", "%s", msg)
 	}
 	return nil
 }
@@ -444,7 +431,7 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 			return fmt.Errorf("get Freight %s: %w", ref.Freight.ID, err)
 		}
 	}
-	var landing Landing
+	var landing promote.Landing
 	why := "its Stage has no Git write branches to tell what it did"
 	switch {
 	case f == nil:
@@ -460,14 +447,14 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	if len(landing.Landed) > 0 && len(landing.Missing) == 0 {
 		msg := fmt.Sprintf("Promotion %s was deleted while it ran, after its commits reached %s: %s is the current Freight, as the branches say",
 			ref.Name, strings.Join(landing.Landed, ", "), describe(f))
-		r.Recorder.Eventf(st, nil, "Normal", "DeletedPromotionRecovered", "Recover", "%s", msg)
+		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "DeletedPromotionRecovered", "Recover", "%s", msg)
 		out, err := r.Promoter.Promote(ctx, st, f, gone)
 		if err != nil {
 			phase := kargoapi.PromotionPhaseErrored
 			if sourceerr.Terminal(err) {
 				phase = kargoapi.PromotionPhaseFailed
 			}
-			r.Recorder.Eventf(st, nil, "Warning", "Promotion"+string(phase), "Recover", "finishing deleted Promotion %s: %s", ref.Name, err.Error())
+			r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "Promotion"+string(phase), "Recover", "finishing deleted Promotion %s: %s", ref.Name, err.Error())
 			return r.finish(ctx, st, f, gone, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error())
 		}
 		if len(out.Summary) > 0 {
@@ -490,7 +477,7 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("release Stage %s from deleted Promotion %s: %w", st.Name, ref.Name, err)
 	}
-	r.Recorder.Eventf(st, nil, "Warning", "DeletedPromotionReleased", "Recover",
+	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "DeletedPromotionReleased", "Recover",
 		"Promotion %s was deleted while it ran and %s; the Stage is released, its current Freight unchanged; promote again to move it", ref.Name, why)
 	return nil
 }

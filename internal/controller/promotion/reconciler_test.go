@@ -15,7 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/stage"
+	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
@@ -24,19 +25,19 @@ type fakePromoter struct {
 	calls []string
 	err   error
 	// landing is what Landing answers.
-	landing Landing
+	landing promote.Landing
 }
 
-func (p *fakePromoter) Landing(context.Context, *kargoapi.Stage, types.UID) (Landing, error) {
+func (p *fakePromoter) Landing(context.Context, *kargoapi.Stage, types.UID) (promote.Landing, error) {
 	return p.landing, nil
 }
 
-func (p *fakePromoter) Promote(_ context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
+func (p *fakePromoter) Promote(_ context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promote.Outcome, error) {
 	p.calls = append(p.calls, promo.Name)
 	if p.err != nil {
-		return Outcome{}, p.err
+		return promote.Outcome{}, p.err
 	}
-	return Outcome{Summary: []string{"set image nginx to " + f.Images[0].Tag}}, nil
+	return promote.Outcome{Summary: []string{"set image nginx to " + f.Images[0].Tag}}, nil
 }
 
 const ns = "kargo-demo"
@@ -82,7 +83,7 @@ func setup(t *testing.T, objs ...client.Object) *harness {
 	require.NoError(t, err)
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
-		WithIndex(&kargoapi.Promotion{}, stage.PromotionStageIndex, stage.PromotionStage).Build()
+		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).Build()
 	p := &fakePromoter{}
 	return &harness{c: c, p: p, r: &Reconciler{
 		Client: c, Promoter: p, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
@@ -238,7 +239,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 
 	t.Run("its commit is on the branch: the Stage holds its Freight", func(t *testing.T) {
 		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), newPromotion("next", "test", "f0", 0))
-		h.p.landing = Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
+		h.p.landing = promote.Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
 		h.reconcile(t, "next")
 		require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "next").Status.Phase, "the claim is released first")
 		h.reconcile(t, "gone")
@@ -254,7 +255,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 
 	t.Run("its commit never reached the branch: the Stage keeps its Freight", func(t *testing.T) {
 		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"))
-		h.p.landing = Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		st := h.stage(t, "test")
 		require.Nil(t, st.Status.CurrentPromotion)
@@ -268,7 +269,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 		again := newPromotion("gone", "test", "f0", 0)
 		again.UID = "uid-new"
 		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), again)
-		h.p.landing = Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		require.Equal(t, kargoapi.PromotionPhaseErrored, h.stage(t, "test").Status.LastPromotion.Phase, "the old claim is released")
 		h.reconcile(t, "gone")

@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
+	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/freight"
 )
-
-// AutoPromotedByLabelKey marks Promotions the controller created because of
-// a PromotionPolicy.
-const AutoPromotedByLabelKey = "kargo.akuity.io/promotion-policy"
 
 // Auto-promotion retries: an auto-promotion that ended Errored (a transient
 // failure, such as a Git server answering 503) is tried again after
@@ -77,7 +75,7 @@ func AutoPromotionCandidate(st *kargoapi.Stage, newest string, promos []kargoapi
 		if p.Spec.Freight != newest {
 			continue
 		}
-		if p.Labels[AutoPromotedByLabelKey] == "" || p.Status.Phase != kargoapi.PromotionPhaseErrored {
+		if p.Labels[kargoapi.AutoPromotedByLabelKey] == "" || p.Status.Phase != kargoapi.PromotionPhaseErrored {
 			return AutoPromotion{}
 		}
 		errored++
@@ -128,14 +126,14 @@ func NewestAutoPromotable(st *kargoapi.Stage, all []kargoapi.Freight, now time.T
 // NewestAutoPromotable's answer. It returns how long to wait before an
 // errored auto-promotion may be retried, or zero.
 func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest string, promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
-	policies := &kargoapi.PromotionPolicyList{}
-	if err := r.Client.List(ctx, policies, client.InNamespace(st.Namespace), client.MatchingFields{PolicyStageIndex: st.Name}); err != nil {
-		return 0, fmt.Errorf("list PromotionPolicies of Stage %s: %w", st.Name, err)
+	policies, err := index.PoliciesOf(ctx, r.Client, st.Namespace, st.Name)
+	if err != nil {
+		return 0, err
 	}
 	var policy *kargoapi.PromotionPolicy
-	for i := range policies.Items {
-		if policies.Items[i].EnableAutoPromotion {
-			policy = &policies.Items[i]
+	for i := range policies {
+		if policies[i].EnableAutoPromotion {
+			policy = &policies[i]
 			break
 		}
 	}
@@ -162,7 +160,7 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: st.Namespace,
-			Labels:    map[string]string{AutoPromotedByLabelKey: policy.Name},
+			Labels:    map[string]string{kargoapi.AutoPromotedByLabelKey: policy.Name},
 		},
 		Spec: kargoapi.PromotionSpec{Stage: st.Name, Freight: candidate},
 	}
@@ -173,11 +171,11 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 		return 0, fmt.Errorf("create auto-promotion of %s into Stage %s: %w", candidate, st.Name, err)
 	}
 	if next.Attempt > 1 {
-		r.Recorder.Eventf(st, promo, "Normal", "AutoPromotionRetried", "Promote",
+		r.Recorder.Eventf(st, promo, corev1.EventTypeNormal, "AutoPromotionRetried", "Promote",
 			"PromotionPolicy %s created Promotion %s of Freight %s, attempt %d of %d: the previous one errored", policy.Name, promo.Name, candidate, next.Attempt, MaxAutoPromotionAttempts)
 		return 0, nil
 	}
-	r.Recorder.Eventf(st, promo, "Normal", "AutoPromotionCreated", "Promote",
+	r.Recorder.Eventf(st, promo, corev1.EventTypeNormal, "AutoPromotionCreated", "Promote",
 		"PromotionPolicy %s created Promotion %s of Freight %s", policy.Name, promo.Name, candidate)
 	return 0, nil
 }

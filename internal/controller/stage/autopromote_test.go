@@ -21,7 +21,7 @@ func TestAutoPromotionCandidate(t *testing.T) {
 	// auto is an auto-promotion that ended ago.
 	auto := func(freight string, phase kargoapi.PromotionPhase, ago time.Duration) kargoapi.Promotion {
 		p := promo(freight, phase)
-		p.Labels = map[string]string{AutoPromotedByLabelKey: "test"}
+		p.Labels = map[string]string{kargoapi.AutoPromotedByLabelKey: "test"}
 		done := metav1.NewTime(now.Add(-ago))
 		p.Status.CompletionTime = &done
 		return p

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -25,7 +24,8 @@ import (
 	argocd "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/conditions"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/verification"
 )
 
@@ -47,7 +47,7 @@ type Reconciler struct {
 	Client client.Client
 	// Poller polls the Stage's own repository subscriptions, as it does a
 	// Warehouse's.
-	Poller   *warehouse.Poller
+	Poller   *poll.Poller
 	Recorder events.EventRecorder
 	// Verifier follows health and runs verifications after promotions;
 	// nil leaves both alone.
@@ -77,7 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfFreight)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
 		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: warehouse.RetryRateLimiter()}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: poll.RetryRateLimiter()}).
 		Complete(r)
 }
 
@@ -143,7 +143,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Repos == nil {
 		st.Status.ObservedGeneration = st.Generation
-		conditions.Ready(&st.Status.Conditions, st.Generation, "Reconciled", readyMessage(st))
+		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonReconciled, readyMessage(st))
 	}
 	retry, err := r.autoPromote(ctx, st, NewestAutoPromotable(st, all.Items, now), promos, now)
 	if err != nil {
@@ -197,24 +197,7 @@ func freightRefs(st *kargoapi.Stage) []*kargoapi.SimpleFreight {
 
 // promotionsOf lists the Promotions of st, oldest first.
 func (r *Reconciler) promotionsOf(ctx context.Context, st *kargoapi.Stage) ([]kargoapi.Promotion, error) {
-	list := &kargoapi.PromotionList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingFields{PromotionStageIndex: st.Name}); err != nil {
-		return nil, fmt.Errorf("list Promotions of Stage %s: %w", st.Name, err)
-	}
-	SortPromotions(list.Items)
-	return list.Items, nil
-}
-
-// SortPromotions orders Promotions by creation time, then name: the order in
-// which they run.
-func SortPromotions(p []kargoapi.Promotion) {
-	sort.SliceStable(p, func(i, j int) bool {
-		ti, tj := p[i].CreationTimestamp, p[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return p[i].Name < p[j].Name
-	})
+	return index.PromotionsOf(ctx, r.Client, st.Namespace, st.Name)
 }
 
 func readyMessage(st *kargoapi.Stage) string {
@@ -228,19 +211,19 @@ func readyMessage(st *kargoapi.Stage) string {
 // discoverRepos polls the Stage's own repository subscriptions; the Freight
 // they produce names the Stage as its origin, which makes it available here.
 func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
-	f, result, err := r.Poller.Poll(ctx, warehouse.Subscriber{
+	f, result, err := r.Poller.Poll(ctx, poll.Subscriber{
 		Object:             st,
 		Origin:             kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: st.Name},
 		Subscriptions:      repos,
 		Limit:              discoveryLimit,
 		Interval:           pollInterval,
-		Refresh:            st.Annotations[warehouse.RefreshAnnotationKey],
+		Refresh:            st.Annotations[kargoapi.RefreshAnnotationKey],
 		LastHandledRefresh: &st.Status.LastHandledRefresh,
 		Conditions:         &st.Status.Conditions,
 		ObservedGeneration: &st.Status.ObservedGeneration,
 	})
 	if f != nil {
-		conditions.Ready(&st.Status.Conditions, st.Generation, warehouse.ReasonDiscovered,
+		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonFreightAvailable,
 			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
 	return result, err

@@ -13,7 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/scheme"
@@ -34,13 +35,13 @@ func setup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client, *fixed
 	s, err := scheme.New()
 	require.NoError(t, err)
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
-		WithIndex(&kargoapi.Promotion{}, PromotionStageIndex, PromotionStage).
-		WithIndex(&kargoapi.PromotionPolicy{}, PolicyStageIndex, PolicyStage).Build()
+		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
+		WithIndex(&kargoapi.PromotionPolicy{}, index.PoliciesByStage, index.PolicyStage).Build()
 	d := &fixedDiscoverer{}
 	rec := events.NewFakeRecorder(10)
 	return &Reconciler{
 		Client:   c,
-		Poller:   &warehouse.Poller{Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c}, Recorder: rec, Jitter: func() float64 { return 0 }},
+		Poller:   &poll.Poller{Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c}, Recorder: rec, Jitter: func() float64 { return 0 }},
 		Recorder: rec,
 	}, c, d
 }

@@ -15,16 +15,9 @@ import (
 	"github.com/kargohq/kargo/internal/availability"
 )
 
-// Field indexes the Stage controller registers.
-const (
-	// PromotionStageIndex indexes Promotions by spec.stage.
-	PromotionStageIndex = "spec.stage"
-	// PolicyStageIndex indexes PromotionPolicies by stage.
-	PolicyStageIndex = "stage"
-	// StageAppIndex indexes Stages by the Argo CD Applications
-	// ("namespace/name") they update.
-	StageAppIndex = "argocd.applications"
-)
+// StageAppIndex indexes Stages by the Argo CD Applications
+// ("namespace/name") they update.
+const StageAppIndex = "argocd.applications"
 
 // appsOfStage extracts StageAppIndex.
 func (r *Reconciler) appsOfStage(o client.Object) []string {
@@ -58,23 +51,6 @@ func (r *Reconciler) stagesOfApp(ctx context.Context, o client.Object) []reconci
 	return reqs
 }
 
-// IndexFields registers the field indexes the Stage and Promotion
-// controllers look things up by. Call it once per manager.
-func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
-	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &kargoapi.Promotion{}, PromotionStageIndex, PromotionStage); err != nil {
-		return err
-	}
-	return idx.IndexField(ctx, &kargoapi.PromotionPolicy{}, PolicyStageIndex, PolicyStage)
-}
-
-// PromotionStage extracts PromotionStageIndex.
-func PromotionStage(o client.Object) []string { return []string{o.(*kargoapi.Promotion).Spec.Stage} }
-
-// PolicyStage extracts PolicyStageIndex.
-func PolicyStage(o client.Object) []string { return []string{o.(*kargoapi.PromotionPolicy).Stage} }
-
-// stageOfPromotion maps a Promotion to its Stage.
 func stageOfPromotion(_ context.Context, o client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*kargoapi.Promotion).Spec.Stage}}}
 }

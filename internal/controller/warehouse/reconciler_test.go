@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/scheme"
@@ -64,7 +65,7 @@ func newHarness(t *testing.T, wh *kargoapi.Warehouse) *harness {
 		}).Build()
 	h.r = &Reconciler{
 		Client: h.c,
-		Poller: &Poller{
+		Poller: &poll.Poller{
 			Discoverer: h.disc,
 			Producer:   &freight.Producer{Client: h.c, Reader: h.c},
 			Recorder:   h.events,
@@ -189,7 +190,7 @@ func TestFailuresSetConditionsAndKeepFreight(t *testing.T) {
 
 func TestRefreshAnnotationForcesDiscoveryOnce(t *testing.T) {
 	wh := newWarehouse()
-	wh.Annotations = map[string]string{RefreshAnnotationKey: "2026-11-21T19:00:00Z"}
+	wh.Annotations = map[string]string{kargoapi.RefreshAnnotationKey: "2026-11-21T19:00:00Z"}
 	h := newHarness(t, wh)
 	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
 	_, err := h.reconcile(t)
@@ -225,14 +226,6 @@ func TestAliasesAreUniqueInTheProject(t *testing.T) {
 }
 
 var _ runtime.Object = (*kargoapi.Warehouse)(nil)
-
-func TestRefreshTime(t *testing.T) {
-	now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
-	require.Equal(t, time.Date(2026, 11, 21, 19, 59, 0, 123, time.UTC), RefreshTime("2026-11-21T19:59:00.000000123Z", now))
-	require.Equal(t, time.Unix(1795287600, 0), RefreshTime("1795287600", now))
-	require.Equal(t, now, RefreshTime("please", now))
-	require.Equal(t, now, RefreshTime("2030-01-01T00:00:00Z", now), "a future time means now")
-}
 
 // Freight named before the origin and commit tags were part of its name
 // keeps its name: the Warehouse that made it finds it and makes no copy,
@@ -295,7 +288,7 @@ func TestManualWarehouseOnlyDiscovers(t *testing.T) {
 	require.Equal(t, []kargoapi.Image{nginx, older}, got.Status.DiscoveredArtifacts.Images)
 	require.NotNil(t, got.Status.DiscoveredArtifacts.DiscoveredAt)
 	ready := meta.FindStatusCondition(got.Status.Conditions, kargoapi.ConditionReady)
-	require.Equal(t, ReasonDiscoveredOnly, ready.Reason)
+	require.Equal(t, kargoapi.ReasonArtifactsDiscovered, ready.Reason)
 	require.Contains(t, ready.Message, "kargo create freight --warehouse kargo-demo")
 
 	writes := h.statusWrites
@@ -318,7 +311,7 @@ func TestCreationCriteria(t *testing.T) {
 	require.NoError(t, h.c.List(context.Background(), list))
 	require.Empty(t, list.Items)
 	ready := meta.FindStatusCondition(h.warehouse(t).Status.Conditions, kargoapi.ConditionReady)
-	require.Equal(t, ReasonCriteriaNotMet, ready.Reason)
+	require.Equal(t, kargoapi.ReasonCriteriaNotMet, ready.Reason)
 
 	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
 	_, err = h.reconcile(t)

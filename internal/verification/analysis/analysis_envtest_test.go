@@ -155,9 +155,9 @@ func TestAPIServerStartMergesTemplatesIntoOneOwnedRun(t *testing.T) {
 
 	run := getRunIn(t, st.Namespace, name)
 	require.Equal(t, map[string]string{
-		StageLabelKey:          st.Name,
-		FreightLabelKey:        testFreight.Name,
-		VerificationIDLabelKey: "01j0000000",
+		kargoapi.StageLabelKey:          st.Name,
+		kargoapi.FreightLabelKey:        testFreight.Name,
+		kargoapi.VerificationIDLabelKey: "01j0000000",
 	}, run.GetLabels())
 	require.Len(t, run.GetOwnerReferences(), 1)
 	owner := run.GetOwnerReferences()[0]

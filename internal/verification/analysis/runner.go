@@ -27,20 +27,6 @@ var (
 	RunGVK = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "AnalysisRun"}
 )
 
-// Labels on every AnalysisRun kargo creates, so that runs can be listed by
-// Stage, Freight or verification. A value that is not a valid label value,
-// such as a Stage name longer than 63 characters, is shortened and ends
-// with a hash of the whole value.
-const (
-	// StageLabelKey holds the name of the Stage that verifies.
-	StageLabelKey = "kargo.akuity.io/stage"
-	// FreightLabelKey holds the name of the Freight being verified.
-	FreightLabelKey = "kargo.akuity.io/freight"
-	// VerificationIDLabelKey holds the ID of the verification the run
-	// belongs to.
-	VerificationIDLabelKey = "kargo.akuity.io/verification-id"
-)
-
 // Phases of an AnalysisRun, as Argo Rollouts reports them.
 const (
 	// PhasePending means Argo Rollouts has not started measuring; a run
@@ -114,9 +100,9 @@ func (r *Runner) Start(ctx context.Context, st *kargoapi.Stage, freight *kargoap
 	run.SetNamespace(st.Namespace)
 	run.SetName(name)
 	run.SetLabels(map[string]string{
-		StageLabelKey:          labelValue(st.Name),
-		FreightLabelKey:        labelValue(freight.Name),
-		VerificationIDLabelKey: labelValue(verificationID),
+		kargoapi.StageLabelKey:          labelValue(st.Name),
+		kargoapi.FreightLabelKey:        labelValue(freight.Name),
+		kargoapi.VerificationIDLabelKey: labelValue(verificationID),
 	})
 	// No blockOwnerDeletion: the run need not outlive the Stage, and setting
 	// it would need the right to update stages/finalizers.

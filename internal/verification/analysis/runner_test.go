@@ -89,9 +89,9 @@ func TestStartCreatesOneRunFromAllTemplates(t *testing.T) {
 
 	run := getRun(t, c, name)
 	require.Equal(t, map[string]string{
-		StageLabelKey:          "test",
-		FreightLabelKey:        testFreight.Name,
-		VerificationIDLabelKey: "v1",
+		kargoapi.StageLabelKey:          "test",
+		kargoapi.FreightLabelKey:        testFreight.Name,
+		kargoapi.VerificationIDLabelKey: "v1",
 	}, run.GetLabels())
 	require.Len(t, run.GetOwnerReferences(), 1)
 	owner := run.GetOwnerReferences()[0]

@@ -25,10 +25,6 @@ import (
 	"github.com/kargohq/kargo/internal/webhook/deny"
 )
 
-// StageLabelKey is the label kargo puts on the AnalysisRuns it creates
-// (internal/verification/analysis.StageLabelKey).
-const StageLabelKey = "kargo.akuity.io/stage"
-
 // DefaultWriter is the identity of Argo Rollouts' controller in its
 // default installation.
 const DefaultWriter = "system:serviceaccount:argo-rollouts:argo-rollouts"
@@ -73,7 +69,7 @@ func (v *Validator) Handle(_ context.Context, req admission.Request) admission.R
 // kargosStage returns the Stage a run belongs to when kargo made it (its
 // label) or when it claims a Stage as owner, and "" otherwise.
 func kargosStage(run *unstructured.Unstructured) string {
-	if s := run.GetLabels()[StageLabelKey]; s != "" {
+	if s := run.GetLabels()[kargoapi.StageLabelKey]; s != "" {
 		return s
 	}
 	for _, o := range run.GetOwnerReferences() {

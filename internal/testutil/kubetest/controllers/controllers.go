@@ -18,7 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/controller"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
@@ -68,7 +68,7 @@ func Run(e *kubetest.Env) (func(), error) {
 		cancel()
 		return nil, err
 	}
-	mgr, err := controller.NewManager(ctx, cfg, controller.Options{
+	mgr, err := manager.NewManager(ctx, cfg, manager.Options{
 		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir,
 		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
 		Egress:   egressPolicy,

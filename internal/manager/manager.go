@@ -1,8 +1,10 @@
-// Package controller assembles kargo's controllers into one
-// controller-runtime manager. Each kind's reconciler lives in a sub-package
-// named after the kind; this package only wires them together, so the same
-// set runs in `kargo controller` on a cluster and in `kargo local`.
-package controller
+// Package manager is kargo's composition root: it assembles the
+// controllers, the artifact sources they share, the admission webhooks and
+// the webhook receiver into one controller-runtime manager, so that the same
+// set runs in `kargo controller` on a cluster, in `kargo local` and in the
+// tests. Each kind's reconciler lives in internal/controller/<kind>; nothing
+// but this package wires them together.
+package manager
 
 import (
 	"context"
@@ -28,6 +30,8 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/controller/gc"
+	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
 	"github.com/kargohq/kargo/internal/controller/stage"
@@ -52,7 +56,7 @@ import (
 
 // credentialSecrets selects the Secrets that hold repository credentials.
 var credentialSecrets = func() labels.Selector {
-	req, err := labels.NewRequirement(credentials.TypeLabelKey, selection.Exists, nil)
+	req, err := labels.NewRequirement(kargoapi.CredentialTypeLabelKey, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant key; cannot fail
 	}
@@ -227,13 +231,13 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}),
 		Credentials: creds,
 	}
-	if err := stage.IndexFields(context.Background(), mgr); err != nil {
-		return fmt.Errorf("index fields: %w", err)
+	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(),
-		Poller: &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
+		Poller: &poll.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
@@ -262,20 +266,21 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	stageEvents := mgr.GetEventRecorder("kargo-stage-controller")
 	if err := (&stage.Reconciler{
 		Client:          mgr.GetClient(),
-		Poller:          &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: stageEvents},
+		Poller:          &poll.Poller{Discoverer: disc, Producer: producer, Recorder: stageEvents},
 		Recorder:        stageEvents,
 		Verifier:        verifier,
 		ArgoCDNamespace: argoNS,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
+	var promoter promotion.Promoter = &promote.Promoter{
+		Git: gitCache, Credentials: creds, Client: mgr.GetClient(),
+		ArgoCD: &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS},
+	}
 	if err := (&promotion.Reconciler{
-		Client: mgr.GetClient(),
-		Reader: mgr.GetAPIReader(),
-		Promoter: &promote.Promoter{
-			Git: gitCache, Credentials: creds, Client: mgr.GetClient(),
-			ArgoCD: &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS},
-		},
+		Client:       mgr.GetClient(),
+		Reader:       mgr.GetAPIReader(),
+		Promoter:     promoter,
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
 	}).SetupWithManager(mgr); err != nil {

@@ -1,13 +1,22 @@
-package warehouse
+// Package poll discovers the artifacts of a subscriber (a Warehouse, or a
+// Stage with repository subscriptions of its own) and produces the Freight
+// that bundles them. The Warehouse and Stage reconcilers share one Poller.
+package poll
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -92,7 +101,7 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 	if len(found.Failures) > 0 {
 		sum := discovery.Summarize(found.Failures)
 		if !conditionFalse(*s.Conditions, kargoapi.ConditionReady) {
-			p.Recorder.Eventf(s.Object, nil, "Warning", sum.Reason, "Discover", "%s", sum.Message)
+			p.Recorder.Eventf(s.Object, nil, corev1.EventTypeWarning, sum.Reason, "Discover", "%s", sum.Message)
 		}
 		res, err := RecordFailures(s.Conditions, s.ObservedGeneration, generation, sum, requeue)
 		return nil, res, err
@@ -108,7 +117,7 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 	if s.Criterion != "" {
 		allowed, err := meetsCriterion(s.Criterion, found)
 		if err != nil {
-			conditions.Stalled(s.Conditions, generation, ReasonInvalidCriteria, err.Error())
+			conditions.Stalled(s.Conditions, generation, kargoapi.ReasonInvalidCriteria, err.Error())
 			*s.ObservedGeneration = generation
 			return nil, ctrl.Result{}, reconcile.TerminalError(err)
 		}
@@ -122,11 +131,11 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 	}
 	f, created, err := p.Producer.Produce(ctx, s.Object.GetNamespace(), s.Origin, found.Commits, found.Images, found.Charts)
 	if err != nil {
-		conditions.Retrying(s.Conditions, generation, "FreightCreationFailed", err.Error())
+		conditions.Retrying(s.Conditions, generation, kargoapi.ReasonFreightCreationFailed, err.Error())
 		return nil, ctrl.Result{}, err
 	}
 	if created {
-		p.Recorder.Eventf(s.Object, f, "Normal", "FreightCreated", "Produce",
+		p.Recorder.Eventf(s.Object, f, corev1.EventTypeNormal, "FreightCreated", "Produce",
 			"Created Freight %s (%s): %s", f.Alias, f.Name, Describe(f))
 	}
 	*s.ObservedGeneration = generation
@@ -166,3 +175,88 @@ func meetsCriterion(expression string, found discovery.Result) (bool, error) {
 	}
 	return c.Allows(found.Commits, found.Images, found.Charts)
 }
+
+// Discoverer finds the newest artifacts of a set of subscriptions.
+type Discoverer interface {
+	Discover(ctx context.Context, req discovery.Request) discovery.Result
+}
+
+// FreightProducer creates Freight for a set of artifacts, once.
+type FreightProducer interface {
+	Produce(ctx context.Context, namespace string, origin kargoapi.FreightOrigin, commits []kargoapi.GitCommit, images []kargoapi.Image, charts []kargoapi.Chart) (*kargoapi.Freight, bool, error)
+}
+
+// RefreshTime reads the time a refresh token stands for: an RFC 3339 time
+// (what the webhook receiver writes: when the push arrived) or Unix seconds
+// (what `date +%s` prints); any other token, or a time in the future, means
+// now. Listings made after that time are fresh enough for the refresh.
+func RefreshTime(token string, now time.Time) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, token)
+	if err != nil {
+		secs, convErr := strconv.ParseInt(token, 10, 64)
+		if convErr != nil {
+			return now
+		}
+		t = time.Unix(secs, 0)
+	}
+	if t.After(now) {
+		return now
+	}
+	return t
+}
+
+// RetryRateLimiter spaces the retries of transient failures from 1 s up to
+// 5 min, never slower than the default interval.
+func RetryRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute)
+}
+
+// RecordFailures sets the conditions that discovery failures call for and
+// says when to try again. The message names every failed subscription and
+// its cause. A subscription that can never work stalls the subscriber until
+// its spec changes; a rate limit waits as long as asked; nothing matching yet
+// waits for the next poll; anything else is retried with back-off.
+func RecordFailures(conds *[]metav1.Condition, observed *int64, generation int64, s discovery.Summary, requeue ctrl.Result) (ctrl.Result, error) {
+	switch {
+	case s.Terminal:
+		conditions.Stalled(conds, generation, s.Reason, s.Message)
+		*observed = generation
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(s.Message))
+	case s.NoMatch:
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
+		*observed = generation
+		return requeue, nil
+	case !s.RetryAt.IsZero():
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
+		return ctrl.Result{RequeueAfter: time.Until(s.RetryAt)}, nil
+	default:
+		conditions.Retrying(conds, generation, s.Reason, s.Message)
+		return ctrl.Result{}, errors.New(s.Message)
+	}
+}
+
+// Describe summarises a Freight's artifacts in one line, such as
+// "nginx:1.25.0, https://git.example/demo.git@02d153f".
+func Describe(f *kargoapi.Freight) string {
+	var parts []string
+	for _, i := range f.Images {
+		parts = append(parts, i.RepoURL+":"+i.Tag)
+	}
+	for _, c := range f.Commits {
+		id := c.ID
+		if len(id) > 7 {
+			id = id[:7]
+		}
+		parts = append(parts, c.RepoURL+"@"+id)
+	}
+	for _, c := range f.Charts {
+		name := c.RepoURL
+		if c.Name != "" {
+			name += "/" + c.Name
+		}
+		parts = append(parts, name+":"+c.Version)
+	}
+	return strings.Join(parts, ", ")
+}
+
+var _ FreightProducer = (*freight.Producer)(nil)
