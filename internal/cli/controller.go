@@ -9,9 +9,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/webhook"
 	"github.com/kargohq/kargo/internal/webhook/analysisrun"

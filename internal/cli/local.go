@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"k8s.io/client-go/rest"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -16,15 +15,17 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/demo"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/sso"

@@ -18,9 +18,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/install"
+	"github.com/kargohq/kargo/internal/manager"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/webhook"
 )
