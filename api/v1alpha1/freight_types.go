@@ -163,6 +163,12 @@ type Chart struct {
 
 // FreightStatus records where a Freight has been verified and where it has
 // been manually approved. Both maps are keyed by Stage name.
+//
+// Writers: verifiedIn belongs to verification (internal/verification, which
+// adds and withdraws entries) and to the Promotion controller (a Stage
+// without verification checks verifies on promotion); approvedFor belongs to
+// the API server's approve action, as the approving user (the Freight
+// webhook checks the promote verb for the Stage named).
 type FreightStatus struct {
 	// VerifiedIn lists the Stages in which the Freight has been verified: the
 	// Stage became healthy with it and every verification passed.

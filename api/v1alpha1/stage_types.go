@@ -371,6 +371,22 @@ type Health struct {
 }
 
 // StageStatus is the observed state of a Stage.
+//
+// Three writers share it, each owning its fields (every write is a merge
+// patch of the fields it changed; claiming the Stage for a Promotion and the
+// Stage controller's writes also carry the resourceVersion, so a conflict is
+// retried rather than lost):
+//   - the Promotion controller (internal/controller/promotion): currentFreight,
+//     history (new entries), currentPromotion while a Promotion runs,
+//     lastPromotion, and phase Promoting, then Steady or Failed;
+//   - the Stage controller (internal/controller/stage): availableFreight,
+//     conditions Ready/Reconciling/Stalled, observedGeneration,
+//     lastHandledRefresh, aliases in history, phase NotApplicable, and
+//     currentPromotion when it releases one whose Promotion was deleted;
+//   - verification, run by the Stage controller (internal/verification):
+//     health, the Healthy and Verified conditions, verification,
+//     verificationHistory, lastHandledReverify, lastHandledAbort, and phase
+//     Verifying, then Steady or Failed when verification ends.
 type StageStatus struct {
 	// Phase is what the Stage is doing.
 	//
