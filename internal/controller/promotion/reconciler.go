@@ -139,7 +139,21 @@ func claims(ref *kargoapi.PromotionReference, p *kargoapi.Promotion) bool {
 }
 
 // Reconcile advances one Promotion, or, for one that no longer exists,
-// releases the claims Stages still hold for it.
+// releases the claims Stages still hold for it. It runs named steps:
+//
+//   - load the Promotion;
+//   - gather what deciding needs (its Stage, the Stage's queue, its Freight),
+//     reading only;
+//   - decide, in a pure function (decide), whether it ends, waits its turn,
+//     or runs;
+//   - claim the Stage, an optimistic-lock write, so that two controllers (or
+//     a stale cache) never run two Promotions of one Stage at once, and mark
+//     the Promotion Running;
+//   - promote: the Promoter's commits and Argo CD updates;
+//   - record the outcome in the Stage, the Freight and the Promotion.
+//
+// Every write step can be repeated: a restarted controller finishes a
+// Promotion it was in the middle of, without a second commit.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	promo := &kargoapi.Promotion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, promo); err != nil {
@@ -162,55 +176,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}()
 	promo.Status.ObservedGeneration = promo.Generation
 
-	st := &kargoapi.Stage{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Stage}, st); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.end(promo, kargoapi.PromotionPhaseFailed, fmt.Sprintf("Stage %s does not exist in project %s; create it, or promote into an existing Stage", promo.Spec.Stage, promo.Namespace))
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, err
-	}
-
-	// One at a time per Stage, in creation order.
-	head, err := r.head(ctx, promo)
+	in, err := r.gather(ctx, promo)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if head != promo.Name {
-		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", head))
+	switch d := decide(in, r.Now()); d.next {
+	case stepEnd:
+		r.end(promo, kargoapi.PromotionPhaseFailed, d.message)
 		return ctrl.Result{}, nil
-	}
-	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
-		if cur.Name == promo.Name {
-			// The claim is an earlier Promotion's of the same name, which
-			// was deleted: release it first.
-			if err := r.releaseClaim(ctx, st); err != nil && !apierrors.IsConflict(err) {
-				return ctrl.Result{}, err
-			}
-			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	case stepWait:
+		r.wait(promo, d.message)
+		return ctrl.Result{RequeueAfter: d.after}, nil
+	case stepReleaseStale:
+		if err := r.releaseClaim(ctx, in.stage); err != nil && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, err
 		}
-		// The Stage records another Promotion as running; it must end first
-		// (the cache may not show it yet).
-		r.wait(promo, fmt.Sprintf("Waiting for Promotion %s to finish", cur.Name))
-		return ctrl.Result{RequeueAfter: 250 * time.Millisecond}, nil
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 
-	f := &kargoapi.Freight{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Freight}, f); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.end(promo, kargoapi.PromotionPhaseFailed, fmt.Sprintf("Freight %s does not exist in project %s; list what Stage %s can receive with `kargo get freight --project %s`", promo.Spec.Freight, promo.Namespace, st.Name, promo.Namespace))
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	if ok, why := availability.Check(st, f, r.Now()); !ok && !isCurrent(st, f) {
-		r.end(promo, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage "+st.Name+": "+why)
-		return ctrl.Result{}, nil
-	}
-
-	// Claim the Stage: an optimistic-lock patch, so that two controllers
-	// (or a stale cache) can never run two Promotions of one Stage at once.
-	if err := r.claim(ctx, st, promo, f); err != nil {
+	if err := r.claim(ctx, in.stage, promo, in.freight); err != nil {
 		if apierrors.IsConflict(err) {
 			// The Stage's status changed under us (its controller writes
 			// it too): read it again soon, not after the failure back-off.
@@ -218,22 +202,143 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	if promo.Status.Phase != kargoapi.PromotionPhaseRunning {
-		now := metav1.NewTime(r.Now())
-		promo.Status.Phase = kargoapi.PromotionPhaseRunning
-		promo.Status.StartTime = &now
-		promo.Status.Message = fmt.Sprintf("Promoting %s into %s", describe(f), st.Name)
-		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("mark Promotion %s running: %w", promo.Name, err)
-		}
-		before = promo.DeepCopy()
+	if err := r.markRunning(ctx, promo, before, in); err != nil {
+		return ctrl.Result{}, err
 	}
+	before = promo.DeepCopy()
+	return r.promote(ctx, in)
+}
 
+// inputs is what a Promotion's decision is made from, gathered by reads
+// alone. stage and freight are nil when they do not exist.
+type inputs struct {
+	promo   *kargoapi.Promotion
+	stage   *kargoapi.Stage
+	freight *kargoapi.Freight
+	// queue is the Stage's Promotions in the order they run.
+	queue []kargoapi.Promotion
+}
+
+// gather reads the Promotion's Stage, the Stage's queue and the Freight.
+func (r *Reconciler) gather(ctx context.Context, promo *kargoapi.Promotion) (inputs, error) {
+	in := inputs{promo: promo}
+	st := &kargoapi.Stage{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Stage}, st); {
+	case err == nil:
+		in.stage = st
+	case !apierrors.IsNotFound(err):
+		return in, err
+	default:
+		return in, nil
+	}
+	queue, err := index.PromotionsOf(ctx, r.Client, promo.Namespace, promo.Spec.Stage)
+	if err != nil {
+		return in, err
+	}
+	in.queue = queue
+	f := &kargoapi.Freight{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Freight}, f); {
+	case err == nil:
+		in.freight = f
+	case !apierrors.IsNotFound(err):
+		return in, err
+	}
+	return in, nil
+}
+
+// step is what a Promotion does next.
+type step int
+
+const (
+	// stepRun claims the Stage and promotes.
+	stepRun step = iota
+	// stepEnd ends the Promotion Failed, without running it.
+	stepEnd
+	// stepWait leaves the Promotion Pending behind another one.
+	stepWait
+	// stepReleaseStale releases the Stage's claim by an earlier, deleted
+	// Promotion of the same name before this one runs.
+	stepReleaseStale
+)
+
+// decision is decide's answer.
+type decision struct {
+	next    step
+	message string
+	// after is when to look again, for stepWait; zero waits for the
+	// Promotion ahead to end (its end enqueues this one).
+	after time.Duration
+}
+
+// decide says what the Promotion does next: one at a time per Stage, in
+// creation order, and only with Freight available to the Stage (or already
+// its current Freight, which succeeds without a change).
+func decide(in inputs, now time.Time) decision {
+	promo, st, f := in.promo, in.stage, in.freight
+	if st == nil {
+		return decision{next: stepEnd, message: fmt.Sprintf("Stage %s does not exist in project %s; create it, or promote into an existing Stage", promo.Spec.Stage, promo.Namespace)}
+	}
+	if head := headOf(in.queue, promo.Name); head != promo.Name {
+		return decision{next: stepWait, message: fmt.Sprintf("Waiting for Promotion %s to finish", head)}
+	}
+	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
+		if cur.Name == promo.Name {
+			return decision{next: stepReleaseStale}
+		}
+		// The Stage records another Promotion as running; it must end
+		// first (the cache may not show it yet).
+		return decision{next: stepWait, message: fmt.Sprintf("Waiting for Promotion %s to finish", cur.Name), after: 250 * time.Millisecond}
+	}
+	if f == nil {
+		return decision{next: stepEnd, message: fmt.Sprintf("Freight %s does not exist in project %s; list what Stage %s can receive with `kargo get freight --project %s`", promo.Spec.Freight, promo.Namespace, st.Name, promo.Namespace)}
+	}
+	if ok, why := availability.Check(st, f, now); !ok && !isCurrent(st, f) {
+		return decision{next: stepEnd, message: "Freight is not available to Stage " + st.Name + ": " + why}
+	}
+	return decision{next: stepRun}
+}
+
+// headOf returns the name of the Promotion of a Stage's queue that runs now
+// or runs next: a Running one, else the oldest one that has not ended; name
+// when there is none.
+func headOf(queue []kargoapi.Promotion, name string) string {
+	for _, p := range queue {
+		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
+			return p.Name
+		}
+	}
+	for _, p := range queue {
+		if !p.Status.Phase.IsTerminal() {
+			return p.Name
+		}
+	}
+	return name
+}
+
+// markRunning records that the Promotion runs, once: a Promotion resumed by
+// a restarted controller keeps its start time.
+func (r *Reconciler) markRunning(ctx context.Context, promo, before *kargoapi.Promotion, in inputs) error {
+	if promo.Status.Phase == kargoapi.PromotionPhaseRunning {
+		return nil
+	}
+	now := metav1.NewTime(r.Now())
+	promo.Status.Phase = kargoapi.PromotionPhaseRunning
+	promo.Status.StartTime = &now
+	promo.Status.Message = fmt.Sprintf("Promoting %s into %s", describe(in.freight), in.stage.Name)
+	if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("mark Promotion %s running: %w", promo.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("promotion started", "stage", in.stage.Name, "freight", in.freight.Name, "alias", in.freight.Alias)
+	return nil
+}
+
+// promote applies the Stage's promotion mechanisms and records the outcome.
+func (r *Reconciler) promote(ctx context.Context, in inputs) (ctrl.Result, error) {
+	promo, st, f := in.promo, in.stage, in.freight
 	if isCurrent(st, f) {
 		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded,
 			fmt.Sprintf("%s is already the current Freight of %s; nothing changed", describe(f), st.Name))
 	}
-
 	out, err := r.Promoter.Promote(ctx, st, f, promo)
 	if errors.Is(err, argocd.ErrSyncRunning) && r.Now().Sub(promo.Status.StartTime.Time) < MaxSyncWait {
 		// Argo CD is busy with a sync of its own (or an earlier one of
@@ -261,28 +366,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		msg += ": " + strings.Join(out.Summary, "; ")
 	}
 	return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded, msg)
-}
-
-// head returns the name of the Promotion of promo's Stage that runs now or
-// runs next: a Running one, else the oldest non-terminal one.
-func (r *Reconciler) head(ctx context.Context, promo *kargoapi.Promotion) (string, error) {
-	promos, err := index.PromotionsOf(ctx, r.Client, promo.Namespace, promo.Spec.Stage)
-	if err != nil {
-		return "", err
-	}
-	head := promo.Name
-	for _, p := range promos {
-		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
-			return p.Name, nil
-		}
-	}
-	for _, p := range promos {
-		if !p.Status.Phase.IsTerminal() {
-			head = p.Name
-			break
-		}
-	}
-	return head, nil
 }
 
 func (r *Reconciler) wait(promo *kargoapi.Promotion, msg string) {
@@ -362,6 +445,7 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	promo.Status.Message = msg
 	promo.Status.CompletionTime = &now
 	observe(promo, phase, r.Now())
+	ctrl.LoggerFrom(ctx).Info("promotion ended", "promotion", promo.Name, "stage", st.Name, "freight", f.Name, "alias", f.Alias, "phase", phase, "message", msg)
 	if phase == kargoapi.PromotionPhaseSucceeded {
 		r.Recorder.Eventf(promo, st, corev1.EventTypeNormal, "PromotionSucceeded", "Promote", "%s", msg)
 	}

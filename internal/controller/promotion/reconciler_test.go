@@ -287,3 +287,78 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 		require.Empty(t, h.r.orphanedClaim(context.Background(), h.stage(t, "test")))
 	})
 }
+
+// decide is the whole of a Promotion's "may it run now" logic, without a
+// client.
+func TestDecide(t *testing.T) {
+	running := func(p *kargoapi.Promotion) kargoapi.Promotion {
+		p.Status.Phase = kargoapi.PromotionPhaseRunning
+		return *p
+	}
+	ended := func(p *kargoapi.Promotion) kargoapi.Promotion {
+		p.Status.Phase = kargoapi.PromotionPhaseSucceeded
+		return *p
+	}
+	claimedBy := func(st *kargoapi.Stage, name string, uid types.UID) *kargoapi.Stage {
+		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: name, UID: uid}
+		return st
+	}
+	fromWarehouse := kargoapi.Subscriptions{Warehouse: "wh"}
+	mine := newPromotion("p2", "test", "f1", time.Minute)
+	mine.UID = "uid-p2"
+	older := newPromotion("p1", "test", "f1", 2*time.Minute)
+
+	for _, tc := range []struct {
+		name        string
+		in          inputs
+		next        step
+		message     string
+		requeueSoon bool
+	}{{
+		name: "no Stage", in: inputs{promo: mine},
+		next: stepEnd, message: "Stage test does not exist in project kargo-demo",
+	}, {
+		name: "an older Promotion waits ahead",
+		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*older, *mine}},
+		next: stepWait, message: "Waiting for Promotion p1 to finish",
+	}, {
+		name: "a running Promotion holds the queue, even a younger one",
+		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine, running(newPromotion("p3", "test", "f1", 0))}},
+		next: stepWait, message: "Waiting for Promotion p3 to finish",
+	}, {
+		name: "ended Promotions do not hold the queue",
+		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
+		next: stepRun,
+	}, {
+		name: "the Stage is claimed by a Promotion the cache does not show yet",
+		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p9", "uid-p9"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		next: stepWait, message: "Waiting for Promotion p9 to finish", requeueSoon: true,
+	}, {
+		name: "the Stage is claimed by a deleted Promotion of the same name",
+		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p2", "uid-old"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		next: stepReleaseStale,
+	}, {
+		name: "its own claim: a restarted controller resumes",
+		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p2", "uid-p2"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		next: stepRun,
+	}, {
+		name: "no Freight",
+		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), queue: []kargoapi.Promotion{*mine}},
+		next: stepEnd, message: "Freight f1 does not exist in project kargo-demo",
+	}, {
+		name: "Freight not available",
+		in:   inputs{promo: mine, stage: newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		next: stepEnd, message: "Freight is not available to Stage uat",
+	}, {
+		name: "Freight verified upstream",
+		in:   inputs{promo: mine, stage: newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}), freight: newFreight("f1", "1.0", "test"), queue: []kargoapi.Promotion{*mine}},
+		next: stepRun,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decide(tc.in, t0)
+			require.Equal(t, tc.next, d.next)
+			require.Contains(t, d.message, tc.message)
+			require.Equal(t, tc.requeueSoon, d.after > 0)
+		})
+	}
+}
