@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -408,6 +410,7 @@ func (v *Verifier) markVerified(ctx context.Context, st *kargoapi.Stage, vi *kar
 	if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
 	}
+	ctrl.LoggerFrom(ctx).Info("freight verified", "freight", f.Name, "alias", f.Alias, "verification", vi.ID)
 	return nil
 }
 
@@ -429,6 +432,7 @@ func (v *Verifier) markUnverified(ctx context.Context, st *kargoapi.Stage, vi *k
 	if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("withdraw Freight %s's verification in Stage %s: %w", f.Name, st.Name, err)
 	}
+	ctrl.LoggerFrom(ctx).Info("freight verification withdrawn", "freight", f.Name, "alias", f.Alias, "verification", vi.ID, "message", vi.Message)
 	return nil
 }
 

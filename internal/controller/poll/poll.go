@@ -100,6 +100,9 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 
 	if len(found.Failures) > 0 {
 		sum := discovery.Summarize(found.Failures)
+		// Status and events say this too; the log keeps each failure with
+		// its subscriber, for an operator following one source's outages.
+		ctrl.LoggerFrom(ctx).V(1).Info("discovery failed", "reason", sum.Reason, "terminal", sum.Terminal, "message", sum.Message)
 		if !conditionFalse(*s.Conditions, kargoapi.ConditionReady) {
 			p.Recorder.Eventf(s.Object, nil, corev1.EventTypeWarning, sum.Reason, "Discover", "%s", sum.Message)
 		}
@@ -135,6 +138,7 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 		return nil, ctrl.Result{}, err
 	}
 	if created {
+		ctrl.LoggerFrom(ctx).Info("freight created", "freight", f.Name, "alias", f.Alias, "artifacts", Describe(f))
 		p.Recorder.Eventf(s.Object, f, corev1.EventTypeNormal, "FreightCreated", "Produce",
 			"Created Freight %s (%s): %s", f.Alias, f.Name, Describe(f))
 	}

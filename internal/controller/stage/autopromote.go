@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,6 +171,7 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 		}
 		return 0, fmt.Errorf("create auto-promotion of %s into Stage %s: %w", candidate, st.Name, err)
 	}
+	ctrl.LoggerFrom(ctx).Info("auto-promotion created", "promotion", promo.Name, "freight", candidate, "policy", policy.Name, "attempt", next.Attempt)
 	if next.Attempt > 1 {
 		r.Recorder.Eventf(st, promo, corev1.EventTypeNormal, "AutoPromotionRetried", "Promote",
 			"PromotionPolicy %s created Promotion %s of Freight %s, attempt %d of %d: the previous one errored", policy.Name, promo.Name, candidate, next.Attempt, MaxAutoPromotionAttempts)
