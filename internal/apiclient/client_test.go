@@ -29,6 +29,7 @@ import (
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 	"github.com/kargohq/kargo/internal/version"
 )
 
@@ -71,8 +72,8 @@ func TestListAllFollowsPages(t *testing.T) {
 
 func TestListSendsLimitAndAlias(t *testing.T) {
 	p := newProject(t)
-	b := newFreight(p, "b", "frozen-tauntaun")
-	create(t, newFreight(p, "a", "mortal-dragonfly"), b)
+	b := objects.Freight(p, objects.Image("registry.example.com/app", "b"), objects.Alias("frozen-tauntaun"))
+	create(t, objects.Freight(p, objects.Image("registry.example.com/app", "a"), objects.Alias("mortal-dragonfly")), b)
 	rec := newInterceptor()
 	l, err := rec.client(t, adam).List(context.Background(), apiclient.Freight, p, apiclient.ListOptions{Limit: 7, Alias: "frozen-tauntaun"})
 	require.NoError(t, err)
@@ -122,7 +123,7 @@ func TestListAllRefusesARepeatedContinueToken(t *testing.T) {
 
 func TestGetAndProjects(t *testing.T) {
 	p := newProject(t)
-	f := newFreight(p, "a", "mortal-dragonfly")
+	f := objects.Freight(p, objects.Image("registry.example.com/app", "a"), objects.Alias("mortal-dragonfly"))
 	create(t, f)
 	c := newClient(t, admin)
 	ctx := context.Background()
@@ -176,8 +177,8 @@ func TestVersionAndWhoAmISendTheToken(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	p := newProject(t)
-	f := newFreight(p, "a", "mortal-dragonfly")
-	create(t, newWarehouse(p, "w"), stage(p, "test"), stage(p, "prod"), f)
+	f := objects.Freight(p, objects.Image("registry.example.com/app", "a"), objects.Alias("mortal-dragonfly"))
+	create(t, objects.Warehouse(p, "w"), stage(p, "test"), stage(p, "prod"), f)
 	c := newClient(t, adam)
 	ctx := context.Background()
 
@@ -330,7 +331,7 @@ func badGateway(t *testing.T) string {
 
 func TestErrorsDecodeTheStatus(t *testing.T) {
 	p := newProject(t)
-	a, b := newFreight(p, "a", "mortal-dragonfly"), newFreight(p, "b", "frozen-tauntaun")
+	a, b := objects.Freight(p, objects.Image("registry.example.com/app", "a"), objects.Alias("mortal-dragonfly")), objects.Freight(p, objects.Image("registry.example.com/app", "b"), objects.Alias("frozen-tauntaun"))
 	create(t, stage(p, "test"), a, b)
 	ctx := context.Background()
 	tests := []struct {

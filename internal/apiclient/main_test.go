@@ -8,7 +8,6 @@ package apiclient_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"log"
@@ -27,7 +26,6 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
@@ -94,28 +92,6 @@ func stage(project, name string) *kargoapi.Stage {
 	return &kargoapi.Stage{
 		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name},
 		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"}},
-	}
-}
-
-func newWarehouse(project, name string) *kargoapi.Warehouse {
-	return &kargoapi.Warehouse{
-		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name},
-		Spec: kargoapi.WarehouseSpec{
-			Interval:      &metav1.Duration{Duration: time.Hour},
-			Subscriptions: kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "registry.invalid/app"}}},
-		},
-	}
-}
-
-// newFreight returns Freight of Warehouse w for one image tag, named after
-// its artifacts as the admission webhook insists, with alias.
-func newFreight(project, tag, alias string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: project},
-		Alias:      alias,
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     images,
 	}
 }
 

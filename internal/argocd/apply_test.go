@@ -20,6 +20,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 const (
@@ -37,15 +38,6 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	require.NoError(t, kargoapi.AddToScheme(s))
 	require.NoError(t, argocdv1.AddToScheme(s))
 	return s
-}
-
-func newStage(updates ...kargoapi.ArgoCDAppUpdate) *kargoapi.Stage {
-	return &kargoapi.Stage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: stageName},
-		Spec: kargoapi.StageSpec{
-			PromotionMechanisms: &kargoapi.PromotionMechanisms{ArgoCDAppUpdates: updates},
-		},
-	}
 }
 
 func testFreight() *kargoapi.Freight {
@@ -118,7 +110,7 @@ func TestApplyKustomizeImage(t *testing.T) {
 				}
 			}))
 			u := &Updater{Client: c}
-			summary, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 				AppName: "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
 					RepoURL:   gitRepo,
@@ -152,7 +144,7 @@ func TestApplyHelmParameters(t *testing.T) {
 					Helm: &argocdv1.ApplicationSourceHelm{Parameters: []argocdv1.HelmParameter{{Name: "replicas", Value: "2"}, {Name: "image.x", Value: "old"}}}}
 			}))
 			u := &Updater{Client: c}
-			summary, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 				AppName: "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
 					RepoURL: chartRepo,
@@ -214,7 +206,7 @@ func TestApplyTargetRevision(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, application("guestbook", func(a *argocdv1.Application) { a.Spec.Source = tc.source.DeepCopy() }))
 			u := &Updater{Client: c}
-			summary, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 				AppName:       "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{tc.update},
 			}}, tc.heads)
@@ -237,7 +229,7 @@ func TestApplyMultiSource(t *testing.T) {
 		}
 	}))
 	u := &Updater{Client: c}
-	_, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+	_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 		AppName: "guestbook",
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
 			RepoURL:              chartRepo,
@@ -276,7 +268,7 @@ func TestApplyAlwaysRefreshesAndSyncs(t *testing.T) {
 			f := testFreight()
 			f.Alias = tc.alias
 			u := &Updater{Client: c, DefaultNamespace: "apps"}
-			summary, err := u.Apply(context.Background(), newStage(), f, []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook"}}, nil)
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), f, []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook"}}, nil)
 			require.NoError(t, err)
 			require.Equal(t, []string{"updated Application apps/guestbook: sync requested"}, summary)
 			app := &argocdv1.Application{}
@@ -401,7 +393,7 @@ func TestApplyChangesNothingWhenAnUpdateIsWrong(t *testing.T) {
 			f := testFreight()
 			f.Commits = nil // so that targetRevision has nothing to point at
 			u := &Updater{Client: c}
-			summary, err := u.Apply(context.Background(), newStage(), f, []kargoapi.ArgoCDAppUpdate{
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), f, []kargoapi.ArgoCDAppUpdate{
 				{AppName: "first", SourceUpdates: kustomize("nginx", false)},
 				{AppName: tc.app, SourceUpdates: tc.sources},
 			}, nil)
@@ -425,7 +417,7 @@ func TestApplyReplacesASyncNotYetStarted(t *testing.T) {
 				}
 			}))
 			u := &Updater{Client: c}
-			_, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+			_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 				AppName:       "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: gitRepo, UpdateTargetRevision: true}},
 			}}, nil)
@@ -457,7 +449,7 @@ func TestApplyTargetRevisionWithNothingToPointAt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, application("guestbook", func(a *argocdv1.Application) { a.Spec.Source = tc.source }))
 			u := &Updater{Client: c}
-			_, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+			_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 				AppName:       "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: tc.source.RepoURL, UpdateTargetRevision: true}},
 			}}, map[string]string{gitRepo: pushedID})
@@ -484,7 +476,7 @@ func TestApplyRedoesTheEditWhenTheApplicationChangedSinceRead(t *testing.T) {
 		},
 	})
 	u := &Updater{Client: c}
-	_, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+	_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
 		AppName:       "guestbook",
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: gitRepo, UpdateTargetRevision: true}},
 	}}, nil)
@@ -502,7 +494,7 @@ func TestApplyGivesUpOnEndlessConflicts(t *testing.T) {
 		},
 	})
 	u := &Updater{Client: c}
-	_, err := u.Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook"}}, nil)
+	_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook"}}, nil)
 	require.True(t, apierrors.IsConflict(err), "got %v", err)
 	require.ErrorContains(t, err, "patch Application argocd/guestbook")
 }
@@ -533,7 +525,7 @@ func TestEditKeepsWhatKargoDoesNotKnow(t *testing.T) {
 	var orig map[string]any
 	require.NoError(t, json.Unmarshal([]byte(doc), &orig))
 	edited := runtime.DeepCopyJSON(orig)
-	changes, err := edit(edited, "argocd/guestbook", newStage(), testFreight(), kargoapi.ArgoCDAppUpdate{
+	changes, err := edit(edited, "argocd/guestbook", objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), kargoapi.ArgoCDAppUpdate{
 		AppName: "guestbook",
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{
 			{RepoURL: gitRepo, UpdateTargetRevision: true,
@@ -590,7 +582,7 @@ func TestEditRefusesImagesForAValuesOnlySource(t *testing.T) {
 			map[string]any{"repoURL": chartRepo, "chart": "guestbook"},
 		}},
 	}
-	_, err := edit(doc, "argocd/guestbook", newStage(), testFreight(), kargoapi.ArgoCDAppUpdate{
+	_, err := edit(doc, "argocd/guestbook", objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), kargoapi.ArgoCDAppUpdate{
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: gitRepo,
 			Kustomize: &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "nginx"}}}}},
 	}, nil)
@@ -635,7 +627,7 @@ func TestApplyGivesEachSourceItsOwnTool(t *testing.T) {
 				{RepoURL: gitRepo, Path: "chart", TargetRevision: "main", Helm: &argocdv1.ApplicationSourceHelm{}},
 			}
 		}))
-		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
+		_, err := (&Updater{Client: c}).Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
 		require.NoError(t, err)
 		srcs := getApp(t, c, "guestbook").Spec.Sources
 		require.Equal(t, []string{"nginx=nginx:1.25.0"}, srcs[0].Kustomize.Images)
@@ -649,7 +641,7 @@ func TestApplyGivesEachSourceItsOwnTool(t *testing.T) {
 		})
 		c := newClient(t, app)
 		before := getApp(t, c, "guestbook")
-		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
+		_, err := (&Updater{Client: c}).Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{both}}}, nil)
 		require.ErrorIs(t, err, sourceerr.ErrInvalid)
 		require.Contains(t, err.Error(), "add `kustomize: {}` or `helm: {}` to that source")
 		require.Equal(t, before.ResourceVersion, getApp(t, c, "guestbook").ResourceVersion, "nothing written")
@@ -660,7 +652,7 @@ func TestApplyGivesEachSourceItsOwnTool(t *testing.T) {
 		}))
 		helmOnly := both
 		helmOnly.Kustomize = nil
-		_, err := (&Updater{Client: c}).Apply(context.Background(), newStage(), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{helmOnly}}}, nil)
+		_, err := (&Updater{Client: c}).Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{AppName: "guestbook", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{helmOnly}}}, nil)
 		require.ErrorIs(t, err, sourceerr.ErrInvalid)
 		require.Contains(t, err.Error(), "are all kustomize sources, so the helm changes of the Stage would apply to none")
 	})

@@ -12,6 +12,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // synced returns an Application whose last sync succeeded, synced to its
@@ -273,7 +274,7 @@ func TestHealthAggregates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, tc.apps...)
-			st := newStage(tc.updates...)
+			st := objects.Stage(project, stageName, objects.ArgoCDUpdates(tc.updates...))
 			if tc.updates == nil {
 				st.Spec.PromotionMechanisms = nil
 			}
@@ -284,7 +285,7 @@ func TestHealthAggregates(t *testing.T) {
 
 func TestHealthUsesTheDefaultNamespaceGiven(t *testing.T) {
 	c := newClient(t, synced(func(a *argocdv1.Application) { a.Namespace = "gitops" }))
-	st := newStage(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"})
+	st := objects.Stage(project, stageName, objects.ArgoCDUpdates(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"}))
 	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateHealthy}, Health(context.Background(), c, st, "gitops"))
 	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateUnknown, Issues: []string{"Application argocd/guestbook not found"}},
 		Health(context.Background(), c, st, ""))
@@ -312,7 +313,7 @@ func TestHealthReadsOnlyApplicationsThatOptIn(t *testing.T) {
 					a.Annotations[kargoapi.AuthorizedStageAnnotationKey] = *tc.annotation
 				}
 			})
-			h := Health(context.Background(), newClient(t, app), newStage(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"}), "")
+			h := Health(context.Background(), newClient(t, app), objects.Stage(project, stageName, objects.ArgoCDUpdates(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"})), "")
 			require.Equal(t, kargoapi.HealthStateUnknown, h.Status)
 			require.Len(t, h.Issues, 1)
 			require.Contains(t, h.Issues[0], `does not let Stage `+project+`/`+stageName+` change it`)

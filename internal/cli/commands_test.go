@@ -23,6 +23,7 @@ import (
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -83,7 +84,7 @@ func TestLoginUsage(t *testing.T) {
 // artifacts than the page's.
 func TestGetFreightAsTheSeedPageShowsIt(t *testing.T) {
 	h := newHarness(t, false)
-	f := newFreight("1.27.0", "mortal-dragonfly")
+	f := objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", "1.27.0"), objects.Alias("mortal-dragonfly"), objects.FromWarehouse("kargo-demo"))
 	f.Status = kargoapi.FreightStatus{
 		VerifiedIn:  map[string]kargoapi.VerifiedStage{"test": {}},
 		ApprovedFor: map[string]kargoapi.ApprovedStage{"prod": {}},
@@ -161,7 +162,7 @@ func TestGetFollowsPages(t *testing.T) {
 	const n = 501
 	ctx := context.Background()
 	create := func(i int) error {
-		f := newFreight(fmt.Sprintf("1.0.%d", i), "")
+		f := objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", fmt.Sprintf("1.0.%d", i)), objects.Alias(""), objects.FromWarehouse("kargo-demo"))
 		f.Namespace = h.project
 		return env.Admin.Create(ctx, f)
 	}
@@ -200,8 +201,8 @@ func TestGetFollowsPages(t *testing.T) {
 	require.Len(t, lines, n)
 	require.Len(t, slices.Compact(slices.Sorted(slices.Values(lines))), n, "no Freight twice")
 	// Newest first: 1.0.0 was created last.
-	require.Equal(t, "freight.kargo.akuity.io/"+newFreight("1.0.0", "").Name, lines[0])
-	require.Equal(t, "freight.kargo.akuity.io/"+newFreight(fmt.Sprintf("1.0.%d", n-1), "").Name, lines[n-1])
+	require.Equal(t, "freight.kargo.akuity.io/"+objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", "1.0.0"), objects.Alias(""), objects.FromWarehouse("kargo-demo")).Name, lines[0])
+	require.Equal(t, "freight.kargo.akuity.io/"+objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", fmt.Sprintf("1.0.%d", n-1)), objects.Alias(""), objects.FromWarehouse("kargo-demo")).Name, lines[n-1])
 }
 
 func TestGetNothing(t *testing.T) {

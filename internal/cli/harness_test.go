@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,10 +21,10 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apiclient"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/apiserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // The commands are tested against the real API server (internal/server) on
@@ -259,26 +258,12 @@ func productionStage() *kargoapi.Stage {
 	}
 }
 
-// newFreight returns Freight of Warehouse kargo-demo for one image tag,
-// named after its artifacts as the admission webhook insists. Freight is
-// ordered by when it is created (kargo stamps that at admission), so a test
-// that needs one Freight newer than another creates it later.
-func newFreight(tag, alias string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "public.ecr.aws/nginx/nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, images, nil)},
-		Alias:      alias,
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"},
-		Images:     images,
-	}
-}
-
 // pipeline creates Warehouse kargo-demo, Stages test and production, and
 // two Freight: mortal-dragonfly (the newer, created second) and
 // frozen-tauntaun.
 func (h *harness) pipeline() (a, b *kargoapi.Freight) {
 	h.t.Helper()
-	a, b = newFreight("1.27.0", "mortal-dragonfly"), newFreight("1.26.0", "frozen-tauntaun")
+	a, b = objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", "1.27.0"), objects.Alias("mortal-dragonfly"), objects.FromWarehouse("kargo-demo")), objects.Freight("", objects.Image("public.ecr.aws/nginx/nginx", "1.26.0"), objects.Alias("frozen-tauntaun"), objects.FromWarehouse("kargo-demo"))
 	h.create(warehouseNamed("kargo-demo", "registry.invalid/app"), testStage(), productionStage(), b, a)
 	return a, b
 }

@@ -14,6 +14,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // BenchmarkAdmission measures what kargo's webhooks add to a write: the
@@ -61,11 +62,13 @@ func BenchmarkAdmission(b *testing.B) {
 				}}}},
 			}
 		}, env.Admin},
-		{"freight", func(i int) client.Object { return newFreight(ns, fmt.Sprintf("bench-%d", i)) }, env.Admin},
+		{"freight", func(i int) client.Object {
+			return objects.Freight(ns, objects.Image("registry.example.com/app", fmt.Sprintf("bench-%d", i)))
+		}, env.Admin},
 		{"promotion-as-alice", func(i int) client.Object {
 			return &kargoapi.Promotion{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%d", i), Namespace: ns},
-				Spec:       kargoapi.PromotionSpec{Stage: "test", Freight: newFreight(ns, "bench-1").Name},
+				Spec:       kargoapi.PromotionSpec{Stage: "test", Freight: objects.Freight(ns, objects.Image("registry.example.com/app", "bench-1")).Name},
 			}
 		}, alice},
 	}
@@ -75,12 +78,14 @@ func BenchmarkAdmission(b *testing.B) {
 
 	big := env.NewProject(b, "bench-2000")
 	for i := range 2000 {
-		if err := env.Admin.Create(ctx, newFreight(big, fmt.Sprintf("fill-%d", i))); err != nil {
+		if err := env.Admin.Create(ctx, objects.Freight(big, objects.Image("registry.example.com/app", fmt.Sprintf("fill-%d", i)))); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.Run("freight-in-project-of-2000", func(b *testing.B) {
-		measureCreates(b, env.Admin, func() client.Object { return newFreight(big, fmt.Sprintf("more-%d", next())) })
+		measureCreates(b, env.Admin, func() client.Object {
+			return objects.Freight(big, objects.Image("registry.example.com/app", fmt.Sprintf("more-%d", next())))
+		})
 	})
 }
 

@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 )
 
@@ -52,41 +50,6 @@ func kargoDemo(t *testing.T) {
 // gitops is the GitOps repository the table's Stages write to; nothing is
 // ever pushed there.
 const gitops = "https://git.example.com/gitops.git"
-
-func warehouse(name string) *kargoapi.Warehouse {
-	return &kargoapi.Warehouse{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},
-		Spec: kargoapi.WarehouseSpec{
-			Interval:      &metav1.Duration{Duration: time.Hour},
-			Subscriptions: kargoapi.RepoSubscriptions{Images: []kargoapi.ImageSubscription{{RepoURL: "registry.invalid/app"}}},
-		},
-	}
-}
-
-func stage(name string) *kargoapi.Stage {
-	return &kargoapi.Stage{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},
-		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{Warehouse: "w"}},
-	}
-}
-
-// newFreight returns Freight for one image tag, named after its artifacts.
-func newFreight(ns, tag string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     images,
-	}
-}
-
-func policy(name, stage string) *kargoapi.PromotionPolicy {
-	return &kargoapi.PromotionPolicy{
-		ObjectMeta:          metav1.ObjectMeta{Name: name, Namespace: demo},
-		Stage:               stage,
-		EnableAutoPromotion: false,
-	}
-}
 
 func create(t *testing.T, obj client.Object) {
 	t.Helper()

@@ -17,21 +17,22 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // Bob may promote to uat only; the refusals name him, the verb and the
 // Stage, so he knows what to ask for.
 func TestBobIsRefusedByName(t *testing.T) {
 	kargoDemo(t)
-	create(t, warehouse("w"))
+	create(t, objects.Warehouse(demo, "w"))
 	ctx := context.Background()
 	bob := env.As(t, kubetest.Bob)
 	for _, target := range []string{"test", "uat", "prod"} {
-		create(t, stage(target))
-		create(t, newFreight(demo, "bob"))
+		create(t, objects.Stage(demo, target, objects.SubscribesTo("w")))
+		create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "bob")))
 		p := &kargoapi.Promotion{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "bob-" + target + "-", Namespace: demo},
-			Spec:       kargoapi.PromotionSpec{Stage: target, Freight: newFreight(demo, "bob").Name},
+			Spec:       kargoapi.PromotionSpec{Stage: target, Freight: objects.Freight(demo, objects.Image("registry.example.com/app", "bob")).Name},
 		}
 		err := bob.Create(ctx, p)
 		if target == "uat" {
@@ -95,7 +96,7 @@ func TestFreightAliasSync(t *testing.T) {
 	}
 
 	t.Run("a non-empty field sets the label", func(t *testing.T) {
-		f := newFreight(ns, "field")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "field"))
 		f.Alias = "frozen-tauntaun"
 		require.NoError(t, c.Create(ctx, f))
 		field, label := aliasOf(get(t, f))
@@ -103,7 +104,7 @@ func TestFreightAliasSync(t *testing.T) {
 		require.Equal(t, "frozen-tauntaun", label)
 	})
 	t.Run("an empty field takes the label's value", func(t *testing.T) {
-		f := newFreight(ns, "label")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "label"))
 		f.Labels = map[string]string{kargoapi.AliasLabelKey: "mortal-dragonfly"}
 		require.NoError(t, c.Create(ctx, f))
 		field, label := aliasOf(get(t, f))
@@ -111,21 +112,21 @@ func TestFreightAliasSync(t *testing.T) {
 		require.Equal(t, "mortal-dragonfly", label)
 	})
 	t.Run("changing the field moves the label", func(t *testing.T) {
-		f := newFreight(ns, "label")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "label"))
 		patch(f, `{"alias":"brave-otter"}`)
 		field, label := aliasOf(get(t, f))
 		require.Equal(t, "brave-otter", field)
 		require.Equal(t, "brave-otter", label)
 	})
 	t.Run("clearing the field alone keeps the alias", func(t *testing.T) {
-		f := newFreight(ns, "label")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "label"))
 		patch(f, `{"alias":null}`)
 		field, label := aliasOf(get(t, f))
 		require.Equal(t, "brave-otter", field)
 		require.Equal(t, "brave-otter", label)
 	})
 	t.Run("the field takes precedence over a changed label, with a warning", func(t *testing.T) {
-		f := newFreight(ns, "label")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "label"))
 		patch(f, `{"metadata":{"labels":{"kargo.akuity.io/alias":"sly-fox"}}}`)
 		field, label := aliasOf(get(t, f))
 		require.Equal(t, "brave-otter", field)
@@ -133,7 +134,7 @@ func TestFreightAliasSync(t *testing.T) {
 		require.Contains(t, warned.all(), "the alias field takes precedence over the label")
 	})
 	t.Run("clearing both removes the alias", func(t *testing.T) {
-		f := newFreight(ns, "label")
+		f := objects.Freight(ns, objects.Image("registry.example.com/app", "label"))
 		patch(f, `{"alias":null,"metadata":{"labels":{"kargo.akuity.io/alias":null}}}`)
 		field, label := aliasOf(get(t, f))
 		require.Empty(t, field)
@@ -146,11 +147,11 @@ func TestFreightAliasSync(t *testing.T) {
 func TestFreightAliasIsUniqueInAProject(t *testing.T) {
 	ns, other := env.NewProject(t, "unique"), env.NewProject(t, "unique")
 	ctx := context.Background()
-	holder := newFreight(ns, "holder")
+	holder := objects.Freight(ns, objects.Image("registry.example.com/app", "holder"))
 	holder.Alias = "frozen-tauntaun"
 	require.NoError(t, env.Admin.Create(ctx, holder))
 
-	dup := newFreight(ns, "dup")
+	dup := objects.Freight(ns, objects.Image("registry.example.com/app", "dup"))
 	dup.Alias = "frozen-tauntaun"
 	err := env.Admin.Create(ctx, dup)
 	require.True(t, apierrors.IsConflict(err), "want a 409, got %v", err)
@@ -162,7 +163,7 @@ func TestFreightAliasIsUniqueInAProject(t *testing.T) {
 	require.True(t, apierrors.IsConflict(err), "renaming onto a held alias: want a 409, got %v", err)
 	require.Contains(t, err.Error(), holder.Name)
 
-	elsewhere := newFreight(other, "holder")
+	elsewhere := objects.Freight(other, objects.Image("registry.example.com/app", "holder"))
 	elsewhere.Alias = "frozen-tauntaun"
 	require.NoError(t, env.Admin.Create(ctx, elsewhere), "aliases are unique per project, not per cluster")
 }
@@ -173,14 +174,14 @@ func TestFreightAliasIsUniqueInAProject(t *testing.T) {
 func TestFreightNameIsItsFingerprint(t *testing.T) {
 	ns := env.NewProject(t, "fingerprint")
 	ctx := context.Background()
-	verified := newFreight(ns, "v1.0.0")
+	verified := objects.Freight(ns, objects.Image("registry.example.com/app", "v1.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, verified))
 
-	forged := newFreight(ns, "v6.6.6")
-	forged.Name = newFreight(ns, "v1.0.1").Name
+	forged := objects.Freight(ns, objects.Image("registry.example.com/app", "v6.6.6"))
+	forged.Name = objects.Freight(ns, objects.Image("registry.example.com/app", "v1.0.1")).Name
 	err := env.Admin.Create(ctx, forged)
 	require.True(t, apierrors.IsInvalid(err), "%v", err)
-	require.Contains(t, err.Error(), fmt.Sprintf("must be named %q", newFreight(ns, "v6.6.6").Name))
+	require.Contains(t, err.Error(), fmt.Sprintf("must be named %q", objects.Freight(ns, objects.Image("registry.example.com/app", "v6.6.6")).Name))
 
 	err = env.Admin.Patch(ctx, verified, client.RawPatch("application/merge-patch+json",
 		[]byte(`{"images":[{"repoURL":"registry.example.com/app","tag":"v6.6.6","digest":"sha256:`+strings.Repeat("6", 64)+`"}]}`)))
@@ -192,7 +193,7 @@ func TestFreightNameIsItsFingerprint(t *testing.T) {
 func TestFreightInUseCannotBeDeleted(t *testing.T) {
 	ns := env.NewProject(t, "inuse")
 	ctx := context.Background()
-	f := newFreight(ns, "current")
+	f := objects.Freight(ns, objects.Image("registry.example.com/app", "current"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	s := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: ns}}
 	require.NoError(t, env.Admin.Create(ctx, s))
@@ -240,8 +241,8 @@ func TestProjects(t *testing.T) {
 	require.NoError(t, env.Admin.Create(ctx, plain))
 	for _, obj := range []client.Object{
 		&kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: plain.Name}},
-		func() client.Object { w := warehouse("w"); w.Namespace = plain.Name; return w }(),
-		newFreight(plain.Name, "outside"),
+		func() client.Object { w := objects.Warehouse(demo, "w"); w.Namespace = plain.Name; return w }(),
+		objects.Freight(plain.Name, objects.Image("registry.example.com/app", "outside")),
 		&kargoapi.PromotionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: plain.Name}, Stage: "test"},
 	} {
 		err := env.Admin.Create(ctx, obj)

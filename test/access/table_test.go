@@ -19,6 +19,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // outcome is what happens when a user takes a path.
@@ -82,109 +83,113 @@ var paths = []path{
 	{
 		what: "create a Warehouse",
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Create(ctx, warehouse("w-"+sfx))
+			return c.Create(ctx, objects.Warehouse(demo, "w-"+sfx))
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
 		what:    "change a Warehouse",
-		prepare: func(t *testing.T, sfx string) { create(t, warehouse("w-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Warehouse(demo, "w-"+sfx)) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, warehouse("w-"+sfx), `{"spec":{"interval":"2h"}}`)
+			return mergePatch(ctx, c, objects.Warehouse(demo, "w-"+sfx), `{"spec":{"interval":"2h"}}`)
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
 		what:    "delete a Warehouse",
-		prepare: func(t *testing.T, sfx string) { create(t, warehouse("w-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Warehouse(demo, "w-"+sfx)) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Delete(ctx, warehouse("w-"+sfx))
+			return c.Delete(ctx, objects.Warehouse(demo, "w-"+sfx))
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
 		what: "change a Warehouse a Stage subscribes to",
 		prepare: func(t *testing.T, sfx string) {
-			create(t, warehouse("w-"+sfx))
-			st := stage("s-" + sfx)
+			create(t, objects.Warehouse(demo, "w-"+sfx))
+			st := objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))
 			st.Spec.Subscriptions.Warehouse = "w-" + sfx
 			create(t, st)
 		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, warehouse("w-"+sfx), `{"spec":{"interval":"2h"}}`)
+			return mergePatch(ctx, c, objects.Warehouse(demo, "w-"+sfx), `{"spec":{"interval":"2h"}}`)
 		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what: "create a Stage",
-		act:  func(ctx context.Context, c client.Client, sfx string) error { return c.Create(ctx, stage("s-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")))
+		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what:    "change a Stage's subscriptions",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, stage("s-"+sfx), `{"spec":{"subscriptions":{"warehouse":"other"}}}`)
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), `{"spec":{"subscriptions":{"warehouse":"other"}}}`)
 		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what:    "change a Stage's promotion mechanisms",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, stage("s-"+sfx), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/s-%s"}]}}}`, gitops, sfx))
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/s-%s"}]}}}`, gitops, sfx))
 		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what: "make a Stage write a branch another Stage writes",
 		prepare: func(t *testing.T, sfx string) {
-			holder := stage("holder-" + sfx)
+			holder := objects.Stage(demo, "holder-"+sfx, objects.SubscribesTo("w"))
 			holder.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{
 				RepoURL: gitops, ReadBranch: "main", WriteBranch: kargoapi.BranchName("stages/held-" + sfx),
 			}}}
 			create(t, holder)
-			create(t, stage("s-"+sfx))
+			create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")))
 		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, stage("s-"+sfx), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/held-%s"}]}}}`, gitops+"/", sfx))
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), fmt.Sprintf(`{"spec":{"promotionMechanisms":{"gitRepoUpdates":[{"repoURL":%q,"readBranch":"main","writeBranch":"stages/held-%s"}]}}}`, gitops+"/", sfx))
 		},
 		want: []outcome{rbac, rbac, promote, rbac, conflict, rbac},
 	},
 	{
 		what:    "make a Stage name a Secret the user cannot read",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, stage("s-"+sfx), `{"spec":{"verification":{"http":[{"name":"smoke","url":"https://uat.example.com/healthz","headers":[{"name":"Authorization","valueFrom":{"name":"uat-smoke-token","key":"header"}}]}]}}}`)
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), `{"spec":{"verification":{"http":[{"name":"smoke","url":"https://uat.example.com/healthz","headers":[{"name":"Authorization","valueFrom":{"name":"uat-smoke-token","key":"header"}}]}]}}}`)
 		},
 		want: []outcome{rbac, rbac, promote, rbac, secret, rbac},
 	},
 	{
 		what:    "change a Stage's labels",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, stage("s-"+sfx), `{"metadata":{"labels":{"team":"payments"}}}`)
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), `{"metadata":{"labels":{"team":"payments"}}}`)
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
 		what:    "delete a Stage",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
-		act:     func(ctx context.Context, c client.Client, sfx string) error { return c.Delete(ctx, stage("s-"+sfx)) },
-		want:    []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")))
+		},
+		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
 		what:    "write a Stage's status",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return statusPatch(ctx, c, stage("s-"+sfx), `{"status":{"phase":"Steady"}}`)
+			return statusPatch(ctx, c, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")), `{"status":{"phase":"Steady"}}`)
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
 	},
 	{
 		what: "create Freight (recorded as the creator's: never auto-promoted)",
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			f := newFreight(demo, "create-"+sfx)
+			f := objects.Freight(demo, objects.Image("registry.example.com/app", "create-"+sfx))
 			f.CreatedBy = &kargoapi.FreightCreator{Username: "system:serviceaccount:kargo:kargo-controller", Controller: true}
 			if err := c.Create(ctx, f); err != nil {
 				return err
@@ -197,10 +202,12 @@ var paths = []path{
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
-		what:    "change who created Freight, or when",
-		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "record-"+sfx)) },
+		what: "change who created Freight, or when",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "record-"+sfx)))
+		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			f := newFreight(demo, "record-"+sfx)
+			f := objects.Freight(demo, objects.Image("registry.example.com/app", "record-"+sfx))
 			if err := mergePatch(ctx, c, f, `{"createdBy":{"username":"system:serviceaccount:kargo:kargo-controller","controller":true},"metadata":{"annotations":{"kargo.akuity.io/discovered-at":"2999-01-01T00:00:00Z"}}}`); err != nil {
 				return err
 			}
@@ -212,26 +219,32 @@ var paths = []path{
 		want: []outcome{rbac, rbac, kept, rbac, kept, rbac},
 	},
 	{
-		what:    "change Freight's alias",
-		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "alias-"+sfx)) },
+		what: "change Freight's alias",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "alias-"+sfx)))
+		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, newFreight(demo, "alias-"+sfx), fmt.Sprintf(`{"alias":"renamed-%s"}`, sfx))
+			return mergePatch(ctx, c, objects.Freight(demo, objects.Image("registry.example.com/app", "alias-"+sfx)), fmt.Sprintf(`{"alias":"renamed-%s"}`, sfx))
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
-		what:    "delete Freight no Stage uses",
-		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "delete-"+sfx)) },
+		what: "delete Freight no Stage uses",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "delete-"+sfx)))
+		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Delete(ctx, newFreight(demo, "delete-"+sfx))
+			return c.Delete(ctx, objects.Freight(demo, objects.Image("registry.example.com/app", "delete-"+sfx)))
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
 	{
-		what:    "approve Freight by writing its status",
-		prepare: func(t *testing.T, sfx string) { create(t, newFreight(demo, "approve-"+sfx)) },
+		what: "approve Freight by writing its status",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "approve-"+sfx)))
+		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return statusPatch(ctx, c, newFreight(demo, "approve-"+sfx), `{"status":{"approvedFor":{"prod":{}}}}`)
+			return statusPatch(ctx, c, objects.Freight(demo, objects.Image("registry.example.com/app", "approve-"+sfx)), `{"status":{"approvedFor":{"prod":{}}}}`)
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
 	},
@@ -256,31 +269,31 @@ var paths = []path{
 	},
 	{
 		what:    "create a PromotionPolicy",
-		prepare: func(t *testing.T, sfx string) { create(t, stage("s-"+sfx)) },
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Create(ctx, policy("pp-"+sfx, "s-"+sfx))
+			return c.Create(ctx, objects.PromotionPolicy(demo, "pp-"+sfx, "s-"+sfx, false))
 		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what: "change a PromotionPolicy",
 		prepare: func(t *testing.T, sfx string) {
-			create(t, stage("s-"+sfx))
-			create(t, policy("pp-"+sfx, "s-"+sfx))
+			create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")))
+			create(t, objects.PromotionPolicy(demo, "pp-"+sfx, "s-"+sfx, false))
 		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return mergePatch(ctx, c, policy("pp-"+sfx, "s-"+sfx), `{"enableAutoPromotion":true}`)
+			return mergePatch(ctx, c, objects.PromotionPolicy(demo, "pp-"+sfx, "s-"+sfx, false), `{"enableAutoPromotion":true}`)
 		},
 		want: []outcome{rbac, rbac, promote, rbac, allowed, rbac},
 	},
 	{
 		what: "delete a PromotionPolicy",
 		prepare: func(t *testing.T, sfx string) {
-			create(t, stage("s-"+sfx))
-			create(t, policy("pp-"+sfx, "s-"+sfx))
+			create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w")))
+			create(t, objects.PromotionPolicy(demo, "pp-"+sfx, "s-"+sfx, false))
 		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
-			return c.Delete(ctx, policy("pp-"+sfx, "s-"+sfx))
+			return c.Delete(ctx, objects.PromotionPolicy(demo, "pp-"+sfx, "s-"+sfx, false))
 		},
 		want: []outcome{rbac, rbac, allowed, rbac, allowed, rbac},
 	},
@@ -333,8 +346,8 @@ func promotionTo(target string, want []outcome) path {
 	return path{
 		what: "create a Promotion to " + target,
 		prepare: func(t *testing.T, _ string) {
-			create(t, stage(target))
-			create(t, newFreight(demo, "promoted"))
+			create(t, objects.Stage(demo, target, objects.SubscribesTo("w")))
+			create(t, objects.Freight(demo, objects.Image("registry.example.com/app", "promoted")))
 		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
 			return c.Create(ctx, promotion("to-"+target+"-"+sfx, target))
@@ -346,7 +359,7 @@ func promotionTo(target string, want []outcome) path {
 func promotion(name, target string) *kargoapi.Promotion {
 	return &kargoapi.Promotion{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},
-		Spec:       kargoapi.PromotionSpec{Stage: target, Freight: newFreight(demo, "promoted").Name},
+		Spec:       kargoapi.PromotionSpec{Stage: target, Freight: objects.Freight(demo, objects.Image("registry.example.com/app", "promoted")).Name},
 	}
 }
 
@@ -371,7 +384,7 @@ func classify(err error) (outcome, error) {
 
 func TestAccessTable(t *testing.T) {
 	kargoDemo(t)
-	create(t, warehouse("w"))
+	create(t, objects.Warehouse(demo, "w"))
 	for _, p := range paths {
 		require.Len(t, p.want, len(users), p.what)
 		for i, u := range users {

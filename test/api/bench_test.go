@@ -13,6 +13,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // BenchmarkListFreight10k lists a project of 10,000 Freight through the
@@ -27,7 +28,7 @@ func BenchmarkListFreight10k(b *testing.B) {
 	ns := env.NewProject(b, "bench-10k")
 	start := time.Now()
 	createMany(b, n, func(i int) *kargoapi.Freight {
-		return newFreight(ns, fmt.Sprintf("bench-%d", i))
+		return objects.Freight(ns, objects.Image("registry.example.com/app", fmt.Sprintf("bench-%d", i)))
 	})
 	b.Logf("created %d Freight in %s (16 workers)", n, time.Since(start).Round(time.Millisecond))
 	waitForFreight(b, ns, n)

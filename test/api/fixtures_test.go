@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -18,8 +16,8 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // The seed pages' project, and the users of the access table beyond the
@@ -72,21 +70,10 @@ func kargoDemo(t *testing.T) {
 	})
 }
 
-// newFreight returns Freight for one image tag, named after its artifacts.
-// It is discovered when it is created: kargo stamps that at admission.
-func newFreight(ns, tag string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "registry.example.com/app", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     images,
-	}
-}
-
 // createFreight creates Freight in ns as the admin and returns it.
 func createFreight(t testing.TB, ns, tag string) *kargoapi.Freight {
 	t.Helper()
-	f := newFreight(ns, tag)
+	f := objects.Freight(ns, objects.Image("registry.example.com/app", tag))
 	err := env.Admin.Create(context.Background(), f)
 	if !apierrors.IsAlreadyExists(err) {
 		require.NoError(t, err)

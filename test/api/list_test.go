@@ -15,6 +15,7 @@ import (
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // createMany creates n Freight in ns as the admin, 16 at a time; build
@@ -51,7 +52,7 @@ func waitForFreight(t testing.TB, ns string, n int) {
 func TestPagingFreight(t *testing.T) {
 	ns := env.NewProject(t, "paging")
 	createMany(t, 1200, func(i int) *kargoapi.Freight {
-		return newFreight(ns, fmt.Sprintf("page-%d", i))
+		return objects.Freight(ns, objects.Image("registry.example.com/app", fmt.Sprintf("page-%d", i)))
 	})
 	waitForFreight(t, ns, 1200)
 
@@ -78,7 +79,9 @@ func TestPagingFreight(t *testing.T) {
 
 	// Freight added after the first page does not shift the later ones.
 	first := decode[apitypes.List](t, call(t, admin, http.MethodGet, path, nil), http.StatusOK)
-	createMany(t, 20, func(i int) *kargoapi.Freight { return newFreight(ns, fmt.Sprintf("late-%d", i)) })
+	createMany(t, 20, func(i int) *kargoapi.Freight {
+		return objects.Freight(ns, objects.Image("registry.example.com/app", fmt.Sprintf("late-%d", i)))
+	})
 	waitForFreight(t, ns, 1220)
 	seen := map[string]bool{}
 	for _, f := range objectsOf[kargoapi.Freight](t, first) {

@@ -16,6 +16,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // watchedEvent is an event as a client decodes it.
@@ -134,7 +135,9 @@ func TestWatchNeedsTheWatchVerb(t *testing.T) {
 func TestWatchStartsWithEveryObject(t *testing.T) {
 	const n = 1200
 	ns := env.NewProject(t, "watch-many")
-	createMany(t, n, func(i int) *kargoapi.Freight { return newFreight(ns, fmt.Sprintf("many-%d", i)) })
+	createMany(t, n, func(i int) *kargoapi.Freight {
+		return objects.Freight(ns, objects.Image("registry.example.com/app", fmt.Sprintf("many-%d", i)))
+	})
 	waitForFreight(t, ns, n)
 	events := openWatch(t, admin, "/api/v1/projects/"+ns+"/freight?watch=true")
 	seen := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 	kargoargocd "github.com/kargohq/kargo/internal/argocd"
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 func TestKustomizeImageOverride(t *testing.T) {
@@ -21,7 +22,7 @@ func TestKustomizeImageOverride(t *testing.T) {
 	    "kustomize": {"namePrefix": "test-", "images": ["redis:7", "nginx=nginx:1.24.0"]}}}
 	}`)
 	u := &kargoargocd.Updater{Client: env.Admin, DefaultNamespace: apps}
-	summary, err := u.Apply(context.Background(), newStage(project), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
+	summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
 		AppName: "guestbook",
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
 			RepoURL:   gitRepo,
@@ -63,7 +64,7 @@ func TestHelmParameters(t *testing.T) {
 	} {
 		t.Run(string(tc.value), func(t *testing.T) {
 			u := &kargoargocd.Updater{Client: env.Admin, DefaultNamespace: apps}
-			_, err := u.Apply(context.Background(), newStage(project), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
+			_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
 				AppName: "guestbook",
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
 					RepoURL: chartRepo,
@@ -131,7 +132,7 @@ func TestTargetRevision(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			createApp(t, apps, `{"metadata": {"name": "`+tc.name+`", "annotations": `+authorized(project)+`}, "spec": {"source": `+tc.source+`}}`)
 			u := &kargoargocd.Updater{Client: env.Admin, DefaultNamespace: apps}
-			_, err := u.Apply(context.Background(), newStage(project), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
+			_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
 				AppName:       tc.name,
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{tc.update},
 			}}, tc.heads)
@@ -167,7 +168,7 @@ func TestUnknownFieldsKept(t *testing.T) {
 	  "status": {"resources": [{"kind": "Deployment", "name": "guestbook"}], "sync": {"status": "Synced"}}
 	}`)
 	u := &kargoargocd.Updater{Client: env.Admin, DefaultNamespace: apps}
-	_, err := u.Apply(context.Background(), newStage(project), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
+	_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
 		AppName: "guestbook",
 		SourceUpdates: []kargoapi.ArgoCDSourceUpdate{
 			{RepoURL: gitRepo, UpdateTargetRevision: true,
@@ -229,7 +230,7 @@ func TestAnApplicationMustOptIn(t *testing.T) {
 			  "spec": {"source": {"repoURL": "`+gitRepo+`", "path": "stages/test", "targetRevision": "main"}}
 			}`)
 			u := &kargoargocd.Updater{Client: env.Admin, DefaultNamespace: apps}
-			summary, err := u.Apply(context.Background(), newStage(project), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
+			summary, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(project), []kargoapi.ArgoCDAppUpdate{{
 				AppName:       tc.name,
 				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: gitRepo, UpdateTargetRevision: true}},
 			}}, nil)

@@ -50,13 +50,6 @@ func newNamespace(t *testing.T, prefix string) string {
 	return ns.Name
 }
 
-func newStage(project string, updates ...kargoapi.ArgoCDAppUpdate) *kargoapi.Stage {
-	return &kargoapi.Stage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: stageName},
-		Spec:       kargoapi.StageSpec{PromotionMechanisms: &kargoapi.PromotionMechanisms{ArgoCDAppUpdates: updates}},
-	}
-}
-
 func testFreight(project string) *kargoapi.Freight {
 	return &kargoapi.Freight{
 		ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "3f2a1b0c3f2a1b0c3f2a1b0c3f2a1b0c3f2a1b0c"},

@@ -19,6 +19,7 @@ import (
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // These tests run against the real Argo CD that TestMain starts: kargo's
@@ -148,7 +149,7 @@ func freightOf(c argoCase, repo *argoRepo, tag, commit string) *kargoapi.Freight
 // satisfies ok, and returns it.
 func (c argoCase) waitHealth(t *testing.T, updates []kargoapi.ArgoCDAppUpdate, what string, ok func(kargoapi.Health) bool) kargoapi.Health {
 	t.Helper()
-	st := newStage(c.project, updates...)
+	st := objects.Stage(c.project, stageName, objects.ArgoCDUpdates(updates...))
 	var h kargoapi.Health
 	kubetest.Eventually(t, syncWait, what, func() (bool, string) {
 		h = kargoargocd.Health(context.Background(), env.Admin, st, c.apps)
@@ -172,7 +173,7 @@ func TestArgoCDRendersTheKustomizeImageKargoSets(t *testing.T) {
 		RepoURL:   repo.url,
 		Kustomize: &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "nginx"}}},
 	}}}}
-	_, err := c.updater().Apply(context.Background(), newStage(c.project), freightOf(c, repo, "1.25.0", repo.head), updates, nil)
+	_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), freightOf(c, repo, "1.25.0", repo.head), updates, nil)
 	require.NoError(t, err)
 	c.waitHealth(t, updates, "the Application Healthy", isHealthy)
 
@@ -191,7 +192,7 @@ func TestArgoCDRendersTheHelmParameterKargoSets(t *testing.T) {
 		RepoURL: repo.url,
 		Helm:    &kargoapi.ArgoCDHelm{Images: []kargoapi.ArgoCDHelmImageUpdate{{Image: "nginx", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag}}},
 	}}}}
-	_, err := c.updater().Apply(context.Background(), newStage(c.project), freightOf(c, repo, "1.25.1", repo.head), updates, nil)
+	_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), freightOf(c, repo, "1.25.1", repo.head), updates, nil)
 	require.NoError(t, err)
 	c.waitHealth(t, updates, "the Application Healthy", isHealthy)
 	require.Equal(t, "1.25.1", live(t, c.target, "chart", &corev1.ConfigMap{}).Data["tag"], "Argo CD rendered the chart with kargo's parameter")
@@ -206,7 +207,7 @@ func TestArgoCDDeploysTheFreightsCommit(t *testing.T) {
 	updates := []kargoapi.ArgoCDAppUpdate{{AppName: "app", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: repo.url, UpdateTargetRevision: true}}}}
 
 	for _, step := range []struct{ commit, version string }{{repo.head, "1"}, {second, "2"}} {
-		_, err := c.updater().Apply(context.Background(), newStage(c.project), freightOf(c, repo, "1.0.0", step.commit), updates, nil)
+		_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), freightOf(c, repo, "1.0.0", step.commit), updates, nil)
 		require.NoError(t, err)
 		c.waitHealth(t, updates, "synced to "+step.commit, func(h kargoapi.Health) bool {
 			return isHealthy(h) && getApp(t, c.apps, "app").Status.Sync.Revision == step.commit
@@ -236,7 +237,7 @@ func TestHealthComesFromArgoCD(t *testing.T) {
 	})
 
 	f := freightOf(c, repo, "1.0.0", repo.head)
-	_, err := c.updater().Apply(context.Background(), newStage(c.project), f, updates, nil)
+	_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), f, updates, nil)
 	require.NoError(t, err)
 
 	t.Run("a healthy Application", func(t *testing.T) {
@@ -270,7 +271,7 @@ func TestHealthComesFromArgoCD(t *testing.T) {
 		c := newArgoCase(t)
 		c.app(t, "follower", fmt.Sprintf(`{"repoURL": %q, "path": "plain", "targetRevision": "main"}`, repo.url))
 		follower := []kargoapi.ArgoCDAppUpdate{{AppName: "follower", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: repo.url}}}}
-		_, err := c.updater().Apply(context.Background(), newStage(c.project), f, follower, nil)
+		_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), f, follower, nil)
 		require.NoError(t, err)
 		c.waitHealth(t, follower, "follower Healthy", isHealthy)
 		repo.git.Commit(t, "gitops", "main", map[string]string{"plain/configmap.yaml": configMap("plain", map[string]string{"version": "3"}, nil)}, "version 3")
@@ -294,7 +295,7 @@ func TestArgoCDSyncsAMultiSourceApplication(t *testing.T) {
 		Kustomize:            &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "nginx"}}},
 		Helm:                 &kargoapi.ArgoCDHelm{Images: []kargoapi.ArgoCDHelmImageUpdate{{Image: "nginx", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag}}},
 	}}}}
-	_, err := c.updater().Apply(context.Background(), newStage(c.project), freightOf(c, repo, "1.26.0", repo.head), updates, nil)
+	_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), freightOf(c, repo, "1.26.0", repo.head), updates, nil)
 	require.NoError(t, err)
 	c.waitHealth(t, updates, "Healthy", isHealthy)
 	require.Equal(t, "nginx:1.26.0", live(t, c.target, "app", &batchv1.CronJob{}).Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image)
@@ -308,7 +309,7 @@ func TestAFailedSyncIsUnhealthy(t *testing.T) {
 	repo, c := newArgoRepo(t), newArgoCase(t)
 	c.app(t, "broken", fmt.Sprintf(`{"repoURL": %q, "path": "broken", "targetRevision": "main"}`, repo.url))
 	updates := []kargoapi.ArgoCDAppUpdate{{AppName: "broken", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: repo.url, UpdateTargetRevision: true}}}}
-	_, err := c.updater().Apply(context.Background(), newStage(c.project), freightOf(c, repo, "1.0.0", repo.head), updates, nil)
+	_, err := c.updater().Apply(context.Background(), objects.Stage(c.project, stageName, objects.ArgoCDUpdates()), freightOf(c, repo, "1.0.0", repo.head), updates, nil)
 	require.NoError(t, err)
 	h := c.waitHealth(t, updates, "the failed sync reported", func(h kargoapi.Health) bool {
 		return len(h.Issues) == 1 && strings.Contains(h.Issues[0], "last sync ended in")
@@ -324,7 +325,7 @@ func TestARunningSyncIsWaitedFor(t *testing.T) {
 	repo, c := newArgoRepo(t), newArgoCase(t)
 	c.app(t, "waves", fmt.Sprintf(`{"repoURL": %q, "path": "waves", "targetRevision": "main"}`, repo.url))
 	updates := []kargoapi.ArgoCDAppUpdate{{AppName: "waves", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: repo.url, UpdateTargetRevision: true}}}}
-	st := newStage(c.project)
+	st := objects.Stage(c.project, stageName, objects.ArgoCDUpdates())
 	_, err := c.updater().Apply(context.Background(), st, freightOf(c, repo, "1.0.0", repo.head), updates, nil)
 	require.NoError(t, err)
 	h := c.waitHealth(t, updates, "the sync running", func(h kargoapi.Health) bool {

@@ -2,7 +2,6 @@ package security
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
 
@@ -389,7 +388,7 @@ func TestRacingWritersOfOneBranch(t *testing.T) {
 		}
 	}
 
-	f := admissionFreight(ns, "1.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "1.0.0"))
 	f.Alias = "racing-freight"
 	require.NoError(t, env.Admin.Create(ctx, f))
 	for _, st := range created {
@@ -418,15 +417,4 @@ func TestRacingWritersOfOneBranch(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]bool{ns + "/" + first: true}, wrote, "one Stage wrote the branch")
-}
-
-// admissionFreight returns Freight of the Warehouse w for one nginx tag,
-// named after its artifacts, as the admin would create it.
-func admissionFreight(ns, tag string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     images,
-	}
 }

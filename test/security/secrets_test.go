@@ -21,6 +21,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // admissionListener is an HTTP endpoint that records the Authorization
@@ -175,7 +176,7 @@ func TestSecretsReadWithTheControllersRights(t *testing.T) {
 	// it; the Secret reaches that URL and no request ever reached the
 	// attackers' listener.
 	t.Run("the Secret reaches only the URL its reader chose", func(t *testing.T) {
-		f := admissionFreight(ns, "2.0.0")
+		f := objects.Freight(ns, objects.Image("nginx", "2.0.0"))
 		f.Alias = "secret-barrier"
 		require.NoError(t, env.Admin.Create(ctx, f))
 		p := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "uat-barrier", Namespace: ns}, Spec: kargoapi.PromotionSpec{Stage: "uat", Freight: f.Name}}
@@ -244,7 +245,7 @@ func TestStageHealthReadsOnlyApplicationsThatOptIn(t *testing.T) {
 		// adam may promote into the Stages of his project, so he may point
 		// one at any Application; its health stays unread.
 		require.NoError(t, adam.Create(ctx, spy.DeepCopy()))
-		f := admissionFreight(ns, "3.0.0")
+		f := objects.Freight(ns, objects.Image("nginx", "3.0.0"))
 		f.Alias = "health-spy"
 		require.NoError(t, env.Admin.Create(ctx, f))
 		p := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "spy", Namespace: ns}, Spec: kargoapi.PromotionSpec{Stage: "spy", Freight: f.Name}}

@@ -19,6 +19,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 	"github.com/kargohq/kargo/internal/verification/analysis"
 )
 
@@ -137,7 +138,7 @@ func TestAnalysisRunIsMirrored(t *testing.T) {
 	}} {
 		t.Run(tc.tag+" "+tc.why, func(t *testing.T) {
 			svc.answer(tc.status, tc.body)
-			f := newFreight(ns, tc.tag)
+			f := objects.Freight(ns, objects.Image("nginx", tc.tag))
 			require.NoError(t, env.Admin.Create(ctx, f))
 			p := promote(t, ns, "uat", f)
 			require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
@@ -181,7 +182,7 @@ func TestTerminatedAnalysisRunDoesNotVerify(t *testing.T) {
 	svc.answer(http.StatusOK, `{"healthy": true}`)
 	// A measurement a second, a thousand times: running until stopped.
 	analysisStage(t, ns, svc.URL, map[string]any{"interval": "1s", "count": int64(1000)})
-	f := newFreight(ns, "5.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "5.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "uat", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
@@ -222,7 +223,7 @@ func TestAbortedVerificationTerminatesTheAnalysisRun(t *testing.T) {
 	svc := newAnalysisService(t)
 	svc.answer(http.StatusOK, `{"healthy": true}`)
 	analysisStage(t, ns, svc.URL, map[string]any{"interval": "1s", "count": int64(1000)})
-	f := newFreight(ns, "6.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "6.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "uat", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // BenchmarkPromotionToVerified measures, for a Stage with one Argo CD
@@ -30,7 +31,7 @@ func BenchmarkPromotionToVerified(b *testing.B) {
 	i := 0
 	promoteOnce := func() time.Duration {
 		i++
-		f := newFreight(ns, fmt.Sprintf("9.0.%d", i))
+		f := objects.Freight(ns, objects.Image("nginx", fmt.Sprintf("9.0.%d", i)))
 		if err := env.Admin.Create(ctx, f); err != nil {
 			b.Fatal(err)
 		}

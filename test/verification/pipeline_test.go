@@ -2,7 +2,6 @@ package verification
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,10 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // gitopsRepo starts a Git server with a repository whose main branch has,
@@ -114,15 +113,6 @@ func argoStage(ns, name, app, repo string, subs kargoapi.Subscriptions) *kargoap
 	}
 }
 
-func newFreight(ns, tag string) *kargoapi.Freight {
-	images := []kargoapi.Image{{RepoURL: "nginx", Tag: tag, Digest: fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag)))}}
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"}, nil, images, nil), Namespace: ns},
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     images,
-	}
-}
-
 func promote(t *testing.T, ns, stage string, f *kargoapi.Freight) *kargoapi.Promotion {
 	t.Helper()
 	p := &kargoapi.Promotion{
@@ -177,7 +167,7 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	for _, st := range []*kargoapi.Stage{test, uat, prod} {
 		require.NoError(t, env.Admin.Create(ctx, st))
 	}
-	hotfix := newFreight(ns, "1.25.1")
+	hotfix := objects.Freight(ns, objects.Image("nginx", "1.25.1"))
 	require.NoError(t, env.Admin.Create(ctx, hotfix))
 
 	// test: kargo commits the image to stages/test and points the
@@ -259,7 +249,7 @@ func TestUnhealthyAndMissingApplications(t *testing.T) {
 	_, repo := gitopsRepo(t, map[string]string{"test": "Degraded"}, "test")
 	application(t, ns+"-test", ns, "test", repo)
 	require.NoError(t, env.Admin.Create(ctx, argoStage(ns, "test", ns+"-test", repo, kargoapi.Subscriptions{Warehouse: "w"})))
-	f := newFreight(ns, "1.26.0")
+	f := objects.Freight(ns, objects.Image("nginx", "1.26.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "test", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
@@ -292,7 +282,7 @@ func TestSoakTime(t *testing.T) {
 		}}}}}
 	require.NoError(t, env.Admin.Create(ctx, test))
 	require.NoError(t, env.Admin.Create(ctx, prod))
-	f := newFreight(ns, "2.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "2.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "test", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
@@ -325,7 +315,7 @@ func TestApprovalMakesFreightAvailable(t *testing.T) {
 		Spec: kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}}}
 	require.NoError(t, env.Admin.Create(ctx, test))
 	require.NoError(t, env.Admin.Create(ctx, prod))
-	f := newFreight(ns, "3.0.1")
+	f := objects.Freight(ns, objects.Image("nginx", "3.0.1"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	available := func(stage string) []string {
 		var ids []string

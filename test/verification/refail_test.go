@@ -16,6 +16,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // Freight verified in uat whose re-verification there fails is no longer
@@ -40,7 +41,7 @@ func TestFailedReverificationWithdrawsFreightDownstream(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: ns},
 		Spec:       kargoapi.StageSpec{Subscriptions: &kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "uat"}}}},
 	}))
-	f := newFreight(ns, "4.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "4.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, promote(t, ns, "uat", f).Status.Phase)
 

@@ -15,6 +15,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // requestVerification sets the annotation that `kargo verify stage` asks
@@ -48,7 +49,7 @@ func TestVerifyStageAgainAndAbort(t *testing.T) {
 		},
 	}
 	require.NoError(t, env.Admin.Create(ctx, st))
-	f := newFreight(ns, "3.0.0")
+	f := objects.Freight(ns, objects.Image("nginx", "3.0.0"))
 	require.NoError(t, env.Admin.Create(ctx, f))
 	p := promote(t, ns, "uat", f)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)

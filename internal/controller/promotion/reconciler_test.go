@@ -19,6 +19,7 @@ import (
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 type fakePromoter struct {
@@ -58,10 +59,6 @@ func newFreight(name, tag string, verifiedIn ...string) *kargoapi.Freight {
 		f.Status.VerifiedIn[s] = kargoapi.VerifiedStage{}
 	}
 	return f
-}
-
-func newStage(name string, subs kargoapi.Subscriptions) *kargoapi.Stage {
-	return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: kargoapi.StageSpec{Subscriptions: &subs}}
 }
 
 func newPromotion(name, st, freight string, age time.Duration) *kargoapi.Promotion {
@@ -119,7 +116,7 @@ func (h *harness) freight(t *testing.T, name string) *kargoapi.Freight {
 }
 
 func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
-	h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}), newFreight("f1", "1.24.0"), newPromotion("p1", "test", "f1", 0))
+	h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})), newFreight("f1", "1.24.0"), newPromotion("p1", "test", "f1", 0))
 	h.reconcile(t, "p1")
 
 	p := h.promotion(t, "p1")
@@ -138,7 +135,7 @@ func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
 }
 
 func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
-	h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}),
+	h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})),
 		newFreight("f1", "1.24.0"), newFreight("f2", "1.25.0"), newFreight("f3", "1.26.0"),
 		newPromotion("b-newer", "test", "f2", time.Minute), newPromotion("a-older", "test", "f1", 2*time.Minute), newPromotion("c-newest", "test", "f3", 0))
 
@@ -175,8 +172,8 @@ func TestPromotionFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := setup(t, newStage("test", kargoapi.Subscriptions{Warehouse: "wh"}),
-				newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}),
+			h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})),
+				objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})),
 				newFreight("f1", "1.24.0"), tc.promo)
 			h.p.err = tc.promoter
 			h.reconcile(t, "p")
@@ -193,7 +190,7 @@ func TestPromotionFailures(t *testing.T) {
 }
 
 func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
-	st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+	st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
 	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
 	st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
 	h := setup(t, st, newFreight("f1", "1.24.0"), newPromotion("again", "test", "f1", 0))
@@ -209,7 +206,7 @@ func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
 // Promotion finishes it when it comes back: the Promoter is called again
 // (it is idempotent per Promotion) and the Promotion ends once.
 func TestRestartFinishesARunningPromotion(t *testing.T) {
-	st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+	st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
 	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", Phase: kargoapi.PromotionPhaseRunning}
 	p := newPromotion("p1", "test", "f1", 0)
 	started := metav1.NewTime(t0)
@@ -229,7 +226,7 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 // branches hold of it decides the Stage's current Freight.
 func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	claimed := func() *kargoapi.Stage {
-		st := newStage("test", kargoapi.Subscriptions{Warehouse: "wh"})
+		st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
 		st.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{RepoURL: "https://git.example.com/gitops.git", WriteBranch: "stages/test"}}}
 		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f0"}
 		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: &kargoapi.SimpleFreight{ID: "f1"}, Phase: kargoapi.PromotionPhaseRunning}
@@ -319,39 +316,39 @@ func TestDecide(t *testing.T) {
 		next: stepEnd, message: "Stage test does not exist in project kargo-demo",
 	}, {
 		name: "an older Promotion waits ahead",
-		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*older, *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*older, *mine}},
 		next: stepWait, message: "Waiting for Promotion p1 to finish",
 	}, {
 		name: "a running Promotion holds the queue, even a younger one",
-		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine, running(newPromotion("p3", "test", "f1", 0))}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine, running(newPromotion("p3", "test", "f1", 0))}},
 		next: stepWait, message: "Waiting for Promotion p3 to finish",
 	}, {
 		name: "ended Promotions do not hold the queue",
-		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
 		next: stepRun,
 	}, {
 		name: "the Stage is claimed by a Promotion the cache does not show yet",
-		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p9", "uid-p9"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p9", "uid-p9"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
 		next: stepWait, message: "Waiting for Promotion p9 to finish", requeueSoon: true,
 	}, {
 		name: "the Stage is claimed by a deleted Promotion of the same name",
-		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p2", "uid-old"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-old"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
 		next: stepReleaseStale,
 	}, {
 		name: "its own claim: a restarted controller resumes",
-		in:   inputs{promo: mine, stage: claimedBy(newStage("test", fromWarehouse), "p2", "uid-p2"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-p2"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}, {
 		name: "no Freight",
-		in:   inputs{promo: mine, stage: newStage("test", fromWarehouse), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), queue: []kargoapi.Promotion{*mine}},
 		next: stepEnd, message: "Freight f1 does not exist in project kargo-demo",
 	}, {
 		name: "Freight not available",
-		in:   inputs{promo: mine, stage: newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
 		next: stepEnd, message: "Freight is not available to Stage uat",
 	}, {
 		name: "Freight verified upstream",
-		in:   inputs{promo: mine, stage: newStage("uat", kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}}), freight: newFreight("f1", "1.0", "test"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})), freight: newFreight("f1", "1.0", "test"), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

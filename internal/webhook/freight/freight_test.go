@@ -9,25 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 const controllerUser = "system:serviceaccount:kargo:kargo-controller"
 
 var admitted = time.Date(2026, 11, 21, 12, 0, 0, 123456789, time.UTC)
-
-func newFreight() *kargoapi.Freight {
-	return &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766", Namespace: "kargo-demo"},
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "w"},
-		Images:     []kargoapi.Image{{RepoURL: "nginx", Tag: "1.25.0"}},
-	}
-}
 
 // handle runs a Mutator that knows the controller's name on the request
 // and returns its answer.
@@ -63,7 +55,7 @@ func patched(resp admission.Response, path string) (any, bool) {
 }
 
 func TestRecord(t *testing.T) {
-	f := newFreight()
+	f := objects.Freight("kargo-demo", objects.FreightName("f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"), objects.Image("nginx", "1.25.0"))
 	f.CreatedBy = &kargoapi.FreightCreator{Username: controllerUser, Controller: true}
 	f.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2999-01-01T00:00:00Z"}
 	Record(f, "carol", false, admitted)
@@ -72,7 +64,7 @@ func TestRecord(t *testing.T) {
 }
 
 func TestMutatorRecordsWhoCreatedFreight(t *testing.T) {
-	resp := handle(t, admissionv1.Create, controllerUser, newFreight(), nil)
+	resp := handle(t, admissionv1.Create, controllerUser, objects.Freight("kargo-demo", objects.FreightName("f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"), objects.Image("nginx", "1.25.0")), nil)
 	by, ok := patched(resp, "/createdBy")
 	require.True(t, ok, "%+v", resp.Patches)
 	require.Equal(t, map[string]any{"username": controllerUser, "controller": true}, by)
@@ -80,7 +72,7 @@ func TestMutatorRecordsWhoCreatedFreight(t *testing.T) {
 
 	// carol claims to be the controller, and that her Freight is from the
 	// far future.
-	forged := newFreight()
+	forged := objects.Freight("kargo-demo", objects.FreightName("f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"), objects.Image("nginx", "1.25.0"))
 	forged.CreatedBy = &kargoapi.FreightCreator{Username: controllerUser, Controller: true}
 	forged.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2999-01-01T00:00:00Z"}
 	resp = handle(t, admissionv1.Create, "carol", forged, nil)
@@ -100,10 +92,10 @@ func TestMutatorRecordsWhoCreatedFreight(t *testing.T) {
 }
 
 func TestKeepRecord(t *testing.T) {
-	old := newFreight()
+	old := objects.Freight("kargo-demo", objects.FreightName("f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"), objects.Image("nginx", "1.25.0"))
 	old.CreatedBy = &kargoapi.FreightCreator{Username: "carol"}
 	old.Annotations = map[string]string{kargoapi.DiscoveredAtAnnotationKey: "2026-11-21T11:00:00Z"}
-	legacy := newFreight() // created before kargo recorded creators
+	legacy := objects.Freight("kargo-demo", objects.FreightName("f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"), objects.Image("nginx", "1.25.0")) // created before kargo recorded creators
 
 	cases := []struct {
 		name     string
