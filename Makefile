@@ -78,11 +78,16 @@ ui: ui-deps ## Build the web UI into ui/dist.
 run: build ## Start kargo local with the kargo-demo project and a real Argo CD (Ctrl-C stops it; state is kept; ARGS=--reset starts over).
 	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); exec bin/kargo local --demo --bin-dir "$$bins" --argocd-bin-dir "$$argocd" $(ARGS)
 
-lint: ## go vet and gofmt.
+lint: ## go vet, gofmt, goimports, import groups and dead code.
 	$(GO) vet ./...
 	cd api && $(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	@unsorted=$$($(GO) tool goimports -local github.com/kargohq/kargo -l $$(git ls-files '*.go' | grep -v zz_generated)); \
+	if [ -n "$$unsorted" ]; then echo "goimports would change (run: go tool goimports -local github.com/kargohq/kargo -w FILE):"; echo "$$unsorted"; exit 1; fi
+	@$(GO) run ./hack/importgroups $$(git ls-files '*.go') || { echo "fix with: go run ./hack/importgroups -w FILE..."; exit 1; }
+	@dead=$$($(GO) tool deadcode -test ./...); \
+	if [ -n "$$dead" ]; then echo "functions nothing calls, not even a test (delete them):"; echo "$$dead"; exit 1; fi
 
 test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
 	cd ui && npm test

@@ -9,10 +9,9 @@ import (
 	"regexp"
 	"strings"
 
-	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-
 	"github.com/spf13/cobra"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
 )
 

@@ -49,10 +49,10 @@ import (
 	"sort"
 	"strings"
 
-	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 // Type is the kind of repository a Secret holds credentials for.

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 func secret(name string, pattern bool, url, user string) corev1.Secret {

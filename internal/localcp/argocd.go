@@ -358,17 +358,6 @@ func (a *ArgoCD) waitReady(ctx context.Context, ch *child, ready func(context.Co
 	})
 }
 
-// Running reports an error naming the first component that has exited, or
-// nil while all run.
-func (a *ArgoCD) Running() error {
-	for _, ch := range a.children {
-		if !ch.running() {
-			return ch.exitError("unexpectedly")
-		}
-	}
-	return nil
-}
-
 // Stop stops the components, newest first.
 func (a *ArgoCD) Stop() error {
 	a.stopOnce.Do(func() {

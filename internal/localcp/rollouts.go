@@ -200,15 +200,6 @@ func argoRolloutsClusterRole(binDir string) (*rbacv1.ClusterRole, error) {
 	return role, nil
 }
 
-// Running reports an error when the controller has exited, and nil while
-// it runs.
-func (r *ArgoRollouts) Running() error {
-	if !r.ctrl.running() {
-		return r.ctrl.exitError("unexpectedly")
-	}
-	return nil
-}
-
 // LogPath is the controller's log file.
 func (r *ArgoRollouts) LogPath() string { return r.ctrl.logPath }
 

@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/cli"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"

@@ -45,29 +45,6 @@ const ns = "kargo-demo"
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func newFreight(name, tag string, verifiedIn ...string) *kargoapi.Freight {
-	f := &kargoapi.Freight{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(t0)},
-		Alias:      name + "-alias",
-		Origin:     &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "wh"},
-		Images:     []kargoapi.Image{{RepoURL: "nginx", Tag: tag}},
-	}
-	for _, s := range verifiedIn {
-		if f.Status.VerifiedIn == nil {
-			f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
-		}
-		f.Status.VerifiedIn[s] = kargoapi.VerifiedStage{}
-	}
-	return f
-}
-
-func newPromotion(name, st, freight string, age time.Duration) *kargoapi.Promotion {
-	return &kargoapi.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(t0.Add(-age)), Generation: 1},
-		Spec:       kargoapi.PromotionSpec{Stage: st, Freight: freight},
-	}
-}
-
 type harness struct {
 	r *Reconciler
 	c client.Client
@@ -116,7 +93,7 @@ func (h *harness) freight(t *testing.T, name string) *kargoapi.Freight {
 }
 
 func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
-	h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})), newFreight("f1", "1.24.0"), newPromotion("p1", "test", "f1", 0))
+	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0)))
 	h.reconcile(t, "p1")
 
 	p := h.promotion(t, "p1")
@@ -135,9 +112,9 @@ func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
 }
 
 func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
-	h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})),
-		newFreight("f1", "1.24.0"), newFreight("f2", "1.25.0"), newFreight("f3", "1.26.0"),
-		newPromotion("b-newer", "test", "f2", time.Minute), newPromotion("a-older", "test", "f1", 2*time.Minute), newPromotion("c-newest", "test", "f3", 0))
+	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
+		objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f2"), objects.Image("nginx", "1.25.0"), objects.Alias("f2"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f3"), objects.Image("nginx", "1.26.0"), objects.Alias("f3"+"-alias"), objects.FreightCreated(t0)),
+		objects.Promotion(ns, "b-newer", "test", "f2", objects.PromotionCreated(t0.Add(-time.Minute))), objects.Promotion(ns, "a-older", "test", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute))), objects.Promotion(ns, "c-newest", "test", "f3", objects.PromotionCreated(t0)))
 
 	h.reconcile(t, "b-newer")
 	h.reconcile(t, "c-newest")
@@ -164,17 +141,17 @@ func TestPromotionFailures(t *testing.T) {
 		wantPhase kargoapi.PromotionPhase
 		wantMsg   string
 	}{
-		{"missing stage", newPromotion("p", "nope", "f1", 0), nil, kargoapi.PromotionPhaseFailed, "Stage nope does not exist in project kargo-demo"},
-		{"missing freight", newPromotion("p", "uat", "f9", 0), nil, kargoapi.PromotionPhaseFailed, "Freight f9 does not exist"},
-		{"not verified upstream", newPromotion("p", "uat", "f1", 0), nil, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage uat: Freight f1-alias (f1) is not verified in upstream Stage test"},
-		{"bad mechanism", newPromotion("p", "test", "f1", 0), fmt.Errorf("set image.tag in values.yaml: key not found: %w", sourceerr.ErrInvalid), kargoapi.PromotionPhaseFailed, "key not found"},
-		{"git down", newPromotion("p", "test", "f1", 0), fmt.Errorf("push: %w", sourceerr.ErrUnreachable), kargoapi.PromotionPhaseErrored, "the repositories and the Stage are unchanged"},
+		{"missing stage", objects.Promotion(ns, "p", "nope", "f1", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Stage nope does not exist in project kargo-demo"},
+		{"missing freight", objects.Promotion(ns, "p", "uat", "f9", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Freight f9 does not exist"},
+		{"not verified upstream", objects.Promotion(ns, "p", "uat", "f1", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage uat: Freight f1-alias (f1) is not verified in upstream Stage test"},
+		{"bad mechanism", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), fmt.Errorf("set image.tag in values.yaml: key not found: %w", sourceerr.ErrInvalid), kargoapi.PromotionPhaseFailed, "key not found"},
+		{"git down", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), fmt.Errorf("push: %w", sourceerr.ErrUnreachable), kargoapi.PromotionPhaseErrored, "the repositories and the Stage are unchanged"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := setup(t, objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"})),
-				objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})),
-				newFreight("f1", "1.24.0"), tc.promo)
+			h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
+				objects.Stage(ns, "uat", objects.UpstreamStages("test")),
+				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), tc.promo)
 			h.p.err = tc.promoter
 			h.reconcile(t, "p")
 			p := h.promotion(t, "p")
@@ -190,10 +167,10 @@ func TestPromotionFailures(t *testing.T) {
 }
 
 func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
-	st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
+	st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
 	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
 	st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
-	h := setup(t, st, newFreight("f1", "1.24.0"), newPromotion("again", "test", "f1", 0))
+	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "again", "test", "f1", objects.PromotionCreated(t0)))
 	h.reconcile(t, "again")
 	require.Empty(t, h.p.calls)
 	p := h.promotion(t, "again")
@@ -206,13 +183,13 @@ func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
 // Promotion finishes it when it comes back: the Promoter is called again
 // (it is idempotent per Promotion) and the Promotion ends once.
 func TestRestartFinishesARunningPromotion(t *testing.T) {
-	st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
+	st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
 	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", Phase: kargoapi.PromotionPhaseRunning}
-	p := newPromotion("p1", "test", "f1", 0)
+	p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
 	started := metav1.NewTime(t0)
 	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started}
-	other := newPromotion("p0-other", "test", "f1", time.Hour) // older but not running
-	h := setup(t, st, newFreight("f1", "1.24.0"), p, other)
+	other := objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0.Add(-time.Hour))) // older but not running
+	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), p, other)
 	h.reconcile(t, "p0-other")
 	require.Empty(t, h.p.calls, "the running Promotion keeps its turn")
 	h.reconcile(t, "p1")
@@ -226,7 +203,7 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 // branches hold of it decides the Stage's current Freight.
 func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	claimed := func() *kargoapi.Stage {
-		st := objects.Stage(ns, "test", objects.Subscriptions(kargoapi.Subscriptions{Warehouse: "wh"}))
+		st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
 		st.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{RepoURL: "https://git.example.com/gitops.git", WriteBranch: "stages/test"}}}
 		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f0"}
 		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: &kargoapi.SimpleFreight{ID: "f1"}, Phase: kargoapi.PromotionPhaseRunning}
@@ -235,7 +212,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	}
 
 	t.Run("its commit is on the branch: the Stage holds its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), newPromotion("next", "test", "f0", 0))
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "next", "test", "f0", objects.PromotionCreated(t0)))
 		h.p.landing = promote.Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
 		h.reconcile(t, "next")
 		require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "next").Status.Phase, "the claim is released first")
@@ -251,7 +228,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	})
 
 	t.Run("its commit never reached the branch: the Stage keeps its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"))
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)))
 		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		st := h.stage(t, "test")
@@ -263,9 +240,9 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	})
 
 	t.Run("a Promotion of the same name created since does not inherit the claim", func(t *testing.T) {
-		again := newPromotion("gone", "test", "f0", 0)
+		again := objects.Promotion(ns, "gone", "test", "f0", objects.PromotionCreated(t0))
 		again.UID = "uid-new"
-		h := setup(t, claimed(), newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), again)
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), again)
 		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		require.Equal(t, kargoapi.PromotionPhaseErrored, h.stage(t, "test").Status.LastPromotion.Phase, "the old claim is released")
@@ -276,9 +253,9 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 
 	t.Run("a claim whose Promotion exists is left alone", func(t *testing.T) {
 		st := claimed()
-		running := newPromotion("gone", "test", "f1", 0)
+		running := objects.Promotion(ns, "gone", "test", "f1", objects.PromotionCreated(t0))
 		running.UID = "uid-gone"
-		h := setup(t, st, newFreight("f0", "1.23.0"), newFreight("f1", "1.24.0"), running)
+		h := setup(t, st, objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), running)
 		require.NoError(t, h.r.releaseClaim(context.Background(), h.stage(t, "test")))
 		require.Equal(t, "gone", h.stage(t, "test").Status.CurrentPromotion.Name)
 		require.Empty(t, h.r.orphanedClaim(context.Background(), h.stage(t, "test")))
@@ -300,10 +277,10 @@ func TestDecide(t *testing.T) {
 		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: name, UID: uid}
 		return st
 	}
-	fromWarehouse := kargoapi.Subscriptions{Warehouse: "wh"}
-	mine := newPromotion("p2", "test", "f1", time.Minute)
+	fromWarehouse := kargoapi.Subscriptions{Warehouse: "w"}
+	mine := objects.Promotion(ns, "p2", "test", "f1", objects.PromotionCreated(t0.Add(-time.Minute)))
 	mine.UID = "uid-p2"
-	older := newPromotion("p1", "test", "f1", 2*time.Minute)
+	older := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute)))
 
 	for _, tc := range []struct {
 		name        string
@@ -316,27 +293,27 @@ func TestDecide(t *testing.T) {
 		next: stepEnd, message: "Stage test does not exist in project kargo-demo",
 	}, {
 		name: "an older Promotion waits ahead",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*older, *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*older, *mine}},
 		next: stepWait, message: "Waiting for Promotion p1 to finish",
 	}, {
 		name: "a running Promotion holds the queue, even a younger one",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine, running(newPromotion("p3", "test", "f1", 0))}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine, running(objects.Promotion(ns, "p3", "test", "f1", objects.PromotionCreated(t0)))}},
 		next: stepWait, message: "Waiting for Promotion p3 to finish",
 	}, {
 		name: "ended Promotions do not hold the queue",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
 		next: stepRun,
 	}, {
 		name: "the Stage is claimed by a Promotion the cache does not show yet",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p9", "uid-p9"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p9", "uid-p9"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepWait, message: "Waiting for Promotion p9 to finish", requeueSoon: true,
 	}, {
 		name: "the Stage is claimed by a deleted Promotion of the same name",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-old"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-old"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepReleaseStale,
 	}, {
 		name: "its own claim: a restarted controller resumes",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-p2"), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-p2"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}, {
 		name: "no Freight",
@@ -344,11 +321,11 @@ func TestDecide(t *testing.T) {
 		next: stepEnd, message: "Freight f1 does not exist in project kargo-demo",
 	}, {
 		name: "Freight not available",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})), freight: newFreight("f1", "1.0"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepEnd, message: "Freight is not available to Stage uat",
 	}, {
 		name: "Freight verified upstream",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.Subscriptions(kargoapi.Subscriptions{UpstreamStages: []kargoapi.StageSubscription{{Name: "test"}}})), freight: newFreight("f1", "1.0", "test"), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0), objects.VerifiedIn("test")), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,20 +53,6 @@ func Image(repo, tag string) Option[kargoapi.Freight] {
 	}
 }
 
-// Commit adds a Git commit.
-func Commit(repo, id string) Option[kargoapi.Freight] {
-	return func(f *kargoapi.Freight) {
-		f.Commits = append(f.Commits, kargoapi.GitCommit{RepoURL: repo, ID: id})
-	}
-}
-
-// Chart adds a Helm chart version.
-func Chart(repo, name, version string) Option[kargoapi.Freight] {
-	return func(f *kargoapi.Freight) {
-		f.Charts = append(f.Charts, kargoapi.Chart{RepoURL: repo, Name: name, Version: version})
-	}
-}
-
 // Digest is the digest Image gives tag: the SHA-256 of the tag itself.
 func Digest(tag string) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tag))) }
 
@@ -182,11 +168,6 @@ func ImageSubscription(repo string) Option[kargoapi.Warehouse] {
 	return func(wh *kargoapi.Warehouse) {
 		wh.Spec.Subscriptions.Images = append(wh.Spec.Subscriptions.Images, kargoapi.ImageSubscription{RepoURL: kargoapi.ImageRepoURL(repo)})
 	}
-}
-
-// Interval sets how often the Warehouse polls.
-func Interval(d time.Duration) Option[kargoapi.Warehouse] {
-	return func(wh *kargoapi.Warehouse) { wh.Spec.Interval = &metav1.Duration{Duration: d} }
 }
 
 // Promotion returns a Promotion of freight into stage.

@@ -147,6 +147,14 @@ func Start(t testing.TB) *Server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// sshd logs the readiness probe's connection a moment later; wait for
+	// it, so that tests counting connections count from a known start.
+	for !strings.Contains(s.log.String(), "Connection from") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not log the readiness probe's connection within 20 s: %s", s.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return s
 }
 

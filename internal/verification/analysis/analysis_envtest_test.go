@@ -18,6 +18,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // These tests run against a real kube-apiserver with Argo Rollouts' own
@@ -35,13 +36,7 @@ const runTimeout = 90 * time.Second
 // newStage creates, in a new project, a Stage that verifies with templates.
 func newStage(t *testing.T, templates ...string) *kargoapi.Stage {
 	t.Helper()
-	st := &kargoapi.Stage{}
-	st.Namespace = env.NewProject(t, "analysis")
-	st.Name = "test"
-	st.Spec.Verification = &kargoapi.Verification{}
-	for _, name := range templates {
-		st.Spec.Verification.AnalysisTemplates = append(st.Spec.Verification.AnalysisTemplates, kargoapi.AnalysisTemplateReference{Name: name})
-	}
+	st := objects.Stage(env.NewProject(t, "analysis"), "test", objects.AnalysisTemplates(templates...))
 	require.NoError(t, env.Admin.Create(context.Background(), st))
 	require.NotEmpty(t, st.UID)
 	return st
