@@ -204,7 +204,7 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":          &project.Validator{Reader: live},
 		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
-		"/validate/warehouses":        &warehouse.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
+		"/validate/warehouses":        &warehouse.Validator{Reader: live, Stages: live, Authz: az, Decode: decoder},
 		"/validate/analysisruns":      &analysisrun.Validator{Decode: decoder, Controller: controller, Writers: analysisWriters},
 	}
 	mux := http.NewServeMux()

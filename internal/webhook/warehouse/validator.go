@@ -30,10 +30,12 @@ import (
 type Validator struct {
 	// Reader reads namespaces live.
 	Reader client.Reader
-	// Stages lists a project's Stages from the controller's cache, as the
-	// Stage webhook does: a Stage created in the same instant as a change
-	// of its Warehouse is checked by the Stage webhook itself, which needs
-	// the promote verb on it anyway.
+	// Stages lists a project's Stages. It reads live, not from a cache:
+	// this list decides whose promote verb a change needs, and a Stage
+	// created a moment before a change of its Warehouse must count (with a
+	// cache, the change could slip through before the Stage reached it).
+	// Only creations and spec changes list, which people make, not the
+	// controllers' status and refresh writes.
 	Stages client.Reader
 	// Authz asks whether the requesting user may promote.
 	Authz  *authz.Authorizer
