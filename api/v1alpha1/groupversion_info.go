@@ -23,6 +23,8 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&Stage{}, &StageList{},
 		&Promotion{}, &PromotionList{},
 		&PromotionPolicy{}, &PromotionPolicyList{},
+		&PromotionTask{}, &PromotionTaskList{},
+		&ClusterPromotionTask{}, &ClusterPromotionTaskList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -42,6 +42,18 @@ type PromotionSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Freight string `json:"freight"`
+	// Vars and Steps are the promotion process, copied from the Stage when
+	// the Promotion is created (with PromotionTasks expanded), so that a
+	// change of the Stage does not change a Promotion that already runs.
+	// kargo's admission webhook writes them; a request that sets them to
+	// anything but the Stage's process is refused.
+	//
+	// +optional
+	Vars []ExpressionVariable `json:"vars,omitempty"`
+	// Steps: see Vars.
+	//
+	// +optional
+	Steps []PromotionStep `json:"steps,omitempty"`
 }
 
 // PromotionPhase is where a Promotion is in its life cycle.
@@ -96,6 +108,23 @@ type PromotionStatus struct {
 	//
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// CurrentStep is the index in spec.steps of the step that runs now, or
+	// runs next after a restart; steps before it have ended.
+	//
+	// +optional
+	CurrentStep int64 `json:"currentStep,omitempty"`
+	// Steps records each step that has started, in order.
+	//
+	// +optional
+	Steps []StepExecution `json:"steps,omitempty"`
+	// State holds the outputs of the steps that have ended, by alias, so
+	// that a restarted controller resumes with them.
+	//
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	State *StepConfig `json:"state,omitempty"`
 }
 
 // PromotionList is a list of Promotions.

@@ -33,6 +33,7 @@ type Stage struct {
 
 // StageSpec says where a Stage's Freight comes from and how it is promoted.
 //
+// +kubebuilder:validation:XValidation:rule="!has(self.promotionMechanisms) || !has(self.promotionTemplate)",message="a Stage promotes with promotionMechanisms or with promotionTemplate steps, not both: write the mechanisms as steps (git-clone, kustomize-set-image, git-commit, git-push, argocd-update)"
 // +kubebuilder:validation:XValidation:rule="!has(self.subscriptions) || !has(self.subscriptions.repos) || !has(self.subscriptions.repos.git) || !has(self.promotionMechanisms) || !has(self.promotionMechanisms.gitRepoUpdates) || self.promotionMechanisms.gitRepoUpdates.all(u, self.subscriptions.repos.git.all(g, g.repoURL != u.repoURL || !has(g.branch) || g.branch != u.writeBranch))",message="a gitRepoUpdates writeBranch may not be the branch the Stage subscribes to in the same repository: the Stage would promote its own commits in a loop; write to a Stage-specific branch such as stages/test"
 type StageSpec struct {
 	// Subscriptions say where the Stage's Freight comes from.
@@ -44,6 +45,16 @@ type StageSpec struct {
 	//
 	// +optional
 	PromotionMechanisms *PromotionMechanisms `json:"promotionMechanisms,omitempty"`
+	// PromotionTemplate is the Stage's promotion process as steps, the
+	// general form of promotionMechanisms (a Stage sets one or the other).
+	//
+	// +optional
+	PromotionTemplate *PromotionTemplate `json:"promotionTemplate,omitempty"`
+	// Vars are variables for the expressions of the Stage's promotion
+	// process, read as vars.NAME.
+	//
+	// +optional
+	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Verification is run after each promotion, once the Stage is healthy;
 	// Freight is verified in the Stage only when every check passes.
 	//
