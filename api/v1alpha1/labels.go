@@ -37,6 +37,12 @@ const (
 	// whose auto-promotion created it.
 	AutoPromotedByLabelKey = "kargo.akuity.io/promotion-policy"
 
+	// PromotionCreatedByAnnotationKey, on a Promotion, names the user who
+	// created it. kargo's admission webhook writes it from the request, so
+	// it cannot be forged; promotion steps read it as
+	// ctx.meta.promotion.actor.
+	PromotionCreatedByAnnotationKey = "kargo.akuity.io/create-actor"
+
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )
