@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -86,17 +88,19 @@ type StepContext struct {
 	Outputs map[string]any
 }
 
-// Path resolves a path of a configuration inside the work directory,
-// refusing one that leaves it.
+// Path resolves a path of a configuration inside the work directory, with
+// every symlink along it resolved: a path that leaves the work directory,
+// by ".." or through a symlink a repository holds (to /etc, say), is
+// refused.
 func (sc *StepContext) Path(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("a path is empty: %w", sourceerr.ErrInvalid)
 	}
-	clean := filepath.Clean(filepath.Join(sc.WorkDir, p))
-	if clean != sc.WorkDir && !bytes.HasPrefix([]byte(clean), []byte(sc.WorkDir+string(filepath.Separator))) {
-		return "", fmt.Errorf("path %q leaves the promotion's work directory: %w", p, sourceerr.ErrInvalid)
+	resolved, err := git.ResolveInRepo(sc.WorkDir, p)
+	if errors.Is(err, git.ErrUnsafePath) {
+		return "", fmt.Errorf("path %q leaves the promotion's work directory: %w: %w", p, err, sourceerr.ErrInvalid)
 	}
-	return clean, nil
+	return resolved, err
 }
 
 // Registry maps step names (uses) to steps.
