@@ -30,6 +30,7 @@ import (
 	"github.com/kargohq/kargo/internal/webhook/project"
 	"github.com/kargohq/kargo/internal/webhook/promotion"
 	"github.com/kargohq/kargo/internal/webhook/promotionpolicy"
+	"github.com/kargohq/kargo/internal/webhook/promotiontask"
 	"github.com/kargohq/kargo/internal/webhook/stage"
 	"github.com/kargohq/kargo/internal/webhook/warehouse"
 )
@@ -200,7 +201,9 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 	routes := map[string]admission.Handler{
 		"/mutate/freights":            &freight.Mutator{Decode: decoder, Controller: controller},
 		"/validate/freights":          &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
+		"/mutate/promotions":          &promotion.Mutator{Reader: live, Decode: decoder},
 		"/validate/promotions":        &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/promotiontasks":    &promotiontask.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":          &project.Validator{Reader: live},
 		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},

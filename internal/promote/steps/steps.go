@@ -17,3 +17,9 @@ func Builtin() engine.Registry {
 		"compose-output":      composeOutput{},
 	}
 }
+
+// Known says whether name is a built-in step.
+func Known(name string) bool {
+	_, ok := Builtin()[name]
+	return ok
+}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -26,6 +27,8 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/authz"
+	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
@@ -64,6 +67,14 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	}
 	if changed && equality.Semantic.DeepEqual(old.Spec, st.Spec) {
 		return admission.Allowed("")
+	}
+	if t := st.Spec.PromotionTemplate; t != nil {
+		problems := engine.ValidateVars("spec.vars", st.Spec.Vars)
+		problems = append(problems, engine.ValidateVars("spec.promotionTemplate.spec.vars", t.Spec.Vars)...)
+		problems = append(problems, engine.Validate("spec.promotionTemplate.spec.steps", t.Spec.Steps, steps.Known)...)
+		if len(problems) > 0 {
+			return deny.Invalid(strings.Join(problems, "; "))
+		}
 	}
 	if refusal := admit.Promote(ctx, v.Authz, req, st.Name, "a Stage's spec decides what kargo commits and which Applications it changes for the Stage, which Freight reaches it and what counts as verified there, so creating a Stage or changing its spec needs the right to promote into it"); refusal != nil {
 		return *refusal

@@ -1,0 +1,64 @@
+package promotion
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/webhook/deny"
+)
+
+// Mutator writes, into a Promotion being created, what no user may choose:
+// who created it (kargoapi.PromotionCreatedByAnnotationKey, from the
+// request), and the promotion process it runs, copied from its Stage's
+// promotionTemplate with PromotionTasks expanded. A process in the request
+// is replaced: the promote verb lets a user move Freight into a Stage the
+// Stage's way, not run steps of their own with the controller's rights.
+type Mutator struct {
+	// Reader reads Stages and PromotionTasks live.
+	Reader client.Reader
+	Decode admission.Decoder
+}
+
+// Handle fills in the Promotion.
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("")
+	}
+	p := &kargoapi.Promotion{}
+	if err := m.Decode.Decode(req, p); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations[kargoapi.PromotionCreatedByAnnotationKey] = req.UserInfo.Username
+	p.Spec.Vars, p.Spec.Steps = nil, nil
+	st := &kargoapi.Stage{}
+	switch err := m.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: p.Spec.Stage}, st); {
+	case apierrors.IsNotFound(err):
+		// The validating webhook refuses it, after checking the right to
+		// promote (which must come first).
+	case err != nil:
+		return deny.Error(fmt.Errorf("get Stage %s: %w", p.Spec.Stage, err))
+	default:
+		proc, err := engine.ProcessOf(ctx, m.Reader, st)
+		if err != nil {
+			return deny.Invalid(fmt.Sprintf("Stage %s's promotionTemplate: %v", st.Name, err))
+		}
+		p.Spec.Vars, p.Spec.Steps = proc.Vars, proc.Steps
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, b)
+}
