@@ -1,13 +1,19 @@
 package promote
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/collection"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/repourl"
+	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
 // View returns the Freight a Stage's promotion mechanisms read when f is
@@ -198,4 +204,55 @@ func targetKnown(pm *kargoapi.PromotionMechanisms, v *kargoapi.Freight, su kargo
 		}
 	}
 	return hasCommit(v, su.RepoURL)
+}
+
+// originCarries refuses, for a Stage that requests Freight by origin, Freight
+// that carries an artifact its origin Warehouse does not subscribe to: such
+// Freight (made by hand, claiming one origin) would change, in the
+// repository and the Applications, an artifact the Stage holds from another
+// origin, while the Stage's status says that origin's Freight is unchanged.
+// The Warehouse must exist: what its Freight may carry is read from it.
+func (p *Promoter) originCarries(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight) error {
+	if len(st.Spec.RequestedFreight) == 0 || p.Client == nil {
+		return nil
+	}
+	o := f.Origin
+	if o == nil || o.Kind != kargoapi.FreightOriginWarehouse {
+		return fmt.Errorf("Freight %s has no Warehouse origin, and Stage %s takes Freight of the Warehouses it requests only: %w", nameOf(f), st.Name, sourceerr.ErrInvalid)
+	}
+	wh := &kargoapi.Warehouse{}
+	if err := p.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: o.Name}, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("Warehouse %s, the origin of Freight %s, does not exist, so what its Freight may carry cannot be checked; recreate it or promote Freight of another origin: %w", o.Name, nameOf(f), sourceerr.ErrInvalid)
+		}
+		return fmt.Errorf("get Warehouse %s: %w", o.Name, err)
+	}
+	subs := wh.Spec.Subscriptions
+	var foreign []string
+	for _, c := range f.Commits {
+		if !slices.ContainsFunc(subs.Git, func(g kargoapi.GitSubscription) bool { return repourl.Same(string(g.RepoURL), c.RepoURL) }) {
+			foreign = append(foreign, "commit of "+c.RepoURL)
+		}
+	}
+	for _, i := range f.Images {
+		if !slices.ContainsFunc(subs.Images, func(s kargoapi.ImageSubscription) bool { return string(s.RepoURL) == i.RepoURL }) {
+			foreign = append(foreign, "image "+i.RepoURL)
+		}
+	}
+	for _, c := range f.Charts {
+		if !slices.ContainsFunc(subs.Charts, func(s kargoapi.ChartSubscription) bool {
+			return s.Name == c.Name && repourl.Same(string(s.RepoURL), c.RepoURL)
+		}) {
+			what := "chart " + c.RepoURL
+			if c.Name != "" {
+				what = "chart " + c.Name + " from " + c.RepoURL
+			}
+			foreign = append(foreign, what)
+		}
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("Freight %s claims Warehouse %s as its origin but carries %s, which that Warehouse does not subscribe to; Stage %s holds one Freight per origin and takes each artifact from its own origin's Freight only: %w",
+			nameOf(f), o.Name, strings.Join(foreign, ", "), st.Name, sourceerr.ErrInvalid)
+	}
+	return nil
 }

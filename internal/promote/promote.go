@@ -71,6 +71,9 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 	if st.Spec.PromotionMechanisms == nil {
 		return out, nil
 	}
+	if err := p.originCarries(ctx, st, f); err != nil {
+		return out, err
+	}
 	// v is what the updates read; f alone names the commits.
 	v, missing := View(st, f)
 	pm, left := Trim(st.Spec.PromotionMechanisms, v, missing)
