@@ -23,8 +23,8 @@ type Request struct {
 	All bool
 }
 
-// Holds reports whether f is Freight of the kind r holds: of its origin,
-// or any Freight for a Request without one.
+// Holds reports whether Freight of origin is of the kind r holds: of r's
+// origin, or any Freight for a Request without one.
 func (r Request) Holds(origin *kargoapi.FreightOrigin) bool {
 	return r.Origin == nil || SameOrigin(r.Origin, origin)
 }
