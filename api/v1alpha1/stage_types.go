@@ -34,12 +34,26 @@ type Stage struct {
 // StageSpec says where a Stage's Freight comes from and how it is promoted.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.promotionMechanisms) || !has(self.promotionTemplate)",message="a Stage promotes with promotionMechanisms or with promotionTemplate steps, not both: write the mechanisms as steps (git-clone, kustomize-set-image, git-commit, git-push, argocd-update)"
+// +kubebuilder:validation:XValidation:rule="!has(self.subscriptions) || size(self.?requestedFreight.orValue([])) == 0",message="a Stage names where its Freight comes from with subscriptions or with requestedFreight, not both"
 // +kubebuilder:validation:XValidation:rule="!has(self.subscriptions) || !has(self.subscriptions.repos) || !has(self.subscriptions.repos.git) || !has(self.promotionMechanisms) || !has(self.promotionMechanisms.gitRepoUpdates) || self.promotionMechanisms.gitRepoUpdates.all(u, self.subscriptions.repos.git.all(g, g.repoURL != u.repoURL || !has(g.branch) || g.branch != u.writeBranch))",message="a gitRepoUpdates writeBranch may not be the branch the Stage subscribes to in the same repository: the Stage would promote its own commits in a loop; write to a Stage-specific branch such as stages/test"
 type StageSpec struct {
-	// Subscriptions say where the Stage's Freight comes from.
+	// Subscriptions say where the Stage's Freight comes from, as one
+	// Freight at a time from one source: a Warehouse, its own repositories
+	// or upstream Stages. Use requestedFreight instead for a Stage that
+	// holds Freight from several Warehouses.
 	//
 	// +optional
 	Subscriptions *Subscriptions `json:"subscriptions,omitempty"`
+	// RequestedFreight lists the origins whose Freight the Stage holds, one
+	// Freight of each at a time, and where each may come from: directly
+	// from its Warehouse, or through upstream Stages. A Promotion moves one
+	// Freight and leaves the Stage's Freight of the other origins as they
+	// are. It replaces subscriptions (a Stage has one or the other).
+	//
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(r, self.exists_one(o, o.origin.kind == r.origin.kind && o.origin.name == r.origin.name))",message="each origin may be requested once: a Stage holds one Freight per origin"
+	// +optional
+	RequestedFreight []FreightRequest `json:"requestedFreight,omitempty"`
 	// PromotionMechanisms say how Freight is moved into the Stage. Git
 	// updates are applied first, then Argo CD updates.
 	//
@@ -101,6 +115,65 @@ type StageSubscription struct {
 	//
 	// +optional
 	RequiredSoakTime *metav1.Duration `json:"requiredSoakTime,omitempty"`
+}
+
+// FreightRequest is one origin whose Freight a Stage holds, and where that
+// Freight may come from.
+type FreightRequest struct {
+	// Origin is the Warehouse, in the Stage's project, whose Freight is
+	// requested.
+	//
+	// +kubebuilder:validation:XValidation:rule="self.kind == 'Warehouse'",message="only Warehouses are requested as origins"
+	Origin FreightOrigin `json:"origin"`
+	// Sources say where the origin's Freight may come from.
+	Sources FreightSources `json:"sources"`
+}
+
+// AvailabilityStrategy says in how many of its upstream Stages Freight must
+// be verified to become available downstream.
+//
+// +kubebuilder:validation:Enum=OneOf;All
+type AvailabilityStrategy string
+
+const (
+	// AvailabilityStrategyOneOf makes Freight available once it is
+	// verified (and has soaked) in any one of the upstream Stages. It is
+	// the default.
+	AvailabilityStrategyOneOf AvailabilityStrategy = "OneOf"
+	// AvailabilityStrategyAll makes Freight available only once it is
+	// verified (and has soaked) in every upstream Stage.
+	AvailabilityStrategyAll AvailabilityStrategy = "All"
+)
+
+// FreightSources say where a requested origin's Freight may come from.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.direct) && self.direct) || size(self.?stages.orValue([])) > 0",message="sources need direct: true or at least one upstream Stage in stages"
+type FreightSources struct {
+	// Direct makes every Freight the origin produces available to the
+	// Stage as soon as it exists.
+	//
+	// +optional
+	Direct bool `json:"direct,omitempty"`
+	// Stages are upstream Stages, in the same project, whose verified
+	// Freight of the origin becomes available to the Stage.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	Stages []string `json:"stages,omitempty"`
+	// RequiredSoakTime is how long Freight must have been verified in an
+	// upstream Stage before it becomes available through it.
+	//
+	// +optional
+	RequiredSoakTime *metav1.Duration `json:"requiredSoakTime,omitempty"`
+	// AvailabilityStrategy is OneOf (the default: verified in any one of
+	// stages) or All (verified in every one of them).
+	//
+	// +optional
+	AvailabilityStrategy AvailabilityStrategy `json:"availabilityStrategy,omitempty"`
 }
 
 // PromotionMechanisms say how Freight is moved into a Stage.
@@ -388,7 +461,7 @@ type Health struct {
 // Stage controller's writes also carry the resourceVersion, so a conflict is
 // retried rather than lost):
 //   - the Promotion controller (internal/controller/promotion): currentFreight,
-//     history (new entries), currentPromotion while a Promotion runs,
+//     currentFreightByOrigin, history (new entries), currentPromotion while a Promotion runs,
 //     lastPromotion, and phase Promoting, then Steady or Failed;
 //   - the Stage controller (internal/controller/stage): availableFreight,
 //     conditions Ready/Reconciling/Stalled, observedGeneration,
@@ -408,11 +481,21 @@ type StageStatus struct {
 	//
 	// +optional
 	AvailableFreight []SimpleFreight `json:"availableFreight,omitempty"`
-	// CurrentFreight is the Freight the Stage holds now.
+	// CurrentFreight is the Freight most recently promoted into the
+	// Stage. A Stage that requests several origins holds one Freight of
+	// each: see currentFreightByOrigin.
 	//
 	// +optional
 	CurrentFreight *SimpleFreight `json:"currentFreight,omitempty"`
-	// History lists the Freight the Stage has held, newest first.
+	// CurrentFreightByOrigin is the Freight the Stage holds now, one per
+	// origin, ordered by origin. A Stage with subscriptions holds one
+	// Freight at a time, whatever its origin, so it has one entry.
+	//
+	// +optional
+	CurrentFreightByOrigin []SimpleFreight `json:"currentFreightByOrigin,omitempty"`
+	// History lists the Freight promoted into the Stage, newest first, one
+	// entry per Promotion (each with its origin). It keeps up to the
+	// controller's history limit of entries per origin.
 	//
 	// +optional
 	History []SimpleFreight `json:"history,omitempty"`
@@ -475,6 +558,11 @@ type SimpleFreight struct {
 	//
 	// +optional
 	Alias string `json:"alias,omitempty"`
+	// Origin is the Warehouse (or repository-subscribed Stage) that
+	// produced the Freight.
+	//
+	// +optional
+	Origin *FreightOrigin `json:"origin,omitempty"`
 	// FirstSeen is when the Freight was first discovered.
 	//
 	// +optional

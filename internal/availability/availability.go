@@ -1,9 +1,13 @@
-// Package availability decides which Freight a Stage may receive: every
-// Freight of the Warehouse it subscribes to (or, for a Stage with its own
-// repository subscriptions, every Freight it produced), every Freight
-// verified in one of its upstream Stages, and any Freight manually approved
-// for it. The functions are pure, so the promotion controller and the Stage
-// controller decide the same way.
+// Package availability decides which Freight a Stage may receive. Every
+// form of a Stage's spec comes to a list of Requests (see Requests): one per
+// requested origin, or a single one holding Freight of any origin for the
+// subscriptions forms. Freight is available when a Request holds its origin
+// and it comes directly from that origin (the Warehouse the Stage
+// subscribes to, or, for a Stage with its own repository subscriptions, the
+// Stage itself), or it is verified (and has soaked) in one, or with
+// availabilityStrategy All every one, of the Request's upstream Stages, or
+// it is manually approved for the Stage. The functions are pure, so the
+// promotion controller and the Stage controller decide the same way.
 package availability
 
 import (
@@ -20,24 +24,36 @@ import (
 // explanation, for the Stage controller, which asks it of every Freight of
 // a project on every pass.
 func Available(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) bool {
+	return available(st, Requests(st), f, now)
+}
+
+// available is Available with st's Requests worked out once.
+func available(st *kargoapi.Stage, reqs []Request, f *kargoapi.Freight, now time.Time) bool {
+	i := RequestOf(reqs, f.Origin)
+	if i < 0 {
+		return false
+	}
 	if _, ok := f.Status.ApprovedFor[st.Name]; ok {
 		return true
 	}
-	subs := st.Spec.Subscriptions
-	switch {
-	case subs == nil:
-		return false
-	case subs.Warehouse != "":
-		return f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginWarehouse && f.Origin.Name == subs.Warehouse
-	case subs.Repos != nil:
-		return f.Origin != nil && f.Origin.Kind == kargoapi.FreightOriginStage && f.Origin.Name == st.Name
+	r := &reqs[i]
+	if r.Direct != nil && SameOrigin(r.Direct, f.Origin) {
+		return true
 	}
-	for _, u := range subs.UpstreamStages {
-		if v, ok := f.Status.VerifiedIn[u.Name]; ok && soakLeft(u, v, now) <= 0 {
+	if len(r.Upstreams) == 0 {
+		return false
+	}
+	for _, u := range r.Upstreams {
+		v, ok := f.Status.VerifiedIn[u.Name]
+		passed := ok && soakLeft(u, v, now) <= 0
+		if passed && !r.All {
 			return true
 		}
+		if !passed && r.All {
+			return false
+		}
 	}
-	return false
+	return r.All
 }
 
 // Concerns reports whether f is available to st or will be once it has
@@ -52,8 +68,12 @@ var endOfTime = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.UTC)
 // Check reports whether st may receive f now and, when it may not, why, in
 // a sentence that says what would make it available.
 func Check(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) (bool, string) {
-	if Available(st, f, now) {
+	reqs := Requests(st)
+	if available(st, reqs, f, now) {
 		return true, ""
+	}
+	if len(st.Spec.RequestedFreight) > 0 {
+		return false, checkRequested(st, reqs, f, now)
 	}
 	subs := st.Spec.Subscriptions
 	switch {
@@ -64,25 +84,62 @@ func Check(st *kargoapi.Stage, f *kargoapi.Freight, now time.Time) (bool, string
 	case subs.Repos != nil:
 		return false, fmt.Sprintf("Freight %s was not discovered by Stage %s's own subscriptions (it comes from %s) and is not approved for %s", name(f), st.Name, origin(f), st.Name)
 	}
+	return false, upstreamWhy(st, reqs[0], f, now)
+}
+
+// checkRequested explains why f is not available to st, which has
+// requestedFreight.
+func checkRequested(st *kargoapi.Stage, reqs []Request, f *kargoapi.Freight, now time.Time) string {
+	i := RequestOf(reqs, f.Origin)
+	if i < 0 {
+		var want []string
+		for _, r := range reqs {
+			want = append(want, string(r.Origin.Kind)+" "+r.Origin.Name)
+		}
+		return fmt.Sprintf("Freight %s comes from %s, which Stage %s does not request (it requests Freight from %s); request that origin in spec.requestedFreight, or promote Freight of a requested origin",
+			name(f), origin(f), st.Name, strings.Join(want, ", "))
+	}
+	r := reqs[i]
+	if len(r.Upstreams) == 0 {
+		return fmt.Sprintf("Stage %s requests Freight from %s through no source that %s came by and %s is not approved for %s; approve it for %s first",
+			st.Name, origin(f), name(f), f.Name, st.Name, st.Name)
+	}
+	return upstreamWhy(st, r, f, now)
+}
+
+// upstreamWhy explains why f, held by r, is not available through r's
+// upstream Stages.
+func upstreamWhy(st *kargoapi.Stage, r Request, f *kargoapi.Freight, now time.Time) string {
 	var ups, soaking []string
-	for _, u := range subs.UpstreamStages {
+	for _, u := range r.Upstreams {
 		v, ok := f.Status.VerifiedIn[u.Name]
 		if !ok {
 			ups = append(ups, u.Name)
 			continue
 		}
 		if v.VerifiedAt == nil {
-			soaking = append(soaking, fmt.Sprintf("it was verified in %s at an unknown time, so its soak time of %s cannot start; re-verify it in %s", u.Name, u.RequiredSoakTime.Duration, u.Name))
+			if u.RequiredSoakTime != nil && u.RequiredSoakTime.Duration > 0 {
+				soaking = append(soaking, fmt.Sprintf("it was verified in %s at an unknown time, so its soak time of %s cannot start; re-verify it in %s", u.Name, u.RequiredSoakTime.Duration, u.Name))
+			}
 			continue
 		}
-		left := soakLeft(u, v, now)
-		soaking = append(soaking, fmt.Sprintf("it has soaked in %s for %s of the required %s (available in %s)",
-			u.Name, (u.RequiredSoakTime.Duration-left).Round(time.Second), u.RequiredSoakTime.Duration, left.Round(time.Second)))
+		if left := soakLeft(u, v, now); left > 0 {
+			soaking = append(soaking, fmt.Sprintf("it has soaked in %s for %s of the required %s (available in %s)",
+				u.Name, (u.RequiredSoakTime.Duration-left).Round(time.Second), u.RequiredSoakTime.Duration, left.Round(time.Second)))
+		}
+	}
+	if r.All && len(ups) > 0 {
+		why := fmt.Sprintf("Freight %s must be verified in every upstream Stage (availabilityStrategy All) and is not verified in %s, nor approved for %s; promote it through %s first, or approve it for %s",
+			name(f), strings.Join(ups, " and "), st.Name, strings.Join(ups, " and "), st.Name)
+		if len(soaking) > 0 {
+			why += "; besides, " + strings.Join(soaking, "; ")
+		}
+		return why
 	}
 	if len(soaking) > 0 {
-		return false, fmt.Sprintf("Freight %s is verified upstream but still soaking: %s", name(f), strings.Join(soaking, "; "))
+		return fmt.Sprintf("Freight %s is verified upstream but still soaking: %s", name(f), strings.Join(soaking, "; "))
 	}
-	return false, fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
+	return fmt.Sprintf("Freight %s is not verified in upstream Stage %s and is not approved for %s; promote it through %s first, or approve it for %s",
 		name(f), strings.Join(ups, " or "), st.Name, strings.Join(ups, " or "), st.Name)
 }
 
@@ -104,22 +161,24 @@ func soakLeft(u kargoapi.StageSubscription, v kargoapi.VerifiedStage, now time.T
 // all finishes soaking for st, so that the Stage can be looked at again
 // then; ok is false when nothing is soaking.
 func NextSoakEnd(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) (next time.Time, ok bool) {
-	subs := st.Spec.Subscriptions
-	if subs == nil {
-		return time.Time{}, false
-	}
-	for _, u := range subs.UpstreamStages {
-		for i := range all {
-			v, verified := all[i].Status.VerifiedIn[u.Name]
-			if !verified || v.VerifiedAt == nil {
+	reqs := Requests(st)
+	for _, r := range reqs {
+		for _, u := range r.Upstreams {
+			if u.RequiredSoakTime == nil || u.RequiredSoakTime.Duration <= 0 {
 				continue
 			}
-			left := soakLeft(u, v, now)
-			if left <= 0 {
-				continue
-			}
-			if end := now.Add(left); !ok || end.Before(next) {
-				next, ok = end, true
+			for i := range all {
+				v, verified := all[i].Status.VerifiedIn[u.Name]
+				if !verified || v.VerifiedAt == nil || !r.Holds(all[i].Origin) {
+					continue
+				}
+				left := soakLeft(u, v, now)
+				if left <= 0 {
+					continue
+				}
+				if end := now.Add(left); !ok || end.Before(next) {
+					next, ok = end, true
+				}
 			}
 		}
 	}
@@ -131,14 +190,30 @@ func NextSoakEnd(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) (nex
 // looks at every Freight, not only the first page of status.availableFreight,
 // so that Freight keep refuses cannot crowd out what it accepts.
 func Newest(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time, keep func(*kargoapi.Freight) bool) *kargoapi.Freight {
-	var newest *kargoapi.Freight
+	newest := NewestPerRequest(st, all, now, keep)
+	var out *kargoapi.Freight
+	for _, f := range newest {
+		if f != nil && (out == nil || newer(f, out)) {
+			out = f
+		}
+	}
+	return out
+}
+
+// NewestPerRequest returns, for each of st's Requests (see Requests), the
+// newest Freight among all that it holds, that st may receive at now and
+// that keep accepts, or nil.
+func NewestPerRequest(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time, keep func(*kargoapi.Freight) bool) []*kargoapi.Freight {
+	reqs := Requests(st)
+	newest := make([]*kargoapi.Freight, len(reqs))
 	for i := range all {
 		f := &all[i]
-		if !keep(f) || !Available(st, f, now) {
+		r := RequestOf(reqs, f.Origin)
+		if r < 0 || !keep(f) || !available(st, reqs, f, now) {
 			continue
 		}
-		if newest == nil || newer(f, newest) {
-			newest = f
+		if newest[r] == nil || newer(f, newest[r]) {
+			newest[r] = f
 		}
 	}
 	return newest
@@ -158,9 +233,10 @@ func newer(a, b *kargoapi.Freight) bool {
 // st's namespace), newest first, at most max. It only reads all, and
 // returns nothing that shares memory with it.
 func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []kargoapi.SimpleFreight {
+	reqs := Requests(st)
 	var avail []*kargoapi.Freight
 	for i := range all {
-		if Available(st, &all[i], now) {
+		if available(st, reqs, &all[i], now) {
 			avail = append(avail, &all[i])
 		}
 	}

@@ -158,3 +158,109 @@ func TestConcerns(t *testing.T) {
 	approved := fr("a", kargoapi.FreightOriginWarehouse, "wh", 0, approvedFor("prod"))
 	require.True(t, Concerns(prod, &approved))
 }
+
+func requesting(name string, reqs ...kargoapi.FreightRequest) *kargoapi.Stage {
+	return &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kargoapi.StageSpec{RequestedFreight: reqs}}
+}
+
+func request(warehouse string, direct bool, strategy kargoapi.AvailabilityStrategy, soak time.Duration, stages ...string) kargoapi.FreightRequest {
+	r := kargoapi.FreightRequest{
+		Origin:  kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: warehouse},
+		Sources: kargoapi.FreightSources{Direct: direct, Stages: stages, AvailabilityStrategy: strategy},
+	}
+	if soak > 0 {
+		r.Sources.RequiredSoakTime = &metav1.Duration{Duration: soak}
+	}
+	return r
+}
+
+func verifiedAt(s string, at time.Time) fopt {
+	return func(f *kargoapi.Freight) {
+		if f.Status.VerifiedIn == nil {
+			f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
+		}
+		t := metav1.NewTime(at)
+		f.Status.VerifiedIn[s] = kargoapi.VerifiedStage{VerifiedAt: &t}
+	}
+}
+
+// A Stage that requests several origins takes each from its own sources,
+// and Freight of an origin it does not request from none of them, not even
+// approved.
+func TestCheckRequestedFreight(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	test := requesting("test", request("api", true, "", 0), request("web", true, "", 0), request("config", false, "", 0, "dev"))
+	uat := requesting("uat", request("api", false, kargoapi.AvailabilityStrategyAll, 0, "test", "perf"), request("web", false, "", 0, "test", "perf"))
+	soaking := requesting("prod", request("api", false, kargoapi.AvailabilityStrategyAll, time.Hour, "test", "perf"))
+	wh := kargoapi.FreightOriginWarehouse
+	cases := []struct {
+		name string
+		st   *kargoapi.Stage
+		f    kargoapi.Freight
+		ok   bool
+		why  string
+	}{
+		{"direct from the first origin", test, fr("a", wh, "api", 0), true, ""},
+		{"direct from the second origin", test, fr("a", wh, "web", 0), true, ""},
+		{"origin requested only through upstreams", test, fr("a", wh, "config", 0), false, "is not verified in upstream Stage dev"},
+		{"origin through its upstream", test, fr("a", wh, "config", 0, verifiedIn("dev")), true, ""},
+		{"verified upstream for another origin's Stage only", test, fr("a", wh, "other", 0, verifiedIn("dev")), false, "comes from Warehouse other, which Stage test does not request (it requests Freight from Warehouse api, Warehouse web, Warehouse config)"},
+		{"approved but of an origin not requested", test, fr("a", wh, "other", 0, approvedFor("test")), false, "does not request"},
+		{"approved, of a requested origin", uat, fr("a", wh, "api", 0, approvedFor("uat")), true, ""},
+		{"All: verified in one of two", uat, fr("a", wh, "api", 0, verifiedIn("test")), false, "must be verified in every upstream Stage (availabilityStrategy All) and is not verified in perf"},
+		{"All: verified in both", uat, fr("a", wh, "api", 0, verifiedIn("test"), verifiedIn("perf")), true, ""},
+		{"OneOf: verified in one of two", uat, fr("a", wh, "web", 0, verifiedIn("perf")), true, ""},
+		{"OneOf: verified in none", uat, fr("a", wh, "web", 0), false, "is not verified in upstream Stage test or perf"},
+		{"All with soak: one still soaking", soaking, fr("a", wh, "api", 0, verifiedAt("test", now.Add(-2*time.Hour)), verifiedAt("perf", now.Add(-10*time.Minute))), false, "still soaking: it has soaked in perf for 10m0s of the required 1h0m0s"},
+		{"All with soak: both soaked", soaking, fr("a", wh, "api", 0, verifiedAt("test", now.Add(-2*time.Hour)), verifiedAt("perf", now.Add(-61*time.Minute))), true, ""},
+		{"no origin", test, kargoapi.Freight{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, false, "comes from no known origin"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, why := Check(tc.st, &tc.f, now)
+			require.Equal(t, tc.ok, ok, why)
+			require.Contains(t, why, tc.why)
+			require.Equal(t, tc.ok, Available(tc.st, &tc.f, now), "Available agrees with Check")
+		})
+	}
+	end, soakingNow := NextSoakEnd(soaking, []kargoapi.Freight{fr("a", wh, "api", 0, verifiedAt("perf", now.Add(-10*time.Minute)))}, now)
+	require.True(t, soakingNow)
+	require.Equal(t, now.Add(50*time.Minute), end)
+	_, soakingNow = NextSoakEnd(soaking, []kargoapi.Freight{fr("a", wh, "web", 0, verifiedAt("perf", now.Add(-10*time.Minute)))}, now)
+	require.False(t, soakingNow, "Freight of an origin the Stage does not request never becomes available by soaking")
+}
+
+// Every subscriptions form comes to one Request that holds Freight of any
+// origin; requestedFreight to one per origin.
+func TestRequests(t *testing.T) {
+	soak := &metav1.Duration{Duration: time.Hour}
+	wh := kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "wh"}
+	own := kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: "own"}
+	require.Equal(t, []Request{{Direct: &wh}}, Requests(stage("test", &kargoapi.Subscriptions{Warehouse: "wh"})))
+	require.Equal(t, []Request{{Direct: &own}}, Requests(stage("own", &kargoapi.Subscriptions{Repos: &kargoapi.RepoSubscriptions{}})))
+	ups := []kargoapi.StageSubscription{{Name: "test", RequiredSoakTime: soak}}
+	require.Equal(t, []Request{{Upstreams: ups}}, Requests(stage("uat", &kargoapi.Subscriptions{UpstreamStages: ups})))
+	require.Equal(t, []Request{{}}, Requests(stage("x", nil)))
+
+	st := requesting("uat", request("wh", true, kargoapi.AvailabilityStrategyAll, time.Hour, "a", "b"))
+	require.Equal(t, []Request{{Origin: &wh, Direct: &wh, All: true, Upstreams: []kargoapi.StageSubscription{{Name: "a", RequiredSoakTime: soak}, {Name: "b", RequiredSoakTime: soak}}}}, Requests(st))
+	require.Equal(t, []string{"a", "b"}, UpstreamStages(st))
+}
+
+// NewestPerRequest finds the newest available Freight of each origin, so
+// that one origin's stream of new Freight cannot hide another's.
+func TestNewestPerRequest(t *testing.T) {
+	test := requesting("test", request("api", true, "", 0), request("web", true, "", 0))
+	wh := kargoapi.FreightOriginWarehouse
+	all := []kargoapi.Freight{
+		fr("api-old", wh, "api", 3*time.Hour), fr("api-new", wh, "api", 2*time.Hour),
+		fr("web-1", wh, "web", 4*time.Hour),
+		fr("other", wh, "other", 0),
+	}
+	keep := func(*kargoapi.Freight) bool { return true }
+	got := NewestPerRequest(test, all, time.Now(), keep)
+	require.Len(t, got, 2)
+	require.Equal(t, "api-new", got[0].Name)
+	require.Equal(t, "web-1", got[1].Name)
+	require.Equal(t, "api-new", Newest(test, all, time.Now(), keep).Name)
+}

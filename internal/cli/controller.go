@@ -73,7 +73,7 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "directory for shared Git mirrors (default: the user cache directory)")
 	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/<provider>: github, gitlab, bitbucket, gitea, forgejo, azuredevops, dockerhub, quay, harbor, artifactory, registry, generic); "" turns it off`)
 	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
-	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight each Stage's status.history keeps")
+	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight of each origin each Stage's status.history keeps")
 	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, "address of the admission webhook server (HTTPS, with a certificate kargo issues itself)")
 	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)

@@ -26,6 +26,17 @@ type resourceType struct {
 	newObject func() client.Object
 	columns   []string
 	row       func(obj client.Object, now time.Time) []string
+	// several, when set, is the table used instead when several() says
+	// the first objects printed call for it.
+	several *tableVariant
+}
+
+// tableVariant is another table of a kind, for lists that need more
+// columns than the usual one.
+type tableVariant struct {
+	when    func(objs []client.Object) bool
+	columns []string
+	row     func(obj client.Object, now time.Time) []string
 }
 
 var (
@@ -57,10 +68,7 @@ var (
 		columns:   []string{"NAME", "CURRENT FREIGHT", "HEALTH", "PHASE", "AGE"},
 		row: func(o client.Object, now time.Time) []string {
 			s := o.(*kargoapi.Stage)
-			current, health := "", ""
-			if f := s.Status.CurrentFreight; f != nil {
-				current = firstNonEmpty(f.Alias, f.ID)
-			}
+			current, health := currentFreightCell(s), ""
 			if s.Status.Health != nil {
 				health = string(s.Status.Health.Status)
 			}
@@ -74,6 +82,16 @@ var (
 		row: func(o client.Object, now time.Time) []string {
 			f := o.(*kargoapi.Freight)
 			return []string{f.Name, freightAlias(f), age(f, now)}
+		},
+		// A project whose Freight comes from several Warehouses (a Stage
+		// that requests several origins) shows each Freight's origin.
+		several: &tableVariant{
+			when:    severalOrigins,
+			columns: []string{"NAME", "ALIAS", "ORIGIN", "AGE"},
+			row: func(o client.Object, now time.Time) []string {
+				f := o.(*kargoapi.Freight)
+				return []string{f.Name, freightAlias(f), originCell(f.Origin), age(f, now)}
+			},
 		},
 	}
 	promotionType = &resourceType{
@@ -181,6 +199,55 @@ func conditionStatus(conds []metav1.Condition, typ string) string {
 		return string(conds[i].Status)
 	}
 	return ""
+}
+
+// currentFreightCell shows the Freight a Stage holds: its current Freight's
+// alias; for a Stage that requests several origins, origin=alias for each
+// origin it requests, in spec order, with - for one it holds nothing of
+// yet.
+func currentFreightCell(s *kargoapi.Stage) string {
+	if len(s.Spec.RequestedFreight) == 0 {
+		if f := s.Status.CurrentFreight; f != nil {
+			return firstNonEmpty(f.Alias, f.ID)
+		}
+		return ""
+	}
+	held := s.Status.CurrentFreightByOrigin
+	cells := make([]string, 0, len(s.Spec.RequestedFreight))
+	for _, r := range s.Spec.RequestedFreight {
+		cell := r.Origin.Name + "=-"
+		for _, h := range held {
+			if h.Origin != nil && h.Origin.Kind == r.Origin.Kind && h.Origin.Name == r.Origin.Name {
+				cell = r.Origin.Name + "=" + firstNonEmpty(h.Alias, h.ID)
+				break
+			}
+		}
+		cells = append(cells, cell)
+	}
+	return strings.Join(cells, ",")
+}
+
+// severalOrigins says whether objs, Freight, come from more than one origin.
+func severalOrigins(objs []client.Object) bool {
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if f, ok := o.(*kargoapi.Freight); ok && f.Origin != nil {
+			seen[string(f.Origin.Kind)+"/"+f.Origin.Name] = true
+		}
+	}
+	return len(seen) > 1
+}
+
+// originCell shows a Freight's origin: a Warehouse by its name, a Stage
+// (one that subscribes to repositories itself) as stage/<name>.
+func originCell(o *kargoapi.FreightOrigin) string {
+	switch {
+	case o == nil:
+		return ""
+	case o.Kind == kargoapi.FreightOriginStage:
+		return "stage/" + o.Name
+	}
+	return o.Name
 }
 
 // freightAlias is the alias field, else the label: the two are kept in

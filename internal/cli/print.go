@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/client-go/util/jsonpath"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
 
@@ -59,6 +60,9 @@ type printer struct {
 	format  outputFormat
 	now     func() time.Time
 	printed bool
+	// columns and row are the table chosen when the header was printed.
+	columns []string
+	row     func(obj client.Object, now time.Time) []string
 	widths  []int
 }
 
@@ -124,11 +128,21 @@ func (p *printer) print(objs []object) error {
 func (p *printer) table(objs []object) error {
 	var rows [][]string
 	if !p.printed {
-		rows = append(rows, p.rt.columns)
+		p.columns, p.row = p.rt.columns, p.rt.row
+		if v := p.rt.several; v != nil {
+			typed := make([]client.Object, len(objs))
+			for i, o := range objs {
+				typed[i] = o.typed
+			}
+			if v.when(typed) {
+				p.columns, p.row = v.columns, v.row
+			}
+		}
+		rows = append(rows, p.columns)
 		p.printed = true
 	}
 	for _, o := range objs {
-		rows = append(rows, p.rt.row(o.typed, p.now()))
+		rows = append(rows, p.row(o.typed, p.now()))
 	}
 	for _, row := range rows {
 		for i, cell := range row {

@@ -268,3 +268,42 @@ func TestParseOutput(t *testing.T) {
 		})
 	}
 }
+
+// A Stage that requests several origins shows origin=alias for each, with -
+// for one it holds nothing of yet; Freight from several Warehouses is
+// listed with its origin.
+func TestTablesWithSeveralOrigins(t *testing.T) {
+	origin := func(name string) *kargoapi.FreightOrigin {
+		return &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: name}
+	}
+	request := func(name string) kargoapi.FreightRequest {
+		return kargoapi.FreightRequest{Origin: *origin(name), Sources: kargoapi.FreightSources{Direct: true}}
+	}
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test", CreationTimestamp: ago(time.Hour)},
+		Spec:       kargoapi.StageSpec{RequestedFreight: []kargoapi.FreightRequest{request("api"), request("web"), request("config")}},
+		Status: kargoapi.StageStatus{
+			Phase: kargoapi.StagePhaseSteady,
+			CurrentFreightByOrigin: []kargoapi.SimpleFreight{
+				{ID: "1111111111111111111111111111111111111111", Alias: "brave-eagle", Origin: origin("api")},
+				{ID: "2222222222222222222222222222222222222222", Alias: "calm-fox", Origin: origin("web")},
+			},
+		},
+	}
+	require.Equal(t, ""+
+		"NAME   CURRENT FREIGHT                         HEALTH   PHASE    AGE\n"+
+		"test   api=brave-eagle,web=calm-fox,config=-            Steady   60m\n",
+		string(render(t, stageType, asListed(t, stageType, []client.Object{st}), "", false)))
+
+	fr := func(name, alias, from string) client.Object {
+		return &kargoapi.Freight{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: ago(time.Minute)}, Alias: alias, Origin: origin(from)}
+	}
+	require.Equal(t, ""+
+		"NAME                                       ALIAS         ORIGIN   AGE\n"+
+		"1111111111111111111111111111111111111111   brave-eagle   api      60s\n"+
+		"2222222222222222222222222222222222222222   calm-fox      web      60s\n",
+		string(render(t, freightType, asListed(t, freightType, []client.Object{
+			fr("1111111111111111111111111111111111111111", "brave-eagle", "api"),
+			fr("2222222222222222222222222222222222222222", "calm-fox", "web"),
+		}), "", false)))
+}

@@ -16,6 +16,7 @@ func Simple(f *kargoapi.Freight) kargoapi.SimpleFreight {
 	return kargoapi.SimpleFreight{
 		ID:        f.Name,
 		Alias:     f.Alias,
+		Origin:    f.Origin,
 		FirstSeen: &firstSeen,
 		Commits:   f.Commits,
 		Images:    f.Images,

@@ -18,6 +18,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/repourl"
@@ -56,12 +57,24 @@ type Promoter struct {
 // per update. A commit already made for this Promotion (found by its
 // Kargo-Promotion trailer) is not made again. Errors that the spec or the
 // repository's content must fix wrap sourceerr.ErrInvalid.
+//
+// For a Stage that holds Freight of several origins, the updates read the
+// artifacts of f and of what the Stage holds of its other origins (see
+// View), so the Freight of the other origins stays as it is; edits that
+// need Freight of an origin the Stage does not hold yet are left out (see
+// Trim), each with a line in the outcome.
 func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
 	var out Outcome
-	pm := st.Spec.PromotionMechanisms
-	if pm == nil {
+	if st.Spec.PromotionMechanisms == nil {
 		return out, nil
 	}
+	if err := p.originCarries(ctx, st, f); err != nil {
+		return out, err
+	}
+	// v is what the updates read; f alone names the commits.
+	v, missing := View(st, f)
+	pm, left := Trim(st.Spec.PromotionMechanisms, v, missing)
+	out.Summary = append(out.Summary, left...)
 	watched, err := p.watchedBranches(ctx, st)
 	if err != nil {
 		return out, err
@@ -80,7 +93,7 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		for i, u := range pm.GitRepoUpdates {
 			pushing[i] = string(u.RepoURL)
 		}
-		if err := p.ArgoCD.Check(ctx, st, f, pm.ArgoCDAppUpdates, pushing); err != nil {
+		if err := p.ArgoCD.Check(ctx, st, v, pm.ArgoCDAppUpdates, pushing); err != nil {
 			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
 		}
 	}
@@ -101,9 +114,9 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 			RepoURL:               repo,
 			Creds:                 creds,
 			InsecureSkipTLSVerify: u.InsecureSkipTLSVerify,
-			ReadRef:               readRef(u, f),
+			ReadRef:               readRef(u, v),
 			WriteBranch:           write,
-			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, f) },
+			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, v) },
 			Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
 			Trailers:              trailers(st, f, promo),
 			IdempotencyTrailer:    [2]string{TrailerPromotion, string(promo.UID)},
@@ -126,7 +139,7 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 		}
 	}
 	if len(pm.ArgoCDAppUpdates) > 0 {
-		lines, err := p.ArgoCD.Apply(ctx, st, f, pm.ArgoCDAppUpdates, heads)
+		lines, err := p.ArgoCD.Apply(ctx, st, v, pm.ArgoCDAppUpdates, heads)
 		if err != nil {
 			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
 		}
@@ -210,25 +223,35 @@ func readRef(u kargoapi.GitRepoUpdate, f *kargoapi.Freight) string {
 }
 
 // watchedBranches returns the repository branches the Stage's Freight comes
-// from: its own repos subscriptions, or its Warehouse's.
+// from: its own repos subscriptions, or those of its Warehouses (the one it
+// subscribes to, or every one it requests Freight from).
 func (p *Promoter) watchedBranches(ctx context.Context, st *kargoapi.Stage) (map[string]bool, error) {
-	subs := st.Spec.Subscriptions
-	if subs == nil {
-		return nil, nil
-	}
 	var git []kargoapi.GitSubscription
+	var warehouses []string
+	subs := st.Spec.Subscriptions
 	switch {
-	case subs.Repos != nil:
+	case subs != nil && subs.Repos != nil:
 		git = subs.Repos.Git
-	case subs.Warehouse != "" && p.Client != nil:
-		wh := &kargoapi.Warehouse{}
-		if err := p.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: subs.Warehouse}, wh); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("get Warehouse %s: %w", subs.Warehouse, err)
+	case subs != nil && subs.Warehouse != "":
+		warehouses = []string{subs.Warehouse}
+	}
+	for _, o := range availability.Origins(st) {
+		if o.Kind == kargoapi.FreightOriginWarehouse {
+			warehouses = append(warehouses, o.Name)
 		}
-		git = wh.Spec.Subscriptions.Git
+	}
+	for _, name := range warehouses {
+		if p.Client == nil {
+			break
+		}
+		wh := &kargoapi.Warehouse{}
+		if err := p.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: name}, wh); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("get Warehouse %s: %w", name, err)
+		}
+		git = append(git, wh.Spec.Subscriptions.Git...)
 	}
 	out := map[string]bool{}
 	for _, g := range git {

@@ -394,22 +394,36 @@ func (v *Verifier) end(vi *kargoapi.VerificationInfo, phase kargoapi.Verificatio
 // markVerified records in the Freight that it is verified in st, at the
 // time the verification ended.
 func (v *Verifier) markVerified(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.VerificationInfo) error {
-	f := &kargoapi.Freight{}
-	if err := v.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: vi.Freight}, f); err != nil {
-		return client.IgnoreNotFound(err)
+	// What was verified is the Stage as it stands: the promoted Freight and
+	// what the Stage holds of its other origins. One of those promoted just
+	// before may have had its own verification superseded by this one.
+	names := []string{vi.Freight}
+	for _, c := range st.Status.CurrentFreightByOrigin {
+		if c.ID != vi.Freight {
+			names = append(names, c.ID)
+		}
 	}
-	if _, ok := f.Status.VerifiedIn[st.Name]; ok {
-		return nil
+	for _, name := range names {
+		f := &kargoapi.Freight{}
+		if err := v.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: name}, f); err != nil {
+			if client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			continue
+		}
+		if _, ok := f.Status.VerifiedIn[st.Name]; ok {
+			continue
+		}
+		base := f.DeepCopy()
+		if f.Status.VerifiedIn == nil {
+			f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
+		}
+		f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{VerifiedAt: vi.FinishTime}
+		if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
+			return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("freight verified", "freight", f.Name, "alias", f.Alias, "verification", vi.ID)
 	}
-	base := f.DeepCopy()
-	if f.Status.VerifiedIn == nil {
-		f.Status.VerifiedIn = map[string]kargoapi.VerifiedStage{}
-	}
-	f.Status.VerifiedIn[st.Name] = kargoapi.VerifiedStage{VerifiedAt: vi.FinishTime}
-	if err := v.Client.Status().Patch(ctx, f, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("mark Freight %s verified in Stage %s: %w", f.Name, st.Name, err)
-	}
-	ctrl.LoggerFrom(ctx).Info("freight verified", "freight", f.Name, "alias", f.Alias, "verification", vi.ID)
 	return nil
 }
 
@@ -445,6 +459,11 @@ func hasApps(st *kargoapi.Stage) bool {
 func recordHealth(st *kargoapi.Stage, h kargoapi.Health) {
 	st.Status.Health = h.DeepCopy()
 	st.Status.CurrentFreight.Health = h.DeepCopy()
+	for i := range st.Status.CurrentFreightByOrigin {
+		if st.Status.CurrentFreightByOrigin[i].ID == st.Status.CurrentFreight.ID {
+			st.Status.CurrentFreightByOrigin[i].Health = h.DeepCopy()
+		}
+	}
 	if len(st.Status.History) > 0 && st.Status.History[0].ID == st.Status.CurrentFreight.ID {
 		st.Status.History[0].Health = h.DeepCopy()
 	}

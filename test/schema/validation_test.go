@@ -223,6 +223,55 @@ spec:
     - name: smoke
       url: "https://robot:hunter2@app.example.com/healthz"`,
 		want: []string{"url must not hold credentials", "valueFrom names a Secret"},
+	}, {
+		name: "stage with subscriptions and requestedFreight",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-both}
+spec:
+  subscriptions: {warehouse: w}
+  requestedFreight:
+  - origin: {kind: Warehouse, name: w}
+    sources: {direct: true}`,
+		want: []string{"with subscriptions or with requestedFreight, not both"},
+	}, {
+		name: "stage requesting one origin twice",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-twice}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: w}
+    sources: {direct: true}
+  - origin: {kind: Warehouse, name: w}
+    sources: {stages: [test]}`,
+		want: []string{"each origin may be requested once"},
+	}, {
+		name: "requested Freight without sources, a Stage as origin",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-sources}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: w}
+    sources: {direct: false}
+  - origin: {kind: Stage, name: test}
+    sources: {direct: true}`,
+		want: []string{"sources need direct: true or at least one upstream Stage", "only Warehouses are requested as origins"},
+	}, {
+		name: "requested Freight through a badly named Stage, an unknown strategy",
+		manifest: `
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: s-strategy}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: x}
+    sources: {stages: [test, "Not A Name"], availabilityStrategy: Most}`,
+		want: []string{`Unsupported value: "Most"`, "spec.requestedFreight[0].sources.stages[1]"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,6 +64,9 @@ func FreightInUse(stages []kargoapi.Stage, promotions []kargoapi.Promotion, all 
 		if s.Status.CurrentFreight != nil {
 			used[s.Status.CurrentFreight.ID] = true
 		}
+		for _, c := range s.Status.CurrentFreightByOrigin {
+			used[c.ID] = true
+		}
 		for _, h := range s.Status.History {
 			used[h.ID] = true
 		}

@@ -28,6 +28,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/availability"
+	"github.com/kargohq/kargo/internal/collection"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/promote"
@@ -35,8 +36,8 @@ import (
 	"github.com/kargohq/kargo/internal/verification"
 )
 
-// DefaultHistoryLimit is how many entries a Stage's status.history keeps
-// unless configured otherwise.
+// DefaultHistoryLimit is how many entries per origin a Stage's
+// status.history keeps unless configured otherwise.
 const DefaultHistoryLimit = 10
 
 // MaxSyncWait is how long a Promotion waits for a sync Argo CD is running
@@ -406,11 +407,9 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	base := st.DeepCopy()
 	sf := freight.Simple(f)
 	if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
-		st.Status.CurrentFreight = &sf
-		st.Status.History = append([]kargoapi.SimpleFreight{sf}, st.Status.History...)
-		if len(st.Status.History) > r.HistoryLimit {
-			st.Status.History = st.Status.History[:r.HistoryLimit]
-		}
+		// f replaces the Freight of its origin; the Stage keeps what it
+		// holds of its other origins.
+		collection.Record(st, sf, r.HistoryLimit)
 	}
 	st.Status.CurrentPromotion = nil
 	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
@@ -565,8 +564,10 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	return nil
 }
 
+// isCurrent says whether st holds f now (of f's origin, for a Stage that
+// requests several).
 func isCurrent(st *kargoapi.Stage, f *kargoapi.Freight) bool {
-	return st.Status.CurrentFreight != nil && st.Status.CurrentFreight.ID == f.Name
+	return collection.Holds(st, f.Name)
 }
 
 func describe(f *kargoapi.Freight) string {

@@ -12,6 +12,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
+	"github.com/kargohq/kargo/internal/collection"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/freight"
 )
@@ -57,10 +58,7 @@ func AutoPromotionCandidate(st *kargoapi.Stage, newest string, promos []kargoapi
 			return AutoPromotion{}
 		}
 	}
-	if newest == "" {
-		return AutoPromotion{}
-	}
-	if c := st.Status.CurrentFreight; c != nil && c.ID == newest {
+	if newest == "" || collection.Holds(st, newest) {
 		return AutoPromotion{}
 	}
 	for _, h := range st.Status.History {
@@ -107,6 +105,21 @@ func RetryDelay(n int) time.Duration {
 	return min(d, AutoPromotionRetryMax)
 }
 
+// NewestAutoPromotablePerRequest returns, for each of st's Requests (one per
+// requested origin; see availability.Requests), the name of the newest
+// Freight it holds among all that NewestAutoPromotable would choose, or "".
+// Each origin is auto-promoted on its own.
+func NewestAutoPromotablePerRequest(st *kargoapi.Stage, all []kargoapi.Freight, now time.Time) []string {
+	newest := availability.NewestPerRequest(st, all, now, freight.ProducedByController)
+	out := make([]string, len(newest))
+	for i, f := range newest {
+		if f != nil {
+			out[i] = f.Name
+		}
+	}
+	return out
+}
+
 // NewestAutoPromotable returns the name of the newest Freight among all
 // (the Freight of st's namespace) that st may receive at now and that
 // kargo's controller produced, or "". Freight anyone else created, even
@@ -122,10 +135,13 @@ func NewestAutoPromotable(st *kargoapi.Stage, all []kargoapi.Freight, now time.T
 }
 
 // autoPromote creates a Promotion for the auto-promotion candidate when a
-// PromotionPolicy enables auto-promotion into st; newest is
-// NewestAutoPromotable's answer. It returns how long to wait before an
+// PromotionPolicy enables auto-promotion into st. Each origin st requests
+// has its own candidate (see NewestAutoPromotablePerRequest), decided by
+// AutoPromotionCandidate over the Promotions of that origin's Freight;
+// one Promotion runs at a time, so at most one is created per pass and the
+// next origin's follows when it ends. It returns how long to wait before an
 // errored auto-promotion may be retried, or zero.
-func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest string, promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
+func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, all []kargoapi.Freight, promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
 	policies, err := index.PoliciesOf(ctx, r.Client, st.Namespace, st.Name)
 	if err != nil {
 		return 0, err
@@ -140,12 +156,28 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 	if policy == nil {
 		return 0, nil
 	}
-	next := AutoPromotionCandidate(st, newest, promos, now)
-	if !next.RetryAt.IsZero() {
-		return next.RetryAt.Sub(now) + 100*time.Millisecond, nil
+	for _, p := range promos {
+		if !p.Status.Phase.IsTerminal() {
+			return 0, nil
+		}
+	}
+	newest := NewestAutoPromotablePerRequest(st, all, now)
+	var next AutoPromotion
+	var retry time.Duration
+	for i, n := range newest {
+		c := AutoPromotionCandidate(st, n, promotionsOfRequest(st, all, promos, i), now)
+		if !c.RetryAt.IsZero() {
+			if d := c.RetryAt.Sub(now) + 100*time.Millisecond; retry == 0 || d < retry {
+				retry = d
+			}
+		}
+		if c.Freight != "" {
+			next = c
+			break
+		}
 	}
 	if next.Freight == "" {
-		return 0, nil
+		return retry, nil
 	}
 	candidate := next.Freight
 	short := candidate
@@ -179,4 +211,32 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, newest
 	r.Recorder.Eventf(st, promo, corev1.EventTypeNormal, "AutoPromotionCreated", "Promote",
 		"PromotionPolicy %s created Promotion %s of Freight %s", policy.Name, promo.Name, candidate)
 	return 0, nil
+}
+
+// promotionsOfRequest returns those of promos (st's Promotions) whose
+// Freight, found in all, is of the origin st's i-th Request holds: an
+// errored auto-promotion of one origin is retried whatever happened to the
+// others since. A Stage with a single Request has all of them, whatever
+// their Freight.
+func promotionsOfRequest(st *kargoapi.Stage, all []kargoapi.Freight, promos []kargoapi.Promotion, i int) []kargoapi.Promotion {
+	reqs := availability.Requests(st)
+	if len(reqs) < 2 {
+		return promos
+	}
+	origins := make(map[string]*kargoapi.FreightOrigin, len(promos))
+	for _, p := range promos {
+		origins[p.Spec.Freight] = nil
+	}
+	for j := range all {
+		if _, ok := origins[all[j].Name]; ok {
+			origins[all[j].Name] = all[j].Origin
+		}
+	}
+	var out []kargoapi.Promotion
+	for _, p := range promos {
+		if o := origins[p.Spec.Freight]; o != nil && reqs[i].Holds(o) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

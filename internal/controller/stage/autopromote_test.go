@@ -123,3 +123,43 @@ func TestNewestAutoPromotable(t *testing.T) {
 		})
 	}
 }
+
+// A Stage that requests several origins auto-promotes each on its own: the
+// newest Freight of each origin is a candidate, and an errored
+// auto-promotion of one origin is retried even after the other origin's
+// Freight was promoted since.
+func TestAutoPromotionPerOrigin(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	origin := func(name string) *kargoapi.FreightOrigin {
+		return &kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: name}
+	}
+	st := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "test"}, Spec: kargoapi.StageSpec{RequestedFreight: []kargoapi.FreightRequest{
+		{Origin: *origin("api"), Sources: kargoapi.FreightSources{Direct: true}},
+		{Origin: *origin("web"), Sources: kargoapi.FreightSources{Direct: true}},
+	}}}
+	f := func(name, from string, age time.Duration) kargoapi.Freight {
+		return kargoapi.Freight{
+			ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age))},
+			Origin:     origin(from),
+			CreatedBy:  &kargoapi.FreightCreator{Username: "system:serviceaccount:kargo:kargo-controller", Controller: true},
+		}
+	}
+	all := []kargoapi.Freight{f("api-1", "api", time.Hour), f("web-1", "web", 2*time.Hour), f("web-2", "web", 3*time.Hour)}
+	require.Equal(t, []string{"api-1", "web-1"}, NewestAutoPromotablePerRequest(st, all, now))
+
+	st.Status.CurrentFreightByOrigin = []kargoapi.SimpleFreight{{ID: "web-1", Origin: origin("web")}}
+	st.Status.CurrentFreight = &st.Status.CurrentFreightByOrigin[0]
+	errored := kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{kargoapi.AutoPromotedByLabelKey: "p"}}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: "api-1"}}
+	errored.Status.Phase = kargoapi.PromotionPhaseErrored
+	done := metav1.NewTime(now.Add(-time.Minute))
+	errored.Status.CompletionTime = &done
+	webPromo := kargoapi.Promotion{Spec: kargoapi.PromotionSpec{Stage: "test", Freight: "web-1"}}
+	webPromo.Status.Phase = kargoapi.PromotionPhaseSucceeded
+	promos := []kargoapi.Promotion{errored, webPromo}
+
+	apiPromos := promotionsOfRequest(st, all, promos, 0)
+	require.Len(t, apiPromos, 1)
+	require.Equal(t, AutoPromotion{Freight: "api-1", Attempt: 2}, AutoPromotionCandidate(st, "api-1", apiPromos, now))
+	require.Equal(t, AutoPromotion{}, AutoPromotionCandidate(st, "web-1", promotionsOfRequest(st, all, promos, 1), now), "web-1 is held already")
+	require.Equal(t, AutoPromotion{}, AutoPromotionCandidate(st, "api-1", promos, now), "over all Promotions, the later web one would have stopped the retry")
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -23,6 +24,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	argocd "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
+	"github.com/kargohq/kargo/internal/collection"
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/controller/poll"
@@ -145,7 +147,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		st.Status.ObservedGeneration = st.Generation
 		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonReconciled, readyMessage(st))
 	}
-	retry, err := r.autoPromote(ctx, st, NewestAutoPromotable(st, all.Items, now), promos, now)
+	retry, err := r.autoPromote(ctx, st, all.Items, promos, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -164,7 +166,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 // refreshAliases gives the Freight st names (current, history, last and
 // running Promotion) the aliases they have now: an alias can be changed,
-// and the Stage must not show the old one.
+// and the Stage must not show the old one. Entries recorded before kargo
+// recorded origins get their Freight's origin, so that a Stage that
+// requests several origins knows which one its earlier Freight fills.
 func refreshAliases(st *kargoapi.Stage, all []kargoapi.Freight) {
 	named := map[string][]*kargoapi.SimpleFreight{}
 	for _, r := range freightRefs(st) {
@@ -173,6 +177,10 @@ func refreshAliases(st *kargoapi.Stage, all []kargoapi.Freight) {
 	for i := range all {
 		for _, r := range named[all[i].Name] {
 			r.Alias = all[i].Alias
+			if r.Origin == nil && all[i].Origin != nil {
+				o := *all[i].Origin
+				r.Origin = &o
+			}
 		}
 	}
 }
@@ -183,6 +191,9 @@ func freightRefs(st *kargoapi.Stage) []*kargoapi.SimpleFreight {
 	var refs []*kargoapi.SimpleFreight
 	if st.Status.CurrentFreight != nil {
 		refs = append(refs, st.Status.CurrentFreight)
+	}
+	for i := range st.Status.CurrentFreightByOrigin {
+		refs = append(refs, &st.Status.CurrentFreightByOrigin[i])
 	}
 	for i := range st.Status.History {
 		refs = append(refs, &st.Status.History[i])
@@ -202,6 +213,16 @@ func (r *Reconciler) promotionsOf(ctx context.Context, st *kargoapi.Stage) ([]ka
 
 func readyMessage(st *kargoapi.Stage) string {
 	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
+	if len(st.Spec.RequestedFreight) > 0 {
+		var held []string
+		for _, c := range collection.Current(st) {
+			held = append(held, fmt.Sprintf("%s (%s) of %s", c.Alias, c.ID, describeOrigin(c.Origin)))
+		}
+		if len(held) > 0 {
+			msg += "; current Freight is " + strings.Join(held, ", ")
+		}
+		return msg
+	}
 	if c := st.Status.CurrentFreight; c != nil {
 		msg += fmt.Sprintf("; current Freight is %s (%s)", c.Alias, c.ID)
 	}
@@ -227,6 +248,13 @@ func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repo
 			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
 	return result, err
+}
+
+func describeOrigin(o *kargoapi.FreightOrigin) string {
+	if o == nil {
+		return "unknown origin"
+	}
+	return string(o.Kind) + " " + o.Name
 }
 
 // shortest returns whichever result asks to come back sooner.

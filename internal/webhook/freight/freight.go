@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/collection"
 	kargofreight "github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
@@ -269,7 +270,7 @@ func (v *Validator) notInUse(ctx context.Context, req admission.Request) admissi
 		return deny.Error(fmt.Errorf("list Stages in %s: %w", req.Namespace, err))
 	}
 	for _, s := range stages.Items {
-		if s.Status.CurrentFreight != nil && s.Status.CurrentFreight.ID == req.Name {
+		if collection.Holds(&s, req.Name) {
 			return deny.Conflict(fmt.Sprintf("Freight %s is in use: it is the current Freight of Stage %q; promote other Freight to %s before deleting it", req.Name, s.Name, s.Name))
 		}
 	}
