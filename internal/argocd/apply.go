@@ -17,6 +17,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
+	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -317,11 +318,7 @@ func matchSources(srcs []argocdv1.ApplicationSource, su kargoapi.ArgoCDSourceUpd
 		if su.Chart != "" && s.Chart != su.Chart {
 			continue
 		}
-		same := sameRepo(s.RepoURL, su.RepoURL)
-		if s.Chart != "" {
-			same = sameChartRepo(s.RepoURL, su.RepoURL)
-		}
-		if same {
+		if repourl.Same(s.RepoURL, su.RepoURL) {
 			idx = append(idx, i)
 		}
 	}
@@ -499,6 +496,13 @@ func freightImage(f *kargoapi.Freight, repo string) (kargoapi.Image, error) {
 		}
 		have = append(have, img.RepoURL)
 	}
+	// Another spelling of one image (docker.io/library/nginx for nginx)
+	// when no image is spelled as the update spells it.
+	for _, img := range f.Images {
+		if repourl.Same(img.RepoURL, repo) {
+			return img, nil
+		}
+	}
 	return kargoapi.Image{}, fmt.Errorf("Freight %s has no image %s (it has: %s); name an image the Freight carries: %w",
 		freightName(f), repo, strings.Join(have, ", "), sourceerr.ErrInvalid)
 }
@@ -513,7 +517,7 @@ func targetRevision(f *kargoapi.Freight, src argocdv1.ApplicationSource, heads m
 		for _, c := range f.Charts {
 			// An OCI chart is recorded in Freight as one reference with no
 			// name; Argo CD splits it into repoURL and chart.
-			if (c.Name == src.Chart && sameChartRepo(c.RepoURL, src.RepoURL)) || (c.Name == "" && sameChartRepo(c.RepoURL, oci)) {
+			if (c.Name == src.Chart && repourl.Same(c.RepoURL, src.RepoURL)) || (c.Name == "" && repourl.Same(c.RepoURL, oci)) {
 				return c.Version, nil
 			}
 		}
@@ -528,12 +532,12 @@ func targetRevision(f *kargoapi.Freight, src argocdv1.ApplicationSource, heads m
 	}
 	slices.Sort(repos) // the same answer every time, should two spellings of a URL both be present
 	for _, repo := range repos {
-		if sameRepo(repo, src.RepoURL) && heads[repo] != "" {
+		if repourl.Same(repo, src.RepoURL) && heads[repo] != "" {
 			return heads[repo], nil
 		}
 	}
 	for _, c := range f.Commits {
-		if sameRepo(c.RepoURL, src.RepoURL) && c.ID != "" {
+		if repourl.Same(c.RepoURL, src.RepoURL) && c.ID != "" {
 			return c.ID, nil
 		}
 	}

@@ -657,3 +657,49 @@ func TestApplyGivesEachSourceItsOwnTool(t *testing.T) {
 		require.Contains(t, err.Error(), "are all kustomize sources, so the helm changes of the Stage would apply to none")
 	})
 }
+
+// Sources are matched to sourceUpdates and Freight with repourl.Same, the
+// rule kargo and Argo CD use elsewhere: an Application that spells its
+// repository as git@host:org/repo.git, or with other letter case, is
+// updated from a Stage and Freight that say https://host/org/repo; another
+// repository is not.
+func TestApplyMatchesSpellingsOfOneRepository(t *testing.T) {
+	for _, tc := range []struct {
+		name, source string
+		matches      bool
+	}{
+		{"scp-like", "git@git.example.com:example/gitops.git", true},
+		{"ssh://", "ssh://git@git.example.com/example/gitops", true},
+		{"case of the path", "https://git.example.com/Example/GitOps", true},
+		{"plain http", "http://git.example.com/example/gitops.git", true},
+		{"another repository", "https://git.example.com/example/gitops-prod", false},
+		{"another host", "https://git.example.com.evil.example/example/gitops", false},
+		{"the Kelvin sign", "https://git.example.com/example/gitops-\u212A", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, application("guestbook", func(a *argocdv1.Application) { a.Spec.Source.RepoURL = tc.source }))
+			u := &Updater{Client: c}
+			_, err := u.Apply(context.Background(), objects.Stage(project, stageName, objects.ArgoCDUpdates()), testFreight(), []kargoapi.ArgoCDAppUpdate{{
+				AppName: "guestbook",
+				SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{
+					RepoURL:              gitRepo,
+					UpdateTargetRevision: true,
+					Kustomize:            &kargoapi.ArgoCDKustomize{Images: []kargoapi.ArgoCDKustomizeImageUpdate{{Image: "docker.io/library/nginx"}}},
+				}},
+			}}, nil)
+			app := getApp(t, c, "guestbook")
+			if !tc.matches {
+				require.ErrorIs(t, err, sourceerr.ErrInvalid)
+				require.ErrorContains(t, err, "has no source with repoURL "+gitRepo)
+				require.Equal(t, "main", app.Spec.Source.TargetRevision)
+				require.Nil(t, app.Operation)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, commitID, app.Spec.Source.TargetRevision, "the Freight's commit of "+gitRepo)
+			require.Equal(t, tc.source, app.Spec.Source.RepoURL, "the Application keeps its spelling")
+			require.Equal(t, []string{"nginx=nginx:1.25.0"}, app.Spec.Source.Kustomize.Images,
+				"the update's docker.io/library/nginx is the Freight's nginx")
+		})
+	}
+}

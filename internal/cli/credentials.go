@@ -13,6 +13,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/repourl"
 )
 
 // credentialFlags are the options of kargo create credentials.
@@ -22,9 +23,6 @@ type credentialFlags struct {
 	passwordFile, sshKeyFile, knownHostsFile             string
 	appID, appInstallationID, appKeyFile, appBaseURL     string
 }
-
-// scpLikeURL is git's user@host:path form of an SSH address.
-var scpLikeURL = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/:]`)
 
 func newCreateCredentialsCommand(g *globals) *cobra.Command {
 	var f credentialFlags
@@ -159,8 +157,8 @@ func (f *credentialFlags) secret(name string, stdin io.Reader) (string, error) {
 		if f.sshKeyFile == "" || f.knownHostsFile == "" {
 			return "", usageError{errors.New("SSH credentials need both --ssh-private-key-file and --known-hosts-file: kargo connects only to hosts whose keys it knows")}
 		}
-		if u := f.repoURL; u != "" && !strings.HasPrefix(strings.ToLower(u), "ssh://") && !scpLikeURL.MatchString(u) {
-			return "", usageError{fmt.Errorf("--repo-url %s is not an SSH address (ssh://host/path or user@host:path)", u)}
+		if r, err := repourl.ParseGit(f.repoURL); f.repoURL != "" && (err != nil || r.Scheme != "ssh") {
+			return "", usageError{fmt.Errorf("--repo-url %s is not an SSH address (ssh://host/path or user@host:path)", f.repoURL)}
 		}
 		key, err := read("--ssh-private-key-file", f.sshKeyFile)
 		if err != nil {

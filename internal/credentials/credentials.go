@@ -3,11 +3,18 @@
 //
 // A Secret holds credentials when it carries the label
 // kargo.akuity.io/cred-type with the value git, image or helm. Its data has
-// either repoURL (matched exactly, ignoring a trailing ".git" or "/") or, when
-// the label kargo.akuity.io/cred-url-pattern is "true", repoURLPattern (a
-// regular expression matched against the whole URL), plus username and
-// password. Exact matches win over patterns; among patterns, the Secret
-// whose name sorts first wins, so the choice is stable.
+// either repoURL or, when the label kargo.akuity.io/cred-url-pattern is
+// "true", repoURLPattern (a regular expression matched against the whole
+// URL), plus username and password. A repoURL matches the URLs of the same repository at the same
+// place (repourl.Exact): the same scheme (scp-like is ssh; oci:// and a
+// registry reference without a scheme are one), the same host once ASCII
+// letters are lower-cased and nothing else (no Unicode folding, and
+// git.example. is not git.example), the same port (a default port written
+// out or not), the same path ignoring ASCII case, a trailing ".git" or "/",
+// and any user name; Docker Hub's names (nginx, docker.io/library/nginx,
+// index.docker.io/library/nginx) are one. Exact matches win over patterns;
+// among patterns, the Secret whose name sorts first wins, so the choice is
+// stable.
 //
 // Whoever may write a Warehouse or Stage chooses the URLs kargo fetches, and
 // may hold no right to read these Secrets. So a password goes only to the
@@ -28,8 +35,8 @@
 // knownHosts (lines in OpenSSH's known_hosts format). kargo verifies the
 // host's key against knownHosts and refuses hosts it does not list: there
 // is no trust on first use. scp-like URLs are matched as
-// ssh://host/path, so that a repoURLPattern such as
-// ssh://github\.com/example/.* covers both spellings.
+// ssh://host/path, so that a repoURL of either spelling, and a
+// repoURLPattern such as ssh://github\.com/example/.*, cover both.
 //
 // # GitHub Apps
 //
@@ -53,6 +60,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/repourl"
 )
 
 // Type is the kind of repository a Secret holds credentials for.
@@ -162,11 +170,7 @@ func (s KubernetesStore) Get(ctx context.Context, namespace string, t Type, repo
 	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.CredentialTypeLabelKey: string(t)}); err != nil {
 		return nil, fmt.Errorf("list %s credential Secrets in %s: %w", t, namespace, err)
 	}
-	matchURL := repoURL
-	if t == TypeGit {
-		matchURL = scpToURL(repoURL)
-	}
-	c, err := match(list.Items, repoURL, matchURL)
+	c, err := match(list.Items, repoURL, t == TypeGit)
 	if err != nil || c == nil || c.GitHubApp == nil {
 		return c, err
 	}
@@ -184,20 +188,30 @@ func (s KubernetesStore) Get(ctx context.Context, namespace string, t Type, repo
 // Match picks the Secret for repoURL among secrets, as the package comment
 // describes.
 func Match(secrets []corev1.Secret, repoURL string) (*Credentials, error) {
-	return match(secrets, repoURL, repoURL)
+	return match(secrets, repoURL, false)
 }
 
-// MatchGit is Match for a Git repository, whose scp-like addresses are
-// matched against patterns as the ssh:// URLs they stand for.
+// MatchGit is Match for a Git repository, whose addresses are read as git
+// reads them (repourl.ParseGit): scp-like ones are matched against patterns
+// as the ssh:// URLs they stand for.
 func MatchGit(secrets []corev1.Secret, repoURL string) (*Credentials, error) {
-	return match(secrets, repoURL, scpToURL(repoURL))
+	return match(secrets, repoURL, true)
 }
 
-// match compares exact repoURLs with repoURL and patterns with matchURL.
-func match(secrets []corev1.Secret, repoURL, matchURL string) (*Credentials, error) {
+// match compares exact repoURLs with repoURL (repourl.Exact) and patterns
+// with repoURL without userinfo, scp-like addresses spelled as ssh:// URLs
+// for git. An address that is none gets no credentials.
+func match(secrets []corev1.Secret, repoURL string, git bool) (*Credentials, error) {
+	parse, matchURL := repourl.Parse, repoURL
+	if git {
+		parse, matchURL = repourl.ParseGit, repourl.SSHURL(repoURL)
+	}
+	want, err := parse(repoURL)
+	if err != nil {
+		return nil, nil
+	}
 	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
-	want := normalize(repoURL)
-	bare, host := withoutUserinfo(matchURL), hostOf(matchURL)
+	bare, host := repourl.WithoutUserinfo(matchURL), want.Origin()
 	var patternMatch *corev1.Secret
 	for i := range secrets {
 		s := &secrets[i]
@@ -222,7 +236,7 @@ func match(secrets []corev1.Secret, repoURL, matchURL string) (*Credentials, err
 			}
 			continue
 		}
-		if normalize(string(s.Data[RepoURLKey])) == want {
+		if named, err := parse(string(s.Data[RepoURLKey])); err == nil && repourl.Exact(named, want) {
 			return fromSecret(s), nil
 		}
 	}
@@ -250,77 +264,9 @@ func fromSecret(s *corev1.Secret) *Credentials {
 	return c
 }
 
-// scpLike matches git's user@host:path form of an SSH address; a path
-// starting with a colon would be one of git's command transports.
-var scpLike = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+):([^/:].*|/.*)$`)
-
-// scpToURL spells an scp-like address as the ssh:// URL git takes it for,
-// for matching; other addresses are returned as they are.
-func scpToURL(u string) string {
-	u = strings.TrimSpace(u)
-	if strings.Contains(u, "://") {
-		return u
-	}
-	m := scpLike.FindStringSubmatch(u)
-	if m == nil {
-		return u
-	}
-	return "ssh://" + m[1] + m[2] + "/" + strings.TrimPrefix(m[3], "/")
-}
-
-// normalize folds ASCII case only: Unicode folding would make the Kelvin
-// sign of https://\u212Aargo.example match a Secret for kargo.example.
-func normalize(u string) string {
-	u = strings.TrimSpace(asciiLower(u))
-	u = strings.TrimSuffix(u, "/")
-	return strings.TrimSuffix(u, ".git")
-}
-
-func asciiLower(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + ('a' - 'A')
-		}
-		return r
-	}, s)
-}
-
-// withoutUserinfo removes user[:password]@ from a URL with a scheme, which
-// is what git connects to once the userinfo is set aside.
-func withoutUserinfo(u string) string {
-	u = strings.TrimSpace(u)
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return u
-	}
-	rest := u[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
-	return u[:i+3] + rest
-}
-
-// hostOf returns the host[:port] a repository address sends requests to,
-// in ASCII lower case: for scheme://[userinfo@]host/path the host, and for
-// an image reference without a scheme its first element.
-func hostOf(u string) string {
-	u = withoutUserinfo(u)
-	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
-	}
-	if end := strings.IndexAny(u, "/?#"); end >= 0 {
-		u = u[:end]
-	}
-	return asciiLower(u)
-}
-
 // literalHost is a host[:port] as a pattern spells it once \. and \- are
-// unescaped.
-var literalHost = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$`)
+// unescaped: ASCII only, so that lower-casing it folds nothing else.
+var literalHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?$`)
 
 // patternHost returns the host a repoURLPattern spells out: the part after
 // "://" (or, for image references, from the start) up to the first "/",
@@ -337,9 +283,8 @@ func patternHost(pattern string) (host string, ok bool) {
 		return "", false
 	}
 	h := strings.NewReplacer(`\.`, ".", `\-`, "-").Replace(p[:end])
-	h = asciiLower(h)
 	if !literalHost.MatchString(h) {
 		return "", false
 	}
-	return h, true
+	return strings.ToLower(h), true
 }

@@ -146,3 +146,94 @@ func TestSSHAndGitHubAppSecrets(t *testing.T) {
 	require.Equal(t, &GitHubApp{AppID: "123", InstallationID: "456", PrivateKey: app.Data[GitHubAppPrivateKeyKey]}, got.GitHubApp)
 	require.NotContains(t, got.String()+fmt.Sprintf("%v %#v", got, got), "PRIVATE KEY")
 }
+
+// A Secret's repoURL is matched with repourl.Exact: spellings of its
+// repository get it, and every spelling of another host, scheme or port
+// gets nothing.
+func TestExactRepoURLGoesOnlyToItsHost(t *testing.T) {
+	gitSecrets := []corev1.Secret{secret("git-example", false, "https://git.example/org/app.git", "https")}
+	sshKey := secret("git-example-ssh", false, "git@git.example:org/app.git", "ssh")
+	cases := []struct {
+		name, url, want string
+	}{
+		{"as written", "https://git.example/org/app.git", "https"},
+		{"without .git, trailing slash", "https://git.example/org/app/", "https"},
+		{"case of scheme, host and path", "HTTPS://Git.Example/Org/App", "https"},
+		{"default port written out", "https://git.example:443/org/app", "https"},
+		{"the host's name as userinfo", "https://git.example@evil.example/org/app", ""},
+		{"the host's name and port as userinfo", "https://git.example:443@evil.example/org/app", ""},
+		{"the host's name as a subdomain", "https://git.example.evil.example/org/app", ""},
+		{"the host's name in the path", "https://evil.example/git.example/org/app", ""},
+		{"a trailing dot", "https://git.example./org/app", ""},
+		{"the Kelvin sign", "https://\u212Aargo.example/org/app", ""},
+		{"a dotless i", "https://g\u0131t.example/org/app", ""},
+		{"a dotted capital I", "https://G\u0130T.example/org/app", ""},
+		{"a percent-encoded dot", "https://git%2Eexample/org/app", ""},
+		{"punycode of a look-alike", "https://xn--gt-9ja.example/org/app", ""},
+		{"plain http", "http://git.example/org/app", ""},
+		{"another port", "https://git.example:8443/org/app", ""},
+		{"ssh to the host", "ssh://git@git.example/org/app", ""},
+		{"scp to the host", "git@git.example:org/app.git", ""},
+		{"git://", "git://git.example/org/app", ""},
+		{"garbage", "https://git.example/org/app\nx", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := MatchGit(append([]corev1.Secret(nil), gitSecrets...), tc.url)
+			require.NoError(t, err)
+			if tc.want == "" {
+				require.Nil(t, got)
+				return
+			}
+			require.NotNil(t, got)
+			require.Equal(t, tc.want, got.Username)
+		})
+	}
+
+	// An scp-like repoURL and its ssh:// spelling are one; another host,
+	// port or scheme is not.
+	for url, want := range map[string]bool{
+		"git@git.example:org/app":                  true,
+		"ssh://git@git.example/org/app.git":        true,
+		"ssh://git.example:22/org/app":             true,
+		"ssh://git@git.example:2222/org/app":       false,
+		"git.example@evil.example:org/app":         false,
+		"git@evil.example:git.example/org/app":     false,
+		"https://git.example/org/app":              false,
+		"git@git.example.:org/app":                 false,
+		"ssh://git.example:x@evil.example/org/app": false,
+	} {
+		got, err := MatchGit([]corev1.Secret{sshKey}, url)
+		require.NoError(t, err, url)
+		require.Equal(t, want, got != nil, url)
+	}
+
+	// Registries: oci:// and a bare reference are one, Docker Hub's names
+	// are one, and the port is part of the host.
+	hub := secret("hub", false, "docker.io/library/nginx", "hub")
+	chart := secret("chart", false, "oci://ghcr.io/example/charts/app", "chart")
+	local := secret("local", false, "localhost:5000/app", "local")
+	for url, want := range map[string]string{
+		"nginx":                              "hub",
+		"index.docker.io/library/nginx":      "hub",
+		"registry-1.docker.io/nginx":         "hub",
+		"ghcr.io/library/nginx":              "",
+		"docker.io.evil.example/nginx":       "",
+		"oci://ghcr.io/example/charts/app":   "chart",
+		"ghcr.io/example/charts/app":         "chart",
+		"https://ghcr.io/example/charts/app": "",
+		"oci://ghcr.io./example/charts/app":  "",
+		"localhost:5000/app":                 "local",
+		"localhost:5001/app":                 "",
+		"localhost/app":                      "",
+	} {
+		got, err := Match([]corev1.Secret{hub, chart, local}, url)
+		require.NoError(t, err, url)
+		if want == "" {
+			require.Nil(t, got, url)
+			continue
+		}
+		require.NotNil(t, got, url)
+		require.Equal(t, want, got.Username, url)
+	}
+}

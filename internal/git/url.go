@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -79,7 +80,11 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 		if err := addr.check(raw); err != nil {
 			return remote{}, err
 		}
-		return remote{url: raw, key: "ssh://" + m[1] + strings.ToLower(m[2]) + "/" + trimRepoPath(m[3]), scheme: "ssh", ssh: addr, creds: sshCreds(creds)}, nil
+		key, err := repoKey(raw)
+		if err != nil {
+			return remote{}, err
+		}
+		return remote{url: raw, key: key, scheme: "ssh", ssh: addr, creds: sshCreds(creds)}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -129,15 +134,13 @@ func parseRemote(repoURL string, creds *credentials.Credentials) (remote, error)
 	case creds != nil:
 		creds = &credentials.Credentials{Username: creds.Username, Password: creds.Password, GitHubApp: creds.GitHubApp}
 	}
-	host := strings.ToLower(u.Host)
-	host = strings.TrimSuffix(host, map[string]string{"http": ":80", "https": ":443", "ssh": ":22", "git": ":9418"}[scheme])
-	user := ""
-	if !isHTTP && u.User != nil {
-		user = u.User.Username() + "@"
+	key, err := repoKey(raw)
+	if err != nil {
+		return remote{}, err
 	}
 	return remote{
 		url:      u.String(),
-		key:      scheme + "://" + user + host + "/" + trimRepoPath(u.Path),
+		key:      key,
 		creds:    creds,
 		insecure: scheme == "http" && !isLoopback(u.Hostname()),
 		scheme:   scheme,
@@ -180,9 +183,16 @@ func (r remote) checkTransport() error {
 	return nil
 }
 
-func trimRepoPath(p string) string {
-	p = strings.Trim(p, "/")
-	return strings.TrimSuffix(p, ".git")
+// repoKey is the repository's one spelling (repourl.Repo.String): clones
+// and branch locks are shared by the spellings of one repository at one
+// place, and never across path case, schemes or users, which may be other
+// repositories or other rights.
+func repoKey(raw string) (string, error) {
+	r, err := repourl.ParseGit(raw)
+	if err != nil {
+		return "", fmt.Errorf("parse repoURL %q: %w: %w", Redact(raw), sourceerr.ErrInvalid, err)
+	}
+	return r.String(), nil
 }
 
 // isLoopback reports whether host can only be reached on this machine, the

@@ -32,6 +32,7 @@ import (
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
+	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
 
@@ -182,8 +183,9 @@ func (c *Client) Discover(ctx context.Context, sub kargoapi.ChartSubscription, c
 		return nil, fmt.Errorf("discover versions of chart %s: %w", describe(sub), err)
 	}
 	var versions []string
+	_, oci := repourl.OCIReference(repoURL)
 	switch {
-	case strings.HasPrefix(repoURL, "oci://"):
+	case oci:
 		versions, err = c.ociVersions(ctx, sub, creds)
 	case strings.HasPrefix(repoURL, "https://"), strings.HasPrefix(repoURL, "http://"):
 		versions, err = c.httpVersions(ctx, sub, creds)
@@ -225,7 +227,7 @@ func (c *Client) ociVersions(ctx context.Context, sub kargoapi.ChartSubscription
 	if sub.Name != "" {
 		return nil, fmt.Errorf("discover versions of chart %s: %w: for an OCI chart, put the chart in repoURL (oci://registry/path/chart) and leave name empty", describe(sub), sourceerr.ErrInvalid)
 	}
-	ref := strings.TrimSuffix(strings.TrimPrefix(string(sub.RepoURL), "oci://"), "/")
+	ref, _ := repourl.OCIReference(string(sub.RepoURL))
 	tags, err := c.images.ListTags(ctx, ref, creds, credentials.TypeHelm)
 	if err != nil {
 		return nil, fmt.Errorf("discover versions of chart %s: %w", describe(sub), err)

@@ -215,7 +215,7 @@ func readRef(u kargoapi.GitRepoUpdate, f *kargoapi.Freight) string {
 		return string(u.ReadBranch)
 	}
 	for _, c := range f.Commits {
-		if sameRepo(c.RepoURL, string(u.RepoURL)) && c.ID != "" {
+		if repourl.Same(c.RepoURL, string(u.RepoURL)) && c.ID != "" {
 			return c.ID
 		}
 	}
@@ -264,8 +264,6 @@ func (p *Promoter) watchedBranches(ctx context.Context, st *kargoapi.Stage) (map
 
 func branchKey(repo, branch string) string { return repourl.Key(repo) + "#" + branch }
 
-func sameRepo(a, b string) bool { return repourl.Same(a, b) }
-
 // claimedElsewhere refuses to write a branch that another Stage, created
 // before st, writes too. The admission webhook refuses such a Stage, but
 // two requests can race past it, and Stages from before the rule may share
@@ -311,7 +309,7 @@ func (p *Promoter) claimedElsewhere(ctx context.Context, st *kargoapi.Stage) err
 func sharedBranch(st, other *kargoapi.Stage) (kargoapi.GitRepoUpdate, bool) {
 	for _, theirs := range other.Spec.PromotionMechanisms.GitRepoUpdates {
 		for _, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
-			if u.WriteBranch == theirs.WriteBranch && sameRepo(string(u.RepoURL), string(theirs.RepoURL)) {
+			if u.WriteBranch == theirs.WriteBranch && repourl.Same(string(u.RepoURL), string(theirs.RepoURL)) {
 				return u, true
 			}
 		}
@@ -381,6 +379,13 @@ func Apply(dir string, u kargoapi.GitRepoUpdate, f *kargoapi.Freight) ([]string,
 func imageOf(f *kargoapi.Freight, repo string) (kargoapi.Image, error) {
 	for _, i := range f.Images {
 		if i.RepoURL == repo {
+			return i, nil
+		}
+	}
+	// Another spelling of one image (docker.io/library/nginx for nginx)
+	// when no image is spelled as the update spells it.
+	for _, i := range f.Images {
+		if repourl.Same(i.RepoURL, repo) {
 			return i, nil
 		}
 	}
@@ -471,7 +476,7 @@ func setHelmImage(dir string, u kargoapi.HelmImageUpdate, f *kargoapi.Freight) (
 func setChartDependency(dir string, u kargoapi.HelmChartDependencyUpdate, f *kargoapi.Freight) ([]string, error) {
 	var version string
 	for _, c := range f.Charts {
-		if (sameRepo(c.RepoURL, u.Repository) && c.Name == u.Name) || (c.Name == "" && sameRepo(c.RepoURL, strings.TrimSuffix(u.Repository, "/")+"/"+u.Name)) {
+		if (repourl.Same(c.RepoURL, u.Repository) && c.Name == u.Name) || (c.Name == "" && repourl.Same(c.RepoURL, strings.TrimSuffix(u.Repository, "/")+"/"+u.Name)) {
 			version = c.Version
 			break
 		}

@@ -258,3 +258,45 @@ func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out.Summary[0], "committed")
 }
+
+// The Stage, the Freight and Chart.yaml may spell one repository
+// differently (repourl.Same): an image named docker.io/library/nginx is the
+// Freight's nginx, and a chart dependency from https://Charts.example.com/
+// is the Freight's chart from https://charts.example.com.
+func TestApplyMatchesSpellingsOfOneRepository(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"values.yaml":                "image:\n  tag: 1.24.0\n",
+		"charts/umbrella/Chart.yaml": "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: https://Charts.example.com/\n  version: 17.0.0\n",
+	})
+	u := kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{
+		Images: []kargoapi.HelmImageUpdate{{Image: "docker.io/library/nginx", ValuesFilePath: "values.yaml", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag}},
+		Charts: []kargoapi.HelmChartDependencyUpdate{{Repository: "https://charts.example.com/", Name: "redis", ChartPath: "charts/umbrella"}},
+	}}
+	changes, err := Apply(dir, u, testFreight)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"set image.tag to 1.25.0 in values.yaml",
+		"set dependency redis to 18.1.0 in charts/umbrella/Chart.yaml",
+	}, changes)
+
+	// Another registry's nginx is another image.
+	u = kargoapi.GitRepoUpdate{Helm: &kargoapi.HelmPromotionMechanism{
+		Images: []kargoapi.HelmImageUpdate{{Image: "ghcr.io/library/nginx", ValuesFilePath: "values.yaml", Key: "image.tag", Value: kargoapi.ImageUpdateValueTag}},
+	}}
+	_, err = Apply(dir, u, testFreight)
+	require.ErrorIs(t, err, sourceerr.ErrInvalid)
+	require.ErrorContains(t, err, "has no image ghcr.io/library/nginx (it has: nginx)")
+}
+
+func TestReadRefFindsTheFreightsCommitUnderAnySpelling(t *testing.T) {
+	f := &kargoapi.Freight{Commits: []kargoapi.GitCommit{{RepoURL: "https://github.com/example/gitops.git", ID: "abc"}}}
+	for url, want := range map[string]string{
+		"git@github.com:example/gitops.git":              "abc",
+		"https://GitHub.com/Example/GitOps/":             "abc",
+		"ssh://git@github.com/example/gitops":            "abc",
+		"https://github.com/example/gitops2":             "",
+		"https://github.com.evil.example/example/gitops": "",
+	} {
+		require.Equal(t, want, readRef(kargoapi.GitRepoUpdate{RepoURL: kargoapi.GitRepoURL(url)}, f), url)
+	}
+}

@@ -345,7 +345,9 @@ func Sign(secret, body []byte) []byte {
 func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]string, error) {
 	want := map[string]bool{}
 	for _, r := range ev.repos {
-		want[repourl.Key(r)] = true
+		if k := repourl.Key(r); k != "" { // "" is what is no address
+			want[k] = true
+		}
 	}
 	token := rc.now().UTC().Format(time.RFC3339Nano)
 	refreshed := []string{}

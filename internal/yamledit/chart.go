@@ -5,16 +5,20 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kargohq/kargo/internal/repourl"
 )
 
 // SetChartDependencyVersion sets the version of the dependency in a Helm
 // Chart.yaml whose name is name and whose repository is repository, changing
 // only the bytes of that version.
 //
-// Repositories match when they are equal after removing trailing slashes, so
-// "https://charts.example.com/" matches "https://charts.example.com" while
-// "oci://example.com/charts" only matches an oci:// repository with the same
-// host and path. If several entries match (the same chart under different
+// Repositories match when they name the same repository (repourl.Same), so
+// "https://Charts.example.com/" matches "https://charts.example.com", and
+// "oci://example.com/charts" matches "https://example.com/charts" (one
+// repository of one host, whatever the protocol) but not
+// "oci://example.com/other"; a dependency without a repository matches an
+// empty repository. If several entries match (the same chart under different
 // aliases), all of them are set. No matching entry is ErrDependencyNotFound,
 // naming the dependencies that exist; a matching entry without a version key
 // is ErrKeyNotFound. The rules of SetValue apply to the version value.
@@ -139,7 +143,8 @@ func scalarValue(m *yaml.Node, key string) string {
 	return ""
 }
 
-// sameRepository compares chart repository URLs, ignoring trailing slashes.
+// sameRepository says whether two chart repository URLs are one repository;
+// two empty ones are the charts kept beside Chart.yaml.
 func sameRepository(a, b string) bool {
-	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+	return (a == "" && b == "") || repourl.Same(a, b)
 }

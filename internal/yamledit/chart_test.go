@@ -1,6 +1,7 @@
 package yamledit
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,8 +40,12 @@ func TestSetChartDependencyVersionErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "oci and https differ", doc: "dependencies:\n- name: redis\n  version: 1.0.0\n  repository: oci://charts.example.com\n",
-			repository: "https://charts.example.com", dep: "redis", wantErr: ErrDependencyNotFound,
+			name: "another path of one host", doc: "dependencies:\n- name: redis\n  version: 1.0.0\n  repository: oci://charts.example.com/team\n",
+			repository: "oci://charts.example.com/other", dep: "redis", wantErr: ErrDependencyNotFound,
+		},
+		{
+			name: "another host", doc: "dependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n",
+			repository: "https://charts.example.com.evil.example", dep: "redis", wantErr: ErrDependencyNotFound,
 		},
 		{
 			name: "no dependencies key", doc: "apiVersion: v2\nname: x\n",
@@ -79,6 +84,25 @@ func TestSetChartDependencyVersionErrors(t *testing.T) {
 			for _, msg := range tc.wantMsg {
 				require.Contains(t, err.Error(), msg)
 			}
+		})
+	}
+}
+
+// Chart.yaml and the Stage may spell one repository differently
+// (repourl.Same); the dependency is found either way.
+func TestSetChartDependencyVersionMatchesSpellingsOfOneRepository(t *testing.T) {
+	for _, tc := range []struct{ inFile, inStage string }{
+		{"https://charts.example.com/", "https://charts.example.com"},
+		{"https://Charts.Example.com/Stable", "https://charts.example.com/stable/"},
+		{"oci://registry-1.docker.io/bitnamicharts", "oci://docker.io/bitnamicharts"},
+		{"oci://charts.example.com", "https://charts.example.com"},
+		{"", ""},
+	} {
+		t.Run(tc.inFile+" vs "+tc.inStage, func(t *testing.T) {
+			doc := "dependencies:\n- name: redis\n  version: 1.0.0\n  repository: \"" + tc.inFile + "\"\n"
+			out, err := SetChartDependencyVersion([]byte(doc), tc.inStage, "redis", "9.9.9")
+			require.NoError(t, err)
+			require.Equal(t, strings.Replace(doc, "1.0.0", "9.9.9", 1), string(out))
 		})
 	}
 }

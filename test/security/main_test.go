@@ -18,6 +18,7 @@
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
 //	origins_test.go     Stages that request several origins: origins not requested, forged origins, other projects
+//	repourl_test.go     spellings of another host, scheme or port that would get a credential Secret
 package security
 
 import (
