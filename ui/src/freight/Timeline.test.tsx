@@ -41,6 +41,6 @@ describe("Timeline", () => {
     const onAction = vi.fn();
     render(<Timeline freight={freight} stages={stages} onAction={onAction} />);
     fireEvent.click(screen.getByRole("button", { name: "Promote freight-0" }));
-    expect(onAction).toHaveBeenCalledWith("promote", freight[0], expect.objectContaining({ availableTo: ["prod", "test"] }));
+    expect(onAction).toHaveBeenCalledWith("promote", freight[0], expect.objectContaining({ availableTo: ["test", "prod"] }));
   });
 });

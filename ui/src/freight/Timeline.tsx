@@ -1,10 +1,10 @@
 // Timeline lists a project's Freight, newest first, by alias (the full
-// name on hover), with where each is current, verified and approved, and
-// its actions. Only the rows in view are drawn.
+// name on hover), with where each is current, verified and approved (in
+// the pipeline's order), and its actions. Only the rows in view are drawn.
 
 import { useMemo } from "react";
 import type { Freight, Stage } from "../api/types";
-import { age } from "../common/time";
+import { age, useNow } from "../common/time";
 import { Placements, type Placement } from "./placement";
 import { VirtualList } from "./VirtualList";
 
@@ -21,8 +21,8 @@ export function Timeline({
   stages: Stage[];
   onAction: (action: FreightAction, f: Freight, p: Placement) => void;
 }) {
-  const placements = useMemo(() => new Placements(stages), [stages]);
-  const now = Date.now();
+  const now = useNow();
+  const placements = useMemo(() => new Placements(stages, now), [stages, now]);
   return (
     <section className="timeline" aria-label="Freight timeline">
       <h2>

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { Stage, Warehouse } from "../api/types";
 import { layout } from "./layout";
 
-const wh = (name: string): Warehouse => ({ metadata: { name }, spec: { subscriptions: {} } });
-const stage = (name: string, sub: Stage["spec"]["subscriptions"]): Stage => ({ metadata: { name }, spec: { subscriptions: sub } });
+const wh = (name: string): Warehouse => ({
+  metadata: { name },
+  spec: { subscriptions: {}, interval: "5m0s", discoveryLimit: 20, freightCreationPolicy: "Automatic" },
+});
+const stage = (name: string, sub: NonNullable<Stage["spec"]>["subscriptions"]): Stage => ({ metadata: { name }, spec: { subscriptions: sub } });
 const ups = (...names: string[]) => ({ upstreamStages: names.map((name) => ({ name })) });
 
 function columns(l: ReturnType<typeof layout>): Record<string, [number, number]> {

@@ -3,7 +3,7 @@
 
 import { useEffect, useState, useSyncExternalStore } from "react";
 import type { Freight } from "../api/types";
-import type { Session } from "../App";
+import type { Session } from "../session";
 import { useNotices } from "../common/notices";
 import { ApproveDialog, PromoteDialog, RenameDialog } from "../freight/Dialogs";
 import type { Placement } from "../freight/placement";
