@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
+import type { Access, Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -98,6 +98,13 @@ export class Client {
       cont = page.continue ?? "";
     } while (cont);
     return items;
+  }
+
+  // access asks what the caller may do in the project: promote to and
+  // approve for each of stages, and rename Freight.
+  access(project: string, stages: string[], signal?: AbortSignal): Promise<Access> {
+    const q = new URLSearchParams(stages.map((s) => ["stage", s]));
+    return this.request("GET", `${projectPath(project)}/access?${q}`, undefined, signal);
   }
 
   promote(project: string, stage: string, freight: string): Promise<Promotion> {

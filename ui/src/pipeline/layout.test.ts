@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Stage, Warehouse } from "../api/types";
-import { layout } from "./layout";
+import { layout, pipelineOrder } from "./layout";
 
 const wh = (name: string): Warehouse => ({
   metadata: { name },
@@ -56,5 +56,13 @@ describe("layout", () => {
     const c = columns(l);
     for (let line = 0; line < 10; line++)
       for (let i = 0; i < 5; i++) expect(c[`l${line}-s${i}`]).toEqual([i + 1, c[`w${line}`][1]]);
+  });
+
+  it("orders Stages as the pipeline shows them: upstream first, then top to bottom", () => {
+    const order = pipelineOrder(
+      [wh("w")],
+      [stage("prod", ups("uat")), stage("a-hotfix", ups("test")), stage("uat", ups("test")), stage("test", { warehouse: "w" })],
+    );
+    expect(order.map((s) => s.metadata.name)).toEqual(["test", "a-hotfix", "uat", "prod"]);
   });
 });
