@@ -210,6 +210,9 @@ try {
   assert.match(reason, /user "bob" may not promote to Stage "prod"/, `the hover names the user, verb and Stage: ${reason}`);
   assert.match(await text(prodChoice), /not permitted/);
   console.log(`  prod on hover: ${reason}`);
+  await prodChoice.hover();
+  await page.screenshot({ path: path.join(screenshotDir, "ui-permissions.png") });
+  step(`screenshot: ${path.join(screenshotDir, "ui-permissions.png")}`);
   await dialog.getByRole("button", { name: "Cancel" }).click();
   assert.match(await text(card("Stage prod").getByLabel("Current Freight")), /no Freight yet/, "prod is unchanged");
 } catch (e) {
