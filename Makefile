@@ -14,6 +14,9 @@
 #
 #   make ui       build the web UI into ui/dist, which is committed and
 #                 embedded in bin/kargo (make run needs no Node.js)
+#   make ui-api   generate the web UI's API types (ui/src/api/schema.d.ts,
+#                 committed) from the API server's /openapi.json; make
+#                 generate runs it
 #   make ui-deps  install Chromium (Debian's package) and ui/'s npm packages
 #                 when missing or stale; make test and make ui run it
 
@@ -32,17 +35,18 @@ ARGOCD_BINS = hack/argocd-bins.sh
 # built from source the same way (Go 1.27) and cached outside the work tree.
 ROLLOUTS_BINS = hack/rollouts-bins.sh
 
-.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui run test lint bench clean
+.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui ui-api run test lint bench clean
 
 all: build
 
 build: ## Build bin/kargo.
 	$(GO) build -o bin/kargo ./cmd/kargo
 
-generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1, and the slim Argo CD types' deepcopy functions.
+generate: ## Regenerate deepcopy functions and CRDs from api/v1alpha1, the slim Argo CD types' deepcopy functions, and the web UI's API types.
 	$(GO) tool controller-gen object paths=$(API_PKG) crd paths=$(API_PKG) output:crd:dir=config/crd/bases
 	$(GO) tool controller-gen object paths=./internal/argocd/v1alpha1
 	$(MAKE) chart-files
+	$(MAKE) ui-api
 
 chart-files: ## Copy the CRDs and ClusterRoles into the Helm chart (Helm reads no file outside it).
 	rm -rf charts/kargo/files/crds charts/kargo/files/rbac
@@ -54,6 +58,10 @@ verify-generated: generate ui ## Fail when generated files or the built UI diffe
 	@if [ -n "$$(git status --porcelain -- api config/crd internal/argocd/v1alpha1 charts/kargo/files)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit the result:"; \
 	  git status --porcelain -- api config/crd internal/argocd/v1alpha1 charts/kargo/files; git diff --stat -- api config/crd internal/argocd/v1alpha1 charts/kargo/files; exit 1; \
+	fi
+	@if [ -n "$$(git status --porcelain -- ui/src/api/schema.d.ts)" ]; then \
+	  echo "the web UI's API types are stale (the API server's /openapi.json changed); run 'make ui-api' and commit the result:"; \
+	  git diff --stat -- ui/src/api/schema.d.ts; exit 1; \
 	fi
 	@if [ -n "$$(git status --porcelain -- ui/dist)" ]; then \
 	  echo "the built UI in ui/dist is stale; run make ui and commit"; \
@@ -72,13 +80,18 @@ rollouts-bins: ## Build (or find cached) Argo Rollouts' controller; prints its d
 ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
 	@hack/install-ui-deps.sh
 
+ui-api: ui-deps ## Generate the web UI's API types from the API server's /openapi.json (its kinds' schemas come from config/crd/bases).
+	@doc=$$(mktemp); trap 'rm -f "$$doc"' EXIT; \
+	$(GO) run ./internal/server/openapigen >"$$doc"; \
+	cd ui && npx --no-install openapi-typescript "$$doc" --output src/api/schema.d.ts
+
 ui: ui-deps ## Build the web UI into ui/dist.
 	cd ui && npm run build
 
 run: build ## Start kargo local with the kargo-demo project and a real Argo CD (Ctrl-C stops it; state is kept; ARGS=--reset starts over).
 	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); exec bin/kargo local --demo --bin-dir "$$bins" --argocd-bin-dir "$$argocd" $(ARGS)
 
-lint: ## go vet, gofmt, goimports, import groups and dead code.
+lint: ui-deps ## go vet, gofmt, goimports, import groups and dead code; ESLint (with React's rules of hooks) on the web UI.
 	$(GO) vet ./...
 	cd api && $(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -88,6 +101,7 @@ lint: ## go vet, gofmt, goimports, import groups and dead code.
 	@$(GO) run ./hack/importgroups $$(git ls-files '*.go') || { echo "fix with: go run ./hack/importgroups -w FILE..."; exit 1; }
 	@dead=$$($(GO) tool deadcode -test ./...); \
 	if [ -n "$$dead" ]; then echo "functions nothing calls, not even a test (delete them):"; echo "$$dead"; exit 1; fi
+	cd ui && npm run lint
 
 test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
 	cd ui && npm test

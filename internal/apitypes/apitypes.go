@@ -23,6 +23,7 @@
 //	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
 //	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
+//	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
 //	DELETE /api/v1/projects/{project}/roles/{name}
@@ -162,6 +163,34 @@ type OIDCConfig struct {
 	// Prefix is put before every username and group the provider names:
 	// bind roles to "oidc:alice@example.com" or "oidc:promoters".
 	Prefix string `json:"prefix"`
+}
+
+// Access says what the caller may do in a project: the answers of
+// SelfSubjectAccessReviews the API server makes as the caller, for each
+// Stage the question named and for renaming Freight. The web UI asks it to
+// offer only the actions the caller may take and to say why the others are
+// unavailable; the actions check again when asked.
+type Access struct {
+	// Stages holds, by name, each Stage the question named.
+	Stages map[string]StageAccess `json:"stages"`
+	// Rename is update on the project's Freight, which a new alias takes.
+	Rename Permission `json:"rename"`
+}
+
+// StageAccess is what the caller may do with one Stage.
+type StageAccess struct {
+	// Promote is the promote verb on the Stage and create on promotions.
+	Promote Permission `json:"promote"`
+	// Approve (Freight for the Stage) is the promote verb on the Stage.
+	Approve Permission `json:"approve"`
+}
+
+// Permission answers one "may I?".
+type Permission struct {
+	Allowed bool `json:"allowed"`
+	// Reason is, when not allowed, the refusal the action would answer
+	// with: who may not do what, and which role grants it.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Role is a project's role: a Role in the project's namespace, or one of

@@ -7,9 +7,10 @@ import (
 	"regexp"
 	"strconv"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"github.com/kargohq/kargo/config/crd"
 	"github.com/kargohq/kargo/internal/apitypes"
-	"github.com/kargohq/kargo/internal/version"
 )
 
 // operation documents one endpoint in /openapi.json. The table is kept
@@ -30,12 +31,14 @@ type operation struct {
 
 type parameter struct {
 	name, description, typ string
+	// repeated parameters may be given several times (?stage=a&stage=b).
+	repeated bool
 }
 
 var listQuery = []parameter{
-	{"limit", "objects per page: 500 when absent or 0, at most 5000", "integer"},
-	{"continue", "the continue token of the previous page", "string"},
-	{"watch", "true: stream the objects, then their changes, as server-sent events (text/event-stream), one `data:` line of WatchEvent JSON per event", "boolean"},
+	{name: "limit", description: "objects per page: 500 when absent or 0, at most 5000", typ: "integer"},
+	{name: "continue", description: "the continue token of the previous page", typ: "string"},
+	{name: "watch", description: "true: stream the objects, then their changes, as server-sent events (text/event-stream), one `data:` line of WatchEvent JSON per event", typ: "boolean"},
 }
 
 var operations = []operation{
@@ -46,7 +49,7 @@ var operations = []operation{
 	{method: http.MethodGet, path: "/api/v1/projects/{project}", id: "getProject", summary: "One Project (get on the project).", status: 200, response: "Project"},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/{kind}", id: "listObjects",
 		summary: "A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions newest first, the others by name.",
-		query:   append([]parameter{{"alias", "Freight only: the Freight with this alias (zero or one)", "string"}}, listQuery...), status: 200, response: "List", stream: true},
+		query:   append([]parameter{{name: "alias", description: "Freight only: the Freight with this alias (zero or one)", typ: "string"}}, listQuery...), status: 200, response: "List", stream: true},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/{kind}/{name}", id: "getObject", summary: "One object (get on it; Freight by alias needs get on all Freight of the project).", status: 200, response: "Object"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{stage}/promote", id: "promote", summary: "Promote Freight, by name or alias, into the Stage: needs the promote verb on the Stage and create on promotions; the Promotion is created as the caller.", request: "PromoteRequest", status: 201, response: "Promotion"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/approve", id: "approveFreight", summary: "Approve the Freight (name or alias) for a Stage: needs the promote verb on that Stage.", request: "ApproveRequest", status: 200, response: "Freight"},
@@ -54,6 +57,9 @@ var operations = []operation{
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/warehouses/{name}/refresh", id: "refreshWarehouse", summary: "Make the Warehouse look for new artifacts now: needs patch on it; made as the caller.", status: 200, response: "Warehouse"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/refresh", id: "refreshStage", summary: "Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller.", status: 200, response: "Stage"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/verify", id: "verifyStage", summary: "Verify the Stage's current Freight again, or abort the running verification: needs the promote verb on the Stage.", request: "VerifyRequest", status: 200, response: "Stage"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/access", id: "getAccess",
+		summary: "What the caller may do in the project, as Kubernetes answers SelfSubjectAccessReviews made as the caller (never remembered): promote to and approve for each Stage named, and rename Freight; each refusal is the message the action would answer with. Needs no right beyond a valid token: it only tells callers about themselves.",
+		query:   []parameter{{name: "stage", description: "a Stage to answer for; repeat it for several (at most 200)", typ: "string", repeated: true}}, status: 200, response: "Access"},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/roles", id: "listRoles", summary: "The project's roles (its Roles and the shipped kargo-admin, kargo-promoter and kargo-viewer ClusterRoles) with the subjects its RoleBindings grant them to: needs list on roles and rolebindings in the project; read as the caller.", status: 200, response: "RoleList"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/roles", id: "createRole", summary: "Create a Role in the project, as the caller: RBAC refuses a Role granting a permission the caller does not hold.", request: "CreateRoleRequest", status: 201, response: "Role"},
 	{method: http.MethodDelete, path: "/api/v1/projects/{project}/roles/{name}", id: "deleteRole", summary: "Delete a Role of the project and the RoleBindings kargo grant made for it, as the caller.", status: 204, response: ""},
@@ -108,6 +114,31 @@ var apiSchemas = map[string]any{
 	}, "name", "role", "created", "username"),
 	"TokenList": object(map[string]any{"items": arrayOf(ref("Token"))}, "items"),
 	"WhoAmI":    object(map[string]any{"username": str(), "groups": arrayOf(str())}, "username"),
+	"Permission": object(map[string]any{
+		"allowed": map[string]any{"type": "boolean"},
+		"reason":  withDescription(str(), "when not allowed: who may not do what, and which role grants it"),
+	}, "allowed"),
+	"StageAccess": object(map[string]any{
+		"promote": withDescription(ref("Permission"), "the promote verb on the Stage and create on promotions"),
+		"approve": withDescription(ref("Permission"), "the promote verb on the Stage"),
+	}, "promote", "approve"),
+	"Access": object(map[string]any{
+		"stages": withDescription(map[string]any{"type": "object", "additionalProperties": ref("StageAccess")}, "by Stage name, each Stage the question named"),
+		"rename": withDescription(ref("Permission"), "update on the project's Freight, which a new alias takes"),
+	}, "stages", "rename"),
+	"ObjectMeta": withDescription(object(map[string]any{
+		"name": str(), "generateName": str(), "namespace": str(), "uid": str(), "resourceVersion": str(),
+		"generation":        map[string]any{"type": "integer", "format": "int64"},
+		"creationTimestamp": map[string]any{"type": "string", "format": "date-time"},
+		"deletionTimestamp": map[string]any{"type": "string", "format": "date-time"},
+		"labels":            map[string]any{"type": "object", "additionalProperties": str()},
+		"annotations":       map[string]any{"type": "object", "additionalProperties": str()},
+		"finalizers":        arrayOf(str()),
+		"ownerReferences": arrayOf(object(map[string]any{
+			"apiVersion": str(), "kind": str(), "name": str(), "uid": str(),
+			"controller": map[string]any{"type": "boolean"}, "blockOwnerDeletion": map[string]any{"type": "boolean"},
+		}, "apiVersion", "kind", "name", "uid")),
+	}, "name"), "Kubernetes' ObjectMeta, as objects carry it in answers (without managedFields)"),
 	"List": object(map[string]any{
 		"kind":     str(),
 		"items":    arrayOf(map[string]any{"type": "object", "description": "an object of the list's kind, as Kubernetes stores it (without managedFields)"}),
@@ -158,9 +189,10 @@ func object(props map[string]any, required ...string) map[string]any {
 	return o
 }
 
-// openAPIDocument returns /openapi.json: an OpenAPI 3.0 description of
-// every endpoint.
-func openAPIDocument() ([]byte, error) {
+// OpenAPIDocument returns /openapi.json as a server of version
+// serverVersion serves it: an OpenAPI 3.0 description of every endpoint.
+// The web UI's API types are generated from it (make ui-api).
+func OpenAPIDocument(serverVersion string) ([]byte, error) {
 	schemas := map[string]any{}
 	for name, s := range apiSchemas {
 		schemas[name] = s
@@ -172,9 +204,20 @@ func openAPIDocument() ([]byte, error) {
 	for _, c := range crds {
 		for _, v := range c.Spec.Versions {
 			if v.Served && v.Storage && v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
-				schemas[c.Spec.Names.Kind] = v.Schema.OpenAPIV3Schema
+				// A CRD's schema says only that metadata is an object;
+				// every object the API answers with carries ObjectMeta.
+				s := v.Schema.OpenAPIV3Schema.DeepCopy()
+				if _, ok := s.Properties["metadata"]; ok {
+					metaRef := "#/components/schemas/ObjectMeta"
+					s.Properties["metadata"] = apiextensionsv1.JSONSchemaProps{Ref: &metaRef}
+					s.Required = append(s.Required, "metadata")
+				}
+				schemas[c.Spec.Names.Kind] = s
 			}
 		}
+	}
+	if err := warehouseSubscriptionsAsAnswered(schemas); err != nil {
+		return nil, err
 	}
 	paths := map[string]map[string]any{}
 	for _, op := range operations {
@@ -187,7 +230,7 @@ func openAPIDocument() ([]byte, error) {
 		"openapi": "3.0.3",
 		"info": map[string]any{
 			"title":   "kargo API",
-			"version": version.String(),
+			"version": serverVersion,
 			"description": "kargo's API server. Every request but /api/v1/version and /openapi.json carries " +
 				"\"Authorization: Bearer <token>\" (a Kubernetes token; `kargo login` gets one) and is authorized " +
 				"as the caller with a SubjectAccessReview before anything is read or written. Errors are a " +
@@ -211,6 +254,30 @@ func openAPIDocument() ([]byte, error) {
 	return raw, nil
 }
 
+// warehouseSubscriptionsAsAnswered gives a Warehouse's subscriptions the
+// schema of the one shape the API answers with. The CRD leaves them
+// schemaless, since Kubernetes must store the two shapes users may write;
+// the server reads Warehouses into the Go types and answers with the
+// object shape, whose rules are a Stage's subscriptions.repos.
+func warehouseSubscriptionsAsAnswered(schemas map[string]any) error {
+	wh, _ := schemas["Warehouse"].(*apiextensionsv1.JSONSchemaProps)
+	st, _ := schemas["Stage"].(*apiextensionsv1.JSONSchemaProps)
+	if wh == nil || st == nil {
+		return fmt.Errorf("the Warehouse and Stage CRDs have no schema")
+	}
+	repos, ok := st.Properties["spec"].Properties["subscriptions"].Properties["repos"]
+	whSpec, hasSpec := wh.Properties["spec"]
+	subs, hasSubs := whSpec.Properties["subscriptions"]
+	if !ok || !hasSpec || !hasSubs {
+		return fmt.Errorf("the Stage CRD has no spec.subscriptions.repos or the Warehouse CRD no spec.subscriptions")
+	}
+	answered := *repos.DeepCopy()
+	answered.Description = subs.Description
+	whSpec.Properties["subscriptions"] = answered
+	wh.Properties["spec"] = whSpec
+	return nil
+}
+
 func (op operation) document() map[string]any {
 	var params []any
 	for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
@@ -221,7 +288,11 @@ func (op operation) document() map[string]any {
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "description": pathParameters[m[1]], "schema": schema})
 	}
 	for _, q := range op.query {
-		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.description, "schema": map[string]any{"type": q.typ}})
+		var schema any = map[string]any{"type": q.typ}
+		if q.repeated {
+			schema = arrayOf(schema)
+		}
+		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.description, "schema": schema})
 	}
 	content := map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
 	if op.response != "" {

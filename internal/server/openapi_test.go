@@ -19,7 +19,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	for _, rt := range s.routeTable() {
 		served[rt.method+" "+rt.pattern] = true
 	}
-	raw, err := openAPIDocument()
+	raw, err := OpenAPIDocument("test")
 	require.NoError(t, err)
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -46,7 +46,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 
 // TestOpenAPIReferencesResolve: every $ref names a schema of the document.
 func TestOpenAPIReferencesResolve(t *testing.T) {
-	raw, err := openAPIDocument()
+	raw, err := OpenAPIDocument("test")
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(raw, &doc))
@@ -83,6 +83,7 @@ func TestSchemasCoverTheContract(t *testing.T) {
 		apitypes.Version{}, apitypes.WhoAmI{}, apitypes.List{}, apitypes.WatchEvent{},
 		apitypes.PromoteRequest{}, apitypes.ApproveRequest{}, apitypes.AliasRequest{}, apitypes.VerifyRequest{},
 		apitypes.ManifestRequest{}, apitypes.ManifestResult{}, apitypes.ObjectResult{},
+		apitypes.Access{}, apitypes.StageAccess{}, apitypes.Permission{},
 	} {
 		typ := reflect.TypeOf(v)
 		t.Run(typ.Name(), func(t *testing.T) {

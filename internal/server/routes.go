@@ -43,6 +43,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind)},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/refresh", handle: s.refresher(stageKind)},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/access", handle: s.getAccess},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/roles", handle: s.listRoles},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles", handle: s.createRole},
 		{method: http.MethodDelete, pattern: "/api/v1/projects/{project}/roles/{name}", handle: s.deleteRole},

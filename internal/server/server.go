@@ -28,6 +28,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	kargoscheme "github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/sso"
+	"github.com/kargohq/kargo/internal/version"
 )
 
 // aliasIndex indexes Freight by its alias label, in the informer cache.
@@ -174,7 +175,7 @@ func New(opts Options) (*Server, error) {
 		synced:   make(chan struct{}),
 		ready:    make(chan struct{}),
 	}
-	if s.openapi, err = openAPIDocument(); err != nil {
+	if s.openapi, err = OpenAPIDocument(version.String()); err != nil {
 		return nil, err
 	}
 	if opts.UI != nil {

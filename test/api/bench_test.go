@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"sort"
 	"testing"
@@ -103,4 +104,41 @@ func percentile(ds []time.Duration, p int) float64 {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := min(len(s)*p/100, len(s)-1)
 	return float64(s[i].Microseconds()) / 1000
+}
+
+// BenchmarkAccess50Stages asks what a user may do with 50 Stages, as the web
+// UI does when it opens a project of 50 Stages: 52 SelfSubjectAccessReviews
+// (promote on each Stage, create on promotions, update on freights), eight
+// at a time, none remembered. It reports the median and p99 latency of the
+// answer.
+func BenchmarkAccess50Stages(b *testing.B) {
+	kargoDemo(b)
+	q := url.Values{}
+	for i := range 50 {
+		q.Add("stage", fmt.Sprintf("stage-%d", i))
+	}
+	path := api.URL + "/api/v1/projects/" + demo + "/access?" + q.Encode()
+	hc := &http.Client{}
+	var took []time.Duration
+	for b.Loop() {
+		req, err := http.NewRequest(http.MethodGet, path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+kubetest.Token(bob))
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var a apitypes.Access
+		err = json.NewDecoder(resp.Body).Decode(&a)
+		_ = resp.Body.Close()
+		took = append(took, time.Since(t0))
+		if err != nil || resp.StatusCode != http.StatusOK || len(a.Stages) != 50 {
+			b.Fatalf("GET access: %d %v, %d Stages answered", resp.StatusCode, err, len(a.Stages))
+		}
+	}
+	b.ReportMetric(percentile(took, 50), "p50-ms")
+	b.ReportMetric(percentile(took, 99), "p99-ms")
 }

@@ -42,7 +42,7 @@ var demoOnce sync.Once
 // bindings for alice and bob applied unchanged with kubectl, bindings for
 // carol, vera and adam, a Warehouse w, Stages test, uat and prod in a line,
 // and the Freight demoFreight.
-func kargoDemo(t *testing.T) {
+func kargoDemo(t testing.TB) {
 	t.Helper()
 	demoOnce.Do(func() {
 		ctx := context.Background()

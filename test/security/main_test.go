@@ -19,6 +19,7 @@
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
 //	origins_test.go     Stages that request several origins: origins not requested, forged origins, other projects
 //	repourl_test.go     spellings of another host, scheme or port that would get a credential Secret
+//	mayi_test.go        the API's "may I" answers: only ever about the caller, never remembered
 package security
 
 import (

@@ -22,7 +22,8 @@ import (
 // Dex; Chromium signs in through Dex's login page with the authorization
 // code and PKCE, as alice of group promoters (bound to kargo-promoter in
 // kargo-demo), who promotes, and as mallory of group developers (bound to
-// kargo-viewer), who sees the pipeline but is refused with the reason (ui/e2e/sso.e2e.mjs).
+// kargo-viewer), who sees the pipeline with every action disabled and the
+// reason on hover (ui/e2e/sso.e2e.mjs).
 func TestSingleSignOnInTheBrowser(t *testing.T) {
 	chromium, script := prerequisites(t, "sso.e2e.mjs")
 	apiPort := kargolocal.FreePort(t)

@@ -88,10 +88,11 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// The web UI as a user clicks through it: the pipeline of kargo-demo,
-// promoting its first Freight from test into uat, approving it for prod and
-// renaming it, while bob, who may promote only into uat, sees what he may
-// do.
+// The web UI as a user clicks through it: the sign-in link opening
+// kargo-demo, promoting its first Freight from test into uat, approving it
+// for prod and uat (the chips in pipeline order) and renaming it; a refused
+// token sending the user to sign in again; and bob, who may promote only
+// into uat, seeing only that offered, the rest disabled with the reason.
 func TestPipelineInTheBrowser(t *testing.T) {
 	chromium, script := prerequisites(t, "pipeline.e2e.mjs")
 

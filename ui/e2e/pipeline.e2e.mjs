@@ -76,7 +76,13 @@ try {
   assert.equal(await text(page.getByLabel("Signed in as")), "kargo-local-admin");
   assert.ok(!page.url().includes("token="), `the token is left in the address bar: ${page.url()}`);
 
-  step("the project list leads to the project");
+  step("the sign-in link opens the project, the only one the administrator can see");
+  await page.waitForURL(`**/projects/${project}`);
+  await page.getByRole("article", { name: "Stage test" }).waitFor();
+
+  step("the kargo link shows the project list, which leads back to the project");
+  await page.getByRole("link", { name: "kargo", exact: true }).click();
+  await page.getByRole("heading", { name: "Projects" }).waitFor();
   await page.getByRole("link", { name: project }).click();
   await page.waitForURL(`**/projects/${project}`);
 
@@ -119,15 +125,26 @@ try {
   );
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
 
-  step("approve the Freight for prod");
+  step("approve the Freight for prod, then for uat: Stages and chips are in pipeline order");
   await page.getByRole("button", { name: `Approve ${alias}` }).click();
   dialog = page.getByRole("dialog", { name: `Approve ${alias}` });
+  const choices = await dialog.getByRole("radio").evaluateAll((els) => els.map((e) => e.value));
+  assert.deepEqual(choices, ["test", "uat", "prod"], "the Stages in pipeline order, not the alphabet's");
   await dialog.getByRole("radio", { name: "prod" }).check();
   await dialog.getByRole("button", { name: "Approve" }).click();
   await page.getByRole("status").filter({ hasText: `Approved ${alias} for prod` }).waitFor();
   await eventually("the timeline shows the approval", async () =>
     (await row(alias).locator(".chip.approved").allTextContents()).some((t) => t.includes("prod")),
   );
+  await page.getByRole("button", { name: `Approve ${alias}` }).click();
+  dialog = page.getByRole("dialog", { name: `Approve ${alias}` });
+  await dialog.getByRole("radio", { name: "uat" }).check();
+  await dialog.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("status").filter({ hasText: `Approved ${alias} for uat` }).waitFor();
+  await eventually("the approvals' chips read uat, prod: upstream first", async () => {
+    const chips = (await row(alias).locator(".chip.approved").allTextContents()).map((t) => t.replace("★", "").trim());
+    return chips.join(",") === "uat,prod";
+  });
 
   step("rename the alias; the timeline and the Stage follow");
   await page.getByRole("button", { name: `Rename ${alias}` }).click();
@@ -148,12 +165,24 @@ try {
   step(`screenshot: ${path.join(screenshotDir, "ui-pipeline.png")}`);
   assert.deepEqual(consoleErrors, [], "the page logged errors");
 
-  step("sign out, and sign in as bob with a token");
-  await page.getByRole("button", { name: "Sign out" }).click();
+  step("a saved token the server no longer accepts leads to the sign-in page, in browser terms");
+  await page.evaluate(() => window.localStorage.setItem("kargo.token", "revoked-token"));
+  await page.goto(uiURL.replace(/\/?#.*$/, "") + `/projects/${project}`);
   const form = page.getByRole("form", { name: "Sign in" });
+  await form.getByRole("alert").waitFor();
+  let said = await text(form.getByRole("alert"));
+  assert.match(said, /not accepted.*Sign in again\.$/, `the sign-in page says what to do: ${said}`);
+  assert.doesNotMatch(said, /kargo login/, `a browser user is not told to run the CLI: ${said}`);
+
+  step("a pasted token that is refused says so, in browser terms");
   await form.getByLabel("Bearer token").fill("not-a-token");
   await form.getByRole("button", { name: "Sign in" }).click();
   await form.getByRole("alert").filter({ hasText: "not accepted" }).waitFor();
+  said = await text(form.getByRole("alert"));
+  assert.match(said, /Sign in again\.$/, said);
+  assert.doesNotMatch(said, /kargo login/, said);
+
+  step("sign in as bob with a token");
   await form.getByLabel("Bearer token").fill(bobToken);
   await form.getByRole("button", { name: "Sign in" }).click();
   await eventually("bob is signed in", async () =>
@@ -161,17 +190,29 @@ try {
   );
   await page.goto(uiURL.replace(/\/?#.*$/, "") + `/projects/${project}`);
 
-  step("bob may not promote into prod: the dialog says why");
+  step("bob may rename nothing and approve for no Stage left: those buttons are disabled, saying why");
+  const rename = page.getByRole("button", { name: `Rename ${renamed}` });
+  await eventually("Rename is disabled for bob", () => rename.isDisabled());
+  assert.match(await rename.getAttribute("title"), /user "bob" may not update freights/);
+  // Approved for uat and prod already, the Freight could be approved for
+  // test only, where bob holds no promote verb.
+  const approve = page.getByRole("button", { name: `Approve ${renamed}` });
+  await eventually("Approve is disabled for bob", () => approve.isDisabled());
+  assert.match(await approve.getAttribute("title"), /user "bob" may not promote to Stage "test"/);
+
+  step("bob may promote into uat only: prod and test are disabled in the dialog, with the reason on hover");
   await page.getByRole("button", { name: `Promote ${renamed}` }).click();
   dialog = page.getByRole("dialog", { name: `Promote ${renamed}` });
-  await dialog.getByRole("radio", { name: "prod" }).check();
-  await dialog.getByRole("button", { name: "Promote" }).click();
-  const refusal = dialog.getByRole("alert");
-  await refusal.waitFor();
-  const reason = await text(refusal);
-  assert.match(reason, /promote/, `the refusal names the missing verb: ${reason}`);
-  assert.match(reason, /prod/, `the refusal names the Stage: ${reason}`);
-  console.log(`  refused: ${reason}`);
+  const offeredToBob = await dialog.getByRole("radio").evaluateAll((els) => els.map((e) => `${e.value}${e.disabled ? " (disabled)" : ""}`));
+  assert.deepEqual(offeredToBob, ["test (disabled)", "uat", "prod (disabled)"], "pipeline order, and only uat for bob");
+  const prodChoice = dialog.locator("label").filter({ has: page.getByRole("radio", { name: "prod" }) });
+  const reason = await prodChoice.getAttribute("title");
+  assert.match(reason, /user "bob" may not promote to Stage "prod"/, `the hover names the user, verb and Stage: ${reason}`);
+  assert.match(await text(prodChoice), /not permitted/);
+  console.log(`  prod on hover: ${reason}`);
+  await prodChoice.hover();
+  await page.screenshot({ path: path.join(screenshotDir, "ui-permissions.png") });
+  step(`screenshot: ${path.join(screenshotDir, "ui-permissions.png")}`);
   await dialog.getByRole("button", { name: "Cancel" }).click();
   assert.match(await text(card("Stage prod").getByLabel("Current Freight")), /no Freight yet/, "prod is unchanged");
 } catch (e) {

@@ -88,7 +88,7 @@ try {
   step("alice, of group promoters, promotes the Freight into uat");
   await page.goto(`${uiURL}/projects/${project}`);
   await page.getByRole("button", { name: `Promote ${alias}` }).click();
-  let dialog = page.getByRole("dialog", { name: `Promote ${alias}` });
+  const dialog = page.getByRole("dialog", { name: `Promote ${alias}` });
   await dialog.getByRole("radio", { name: "uat" }).check();
   await dialog.getByRole("button", { name: "Promote" }).click();
   await page.getByRole("status").filter({ hasText: `Promoting ${alias} to uat` }).waitFor();
@@ -101,19 +101,21 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await signIn(page, mallory);
 
-  step("mallory may not promote: the dialog says why");
+  step("mallory, a viewer, finds every action disabled, with the reason on hover");
   await page.goto(`${uiURL}/projects/${project}`);
-  await page.getByRole("button", { name: `Promote ${alias}` }).click();
-  dialog = page.getByRole("dialog", { name: `Promote ${alias}` });
-  await dialog.getByRole("radio", { name: "prod" }).check();
-  await dialog.getByRole("button", { name: "Promote" }).click();
-  const refusal = dialog.getByRole("alert");
-  await refusal.waitFor();
-  const reason = await text(refusal);
-  assert.match(reason, new RegExp(`oidc:${mallory.replace(/[.]/g, "\\.")}`), `the refusal names the user: ${reason}`);
-  assert.match(reason, /may not promote to Stage "prod"/, `the refusal names the verb and Stage: ${reason}`);
-  console.log(`  refused: ${reason}`);
-  await dialog.getByRole("button", { name: "Cancel" }).click();
+  const user = new RegExp(`user "oidc:${mallory.replace(/[.]/g, "\\.")}"`);
+  for (const [action, why] of [
+    ["Promote", /may not promote to Stage "test"/],
+    ["Approve", /may not promote to Stage "test"/],
+    ["Rename", /may not update freights/],
+  ]) {
+    const button = page.getByRole("button", { name: `${action} ${alias}` });
+    await eventually(`${action} is disabled for mallory`, () => button.isDisabled());
+    const reason = await button.getAttribute("title");
+    assert.match(reason, user, `the reason names the user: ${reason}`);
+    assert.match(reason, why, `the reason names the verb (and Stage): ${reason}`);
+    console.log(`  ${action} on hover: ${reason}`);
+  }
   assert.deepEqual(consoleErrors.filter((e) => !/403|Forbidden/.test(e)), [], "the page logged errors");
 } catch (e) {
   failed = true;

@@ -25,9 +25,14 @@ export function pathOf(r: Route): string {
   }
 }
 
-export function navigate(r: Route): void {
+// navigate shows r; with replace, in place of the current page in the
+// browser's history, so that Back skips it.
+export function navigate(r: Route, { replace = false }: { replace?: boolean } = {}): void {
   const path = pathOf(r);
-  if (window.location.pathname !== path) window.history.pushState(null, "", path);
+  if (window.location.pathname !== path) {
+    if (replace) window.history.replaceState(null, "", path);
+    else window.history.pushState(null, "", path);
+  }
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 

@@ -6,12 +6,9 @@
 // provider returns is the bearer token the API server accepts, kept like a
 // pasted one (auth.ts).
 
-export interface OIDCConfig {
-  issuerURL: string;
-  clientID: string;
-  scopes: string[];
-  prefix: string;
-}
+import type { AuthConfig } from "./api/types";
+
+export type OIDCConfig = NonNullable<AuthConfig["oidc"]>;
 
 export const callbackPath = "/login/callback";
 const pendingKey = "kargo.sso.pending";
@@ -28,7 +25,7 @@ interface Pending {
 export async function authConfig(fetchFn: typeof fetch = fetch): Promise<OIDCConfig | null> {
   const res = await fetchFn("/api/v1/auth/config", { headers: { Accept: "application/json" } });
   if (!res.ok) return null;
-  const body = (await res.json()) as { oidc?: OIDCConfig };
+  const body = (await res.json()) as AuthConfig;
   return body.oidc ?? null;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, Client } from "./client";
+import { ApiError, Client, inBrowserTerms } from "./client";
 
 function respond(status: number, body: string, contentType = "application/json"): typeof fetch {
   return async () => new Response(body, { status, headers: { "Content-Type": contentType } });
@@ -18,6 +18,33 @@ describe("Client", () => {
     expect(err).toBeInstanceOf(ApiError);
     expect(err.forbidden).toBe(true);
     expect(err.message).toBe(status.message);
+  });
+
+  it("tells a browser user whose token was refused to sign in again, not to run kargo login", async () => {
+    const status = {
+      kind: "Status",
+      code: 401,
+      reason: "Unauthorized",
+      message: "the bearer token was not accepted (expired, revoked or for another cluster): run `kargo login` again",
+    };
+    const c = new Client("t", "", respond(401, JSON.stringify(status)));
+    const err = await c.whoAmI().catch((e) => e);
+    expect(err.unauthorized).toBe(true);
+    expect(err.message).toBe("The bearer token was not accepted (expired, revoked or for another cluster). Sign in again.");
+    expect(inBrowserTerms("no bearer token: run `kargo login` to sign in to the kargo API server")).toBe("No bearer token. Sign in again.");
+    expect(inBrowserTerms("the ID token has expired.")).toBe("The ID token has expired. Sign in again.");
+  });
+
+  it("asks what the caller may do about each Stage", async () => {
+    let asked = "";
+    const answer = { stages: { prod: { promote: { allowed: false, reason: "no" }, approve: { allowed: false, reason: "no" } } }, rename: { allowed: true } };
+    const fetchFn: typeof fetch = async (input) => {
+      asked = String(input);
+      return new Response(JSON.stringify(answer), { status: 200 });
+    };
+    const got = await new Client("t", "", fetchFn).access("kargo demo", ["test", "prod"]);
+    expect(asked).toBe("/api/v1/projects/kargo%20demo/access?stage=test&stage=prod");
+    expect(got).toEqual(answer);
   });
 
   it("keeps a body that is not a Status as the message", async () => {

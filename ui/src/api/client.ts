@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
+import type { Access, Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -26,16 +26,24 @@ export class ApiError extends Error {
   }
 }
 
+// inBrowserTerms rewrites the server's 401, which tells a CLI user to "run
+// `kargo login`", for a browser user, who signs in again.
+export function inBrowserTerms(message: string): string {
+  const why = message.replace(/:?\s*run `kargo login`.*$/s, "").replace(/[.\s]+$/, "") || "you are not signed in";
+  return `${why.charAt(0).toUpperCase()}${why.slice(1)}. Sign in again.`;
+}
+
 // errorFrom reads the Status body of a failed response.
 export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text();
-  let status: Status = {};
+  let status: Partial<Status> = {};
   try {
-    status = JSON.parse(text) as Status;
+    status = JSON.parse(text) as Partial<Status>;
   } catch {
     // not a Status: a proxy's page, say
   }
-  const message = status.message || text.trim() || `${res.status} ${res.statusText}`;
+  let message = status.message || text.trim() || `${res.status} ${res.statusText}`;
+  if (res.status === 401) message = inBrowserTerms(message);
   return new ApiError(res.status, status.reason ?? res.statusText, message);
 }
 
@@ -90,6 +98,13 @@ export class Client {
       cont = page.continue ?? "";
     } while (cont);
     return items;
+  }
+
+  // access asks what the caller may do in the project: promote to and
+  // approve for each of stages, and rename Freight.
+  access(project: string, stages: string[], signal?: AbortSignal): Promise<Access> {
+    const q = new URLSearchParams(stages.map((s) => ["stage", s]));
+    return this.request("GET", `${projectPath(project)}/access?${q}`, undefined, signal);
   }
 
   promote(project: string, stage: string, freight: string): Promise<Promotion> {

@@ -1,143 +1,46 @@
-// The parts of kargo.akuity.io/v1alpha1 (api/v1alpha1) and of the API
-// server's bodies (internal/apitypes) that the UI reads. Objects travel as
-// Kubernetes stores them, so field names are those of the Go types' JSON
-// tags; every field the UI does not use is left out.
+// The API's types, by the names the UI uses, all taken from schema.d.ts:
+// the types `make ui-api` generates from the API server's /openapi.json
+// (its kinds' schemas are the CRDs', its bodies those of
+// internal/apitypes). Nothing here is written by hand but the names and
+// the generic wrappers of what the document leaves untyped (a List's
+// items, a WatchEvent's object).
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+import type { components, operations } from "./schema";
 
-export interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
+type Schemas = components["schemas"];
 
-export interface Project {
-  metadata: ObjectMeta;
-  status?: { phase?: string; message?: string };
-}
+export type ObjectMeta = Schemas["ObjectMeta"];
+export type Project = Schemas["Project"];
+export type Warehouse = Schemas["Warehouse"];
+export type Stage = Schemas["Stage"];
+export type Freight = Schemas["Freight"];
+export type Promotion = Schemas["Promotion"];
+export type WhoAmI = Schemas["WhoAmI"];
+export type AuthConfig = Schemas["AuthConfig"];
+// Status is the body of every error the API answers.
+export type Status = Schemas["Status"];
+export type Access = Schemas["Access"];
+export type Permission = Schemas["Permission"];
 
-export interface Warehouse {
-  metadata: ObjectMeta;
-  spec: {
-    subscriptions: {
-      git?: { repoURL: string; branch?: string }[];
-      images?: { repoURL: string }[];
-      charts?: { repoURL: string; name?: string }[];
-    };
-  };
-  status?: {
-    conditions?: Condition[];
-    lastFreight?: { name: string; alias?: string };
-  };
-}
+type StageStatus = NonNullable<Stage["status"]>;
+export type Condition = NonNullable<NonNullable<Warehouse["status"]>["conditions"]>[number];
+// SimpleFreight is a Stage's reference to Freight.
+export type SimpleFreight = NonNullable<StageStatus["currentFreight"]>;
+export type PromotionReference = NonNullable<StageStatus["lastPromotion"]>;
+export type HealthState = NonNullable<StageStatus["health"]>["status"];
+export type Image = NonNullable<Freight["images"]>[number];
+export type GitCommit = NonNullable<Freight["commits"]>[number];
+export type Chart = NonNullable<Freight["charts"]>[number];
 
-export interface Image {
-  repoURL: string;
-  tag?: string;
-  digest?: string;
-}
+// Kinds as the API's URLs name them: the ones the UI reads.
+export type KindPath = Extract<
+  operations["listObjects"]["parameters"]["path"]["kind"],
+  "warehouses" | "stages" | "freight" | "promotions"
+>;
 
-export interface GitCommit {
-  repoURL: string;
-  id?: string;
-  branch?: string;
-  tag?: string;
-  message?: string;
-}
-
-export interface Chart {
-  repoURL: string;
-  name?: string;
-  version: string;
-}
-
-export interface Freight {
-  metadata: ObjectMeta;
-  alias?: string;
-  origin?: { kind: string; name: string };
-  commits?: GitCommit[];
-  images?: Image[];
-  charts?: Chart[];
-  status?: {
-    verifiedIn?: Record<string, { verifiedAt?: string }>;
-    approvedFor?: Record<string, object>;
-  };
-}
-
-export interface SimpleFreight {
-  id: string;
-  alias?: string;
-}
-
-export type HealthState = "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
-
-export interface PromotionReference {
-  name: string;
-  freight?: SimpleFreight;
-  phase?: string;
-}
-
-export interface Stage {
-  metadata: ObjectMeta;
-  spec: {
-    subscriptions?: {
-      repos?: object;
-      warehouse?: string;
-      upstreamStages?: { name: string; requiredSoakTime?: string }[];
-    };
-  };
-  status?: {
-    phase?: string;
-    availableFreight?: SimpleFreight[];
-    currentFreight?: SimpleFreight;
-    health?: { status: HealthState; issues?: string[] };
-    currentPromotion?: PromotionReference;
-    lastPromotion?: PromotionReference;
-    verification?: { phase: string; message?: string; freight: string };
-  };
-}
-
-export interface Promotion {
-  metadata: ObjectMeta;
-  spec: { stage: string; freight: string };
-  status?: { phase?: string; message?: string };
-}
-
-// Kinds as the API's URLs name them.
-export type KindPath = "warehouses" | "stages" | "freight" | "promotions";
-
-export interface List<T> {
-  kind: string;
-  items: T[];
-  continue?: string;
-  total: number;
-}
+// List is a page of objects of one kind.
+export type List<T> = Omit<Schemas["List"], "items"> & { items: T[] };
 
 // WatchEvent is one event of a watch: a change of an object, or (SYNCED,
 // RECONNECT, ERROR) news about the stream, which the client handles itself.
-export interface WatchEvent<T> {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "ERROR" | "SYNCED" | "RECONNECT";
-  object: T;
-}
-
-export interface WhoAmI {
-  username: string;
-  groups?: string[];
-}
-
-// Status is the body of every error the API answers.
-export interface Status {
-  kind?: "Status";
-  code?: number;
-  reason?: string;
-  message?: string;
-}
+export type WatchEvent<T> = Omit<Schemas["WatchEvent"], "object"> & { object: T };

@@ -1,3 +1,5 @@
+import { useEffect, useState } from "react";
+
 // age says how long ago a timestamp was, as kubectl prints ages: 45s,
 // 12m, 5h, 3d.
 export function age(timestamp: string | undefined, now: number = Date.now()): string {
@@ -11,4 +13,15 @@ export function age(timestamp: string | undefined, now: number = Date.now()): st
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h`;
   return `${Math.floor(h / 24)}d`;
+}
+
+// useNow is the time for showing ages and soak times, updated every
+// interval milliseconds.
+export function useNow(interval = 30_000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), interval);
+    return () => clearInterval(t);
+  }, [interval]);
+  return now;
 }

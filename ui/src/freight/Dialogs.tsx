@@ -3,14 +3,17 @@
 // stays open so that the user can try again.
 
 import { type FormEvent, type ReactNode, useState } from "react";
-import type { Freight, Stage } from "../api/types";
+import type { Freight, Permission, Stage } from "../api/types";
 import type { Placement } from "./placement";
+import type { Rights } from "./rights";
 import { displayAlias } from "./Timeline";
 
 interface ActionProps {
   freight: Freight;
   placement: Placement;
+  // stages are in pipeline order.
   stages: Stage[];
+  rights: Rights;
   onClose: () => void;
 }
 
@@ -83,35 +86,42 @@ function Dialog({
   );
 }
 
+// StageChoice offers Stages; those the user may not choose are disabled,
+// with the server's reason on hover.
 function StageChoice({
   name,
   stages,
   selected,
   onSelect,
   note,
+  may,
 }: {
   name: string;
   stages: string[];
   selected: string;
   onSelect: (s: string) => void;
   note: (s: string) => string;
+  may: (s: string) => Permission;
 }) {
   return (
     <fieldset className="choices">
       <legend>Stage</legend>
-      {stages.map((s) => (
-        <label key={s}>
-          <input type="radio" name={name} value={s} checked={selected === s} onChange={() => onSelect(s)} /> {s}
-          <span className="muted"> {note(s)}</span>
-        </label>
-      ))}
+      {stages.map((s) => {
+        const p = may(s);
+        return (
+          <label key={s} className={p.allowed ? undefined : "refused"} title={p.allowed ? undefined : p.reason}>
+            <input type="radio" name={name} value={s} checked={selected === s} disabled={!p.allowed} onChange={() => onSelect(s)} /> {s}
+            <span className="muted"> {[note(s), p.allowed ? "" : "(not permitted)"].filter(Boolean).join(" ")}</span>
+          </label>
+        );
+      })}
     </fieldset>
   );
 }
 
-export function PromoteDialog({ freight, placement, onClose, run, onDone }: ActionProps & { run: Run; onDone: (o: string) => void }) {
+export function PromoteDialog({ freight, placement, rights, onClose, run, onDone }: ActionProps & { run: Run; onDone: (o: string) => void }) {
   const offered = placement.availableTo;
-  const [stage, setStage] = useState(offered.length === 1 ? offered[0] : "");
+  const [stage, setStage] = useState(offered.length === 1 && rights.promote(offered[0]).allowed ? offered[0] : "");
   const alias = displayAlias(freight);
   return (
     <Dialog title={`Promote ${alias}`} submitLabel="Promote" canSubmit={stage !== ""} value={stage} run={run} onClose={onClose} onDone={onDone}>
@@ -127,13 +137,14 @@ export function PromoteDialog({ freight, placement, onClose, run, onDone }: Acti
           selected={stage}
           onSelect={setStage}
           note={(s) => (placement.current.includes(s) ? "(current)" : "")}
+          may={rights.promote}
         />
       )}
     </Dialog>
   );
 }
 
-export function ApproveDialog({ freight, placement, stages, onClose, run, onDone }: ActionProps & { run: Run; onDone: (o: string) => void }) {
+export function ApproveDialog({ freight, placement, stages, rights, onClose, run, onDone }: ActionProps & { run: Run; onDone: (o: string) => void }) {
   const choices = stages.map((s) => s.metadata.name).filter((s) => !placement.approved.includes(s));
   const [stage, setStage] = useState("");
   const alias = displayAlias(freight);
@@ -146,13 +157,13 @@ export function ApproveDialog({ freight, placement, stages, onClose, run, onDone
       {choices.length === 0 ? (
         <p className="muted">It is approved for every Stage already.</p>
       ) : (
-        <StageChoice name="approve-stage" stages={choices} selected={stage} onSelect={setStage} note={() => ""} />
+        <StageChoice name="approve-stage" stages={choices} selected={stage} onSelect={setStage} note={() => ""} may={rights.approve} />
       )}
     </Dialog>
   );
 }
 
-export function RenameDialog({ freight, onClose, run, onDone }: Omit<ActionProps, "placement" | "stages"> & { run: Run; onDone: (o: string) => void }) {
+export function RenameDialog({ freight, onClose, run, onDone }: Omit<ActionProps, "placement" | "stages" | "rights"> & { run: Run; onDone: (o: string) => void }) {
   const [alias, setAlias] = useState(freight.alias ?? "");
   const trimmed = alias.trim();
   return (

@@ -1,11 +1,12 @@
 // Timeline lists a project's Freight, newest first, by alias (the full
-// name on hover), with where each is current, verified and approved, and
-// its actions. Only the rows in view are drawn.
+// name on hover), with where each is current, verified and approved (in
+// the pipeline's order), and its actions. Only the rows in view are drawn.
 
 import { useMemo } from "react";
 import type { Freight, Stage } from "../api/types";
-import { age } from "../common/time";
+import { age, useNow } from "../common/time";
 import { Placements, type Placement } from "./placement";
+import { refusal, type Rights } from "./rights";
 import { VirtualList } from "./VirtualList";
 
 export type FreightAction = "promote" | "approve" | "rename";
@@ -15,14 +16,18 @@ export const rowHeight = 64;
 export function Timeline({
   freight,
   stages,
+  rights,
   onAction,
 }: {
   freight: Freight[];
+  // stages are in pipeline order.
   stages: Stage[];
+  rights: Rights;
   onAction: (action: FreightAction, f: Freight, p: Placement) => void;
 }) {
-  const placements = useMemo(() => new Placements(stages), [stages]);
-  const now = Date.now();
+  const now = useNow();
+  const placements = useMemo(() => new Placements(stages, now), [stages, now]);
+  const stageNames = useMemo(() => stages.map((s) => s.metadata.name), [stages]);
   return (
     <section className="timeline" aria-label="Freight timeline">
       <h2>
@@ -37,7 +42,7 @@ export function Timeline({
           items={freight}
           rowHeight={rowHeight}
           rowKey={(f) => f.metadata.name}
-          renderRow={(f) => <FreightRow f={f} p={placements.of(f)} now={now} onAction={onAction} />}
+          renderRow={(f) => <FreightRow f={f} p={placements.of(f)} stages={stageNames} rights={rights} now={now} onAction={onAction} />}
         />
       )}
     </section>
@@ -64,15 +69,27 @@ function lastSegment(url: string): string {
 function FreightRow({
   f,
   p,
+  stages,
+  rights,
   now,
   onAction,
 }: {
   f: Freight;
   p: Placement;
+  stages: string[];
+  rights: Rights;
   now: number;
   onAction: (action: FreightAction, f: Freight, p: Placement) => void;
 }) {
   const alias = displayAlias(f);
+  // An action the user may take nowhere is disabled, with the server's
+  // reason on hover.
+  const noPromote = refusal(p.availableTo, rights.promote);
+  const noApprove = refusal(
+    stages.filter((s) => !p.approved.includes(s)),
+    rights.approve,
+  );
+  const noRename = rights.rename.allowed ? undefined : (rights.rename.reason ?? "you may not");
   return (
     <div className="freight" data-freight={f.metadata.name} aria-label={`Freight ${alias}`}>
       <div className="freight-main">
@@ -102,13 +119,13 @@ function FreightRow({
           </span>
         ))}
         <span className="actions">
-          <button type="button" onClick={() => onAction("promote", f, p)} aria-label={`Promote ${alias}`}>
+          <button type="button" onClick={() => onAction("promote", f, p)} aria-label={`Promote ${alias}`} disabled={!!noPromote} title={noPromote}>
             Promote
           </button>
-          <button type="button" onClick={() => onAction("approve", f, p)} aria-label={`Approve ${alias}`}>
+          <button type="button" onClick={() => onAction("approve", f, p)} aria-label={`Approve ${alias}`} disabled={!!noApprove} title={noApprove}>
             Approve
           </button>
-          <button type="button" onClick={() => onAction("rename", f, p)} aria-label={`Rename ${alias}`}>
+          <button type="button" onClick={() => onAction("rename", f, p)} aria-label={`Rename ${alias}`} disabled={!!noRename} title={noRename}>
             Rename
           </button>
         </span>

@@ -8,7 +8,7 @@ const f = (name: string, extra: Partial<Freight> = {}): Freight => ({
   origin: { kind: "Warehouse", name: "kargo-demo" },
   ...extra,
 });
-const stage = (name: string, subscriptions: Stage["spec"]["subscriptions"], status?: Stage["status"]): Stage => ({
+const stage = (name: string, subscriptions: NonNullable<Stage["spec"]>["subscriptions"], status?: Stage["status"]): Stage => ({
   metadata: { name },
   spec: { subscriptions },
   status,
@@ -36,7 +36,7 @@ describe("Placements", () => {
     const verifiedAt = (ago: number) => new Date(now - ago).toISOString();
     expect(p.of(f("b", { status: { verifiedIn: { test: {} } } })).availableTo).toEqual(["test", "uat"]);
     expect(p.of(f("c", { status: { verifiedIn: { uat: { verifiedAt: verifiedAt(30 * 60e3) } } } })).availableTo).toEqual(["test"]);
-    expect(p.of(f("d", { status: { verifiedIn: { uat: { verifiedAt: verifiedAt(61 * 60e3) } } } })).availableTo).toEqual(["prod", "test"]);
+    expect(p.of(f("d", { status: { verifiedIn: { uat: { verifiedAt: verifiedAt(61 * 60e3) } } } })).availableTo).toEqual(["test", "prod"]);
     expect(p.of(f("e", { status: { verifiedIn: { uat: {} } } })).availableTo).toEqual(["test"]);
   });
 

@@ -1,6 +1,8 @@
 // Where each Freight is: the Stages it is current in, verified in,
-// approved for, and available to. The timeline shows the first three; the
-// promote action offers only the last.
+// approved for, and available to, each list in the order of the Stages
+// given (the pipeline's order, upstream first; Stages that are gone last).
+// The timeline shows the first three; the promote action offers only the
+// last.
 //
 // Availability follows the rules of internal/availability (the server
 // checks them again on every promotion): Freight is available to a Stage
@@ -23,11 +25,13 @@ export interface Placement {
 
 export class Placements {
   private readonly current = new Map<string, string[]>();
+  private readonly rank: Map<string, number>;
 
   constructor(
     private readonly stages: Stage[],
-    private readonly now: number = Date.now(),
+    private readonly now: number,
   ) {
+    this.rank = new Map(stages.map((s, i) => [s.metadata.name, i]));
     for (const s of stages) {
       const cur = s.status?.currentFreight?.id;
       if (!cur) continue;
@@ -40,20 +44,22 @@ export class Placements {
   of(f: Freight): Placement {
     return {
       current: this.current.get(f.metadata.name) ?? [],
-      verified: Object.keys(f.status?.verifiedIn ?? {}).sort(),
-      approved: Object.keys(f.status?.approvedFor ?? {}).sort(),
-      availableTo: this.stages
-        .filter((s) => available(s, f, this.now))
-        .map((s) => s.metadata.name)
-        .sort(),
+      verified: this.inOrder(Object.keys(f.status?.verifiedIn ?? {})),
+      approved: this.inOrder(Object.keys(f.status?.approvedFor ?? {})),
+      availableTo: this.stages.filter((s) => available(s, f, this.now)).map((s) => s.metadata.name),
     };
+  }
+
+  private inOrder(names: string[]): string[] {
+    const r = (n: string) => this.rank.get(n) ?? Infinity;
+    return names.sort((a, b) => r(a) - r(b) || a.localeCompare(b));
   }
 }
 
 export function available(s: Stage, f: Freight, now: number): boolean {
   const name = s.metadata.name;
   if (f.status?.approvedFor?.[name]) return true;
-  const subs = s.spec.subscriptions;
+  const subs = s.spec?.subscriptions;
   if (!subs) return false;
   if (subs.warehouse) return f.origin?.kind === "Warehouse" && f.origin.name === subs.warehouse;
   if (subs.repos) return f.origin?.kind === "Stage" && f.origin.name === name;

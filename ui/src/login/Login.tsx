@@ -8,7 +8,7 @@ import { Client } from "../api/client";
 import type { WhoAmI } from "../api/types";
 import { authConfig, type OIDCConfig, startSignIn } from "../sso";
 
-export function Login({ reason, onSignedIn }: { reason?: string; onSignedIn: (token: string, user: WhoAmI) => void }) {
+export function Login({ reason, onSignedIn }: { reason?: string; onSignedIn: (token: string, user: WhoAmI) => Promise<void> }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | undefined>(reason);
   const [busy, setBusy] = useState(false);
@@ -38,7 +38,7 @@ export function Login({ reason, onSignedIn }: { reason?: string; onSignedIn: (to
     }
     setBusy(true);
     try {
-      onSignedIn(t, await new Client(t).whoAmI());
+      await onSignedIn(t, await new Client(t).whoAmI());
     } catch (err) {
       setError((err as Error).message);
     } finally {

@@ -17,7 +17,7 @@ export interface PipelineGraphProps {
 export function PipelineGraph({ warehouses, stages, freightByName, promotions }: PipelineGraphProps) {
   // The layout depends only on names and subscriptions; status changes
   // (every promotion) do not move anything.
-  const shape = stages.map((s) => `${s.metadata.name}<${JSON.stringify(s.spec.subscriptions ?? {})}`).join(";");
+  const shape = stages.map((s) => `${s.metadata.name}<${JSON.stringify(s.spec?.subscriptions ?? {})}`).join(";");
   const whShape = warehouses.map((w) => w.metadata.name).join(";");
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const l = useMemo(() => layout(warehouses, stages), [shape, whShape]);

@@ -1,6 +1,6 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import type { Freight, Stage } from "../api/types";
+import type { Freight, Promotion, Stage } from "../api/types";
 import { StageCard } from "./StageCard";
 
 const name = "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766";
@@ -36,7 +36,7 @@ describe("StageCard", () => {
   });
 
   it("says why the last promotion failed", () => {
-    const promo = { metadata: { name: "p1" }, spec: { stage: "test", freight: name }, status: { phase: "Failed", message: 'push to stages/test: permission denied' } };
+    const promo: Promotion = { metadata: { name: "p1" }, spec: { stage: "test", freight: name }, status: { phase: "Failed", message: 'push to stages/test: permission denied' } };
     render(<StageCard stage={stage({ lastPromotion: { name: "p1", phase: "Failed" } })} freightByName={freight("x")} promotions={new Map([["p1", promo]])} />);
     expect(screen.getByText(/Last promotion Failed: push to stages\/test: permission denied/)).toBeTruthy();
   });

@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Stage, Warehouse } from "../api/types";
-import { layout } from "./layout";
+import { layout, pipelineOrder } from "./layout";
 
-const wh = (name: string): Warehouse => ({ metadata: { name }, spec: { subscriptions: {} } });
-const stage = (name: string, sub: Stage["spec"]["subscriptions"]): Stage => ({ metadata: { name }, spec: { subscriptions: sub } });
+const wh = (name: string): Warehouse => ({
+  metadata: { name },
+  spec: { subscriptions: {}, interval: "5m0s", discoveryLimit: 20, freightCreationPolicy: "Automatic" },
+});
+const stage = (name: string, sub: NonNullable<Stage["spec"]>["subscriptions"]): Stage => ({ metadata: { name }, spec: { subscriptions: sub } });
 const ups = (...names: string[]) => ({ upstreamStages: names.map((name) => ({ name })) });
 
 function columns(l: ReturnType<typeof layout>): Record<string, [number, number]> {
@@ -53,5 +56,13 @@ describe("layout", () => {
     const c = columns(l);
     for (let line = 0; line < 10; line++)
       for (let i = 0; i < 5; i++) expect(c[`l${line}-s${i}`]).toEqual([i + 1, c[`w${line}`][1]]);
+  });
+
+  it("orders Stages as the pipeline shows them: upstream first, then top to bottom", () => {
+    const order = pipelineOrder(
+      [wh("w")],
+      [stage("prod", ups("uat")), stage("a-hotfix", ups("test")), stage("uat", ups("test")), stage("test", { warehouse: "w" })],
+    );
+    expect(order.map((s) => s.metadata.name)).toEqual(["test", "a-hotfix", "uat", "prod"]);
   });
 });

@@ -39,7 +39,7 @@ export const stageId = (name: string) => `stage/${name}`;
 
 // upstreamOf lists the nodes a Stage subscribes to, as node ids.
 export function upstreamOf(s: Stage): string[] {
-  const sub = s.spec.subscriptions;
+  const sub = s.spec?.subscriptions;
   if (!sub) return [];
   if (sub.warehouse) return [warehouseId(sub.warehouse)];
   return (sub.upstreamStages ?? []).map((u) => stageId(u.name));
@@ -118,4 +118,18 @@ export function layout(warehouses: Warehouse[], stages: Stage[]): Layout {
     width: columns.length === 0 ? 0 : columns.length * (nodeWidth + gapX) - gapX,
     height: rows === 0 ? 0 : rows * (nodeHeight + gapY) - gapY,
   };
+}
+
+// pipelineOrder returns the Stages in the order the pipeline shows them:
+// upstream before downstream (left to right), and top to bottom within a
+// column. Lists of Stages (where a Freight is, where it may go) use it, so
+// that they read like the pipeline rather than the alphabet.
+export function pipelineOrder(warehouses: Warehouse[], stages: Stage[]): Stage[] {
+  const at = new Map(layout(warehouses, stages).nodes.map((n) => [n.id, n]));
+  const key = (s: Stage) => at.get(stageId(s.metadata.name))!;
+  return [...stages].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka.column - kb.column || ka.row - kb.row;
+  });
 }

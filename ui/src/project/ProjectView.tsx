@@ -3,11 +3,12 @@
 
 import { useEffect, useState, useSyncExternalStore } from "react";
 import type { Freight } from "../api/types";
-import type { Session } from "../App";
+import type { Session } from "../session";
 import { useNotices } from "../common/notices";
 import { ApproveDialog, PromoteDialog, RenameDialog } from "../freight/Dialogs";
 import type { Placement } from "../freight/placement";
 import { displayAlias, type FreightAction, Timeline } from "../freight/Timeline";
+import { useRights } from "../freight/rights";
 import { PipelineGraph } from "../pipeline/PipelineGraph";
 import { ProjectStore } from "./store";
 
@@ -26,6 +27,12 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
   const snap = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const [open, setOpen] = useState<Open | null>(null);
   const { add } = useNotices();
+  const rights = useRights(
+    session.client,
+    project,
+    snap.stages.map((s) => s.metadata.name),
+    snap.loaded,
+  );
 
   const c = session.client;
   const close = () => setOpen(null);
@@ -57,6 +64,7 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
           <Timeline
             freight={snap.freight}
             stages={snap.stages}
+            rights={rights}
             onAction={(action, freight, placement) => setOpen({ action, freight, placement })}
           />
         </>
@@ -66,6 +74,7 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
           freight={current.freight}
           placement={current.placement}
           stages={snap.stages}
+          rights={rights}
           onClose={close}
           onDone={done}
           run={async (stage) => {
@@ -79,6 +88,7 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
           freight={current.freight}
           placement={current.placement}
           stages={snap.stages}
+          rights={rights}
           onClose={close}
           onDone={done}
           run={async (stage) => {

@@ -6,9 +6,11 @@
 
 import type { Client } from "../api/client";
 import type { Freight, KindPath, ObjectMeta, Promotion, Stage, Warehouse, WatchEvent } from "../api/types";
+import { pipelineOrder } from "../pipeline/layout";
 
 export interface ProjectSnapshot {
   warehouses: Warehouse[];
+  // stages are in pipeline order: upstream first (pipelineOrder).
   stages: Stage[];
   // freight is newest first.
   freight: Freight[];
@@ -162,7 +164,8 @@ export class ProjectStore {
     if (this.changed.size === 0) return;
     const s = { ...this.snapshot };
     if (this.changed.has("warehouses")) s.warehouses = ([...this.objects.warehouses.values()] as Warehouse[]).sort(byName);
-    if (this.changed.has("stages")) s.stages = ([...this.objects.stages.values()] as Stage[]).sort(byName);
+    if (this.changed.has("stages") || this.changed.has("warehouses"))
+      s.stages = pipelineOrder(s.warehouses, ([...this.objects.stages.values()] as Stage[]).sort(byName));
     if (this.changed.has("freight")) {
       s.freightByName = new Map(this.objects.freight as Map<string, Freight>);
       s.freight = ([...this.objects.freight.values()] as Freight[]).sort(newestFirst);

@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "react";
 import type { Project } from "../api/types";
-import type { Session } from "../App";
+import type { Session } from "../session";
 import { navigate } from "../router";
 
 export function ProjectList({ session }: { session: Session }) {
