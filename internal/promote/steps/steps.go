@@ -1,14 +1,19 @@
 // Package steps holds kargo's built-in promotion steps, one file per step
-// or family, each with Kargo's name and configuration. Builtin returns them
-// for the engine (internal/promote/engine).
+// or family, each with Kargo's name and configuration. New returns them for
+// the engine (internal/promote/engine), given what they act through.
 package steps
 
 import (
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
-// Builtin returns the steps that need nothing but the work directory.
-func Builtin() engine.Registry {
+// Deps is what the steps act through beyond the work directory. The
+// steps that need a part which is nil fail with a message saying the
+// controller was started without it.
+type Deps struct{}
+
+// New returns every built-in step.
+func New(d Deps) engine.Registry {
 	return engine.Registry{
 		"copy":                copyStep{},
 		"delete":              deleteStep{},
@@ -20,6 +25,6 @@ func Builtin() engine.Registry {
 
 // Known says whether name is a built-in step.
 func Known(name string) bool {
-	_, ok := Builtin()[name]
+	_, ok := New(Deps{})[name]
 	return ok
 }

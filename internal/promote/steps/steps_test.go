@@ -29,7 +29,7 @@ func run(t *testing.T, name string, sc *engine.StepContext, cfg string) (engine.
 	t.Helper()
 	var c engine.Config
 	require.NoError(t, json.Unmarshal([]byte(cfg), &c))
-	return Builtin()[name].Run(context.Background(), sc, c)
+	return New(Deps{})[name].Run(context.Background(), sc, c)
 }
 
 func read(t *testing.T, sc *engine.StepContext, name string) string {
