@@ -46,6 +46,8 @@ import (
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/promote"
+	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/verification"
 	"github.com/kargohq/kargo/internal/verification/analysis"
@@ -281,6 +283,8 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Client:       mgr.GetClient(),
 		Reader:       mgr.GetAPIReader(),
 		Promoter:     promoter,
+		Steps:        &engine.Engine{Steps: steps.New(steps.Deps{})},
+		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
 	}).SetupWithManager(mgr); err != nil {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +34,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/promote"
+	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification"
 )
@@ -66,6 +69,13 @@ type Reconciler struct {
 	// Client when nil.
 	Reader   client.Reader
 	Promoter Promoter
+	// Steps runs the promotion process of a Promotion that has steps
+	// (copied from its Stage's promotionTemplate); nil refuses such
+	// Promotions.
+	Steps *engine.Engine
+	// WorkDir holds each running Promotion's work directory, named by its
+	// UID; it should survive restarts (the engine rebuilds what is lost).
+	WorkDir  string
 	Recorder events.EventRecorder
 	// HistoryLimit bounds status.history of each Stage; DefaultHistoryLimit
 	// when zero.
@@ -206,7 +216,61 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	before = promo.DeepCopy()
+	if len(promo.Spec.Steps) > 0 {
+		// Each step's record is saved before the next step starts.
+		save := func() error {
+			if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
+				return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
+			}
+			before = promo.DeepCopy()
+			return nil
+		}
+		return r.runSteps(ctx, in, save)
+	}
 	return r.promote(ctx, in)
+}
+
+// runSteps runs the Promotion's steps and, when they end, records the
+// outcome as promote does.
+func (r *Reconciler) runSteps(ctx context.Context, in inputs, save func() error) (ctrl.Result, error) {
+	promo, st, f := in.promo, in.stage, in.freight
+	if r.Steps == nil {
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseFailed,
+			"this controller was started without the promotion step engine, so a Stage's promotionTemplate cannot run")
+	}
+	freights := []*kargoapi.Freight{f}
+	for _, held := range collection.Held(st) {
+		if held != nil && held.ID != f.Name && (f.Origin == nil || held.Origin == nil || *held.Origin != *f.Origin) {
+			freights = append(freights, &kargoapi.Freight{
+				ObjectMeta: metav1.ObjectMeta{Namespace: st.Namespace, Name: held.ID},
+				Alias:      held.Alias, Origin: held.Origin, Commits: held.Commits, Images: held.Images, Charts: held.Charts,
+			})
+		}
+	}
+	sc := &engine.StepContext{
+		WorkDir:   filepath.Join(r.WorkDir, string(promo.UID)),
+		Project:   promo.Namespace,
+		Stage:     st.Name,
+		Promotion: promo,
+		Freight:   freights,
+	}
+	out, err := r.Steps.Run(ctx, sc, engine.Process{Vars: promo.Spec.Vars, Steps: promo.Spec.Steps}, &promo.Status, save)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if out.Phase == kargoapi.PromotionPhaseRunning {
+		promo.Status.Message = out.Message
+		return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
+	}
+	if err := os.RemoveAll(sc.WorkDir); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
+	}
+	msg := fmt.Sprintf("Promoted %s into %s: %s", describe(f), st.Name, out.Message)
+	if out.Phase != kargoapi.PromotionPhaseSucceeded {
+		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(out.Phase), "Promote", "%s", out.Message)
+		msg = "Promotion " + strings.ToLower(string(out.Phase)) + ": " + out.Message
+	}
+	return ctrl.Result{}, r.finish(ctx, st, f, promo, out.Phase, msg)
 }
 
 // inputs is what a Promotion's decision is made from, gathered by reads

@@ -3,6 +3,7 @@ package promotion
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/promote"
+	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/testutil/objects"
@@ -93,7 +96,7 @@ func (h *harness) freight(t *testing.T, name string) *kargoapi.Freight {
 }
 
 func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
-	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0)))
+	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0)))
 	h.reconcile(t, "p1")
 
 	p := h.promotion(t, "p1")
@@ -113,7 +116,7 @@ func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
 
 func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
 	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
-		objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f2"), objects.Image("nginx", "1.25.0"), objects.Alias("f2"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f3"), objects.Image("nginx", "1.26.0"), objects.Alias("f3"+"-alias"), objects.FreightCreated(t0)),
+		objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f2"), objects.Image("nginx", "1.25.0"), objects.Alias("f2-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f3"), objects.Image("nginx", "1.26.0"), objects.Alias("f3-alias"), objects.FreightCreated(t0)),
 		objects.Promotion(ns, "b-newer", "test", "f2", objects.PromotionCreated(t0.Add(-time.Minute))), objects.Promotion(ns, "a-older", "test", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute))), objects.Promotion(ns, "c-newest", "test", "f3", objects.PromotionCreated(t0)))
 
 	h.reconcile(t, "b-newer")
@@ -151,7 +154,7 @@ func TestPromotionFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
 				objects.Stage(ns, "uat", objects.UpstreamStages("test")),
-				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), tc.promo)
+				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), tc.promo)
 			h.p.err = tc.promoter
 			h.reconcile(t, "p")
 			p := h.promotion(t, "p")
@@ -170,7 +173,7 @@ func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
 	st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
 	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
 	st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
-	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "again", "test", "f1", objects.PromotionCreated(t0)))
+	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "again", "test", "f1", objects.PromotionCreated(t0)))
 	h.reconcile(t, "again")
 	require.Empty(t, h.p.calls)
 	p := h.promotion(t, "again")
@@ -189,7 +192,7 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 	started := metav1.NewTime(t0)
 	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started}
 	other := objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0.Add(-time.Hour))) // older but not running
-	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), p, other)
+	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), p, other)
 	h.reconcile(t, "p0-other")
 	require.Empty(t, h.p.calls, "the running Promotion keeps its turn")
 	h.reconcile(t, "p1")
@@ -212,7 +215,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	}
 
 	t.Run("its commit is on the branch: the Stage holds its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "next", "test", "f0", objects.PromotionCreated(t0)))
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "next", "test", "f0", objects.PromotionCreated(t0)))
 		h.p.landing = promote.Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
 		h.reconcile(t, "next")
 		require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "next").Status.Phase, "the claim is released first")
@@ -228,7 +231,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	})
 
 	t.Run("its commit never reached the branch: the Stage keeps its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)))
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)))
 		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		st := h.stage(t, "test")
@@ -242,7 +245,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	t.Run("a Promotion of the same name created since does not inherit the claim", func(t *testing.T) {
 		again := objects.Promotion(ns, "gone", "test", "f0", objects.PromotionCreated(t0))
 		again.UID = "uid-new"
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), again)
+		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), again)
 		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
 		h.reconcile(t, "gone")
 		require.Equal(t, kargoapi.PromotionPhaseErrored, h.stage(t, "test").Status.LastPromotion.Phase, "the old claim is released")
@@ -255,7 +258,7 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 		st := claimed()
 		running := objects.Promotion(ns, "gone", "test", "f1", objects.PromotionCreated(t0))
 		running.UID = "uid-gone"
-		h := setup(t, st, objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0"+"-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), running)
+		h := setup(t, st, objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), running)
 		require.NoError(t, h.r.releaseClaim(context.Background(), h.stage(t, "test")))
 		require.Equal(t, "gone", h.stage(t, "test").Status.CurrentPromotion.Name)
 		require.Empty(t, h.r.orphanedClaim(context.Background(), h.stage(t, "test")))
@@ -293,27 +296,27 @@ func TestDecide(t *testing.T) {
 		next: stepEnd, message: "Stage test does not exist in project kargo-demo",
 	}, {
 		name: "an older Promotion waits ahead",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*older, *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*older, *mine}},
 		next: stepWait, message: "Waiting for Promotion p1 to finish",
 	}, {
 		name: "a running Promotion holds the queue, even a younger one",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine, running(objects.Promotion(ns, "p3", "test", "f1", objects.PromotionCreated(t0)))}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine, running(objects.Promotion(ns, "p3", "test", "f1", objects.PromotionCreated(t0)))}},
 		next: stepWait, message: "Waiting for Promotion p3 to finish",
 	}, {
 		name: "ended Promotions do not hold the queue",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{ended(older.DeepCopy()), *mine}},
 		next: stepRun,
 	}, {
 		name: "the Stage is claimed by a Promotion the cache does not show yet",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p9", "uid-p9"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p9", "uid-p9"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepWait, message: "Waiting for Promotion p9 to finish", requeueSoon: true,
 	}, {
 		name: "the Stage is claimed by a deleted Promotion of the same name",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-old"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-old"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepReleaseStale,
 	}, {
 		name: "its own claim: a restarted controller resumes",
-		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-p2"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: claimedBy(objects.Stage(ns, "test", objects.Subscriptions(fromWarehouse)), "p2", "uid-p2"), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}, {
 		name: "no Freight",
@@ -321,11 +324,11 @@ func TestDecide(t *testing.T) {
 		next: stepEnd, message: "Freight f1 does not exist in project kargo-demo",
 	}, {
 		name: "Freight not available",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), queue: []kargoapi.Promotion{*mine}},
 		next: stepEnd, message: "Freight is not available to Stage uat",
 	}, {
 		name: "Freight verified upstream",
-		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1"+"-alias"), objects.FreightCreated(t0), objects.VerifiedIn("test")), queue: []kargoapi.Promotion{*mine}},
+		in:   inputs{promo: mine, stage: objects.Stage(ns, "uat", objects.UpstreamStages("test")), freight: objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0), objects.VerifiedIn("test")), queue: []kargoapi.Promotion{*mine}},
 		next: stepRun,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,6 +336,56 @@ func TestDecide(t *testing.T) {
 			require.Equal(t, tc.next, d.next)
 			require.Contains(t, d.message, tc.message)
 			require.Equal(t, tc.requeueSoon, d.after > 0)
+		})
+	}
+}
+
+// A Promotion with steps runs them through the engine, records each step in
+// its status, and ends as they end.
+func TestPromotionRunsItsSteps(t *testing.T) {
+	cfg := func(s string) *kargoapi.StepConfig { return &kargoapi.StepConfig{Raw: []byte(s)} }
+	for _, tc := range []struct {
+		name    string
+		steps   []kargoapi.PromotionStep
+		phase   kargoapi.PromotionPhase
+		message string
+		current string
+	}{{
+		name: "every step succeeds",
+		steps: []kargoapi.PromotionStep{
+			{Uses: "compose-output", As: "out", Config: cfg(`{"tag": "${{ imageFrom('nginx').Tag }}"}`)},
+			{Uses: "delete", Config: cfg(`{"path": "nothing-${{ outputs.out.tag }}"}`)},
+		},
+		phase: kargoapi.PromotionPhaseSucceeded, message: "Promoted Freight f1-alias (f1) into test: nothing-1.24.0 did not exist", current: "f1",
+	}, {
+		name:  "a step fails",
+		steps: []kargoapi.PromotionStep{{Uses: "delete", As: "strict", Config: cfg(`{"path": "x", "strict": true}`)}},
+		phase: kargoapi.PromotionPhaseFailed, message: "Promotion failed: step strict failed: path x does not exist (strict)",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
+			p.UID = "uid-p1"
+			p.Spec.Steps = tc.steps
+			h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
+				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), p)
+			h.r.Steps = &engine.Engine{Steps: steps.New(steps.Deps{})}
+			h.r.WorkDir = t.TempDir()
+			h.reconcile(t, "p1")
+			got := h.promotion(t, "p1")
+			require.Equal(t, tc.phase, got.Status.Phase, got.Status.Message)
+			require.Contains(t, got.Status.Message, tc.message)
+			require.Len(t, got.Status.Steps, len(tc.steps))
+			require.EqualValues(t, len(tc.steps), got.Status.CurrentStep)
+			require.Empty(t, h.p.calls, "the promotion mechanisms did not run")
+			st := h.stage(t, "test")
+			if tc.current != "" {
+				require.Equal(t, tc.current, st.Status.CurrentFreight.ID)
+			} else {
+				require.Nil(t, st.Status.CurrentFreight)
+			}
+			entries, err := os.ReadDir(h.r.WorkDir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "a finished Promotion's work directory is removed")
 		})
 	}
 }
