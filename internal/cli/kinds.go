@@ -216,7 +216,7 @@ func notFound(err error, rt *resourceType, name, project string) error {
 		if name == "" {
 			name = project
 		}
-		return fmt.Errorf("project %q not found (kargo get projects lists them)", name)
+		return &missingProjectError{name: name}
 	case freightType:
 		return fmt.Errorf("no Freight named or aliased %q in project %s; kargo get freight --project %s lists them", name, project, project)
 	}

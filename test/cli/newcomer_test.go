@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kargohq/kargo/internal/cli"
+)
+
+// mistypedProject runs commands in a project that does not exist, as
+// someone who mistyped kargo-demo would: an error naming it, with the
+// projects the caller may list, or, for a caller whose rights are in
+// kargo-demo alone, the refusal naming it (whether it exists is not theirs
+// to know).
+func mistypedProject(t *testing.T, s *session) {
+	s.note("A mistyped project is an error that names it, and the projects the caller may list.")
+	s.login("admin")
+	for _, line := range []string{
+		"kargo get stages --project kargo-dmeo",
+		"kargo promote --project kargo-dmeo --freight frozen-tauntaun --stage uat",
+		"kargo config set-project kargo-dmeo",
+	} {
+		r := s.run(line)
+		require.Equal(t, cli.ExitError, r.code, "%s: %s", line, r.stderr)
+		require.Equal(t, "Error: project \"kargo-dmeo\" not found; the projects are kargo-demo\n", r.stderr, line)
+	}
+	s.note("alice's rights are in kargo-demo alone: she is refused in any other project, which is named, and learns no project's name.")
+	s.login("alice")
+	for _, line := range []string{
+		"kargo get stages --project kargo-dmeo",
+		"kargo promote --project kargo-dmeo --freight frozen-tauntaun --stage uat",
+	} {
+		r := s.run(line)
+		require.Equal(t, cli.ExitError, r.code, "%s: %s", line, r.stderr)
+		require.Contains(t, r.stderr, `in project "kargo-dmeo"`, line)
+		require.NotContains(t, r.stderr, "kargo-demo", line)
+	}
+	s.golden("mistyped_project")
+}
