@@ -17,6 +17,7 @@
 //	local_test.go       kargo local: etcd, the admin API on a public address
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
+//	projects_test.go    whether a project exists, asked of the API server by someone without rights there
 package security
 
 import (
