@@ -26,6 +26,9 @@ type resourceType struct {
 	newObject func() client.Object
 	columns   []string
 	row       func(obj client.Object, now time.Time) []string
+	// help is the long help of `kargo get TYPE`, where a table needs
+	// explaining.
+	help string
 }
 
 var (
@@ -55,16 +58,25 @@ var (
 		api: apiclient.Stages, kind: "Stage", aliases: []string{"stage"},
 		newObject: func() client.Object { return &kargoapi.Stage{} },
 		columns:   []string{"NAME", "CURRENT FREIGHT", "HEALTH", "PHASE", "AGE"},
+		help: `List the Stages of a project, or show the ones named. The table's columns:
+
+  CURRENT FREIGHT  the alias of the Freight the Stage holds; empty until its
+                   first promotion
+  HEALTH           the health of the Argo CD Applications the Stage updates:
+                   Healthy, Progressing, Unhealthy, or Unknown when nothing
+                   reports one (no Freight yet, or no Application to update)
+  PHASE            NotApplicable: no Freight yet, so nothing to promote from
+                   or verify (an upstream Stage or the Warehouse has none to
+                   offer it, or nobody promoted any); Steady: it holds its
+                   Freight; Promoting; Verifying; Failed: the last promotion
+                   or verification failed (kargo get promotions says why)`,
 		row: func(o client.Object, now time.Time) []string {
 			s := o.(*kargoapi.Stage)
-			current, health := "", ""
+			current := ""
 			if f := s.Status.CurrentFreight; f != nil {
 				current = firstNonEmpty(f.Alias, f.ID)
 			}
-			if s.Status.Health != nil {
-				health = string(s.Status.Health.Status)
-			}
-			return []string{s.Name, current, health, string(s.Status.Phase), age(s, now)}
+			return []string{s.Name, current, stageHealth(s), string(s.Status.Phase), age(s, now)}
 		},
 	}
 	freightType = &resourceType{
@@ -181,6 +193,16 @@ func conditionStatus(conds []metav1.Condition, typ string) string {
 		return string(conds[i].Status)
 	}
 	return ""
+}
+
+// stageHealth is the HEALTH column: the Stage's health, and Unknown, as the
+// web UI shows it, when nothing reports one (no Freight yet, or a Stage
+// that updates no Argo CD Application).
+func stageHealth(s *kargoapi.Stage) string {
+	if s.Status.Health == nil || s.Status.Health.Status == "" {
+		return string(kargoapi.HealthStateUnknown)
+	}
+	return string(s.Status.Health.Status)
 }
 
 // freightAlias is the alias field, else the label: the two are kept in

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,4 +268,14 @@ func TestParseOutput(t *testing.T) {
 			require.Equal(t, tt.name, f.name)
 		})
 	}
+}
+
+// A Stage's columns are explained where a user looks: the help of kargo
+// get stages says what Unknown health and the NotApplicable phase mean.
+func TestStageColumnsAreExplained(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := execute(t.Context(), []string{"get", "stages", "--help"}, strings.NewReader(""), &stdout, &stderr, defaultGlobals())
+	require.Equal(t, ExitOK, code, stderr.String())
+	require.Contains(t, stdout.String(), "Unknown when nothing\n                   reports one (no Freight yet, or no Application to update)")
+	require.Contains(t, stdout.String(), "NotApplicable: no Freight yet")
 }
