@@ -79,6 +79,9 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err == nil {
 		return ExitOK
 	}
+	if unreachable := g.explainUnreachable(err); unreachable != nil {
+		err = unreachable
+	}
 	if name, ok := missingProject(err); ok {
 		err = g.explainMissingProject(ctx, name)
 	}
