@@ -129,6 +129,14 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if warning != "" {
 		fmt.Fprint(cmd.ErrOrStderr(), warning)
 	}
+	// Every address kargo local will listen on, before anything starts.
+	addrs, err := localListenAddrs(o)
+	if err != nil {
+		return err
+	}
+	if err := checkListenAddrs(addrs); err != nil {
+		return err
+	}
 	if o.binDir == "" {
 		return usageError{errors.New("no Kubernetes binaries: pass --bin-dir or set $" + binDirEnv + " to the directory `make kube-bins` prints, or run `make run`")}
 	}

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,4 +43,26 @@ func TestCheckAPIAddr(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The demo's addresses kept from its last start are checked too, saying
+// why they cannot simply move; --reset forgets them.
+func TestLocalChecksTheDemoAddressesItKept(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "demo"), 0o700))
+	require.NoError(t, saveDemoState(dir, demoState{Registry: busy.Addr().String(), Git: "127.0.0.1:0"}))
+	o := localOptions{dataDir: dir, apiAddr: "127.0.0.1:0", admissionAddr: "127.0.0.1:0", demo: true}
+	addrs, err := localListenAddrs(o)
+	require.NoError(t, err)
+	err = checkListenAddrs(addrs)
+	require.EqualError(t, err, "the demo registry cannot listen on "+busy.Addr().String()+", which is in use (is another `kargo local` running?): "+
+		"the demo's Warehouse and Stages name it (kept in "+demoStatePath(dir)+"), so free it, or start over with --reset")
+
+	o.reset = true
+	addrs, err = localListenAddrs(o)
+	require.NoError(t, err)
+	require.NoError(t, checkListenAddrs(addrs))
 }
