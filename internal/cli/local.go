@@ -392,23 +392,11 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 		}
 	}()
 	url := "http://" + srv.Addr().String()
-	path := os.Getenv(configEnv)
-	if path == "" {
-		path = defaultConfigPath()
-	}
-	existing, err := loadConfig(path)
+	login, err := writeLocalCLIConfigs(o.dataDir, url, token)
 	if err != nil {
 		return "", "", "", err
 	}
-	if existing.Server != "" && existing.Server != url {
-		return url, token, fmt.Sprintf("The kargo CLI is configured for %s; to use this one:\n  kargo login %s --token-file %s",
-			existing.Server, url, filepath.Join(o.dataDir, "api-token")), nil
-	}
-	existing.Server, existing.Token = url, token
-	if err := saveConfig(path, existing); err != nil {
-		return "", "", "", err
-	}
-	return url, token, fmt.Sprintf("The kargo CLI is logged in to it (%s):\n  kargo get projects", path), nil
+	return url, token, login, nil
 }
 
 // localAPIToken returns the local admin token stored at path, creating it

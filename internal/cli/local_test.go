@@ -66,3 +66,42 @@ func TestLocalChecksTheDemoAddressesItKept(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, checkListenAddrs(addrs))
 }
+
+// kargo local keeps a CLI config of its own in each data dir, and logs the
+// user's CLI config in to itself only when that names no other server.
+func TestLocalCLIConfigs(t *testing.T) {
+	dir := t.TempDir()
+	userConfig := filepath.Join(t.TempDir(), "config.yaml")
+	t.Setenv(configEnv, userConfig)
+	own := filepath.Join(dir, localCLIConfig)
+
+	// Nothing configured: both are written.
+	banner, err := writeLocalCLIConfigs(dir, "http://127.0.0.1:7070", "t1")
+	require.NoError(t, err)
+	require.Contains(t, banner, "The kargo CLI is logged in to it ("+userConfig)
+	require.Equal(t, &Config{Server: "http://127.0.0.1:7070", Token: "t1"}, readConfig(t, own))
+	require.Equal(t, &Config{Server: "http://127.0.0.1:7070", Token: "t1"}, readConfig(t, userConfig))
+
+	// The same server, restarted with a new token (or another data dir on
+	// the same address): the user's config follows, keeping its project.
+	require.NoError(t, saveConfig(userConfig, &Config{Server: "http://127.0.0.1:7070", Token: "t1", Project: "kargo-demo"}))
+	_, err = writeLocalCLIConfigs(dir, "http://127.0.0.1:7070", "t2")
+	require.NoError(t, err)
+	require.Equal(t, &Config{Server: "http://127.0.0.1:7070", Token: "t2", Project: "kargo-demo"}, readConfig(t, userConfig))
+
+	// Another kargo local, on another data dir and address: the user's
+	// config stays the first one's; the banner says how to use its own.
+	other := t.TempDir()
+	banner, err = writeLocalCLIConfigs(other, "http://127.0.0.1:17070", "t3")
+	require.NoError(t, err)
+	require.Contains(t, banner, "is for another server, http://127.0.0.1:7070, and stays so")
+	require.Contains(t, banner, "export KARGO_CONFIG="+filepath.Join(other, localCLIConfig))
+	require.Equal(t, "http://127.0.0.1:7070", readConfig(t, userConfig).Server)
+	require.Equal(t, &Config{Server: "http://127.0.0.1:17070", Token: "t3"}, readConfig(t, filepath.Join(other, localCLIConfig)))
+
+	// $KARGO_CONFIG naming the data dir's own config.
+	t.Setenv(configEnv, filepath.Join(other, localCLIConfig))
+	banner, err = writeLocalCLIConfigs(other, "http://127.0.0.1:17070", "t3")
+	require.NoError(t, err)
+	require.Contains(t, banner, "The kargo CLI is logged in to it ($KARGO_CONFIG is "+filepath.Join(other, localCLIConfig)+")")
+}

@@ -110,6 +110,30 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 	require.Regexp(t, `(?m)^NAME\s+CURRENT FREIGHT\s+HEALTH\s+PHASE\s+AGE$`, out)
 	require.Regexp(t, `(?m)^test\s`, out)
 
+	// A second instance, on a data dir of its own, leaves the CLI's config
+	// to the first, and says how to use its own.
+	secondDir := filepath.Join(filepath.Dir(dataDir), "state2")
+	l2 := startLocal(t, secondDir, kargolocal.FreePort(t), 0)
+	api2, err := l2.APIURL()
+	require.NoError(t, err)
+	own := filepath.Join(secondDir, "kargo-admin.yaml")
+	require.Contains(t, l2.Output(), "is for another server, "+api+", and stays so")
+	require.Contains(t, l2.Output(), "export KARGO_CONFIG="+own)
+	out, err = l.Kargo(t, "config", "view")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "server: "+api+"\n", "the CLI's config still names the first")
+	// Each data dir's own config reaches its own server: the first has
+	// kargo-demo, the second no project.
+	for dir, want := range map[string]string{dataDir: "kargo-demo", secondDir: "No projects found."} {
+		cmd := exec.Command(kargoBin, "--config", filepath.Join(dir, "kargo-admin.yaml"), "get", "projects")
+		cmd.Env = append(os.Environ(), "KARGO_CONFIG=")
+		msg, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", msg)
+		require.Contains(t, string(msg), want)
+	}
+	require.NotEqual(t, api, api2)
+	l2.Stop(t)
+
 	// A second instance on the same data dir or port is refused clearly.
 	second := exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(kargolocal.FreePort(t)),
 		"--api-addr", fmt.Sprintf("127.0.0.1:%d", kargolocal.FreePort(t)))
