@@ -223,7 +223,7 @@ Application Healthy at the promoted commit), and prints each.`,
 		},
 	}
 	f := publish.Flags()
-	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the running kargo local --demo")
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the running kargo local --demo (default: the one running, else "+defaultDataDir()+")")
 	f.StringVar(&o.commit, "commit", "", "commit this message (in base/release-notes.md) to main instead of pushing a tag")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the Freight, its auto-promotion and its verification")
 	cmd.AddCommand(publish)
@@ -231,9 +231,16 @@ Application Healthy at the promoted commit), and prints each.`,
 }
 
 func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string) error {
+	if o.dataDir == "" {
+		dir, err := runningDemoDataDir()
+		if err != nil {
+			return err
+		}
+		o.dataDir = dir
+	}
 	state, err := loadDemoState(o.dataDir)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no demo in %s: start one with `kargo local --demo` (make run), or pass its --data-dir", o.dataDir)
+		return fmt.Errorf("no kargo local --demo is running, and %s holds none: start one with `make run` (kargo local --demo), or pass the --data-dir of yours", o.dataDir)
 	}
 	if err != nil {
 		return err

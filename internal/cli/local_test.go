@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,4 +106,32 @@ func TestLocalCLIConfigs(t *testing.T) {
 	banner, err = writeLocalCLIConfigs(other, "http://127.0.0.1:17070", "t3")
 	require.NoError(t, err)
 	require.Contains(t, banner, "The kargo CLI is logged in to it ($KARGO_CONFIG is "+filepath.Join(other, localCLIConfig)+")")
+}
+
+// A record of a running kargo local counts while its process holds its
+// data dir; one left behind by a process that died, or whose pid another
+// process took since, is ignored and deleted.
+func TestRunningRecordsIgnoreStaleOnes(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	live, stale := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(live, "lock"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600))
+	// The stale data dir's lock names another pid: its kargo local died
+	// and this pid is now someone else's.
+	require.NoError(t, os.WriteFile(filepath.Join(stale, "lock"), []byte("1\n"), 0o600))
+	remove, err := recordRunning(runningLocal{PID: os.Getpid(), DataDir: live, API: "http://127.0.0.1:7070", Demo: true})
+	require.NoError(t, err)
+	b, err := json.Marshal(runningLocal{PID: os.Getpid(), DataDir: stale, Demo: true})
+	require.NoError(t, err)
+	stalePath := filepath.Join(runningDir(), "999999999.json")
+	require.NoError(t, os.WriteFile(stalePath, b, 0o600))
+
+	dir, err := runningDemoDataDir()
+	require.NoError(t, err)
+	require.Equal(t, live, dir)
+	require.NoFileExists(t, stalePath)
+
+	remove()
+	dir, err = runningDemoDataDir()
+	require.NoError(t, err)
+	require.Equal(t, defaultDataDir(), dir, "none running: the default data dir")
 }
