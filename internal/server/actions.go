@@ -20,6 +20,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
+	"github.com/kargohq/kargo/internal/freight"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"strconv"
 )
@@ -202,6 +203,11 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 	var req apitypes.AliasRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
+	}
+	if req.Alias != "" {
+		if err := freight.CheckAlias(req.Alias); err != nil {
+			return badRequest("%s", err.Error())
+		}
 	}
 	authzName := ""
 	if isFreightName(ref) {

@@ -187,6 +187,7 @@ func TestKargoDemo(t *testing.T) {
 	authorization(t, s, f, g)
 	accessControl(t, s)
 	mistypedProject(t, s)
+	refusals(t, s)
 	serverDown(t, s)
 }
 
