@@ -28,7 +28,7 @@ type Freight struct {
 	// alias takes the label's value.
 	//
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,message="alias must be lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters, such as frozen-tauntaun"
 	// +optional
 	Alias string `json:"alias,omitempty"`
 	// Origin is the Warehouse (or repository-subscribed Stage) that produced

@@ -34,7 +34,7 @@ type PromotionSpec struct {
 	//
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')`,message="stage must be the name of a Stage of the project: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Stage string `json:"stage"`
 	// Freight is the name of the Freight to promote, one of the Stage's
 	// available Freight.

@@ -35,7 +35,7 @@ type PromotionTemplateSpec struct {
 type ExpressionVariable struct {
 	// Name is how expressions refer to the variable: vars.NAME.
 	//
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_]*$')`,message="a variable's name is letters, digits and '_', not starting with a digit, so that expressions can write vars.NAME"
 	Name string `json:"name"`
 	// Value is the variable's value.
 	//
@@ -52,7 +52,7 @@ type PromotionStep struct {
 	// kustomize-set-image.
 	//
 	// +optional
-	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9-]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z][a-z0-9-]*$')`,message="uses names a step such as git-clone: lowercase letters, digits and '-', starting with a letter"
 	Uses string `json:"uses,omitempty"`
 	// Task names a PromotionTask (in the project) or ClusterPromotionTask
 	// whose steps run in place of this one.
@@ -64,7 +64,7 @@ type PromotionStep struct {
 	// one is called step-N (N counting from 1).
 	//
 	// +optional
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_-]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_-]*$')`,message="as is an alias that later steps write as outputs.ALIAS: letters, digits, '_' and '-', not starting with a digit"
 	As string `json:"as,omitempty"`
 	// If is an expression that decides whether the step runs; without it a
 	// step runs when every step before it succeeded (or continued on

@@ -89,7 +89,7 @@ type Subscriptions struct {
 	// Freight the Stage may receive.
 	//
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')`,message="warehouse must be the name of a Warehouse of the project: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	// +optional
 	Warehouse string `json:"warehouse,omitempty"`
 	// UpstreamStages are Stages whose verified Freight this Stage may
@@ -108,7 +108,7 @@ type StageSubscription struct {
 	//
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')`,message="name must be the name of a Stage of the project: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 	// RequiredSoakTime is how long Freight must have been verified in the
 	// upstream Stage before it becomes available here.
@@ -326,7 +326,7 @@ type ArgoCDAppUpdate struct {
 	// Argo CD is configured to use (argocd by default).
 	//
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,message="appNamespace must be a namespace's name, such as argocd: lowercase letters, digits and '-', starting and ending with a letter or digit"
 	// +optional
 	AppNamespace string `json:"appNamespace,omitempty"`
 	// SourceUpdates change the Application's sources.

@@ -196,7 +196,7 @@ type ImageSubscription struct {
 	// Tag is the mutable tag whose digest the Digest strategy tracks.
 	//
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[A-Za-z0-9_][A-Za-z0-9_.-]*$')`,message="tag must be an image tag such as latest or 1.27: letters, digits, '_', '.' and '-', not starting with '.' or '-'"
 	// +optional
 	Tag string `json:"tag,omitempty"`
 	// AllowTags is a regular expression that a tag must match to be
@@ -254,7 +254,7 @@ type ChartSubscription struct {
 	// Name is the chart's name in an HTTP(S) repository.
 	//
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._-]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[A-Za-z0-9][A-Za-z0-9._-]*$')`,message="name must be a chart's name such as nginx: letters, digits, '.', '_' and '-', starting with a letter or digit"
 	// +optional
 	Name string `json:"name,omitempty"`
 	// SemverConstraint limits the versions considered to this range.

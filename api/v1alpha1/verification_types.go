@@ -42,7 +42,7 @@ type HTTPCheck struct {
 	//
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,message="name must be lowercase letters, digits and '-', starting and ending with a letter or digit, such as smoke-test"
 	Name string `json:"name"`
 	// URL is the endpoint, http or https. The controller connects only
 	// where its outbound address policy allows: public addresses, unless

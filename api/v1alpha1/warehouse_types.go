@@ -42,8 +42,7 @@ type WarehouseSpec struct {
 	//
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s, such as 30s, 5m or 1h"
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('10s')`,message="interval must be a duration of at least 10s, such as 30s, 5m or 1h"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 	// FreightCreationPolicy says whether the Warehouse creates Freight from

@@ -177,7 +177,7 @@ its owner only.`,
 			if cfg.Server != "" {
 				if c, _, err := g.connect(); err == nil {
 					if _, err := c.GetProject(cmd.Context(), args[0]); apiclient.IsNotFound(err) {
-						return fmt.Errorf("project %q not found (kargo get projects lists them)", args[0])
+						return &missingProjectError{name: args[0]}
 					}
 				}
 			}

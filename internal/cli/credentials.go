@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apiclient"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/repourl"
 )
@@ -72,6 +73,15 @@ Nothing secret is printed.`,
 			manifest, err := f.secret(args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
+			}
+			// The Secret would be refused in a namespace that does not
+			// exist, but as a namespace's absence: ask about the project
+			// first. Only its absence stops the command; a caller may
+			// create Secrets without reading Warehouses.
+			if _, err := c.List(cmd.Context(), apiclient.Warehouses, f.project, apiclient.ListOptions{Limit: 1}); err != nil {
+				if _, missing := missingProject(err); missing {
+					return err
+				}
 			}
 			res, err := c.Create(cmd.Context(), manifest)
 			if err != nil {

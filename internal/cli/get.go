@@ -32,7 +32,8 @@ are ` + strings.Join(typeNames, ", ") + `;
 singular and short names work too (stage, promo, ...). Freight may be named by
 its name or its alias.
 
-Without --project, the default project (kargo config set-project) is used.`,
+Without --project, the default project (kargo config set-project) is used.
+"kargo get stages --help" explains the columns of Stages.`,
 		Example: `  kargo get freight --project kargo-demo
   kargo get stages test uat --project kargo-demo -o yaml
   kargo get freight mortal-dragonfly --project kargo-demo -o jsonpath-as-json={.status}
@@ -56,6 +57,7 @@ Without --project, the default project (kargo config set-project) is used.`,
 			Use:               rt.plural() + " [NAME...]",
 			Aliases:           rt.aliases,
 			Short:             "List or show " + rt.kind + " objects",
+			Long:              rt.help,
 			Args:              cobra.ArbitraryArgs,
 			ValidArgsFunction: g.completeNames(rt, rt == freightType),
 			RunE: func(cmd *cobra.Command, args []string) error {

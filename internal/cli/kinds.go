@@ -29,6 +29,9 @@ type resourceType struct {
 	// several, when set, is the table used instead when several() says
 	// the first objects printed call for it.
 	several *tableVariant
+	// help is the long help of `kargo get TYPE`, where a table needs
+	// explaining.
+	help string
 }
 
 // tableVariant is another table of a kind, for lists that need more
@@ -66,13 +69,22 @@ var (
 		api: apiclient.Stages, kind: "Stage", aliases: []string{"stage"},
 		newObject: func() client.Object { return &kargoapi.Stage{} },
 		columns:   []string{"NAME", "CURRENT FREIGHT", "HEALTH", "PHASE", "AGE"},
+		help: `List the Stages of a project, or show the ones named. The table's columns:
+
+  CURRENT FREIGHT  the alias of the Freight the Stage holds; empty until its
+                   first promotion; for a Stage with requestedFreight,
+                   origin=alias for each origin it requests (- for none yet)
+  HEALTH           the health of the Argo CD Applications the Stage updates:
+                   Healthy, Progressing, Unhealthy, or Unknown when nothing
+                   reports one (no Freight yet, or no Application to update)
+  PHASE            NotApplicable: no Freight yet, so nothing to promote from
+                   or verify (an upstream Stage or the Warehouse has none to
+                   offer it, or nobody promoted any); Steady: it holds its
+                   Freight; Promoting; Verifying; Failed: the last promotion
+                   or verification failed (kargo get promotions says why)`,
 		row: func(o client.Object, now time.Time) []string {
 			s := o.(*kargoapi.Stage)
-			current, health := currentFreightCell(s), ""
-			if s.Status.Health != nil {
-				health = string(s.Status.Health.Status)
-			}
-			return []string{s.Name, current, health, string(s.Status.Phase), age(s, now)}
+			return []string{s.Name, currentFreightCell(s), stageHealth(s), string(s.Status.Phase), age(s, now)}
 		},
 	}
 	freightType = &resourceType{
@@ -250,6 +262,16 @@ func originCell(o *kargoapi.FreightOrigin) string {
 	return o.Name
 }
 
+// stageHealth is the HEALTH column: the Stage's health, and Unknown, as the
+// web UI shows it, when nothing reports one (no Freight yet, or a Stage
+// that updates no Argo CD Application).
+func stageHealth(s *kargoapi.Stage) string {
+	if s.Status.Health == nil || s.Status.Health.Status == "" {
+		return string(kargoapi.HealthStateUnknown)
+	}
+	return string(s.Status.Health.Status)
+}
+
 // freightAlias is the alias field, else the label: the two are kept in
 // sync, but right after a write only one may be set.
 func freightAlias(f *kargoapi.Freight) string {
@@ -283,7 +305,7 @@ func notFound(err error, rt *resourceType, name, project string) error {
 		if name == "" {
 			name = project
 		}
-		return fmt.Errorf("project %q not found (kargo get projects lists them)", name)
+		return &missingProjectError{name: name}
 	case freightType:
 		return fmt.Errorf("no Freight named or aliased %q in project %s; kargo get freight --project %s lists them", name, project, project)
 	}

@@ -87,7 +87,7 @@ The Kubernetes binaries are built from source by "make kube-bins"
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for the local installation's state")
-	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+")")
+	f.StringVar(&o.binDir, "bin-dir", os.Getenv(binDirEnv), "directory holding etcd, kube-apiserver, kube-controller-manager and kubectl (default $"+binDirEnv+", else the newest build of `make kube-bins` in its cache)")
 	f.StringVar(&o.argocdBinDir, "argocd-bin-dir", os.Getenv(argocdBinDirEnv), "directory of a real Argo CD's binaries, which kargo local runs against its API server (default $"+argocdBinDirEnv+", else the newest build of `make argocd-bins` in the cache, if any)")
 	f.BoolVar(&o.noArgoCD, "no-argocd", false, "run no Argo CD, even when one is built")
 	f.IntVar(&o.port, "port", localcp.DefaultAPIServerPort, "port of the local Kubernetes API on 127.0.0.1")
@@ -129,8 +129,19 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	if warning != "" {
 		fmt.Fprint(cmd.ErrOrStderr(), warning)
 	}
+	// Every address kargo local will listen on, before anything starts.
+	addrs, err := localListenAddrs(o)
+	if err != nil {
+		return err
+	}
+	if err := checkListenAddrs(addrs); err != nil {
+		return err
+	}
 	if o.binDir == "" {
-		return usageError{errors.New("no Kubernetes binaries: pass --bin-dir or set $" + binDirEnv + " to the directory `make kube-bins` prints, or run `make run`")}
+		o.binDir = builtKubeBins()
+	}
+	if o.binDir == "" {
+		return usageError{errors.New("no Kubernetes binaries: build them with `make kube-bins` (or `make run`), or pass --bin-dir or set $" + binDirEnv + " to a directory holding etcd, kube-apiserver, kube-controller-manager and kubectl")}
 	}
 	maxIndex, err := o.outbound.maxHelmIndexBytes()
 	if err != nil {
@@ -238,6 +249,16 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 		}
 	}
 
+	// Commands such as kargo local demo publish find it from now on.
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if remove, err := recordRunning(runningLocal{PID: os.Getpid(), DataDir: dataDir, API: api, Demo: o.demo}); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "kargo local: %v\n", err)
+	} else {
+		defer remove()
+	}
 	kubeconfig := cp.AdminKubeconfigPath()
 	fmt.Fprintf(out, `kargo local is running (ready in %s)
   Kubernetes:  %s
@@ -384,23 +405,11 @@ func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed
 		}
 	}()
 	url := "http://" + srv.Addr().String()
-	path := os.Getenv(configEnv)
-	if path == "" {
-		path = defaultConfigPath()
-	}
-	existing, err := loadConfig(path)
+	login, err := writeLocalCLIConfigs(o.dataDir, url, token)
 	if err != nil {
 		return "", "", "", err
 	}
-	if existing.Server != "" && existing.Server != url {
-		return url, token, fmt.Sprintf("The kargo CLI is configured for %s; to use this one:\n  kargo login %s --token-file %s",
-			existing.Server, url, filepath.Join(o.dataDir, "api-token")), nil
-	}
-	existing.Server, existing.Token = url, token
-	if err := saveConfig(path, existing); err != nil {
-		return "", "", "", err
-	}
-	return url, token, fmt.Sprintf("The kargo CLI is logged in to it (%s):\n  kargo get projects", path), nil
+	return url, token, login, nil
 }
 
 // localAPIToken returns the local admin token stored at path, creating it

@@ -142,13 +142,19 @@ func startDemo(ctx context.Context, c client.Client, cp *localcp.ControlPlane, o
 	}
 
 	first := waitFirstFreightInTest(ctx, c, time.Minute)
+	// What the registry holds now: the first tags and every one published
+	// since.
+	tags, err := demoRegistryTags(ctx, reg.Host())
+	if err != nil {
+		return "", fmt.Errorf("demo registry: %w", err)
+	}
 	return fmt.Sprintf(`
 The kargo-demo project is set up (%s):
   registry:    %s (repository %s, tags %s)
   GitOps repo: %s
 %s
-Publish a new image tag with: kargo local demo publish 1.27.0
-`, first, reg.URL(), demo.ImageRepo, strings.Join(demo.InitialTags, ", "), src.GitOps, strings.Join(users, "\n")), nil
+Publish a new image tag with: kargo local demo publish %s
+`, first, reg.URL(), demo.ImageRepo, strings.Join(tags, ", "), src.GitOps, strings.Join(users, "\n"), nextDemoTag(tags)), nil
 }
 
 // waitFirstFreightInTest waits until the first Stage has Freight, which the
@@ -223,7 +229,7 @@ Application Healthy at the promoted commit), and prints each.`,
 		},
 	}
 	f := publish.Flags()
-	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the running kargo local --demo")
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the running kargo local --demo (default: the one running, else "+defaultDataDir()+")")
 	f.StringVar(&o.commit, "commit", "", "commit this message (in base/release-notes.md) to main instead of pushing a tag")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the Freight, its auto-promotion and its verification")
 	cmd.AddCommand(publish)
@@ -231,9 +237,16 @@ Application Healthy at the promoted commit), and prints each.`,
 }
 
 func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string) error {
+	if o.dataDir == "" {
+		dir, err := runningDemoDataDir()
+		if err != nil {
+			return err
+		}
+		o.dataDir = dir
+	}
 	state, err := loadDemoState(o.dataDir)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no demo in %s: start one with `kargo local --demo` (make run), or pass its --data-dir", o.dataDir)
+		return fmt.Errorf("no kargo local --demo is running, and %s holds none: start one with `make run` (kargo local --demo), or pass the --data-dir of yours", o.dataDir)
 	}
 	if err != nil {
 		return err
@@ -253,7 +266,11 @@ func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string
 
 	var match func(*kargoapi.Freight) bool
 	if tag != "" {
-		if err := checkTag(wh, state.Registry, tag); err != nil {
+		tags, err := demoRegistryTags(ctx, state.Registry)
+		if err != nil {
+			return fmt.Errorf("is kargo local --demo running on %s? %w", o.dataDir, err)
+		}
+		if err := checkTag(wh, state.Registry, tag, tags); err != nil {
 			return err
 		}
 		digest, err := registry.PushImage(ctx, state.Registry, demo.ImageRepo, tag)
@@ -354,26 +371,89 @@ func runPublish(ctx context.Context, out io.Writer, o publishOptions, tag string
 	return nil
 }
 
-// checkTag refuses a tag the Warehouse would never pick, rather than wait
-// for Freight that cannot come.
-func checkTag(wh *kargoapi.Warehouse, registryHost, tag string) error {
+// checkTag refuses, at once, a tag that would make no new Freight, rather
+// than wait for Freight that cannot come: one the registry holds already
+// (tags lists them), or one the Warehouse would never pick, because it
+// does not match its SemVer constraint or is older than the newest tag that
+// does (the Warehouse takes the newest).
+func checkTag(wh *kargoapi.Warehouse, registryHost, tag string, tags []string) error {
 	v, err := semver.StrictNewVersion(tag)
 	if err != nil {
 		return usageError{fmt.Errorf("%q is not a semantic version such as 1.27.0: the demo Warehouse selects tags by SemVer", tag)}
 	}
+	next := nextDemoTag(tags)
+	if slices.Contains(tags, tag) {
+		return usageError{fmt.Errorf("%s:%s is in the demo registry already, so the Warehouse has seen it (kargo get freight --project %s shows its Freight): publish a new tag, such as %s",
+			demo.ImageRepo, tag, demo.Project, next)}
+	}
 	for _, s := range wh.Spec.Subscriptions.Images {
-		if string(s.RepoURL) != registryHost+"/"+demo.ImageRepo || s.SemverConstraint == "" {
+		if string(s.RepoURL) != registryHost+"/"+demo.ImageRepo {
 			continue
 		}
-		c, err := semver.NewConstraint(string(s.SemverConstraint))
-		if err != nil {
-			return err
+		if s.ImageSelectionStrategy != "" && s.ImageSelectionStrategy != kargoapi.ImageSelectionSemVer {
+			continue
 		}
-		if !c.Check(v) {
-			return usageError{fmt.Errorf("Warehouse %s takes %s tags matching %s, so it would never pick %s: publish a tag that matches", wh.Name, demo.ImageRepo, s.SemverConstraint, tag)}
+		constraint := "any version"
+		matches := func(*semver.Version) bool { return true }
+		if s.SemverConstraint != "" {
+			c, err := semver.NewConstraint(string(s.SemverConstraint))
+			if err != nil {
+				return err
+			}
+			constraint, matches = string(s.SemverConstraint), c.Check
+		}
+		if !matches(v) {
+			return usageError{fmt.Errorf("Warehouse %s takes %s tags matching %s, so it would never pick %s: publish a tag that matches, such as %s",
+				wh.Name, demo.ImageRepo, constraint, tag, next)}
+		}
+		var newest *semver.Version
+		for _, t := range semverTags(tags) {
+			if matches(t) {
+				newest = t
+			}
+		}
+		if newest != nil && v.LessThan(newest) {
+			return usageError{fmt.Errorf("Warehouse %s takes the newest %s tag matching %s, which is %s, so it would never pick the older %s: publish a newer tag, such as %s",
+				wh.Name, demo.ImageRepo, constraint, newest.Original(), tag, next)}
 		}
 	}
 	return nil
+}
+
+// semverTags returns the tags that are semantic versions, oldest first.
+func semverTags(tags []string) []*semver.Version {
+	var vs []*semver.Version
+	for _, t := range tags {
+		if v, err := semver.StrictNewVersion(t); err == nil {
+			vs = append(vs, v)
+		}
+	}
+	slices.SortFunc(vs, func(a, b *semver.Version) int { return a.Compare(b) })
+	return vs
+}
+
+// nextDemoTag suggests a tag to publish: the minor version after the
+// newest of tags, which the demo Warehouse's ^1.24.0 takes.
+func nextDemoTag(tags []string) string {
+	vs := semverTags(tags)
+	if len(vs) == 0 {
+		return demo.InitialTags[len(demo.InitialTags)-1]
+	}
+	return vs[len(vs)-1].IncMinor().String()
+}
+
+// demoRegistryTags lists the demo image's tags, oldest first: what the
+// registry holds now, after every publish.
+func demoRegistryTags(ctx context.Context, host string) ([]string, error) {
+	tags, err := registry.Tags(ctx, host, demo.ImageRepo)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range semverTags(tags) {
+		out = append(out, v.Original())
+	}
+	return out, nil
 }
 
 // autoPromotedStages lists the Stages fed by the Warehouse whose

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,7 +293,7 @@ func TestTablesWithSeveralOrigins(t *testing.T) {
 	}
 	require.Equal(t, ""+
 		"NAME   CURRENT FREIGHT                         HEALTH   PHASE    AGE\n"+
-		"test   api=brave-eagle,web=calm-fox,config=-            Steady   60m\n",
+		"test   api=brave-eagle,web=calm-fox,config=-   Unknown  Steady   60m\n",
 		string(render(t, stageType, asListed(t, stageType, []client.Object{st}), "", false)))
 
 	fr := func(name, alias, from string) client.Object {
@@ -306,4 +307,14 @@ func TestTablesWithSeveralOrigins(t *testing.T) {
 			fr("1111111111111111111111111111111111111111", "brave-eagle", "api"),
 			fr("2222222222222222222222222222222222222222", "calm-fox", "web"),
 		}), "", false)))
+}
+
+// A Stage's columns are explained where a user looks: the help of kargo
+// get stages says what Unknown health and the NotApplicable phase mean.
+func TestStageColumnsAreExplained(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := execute(t.Context(), []string{"get", "stages", "--help"}, strings.NewReader(""), &stdout, &stderr, defaultGlobals())
+	require.Equal(t, ExitOK, code, stderr.String())
+	require.Contains(t, stdout.String(), "Unknown when nothing\n                   reports one (no Freight yet, or no Application to update)")
+	require.Contains(t, stdout.String(), "NotApplicable: no Freight yet")
 }

@@ -293,9 +293,9 @@ func healthyOrUnwatched(st *kargoapi.Stage) bool {
 
 func healthOf(st *kargoapi.Stage) string {
 	if st == nil || st.Status.Health == nil {
-		return "unknown"
+		return string(kargoapi.HealthStateUnknown)
 	}
-	h := string(st.Status.Health.Status)
+	h := stageHealth(st)
 	if len(st.Status.Health.Issues) > 0 {
 		h += " (" + strings.Join(st.Status.Health.Issues, "; ") + ")"
 	}

@@ -79,6 +79,12 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err == nil {
 		return ExitOK
 	}
+	if unreachable := g.explainUnreachable(err); unreachable != nil {
+		err = unreachable
+	}
+	if name, ok := missingProject(err); ok {
+		err = g.explainMissingProject(ctx, name)
+	}
 	if apiclient.IsUnauthorized(err) && !strings.Contains(err.Error(), "kargo login") {
 		err = fmt.Errorf("%w; run kargo login SERVER --token-file FILE to log in again", err)
 	}

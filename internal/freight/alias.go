@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // MaxAliasAttempts is how many adjective-animal candidates AliasCandidate
@@ -28,4 +30,14 @@ func AliasCandidate(name string, attempt int) string {
 		suffix = suffix[:8]
 	}
 	return fmt.Sprintf("%s-%s-%s", adj, animal, suffix)
+}
+
+// CheckAlias returns nil when alias can be a Freight's alias, which is also
+// a label value and a DNS label, and otherwise an error that says what an
+// alias is made of.
+func CheckAlias(alias string) error {
+	if len(validation.IsDNS1123Label(alias)) == 0 {
+		return nil
+	}
+	return fmt.Errorf("alias %q is not valid: an alias is at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, such as frozen-tauntaun", alias)
 }

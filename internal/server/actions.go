@@ -21,6 +21,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/freight"
 )
 
 // impersonating returns clients that act as u: the Kubernetes API server
@@ -71,11 +72,14 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticatio
 	if req.FreightAlias != "" {
 		var err error
 		if f, err = s.freightByAlias(ctx, project, req.FreightAlias); err != nil {
-			return err
+			return s.orMissingProject(ctx, project, err)
 		}
 	} else {
 		obj, err := s.read(ctx, freightKind, project, req.Freight)
 		if err != nil {
+			if perr := s.orMissingProject(ctx, project, nil); perr != nil {
+				return perr
+			}
 			if apierrors.IsNotFound(err) && !isFreightName(req.Freight) {
 				return notFound("Freight %q not found in project %q; a Freight's name is its 40-character fingerprint: to name it by alias, pass freightAlias", req.Freight, project)
 			}
@@ -125,7 +129,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 		return err
 	}
 	if _, err := s.read(ctx, stageKind, project, req.Stage); err != nil {
-		return err
+		return s.orMissingProject(ctx, project, err)
 	}
 	f, err := s.resolveFreight(ctx, project, ref)
 	if err != nil {
@@ -199,6 +203,11 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
+	if req.Alias != "" {
+		if err := freight.CheckAlias(req.Alias); err != nil {
+			return badRequest("%s", err.Error())
+		}
+	}
 	authzName := ""
 	if isFreightName(ref) {
 		authzName = ref
@@ -208,7 +217,7 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 	}
 	f, err := s.resolveFreight(ctx, project, ref)
 	if err != nil {
-		return err
+		return s.orMissingProject(ctx, project, err)
 	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
@@ -272,7 +281,7 @@ func (s *Server) refresher(k *kind) handlerFunc {
 		obj.SetName(name)
 		if err := c.Patch(context.WithoutCancel(ctx), obj, annotationPatch(kargoapi.RefreshAnnotationKey)); err != nil {
 			if apierrors.IsNotFound(err) {
-				return notFoundIn(k, project, name)
+				return s.orMissingProject(ctx, project, notFoundIn(k, project, name))
 			}
 			return err
 		}
@@ -302,7 +311,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, u authentication
 	st := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name}}
 	if err := s.direct.Patch(context.WithoutCancel(ctx), st, annotationPatch(key)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return notFoundIn(stageKind, project, name)
+			return s.orMissingProject(ctx, project, notFoundIn(stageKind, project, name))
 		}
 		return fmt.Errorf("annotate Stage %s for verification: %w", name, err)
 	}

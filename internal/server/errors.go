@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,6 +58,7 @@ func statusOf(err error) (metav1.Status, bool) {
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		s := status.Status()
+		dropUncheckedRules(&s)
 		s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}
 		s.Status = metav1.StatusFailure
 		if s.Code == 0 {
@@ -88,4 +91,38 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(raw)
+}
+
+// uncheckedRules is the cause Kubernetes adds to an object that failed its
+// schema's structural checks when its CRD's CEL rules were therefore not
+// evaluated. It tells the user nothing to change: the other causes do.
+const uncheckedRules = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+
+var uncheckedRulesLine = regexp.MustCompile(`(, )?<nil>: Invalid value: "?null"?: ` + regexp.QuoteMeta(uncheckedRules))
+
+// dropUncheckedRules takes the uncheckedRules cause out of s, and its
+// `<nil>: Invalid value: null: ...` line out of the message, so that
+// what is left says only what to change.
+func dropUncheckedRules(s *metav1.Status) {
+	if !strings.Contains(s.Message, uncheckedRules) {
+		return
+	}
+	if s.Details != nil {
+		causes := s.Details.Causes[:0]
+		for _, c := range s.Details.Causes {
+			if !strings.Contains(c.Message, uncheckedRules) {
+				causes = append(causes, c)
+			}
+		}
+		s.Details.Causes = causes
+	}
+	// The message lists the causes as "prefix: [a, b, <nil>: ...]", or
+	// "prefix: a" when there is one.
+	msg := uncheckedRulesLine.ReplaceAllString(s.Message, "")
+	if s.Details != nil && len(s.Details.Causes) == 1 {
+		if open := strings.LastIndex(msg, ": ["); open >= 0 && strings.HasSuffix(msg, "]") {
+			msg = msg[:open+2] + msg[open+3:len(msg)-1]
+		}
+	}
+	s.Message = msg
 }

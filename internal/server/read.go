@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -122,6 +124,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, u authenticat
 			}
 			return s.authz.recheck(ctx, u, acc)
 		}
+		if namespace != "" {
+			if err := s.inProject(ctx, namespace); err != nil {
+				return err
+			}
+		}
 		return s.watch(w, r, k, namespace, alias, recheck)
 	}
 	if alias != "" {
@@ -134,6 +141,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, u authenticat
 	p, err := s.page(ctx, k, namespace, q.Get("continue"), limit)
 	if err != nil {
 		return err
+	}
+	if namespace != "" && p.total == 0 {
+		if err := s.orMissingProject(ctx, namespace, nil); err != nil {
+			return err
+		}
 	}
 	writeList(w, k, p)
 	return nil
@@ -206,6 +218,9 @@ func writeList(w http.ResponseWriter, k *kind, p page) {
 
 func (s *Server) listByAlias(ctx context.Context, w http.ResponseWriter, namespace, alias string) error {
 	found, err := s.freightWithAlias(ctx, namespace, alias)
+	if err == nil && len(found) == 0 {
+		err = s.orMissingProject(ctx, namespace, nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -240,7 +255,7 @@ func (s *Server) getInProject(w http.ResponseWriter, r *http.Request, u authenti
 		}
 		f, err := s.resolveFreight(ctx, project, name)
 		if err != nil {
-			return err
+			return s.orMissingProject(ctx, project, err)
 		}
 		return writeObject(w, http.StatusOK, f, k)
 	}
@@ -249,7 +264,7 @@ func (s *Server) getInProject(w http.ResponseWriter, r *http.Request, u authenti
 	}
 	obj, err := s.read(ctx, k, project, name)
 	if err != nil {
-		return err
+		return s.orMissingProject(ctx, project, err)
 	}
 	return writeObject(w, http.StatusOK, obj, k)
 }
@@ -273,11 +288,53 @@ func (s *Server) read(ctx context.Context, k *kind, namespace, name string) (cli
 	return obj, nil
 }
 
+// inProject returns a 404 naming the project when it does not exist, for a
+// request into it that the caller is authorized to make: a mistyped
+// project is an error, not an empty list or a missing object inside it.
+// Handlers ask only after authorizing the caller, so that someone without
+// rights there learns nothing: RBAC grants nothing in a namespace that does
+// not exist except through cluster-wide bindings, whose holders may read
+// that kind in every project anyway. A project is a Project, or a namespace
+// labelled as one (what the admission webhooks accept kargo objects in).
+func (s *Server) inProject(ctx context.Context, project string) error {
+	err := s.cache.Get(ctx, client.ObjectKey{Name: project}, &kargoapi.Project{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns := &corev1.Namespace{}
+	err = s.direct.Get(ctx, client.ObjectKey{Name: project}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return notFoundIn(projectKind, "", project)
+	case err != nil:
+		return fmt.Errorf("read namespace %s: %w", project, err)
+	case ns.Labels[kargoapi.ProjectLabelKey] != kargoapi.LabelTrueValue:
+		return notFoundIn(projectKind, "", project)
+	}
+	return nil
+}
+
+// orMissingProject returns, in place of err (a 404 of an object in the
+// project, or nil for an empty answer), the project's own 404 when the
+// project does not exist. Only answers that could mean a missing project
+// pay for the look.
+func (s *Server) orMissingProject(ctx context.Context, project string, err error) error {
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if perr := s.inProject(ctx, project); perr != nil {
+		return perr
+	}
+	return err
+}
+
 // notFoundIn says that an object does not exist and how to list those
 // that do.
 func notFoundIn(k *kind, namespace, name string) *apiError {
 	if !k.namespaced {
-		return notFound("project %q not found; kargo get projects lists them", name)
+		e := notFound("project %q not found; kargo get projects lists them", name)
+		e.status.Details = &metav1.StatusDetails{Name: name, Group: kargoapi.GroupVersion.Group, Kind: projectKind.resource}
+		return e
 	}
 	return notFound("%s %q not found in project %q; kargo get %s --project %s lists them", k.name, name, namespace, k.segment, namespace)
 }

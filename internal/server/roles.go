@@ -83,6 +83,9 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, u authenticat
 			return err
 		}
 	}
+	if err := s.inProject(ctx, project); err != nil {
+		return err
+	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -199,6 +202,9 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, u authentica
 	if err := s.authz.check(ctx, u, access{verb: "create", group: rbacv1.GroupName, resource: "roles", namespace: project}); err != nil {
 		return err
 	}
+	if err := s.inProject(ctx, project); err != nil {
+		return err
+	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -241,6 +247,9 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, u authentica
 		return badRequest("%q is a shipped ClusterRole, shared by every project; revoke it from its subjects instead", name)
 	}
 	if err := s.authz.check(ctx, u, access{verb: "delete", group: rbacv1.GroupName, resource: "roles", namespace: project, name: name}); err != nil {
+		return err
+	}
+	if err := s.inProject(ctx, project); err != nil {
 		return err
 	}
 	c, _, err := s.impersonating(u)
@@ -322,6 +331,9 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, u authenticationv
 	if err := s.authz.check(ctx, u, access{verb: "create", group: rbacv1.GroupName, resource: "rolebindings", namespace: project}); err != nil {
 		return err
 	}
+	if err := s.inProject(ctx, project); err != nil {
+		return err
+	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -386,6 +398,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, u authentication
 		return err
 	}
 	if err := s.authz.check(ctx, u, access{verb: "update", group: rbacv1.GroupName, resource: "rolebindings", namespace: project}); err != nil {
+		return err
+	}
+	if err := s.inProject(ctx, project); err != nil {
 		return err
 	}
 	c, _, err := s.impersonating(u)

@@ -66,6 +66,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u authentic
 			return err
 		}
 	}
+	if err := s.inProject(ctx, project); err != nil {
+		return err
+	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -155,6 +158,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u authentica
 	if err := s.authz.check(ctx, u, access{verb: "list", resource: "serviceaccounts", namespace: project}); err != nil {
 		return err
 	}
+	if err := s.inProject(ctx, project); err != nil {
+		return err
+	}
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -178,6 +184,9 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u authentic
 	ctx := r.Context()
 	project, name := r.PathValue("project"), r.PathValue("name")
 	if err := s.authz.check(ctx, u, access{verb: "delete", resource: "serviceaccounts", namespace: project, name: name}); err != nil {
+		return err
+	}
+	if err := s.inProject(ctx, project); err != nil {
 		return err
 	}
 	c, _, err := s.impersonating(u)

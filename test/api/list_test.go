@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
@@ -133,6 +134,22 @@ func TestListErrors(t *testing.T) {
 
 	s = refusal(t, call(t, admin, http.MethodGet, "/api/v1/projects/no-such-project", nil), http.StatusNotFound)
 	require.Equal(t, `project "no-such-project" not found; kargo get projects lists them`, s.Message)
+
+	// A request into a project that does not exist is a 404 naming the
+	// project, not an empty list, for a caller the request is allowed
+	// to; alice, whose rights are in kargo-demo alone, is refused as she
+	// would be in a project that exists.
+	for _, path := range []string{"/stages", "/freight?alias=x", "/stages/test", "/freight/" + missing, "/promotions?watch=true"} {
+		s = refusal(t, call(t, admin, http.MethodGet, "/api/v1/projects/no-such-project"+path, nil), http.StatusNotFound)
+		require.Equal(t, `project "no-such-project" not found; kargo get projects lists them`, s.Message, path)
+		require.Equal(t, &metav1.StatusDetails{Name: "no-such-project", Group: kargoapi.GroupVersion.Group, Kind: "projects"}, s.Details, path)
+		s = refusal(t, call(t, alice, http.MethodGet, "/api/v1/projects/no-such-project"+path, nil), http.StatusForbidden)
+		require.Contains(t, s.Message, `user "alice" may not `, path)
+	}
+	// An empty project, even one that is only a labelled namespace, is
+	// an empty list.
+	empty := decode[apitypes.List](t, call(t, admin, http.MethodGet, "/api/v1/projects/"+env.NewProject(t, "empty")+"/stages", nil), http.StatusOK)
+	require.Empty(t, empty.Items)
 
 	s = refusal(t, call(t, admin, http.MethodDelete, p+"/stages/test", nil), http.StatusMethodNotAllowed)
 	require.Contains(t, s.Message, "GET")

@@ -186,6 +186,9 @@ func TestKargoDemo(t *testing.T) {
 	g := promoteAndWait(t, s)
 	authorization(t, s, f, g)
 	accessControl(t, s)
+	mistypedProject(t, s)
+	refusals(t, s)
+	serverDown(t, s)
 }
 
 // workingWithFreight runs the command lines of the "Working With Freight"

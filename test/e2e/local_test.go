@@ -110,12 +110,38 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 	require.Regexp(t, `(?m)^NAME\s+CURRENT FREIGHT\s+HEALTH\s+PHASE\s+AGE$`, out)
 	require.Regexp(t, `(?m)^test\s`, out)
 
+	// A second instance, on a data dir of its own, leaves the CLI's config
+	// to the first, and says how to use its own.
+	secondDir := filepath.Join(filepath.Dir(dataDir), "state2")
+	l2 := startLocal(t, secondDir, kargolocal.FreePort(t), 0)
+	api2, err := l2.APIURL()
+	require.NoError(t, err)
+	own := filepath.Join(secondDir, "kargo-admin.yaml")
+	require.Contains(t, l2.Output(), "is for another server, "+api+", and stays so")
+	require.Contains(t, l2.Output(), "export KARGO_CONFIG="+own)
+	out, err = l.Kargo(t, "config", "view")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "server: "+api+"\n", "the CLI's config still names the first")
+	// Each data dir's own config reaches its own server: the first has
+	// kargo-demo, the second no project.
+	for dir, want := range map[string]string{dataDir: "kargo-demo", secondDir: "No projects found."} {
+		cmd := exec.Command(kargoBin, "--config", filepath.Join(dir, "kargo-admin.yaml"), "get", "projects")
+		cmd.Env = append(os.Environ(), "KARGO_CONFIG=")
+		msg, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", msg)
+		require.Contains(t, string(msg), want)
+	}
+	require.NotEqual(t, api, api2)
+	l2.Stop(t)
+
 	// A second instance on the same data dir or port is refused clearly.
-	second := exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(kargolocal.FreePort(t)))
+	second := exec.Command(kargoBin, "local", "--data-dir", dataDir, "--bin-dir", binDir, "--port", fmt.Sprint(kargolocal.FreePort(t)),
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", kargolocal.FreePort(t)))
 	msg, err := second.CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(msg), dataDir)
-	other := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", binDir, "--port", fmt.Sprint(port))
+	other := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", binDir, "--port", fmt.Sprint(port),
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", kargolocal.FreePort(t)))
 	msg, err = other.CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(msg), fmt.Sprintf("port %d on 127.0.0.1 is in use", port))
@@ -139,24 +165,40 @@ spec: {freight: 404df86560cab5d515e7aa74653e665c1dc96e1c}
 
 // Without the Kubernetes binaries, kargo local says how to get them.
 func TestLocalWithoutBinaries(t *testing.T) {
-	cmd := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", t.TempDir(), "--port", fmt.Sprint(kargolocal.FreePort(t)))
+	cmd := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", t.TempDir(), "--port", fmt.Sprint(kargolocal.FreePort(t)),
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", kargolocal.FreePort(t)))
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "make kube-bins")
 }
 
-// A busy API address is refused at once, saying which flag changes it.
-func TestLocalAPIAddressInUse(t *testing.T) {
+// Every address kargo local listens on is checked before anything starts:
+// a busy one is refused at once, saying which flag changes it, rather than
+// after the control plane's start-up.
+func TestLocalAddressInUse(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer busy.Close()
-	cmd := exec.Command(kargoBin, "local", "--data-dir", t.TempDir(), "--bin-dir", binDir, "--port", fmt.Sprint(kargolocal.FreePort(t)),
-		"--api-addr", busy.Addr().String())
-	cmd.Env = append(os.Environ(), "KARGO_CONFIG="+filepath.Join(t.TempDir(), "cli.yaml"))
-	out, err := cmd.CombinedOutput()
-	require.Error(t, err)
-	// Only the listen failure names the flag; waiting out the readiness
-	// timeout would say "not ready after a minute" instead.
-	require.Contains(t, string(out), "--api-addr", "%s", out)
-	require.Contains(t, string(out), "address already in use", "%s", out)
+	addr := busy.Addr().String()
+	free := func() string { return fmt.Sprintf("127.0.0.1:%d", kargolocal.FreePort(t)) }
+	for _, tc := range []struct {
+		flag string
+		args []string
+	}{
+		{"--api-addr", []string{"--api-addr", addr}},
+		{"--webhook-addr", []string{"--api-addr", free(), "--webhook-addr", addr}},
+		{"--admission-addr", []string{"--api-addr", free(), "--admission-addr", addr}},
+		{"--demo-registry-addr", []string{"--api-addr", free(), "--demo", "--demo-registry-addr", addr}},
+		{"--demo-git-addr", []string{"--api-addr", free(), "--demo", "--demo-git-addr", addr}},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			cmd := exec.Command(kargoBin, append([]string{"local", "--data-dir", t.TempDir(), "--bin-dir", binDir, "--port", fmt.Sprint(kargolocal.FreePort(t))}, tc.args...)...)
+			cmd.Env = append(os.Environ(), "KARGO_CONFIG="+filepath.Join(t.TempDir(), "cli.yaml"))
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err)
+			require.Contains(t, string(out), "cannot listen on "+addr+", which is in use", "%s", out)
+			require.Contains(t, string(out), "choose another with "+tc.flag, "%s", out)
+			require.NotContains(t, string(out), "started etcd", "nothing started: %s", out)
+		})
+	}
 }

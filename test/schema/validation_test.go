@@ -138,7 +138,7 @@ metadata: {name: w7}
 spec:
   interval: 1s
   subscriptions: {images: [{repoURL: nginx}]}`,
-		want: []string{"interval must be at least 10s"},
+		want: []string{"interval must be a duration of at least 10s"},
 	}, {
 		name: "warehouse interval in words",
 		manifest: `
@@ -148,7 +148,7 @@ metadata: {name: w8}
 spec:
   interval: five minutes
   subscriptions: {images: [{repoURL: nginx}]}`,
-		want: []string{"spec.interval"},
+		want: []string{"spec.interval", "interval must be a duration of at least 10s, such as 30s, 5m or 1h"},
 	}, {
 		name: "freight whose name is not a fingerprint",
 		manifest: `
@@ -172,7 +172,7 @@ kind: Freight
 metadata: {name: ` + freightName + `}
 alias: Mortal Dragonfly
 images: [{repoURL: nginx, tag: 1.25.0}]`,
-		want: []string{"alias"},
+		want: []string{"alias must be lowercase letters, digits and '-'"},
 	}, {
 		name: "promotion policy without stage",
 		manifest: `

@@ -20,6 +20,7 @@
 //	origins_test.go     Stages that request several origins: origins not requested, forged origins, other projects
 //	repourl_test.go     spellings of another host, scheme or port that would get a credential Secret
 //	mayi_test.go        the API's "may I" answers: only ever about the caller, never remembered
+//	projects_test.go    whether a project exists, asked of the API server by someone without rights there
 package security
 
 import (

@@ -48,7 +48,7 @@ func newChecker(t *testing.T, dataDir string) *checker {
 		{"kargo get stages --project kargo-demo", func(s step) {
 			ok(s)
 			require.Regexp(t, `(?m)^test\s+[a-z]+-[a-z]+\s+`+argoHealth+`\s+Steady`, s.output, "the first Freight was auto-promoted into test, and Argo CD reports it Healthy")
-			require.Regexp(t, `(?m)^uat\s+NotApplicable`, s.output, "nothing in uat yet")
+			require.Regexp(t, `(?m)^uat\s+Unknown\s+NotApplicable`, s.output, "nothing in uat yet, and no health to report")
 		}},
 		{"kargo local demo publish 1.27.0", func(s step) {
 			ok(s)

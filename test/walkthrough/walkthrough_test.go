@@ -213,6 +213,15 @@ func TestWalkthrough(t *testing.T) {
 	out := kargoAsUser(t, "get", "freight", "--project", demo.Project)
 	require.Equal(t, 4, strings.Count(out, "\n"), "three Freight and the header after a restart:\n%s", out)
 	require.Contains(t, out, "hotfix")
+	// The banner says what the registry holds now, and suggests a tag
+	// not published yet; publishing one again is refused at once.
+	require.Contains(t, r.Output(), "tags 1.24.0, 1.25.0, 1.26.0, 1.27.0, 1.27.1)")
+	require.Contains(t, r.Output(), "Publish a new image tag with: kargo local demo publish 1.28.0\n")
+	again := exec.Command(filepath.Join(root, "bin", "kargo"), "local", "demo", "publish", "1.27.0")
+	again.Env = walkEnv
+	msg, err := again.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(msg), "nginx:1.27.0 is in the demo registry already")
 	r.Stop(t)
 
 	// make run ARGS=--reset: an empty installation again, with the demo.

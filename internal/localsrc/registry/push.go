@@ -129,3 +129,16 @@ func demoImage(repo, tag string) (*image, error) {
 	}
 	return &image{layer: layer.Bytes(), config: config, manifest: m}, nil
 }
+
+// Tags lists the tags of repo on the registry at host, over plain HTTP.
+func Tags(ctx context.Context, host, repo string) ([]string, error) {
+	r, err := name.NewRepository(host+"/"+repo, name.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repo, err)
+	}
+	tags, err := remote.List(r, remote.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", r, err)
+	}
+	return tags, nil
+}

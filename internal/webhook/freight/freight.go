@@ -115,6 +115,15 @@ func (m *Mutator) Handle(_ context.Context, req admission.Request) admission.Res
 	}
 	askedLabel := f.Labels[kargoapi.AliasLabelKey]
 	SyncAlias(f)
+	// Refused here, before the schema's checks, with one sentence: an
+	// invalid alias would otherwise be refused twice, as the alias and as
+	// the label it becomes, the label's refusal quoting a regular
+	// expression.
+	if f.Alias != "" {
+		if err := kargofreight.CheckAlias(f.Alias); err != nil {
+			return deny.Invalid(err.Error())
+		}
+	}
 	var warnings []string
 	old := &kargoapi.Freight{}
 	switch req.Operation {
