@@ -31,10 +31,7 @@ func Health(ctx context.Context, r client.Reader, st *kargoapi.Stage, defaultNam
 	if defaultNamespace == "" {
 		defaultNamespace = DefaultNamespace
 	}
-	var updates []kargoapi.ArgoCDAppUpdate
-	if st.Spec.PromotionMechanisms != nil {
-		updates = st.Spec.PromotionMechanisms.ArgoCDAppUpdates
-	}
+	updates := Updates(st)
 	h := kargoapi.Health{Status: kargoapi.HealthStateHealthy}
 	for _, a := range groupByApp(updates, defaultNamespace) {
 		state, msg := readAppHealth(ctx, r, st, a.key, a.sourceUpdates)

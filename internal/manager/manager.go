@@ -275,15 +275,15 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
+	argoUpdater := &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS}
 	var promoter promotion.Promoter = &promote.Promoter{
-		Git: gitCache, Credentials: creds, Client: mgr.GetClient(),
-		ArgoCD: &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS},
+		Git: gitCache, Credentials: creds, Client: mgr.GetClient(), ArgoCD: argoUpdater,
 	}
 	if err := (&promotion.Reconciler{
 		Client:       mgr.GetClient(),
 		Reader:       mgr.GetAPIReader(),
 		Promoter:     promoter,
-		Steps:        &engine.Engine{Steps: steps.New(steps.Deps{})},
+		Steps:        &engine.Engine{Steps: steps.New(steps.Deps{ArgoCD: argoUpdater})},
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,

@@ -4,13 +4,15 @@
 // (analysis).
 package verification
 
-import kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+import (
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
+)
 
 // Needed reports whether something other than the promotion itself decides
 // whether Freight is verified in st: the health of Argo CD Applications, or
 // checks in spec.verification. Without either, a successful promotion is
 // all the verification there is.
 func Needed(st *kargoapi.Stage) bool {
-	pm := st.Spec.PromotionMechanisms
-	return (pm != nil && len(pm.ArgoCDAppUpdates) > 0) || st.Spec.Verification != nil
+	return len(argocd.Updates(st)) > 0 || st.Spec.Verification != nil
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification/analysis"
 	"github.com/kargohq/kargo/internal/verification/httpcheck"
@@ -449,10 +450,7 @@ func (v *Verifier) markUnverified(ctx context.Context, st *kargoapi.Stage, vi *k
 	return nil
 }
 
-func hasApps(st *kargoapi.Stage) bool {
-	pm := st.Spec.PromotionMechanisms
-	return pm != nil && len(pm.ArgoCDAppUpdates) > 0
-}
+func hasApps(st *kargoapi.Stage) bool { return len(argocd.Updates(st)) > 0 }
 
 // recordHealth shows h in the Stage's status, on its current Freight and
 // its history entry, and as the Healthy condition.

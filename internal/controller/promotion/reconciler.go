@@ -248,11 +248,12 @@ func (r *Reconciler) runSteps(ctx context.Context, in inputs, save func() error)
 		}
 	}
 	sc := &engine.StepContext{
-		WorkDir:   filepath.Join(r.WorkDir, string(promo.UID)),
-		Project:   promo.Namespace,
-		Stage:     st.Name,
-		Promotion: promo,
-		Freight:   freights,
+		WorkDir:     filepath.Join(r.WorkDir, string(promo.UID)),
+		Project:     promo.Namespace,
+		Stage:       st.Name,
+		StageObject: st,
+		Promotion:   promo,
+		Freight:     freights,
 	}
 	out, err := r.Steps.Run(ctx, sc, engine.Process{Vars: promo.Spec.Vars, Steps: promo.Spec.Steps}, &promo.Status, save)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/availability"
 )
 
@@ -22,12 +23,9 @@ const StageAppIndex = "argocd.applications"
 // appsOfStage extracts StageAppIndex.
 func (r *Reconciler) appsOfStage(o client.Object) []string {
 	st := o.(*kargoapi.Stage)
-	pm := st.Spec.PromotionMechanisms
-	if pm == nil {
-		return nil
-	}
-	keys := make([]string, 0, len(pm.ArgoCDAppUpdates))
-	for _, u := range pm.ArgoCDAppUpdates {
+	updates := argocd.Updates(st)
+	keys := make([]string, 0, len(updates))
+	for _, u := range updates {
 		ns := u.AppNamespace
 		if ns == "" {
 			ns = r.ArgoCDNamespace

@@ -75,10 +75,13 @@ func (c Config) Decode(into any) error {
 type StepContext struct {
 	// WorkDir is the Promotion's work directory, shared by its steps;
 	// paths in configurations are relative to it.
-	WorkDir   string
-	Project   string
-	Stage     string
-	Promotion *kargoapi.Promotion
+	WorkDir string
+	Project string
+	Stage   string
+	// StageObject is the Stage promoted into, for the steps that act on
+	// its behalf (argocd-update checks that Applications opt in to it).
+	StageObject *kargoapi.Stage
+	Promotion   *kargoapi.Promotion
 	// Freight is the Freight being promoted, then the Stage's current
 	// Freight of other origins.
 	Freight []*kargoapi.Freight

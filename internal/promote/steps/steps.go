@@ -4,13 +4,17 @@
 package steps
 
 import (
+	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
 // Deps is what the steps act through beyond the work directory. The
 // steps that need a part which is nil fail with a message saying the
 // controller was started without it.
-type Deps struct{}
+type Deps struct {
+	// ArgoCD updates Applications (argocd-update).
+	ArgoCD *argocd.Updater
+}
 
 // New returns every built-in step.
 func New(d Deps) engine.Registry {
@@ -20,6 +24,7 @@ func New(d Deps) engine.Registry {
 		"yaml-update":         yamlUpdate{},
 		"kustomize-set-image": kustomizeSetImage{},
 		"compose-output":      composeOutput{},
+		argocd.StepName:       argocdUpdate{updater: d.ArgoCD},
 	}
 }
 
