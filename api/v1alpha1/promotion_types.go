@@ -49,10 +49,12 @@ type PromotionSpec struct {
 	// anything but the Stage's process is refused.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Steps: see Vars.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=200
 	Steps []PromotionStep `json:"steps,omitempty"`
 }
 

@@ -21,11 +21,13 @@ type PromotionTemplateSpec struct {
 	// take precedence over the Stage's spec.vars of the same name.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Steps run in order; each step's outputs are available to the steps
 	// after it as outputs.ALIAS.
 	//
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
 	Steps []PromotionStep `json:"steps"`
 }
 
@@ -35,6 +37,7 @@ type PromotionTemplateSpec struct {
 type ExpressionVariable struct {
 	// Name is how expressions refer to the variable: vars.NAME.
 	//
+	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_]*$')`,message="a variable's name is letters, digits and '_', not starting with a digit, so that expressions can write vars.NAME"
 	Name string `json:"name"`
 	// Value is the variable's value.
@@ -52,6 +55,7 @@ type PromotionStep struct {
 	// kustomize-set-image.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z][a-z0-9-]*$')`,message="uses names a step such as git-clone: lowercase letters, digits and '-', starting with a letter"
 	Uses string `json:"uses,omitempty"`
 	// Task names a PromotionTask (in the project) or ClusterPromotionTask
@@ -64,6 +68,7 @@ type PromotionStep struct {
 	// one is called step-N (N counting from 1).
 	//
 	// +optional
+	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_-]*$')`,message="as is an alias that later steps write as outputs.ALIAS: letters, digits, '_' and '-', not starting with a digit"
 	As string `json:"as,omitempty"`
 	// If is an expression that decides whether the step runs; without it a
@@ -84,6 +89,7 @@ type PromotionStep struct {
 	// Vars are variables of this step alone (and, for a task, its steps).
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Config is the step's configuration; each step documents its fields.
 	// Strings in it may hold expressions (${{ ... }}), evaluated just
@@ -171,11 +177,13 @@ type PromotionTaskSpec struct {
 	// Vars are the task's inputs and their defaults.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Steps run in place of the step that uses the task; they read each
 	// other's outputs as task.outputs.ALIAS.
 	//
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
 	Steps []PromotionStep `json:"steps"`
 }
 

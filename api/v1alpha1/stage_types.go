@@ -68,6 +68,7 @@ type StageSpec struct {
 	// process, read as vars.NAME.
 	//
 	// +optional
+	// +kubebuilder:validation:MaxItems=50
 	Vars []ExpressionVariable `json:"vars,omitempty"`
 	// Verification is run after each promotion, once the Stage is healthy;
 	// Freight is verified in the Stage only when every check passes.
