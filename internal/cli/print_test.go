@@ -292,8 +292,8 @@ func TestTablesWithSeveralOrigins(t *testing.T) {
 		},
 	}
 	require.Equal(t, ""+
-		"NAME   CURRENT FREIGHT                         HEALTH   PHASE    AGE\n"+
-		"test   api=brave-eagle,web=calm-fox,config=-   Unknown  Steady   60m\n",
+		"NAME   CURRENT FREIGHT                         HEALTH    PHASE    AGE\n"+
+		"test   api=brave-eagle,web=calm-fox,config=-   Unknown   Steady   60m\n",
 		string(render(t, stageType, asListed(t, stageType, []client.Object{st}), "", false)))
 
 	fr := func(name, alias, from string) client.Object {
