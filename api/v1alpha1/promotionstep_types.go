@@ -68,8 +68,8 @@ type PromotionStep struct {
 	// one is called step-N (N counting from 1).
 	//
 	// +optional
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_-]*$')`,message="as is an alias that later steps write as outputs.ALIAS: letters, digits, '_' and '-', not starting with a digit"
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-zA-Z_][a-zA-Z0-9_-]*(::[a-zA-Z_][a-zA-Z0-9_-]*)?$')`,message="as is an alias that later steps write as outputs.ALIAS: letters, digits, '_' and '-', not starting with a digit"
 	As string `json:"as,omitempty"`
 	// If is an expression that decides whether the step runs; without it a
 	// step runs when every step before it succeeded (or continued on

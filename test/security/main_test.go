@@ -21,6 +21,7 @@
 //	repourl_test.go     spellings of another host, scheme or port that would get a credential Secret
 //	mayi_test.go        the API's "may I" answers: only ever about the caller, never remembered
 //	projects_test.go    whether a project exists, asked of the API server by someone without rights there
+//	steps_test.go       promotion steps: only who may promote changes them (Stage or PromotionTask); a Promotion runs its Stage's
 package security
 
 import (

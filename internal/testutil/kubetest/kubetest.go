@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -303,6 +304,54 @@ func (e *Env) Bind(t testing.TB, namespace, user, kind, role string) {
 	}
 	if err := e.Admin.Create(context.Background(), binding); err != nil {
 		t.Fatalf("bind %s %s to %s in %s: %v", kind, role, user, namespace, err)
+	}
+	e.awaitBinding(t, namespace, user, kind, role)
+}
+
+// awaitBinding waits until the API server's authorizer lets user do what
+// the first rule of role grants in namespace: RBAC reads bindings from a
+// cache, so a request made right after the binding was created may still
+// be refused.
+func (e *Env) awaitBinding(t testing.TB, namespace, user, kind, role string) {
+	t.Helper()
+	ctx := context.Background()
+	var rules []rbacv1.PolicyRule
+	if kind == "ClusterRole" {
+		r := &rbacv1.ClusterRole{}
+		if err := e.Admin.Get(ctx, client.ObjectKey{Name: role}, r); err != nil {
+			t.Fatalf("get ClusterRole %s: %v", role, err)
+		}
+		rules = r.Rules
+	} else {
+		r := &rbacv1.Role{}
+		if err := e.Admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: role}, r); err != nil {
+			t.Fatalf("get Role %s/%s: %v", namespace, role, err)
+		}
+		rules = r.Rules
+	}
+	var attrs *authorizationv1.ResourceAttributes
+	for _, rule := range rules {
+		if len(rule.APIGroups) > 0 && len(rule.Resources) > 0 && len(rule.Verbs) > 0 && len(rule.ResourceNames) == 0 {
+			attrs = &authorizationv1.ResourceAttributes{Namespace: namespace, Group: rule.APIGroups[0], Resource: rule.Resources[0], Verb: rule.Verbs[0]}
+			break
+		}
+	}
+	if attrs == nil {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs}}
+		if err := e.Admin.Create(ctx, review); err != nil {
+			t.Fatalf("ask whether %s's binding to %s took effect: %v", user, role, err)
+		}
+		if review.Status.Allowed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's binding to %s %s in %s did not take effect within 30 s", user, kind, role, namespace)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

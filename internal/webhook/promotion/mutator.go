@@ -28,7 +28,9 @@ type Mutator struct {
 	Decode admission.Decoder
 }
 
-// Handle fills in the Promotion.
+// Handle fills in the Promotion. It edits the request's own JSON, so that
+// fields the request left out stay out (the schema then says what is
+// missing).
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("")
@@ -37,26 +39,48 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	if err := m.Decode.Decode(req, p); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	if p.Annotations == nil {
-		p.Annotations = map[string]string{}
+	var doc map[string]any
+	if err := json.Unmarshal(req.Object.Raw, &doc); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
 	}
-	p.Annotations[kargoapi.PromotionCreatedByAnnotationKey] = req.UserInfo.Username
-	p.Spec.Vars, p.Spec.Steps = nil, nil
-	st := &kargoapi.Stage{}
-	switch err := m.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: p.Spec.Stage}, st); {
-	case apierrors.IsNotFound(err):
-		// The validating webhook refuses it, after checking the right to
-		// promote (which must come first).
-	case err != nil:
-		return deny.Error(fmt.Errorf("get Stage %s: %w", p.Spec.Stage, err))
-	default:
-		proc, err := engine.ProcessOf(ctx, m.Reader, st)
-		if err != nil {
-			return deny.Invalid(fmt.Sprintf("Stage %s's promotionTemplate: %v", st.Name, err))
+	meta, _ := doc["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		doc["metadata"] = meta
+	}
+	annotations, _ := meta["annotations"].(map[string]any)
+	if annotations == nil {
+		annotations = map[string]any{}
+		meta["annotations"] = annotations
+	}
+	annotations[kargoapi.PromotionCreatedByAnnotationKey] = req.UserInfo.Username
+	spec, _ := doc["spec"].(map[string]any)
+	if spec != nil {
+		delete(spec, "vars")
+		delete(spec, "steps")
+	}
+	if spec != nil && p.Spec.Stage != "" {
+		st := &kargoapi.Stage{}
+		switch err := m.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: p.Spec.Stage}, st); {
+		case apierrors.IsNotFound(err):
+			// The validating webhook refuses it, after checking the right
+			// to promote (which must come first).
+		case err != nil:
+			return deny.Error(fmt.Errorf("get Stage %s: %w", p.Spec.Stage, err))
+		default:
+			proc, err := engine.ProcessOf(ctx, m.Reader, st)
+			if err != nil {
+				return deny.Invalid(fmt.Sprintf("Stage %s's promotionTemplate: %v", st.Name, err))
+			}
+			if len(proc.Vars) > 0 {
+				spec["vars"] = proc.Vars
+			}
+			if len(proc.Steps) > 0 {
+				spec["steps"] = proc.Steps
+			}
 		}
-		p.Spec.Vars, p.Spec.Steps = proc.Vars, proc.Steps
 	}
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(doc)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
