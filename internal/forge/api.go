@@ -149,6 +149,9 @@ type api struct {
 	base string
 	// creds are nil for anonymous requests.
 	creds *credentials.Credentials
+	// noToken says that a Secret matched but holds no password or token
+	// (an SSH key only), for messages.
+	noToken bool
 }
 
 // do sends method path?query (path below base) with body as JSON, and
@@ -224,6 +227,9 @@ func (a *api) do(ctx context.Context, op, method, path string, query url.Values,
 func (a *api) refusal(op string, resp *http.Response, raw []byte) error {
 	e := &Error{Op: op, Provider: a.provider, Status: resp.StatusCode, Message: message(raw)}
 	who := "anonymous requests (no git credential Secret of project " + a.namespace + " matches " + a.repo.display() + ")"
+	if a.noToken {
+		who = "anonymous requests (project " + a.namespace + "'s git credential Secret for " + a.repo.display() + " holds no password or token, which the API needs)"
+	}
 	if a.creds != nil {
 		who = "the credentials (" + a.creds.String() + ") of project " + a.namespace + "'s git credential Secret for " + a.repo.display()
 	}
@@ -248,6 +254,21 @@ func message(raw []byte) string {
 		Errors  []struct {
 			Message string `json:"message"`
 		} `json:"errors"`
+	}
+	// Gitea answers a merge that conflicts with the output of git merge.
+	var gitOutput struct {
+		StdOut string `json:"StdOut"`
+	}
+	if json.Unmarshal(raw, &gitOutput) == nil && gitOutput.StdOut != "" {
+		var conflicts []string
+		for _, line := range strings.Split(gitOutput.StdOut, "\n") {
+			if strings.HasPrefix(line, "CONFLICT") {
+				conflicts = append(conflicts, line)
+			}
+		}
+		if len(conflicts) > 0 {
+			return strings.Join(conflicts, "; ")
+		}
 	}
 	if json.Unmarshal(raw, &body) == nil && body.Message != "" {
 		msg := body.Message

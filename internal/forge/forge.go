@@ -254,6 +254,9 @@ func (f *Forges) Client(ctx context.Context, repo Repository) (Client, error) {
 		repo:      ref,
 		namespace: repo.Namespace,
 	}
+	if creds != nil && creds.Password == "" {
+		a.noToken = true
+	}
 	if creds != nil && creds.Password != "" {
 		if ref.web.Scheme != "https" && !isLoopback(ref.web.Hostname()) {
 			return nil, fmt.Errorf("send the credentials of %s to %s: credentials are never sent over plain http://; use https://", creds, ref.display())

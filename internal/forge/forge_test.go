@@ -129,6 +129,10 @@ func TestErrorKinds(t *testing.T) {
 	// GitHub's validation errors carry the reason in errors[].message.
 	require.Equal(t, "Validation Failed (A pull request already exists for octocat:new-topic.)",
 		message([]byte(`{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for octocat:new-topic."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`)))
+	// Gitea answers a conflicting merge with git's output.
+	require.Equal(t, "CONFLICT (content): Merge conflict in app.yaml",
+		message([]byte(`{"Style":"merge","StdOut":"Auto-merging app.yaml\nCONFLICT (content): Merge conflict in app.yaml\nAutomatic merge failed; fix conflicts and then commit the result.\n","StdErr":"","Err":{}}`)))
+	require.Equal(t, "Does not have enough approvals", message([]byte(`{"message":"Does not have enough approvals","url":"http://127.0.0.1:3000/api/swagger"}`)))
 	require.ErrorIs(t, &NotMergeableError{Number: 1}, ErrNotMergeable)
 }
 

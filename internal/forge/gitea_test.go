@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -44,8 +45,9 @@ func gitSecret(name, repoURL string, pattern bool, username, password string) *c
 // The pull-request client against a real Gitea: what a promotion that opens
 // a pull request, waits for it and merges it sees.
 func TestGitea(t *testing.T) {
+	t0 := time.Now()
 	g := gitea.Start(t)
-	t.Logf("Gitea answered its API %s after it started", g.StartUp)
+	t.Logf("Gitea answered its API %s after it started; with its admin and token, it was ready after %s", g.StartUp, time.Since(t0))
 	host := strings.TrimPrefix(g.URL, "http://")
 	reviewer := g.CreateUser(t, "reviewer")
 	// The admin's token for every repository of the admin, by a pattern
@@ -56,7 +58,9 @@ func TestGitea(t *testing.T) {
 		gitSecret("wrong", g.RepoURL(gitea.AdminUser, "wrong-token"), false, gitea.AdminUser, strings.Repeat("0", 40)),
 		gitSecret("reviewer", g.RepoURL(gitea.AdminUser, "read-only"), false, reviewer.Name, reviewer.Token),
 	}
-	kube := fake.NewClientBuilder().WithObjects(secrets[0], secrets[1], secrets[2]).Build()
+	sshOnly := gitSecret("ssh-only", g.RepoURL(gitea.AdminUser, "ssh-only"), false, "", "")
+	sshOnly.Data[credentials.SSHPrivateKeyKey] = []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+	kube := fake.NewClientBuilder().WithObjects(secrets[0], secrets[1], secrets[2], sshOnly).Build()
 	forges := &forge.Forges{
 		Credentials: credentials.KubernetesStore{Client: kube},
 		Egress:      egress.New(egress.Options{Allow: egress.MustParseRules(host)}),
@@ -198,6 +202,8 @@ func TestGitea(t *testing.T) {
 		base := g.Commit(t, "conflict", "main", "main", map[string]string{"app.yaml": "image: nginx:1.23.0\n"}, "someone else")
 		_, err = c.MergePullRequest(ctx, pr.Number, forge.MergeOptions{})
 		require.ErrorIs(t, err, forge.ErrNotMergeable)
+		require.ErrorContains(t, err, "cannot be merged: ")
+		require.Regexp(t, "does not find it mergeable|CONFLICT \\(content\\): Merge conflict in app.yaml", err.Error())
 		t.Logf("refusal: %v", err)
 		require.Equal(t, base, g.BranchHead(t, "conflict", "main"))
 		require.False(t, g.PullRequest(t, "conflict", pr.Number).Merged)
@@ -230,15 +236,20 @@ func TestGitea(t *testing.T) {
 	})
 
 	t.Run("a wrong token is a 401 that names the Secret's user", func(t *testing.T) {
-		g.CreateRepo(t, "wrong-token")
-		c, err := forges.Client(ctx, forge.Repository{Namespace: project, URL: g.RepoURL(gitea.AdminUser, "wrong-token")})
-		require.NoError(t, err)
-		_, _, err = c.OpenPullRequest(ctx, open)
+		c := repo(t, "wrong-token", "")
+		_, _, err := c.OpenPullRequest(ctx, open)
 		require.ErrorIs(t, err, sourceerr.ErrUnauthorized)
 		require.ErrorContains(t, err, "Gitea answered 401 Unauthorized")
 		require.ErrorContains(t, err, "it refused the credentials (user "+gitea.AdminUser+") of project kargo-demo's git credential Secret for "+g.URL+"/"+gitea.AdminUser+"/wrong-token: check the Secret's password or token")
 		require.NotContains(t, err.Error(), strings.Repeat("0", 40))
 		require.Empty(t, g.PullRequests(t, "wrong-token", "all"))
+	})
+
+	t.Run("a Secret with an SSH key only gives the API nothing, and is said so", func(t *testing.T) {
+		c := repo(t, "ssh-only", forge.Gitea)
+		_, _, err := c.OpenPullRequest(ctx, open)
+		require.ErrorContains(t, err, "project kargo-demo's git credential Secret for "+g.URL+"/"+gitea.AdminUser+"/ssh-only holds no password or token, which the API needs")
+		require.Empty(t, g.PullRequests(t, "ssh-only", "all"))
 	})
 
 	t.Run("no matching Secret is an anonymous request, refused and said so", func(t *testing.T) {
