@@ -93,7 +93,7 @@ func forgeForges(t *testing.T, addrs ...string) *forge.Forges {
 	t.Helper()
 	policy := egress.New(egress.Options{})
 	if len(addrs) > 0 {
-		policy.Allow(egress.MustParseRules(strings.Join(addrs, ","))...)
+		policy.Allow(egress.MustParseRules(addrs...)...)
 	}
 	t.Cleanup(func() { _ = policy.Close() })
 	reader := env.As(t, controllers.ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")

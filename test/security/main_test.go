@@ -17,6 +17,7 @@
 //	local_test.go       kargo local: etcd, the admin API on a public address
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
+//	forge_test.go       pull requests: forge APIs on refused addresses, tokens sent to other hosts
 package security
 
 import (
