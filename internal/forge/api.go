@@ -91,6 +91,16 @@ func (r repoRef) repoPath() string {
 	return "/repos/" + url.PathEscape(r.owner) + "/" + url.PathEscape(r.name)
 }
 
+// escapeBranch escapes a branch name for a URL path, keeping its slashes,
+// which both forges take as part of the name.
+func escapeBranch(b string) string {
+	parts := strings.Split(b, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
 // Error is a forge's refusal of a request: a status of 400 or more.
 type Error struct {
 	// Op says what kargo was doing.

@@ -32,6 +32,9 @@
 //
 // OpenPullRequest first looks for an open pull request from the same head
 // branch to the same base branch and reuses it, so that a promotion that is
-// run again after a restart never opens a second one. MergePullRequest of
-// a pull request that is already merged returns it as merged.
+// run again after a restart never opens a second one. When there is none,
+// a merged one whose head was the commit the head branch points at now is
+// returned as it is: the promotion opened it and someone merged it before
+// the promotion recorded it. MergePullRequest of a pull request that is
+// already merged returns it as merged.
 package forge

@@ -108,7 +108,9 @@ type Client interface {
 	Provider() Provider
 	// OpenPullRequest opens a pull request from opts.Head to opts.Base,
 	// or returns the open one from the same head to the same base, with
-	// opts.Labels added; created says which.
+	// opts.Labels added; created says which. When none is open, a merged
+	// one whose head was the commit opts.Head points at now is returned
+	// (State StateMerged) rather than a second one opened.
 	OpenPullRequest(ctx context.Context, opts OpenOptions) (pr PullRequest, created bool, err error)
 	// GetPullRequest reads pull request number.
 	GetPullRequest(ctx context.Context, number int64) (PullRequest, error)

@@ -73,6 +73,15 @@ func (c *giteaClient) OpenPullRequest(ctx context.Context, opts OpenOptions) (Pu
 	if err != nil {
 		return PullRequest{}, false, err
 	}
+	if !found {
+		merged, ok, err := c.findMerged(ctx, op, opts.Head, opts.Base)
+		if err != nil {
+			return PullRequest{}, false, err
+		}
+		if ok {
+			return merged.toPullRequest(), false, nil
+		}
+	}
 	created := false
 	if !found {
 		var p giteaPR
@@ -126,6 +135,32 @@ func (c *giteaClient) findOpen(ctx context.Context, op, head, base string) (gite
 			return giteaPR{}, false, nil
 		}
 	}
+}
+
+// findMerged returns the merged pull request from head to base whose head
+// was the commit head points at now: one a promotion opened and someone
+// merged before the promotion could record it, which opening again must
+// not repeat.
+func (c *giteaClient) findMerged(ctx context.Context, op, head, base string) (giteaPR, bool, error) {
+	var branch struct {
+		Commit struct {
+			ID string `json:"id"`
+		} `json:"commit"`
+	}
+	if _, err := c.api.do(ctx, op, http.MethodGet, c.api.repo.repoPath()+"/branches/"+escapeBranch(head), nil, nil, &branch); err != nil {
+		return giteaPR{}, false, err
+	}
+	var prs []giteaPR
+	q := url.Values{"state": {"closed"}, "base_branch": {base}, "sort": {"recentupdate"}, "limit": {"50"}}
+	if _, err := c.api.do(ctx, op, http.MethodGet, c.api.repo.repoPath()+"/pulls", q, nil, &prs); err != nil {
+		return giteaPR{}, false, err
+	}
+	for _, p := range prs {
+		if p.Merged && p.Head.Ref == head && p.Base.Ref == base && p.Head.RepoID == p.Base.RepoID && p.Head.SHA == branch.Commit.ID {
+			return p, true, nil
+		}
+	}
+	return giteaPR{}, false, nil
 }
 
 // addLabels puts labels (names) on pull request number, creating the

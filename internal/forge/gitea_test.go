@@ -131,6 +131,27 @@ func TestGitea(t *testing.T) {
 		require.Nil(t, now.Mergeable)
 	})
 
+	t.Run("a pull request merged before the promotion recorded it is not opened again", func(t *testing.T) {
+		c := repo(t, "merged-early", forge.Gitea)
+		pr, _, err := c.OpenPullRequest(ctx, open)
+		require.NoError(t, err)
+		g.Merge(t, "merged-early", pr.Number, "squash")
+		again, created, err := c.OpenPullRequest(ctx, open)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, pr.Number, again.Number)
+		require.Equal(t, forge.StateMerged, again.State)
+		require.Equal(t, g.BranchHead(t, "merged-early", "main"), again.MergeCommitSHA)
+		require.Len(t, g.PullRequests(t, "merged-early", "all"), 1)
+
+		// New work on the head branch is a new pull request.
+		g.Commit(t, "merged-early", "kargo/promotion", "kargo/promotion", map[string]string{"app.yaml": "image: nginx:1.26.0\n"}, "promote nginx:1.26.0")
+		next, created, err := c.OpenPullRequest(ctx, open)
+		require.NoError(t, err)
+		require.True(t, created)
+		require.NotEqual(t, pr.Number, next.Number)
+	})
+
 	t.Run("closed without merge is closed, cannot be merged, and is not reused", func(t *testing.T) {
 		c := repo(t, "wait-closed", forge.Gitea)
 		pr, _, err := c.OpenPullRequest(ctx, open)

@@ -76,6 +76,15 @@ func (c *githubClient) OpenPullRequest(ctx context.Context, opts OpenOptions) (P
 	if err != nil {
 		return PullRequest{}, false, err
 	}
+	if !found {
+		merged, ok, err := c.findMerged(ctx, op, opts.Head, opts.Base)
+		if err != nil {
+			return PullRequest{}, false, err
+		}
+		if ok {
+			return merged.toPullRequest(), false, nil
+		}
+	}
 	created := false
 	if !found {
 		var p githubPR
@@ -122,6 +131,30 @@ func (c *githubClient) findOpen(ctx context.Context, op, head, base string) (git
 	want := c.api.repo.owner + "/" + c.api.repo.name
 	for _, p := range prs {
 		if p.Head.Ref == head && p.Base.Ref == base && p.State == "open" && p.Head.Repo != nil && strings.EqualFold(p.Head.Repo.FullName, want) {
+			return p, true, nil
+		}
+	}
+	return githubPR{}, false, nil
+}
+
+// findMerged returns the merged pull request from head to base whose head
+// was the commit head points at now (see giteaClient.findMerged).
+func (c *githubClient) findMerged(ctx context.Context, op, head, base string) (githubPR, bool, error) {
+	var branch struct {
+		Commit struct {
+			SHA string `json:"sha"`
+		} `json:"commit"`
+	}
+	if _, err := c.api.do(ctx, op, http.MethodGet, c.api.repo.repoPath()+"/branches/"+escapeBranch(head), nil, nil, &branch); err != nil {
+		return githubPR{}, false, err
+	}
+	var prs []githubPR
+	q := url.Values{"state": {"closed"}, "head": {c.api.repo.owner + ":" + head}, "base": {base}, "sort": {"updated"}, "direction": {"desc"}, "per_page": {"30"}}
+	if _, err := c.api.do(ctx, op, http.MethodGet, c.api.repo.repoPath()+"/pulls", q, nil, &prs); err != nil {
+		return githubPR{}, false, err
+	}
+	for _, p := range prs {
+		if p.MergedAt != nil && p.Head.Ref == head && p.Base.Ref == base && p.Head.SHA == branch.Commit.SHA {
 			return p, true, nil
 		}
 	}
