@@ -34,8 +34,11 @@ ARGOCD_BINS = hack/argocd-bins.sh
 # Argo Rollouts' controller, which runs Stages' AnalysisRuns in the tests,
 # built from source the same way (Go 1.27) and cached outside the work tree.
 ROLLOUTS_BINS = hack/rollouts-bins.sh
+# Gitea, the forge the pull-request tests run against, built from source the
+# same way and cached outside the work tree.
+GITEA_BINS = hack/gitea-bins.sh
 
-.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins ui-deps ui ui-api run test lint bench clean
+.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins gitea-bins ui-deps ui ui-api run test lint bench clean
 
 all: build
 
@@ -77,6 +80,9 @@ argocd-bins: ## Build (or find cached) Argo CD, kustomize and helm; prints their
 rollouts-bins: ## Build (or find cached) Argo Rollouts' controller; prints its directory.
 	@$(ROLLOUTS_BINS)
 
+gitea-bins: ## Build (or find cached) Gitea, the tests' forge; prints its directory.
+	@$(GITEA_BINS)
+
 ui-deps: ## Install Chromium and ui/'s npm packages when missing or stale.
 	@hack/install-ui-deps.sh
 
@@ -105,11 +111,12 @@ lint: ui-deps ## go vet, gofmt, goimports, import groups and dead code; ESLint (
 
 test: ui-deps ## Run every test; integration tests use a real kube-apiserver, end-to-end tests Chromium.
 	cd ui && npm test
-	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); rollouts=$$($(ROLLOUTS_BINS)); \
+	@bins=$$($(KUBE_BINS)); argocd=$$($(ARGOCD_BINS)); rollouts=$$($(ROLLOUTS_BINS)); gitea=$$($(GITEA_BINS)); \
 	echo "Integration tests run against a real $$("$$bins/kube-apiserver" --version) and etcd $$("$$bins/etcd" --version | sed -n 's/^etcd Version: //p') from $$bins"; \
 	echo "Argo CD tests run against a real Argo CD $$("$$argocd/argocd" version --client --short | sed "s/^argocd: //; s/+.*//") (application-controller, repo-server) from $$argocd"; \
 	echo "Analysis tests run against a real Argo Rollouts $$("$$rollouts/rollouts-controller" --version) from $$rollouts"; \
-	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" ROLLOUTS_BINS="$$rollouts" $(GO) test -count=1 ./... ; \
+	echo "Pull-request tests run against a real $$("$$gitea/gitea" --version | cut -d' ' -f1-3) from $$gitea"; \
+	KUBEBUILDER_ASSETS="$$bins" ARGOCD_BINS="$$argocd" ROLLOUTS_BINS="$$rollouts" KARGO_GITEA_BINS="$$gitea" $(GO) test -count=1 ./... ; \
 	cd api && $(GO) test -count=1 ./...
 
 image: ## Build kargo's container image into bin/image/kargo.tar (OCI archive); prints its digest.
