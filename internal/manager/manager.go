@@ -39,6 +39,7 @@ import (
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/egress"
+	"github.com/kargohq/kargo/internal/forge"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/githubapp"
@@ -280,10 +281,13 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Git: gitCache, Credentials: creds, Client: mgr.GetClient(), ArgoCD: argoUpdater,
 	}
 	if err := (&promotion.Reconciler{
-		Client:       mgr.GetClient(),
-		Reader:       mgr.GetAPIReader(),
-		Promoter:     promoter,
-		Steps:        &engine.Engine{Steps: steps.New(steps.Deps{ArgoCD: argoUpdater})},
+		Client:   mgr.GetClient(),
+		Reader:   mgr.GetAPIReader(),
+		Promoter: promoter,
+		Steps: &engine.Engine{Steps: steps.New(steps.Deps{
+			ArgoCD: argoUpdater,
+			Forges: &forge.Forges{Credentials: creds, Egress: policy},
+		})},
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,

@@ -5,6 +5,7 @@ package steps
 
 import (
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/forge"
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
@@ -14,6 +15,9 @@ import (
 type Deps struct {
 	// ArgoCD updates Applications (argocd-update).
 	ArgoCD *argocd.Updater
+	// Forges open, read and merge pull requests (git-open-pr,
+	// git-wait-for-pr, git-merge-pr).
+	Forges *forge.Forges
 }
 
 // New returns every built-in step.
@@ -25,6 +29,9 @@ func New(d Deps) engine.Registry {
 		"kustomize-set-image": kustomizeSetImage{},
 		"compose-output":      composeOutput{},
 		argocd.StepName:       argocdUpdate{updater: d.ArgoCD},
+		"git-open-pr":         openPR{forges: d.Forges},
+		"git-wait-for-pr":     waitForPR{forges: d.Forges},
+		"git-merge-pr":        mergePR{forges: d.Forges},
 	}
 }
 
