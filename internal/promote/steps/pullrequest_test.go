@@ -3,8 +3,8 @@ package steps
 import (
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
