@@ -48,6 +48,10 @@ type Checkout struct {
 	// remote a new branch without history or files (an orphan), which a
 	// later push creates.
 	Create bool
+	// Sparse, when set, are the directories (relative to the repository's
+	// root) whose files alone are written; commits keep the others as
+	// they are.
+	Sparse []string
 }
 
 // WorkTree is a work tree that Checkout made: a repository in Dir/.git
@@ -126,6 +130,10 @@ func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req C
 	if !filepath.IsAbs(co.Dir) {
 		return wt, fmt.Errorf("%w: directory %q is not absolute", ErrInvalidRequest, co.Dir)
 	}
+	sparse, err := sparsePatterns(co.Sparse)
+	if err != nil {
+		return wt, err
+	}
 	switch {
 	case co.Commit != "":
 		sha := strings.ToLower(co.Commit)
@@ -173,7 +181,7 @@ func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req C
 	if err := prepareDir(co.Dir); err != nil {
 		return wt, err
 	}
-	if err := c.initWorkTree(ctx, e, wt, req); err != nil {
+	if err := c.initWorkTree(ctx, e, wt, req, sparse); err != nil {
 		return wt, fmt.Errorf("make work tree %s: %w", co.Dir, err)
 	}
 	return wt, nil
@@ -210,7 +218,7 @@ func isWorkTree(dir string) bool {
 }
 
 // initWorkTree makes the repository of wt and checks its files out.
-func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest) error {
+func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest, sparse string) error {
 	gitDir := filepath.Join(wt.Dir, ".git")
 	// No template: no sample hooks, nothing of the host's.
 	if _, err := c.output(ctx, wt.Dir, nil, "init", "--quiet", "--template=", "--", wt.Dir); err != nil {
@@ -233,6 +241,15 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 	}
 	if req.AuthorEmail != "" {
 		settings = append(settings, [2]string{"user.email", req.AuthorEmail})
+	}
+	if sparse != "" {
+		if err := os.MkdirAll(filepath.Join(gitDir, "info"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(gitDir, "info", "sparse-checkout"), []byte(sparse), 0o644); err != nil {
+			return err
+		}
+		settings = append(settings, [2]string{"core.sparseCheckout", "true"})
 	}
 	for _, kv := range settings {
 		if _, err := c.inWorkTree(ctx, wt.Dir, nil, "config", kv[0], kv[1]); err != nil {
@@ -260,6 +277,27 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 		}
 	}
 	return nil
+}
+
+// sparsePatterns turns the directories of a sparse checkout into the
+// patterns of info/sparse-checkout, refusing what is not a plain
+// repository-relative directory.
+func sparsePatterns(dirs []string) (string, error) {
+	var b strings.Builder
+	for _, d := range dirs {
+		clean := strings.Trim(filepath.ToSlash(d), "/")
+		bad := clean == "" || clean == "." || strings.ContainsAny(clean, "*?[]!#\\\n\r\x00")
+		for _, part := range strings.Split(clean, "/") {
+			if part == ".." || part == "." || part == "" {
+				bad = true
+			}
+		}
+		if bad {
+			return "", fmt.Errorf("%w: sparse directory %q: name a directory relative to the repository's root, without patterns", ErrInvalidRequest, d)
+		}
+		b.WriteString("/" + clean + "/\n")
+	}
+	return b.String(), nil
 }
 
 // baseRef is the commit a work tree was checked out at.

@@ -4,13 +4,30 @@
 package steps
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
 // Deps is what the steps act through beyond the work directory. The
 // steps that need a part which is nil fail with a message saying the
 // controller was started without it.
-type Deps struct{}
+type Deps struct {
+	// Git makes, commits and pushes the work trees of the git steps,
+	// through the controller's shared mirrors, outbound address policy
+	// and branch locks.
+	Git *git.Cache
+	// Credentials are the projects' credential Secrets: the git steps
+	// read and push with the Promotion's project's, never the
+	// controller's.
+	Credentials credentials.Store
+	// Client reads Stages and Warehouses, for git-push's rules: two
+	// Stages never write one branch, and a Stage never writes a branch
+	// its Freight comes from.
+	Client client.Reader
+}
 
 // New returns every built-in step.
 func New(d Deps) engine.Registry {
@@ -20,6 +37,10 @@ func New(d Deps) engine.Registry {
 		"yaml-update":         yamlUpdate{},
 		"kustomize-set-image": kustomizeSetImage{},
 		"compose-output":      composeOutput{},
+		"git-clone":           gitClone{d},
+		"git-clear":           gitClear{},
+		"git-commit":          gitCommit{d},
+		"git-push":            gitPush{d},
 	}
 }
 
