@@ -326,3 +326,38 @@ func TestCommitURL(t *testing.T) {
 		require.Equal(t, tc.want, commitURL(tc.repo, tc.provider, sha), tc.repo)
 	}
 }
+
+// The work directory rebuilt after a restart can differ from the one that
+// was pushed (here the branch it was cloned from moved): the push is still
+// found by the Promotion's trailer and not made again.
+func TestGitPushAfterRestartFindsItsCommitByTrailer(t *testing.T) {
+	f := newGitFixture(t)
+	sc := f.stepContext(t, "p1")
+	proc := engine.Process{Steps: []kargoapi.PromotionStep{
+		step(t, "git-clone", "", `{"repoURL": "`+f.repo+`", "checkout": [{"branch": "main", "path": "./out"}]}`),
+		step(t, "yaml-update", "", `{"path": "./out/base/app.yaml", "updates": [{"key": "image", "value": "nginx:1.27.0"}]}`),
+		step(t, "git-commit", "", `{"path": "./out"}`),
+		step(t, "git-push", "push", `{"path": "./out", "targetBranch": "stages/test"}`),
+	}}
+	e := &engine.Engine{Steps: New(f.deps)}
+	status := &kargoapi.PromotionStatus{}
+	var saved *kargoapi.PromotionStatus
+	_, err := e.Run(context.Background(), sc, proc, status, func() error {
+		if status.CurrentStep == 4 {
+			return errors.New("controller killed")
+		}
+		saved = status.DeepCopy()
+		return nil
+	})
+	require.Error(t, err)
+	pushed := f.srv.BranchHead(t, "app", "stages/test")
+	f.srv.Commit(t, "app", "main", map[string]string{"README": "later\n"}, "main moves on")
+
+	sc.WorkDir = filepath.Join(t.TempDir(), "work")
+	outcome, err := e.Run(context.Background(), sc, proc, saved, func() error { return nil })
+	require.NoError(t, err)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
+	require.Equal(t, 1, f.srv.Counts("app").Pushes, "no second push")
+	require.Equal(t, pushed, f.srv.BranchHead(t, "app", "stages/test"))
+	require.Equal(t, pushed, outputs(t, saved)["push"]["commit"])
+}
