@@ -64,10 +64,20 @@ func (c *Cache) RecentCommits(ctx context.Context, req BranchRequest) ([]Trailed
 	if tip == "" {
 		return nil, nil
 	}
-	out, err := c.output(ctx, e.dir, nil, "log", "-n", strconv.Itoa(idempotencyDepth),
-		"--format=%H%x1f%(trailers:only,unfold,separator=%x1f)%x1e", tip, "--")
+	commits, err := c.trailedCommits(ctx, e.dir, tip)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list commits: %w", op, err)
+	}
+	return commits, nil
+}
+
+// trailedCommits returns the last idempotencyDepth commits of tip in the
+// repository at dir, newest first, with their trailers.
+func (c *Cache) trailedCommits(ctx context.Context, dir, tip string) ([]TrailedCommit, error) {
+	out, err := c.output(ctx, dir, nil, "--git-dir="+dir, "log", "-n", strconv.Itoa(idempotencyDepth),
+		"--format=%H%x1f%(trailers:only,unfold,separator=%x1f)%x1e", tip, "--")
+	if err != nil {
+		return nil, err
 	}
 	var commits []TrailedCommit
 	for _, rec := range bytes.Split(out, []byte{0x1e}) {

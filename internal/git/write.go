@@ -317,7 +317,7 @@ func (w *write) attempt(ctx context.Context, since uint64) (res CommitResult, co
 			return res, "", fmt.Errorf("%s: %w", w.op, err)
 		}
 	}
-	conflict, err = c.push(ctx, e, commit, req.WriteBranch)
+	conflict, err = c.push(ctx, e, e.dir, commit, req.WriteBranch, false)
 	if err != nil || conflict != "" {
 		return res, conflict, err
 	}
@@ -506,10 +506,16 @@ func (c *Cache) findTrailer(ctx context.Context, dir, head string, trailer [2]st
 // commit, whose content was read or written by the one before, skips even
 // the local check.
 func (c *Cache) hydrate(ctx context.Context, e *entry, tree string) error {
+	return c.hydrateFrom(ctx, e, e.dir, tree)
+}
+
+// hydrateFrom is hydrate for a tree of the repository at src, which
+// borrows the mirror's objects (a work tree of Checkout).
+func (c *Cache) hydrateFrom(ctx context.Context, e *entry, src, tree string) error {
 	if e.write.isHydrated(tree) {
 		return nil
 	}
-	missing, err := c.missingObjects(ctx, e.dir, tree)
+	missing, err := c.missingObjects(ctx, src, tree)
 	if err != nil {
 		return fmt.Errorf("list file contents of %s: %w", e.remote.url, err)
 	}
@@ -535,7 +541,7 @@ func (c *Cache) hydrate(ctx context.Context, e *entry, tree string) error {
 		if err != nil {
 			return networkError(fctx, "fetch file contents of", e.remote, stderr, err)
 		}
-		still, err := c.missingObjects(ctx, e.dir, tree)
+		still, err := c.missingObjects(ctx, src, tree)
 		if err != nil {
 			return fmt.Errorf("list file contents of %s: %w", e.remote.url, err)
 		}
@@ -549,7 +555,7 @@ func (c *Cache) hydrate(ctx context.Context, e *entry, tree string) error {
 
 // missingObjects lists the objects of tree that the mirror lacks.
 func (c *Cache) missingObjects(ctx context.Context, dir, tree string) ([]string, error) {
-	out, err := c.output(ctx, dir, nil, "rev-list", "--objects", "--no-object-names", "--missing=print", tree)
+	out, err := c.output(ctx, dir, nil, "--git-dir="+dir, "rev-list", "--objects", "--no-object-names", "--missing=print", tree)
 	if err != nil {
 		return nil, err
 	}
@@ -600,10 +606,12 @@ func (c *Cache) commitTree(ctx context.Context, dir, tree, parent, message, name
 	return strings.TrimSpace(stdout.String()), nil
 }
 
-// push pushes commit to branch as a fast-forward. conflict is git's reason
-// when the push was rejected because the branch moved since the mirror's
-// fetch; other failures are errors.
-func (c *Cache) push(ctx context.Context, e *entry, commit, branch string) (conflict string, err error) {
+// push pushes commit, an object of the repository at gitDir (the mirror,
+// or a work tree's that borrows its objects), to branch as a fast-forward,
+// or, with force, whatever the branch holds. conflict is git's reason when
+// the push was rejected because the branch moved since the mirror's fetch;
+// other failures are errors.
+func (c *Cache) push(ctx context.Context, e *entry, gitDir, commit, branch string, force bool) (conflict string, err error) {
 	cfg := c.networkConfig(e.remote, e.skipTLSVerify)
 	cfg["remote.origin.url"] = e.remote.url
 	pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
@@ -618,8 +626,12 @@ func (c *Cache) push(ctx context.Context, e *entry, commit, branch string) (conf
 	// all. A commit's pack is a few changed files, so deltas would save
 	// little.
 	cfg["pack.window"] = "0"
-	stderr, runErr := c.runNet(pctx, e.remote, cfg, gitRun{dir: e.dir, stdout: &stdout,
-		args: []string{"push", "--porcelain", "--no-thin", "--no-verify", "origin", commit + ":" + ref}})
+	refspec := commit + ":" + ref
+	if force {
+		refspec = "+" + refspec
+	}
+	stderr, runErr := c.runNet(pctx, e.remote, cfg, gitRun{dir: gitDir, stdout: &stdout,
+		args: []string{"--git-dir=" + gitDir, "push", "--porcelain", "--no-thin", "--no-verify", "origin", refspec}})
 	flag, summary, found := pushStatus(stdout.String(), ref)
 	switch {
 	case found && flag != '!':
@@ -672,10 +684,21 @@ func isRace(summary string) bool {
 // history of 100,000 commits added 100 ms to every later fetch, discovery's
 // included.
 func (c *Cache) recordPush(ctx context.Context, e *entry, branch, old, commit, parent, tree string) {
+	var exclude []string
+	if commit != parent {
+		exclude = []string{parent}
+	}
+	c.recordPushFrom(ctx, e, e.dir, branch, old, commit, exclude, tree, commit != parent)
+}
+
+// recordPushFrom is recordPush for a commit of the repository at src,
+// which borrows the mirror's objects: the objects of commit that the
+// commits of exclude lack are packed into the mirror when pack is set.
+func (c *Cache) recordPushFrom(ctx context.Context, e *entry, src, branch, old, commit string, exclude []string, tree string, pack bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if commit != parent {
-		if err := c.packAsPromised(ctx, e.dir, commit, parent); err != nil {
+	if pack {
+		if err := c.packAsPromised(ctx, src, e.dir, commit, exclude); err != nil {
 			logr.FromContextOrDiscard(ctx).Error(err, "pack pushed objects; the mirror's branch is left for the next fetch", "repoURL", e.remote.url)
 			return
 		}
@@ -700,13 +723,17 @@ func (c *Cache) recordPush(ctx context.Context, e *entry, branch, old, commit, p
 	c.publish(e, snap, false)
 }
 
-// packAsPromised writes the objects of commit that its parent lacks into a
-// new pack of dir, marked as a promisor pack. The caller holds the mirror's
-// lock.
-func (c *Cache) packAsPromised(ctx context.Context, dir, commit, parent string) error {
+// packAsPromised writes the objects of commit, read in the repository at
+// src, that the commits of exclude lack into a new pack of the mirror at
+// dir, marked as a promisor pack. The caller holds the mirror's lock.
+func (c *Cache) packAsPromised(ctx context.Context, src, dir, commit string, exclude []string) error {
 	packDir := filepath.Join(dir, "objects", "pack")
-	out, err := c.output(ctx, dir, strings.NewReader(commit+"\n^"+parent+"\n"),
-		"-c", "pack.window=0", "pack-objects", "--revs", "--quiet", filepath.Join(packDir, "pack"))
+	revs := commit + "\n"
+	for _, x := range exclude {
+		revs += "^" + x + "\n"
+	}
+	out, err := c.output(ctx, src, strings.NewReader(revs),
+		"--git-dir="+src, "-c", "pack.window=0", "pack-objects", "--revs", "--quiet", filepath.Join(packDir, "pack"))
 	if err != nil {
 		return err
 	}
@@ -786,16 +813,24 @@ func (req *CommitRequest) prepare() (commitMessage, error) {
 			trailers = append(trailers, req.IdempotencyTrailer)
 		}
 	}
-	for _, t := range trailers {
-		if !trailerKey.MatchString(t[0]) {
-			return m, fmt.Errorf("trailer key %q: use letters, digits and dashes", t[0])
-		}
-		if t[1] == "" || strings.TrimSpace(t[1]) != t[1] || strings.ContainsAny(t[1], "\n\r\x00\x1e\x1f") {
-			return m, fmt.Errorf("trailer %s: the value %q must be one line without surrounding spaces", t[0], t[1])
-		}
+	if err := checkTrailers(trailers); err != nil {
+		return m, err
 	}
 	m.trailers = trailers
 	return m, nil
+}
+
+// checkTrailers refuses trailers that git would not read back as written.
+func checkTrailers(trailers [][2]string) error {
+	for _, t := range trailers {
+		if !trailerKey.MatchString(t[0]) {
+			return fmt.Errorf("trailer key %q: use letters, digits and dashes", t[0])
+		}
+		if t[1] == "" || strings.TrimSpace(t[1]) != t[1] || strings.ContainsAny(t[1], "\n\r\x00\x1e\x1f") {
+			return fmt.Errorf("trailer %s: the value %q must be one line without surrounding spaces", t[0], t[1])
+		}
+	}
+	return nil
 }
 
 // checkBranchName applies git's rules for branch names (git

@@ -285,8 +285,11 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Reader:   mgr.GetAPIReader(),
 		Promoter: promoter,
 		Steps: &engine.Engine{Steps: steps.New(steps.Deps{
-			ArgoCD: argoUpdater,
-			Forges: &forge.Forges{Credentials: creds, Egress: policy},
+			Git:         gitCache,
+			Credentials: creds,
+			Client:      mgr.GetClient(),
+			ArgoCD:      argoUpdater,
+			Forges:      &forge.Forges{Credentials: creds, Egress: policy},
 		})},
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),

@@ -12,26 +12,26 @@ import (
 	"path"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
-	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/promote/claim"
 	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/yamledit"
 )
 
-// Trailers kargo writes on promotion commits.
+// Trailers kargo writes on promotion commits (package claim names them
+// for every path that commits).
 const (
-	TrailerFreight      = "Kargo-Freight"
-	TrailerFreightAlias = "Kargo-Freight-Alias"
-	TrailerStage        = "Kargo-Stage"
-	TrailerPromotion    = "Kargo-Promotion"
+	TrailerFreight      = claim.TrailerFreight
+	TrailerFreightAlias = claim.TrailerFreightAlias
+	TrailerStage        = claim.TrailerStage
+	TrailerPromotion    = claim.TrailerPromotion
 )
 
 // Committer commits and pushes edits to a repository, and reads back the
@@ -102,9 +102,8 @@ func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.
 	heads := map[string]string{}
 	for i, u := range pm.GitRepoUpdates {
 		repo, write := string(u.RepoURL), string(u.WriteBranch)
-		if watched[branchKey(repo, write)] {
-			return out, fmt.Errorf("gitRepoUpdates[%d] writes to branch %s of %s, which this Stage's Freight comes from: the Stage would promote its own commits in a loop; write to a Stage-specific branch such as stages/%s: %w",
-				i, write, repo, st.Name, sourceerr.ErrInvalid)
+		if watched[claim.BranchKey(repo, write)] {
+			return out, claim.LoopError(st, fmt.Sprintf("gitRepoUpdates[%d]", i), repo, write)
 		}
 		creds, err := p.creds(ctx, st.Namespace, repo)
 		if err != nil {
@@ -193,18 +192,9 @@ func (p *Promoter) Landing(ctx context.Context, st *kargoapi.Stage, uid types.UI
 	return l, nil
 }
 
-// trailers are the trailers of a promotion commit. Freight without an
-// alias (removing one is allowed) gets no alias trailer: a trailer cannot be
-// empty.
+// trailers are the trailers of a promotion commit.
 func trailers(st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) [][2]string {
-	t := [][2]string{{TrailerFreight, f.Name}}
-	if f.Alias != "" {
-		t = append(t, [2]string{TrailerFreightAlias, f.Alias})
-	}
-	return append(t,
-		[2]string{TrailerStage, st.Namespace + "/" + st.Name},
-		[2]string{TrailerPromotion, string(promo.UID)},
-	)
+	return claim.Trailers(st.Namespace, st.Name, f, promo.UID)
 }
 
 // readRef is where an update's content comes from: readBranch; else the
@@ -223,110 +213,19 @@ func readRef(u kargoapi.GitRepoUpdate, f *kargoapi.Freight) string {
 }
 
 // watchedBranches returns the repository branches the Stage's Freight comes
-// from: its own repos subscriptions, or those of its Warehouses (the one it
-// subscribes to, or every one it requests Freight from).
+// from (claim.Watched).
 func (p *Promoter) watchedBranches(ctx context.Context, st *kargoapi.Stage) (map[string]bool, error) {
-	var git []kargoapi.GitSubscription
-	var warehouses []string
-	subs := st.Spec.Subscriptions
-	switch {
-	case subs != nil && subs.Repos != nil:
-		git = subs.Repos.Git
-	case subs != nil && subs.Warehouse != "":
-		warehouses = []string{subs.Warehouse}
-	}
-	for _, o := range availability.Origins(st) {
-		if o.Kind == kargoapi.FreightOriginWarehouse {
-			warehouses = append(warehouses, o.Name)
-		}
-	}
-	for _, name := range warehouses {
-		if p.Client == nil {
-			break
-		}
-		wh := &kargoapi.Warehouse{}
-		if err := p.Client.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: name}, wh); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return nil, fmt.Errorf("get Warehouse %s: %w", name, err)
-		}
-		git = append(git, wh.Spec.Subscriptions.Git...)
-	}
-	out := map[string]bool{}
-	for _, g := range git {
-		if g.Branch != "" {
-			out[branchKey(string(g.RepoURL), string(g.Branch))] = true
-		}
-	}
-	return out, nil
+	return claim.Watched(ctx, p.Client, st)
 }
 
-func branchKey(repo, branch string) string { return repourl.Key(repo) + "#" + branch }
-
-// claimedElsewhere refuses to write a branch that another Stage, created
-// before st, writes too. The admission webhook refuses such a Stage, but
-// two requests can race past it, and Stages from before the rule may share
-// a branch: of two writers, only the first keeps writing, so that a Stage
-// made later can never take over a branch. The refusal names the oldest
-// writer (the one that keeps writing), and only when it is in st's
-// project.
+// claimedElsewhere refuses to write a branch of st's gitRepoUpdates that
+// another Stage, created before st, writes too (claim.Check).
 func (p *Promoter) claimedElsewhere(ctx context.Context, st *kargoapi.Stage) error {
-	if p.Client == nil {
-		return nil
+	branches := make([]claim.Branch, len(st.Spec.PromotionMechanisms.GitRepoUpdates))
+	for i, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
+		branches[i] = claim.Branch{RepoURL: string(u.RepoURL), Branch: string(u.WriteBranch)}
 	}
-	stages := &kargoapi.StageList{}
-	if err := p.Client.List(ctx, stages); err != nil {
-		return fmt.Errorf("list Stages: %w", err)
-	}
-	var oldest *kargoapi.Stage
-	var branch kargoapi.GitRepoUpdate
-	for i := range stages.Items {
-		other := &stages.Items[i]
-		if other.UID == st.UID || !createdBefore(other, st) || other.Spec.PromotionMechanisms == nil {
-			continue
-		}
-		if oldest != nil && !createdBefore(other, oldest) {
-			continue
-		}
-		if u, ok := sharedBranch(st, other); ok {
-			oldest, branch = other, u
-		}
-	}
-	if oldest == nil {
-		return nil
-	}
-	holder := "a Stage of another project"
-	if oldest.Namespace == st.Namespace {
-		holder = "Stage " + oldest.Name
-	}
-	return fmt.Errorf("%s writes branch %s of %s too, and was created first; two Stages never write one branch, so write Stage %s to a branch of its own, such as stages/%s: %w",
-		holder, branch.WriteBranch, branch.RepoURL, st.Name, st.Name, sourceerr.ErrInvalid)
-}
-
-// sharedBranch returns the gitRepoUpdate of st that writes a branch other
-// writes too.
-func sharedBranch(st, other *kargoapi.Stage) (kargoapi.GitRepoUpdate, bool) {
-	for _, theirs := range other.Spec.PromotionMechanisms.GitRepoUpdates {
-		for _, u := range st.Spec.PromotionMechanisms.GitRepoUpdates {
-			if u.WriteBranch == theirs.WriteBranch && repourl.Same(string(u.RepoURL), string(theirs.RepoURL)) {
-				return u, true
-			}
-		}
-	}
-	return kargoapi.GitRepoUpdate{}, false
-}
-
-// createdBefore orders Stages by creation, then by namespace and name, so
-// that of two Stages exactly one comes first.
-func createdBefore(a, b *kargoapi.Stage) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
-	}
-	return a.Name < b.Name
+	return claim.Check(ctx, p.Client, st, branches...)
 }
 
 func (p *Promoter) creds(ctx context.Context, ns, repo string) (*credentials.Credentials, error) {

@@ -94,7 +94,9 @@ type StepContext struct {
 // Path resolves a path of a configuration inside the work directory, with
 // every symlink along it resolved: a path that leaves the work directory,
 // by ".." or through a symlink a repository holds (to /etc, say), is
-// refused.
+// refused. So is a path into a .git directory: the git steps keep their
+// repositories there, and git runs commands that a repository's
+// configuration names, so no step may write one.
 func (sc *StepContext) Path(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("a path is empty: %w", sourceerr.ErrInvalid)
@@ -103,7 +105,19 @@ func (sc *StepContext) Path(p string) (string, error) {
 	if errors.Is(err, git.ErrUnsafePath) {
 		return "", fmt.Errorf("path %q leaves the promotion's work directory: %w: %w", p, err, sourceerr.ErrInvalid)
 	}
-	return resolved, err
+	if err != nil {
+		return "", err
+	}
+	if root, rerr := filepath.EvalSymlinks(sc.WorkDir); rerr == nil {
+		if rel, rerr := filepath.Rel(root, resolved); rerr == nil {
+			for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
+				if strings.EqualFold(part, ".git") {
+					return "", fmt.Errorf("path %q is inside a .git directory, which only the git steps may change: %w", p, sourceerr.ErrInvalid)
+				}
+			}
+		}
+	}
+	return resolved, nil
 }
 
 // Registry maps step names (uses) to steps.

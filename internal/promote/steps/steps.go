@@ -4,8 +4,12 @@
 package steps
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/credentials"
 	"github.com/kargohq/kargo/internal/forge"
+	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
@@ -18,6 +22,18 @@ type Deps struct {
 	// Forges open, read and merge pull requests (git-open-pr,
 	// git-wait-for-pr, git-merge-pr).
 	Forges *forge.Forges
+	// Git makes, commits and pushes the work trees of the git steps,
+	// through the controller's shared mirrors, outbound address policy
+	// and branch locks.
+	Git *git.Cache
+	// Credentials are the projects' credential Secrets: the git steps
+	// read and push with the Promotion's project's, never the
+	// controller's.
+	Credentials credentials.Store
+	// Client reads Stages and Warehouses, for git-push's rules: two
+	// Stages never write one branch, and a Stage never writes a branch
+	// its Freight comes from.
+	Client client.Reader
 }
 
 // New returns every built-in step.
@@ -32,6 +48,10 @@ func New(d Deps) engine.Registry {
 		"git-open-pr":         openPR{forges: d.Forges},
 		"git-wait-for-pr":     waitForPR{forges: d.Forges},
 		"git-merge-pr":        mergePR{forges: d.Forges},
+		"git-clone":           gitClone{d},
+		"git-clear":           gitClear{},
+		"git-commit":          gitCommit{d},
+		"git-push":            gitPush{d},
 	}
 }
 
