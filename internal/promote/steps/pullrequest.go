@@ -182,13 +182,6 @@ func (s mergePR) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Con
 		Output: map[string]any{"commit": pr.MergeCommitSHA, "pr": prOutput(pr)}}, nil
 }
 
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
-
 func firstOf(s ...string) string {
 	for _, x := range s {
 		if x != "" {
