@@ -170,20 +170,24 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		if m.Webhooks, err = webhook.Setup(ctx, mgr, *opts.Webhooks); err != nil {
 			return nil, err
 		}
-		// A replica takes traffic once its webhooks serve: they fail
-		// closed, so a replica that cannot answer them must not be sent
-		// any.
-		ready := m.Webhooks.Ready()
-		if err := mgr.AddReadyzCheck("webhooks", func(*http.Request) error {
-			select {
-			case <-ready:
-				return nil
-			default:
-				return errors.New("admission webhooks not serving yet")
-			}
-		}); err != nil {
+		// A replica takes traffic once its webhooks serve with a
+		// certificate: they fail closed, so a replica that cannot answer
+		// them must not be sent any.
+		if err := mgr.AddReadyzCheck("webhooks", m.Webhooks.Check); err != nil {
 			return nil, fmt.Errorf("add readiness check: %w", err)
 		}
+	}
+	// The webhooks and every reconciler read the informer cache: a
+	// replica answers from it only once it has synced.
+	if err := mgr.AddReadyzCheck("caches", func(r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced yet")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
 	}
 	return m, nil
 }

@@ -101,6 +101,9 @@ func RefreshTime(token string, now time.Time) time.Time {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	wh := &kargoapi.Warehouse{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: req.Name})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wh.DeletionTimestamp.IsZero() {
