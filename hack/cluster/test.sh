@@ -49,7 +49,8 @@ image=localhost/kargo:test
 # The binary as make test builds it (kargolocal.Build: the default flags), so
 # that its build cache serves this one: `make image`'s reproducible static
 # build (-trimpath, CGO_ENABLED=0) would compile every package again.
-go build -o "$work/kargo" ./cmd/kargo   # also the CLI the test runs
+# (-ldflags changes only the link: the compiled packages are the same.)
+go build -ldflags "-s -w" -o "$work/kargo" ./cmd/kargo   # also the CLI the test runs
 say "kargo built"
 KARGO_BINARY=$work/kargo KARGO_IMAGE=$image hack/image/build.sh "$CLUSTER_IMAGES" > /dev/null
 rm -f "$CLUSTER_IMAGES"/kargo{,.digest,.packages}

@@ -21,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -43,6 +44,7 @@ import (
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/verification"
 	"github.com/kargohq/kargo/internal/verification/analysis"
 	"github.com/kargohq/kargo/internal/verification/httpcheck"
@@ -108,6 +110,16 @@ type Options struct {
 	// GCKeepPromotions is how many finished Promotions garbage collection
 	// keeps per Stage; gc.DefaultKeepPromotions when zero.
 	GCKeepPromotions int
+	// ShardName and ShardSelector make this controller set one of several,
+	// owning the Projects the label selector selects (internal/shard);
+	// both empty make it the installation's default set, which owns the
+	// projects no named set has claimed. A named set elects its leader
+	// with a Lease of its own.
+	ShardName, ShardSelector string
+	// InProcessSet lets this manager run beside another one in the same
+	// process (tests of several controller sets): controller-runtime
+	// otherwise refuses a second controller of the same name.
+	InProcessSet bool
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -130,6 +142,10 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	if err != nil {
 		return nil, err
 	}
+	leaseID := "kargo-controller.kargo.akuity.io"
+	if opts.ShardName != "" {
+		leaseID = "kargo-controller-" + opts.ShardName + ".kargo.akuity.io"
+	}
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		// client-go's default of 5 requests a second (kargo local's
@@ -149,12 +165,13 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
-		LeaderElectionID:        "kargo-controller.kargo.akuity.io",
+		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// The process ends when the manager stops, so the Lease can be
 		// given up at once: a rolling update hands over without waiting
 		// for it to expire.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    ctrlconfig.Controller{SkipNameValidation: &opts.InProcessSet},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
@@ -231,6 +248,10 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}),
 		Credentials: creds,
 	}
+	owned, err := shard.New(opts.ShardName, opts.ShardSelector, mgr.GetClient())
+	if err != nil {
+		return err
+	}
 	if err := stage.IndexFields(context.Background(), mgr); err != nil {
 		return fmt.Errorf("index fields: %w", err)
 	}
@@ -238,6 +259,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(),
 		Poller: &warehouse.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
+		Shard:  owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
@@ -270,6 +292,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Recorder:        stageEvents,
 		Verifier:        verifier,
 		ArgoCDNamespace: argoNS,
+		Shard:           owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
@@ -282,6 +305,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		},
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
+		Shard:        owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Promotion controller: %w", err)
 	}
@@ -295,6 +319,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		if err := mgr.Add(&gc.Collector{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kargo-gc"), Policy: policy, Interval: opts.GCInterval,
+			Shard: owned,
 		}); err != nil {
 			return fmt.Errorf("add garbage collection: %w", err)
 		}
@@ -302,6 +327,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	if err := (&project.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kargo-project-controller"),
+		Shard:    owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Project controller: %w", err)
 	}
@@ -324,7 +350,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		srv := &http.Server{
 			Addr:              opts.WebhookReceiverAddr,
-			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets},
+			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets, Shard: owned},
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		if err := mgr.Add(&httpServer{srv: srv}); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification"
 )
@@ -84,6 +85,8 @@ type Reconciler struct {
 	HistoryLimit int
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. A Promotion is reconciled when
@@ -101,6 +104,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
 		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.orphanedClaim)).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.PromotionList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
 		Complete(r)
 }
@@ -153,6 +158,9 @@ func claims(ref *kargoapi.PromotionReference, p *kargoapi.Promotion) bool {
 // Reconcile advances one Promotion, or, for one that no longer exists,
 // releases the claims Stages still hold for it.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	if owned, err := r.Shard.Owns(ctx, req.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
+	}
 	promo := &kargoapi.Promotion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, promo); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -27,6 +27,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/warehouse"
 	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/verification"
 )
 
@@ -56,6 +57,8 @@ type Reconciler struct {
 	// ArgoCDNamespace is where Applications live when an update names no
 	// namespace.
 	ArgoCDNamespace string
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. Where the cluster serves Argo
@@ -78,6 +81,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfFreight)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
 		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.StageList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: warehouse.RetryRateLimiter()}).
 		Complete(r)
 }
@@ -93,6 +98,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if !st.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if owned, err := r.Shard.Owns(ctx, st.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
 	}
 	before := st.DeepCopy()
 	defer func() {

@@ -25,6 +25,7 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/discovery"
 	"github.com/kargohq/kargo/internal/freight"
+	"github.com/kargohq/kargo/internal/shard"
 )
 
 // RefreshAnnotationKey forces an immediate discovery when its value changes.
@@ -64,6 +65,8 @@ type Reconciler struct {
 	// Poller discovers artifacts and produces Freight; Stages with their
 	// own repository subscriptions use the same one.
 	Poller *Poller
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. Warehouses are reconciled when
@@ -74,6 +77,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.WarehouseList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: RetryRateLimiter()}).
 		Complete(r)
 }
@@ -108,6 +113,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if !wh.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if owned, err := r.Shard.Owns(ctx, wh.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
 	}
 	before := wh.DeepCopy()
 	defer func() {
