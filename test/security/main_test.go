@@ -17,6 +17,7 @@
 //	local_test.go       kargo local: etcd, the admin API on a public address
 //	creds_test.go       git over SSH (policy, host keys, keys to other hosts), webhook receivers
 //	identity_test.go    single sign-on claims, API tokens and grants worth more than their maker
+//	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
 package security
 
 import (
