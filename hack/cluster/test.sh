@@ -52,7 +52,9 @@ image=localhost/kargo:test
 # (-ldflags changes only the link: the compiled packages are the same.)
 go build -ldflags "-s -w" -o "$work/kargo" ./cmd/kargo   # also the CLI the test runs
 say "kargo built"
-KARGO_BINARY=$work/kargo KARGO_IMAGE=$image hack/image/build.sh "$CLUSTER_IMAGES" > /dev/null
+# gzip level 1: the archive is imported once, on this machine (level 9, make
+# image's, costs about a minute of one core for the same layers)
+KARGO_BINARY=$work/kargo KARGO_IMAGE=$image KARGO_IMAGE_GZIP_LEVEL=1 hack/image/build.sh "$CLUSTER_IMAGES" > /dev/null
 rm -f "$CLUSTER_IMAGES"/kargo{,.digest,.packages}
 mkdir -p "$work/pause"
 CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$work/pause/pause" ./hack/cluster/pause

@@ -115,7 +115,7 @@ fi
 cp "$app/usr/local/bin/kargo" "$out/kargo"
 digest=$(go -C "$repo" run ./hack/image/ociarchive --name "$name" --out "$out/kargo.tar" \
   --layer "$base" --layer "$app" --owner home/kargo=65532:65532 \
-  --user 65532:65532 --entrypoint /usr/local/bin/kargo \
+  --user 65532:65532 --entrypoint /usr/local/bin/kargo --gzip-level "${KARGO_IMAGE_GZIP_LEVEL:-9}" \
   --env PATH=/usr/local/bin:/usr/bin:/bin --env HOME=/home/kargo \
   --label org.opencontainers.image.title=kargo --label "org.opencontainers.image.version=$version" \
   --label org.opencontainers.image.source=https://github.com/kargohq/kargo)
