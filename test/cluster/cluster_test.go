@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -274,6 +275,13 @@ func TestInstalledKargo(t *testing.T) {
 	e.browse(api, first)
 	t.Logf("the installed UI in Chromium: %s", time.Since(start).Round(100*time.Millisecond))
 
+	// 3c. The metrics the chart's Services expose: the leader's discovery
+	//     of the seed Warehouse and the Freight it made, the API server's
+	//     requests by route (some replica served the CLI and the browser).
+	e.requireMetric(ctx, "kargo-controller", `kargo_discovery_duration_seconds_count{kind="Warehouse",name="`+demo.Warehouse+`",project="`+demo.Project+`"}`)
+	e.requireMetric(ctx, "kargo-controller", `kargo_freight_created_total{kind="Warehouse",name="`+demo.Warehouse+`",project="`+demo.Project+`"}`)
+	e.requireMetric(ctx, "kargo-api", `kargo_api_request_duration_seconds_count{code="200",method="GET",route="/api/v1/projects/{project}/{kind}"}`)
+
 	// 4. Kill the leader while a promotion's push is in flight: the other
 	//    replica takes over, and the branch gets exactly one commit.
 	// stages/uat does not exist yet: the promotion starts it from main.
@@ -363,6 +371,39 @@ func TestInstalledKargo(t *testing.T) {
 	e.helm("uninstall", release, "--wait", "--timeout", "3m")
 	t.Logf("helm uninstall --wait: %s", time.Since(start).Round(100*time.Millisecond))
 	e.requireNothingLeft(ctx)
+}
+
+// requireMetric waits until a pod of the app (its app.kubernetes.io/name)
+// reports series, a metric with its labels as Prometheus prints them, with
+// a value above zero on its metrics port.
+func (e *env) requireMetric(ctx context.Context, app, series string) {
+	e.t.Helper()
+	eventually(e.t, time.Minute, series+" from "+app, func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := e.c.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/name": app}); err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, p := range pods.Items {
+			if p.Status.PodIP == "" {
+				continue
+			}
+			resp, err := http.Get("http://" + net.JoinHostPort(p.Status.PodIP, "8080") + "/metrics")
+			if err != nil {
+				seen = append(seen, err.Error())
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, series+" "); ok && v != "0" {
+					return true, ""
+				}
+			}
+			seen = append(seen, fmt.Sprintf("%s: %d bytes without it", p.Name, len(body)))
+		}
+		return false, strings.Join(seen, "; ")
+	})
 }
 
 // requireReplicas waits until a Deployment has n ready replicas.
