@@ -55,6 +55,15 @@ type ProjectStatus struct {
 	//
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Shard names the controller set (its --shard-name) that reconciles the
+	// project's objects, in an installation with several sets, each owning
+	// the Projects its --shard-selector selects. The first set whose
+	// selector matches claims the project here; it gives the claim up when
+	// its selector stops matching. Empty: the set without a shard name
+	// reconciles the project, if one runs.
+	//
+	// +optional
+	Shard string `json:"shard,omitempty"`
 }
 
 // ProjectList is a list of Projects.

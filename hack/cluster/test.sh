@@ -7,6 +7,7 @@
 #   2. kargo's image (hack/image/build.sh) and the pod sandbox image
 #   3. the cluster (up.sh) in a private network namespace
 #   4. test/cluster, run inside that namespace: helm install of charts/kargo,
+#      the installed UI in Chromium,
 #      the seed pipeline, the CLI, the leader killed mid-promotion, helm
 #      upgrade under traffic, helm uninstall leaving nothing behind
 #   5. down.sh, whatever happened
@@ -32,6 +33,8 @@ fi
 
 bins=$(hack/cluster-bins.sh)
 say "binaries in $bins"
+hack/install-ui-deps.sh > /dev/null   # Chromium and playwright-core, for the browser step
+say "Chromium and the UI's packages"
 work=$(mktemp -d /tmp/kargo-cluster.XXXXXX)
 export CLUSTER_DIR=$work/cluster CLUSTER_BIN=$bins CLUSTER_IMAGES=$work/images
 mkdir -p "$CLUSTER_DIR" "$CLUSTER_IMAGES"
@@ -43,15 +46,23 @@ cleanup() {
 trap cleanup EXIT
 
 image=localhost/kargo:test
-KARGO_IMAGE=$image hack/image/build.sh "$CLUSTER_IMAGES" > /dev/null
-mv "$CLUSTER_IMAGES/kargo" "$work/kargo"   # the CLI the test runs: the image's own binary
-rm -f "$CLUSTER_IMAGES"/kargo.{digest,packages}
+# The binary as make test builds it (kargolocal.Build: the default flags), so
+# that its build cache serves this one: `make image`'s reproducible static
+# build (-trimpath, CGO_ENABLED=0) would compile every package again.
+# (-ldflags changes only the link: the compiled packages are the same.)
+go build -ldflags "-s -w" -o "$work/kargo" ./cmd/kargo   # also the CLI the test runs
+say "kargo built"
+# gzip level 1: the archive is imported once, on this machine (level 9, make
+# image's, costs about a minute of one core for the same layers)
+KARGO_BINARY=$work/kargo KARGO_IMAGE=$image KARGO_IMAGE_GZIP_LEVEL=1 hack/image/build.sh "$CLUSTER_IMAGES" > /dev/null
+rm -f "$CLUSTER_IMAGES"/kargo{,.digest,.packages}
 mkdir -p "$work/pause"
 CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$work/pause/pause" ./hack/cluster/pause
 go run ./hack/image/ociarchive --name localhost/pause:ci --out "$CLUSTER_IMAGES/pause.tar" \
   --layer "$work/pause" --entrypoint /pause --user 65535:65535 > /dev/null
 say "images built"
 go test -tags cluster -c -o "$work/cluster.test" ./test/cluster
+say "test built"
 
 hack/cluster/up.sh
 say "cluster up"

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/kargohq/kargo/internal/server"
 	"github.com/kargohq/kargo/internal/sso"
@@ -14,7 +20,7 @@ import (
 )
 
 func newAPICommand() *cobra.Command {
-	var addr, certFile, keyFile string
+	var addr, certFile, keyFile, metricsAddr string
 	var plainHTTP bool
 	var oidc sso.Config
 	var logs logFlags
@@ -52,7 +58,24 @@ itself.`,
 			if err != nil {
 				return err
 			}
-			return srv.Start(cmd.Context())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			metricsDone := make(chan error, 1)
+			if metricsAddr != "0" {
+				go func() {
+					err := serveMetrics(ctx, metricsAddr)
+					if err != nil {
+						cancel() // the API server stops too: a replica without its metrics is a mistake to notice
+					}
+					metricsDone <- err
+				}()
+			}
+			err = srv.Start(ctx)
+			cancel()
+			if metricsAddr != "0" {
+				err = errors.Join(err, <-metricsDone)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -60,7 +83,31 @@ itself.`,
 	f.StringVar(&certFile, "tls-cert-file", "", "PEM certificate to serve HTTPS with")
 	f.StringVar(&keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&plainHTTP, "plain-http", false, "serve plain HTTP, for use behind a proxy that terminates TLS")
+	f.StringVar(&metricsAddr, "metrics-addr", ":8080", `address of the Prometheus metrics endpoint (plain HTTP, /metrics); "0" turns it off`)
 	bindOIDCFlags(f, &oidc)
 	logs.register(f)
 	return cmd
+}
+
+// serveMetrics serves the Prometheus metrics of the process (controller-
+// runtime's registry, where kargo's metrics are) at addr/metrics until ctx
+// ends.
+func serveMetrics(ctx context.Context, addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for metrics: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	case err := <-errc:
+		return fmt.Errorf("serve metrics on %s: %w", addr, err)
+	}
 }

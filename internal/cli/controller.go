@@ -58,6 +58,10 @@ or the in-cluster service account. This is what a cluster install runs.`,
 					return err
 				}
 			}
+			if opts.Webhooks.Addr == "0" {
+				// Another set of the installation serves them.
+				opts.Webhooks = nil
+			}
 			mgr, err := manager.NewManager(ctx, cfg, opts)
 			if err != nil {
 				return err
@@ -74,7 +78,9 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.StringVar(&opts.WebhookReceiverAddr, "webhook-addr", ":8082", `address of the push-notification receiver (/webhooks/<project>/<provider>: github, gitlab, bitbucket, gitea, forgejo, azuredevops, dockerhub, quay, harbor, artifactory, registry, generic); "" turns it off`)
 	f.StringVar(&opts.GitCAFile, "git-ca-file", "", "PEM bundle git trusts for HTTPS instead of the system's")
 	f.IntVar(&opts.StageHistoryLimit, "stage-history-limit", 10, "how many Freight of each origin each Stage's status.history keeps")
-	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, "address of the admission webhook server (HTTPS, with a certificate kargo issues itself)")
+	f.StringVar(&opts.Webhooks.Addr, "admission-addr", webhook.DefaultAddr, `address of the admission webhook server (HTTPS, with a certificate kargo issues itself); "0" turns it off, for a controller set of a sharded installation whose default set serves the webhooks`)
+	f.StringVar(&opts.ShardName, "shard-name", "", "name of this controller set in an installation of several (docs/sharding.md); needs --shard-selector")
+	f.StringVar(&opts.ShardSelector, "shard-selector", "", `label selector of the Projects this controller set owns, such as "kargo.akuity.io/shard=b"; needs --shard-name. Without both, the set owns every project no named set has claimed`)
 	f.StringVar(&opts.Webhooks.Namespace, "namespace", envOr("POD_NAMESPACE", install.Namespace), "namespace of the controller: holds its webhook certificate Secret and Service (default $POD_NAMESPACE, else kargo)")
 	f.StringVar(&opts.Webhooks.Service, "admission-service", "kargo-webhooks", `Service in --namespace through which the API server reaches the admission webhooks; "" makes it call --admission-addr directly`)
 	f.StringSliceVar(&opts.Webhooks.AnalysisRunWriters, "argo-rollouts-user", []string{analysisrun.DefaultWriter}, "username of Argo Rollouts' controller, which alone (with kargo's controller) may write the AnalysisRuns of kargo's verifications; repeat for several")

@@ -36,6 +36,10 @@ type ChartSource interface {
 type Request struct {
 	// Namespace is the project whose credential Secrets apply.
 	Namespace string
+	// Origin names the subscriber (a Warehouse, or a Stage with its own
+	// subscriptions) in the discovery metrics; empty records none of
+	// them per subscriber.
+	Origin kargoapi.FreightOrigin
 	// Subscriptions are the repositories to ask.
 	Subscriptions kargoapi.RepoSubscriptions
 	// Limit caps the candidates considered per subscription.
@@ -92,6 +96,7 @@ type Discoverer struct {
 // whole: each subscription succeeds or is reported in Result.Failures, so a
 // bad subscription never hides what the others found.
 func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
+	start := time.Now()
 	subs := req.Subscriptions
 	commits := make([]*kargoapi.GitCommit, len(subs.Git))
 	images := make([]*kargoapi.Image, len(subs.Images))
@@ -216,6 +221,7 @@ func (d *Discoverer) Discover(ctx context.Context, req Request) Result {
 	for _, c := range allCharts {
 		res.Candidates.Charts = append(res.Candidates.Charts, c...)
 	}
+	observe(req, start, res)
 	return res
 }
 

@@ -87,6 +87,7 @@ func (p *Producer) Produce(ctx context.Context, namespace string, origin kargoap
 		}
 		return nil, false, fmt.Errorf("create Freight %s: %w", name, err)
 	}
+	freightCreated.WithLabelValues(namespace, string(origin.Kind), origin.Name).Inc()
 	return f, true, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -50,6 +51,7 @@ import (
 	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/verification"
 	"github.com/kargohq/kargo/internal/verification/analysis"
 	"github.com/kargohq/kargo/internal/verification/httpcheck"
@@ -115,6 +117,16 @@ type Options struct {
 	// GCKeepPromotions is how many finished Promotions garbage collection
 	// keeps per Stage; gc.DefaultKeepPromotions when zero.
 	GCKeepPromotions int
+	// ShardName and ShardSelector make this controller set one of several,
+	// owning the Projects the label selector selects (internal/shard);
+	// both empty make it the installation's default set, which owns the
+	// projects no named set has claimed. A named set elects its leader
+	// with a Lease of its own.
+	ShardName, ShardSelector string
+	// InProcessSet lets this manager run beside another one in the same
+	// process (tests of several controller sets): controller-runtime
+	// otherwise refuses a second controller of the same name.
+	InProcessSet bool
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -137,6 +149,10 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	if err != nil {
 		return nil, err
 	}
+	leaseID := "kargo-controller.kargo.akuity.io"
+	if opts.ShardName != "" {
+		leaseID = "kargo-controller-" + opts.ShardName + ".kargo.akuity.io"
+	}
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		// client-go's default of 5 requests a second (kargo local's
@@ -156,12 +172,13 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
-		LeaderElectionID:        "kargo-controller.kargo.akuity.io",
+		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// The process ends when the manager stops, so the Lease can be
 		// given up at once: a rolling update hands over without waiting
 		// for it to expire.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    ctrlconfig.Controller{SkipNameValidation: &opts.InProcessSet},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
@@ -177,20 +194,24 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		if m.Webhooks, err = webhook.Setup(ctx, mgr, *opts.Webhooks); err != nil {
 			return nil, err
 		}
-		// A replica takes traffic once its webhooks serve: they fail
-		// closed, so a replica that cannot answer them must not be sent
-		// any.
-		ready := m.Webhooks.Ready()
-		if err := mgr.AddReadyzCheck("webhooks", func(*http.Request) error {
-			select {
-			case <-ready:
-				return nil
-			default:
-				return errors.New("admission webhooks not serving yet")
-			}
-		}); err != nil {
+		// A replica takes traffic once its webhooks serve with a
+		// certificate: they fail closed, so a replica that cannot answer
+		// them must not be sent any.
+		if err := mgr.AddReadyzCheck("webhooks", m.Webhooks.Check); err != nil {
 			return nil, fmt.Errorf("add readiness check: %w", err)
 		}
+	}
+	// The webhooks and every reconciler read the informer cache: a
+	// replica answers from it only once it has synced.
+	if err := mgr.AddReadyzCheck("caches", func(r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced yet")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
 	}
 	return m, nil
 }
@@ -234,6 +255,10 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}),
 		Credentials: creds,
 	}
+	owned, err := shard.New(opts.ShardName, opts.ShardSelector, mgr.GetClient())
+	if err != nil {
+		return err
+	}
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -241,6 +266,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(),
 		Poller: &poll.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
+		Shard:  owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
@@ -273,6 +299,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Recorder:        stageEvents,
 		Verifier:        verifier,
 		ArgoCDNamespace: argoNS,
+		Shard:           owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
@@ -294,6 +321,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
+		Shard:        owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Promotion controller: %w", err)
 	}
@@ -307,6 +335,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		if err := mgr.Add(&gc.Collector{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kargo-gc"), Policy: policy, Interval: opts.GCInterval,
+			Shard: owned,
 		}); err != nil {
 			return fmt.Errorf("add garbage collection: %w", err)
 		}
@@ -314,6 +343,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	if err := (&project.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kargo-project-controller"),
+		Shard:    owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Project controller: %w", err)
 	}
@@ -336,7 +366,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		srv := &http.Server{
 			Addr:              opts.WebhookReceiverAddr,
-			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets},
+			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets, Shard: owned},
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		if err := mgr.Add(&httpServer{srv: srv}); err != nil {

@@ -70,10 +70,13 @@ func (s *Server) routes() http.Handler {
 		byPattern[rt.pattern] = append(byPattern[rt.pattern], rt)
 	}
 	for _, p := range patterns {
-		mux.Handle(p, s.serve(byPattern[p]...))
+		mux.Handle(p, instrument(p, s.serve(byPattern[p]...)))
 	}
 	// Probes: /healthz answers once the server runs; it is ready to serve
-	// when its cache has synced (until then the API answers 503).
+	// when its cache has synced (until then the API answers 503). /readyz
+	// also asks the Kubernetes API server, as the server itself: a replica
+	// whose own credentials or connection fail can serve nothing but
+	// errors, and takes no traffic.
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-s.synced:
@@ -82,14 +85,21 @@ func (s *Server) routes() http.Handler {
 			http.Error(w, "cache not synced yet", http.StatusServiceUnavailable)
 		}
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.readiness(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("/", instrument(otherRoute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every other page is the web UI's; the API's own paths never are.
 		if s.ui != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
 			s.ui.ServeHTTP(w, r)
 			return
 		}
 		writeError(w, r, notFound("no endpoint %s %s; GET /openapi.json lists them", r.Method, r.URL.Path))
-	})
+	})))
 	return mux
 }
 

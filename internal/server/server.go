@@ -18,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -93,6 +94,8 @@ type Server struct {
 	// base is the authenticated HTTP client of Config, which impersonating
 	// clients wrap.
 	base *http.Client
+	// version asks the API server's /version, as the server: readiness.
+	version rest.Interface
 	// instance tells this process's continue tokens from another's.
 	instance string
 
@@ -148,6 +151,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for the API server: %w", err)
 	}
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, base)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client for the API server: %w", err)
+	}
 	c, err := cache.New(cfg, cache.Options{
 		Scheme: scheme, Mapper: mapper, HTTPClient: base,
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -167,7 +174,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		oidc: oidc,
-		opts: opts, scheme: scheme, mapper: mapper, cache: c, direct: direct, base: base,
+		opts: opts, scheme: scheme, mapper: mapper, cache: c, direct: direct, base: base, version: dc.RESTClient(),
 		instance: hex.EncodeToString(nonce),
 		authn:    newAuthenticator(direct, opts.LocalAdminToken, oidc),
 		authz:    newAuthorizer(direct),
@@ -195,6 +202,22 @@ func New(opts Options) (*Server, error) {
 // in another server. It answers 503 until the cache has synced, which
 // Start does.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// readiness says whether the server can serve requests: its cache has
+// synced and the Kubernetes API server answers it with its own credentials.
+func (s *Server) readiness(ctx context.Context) error {
+	select {
+	case <-s.synced:
+	default:
+		return errors.New("cache not synced yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.version.Get().AbsPath("/version").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("ask the Kubernetes API server for its version: %w", err)
+	}
+	return nil
+}
 
 // Ready is closed once the server has filled its cache and listens.
 func (s *Server) Ready() <-chan struct{} { return s.ready }

@@ -125,7 +125,7 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 	case kargoapi.VerificationPhaseRunning:
 		if health != nil && health.Status == kargoapi.HealthStateUnhealthy {
 			v.stop(ctx, st, vi, "")
-			v.end(vi, kargoapi.VerificationPhaseFailed, "the Stage became unhealthy during verification: "+describeHealth(*health))
+			v.end(st, vi, kargoapi.VerificationPhaseFailed, "the Stage became unhealthy during verification: "+describeHealth(*health))
 			break
 		}
 		if err := v.gather(ctx, st, vi); err != nil {
@@ -167,7 +167,7 @@ func (v *Verifier) archive(st *kargoapi.Stage) {
 	}
 	if !old.Phase.IsTerminal() {
 		v.cancelHTTP(st, old)
-		v.end(old, kargoapi.VerificationPhaseAborted, "superseded: the Stage holds other Freight now")
+		v.end(st, old, kargoapi.VerificationPhaseAborted, "superseded: the Stage holds other Freight now")
 	}
 	st.Status.VerificationHistory = append([]kargoapi.VerificationInfo{*old}, st.Status.VerificationHistory...)
 	if len(st.Status.VerificationHistory) > HistoryLimit {
@@ -182,16 +182,17 @@ func (v *Verifier) start(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.V
 	now := metav1.NewTime(v.now())
 	vi.StartTime = &now
 	vi.Message = ""
+	verificationsStarted.WithLabelValues(st.Namespace, st.Name).Inc()
 	spec := st.Spec.Verification
 	if spec == nil {
-		v.end(vi, kargoapi.VerificationPhaseSuccessful, "")
+		v.end(st, vi, kargoapi.VerificationPhaseSuccessful, "")
 		return nil
 	}
 	vi.Phase = kargoapi.VerificationPhaseRunning
 	if len(spec.HTTP) > 0 {
 		if err := v.startHTTP(ctx, st, vi); err != nil {
 			if sourceerr.Terminal(err) {
-				v.end(vi, kargoapi.VerificationPhaseError, err.Error())
+				v.end(st, vi, kargoapi.VerificationPhaseError, err.Error())
 				return nil
 			}
 			return err
@@ -200,7 +201,7 @@ func (v *Verifier) start(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.V
 	if len(spec.AnalysisTemplates) > 0 {
 		if v.Analysis == nil {
 			v.cancelHTTP(st, vi)
-			v.end(vi, kargoapi.VerificationPhaseError, "analysis templates need Argo Rollouts' AnalysisRun CRD, which this cluster does not serve")
+			v.end(st, vi, kargoapi.VerificationPhaseError, "analysis templates need Argo Rollouts' AnalysisRun CRD, which this cluster does not serve")
 			return nil
 		}
 		f := &kargoapi.Freight{}
@@ -211,7 +212,7 @@ func (v *Verifier) start(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.V
 		if err != nil {
 			if sourceerr.Terminal(err) {
 				v.cancelHTTP(st, vi)
-				v.end(vi, kargoapi.VerificationPhaseError, err.Error())
+				v.end(st, vi, kargoapi.VerificationPhaseError, err.Error())
 				return nil
 			}
 			return err
@@ -284,7 +285,7 @@ func (v *Verifier) gather(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.
 			// measurements it made are lost, so the checks start over.
 			if err := v.startHTTP(ctx, st, vi); err != nil {
 				if sourceerr.Terminal(err) {
-					v.end(vi, kargoapi.VerificationPhaseError, err.Error())
+					v.end(st, vi, kargoapi.VerificationPhaseError, err.Error())
 					return nil
 				}
 				return err
@@ -322,7 +323,7 @@ func (v *Verifier) gather(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.
 		if phase != kargoapi.VerificationPhaseSuccessful {
 			v.stop(ctx, st, vi, "")
 		}
-		v.end(vi, phase, strings.Join(messages, "; "))
+		v.end(st, vi, phase, strings.Join(messages, "; "))
 		v.forget(st, vi)
 	}
 	return nil
@@ -364,7 +365,7 @@ func (v *Verifier) stop(ctx context.Context, st *kargoapi.Stage, vi *kargoapi.Ve
 		_ = v.Analysis.Abort(ctx, st.Namespace, vi.AnalysisRun.Name)
 	}
 	if abortMessage != "" {
-		v.end(vi, kargoapi.VerificationPhaseAborted, abortMessage)
+		v.end(st, vi, kargoapi.VerificationPhaseAborted, abortMessage)
 	}
 }
 
@@ -385,11 +386,13 @@ func (v *Verifier) forget(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {
 	delete(v.runs, runKey(st, vi))
 }
 
-func (v *Verifier) end(vi *kargoapi.VerificationInfo, phase kargoapi.VerificationPhase, msg string) {
+// end ends vi, one of st's verifications, with phase.
+func (v *Verifier) end(st *kargoapi.Stage, vi *kargoapi.VerificationInfo, phase kargoapi.VerificationPhase, msg string) {
 	now := metav1.NewTime(v.now())
 	vi.Phase = phase
 	vi.Message = msg
 	vi.FinishTime = &now
+	observeEnd(st, vi)
 }
 
 // markVerified records in the Freight that it is verified in st, at the

@@ -255,5 +255,24 @@ func (s *Server) NeedLeaderElection() bool { return false }
 // Ready is closed once the server accepts requests.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
+// Check is a readiness check: the server accepts requests and holds a
+// serving certificate that has not expired. A replica failing it must get
+// no admission requests, since they fail closed.
+func (s *Server) Check(*http.Request) error {
+	select {
+	case <-s.ready:
+	default:
+		return errors.New("admission webhooks not serving yet")
+	}
+	cert, err := s.certs.GetCertificate(nil)
+	if err != nil {
+		return err
+	}
+	if cert.Leaf != nil && time.Now().After(cert.Leaf.NotAfter) {
+		return fmt.Errorf("the webhook serving certificate expired at %s", cert.Leaf.NotAfter.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.listener.Addr() }

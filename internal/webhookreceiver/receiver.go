@@ -88,6 +88,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/repourl"
+	"github.com/kargohq/kargo/internal/shard"
 )
 
 // Names of the per-project secret and the signature header.
@@ -125,6 +126,10 @@ type Receiver struct {
 	// ReplayWindow is how long a signed body, once accepted, is refused
 	// as a replay; DefaultReplayWindow when zero.
 	ReplayWindow time.Duration
+	// Shard is the projects this controller set owns; nil owns all. A
+	// project of another set's is answered like one that does not exist:
+	// its pushes go to its own set's receiver.
+	Shard *shard.Shard
 
 	mu sync.Mutex
 	// seen holds when each accepted body (by project and SHA-256) stops
@@ -312,6 +317,12 @@ func (rc *Receiver) verified(r *http.Request, project, name string, prov provide
 		return unproven
 	}
 	ctx := r.Context()
+	if owned, err := rc.Shard.Owns(ctx, project); !owned || err != nil {
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "decide the shard of a project", "project", project)
+		}
+		return unproven
+	}
 	secret := &corev1.Secret{}
 	if err := rc.Secrets.Get(ctx, client.ObjectKey{Namespace: project, Name: SecretName}, secret); err != nil {
 		if !apierrors.IsNotFound(err) {

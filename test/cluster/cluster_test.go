@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,10 +264,23 @@ func TestInstalledKargo(t *testing.T) {
 
 	// 3. The CLI against the installed API server, through its Service, with
 	//    the chart's self-signed certificate.
-	e.loginCLI(ctx)
+	api := e.loginCLI(ctx)
 	out := e.cli("get", "stages", "--project", demo.Project)
 	require.Contains(t, out, "test")
 	require.Contains(t, out, first)
+
+	// 3b. A browser against the installed UI, through the same Service,
+	//     signed in with the same token: the seed pipeline and its Freight.
+	start = time.Now()
+	e.browse(api, first)
+	t.Logf("the installed UI in Chromium: %s", time.Since(start).Round(100*time.Millisecond))
+
+	// 3c. The metrics the chart's Services expose: the leader's discovery
+	//     of the seed Warehouse and the Freight it made, the API server's
+	//     requests by route (some replica served the CLI and the browser).
+	e.requireMetric(ctx, "kargo-controller", `kargo_discovery_duration_seconds_count{kind="Warehouse",name="`+demo.Warehouse+`",project="`+demo.Project+`"}`)
+	e.requireMetric(ctx, "kargo-controller", `kargo_freight_created_total{kind="Warehouse",name="`+demo.Warehouse+`",project="`+demo.Project+`"}`)
+	e.requireMetric(ctx, "kargo-api", `kargo_api_request_duration_seconds_count{code="200",method="GET",route="/api/v1/projects/{project}/{kind}"}`)
 
 	// 4. Kill the leader while a promotion's push is in flight: the other
 	//    replica takes over, and the branch gets exactly one commit.
@@ -358,6 +373,39 @@ func TestInstalledKargo(t *testing.T) {
 	e.requireNothingLeft(ctx)
 }
 
+// requireMetric waits until a pod of the app (its app.kubernetes.io/name)
+// reports series, a metric with its labels as Prometheus prints them, with
+// a value above zero on its metrics port.
+func (e *env) requireMetric(ctx context.Context, app, series string) {
+	e.t.Helper()
+	eventually(e.t, time.Minute, series+" from "+app, func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := e.c.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/name": app}); err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, p := range pods.Items {
+			if p.Status.PodIP == "" {
+				continue
+			}
+			resp, err := http.Get("http://" + net.JoinHostPort(p.Status.PodIP, "8080") + "/metrics")
+			if err != nil {
+				seen = append(seen, err.Error())
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, series+" "); ok && v != "0" {
+					return true, ""
+				}
+			}
+			seen = append(seen, fmt.Sprintf("%s: %d bytes without it", p.Name, len(body)))
+		}
+		return false, strings.Join(seen, "; ")
+	})
+}
+
 // requireReplicas waits until a Deployment has n ready replicas.
 func (e *env) requireReplicas(ctx context.Context, name string, n int) {
 	e.t.Helper()
@@ -397,10 +445,17 @@ func (e *env) crash(ctx context.Context, pod string) {
 	e.run("ctr", "--address", filepath.Join(e.dir, "run", "containerd.sock"), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", id)
 }
 
+// apiService is how the test reaches the installed API server: the
+// Service's name and ClusterIP, and the token of the ServiceAccount it
+// logged in as.
+type apiService struct {
+	name, ip, token, user string
+}
+
 // loginCLI logs the kargo CLI in to the installed API server as a
 // ServiceAccount bound to kargo-admin in the project, by the Service's name
 // (added to the cluster's /etc/hosts), trusting the chart's certificate.
-func (e *env) loginCLI(ctx context.Context) {
+func (e *env) loginCLI(ctx context.Context) apiService {
 	e.t.Helper()
 	svc := &corev1.Service{}
 	require.NoError(e.t, e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "kargo-api"}, svc))
@@ -425,6 +480,43 @@ func (e *env) loginCLI(ctx context.Context) {
 	require.NoError(e.t, os.WriteFile(tokenFile, []byte(token), 0o600))
 	out := e.cli("login", "https://"+name, "--token-file", tokenFile, "--ca-file", ca)
 	e.t.Logf("kargo login: %s", strings.TrimSpace(out))
+	return apiService{name: name, ip: svc.Spec.ClusterIP, token: token, user: "system:serviceaccount:" + demo.Project + ":cli"}
+}
+
+// browse opens the installed UI in Debian's Chromium (ui/e2e/cluster.e2e.mjs
+// drives it with playwright-core, as the UI's own end-to-end tests do) and
+// checks that it shows the seed pipeline with Freight alias in test.
+func (e *env) browse(api apiService, alias string) {
+	e.t.Helper()
+	root, err := kubetest.RepoRoot()
+	require.NoError(e.t, err)
+	chromium := os.Getenv("KARGO_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	_, err = os.Stat(chromium)
+	require.NoError(e.t, err, "no Chromium: run make ui-deps (Debian's chromium package), or set KARGO_CHROMIUM")
+	_, err = os.Stat(filepath.Join(root, "ui", "node_modules", "playwright-core"))
+	require.NoError(e.t, err, "no ui/node_modules/playwright-core: run make ui-deps")
+	ctx, cancel := context.WithTimeout(e.t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("e2e", "cluster.e2e.mjs"))
+	cmd.Dir = filepath.Join(root, "ui")
+	cmd.Env = append(os.Environ(),
+		"KARGO_UI_URL=https://"+api.name+"/#token="+api.token,
+		"KARGO_API_ADDRESS="+api.ip,
+		"KARGO_USER="+api.user,
+		"KARGO_PROJECT="+demo.Project,
+		"KARGO_FREIGHT_ALIAS="+alias,
+		"KARGO_CHROMIUM="+chromium,
+	)
+	// Its own process group: a timeout ends the Chromium it started too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	e.t.Logf("node e2e/cluster.e2e.mjs:\n%s", out)
+	require.NoError(e.t, err, "the installed UI in the browser")
 }
 
 // requireNothingLeft checks that no object of kargo's is left after the

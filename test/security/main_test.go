@@ -23,6 +23,7 @@
 //	projects_test.go    whether a project exists, asked of the API server by someone without rights there
 //	steps_test.go       promotion steps: only who may promote changes them (Stage or PromotionTask); a Promotion runs its Stage's
 //	forge_test.go       pull requests: forge APIs on refused addresses, tokens sent to other hosts
+//	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
 package security
 
 import (

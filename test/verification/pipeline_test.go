@@ -21,6 +21,7 @@ import (
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/metricstest"
 	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
@@ -212,6 +213,15 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	require.Equal(t, kargoapi.StagePhaseFailed, st.Status.Phase)
 	require.Contains(t, st.Status.Verification.Message, "503")
 	require.NotContains(t, getFreight(t, hotfix).Status.VerifiedIn, "uat")
+	// The verification metrics saw one run in uat, ended Failed after
+	// its two checks, and test's health-only verification succeed.
+	uatRun := map[string]string{"project": ns, "stage": "uat"}
+	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_started_total", uatRun))
+	uatRun["outcome"] = string(kargoapi.VerificationPhaseFailed)
+	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_finished_total", uatRun))
+	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verification_duration_seconds", uatRun))
+	require.GreaterOrEqual(t, metricstest.Value(t, "kargo_verifications_finished_total",
+		map[string]string{"project": ns, "stage": "test", "outcome": string(kargoapi.VerificationPhaseSuccessful)}), 1.0)
 
 	// prod refuses Freight not verified in uat...
 	p = promote(t, ns, "prod", hotfix)

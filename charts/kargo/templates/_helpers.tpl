@@ -61,3 +61,29 @@ securityContext:
     drop:
     - ALL
 {{- end }}
+
+{{/* The flags every controller set shares (the default set's Deployment and the shards'). */}}
+{{- define "kargo.controllerArgs" -}}
+- --cache-dir=/var/cache/kargo
+- --argocd-namespace={{ .Values.controller.argocdNamespace }}
+- --stage-history-limit={{ .Values.controller.stageHistoryLimit }}
+- --gc-interval={{ .Values.controller.gc.interval }}
+- --gc-keep-freight={{ .Values.controller.gc.keepFreight }}
+- --gc-keep-promotions={{ .Values.controller.gc.keepPromotions }}
+{{- if .Values.controller.webhookReceiver.enabled }}
+- --webhook-addr=:8082
+{{- else }}
+- --webhook-addr=
+{{- end }}
+{{- if .Values.controller.metrics.enabled }}
+- --metrics-addr=:8080
+{{- else }}
+- --metrics-addr=0
+{{- end }}
+{{- range .Values.controller.outbound.allow }}
+- --allow-outbound={{ . }}
+{{- end }}
+{{- if .Values.controller.outbound.allowPrivate }}
+- --allow-private-outbound
+{{- end }}
+{{- end }}

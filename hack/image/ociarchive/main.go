@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&user, "user", "", "user the image runs as, such as 65532:65532")
 	flag.StringVar(&entrypoint, "entrypoint", "", "the image's entrypoint")
 	flag.Int64Var(&epoch, "epoch", 0, "time of every file and of the image, in seconds since 1970")
+	flag.IntVar(&gzipLevel, "gzip-level", gzip.BestCompression, "gzip level of the layers (1 fastest, 9 smallest); the digest depends on it")
 	flag.Parse()
 	if name == "" || out == "" || len(layers) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: ociarchive --name NAME --out FILE --layer DIR [--layer DIR...]")
@@ -235,9 +236,12 @@ func nonEmpty(s string) []string {
 	return []string{s}
 }
 
+// gzipLevel is the layers' gzip level (--gzip-level).
+var gzipLevel = gzip.BestCompression
+
 func compress(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzipLevel)
 	if err != nil {
 		return nil, err
 	}

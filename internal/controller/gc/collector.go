@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/shard"
 )
 
 // Event reasons of garbage collection.
@@ -42,6 +43,9 @@ type Collector struct {
 	Policy Policy
 	// Interval is the time between two passes.
 	Interval time.Duration
+	// Shard is the projects this controller set owns, the only ones it
+	// collects in; nil owns all.
+	Shard *shard.Shard
 }
 
 // NeedLeaderElection makes the collector run on the leader only, so that
@@ -89,7 +93,7 @@ func (c *Collector) Collect(ctx context.Context) (Result, error) {
 	var errs []error
 	for i := range projects.Items {
 		p := &projects.Items[i]
-		if p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil || !c.Shard.OwnsProject(p) {
 			continue
 		}
 		r, err := c.CollectProject(ctx, p)

@@ -83,6 +83,7 @@ func (p *Poller) Poll(ctx context.Context, s Subscriber) (*kargoapi.Freight, ctr
 	}
 	found := p.Discoverer.Discover(ctx, discovery.Request{
 		Namespace:     s.Object.GetNamespace(),
+		Origin:        s.Origin,
 		Subscriptions: s.Subscriptions,
 		Limit:         s.Limit,
 		MaxAge:        s.Interval,

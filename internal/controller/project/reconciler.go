@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/shard"
 )
 
 // recheckInterval is how soon the controller looks again at a namespace that
@@ -34,6 +35,8 @@ type Reconciler struct {
 	// Recorder records an event each time a Project's Ready condition
 	// changes; nil records none.
 	Recorder events.EventRecorder
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. Besides Projects it watches
@@ -66,6 +69,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	// deletes it with the Project. An adopted namespace carries none and
 	// outlives the Project, as it was there before it.
 	if !p.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if c := r.Shard.Decide(p); c != shard.Keep {
+		// The write brings the Project back here (or, given up, to the
+		// set that claims it next).
+		return ctrl.Result{}, r.claim(ctx, p, c)
+	}
+	if !r.Shard.OwnsProject(p) {
 		return ctrl.Result{}, nil
 	}
 
@@ -125,6 +136,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		setReady(p)
 	}
 	return ctrl.Result{}, nil
+}
+
+// claim takes or gives up this controller set's claim on p. Of two sets
+// taking an unclaimed Project at once, the optimistic lock lets one win;
+// the other sees the winner's claim on its next pass.
+func (r *Reconciler) claim(ctx context.Context, p *kargoapi.Project, c shard.Claim) error {
+	before := p.DeepCopy()
+	reason, note := "ShardClaimed", fmt.Sprintf("controller set %q reconciles this project", r.Shard.Name)
+	p.Status.Shard = r.Shard.Name
+	if c == shard.GiveUp {
+		p.Status.Shard = ""
+		reason, note = "ShardReleased", fmt.Sprintf("controller set %q no longer selects this project", r.Shard.Name)
+	}
+	err := r.Client.Status().Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		return nil // changed meanwhile: the change brings it back here
+	case err != nil:
+		return fmt.Errorf("record the shard of Project %s: %w", p.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("project shard", "shard", r.Shard.Name, "reason", reason)
+	if r.Recorder != nil {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, reason, "Shard", "%s", note)
+	}
+	return nil
 }
 
 // newNamespace is the namespace a Project creates for itself. Its

@@ -35,6 +35,7 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification"
 )
@@ -82,6 +83,8 @@ type Reconciler struct {
 	HistoryLimit int
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. A Promotion is reconciled when
@@ -99,6 +102,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
 		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.orphanedClaim)).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.PromotionList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
 		Complete(r)
 }
@@ -165,6 +170,9 @@ func claims(ref *kargoapi.PromotionReference, p *kargoapi.Promotion) bool {
 // Every write step can be repeated: a restarted controller finishes a
 // Promotion it was in the middle of, without a second commit.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	if owned, err := r.Shard.Owns(ctx, req.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
+	}
 	promo := &kargoapi.Promotion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, promo); err != nil {
 		if apierrors.IsNotFound(err) {

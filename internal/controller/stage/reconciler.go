@@ -28,6 +28,8 @@ import (
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/controller/poll"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/shard"
 	"github.com/kargohq/kargo/internal/verification"
 )
 
@@ -57,6 +59,8 @@ type Reconciler struct {
 	// ArgoCDNamespace is where Applications live when an update names no
 	// namespace.
 	ArgoCDNamespace string
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. Where the cluster serves Argo
@@ -79,6 +83,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.stagesOfFreight)).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(stageOfPromotion)).
 		Watches(&kargoapi.PromotionPolicy{}, handler.EnqueueRequestsFromMapFunc(stageOfPolicy)).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.StageList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: poll.RetryRateLimiter()}).
 		Complete(r)
 }
@@ -87,10 +93,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	st := &kargoapi.Stage{}
 	if err := r.Client.Get(ctx, req.NamespacedName, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: req.Name})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !st.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if owned, err := r.Shard.Owns(ctx, st.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
 	}
 	before := st.DeepCopy()
 	defer func() {

@@ -19,6 +19,8 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/conditions"
 	"github.com/kargohq/kargo/internal/controller/poll"
+	"github.com/kargohq/kargo/internal/discovery"
+	"github.com/kargohq/kargo/internal/shard"
 )
 
 // DefaultInterval is how often a Warehouse polls when its spec does not say;
@@ -31,6 +33,8 @@ type Reconciler struct {
 	// Poller discovers artifacts and produces Freight; Stages with their
 	// own repository subscriptions use the same one.
 	Poller *poll.Poller
+	// Shard is the projects this controller set owns; nil owns all.
+	Shard *shard.Shard
 }
 
 // SetupWithManager registers the reconciler. Warehouses are reconciled when
@@ -41,6 +45,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).
+		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.WarehouseList{} }),
+			builder.WithPredicates(shard.OwnerChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: poll.RetryRateLimiter()}).
 		Complete(r)
 }
@@ -49,10 +55,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	wh := &kargoapi.Warehouse{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: req.Name})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wh.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if owned, err := r.Shard.Owns(ctx, wh.Namespace); !owned || err != nil {
+		return ctrl.Result{}, err
 	}
 	before := wh.DeepCopy()
 	defer func() {

@@ -811,6 +811,15 @@ export interface components {
                  * @enum {string}
                  */
                 phase?: "Initializing" | "Ready" | "InitializationFailed";
+                /**
+                 * @description Shard names the controller set (its --shard-name) that reconciles the
+                 *     project's objects, in an installation with several sets, each owning
+                 *     the Projects its --shard-selector selects. The first set whose
+                 *     selector matches claims the project here; it gives the claim up when
+                 *     its selector stops matching. Empty: the set without a shard name
+                 *     reconciles the project, if one runs.
+                 */
+                shard?: string;
             };
         };
         /** @description exactly one of freight and freightAlias */

@@ -118,3 +118,56 @@ func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, er
 	}
 	return e.UserConfig(ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
 }
+
+// StartSet starts another set of kargo's controllers against e, with opts
+// (the metrics, health, cache directory and egress options filled in), as
+// user with the shipped controller roles bound to it, and stops it when t
+// ends: for tests of several controller sets on one API server, such as
+// shards. With opts.Webhooks it returns once they serve.
+func StartSet(t testing.TB, e *kubetest.Env, user string, opts manager.Options) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	for _, b := range []client.Object{
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kargo-controller-" + user},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-controller"},
+			Subjects:   subject,
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kargo-controller-" + user, Namespace: install.Namespace},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-controller-namespace"},
+			Subjects:   subject,
+		},
+	} {
+		if err := e.Admin.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("bind controller role %s: %v", b.GetName(), err)
+		}
+	}
+	cfg, err := e.UserConfig(user, "system:authenticated")
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	opts.MetricsAddr, opts.HealthAddr, opts.CacheDir, opts.Egress = "0", "0", t.TempDir(), egressPolicy
+	opts.InProcessSet = true
+	mgr, err := manager.NewManager(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		t.Fatalf("controller manager: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("controller set %s: %v", user, err)
+		}
+	})
+	if mgr.Webhooks != nil {
+		select {
+		case <-mgr.Webhooks.Ready():
+		case err := <-done:
+			t.Fatalf("controller set %s stopped before its webhooks served: %v", user, err)
+		}
+	}
+}
