@@ -69,6 +69,12 @@ func Validate(path string, steps []kargoapi.PromotionStep, known func(string) bo
 	return problems
 }
 
+// ValidateProcess checks a process's variables (PATH.vars) and steps
+// (PATH.steps), as Validate and ValidateVars do.
+func ValidateProcess(path string, vars []kargoapi.ExpressionVariable, steps []kargoapi.PromotionStep, known func(string) bool) []string {
+	return append(ValidateVars(path+".vars", vars), Validate(path+".steps", steps, known)...)
+}
+
 // ValidateVars checks the expressions of variables.
 func ValidateVars(path string, vars []kargoapi.ExpressionVariable) []string {
 	var problems []string

@@ -108,6 +108,21 @@ type prNumberConfig struct {
 	Method string `json:"method,omitempty"`
 }
 
+// prTarget reads the configuration of a step that acts on one pull
+// request, and makes the client for its repository.
+func prTarget(ctx context.Context, forges *forge.Forges, sc *engine.StepContext, cfg engine.Config) (prNumberConfig, int64, forge.Client, error) {
+	var c prNumberConfig
+	if err := cfg.Decode(&c); err != nil {
+		return c, 0, nil, err
+	}
+	n, err := c.number()
+	if err != nil {
+		return c, 0, nil, err
+	}
+	client, err := c.client(ctx, forges, sc)
+	return c, n, client, err
+}
+
 func (c prNumberConfig) number() (int64, error) {
 	switch n := c.PRNumber.(type) {
 	case float64:
@@ -123,15 +138,7 @@ func (c prNumberConfig) number() (int64, error) {
 }
 
 func (s waitForPR) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
-	var c prNumberConfig
-	if err := cfg.Decode(&c); err != nil {
-		return engine.Result{}, err
-	}
-	n, err := c.number()
-	if err != nil {
-		return engine.Result{}, err
-	}
-	client, err := c.client(ctx, s.forges, sc)
+	_, n, client, err := prTarget(ctx, s.forges, sc, cfg)
 	if err != nil {
 		return engine.Result{}, err
 	}
@@ -156,15 +163,7 @@ func (s waitForPR) Run(ctx context.Context, sc *engine.StepContext, cfg engine.C
 type mergePR struct{ forges *forge.Forges }
 
 func (s mergePR) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
-	var c prNumberConfig
-	if err := cfg.Decode(&c); err != nil {
-		return engine.Result{}, err
-	}
-	n, err := c.number()
-	if err != nil {
-		return engine.Result{}, err
-	}
-	client, err := c.client(ctx, s.forges, sc)
+	c, n, client, err := prTarget(ctx, s.forges, sc, cfg)
 	if err != nil {
 		return engine.Result{}, err
 	}

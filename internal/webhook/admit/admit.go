@@ -12,12 +12,41 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/webhook/deny"
+	"github.com/kargohq/kargo/internal/webhook/project"
 )
+
+// ProjectWrite takes the first steps of a webhook that guards the
+// creation and change of a kind kept in projects: it lets every other
+// operation through, refuses a namespace that is not a project, decodes
+// the object written into obj (and the one replaced into old), and lets a
+// change that leaves spec(obj) as spec(old) through. It returns the
+// response when those steps decide, and nil when the webhook's own rules
+// must.
+func ProjectWrite[T runtime.Object](ctx context.Context, reader client.Reader, d admission.Decoder, req admission.Request, kind string, obj, old T, spec func(T) any) *admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		resp := admission.Allowed("")
+		return &resp
+	}
+	if refusal := project.RequireProject(ctx, reader, req); refusal != nil {
+		return refusal
+	}
+	changed, refusal := Decode(d, req, kind, obj, old)
+	if refusal != nil {
+		return refusal
+	}
+	if changed && equality.Semantic.DeepEqual(spec(old), spec(obj)) {
+		resp := admission.Allowed("")
+		return &resp
+	}
+	return nil
+}
 
 // Decode decodes the object req writes into obj and, when req updates an
 // existing object and old is not nil, the object being changed into old.

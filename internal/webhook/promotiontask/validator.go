@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"strings"
 
-	admissionv1 "k8s.io/api/admission/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -23,7 +21,6 @@ import (
 	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
-	"github.com/kargohq/kargo/internal/webhook/project"
 )
 
 // Validator checks the creation and change of PromotionTasks.
@@ -38,22 +35,11 @@ type Validator struct {
 // Handle checks the task's steps, then the right to promote into each
 // Stage that uses it.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
-		return *refusal
-	}
 	t, old := &kargoapi.PromotionTask{}, &kargoapi.PromotionTask{}
-	changed, refusal := admit.Decode(v.Decode, req, "PromotionTask", t, old)
-	if refusal != nil {
-		return *refusal
+	if resp := admit.ProjectWrite(ctx, v.Reader, v.Decode, req, "PromotionTask", t, old, func(t *kargoapi.PromotionTask) any { return t.Spec }); resp != nil {
+		return *resp
 	}
-	if changed && equality.Semantic.DeepEqual(old.Spec, t.Spec) {
-		return admission.Allowed("")
-	}
-	problems := engine.ValidateVars("spec.vars", t.Spec.Vars)
-	problems = append(problems, engine.Validate("spec.steps", t.Spec.Steps, steps.Known)...)
+	problems := engine.ValidateProcess("spec", t.Spec.Vars, t.Spec.Steps, steps.Known)
 	for i, s := range t.Spec.Steps {
 		if s.Task != nil {
 			problems = append(problems, fmt.Sprintf("spec.steps[%d].task: a task's steps use built-in steps, not other tasks", i))

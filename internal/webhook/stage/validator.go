@@ -32,7 +32,6 @@ import (
 	"github.com/kargohq/kargo/internal/repourl"
 	"github.com/kargohq/kargo/internal/webhook/admit"
 	"github.com/kargohq/kargo/internal/webhook/deny"
-	"github.com/kargohq/kargo/internal/webhook/project"
 )
 
 // Validator checks the creation and change of Stages.
@@ -54,24 +53,14 @@ type Validator struct {
 // not know: the right to promote first, then the Secrets, and only then
 // whether another Stage writes the same branch.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if refusal := project.RequireProject(ctx, v.Reader, req); refusal != nil {
-		return *refusal
-	}
 	st, old := &kargoapi.Stage{}, &kargoapi.Stage{}
-	changed, refusal := admit.Decode(v.Decode, req, "Stage", st, old)
-	if refusal != nil {
-		return *refusal
+	if resp := admit.ProjectWrite(ctx, v.Reader, v.Decode, req, "Stage", st, old, func(s *kargoapi.Stage) any { return s.Spec }); resp != nil {
+		return *resp
 	}
-	if changed && equality.Semantic.DeepEqual(old.Spec, st.Spec) {
-		return admission.Allowed("")
-	}
+	changed := req.Operation == admissionv1.Update
 	if t := st.Spec.PromotionTemplate; t != nil {
 		problems := engine.ValidateVars("spec.vars", st.Spec.Vars)
-		problems = append(problems, engine.ValidateVars("spec.promotionTemplate.spec.vars", t.Spec.Vars)...)
-		problems = append(problems, engine.Validate("spec.promotionTemplate.spec.steps", t.Spec.Steps, steps.Known)...)
+		problems = append(problems, engine.ValidateProcess("spec.promotionTemplate.spec", t.Spec.Vars, t.Spec.Steps, steps.Known)...)
 		if len(problems) > 0 {
 			return deny.Invalid(strings.Join(problems, "; "))
 		}
