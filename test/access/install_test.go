@@ -38,10 +38,20 @@ func TestWebhooksAreRegistered(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"freights", "projects", "promotionpolicies", "promotions", "stages", "warehouses"} {
+	for _, kind := range []string{"freights", "projects", "promotionpolicies", "promotions", "promotiontasks", "stages", "warehouses"} {
 		require.True(t, covered[kind], "no validating webhook for %s", kind)
 	}
-	require.Len(t, mutating.Webhooks, 1)
-	require.Equal(t, admissionregistrationv1.Fail, *mutating.Webhooks[0].FailurePolicy)
-	require.Equal(t, bundle, mutating.Webhooks[0].ClientConfig.CABundle)
+	// Freight (its creator) and Promotions (their creator and their
+	// Stage's steps) are filled in by kargo, never by the request.
+	mutated := map[string]bool{}
+	for _, w := range mutating.Webhooks {
+		require.Equal(t, admissionregistrationv1.Fail, *w.FailurePolicy, w.Name)
+		require.Equal(t, bundle, w.ClientConfig.CABundle, w.Name)
+		for _, r := range w.Rules {
+			for _, res := range r.Resources {
+				mutated[res] = true
+			}
+		}
+	}
+	require.Equal(t, map[string]bool{"freights": true, "promotions": true}, mutated)
 }
