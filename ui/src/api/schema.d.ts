@@ -749,7 +749,18 @@ export interface components {
                  *     for, which lets it skip the Stages in between.
                  */
                 approvedFor?: {
-                    [key: string]: Record<string, never>;
+                    [key: string]: {
+                        /**
+                         * Format: date-time
+                         * @description ApprovedAt is when.
+                         */
+                        approvedAt?: string;
+                        /**
+                         * @description ApprovedBy is the user who approved, as the API server authenticated
+                         *     them.
+                         */
+                        approvedBy?: string;
+                    };
                 };
                 /**
                  * @description VerifiedIn lists the Stages in which the Freight has been verified: the
@@ -3570,7 +3581,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
             };
             cookie?: never;
         };
@@ -3597,7 +3608,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
                 /** @description the object's name; Freight may be named by its alias */
                 name: string;
             };
