@@ -29,8 +29,11 @@ const (
 // the newest Keep and those older than MaxAge. Records are listed as
 // metadata only, live: the controller keeps no cache of them.
 type Retention struct {
-	// Client lists Projects and lists and deletes AuditRecords.
-	Client client.Client
+	// Reader lists Projects and AuditRecords; the manager's APIReader, so
+	// that no cache of every record is kept.
+	Reader client.Reader
+	// Writer deletes AuditRecords.
+	Writer client.Writer
 	// Keep is the most records a project keeps; DefaultKeep when zero.
 	Keep int
 	// MaxAge is the age past which a record is deleted; DefaultMaxAge
@@ -70,7 +73,7 @@ func (r *Retention) Start(ctx context.Context) error {
 // deleted.
 func (r *Retention) Trim(ctx context.Context) (int, error) {
 	projects := &kargoapi.ProjectList{}
-	if err := r.Client.List(ctx, projects); err != nil {
+	if err := r.Reader.List(ctx, projects); err != nil {
 		return 0, fmt.Errorf("list Projects: %w", err)
 	}
 	total := 0
@@ -88,14 +91,14 @@ func (r *Retention) Trim(ctx context.Context) (int, error) {
 func (r *Retention) trimProject(ctx context.Context, project string) (int, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(kargoapi.GroupVersion.WithKind("AuditRecordList"))
-	if err := r.Client.List(ctx, list, client.InNamespace(project)); err != nil {
+	if err := r.Reader.List(ctx, list, client.InNamespace(project)); err != nil {
 		return 0, fmt.Errorf("list AuditRecords of project %s: %w", project, err)
 	}
 	doomed := r.beyond(list.Items)
 	n := 0
 	for _, m := range doomed {
 		uid := m.UID
-		err := r.Client.Delete(ctx, &m, client.Preconditions{UID: &uid})
+		err := r.Writer.Delete(ctx, &m, client.Preconditions{UID: &uid})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return n, fmt.Errorf("delete AuditRecord %s/%s: %w", project, m.Name, err)
 		}

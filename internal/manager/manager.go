@@ -29,6 +29,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/audit"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/controller/poll"
@@ -112,6 +113,13 @@ type Options struct {
 	// GCKeepPromotions is how many finished Promotions garbage collection
 	// keeps per Stage; gc.DefaultKeepPromotions when zero.
 	GCKeepPromotions int
+	// AuditKeep is how many AuditRecords each project keeps;
+	// audit.DefaultKeep when zero. The oldest are deleted every
+	// GCInterval.
+	AuditKeep int
+	// AuditMaxAge is the age past which an AuditRecord is deleted;
+	// audit.DefaultMaxAge when zero, no bound when negative.
+	AuditMaxAge time.Duration
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -298,6 +306,12 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kargo-gc"), Policy: policy, Interval: opts.GCInterval,
 		}); err != nil {
 			return fmt.Errorf("add garbage collection: %w", err)
+		}
+		if err := mgr.Add(&audit.Retention{
+			Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+			Keep: opts.AuditKeep, MaxAge: opts.AuditMaxAge, Interval: opts.GCInterval,
+		}); err != nil {
+			return fmt.Errorf("add audit retention: %w", err)
 		}
 	}
 	if err := (&project.Reconciler{
