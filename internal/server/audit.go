@@ -24,6 +24,9 @@ type auditNote struct {
 	action  string
 	target  kargoapi.AuditTarget
 	details map[string]string
+	// withheld is set when the target's name is kept out of the record,
+	// and so must be any message that could name it.
+	withheld bool
 }
 
 type auditKey struct{}
@@ -139,6 +142,9 @@ func (s *Server) record(ctx context.Context, u authenticationv1.UserInfo, n *aud
 			return
 		}
 	}
+	if n.withheld && out.Message != "" {
+		out.Message = "the message is withheld: it may name the object"
+	}
 	rec := audit.New(n.project, u, n.action, n.target, n.details, out, time.Now())
 	if err := s.direct.Create(ctx, rec); err != nil {
 		log.Error(err, "write audit record", "user", u.Username, "project", n.project, "action", n.action,
@@ -170,6 +176,7 @@ func (s *Server) manifestNote(ctx context.Context, op manifestOp, obj *unstructu
 	n := &auditNote{project: obj.GetNamespace(), action: string(op), target: kargoapi.AuditTarget{Kind: obj.GetKind()}}
 	gv := obj.GroupVersionKind().GroupVersion()
 	if gv.Group != kargoapi.GroupVersion.Group {
+		n.withheld = true
 		return n
 	}
 	n.target.Name = obj.GetName()
