@@ -32,6 +32,7 @@ import (
 	"github.com/kargohq/kargo/internal/audit"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/controller/notification"
 	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
@@ -46,6 +47,7 @@ import (
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
+	"github.com/kargohq/kargo/internal/notify"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/verification"
@@ -313,6 +315,11 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}); err != nil {
 			return fmt.Errorf("add audit retention: %w", err)
 		}
+	}
+	if err := (&notification.Reconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Sender: notify.NewSender(policy),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up NotificationSubscription controller: %w", err)
 	}
 	if err := (&project.Reconciler{
 		Client:   mgr.GetClient(),
