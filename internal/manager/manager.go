@@ -122,6 +122,10 @@ type Options struct {
 	// AuditMaxAge is the age past which an AuditRecord is deleted;
 	// audit.DefaultMaxAge when zero, no bound when negative.
 	AuditMaxAge time.Duration
+	// NotificationBackoff is the wait after a first failed delivery of a
+	// notification, doubled with each further failure up to ten minutes;
+	// notification.DefaultBackoffBase when zero.
+	NotificationBackoff time.Duration
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -318,6 +322,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 	}
 	if err := (&notification.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Sender: notify.NewSender(policy),
+		BackoffBase: opts.NotificationBackoff,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up NotificationSubscription controller: %w", err)
 	}
