@@ -128,9 +128,10 @@ type NotificationSubscriptionStatus struct {
 	//
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Horizon is the time of the oldest event still considered: events at
-	// or before it are never queued. It starts at the subscription's
-	// creation and moves forward as the record of sent events is trimmed.
+	// Horizon is the time of the oldest event still considered: events
+	// before it are never queued. It starts at the subscription's creation
+	// (in whole seconds) and moves forward as the record of sent events is
+	// trimmed.
 	//
 	// +optional
 	Horizon *metav1.MicroTime `json:"horizon,omitempty"`

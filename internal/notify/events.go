@@ -168,7 +168,7 @@ const (
 )
 
 // Enqueue adds to st's queue each event of events that spec wants, that
-// happened after st's horizon (the subscription's creation, created, when
+// happened at or after st's horizon (the subscription's creation, created, when
 // it has none) and that is neither queued nor sent already. It returns
 // whether st changed.
 func Enqueue(st *kargoapi.NotificationSubscriptionStatus, spec kargoapi.NotificationSubscriptionSpec, created time.Time, events []kargoapi.NotificationEvent, now time.Time) bool {
@@ -186,7 +186,10 @@ func Enqueue(st *kargoapi.NotificationSubscriptionStatus, spec kargoapi.Notifica
 		known[s.ID] = true
 	}
 	for _, e := range events {
-		if known[e.ID] || !e.Time.After(st.Horizon.Time) || !Wants(spec, e) {
+		// Promotions and verifications keep whole seconds: an event in the
+		// horizon's second counts, or one that ended in the second the
+		// subscription was created would be lost.
+		if known[e.ID] || e.Time.Time.Before(st.Horizon.Time) || !Wants(spec, e) {
 			continue
 		}
 		known[e.ID] = true
@@ -216,13 +219,14 @@ func Sent(st *kargoapi.NotificationSubscriptionStatus, e kargoapi.NotificationEv
 	}
 	sort.SliceStable(st.Sent, func(i, j int) bool { return st.Sent[i].Time.Before(&st.Sent[j].Time) })
 	cut := len(st.Sent) - MaxSent
-	h := st.Sent[cut-1].Time
+	// Just past the newest forgotten event: it and its elders are behind
+	// the horizon now.
+	h := metav1.NewMicroTime(st.Sent[cut-1].Time.Add(time.Microsecond))
 	if st.Horizon == nil || h.After(st.Horizon.Time) {
 		st.Horizon = &h
 	}
 	st.Sent = append([]kargoapi.SentNotification(nil), st.Sent[cut:]...)
-	// Sent events at the horizon's very time are covered by it now.
-	for len(st.Sent) > 0 && !st.Sent[0].Time.After(st.Horizon.Time) {
+	for len(st.Sent) > 0 && st.Sent[0].Time.Time.Before(st.Horizon.Time) {
 		st.Sent = st.Sent[1:]
 	}
 }

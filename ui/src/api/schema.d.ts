@@ -334,7 +334,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions newest first, the others by name. */
+        /** A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions and audit records newest first, the others by name. */
         get: operations["listObjects"];
         put?: never;
         post?: never;
@@ -969,9 +969,10 @@ export interface components {
                 dropped?: number;
                 /**
                  * Format: date-time
-                 * @description Horizon is the time of the oldest event still considered: events at
-                 *     or before it are never queued. It starts at the subscription's
-                 *     creation and moves forward as the record of sent events is trimmed.
+                 * @description Horizon is the time of the oldest event still considered: events
+                 *     before it are never queued. It starts at the subscription's creation
+                 *     (in whole seconds) and moves forward as the record of sent events is
+                 *     trimmed.
                  */
                 horizon?: string;
                 /**
@@ -3569,6 +3570,10 @@ export interface operations {
             query?: {
                 /** @description Freight only: the Freight with this alias (zero or one) */
                 alias?: string;
+                /** @description audit only: the records about this Stage (one page, newest first) */
+                stage?: string;
+                /** @description audit only: the records of actions at or after this, a duration back from now (90m, 24h, 7d) or an RFC 3339 time (one page, newest first) */
+                since?: string;
                 /** @description objects per page: 500 when absent or 0, at most 5000 */
                 limit?: number;
                 /** @description the continue token of the previous page */
