@@ -20,6 +20,8 @@
 //	origins_test.go     Stages that request several origins: origins not requested, forged origins, other projects
 //	repourl_test.go     spellings of another host, scheme or port that would get a credential Secret
 //	mayi_test.go        the API's "may I" answers: only ever about the caller, never remembered
+//	audit_test.go       the audit trail: records written, changed or deleted by anyone but the API server, forged actors, names leaked
+//	notification_test.go notification subscriptions: Secrets sent where their author chooses, forged queues, refused addresses
 package security
 
 import (
