@@ -138,4 +138,3 @@ type AuditRecordList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AuditRecord `json:"items"`
 }
-

@@ -137,6 +137,14 @@ func TestAuditAttacks(t *testing.T) {
 			require.True(t, apierrors.IsForbidden(err), "%s deleted every record: %v", user, err)
 		}
 		require.Equal(t, before, auditFingerprint(t, project), "nothing was written")
+
+		// Not even a cluster administrator changes what a record says.
+		changed := victim.DeepCopy()
+		changed.Actor.Username = kubetest.Nobody
+		err := env.Admin.Update(ctx, changed)
+		require.True(t, apierrors.IsInvalid(err), "%v", err)
+		require.Contains(t, err.Error(), "append-only")
+		require.Equal(t, before, auditFingerprint(t, project))
 	})
 
 	t.Run("a project administrator cannot grant anyone the right to write records", func(t *testing.T) {
