@@ -38,7 +38,7 @@ func TestWebhooksAreRegistered(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"freights", "projects", "promotionpolicies", "promotions", "stages", "warehouses"} {
+	for _, kind := range []string{"freights", "notificationsubscriptions", "projects", "promotionpolicies", "promotions", "stages", "warehouses"} {
 		require.True(t, covered[kind], "no validating webhook for %s", kind)
 	}
 	require.Len(t, mutating.Webhooks, 1)
