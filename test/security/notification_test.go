@@ -102,7 +102,8 @@ func TestNotificationAttacks(t *testing.T) {
 		// alice cannot switch her subscription to the git credentials.
 		changed := mine.DeepCopy()
 		changed.Spec = gitAsSlack
-		err := alice.Update(ctx, changed)
+		// Patches, not updates: the controller writes the status meanwhile.
+		err := alice.Patch(ctx, changed, client.MergeFrom(mine))
 		require.True(t, apierrors.IsForbidden(err), "%v", err)
 		// adam (who may not read the slack Secret) cannot turn alice's
 		// subscription into a generic webhook of his signed with it.
@@ -110,15 +111,16 @@ func TestNotificationAttacks(t *testing.T) {
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(mine), live))
 		hijack := live.DeepCopy()
 		hijack.Spec = kargoapi.NotificationSubscriptionSpec{Webhook: &kargoapi.WebhookNotification{URL: rx.URL + "/adam", SigningSecret: &kargoapi.SecretKeyRef{Name: "slack", Key: "value"}}}
-		err = env.As(t, kubetest.Adam).Update(ctx, hijack)
+		err = env.As(t, kubetest.Adam).Patch(ctx, hijack, client.MergeFrom(live))
 		require.True(t, apierrors.IsForbidden(err), "%v", err)
 		after := &kargoapi.NotificationSubscription{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKeyFromObject(mine), after))
 		require.Equal(t, live.Spec, after.Spec, "nothing was written")
 		require.Equal(t, live.Generation, after.Generation)
 		// Changes that leave the spec alone are not checked.
-		after.Labels = map[string]string{"team": "payments"}
-		require.NoError(t, env.As(t, kubetest.Adam).Update(ctx, after))
+		labelled := after.DeepCopy()
+		labelled.Labels = map[string]string{"team": "payments"}
+		require.NoError(t, env.As(t, kubetest.Adam).Patch(ctx, labelled, client.MergeFrom(after)))
 	})
 
 	t.Run("nobody but the controller writes the queue or the delivery log", func(t *testing.T) {
