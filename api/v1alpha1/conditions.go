@@ -60,3 +60,19 @@ const (
 	// deleted; the controller creates it again once it is gone.
 	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
+
+// Reasons of a NotificationSubscription's Ready condition.
+const (
+	// ReasonDelivered means every event due was delivered, or none was due.
+	ReasonDelivered = "Delivered"
+	// ReasonDeliveryFailed means the receiver did not take the event at
+	// the head of the queue; it is retried with back-off.
+	ReasonDeliveryFailed = "DeliveryFailed"
+	// ReasonSecretUnavailable means a Secret the subscription names cannot
+	// be read or lacks its key; delivery is retried with back-off.
+	ReasonSecretUnavailable = "SecretUnavailable"
+	// ReasonOutboundRefused means the controller's outbound address policy
+	// refuses the receiver's address; delivery is retried with back-off,
+	// in case the policy changes.
+	ReasonOutboundRefused = "OutboundRefused"
+)

@@ -192,7 +192,20 @@ type VerifiedStage struct {
 }
 
 // ApprovedStage records that a Freight was manually approved for a Stage.
-type ApprovedStage struct{}
+// Kargo's API server writes it, with its own identity, after checking the
+// approver's right: no user role may write Freight status, so who approved
+// cannot be forged.
+type ApprovedStage struct {
+	// ApprovedBy is the user who approved, as the API server authenticated
+	// them.
+	//
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// ApprovedAt is when.
+	//
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+}
 
 // FreightList is a list of Freight.
 //

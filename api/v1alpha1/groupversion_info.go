@@ -25,6 +25,8 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&PromotionPolicy{}, &PromotionPolicyList{},
 		&PromotionTask{}, &PromotionTaskList{},
 		&ClusterPromotionTask{}, &ClusterPromotionTaskList{},
+		&AuditRecord{}, &AuditRecordList{},
+		&NotificationSubscription{}, &NotificationSubscriptionList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -41,6 +41,9 @@ const (
 	Promotions Kind = "promotions"
 	// PromotionPolicies turn on auto-promotion.
 	PromotionPolicies Kind = "promotionpolicies"
+	// Audit is the project's audit trail, newest first; ListOptions.Stage
+	// and Since select records.
+	Audit Kind = "audit"
 )
 
 // defaultTimeout bounds each request that is not a watch, when the caller's
@@ -168,6 +171,11 @@ type ListOptions struct {
 	Continue string
 	// Alias selects the Freight with this alias (freight only).
 	Alias string
+	// Stage selects the audit records about this Stage (audit only).
+	Stage string
+	// Since selects the audit records of actions at or after this: a
+	// duration back from now (24h, 7d) or an RFC 3339 time (audit only).
+	Since string
 }
 
 // Version returns the server's build.
@@ -209,6 +217,12 @@ func (c *Client) List(ctx context.Context, kind Kind, project string, opts ListO
 	}
 	if opts.Alias != "" {
 		q.Set("alias", opts.Alias)
+	}
+	if opts.Stage != "" {
+		q.Set("stage", opts.Stage)
+	}
+	if opts.Since != "" {
+		q.Set("since", opts.Since)
 	}
 	l := &apitypes.List{}
 	return l, c.do(ctx, http.MethodGet, c.kindPath(kind, project), q, nil, l)

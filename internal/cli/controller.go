@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kargohq/kargo/internal/audit"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/manager"
@@ -88,6 +89,8 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f.DurationVar(&opts.GCInterval, "gc-interval", 10*time.Minute, "time between two garbage collection passes over Freight and Promotions; 0 turns garbage collection off")
 	f.IntVar(&opts.GCKeepFreight, "gc-keep-freight", gc.DefaultKeepFreight, "Freight kept per Warehouse by garbage collection, newest first, besides Freight in use (a Project's kargo.akuity.io/keep-freight annotation overrides it)")
 	f.IntVar(&opts.GCKeepPromotions, "gc-keep-promotions", gc.DefaultKeepPromotions, "finished Promotions kept per Stage by garbage collection, newest first (a Project's kargo.akuity.io/keep-promotions annotation overrides it)")
+	f.IntVar(&opts.AuditKeep, "audit-keep", audit.DefaultKeep, "AuditRecords kept per project, newest first; older ones are deleted every --gc-interval")
+	f.DurationVar(&opts.AuditMaxAge, "audit-max-age", audit.DefaultMaxAge, "age past which an AuditRecord is deleted (a negative duration, such as -1s, keeps them until --audit-keep is reached)")
 	outbound.register(f)
 	logs.register(f)
 	f.BoolVar(&installFirst, "install", false, "install or upgrade the CRDs and pre-defined ClusterRoles before starting")

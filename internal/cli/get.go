@@ -65,6 +65,7 @@ Without --project, the default project (kargo config set-project) is used.
 			},
 		})
 	}
+	get.AddCommand(newGetAuditCommand(g, o))
 	return get
 }
 

@@ -30,8 +30,10 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
+	"github.com/kargohq/kargo/internal/audit"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/controller/notification"
 	"github.com/kargohq/kargo/internal/controller/poll"
 	"github.com/kargohq/kargo/internal/controller/project"
 	"github.com/kargohq/kargo/internal/controller/promotion"
@@ -47,6 +49,7 @@ import (
 	"github.com/kargohq/kargo/internal/helmrepo"
 	"github.com/kargohq/kargo/internal/image"
 	"github.com/kargohq/kargo/internal/image/throttle"
+	"github.com/kargohq/kargo/internal/notify"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/promote/steps"
@@ -127,6 +130,17 @@ type Options struct {
 	// process (tests of several controller sets): controller-runtime
 	// otherwise refuses a second controller of the same name.
 	InProcessSet bool
+	// AuditKeep is how many AuditRecords each project keeps;
+	// audit.DefaultKeep when zero. The oldest are deleted every
+	// GCInterval.
+	AuditKeep int
+	// AuditMaxAge is the age past which an AuditRecord is deleted;
+	// audit.DefaultMaxAge when zero, no bound when negative.
+	AuditMaxAge time.Duration
+	// NotificationBackoff is the wait after a first failed delivery of a
+	// notification, doubled with each further failure up to ten minutes;
+	// notification.DefaultBackoffBase when zero.
+	NotificationBackoff time.Duration
 	// Webhooks configures the admission webhook server; nil leaves it off
 	// (and kargo's access rules unenforced), which only tests of the
 	// controllers alone should do.
@@ -339,6 +353,18 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}); err != nil {
 			return fmt.Errorf("add garbage collection: %w", err)
 		}
+		if err := mgr.Add(&audit.Retention{
+			Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+			Keep: opts.AuditKeep, MaxAge: opts.AuditMaxAge, Interval: opts.GCInterval,
+		}); err != nil {
+			return fmt.Errorf("add audit retention: %w", err)
+		}
+	}
+	if err := (&notification.Reconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Sender: notify.NewSender(policy),
+		BackoffBase: opts.NotificationBackoff,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up NotificationSubscription controller: %w", err)
 	}
 	if err := (&project.Reconciler{
 		Client:   mgr.GetClient(),

@@ -87,6 +87,9 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticatio
 		}
 		f = obj.(*kargoapi.Freight)
 	}
+	note := noteOf(ctx)
+	note.target.Freight = f.Name
+	note.detail("freightAlias", req.FreightAlias)
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -99,6 +102,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticatio
 	if err := c.Create(context.WithoutCancel(ctx), promo); err != nil {
 		return err
 	}
+	note.detail("promotion", promo.Name)
 	s.awaitCache(ctx, promo)
 	return writeObject(w, http.StatusCreated, promo, promotionKind)
 }
@@ -125,6 +129,8 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 	if req.Stage == "" {
 		return badRequest("say which Stage to approve the Freight for with stage")
 	}
+	note := noteOf(ctx)
+	note.target.Stage = req.Stage
 	if err := s.authz.checkPromote(ctx, u, project, req.Stage); err != nil {
 		return err
 	}
@@ -135,10 +141,12 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 	if err != nil {
 		return err
 	}
+	note.target.Name, note.target.Freight = f.Name, f.Name
 	if _, ok := f.Status.ApprovedFor[req.Stage]; ok {
 		return s.answerFreight(ctx, w, u, f, ref, req.Stage)
 	}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"approvedFor": map[string]any{req.Stage: map[string]any{}}}})
+	approval := kargoapi.ApprovedStage{ApprovedBy: u.Username, ApprovedAt: &metav1.Time{Time: time.Now()}}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"approvedFor": map[string]any{req.Stage: approval}}})
 	if err != nil {
 		return err
 	}
@@ -208,6 +216,8 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 			return badRequest("%s", err.Error())
 		}
 	}
+	note := noteOf(ctx)
+	note.details = map[string]string{"alias": req.Alias}
 	authzName := ""
 	if isFreightName(ref) {
 		authzName = ref
@@ -219,6 +229,8 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request, u authenticati
 	if err != nil {
 		return s.orMissingProject(ctx, project, err)
 	}
+	note.target.Name, note.target.Freight = f.Name, f.Name
+	note.detail("previousAlias", f.Alias)
 	c, _, err := s.impersonating(u)
 	if err != nil {
 		return err
@@ -301,12 +313,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, u authentication
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.authz.checkPromote(ctx, u, project, name); err != nil {
-		return err
-	}
 	key := kargoapi.ReverifyAnnotationKey
 	if req.Abort {
 		key = kargoapi.AbortVerificationAnnotationKey
+		noteOf(ctx).action = kargoapi.AuditActionAbortVerification
+	}
+	if err := s.authz.checkPromote(ctx, u, project, name); err != nil {
+		return err
 	}
 	st := &kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: name}}
 	if err := s.direct.Patch(context.WithoutCancel(ctx), st, annotationPatch(key)); err != nil {

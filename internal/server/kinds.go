@@ -117,8 +117,15 @@ var (
 		order:     byName,
 	}
 
+	auditKind = &kind{
+		segment: "audit", resource: "auditrecords", name: "AuditRecord", namespaced: true,
+		newObject: func() client.Object { return &kargoapi.AuditRecord{} },
+		newList:   func() client.ObjectList { return &kargoapi.AuditRecordList{} },
+		order:     newestRecorded,
+	}
+
 	// allKinds are the kinds the server caches.
-	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind}
+	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, auditKind}
 )
 
 // projectKinds maps the {kind} of /projects/{project}/{kind} to its kind.

@@ -85,9 +85,20 @@ func (s *Server) manifests(op manifestOp) handlerFunc {
 	}
 }
 
+// manifestObject does op on obj and records it in the trail of obj's
+// project, if it is in one.
 func (s *Server) manifestObject(ctx context.Context, u authenticationv1.UserInfo, dyn dynamic.Interface, op manifestOp, obj *unstructured.Unstructured) apitypes.ObjectResult {
 	res := apitypes.ObjectResult{Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	note := s.manifestNote(ctx, op, obj)
 	action, err := s.doManifestObject(ctx, u, dyn, op, obj)
+	if note.target.Name != "" && obj.GetName() != "" {
+		note.target.Name = obj.GetName() // a generated name, once created
+	}
+	code := http.StatusOK
+	if action == actionCreated {
+		code = http.StatusCreated
+	}
+	s.record(ctx, u, note, outcomeOf(code, err))
 	if err != nil {
 		st, known := statusOf(err)
 		if !known {

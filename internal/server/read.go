@@ -107,6 +107,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, u authenticat
 	if alias != "" && k != freightKind {
 		return badRequest("alias selects Freight; %s have no alias", k.resource)
 	}
+	if (q.Get("stage") != "" || q.Get("since") != "") && k != auditKind {
+		return badRequest("stage and since select audit records; %s are not selected by them", k.resource)
+	}
 	verb := "list"
 	if watch {
 		verb = "watch"
@@ -133,6 +136,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, u authenticat
 	}
 	if alias != "" {
 		return s.listByAlias(ctx, w, namespace, alias)
+	}
+	if k == auditKind && (q.Get("stage") != "" || q.Get("since") != "") {
+		return s.listAudit(ctx, w, r, namespace)
 	}
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 // handlerFunc serves one route for an authenticated caller; a returned
@@ -23,6 +25,9 @@ type route struct {
 	// public routes need no token: they reveal nothing about the cluster.
 	public bool
 	handle handlerFunc
+	// audit, when set, makes the route's requests audited: it returns the
+	// note of the record each request leaves in its project's trail.
+	audit func(r *http.Request) *auditNote
 }
 
 // routeTable lists every endpoint. The mux matches the path only, and the
@@ -37,12 +42,18 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}", handle: s.getProject},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/{kind}", handle: s.listInProject},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/{kind}/{name}", handle: s.getInProject},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{stage}/promote", handle: s.promote},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/approve", handle: s.approve},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/alias", handle: s.setAlias},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind)},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/refresh", handle: s.refresher(stageKind)},
-		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{stage}/promote", handle: s.promote,
+			audit: auditing(kargoapi.AuditActionPromote, "Stage", "stage")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/approve", handle: s.approve,
+			audit: auditing(kargoapi.AuditActionApprove, "Freight", "name")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/alias", handle: s.setAlias,
+			audit: auditing(kargoapi.AuditActionAlias, "Freight", "name")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind),
+			audit: auditing(kargoapi.AuditActionRefresh, "Warehouse", "name")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/refresh", handle: s.refresher(stageKind),
+			audit: auditing(kargoapi.AuditActionRefresh, "Stage", "name")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify,
+			audit: auditing(kargoapi.AuditActionVerify, "Stage", "name")},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/access", handle: s.getAccess},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/roles", handle: s.listRoles},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles", handle: s.createRole},
@@ -141,6 +152,10 @@ func (s *Server) serve(routes ...route) http.Handler {
 				writeError(w, r, err)
 				return
 			}
+		}
+		if rt.audit != nil {
+			s.serveAudited(w, r, u, rt)
+			return
 		}
 		if err := rt.handle(w, r, u); err != nil {
 			writeError(w, r, err)

@@ -43,6 +43,7 @@ var endpoints = []endpoint{
 	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},
 	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create, update)},
 	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create, update)},
+	{name: "notificationsubscriptions.validate.kargo.akuity.io", path: "/validate/notificationsubscriptions", resource: "notificationsubscriptions", operations: ops(create, update)},
 	// Argo Rollouts' AnalysisRuns have no status subresource: the runs of
 	// kargo's verifications are guarded here (internal/webhook/analysisrun).
 	// Where Argo Rollouts is not installed, the API server never calls it.

@@ -27,6 +27,7 @@ import (
 	"github.com/kargohq/kargo/internal/webhook/analysisrun"
 	"github.com/kargohq/kargo/internal/webhook/certs"
 	"github.com/kargohq/kargo/internal/webhook/freight"
+	"github.com/kargohq/kargo/internal/webhook/notification"
 	"github.com/kargohq/kargo/internal/webhook/project"
 	"github.com/kargohq/kargo/internal/webhook/promotion"
 	"github.com/kargohq/kargo/internal/webhook/promotionpolicy"
@@ -199,16 +200,17 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 	}
 	az := &authz.Authorizer{Client: live}
 	routes := map[string]admission.Handler{
-		"/mutate/freights":            &freight.Mutator{Decode: decoder, Controller: controller},
-		"/validate/freights":          &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
-		"/mutate/promotions":          &promotion.Mutator{Reader: live, Decode: decoder},
-		"/validate/promotions":        &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
-		"/validate/promotiontasks":    &promotiontask.Validator{Reader: live, Authz: az, Decode: decoder},
-		"/validate/promotionpolicies": &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
-		"/validate/projects":          &project.Validator{Reader: live},
-		"/validate/stages":            &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
-		"/validate/warehouses":        &warehouse.Validator{Reader: live, Stages: live, Authz: az, Decode: decoder},
-		"/validate/analysisruns":      &analysisrun.Validator{Decode: decoder, Controller: controller, Writers: analysisWriters},
+		"/mutate/freights":                    &freight.Mutator{Decode: decoder, Controller: controller},
+		"/validate/freights":                  &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
+		"/mutate/promotions":                  &promotion.Mutator{Reader: live, Decode: decoder},
+		"/validate/promotions":                &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/promotiontasks":            &promotiontask.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/promotionpolicies":         &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/projects":                  &project.Validator{Reader: live},
+		"/validate/stages":                    &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
+		"/validate/warehouses":                &warehouse.Validator{Reader: live, Stages: live, Authz: az, Decode: decoder},
+		"/validate/notificationsubscriptions": &notification.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/analysisruns":              &analysisrun.Validator{Decode: decoder, Controller: controller, Writers: analysisWriters},
 	}
 	mux := http.NewServeMux()
 	for path, h := range routes {

@@ -38,7 +38,7 @@ func TestWebhooksAreRegistered(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"freights", "projects", "promotionpolicies", "promotions", "promotiontasks", "stages", "warehouses"} {
+	for _, kind := range []string{"freights", "notificationsubscriptions", "projects", "promotionpolicies", "promotions", "promotiontasks", "stages", "warehouses"} {
 		require.True(t, covered[kind], "no validating webhook for %s", kind)
 	}
 	// Freight (its creator) and Promotions (their creator and their

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -338,6 +339,65 @@ var paths = []path{
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
 	},
+	// Notifications and the audit trail (docs/flow-control.md).
+	{
+		what: "create a NotificationSubscription (a generic webhook)",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, accessSubscription("n-"+sfx, kargoapi.NotificationSubscriptionSpec{
+				Webhook: &kargoapi.WebhookNotification{URL: "https://hooks.example.com/kargo"},
+			}))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
+	},
+	{
+		what: "create a NotificationSubscription whose Slack URL is in a Secret",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, accessSubscription("n-"+sfx, kargoapi.NotificationSubscriptionSpec{
+				Slack: &kargoapi.ChatNotification{URLFrom: kargoapi.SecretKeyRef{Name: "slack-webhook", Key: "url"}},
+			}))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, secret, rbac},
+	},
+	{
+		what: "write a NotificationSubscription's status (its queue)",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, accessSubscription("n-"+sfx, kargoapi.NotificationSubscriptionSpec{Webhook: &kargoapi.WebhookNotification{URL: "https://hooks.example.com/kargo"}}))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, accessSubscription("n-"+sfx, kargoapi.NotificationSubscriptionSpec{}), `{"status":{"dropped":7}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what: "write an AuditRecord",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, accessAuditRecord("a-"+sfx))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what:    "delete an AuditRecord",
+		prepare: func(t *testing.T, sfx string) { create(t, accessAuditRecord("a-"+sfx)) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, accessAuditRecord("a-"+sfx))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+}
+
+func accessSubscription(name string, spec kargoapi.NotificationSubscriptionSpec) *kargoapi.NotificationSubscription {
+	return &kargoapi.NotificationSubscription{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo}, Spec: spec}
+}
+
+func accessAuditRecord(name string) *kargoapi.AuditRecord {
+	return &kargoapi.AuditRecord{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo},
+		Time:       metav1.NewMicroTime(time.Now()),
+		Actor:      kargoapi.AuditActor{Username: "adam"},
+		Action:     kargoapi.AuditActionPromote,
+		Target:     kargoapi.AuditTarget{Kind: "Stage", Name: "prod"},
+		Outcome:    kargoapi.AuditOutcome{Result: kargoapi.AuditResultSucceeded, Code: 201},
+	}
 }
 
 // promotionTo is the path "create a Promotion" into one of the seed's

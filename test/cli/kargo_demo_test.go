@@ -189,6 +189,7 @@ func TestKargoDemo(t *testing.T) {
 	mistypedProject(t, s)
 	refusals(t, s)
 	serverDown(t, s)
+	auditTrail(t, s)
 }
 
 // workingWithFreight runs the command lines of the "Working With Freight"
@@ -226,7 +227,8 @@ func workingWithFreight(t *testing.T, s *session, f *kargoapi.Freight) {
 	settle(t)
 	r = s.run("kargo get freight \\\n  --project kargo-demo \\\n  --output jsonpath-as-json={.status}")
 	require.Equal(t, cli.ExitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, `"approvedFor": {`+"\n"+`            "prod": {}`)
+	require.Contains(t, r.stdout, `"approvedFor": {`+"\n"+`            "prod": {`)
+	require.Contains(t, r.stdout, `"approvedBy": "alice"`, "the approver, written by the API server")
 	r = s.run(page("kargo get freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --project kargo-demo --output jsonpath-as-json={.status}"))
 	require.Equal(t, cli.ExitOK, r.code, r.stderr)
 	s.golden("working_with_freight")

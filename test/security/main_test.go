@@ -24,6 +24,8 @@
 //	steps_test.go       promotion steps: only who may promote changes them (Stage or PromotionTask); a Promotion runs its Stage's
 //	forge_test.go       pull requests: forge APIs on refused addresses, tokens sent to other hosts
 //	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
+//	audit_test.go       the audit trail: records written, changed or deleted by anyone but the API server, forged actors, names leaked
+//	notification_test.go notification subscriptions: Secrets sent where their author chooses, forged queues, refused addresses
 package security
 
 import (

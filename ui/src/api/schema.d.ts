@@ -334,7 +334,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions newest first, the others by name. */
+        /** A page of the project's objects of one kind (list, or watch, on the kind in the project); Freight is newest first by discovery, Promotions and audit records newest first, the others by name. */
         get: operations["listObjects"];
         put?: never;
         post?: never;
@@ -430,6 +430,95 @@ export interface components {
         };
         ApproveRequest: {
             stage: string;
+        };
+        /**
+         * @description AuditRecord is one action taken through kargo's API server in a project:
+         *     who asked, when, for what, and how it ended. The API server writes it in
+         *     the project's namespace once the action has ended, with its own identity;
+         *     no user role may create, change or delete records (viewers read them),
+         *     and the controller deletes the oldest beyond the installation's
+         *     retention. A record never changes once written.
+         */
+        AuditRecord: {
+            /**
+             * @description Action is what was asked: promote, approve, alias, refresh, verify,
+             *     abort-verification, create, apply or delete (AuditAction*).
+             */
+            action: string;
+            /** @description Actor is who asked, as kargo's API server authenticated them. */
+            actor: {
+                /** @description Groups are the user's groups, as authenticated. */
+                groups?: string[];
+                /**
+                 * @description Username is the authenticated user's name; an API token's is its
+                 *     ServiceAccount's, system:serviceaccount:PROJECT:NAME.
+                 */
+                username: string;
+            };
+            /**
+             * @description APIVersion defines the versioned schema of this representation of an object.
+             *     Servers should convert recognized schemas to the latest internal value, and
+             *     may reject unrecognized values.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+             */
+            apiVersion?: string;
+            /**
+             * @description Details are what else the request said that the target does not:
+             *     the new alias, the Freight alias a promotion named.
+             */
+            details?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Kind is a string value representing the REST resource this object represents.
+             *     Servers may infer this from the endpoint the client submits requests to.
+             *     Cannot be updated.
+             *     In CamelCase.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+             */
+            kind?: string;
+            metadata: components["schemas"]["ObjectMeta"];
+            /** @description Outcome is how the action ended. */
+            outcome: {
+                /**
+                 * Format: int32
+                 * @description Code is the HTTP status code the API server answered with.
+                 */
+                code: number;
+                /**
+                 * @description Message is the error the caller was told, when the action was not
+                 *     done (at most 1024 characters).
+                 */
+                message?: string;
+                /**
+                 * @description Result is Succeeded, Failed or Refused.
+                 * @enum {string}
+                 */
+                result: "Succeeded" | "Failed" | "Refused";
+            };
+            /** @description Target is the object acted on. */
+            target: {
+                /** @description Freight is the Freight the action concerns, when there is one. */
+                freight?: string;
+                /** @description Kind is the object's kind, such as Stage or Freight. */
+                kind: string;
+                /**
+                 * @description Name is the object's name. Objects of kinds outside kargo.akuity.io
+                 *     (Secrets, Roles, ...) are recorded without it: every viewer of the
+                 *     project reads the trail, and RBAC may not let them know those names.
+                 */
+                name?: string;
+                /**
+                 * @description Stage is the Stage the action concerns, when there is one: the
+                 *     target of a promotion or approval, the Stage verified or refreshed.
+                 */
+                stage?: string;
+            };
+            /**
+             * Format: date-time
+             * @description Time is when the action ended.
+             */
+            time: string;
         };
         AuthConfig: {
             oidc?: {
@@ -660,7 +749,18 @@ export interface components {
                  *     for, which lets it skip the Stages in between.
                  */
                 approvedFor?: {
-                    [key: string]: Record<string, never>;
+                    [key: string]: {
+                        /**
+                         * Format: date-time
+                         * @description ApprovedAt is when.
+                         */
+                        approvedAt?: string;
+                        /**
+                         * @description ApprovedBy is the user who approved, as the API server authenticated
+                         *     them.
+                         */
+                        approvedBy?: string;
+                    };
                 };
                 /**
                  * @description VerifiedIn lists the Stages in which the Freight has been verified: the
@@ -698,6 +798,251 @@ export interface components {
         };
         ManifestResult: {
             results: components["schemas"]["ObjectResult"][];
+        };
+        /**
+         * @description NotificationSubscription delivers a project's events (new Freight,
+         *     promotions, failed verifications) to one receiver: a generic webhook
+         *     whose requests are signed, a Slack incoming webhook or a Microsoft Teams
+         *     incoming webhook. Events are queued in its status as kargo's controller
+         *     sees them and delivered in that order, one at a time, retried with
+         *     back-off until the receiver takes them: a receiver that is down for a
+         *     while misses nothing.
+         *
+         *     Every Secret it names must be one its author may read (kargo's admission
+         *     webhook checks, on every change of the spec), and every request goes
+         *     through the controller's outbound address policy.
+         */
+        NotificationSubscription: {
+            /**
+             * @description APIVersion defines the versioned schema of this representation of an object.
+             *     Servers should convert recognized schemas to the latest internal value, and
+             *     may reject unrecognized values.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+             */
+            apiVersion?: string;
+            /**
+             * @description Kind is a string value representing the REST resource this object represents.
+             *     Servers may infer this from the endpoint the client submits requests to.
+             *     Cannot be updated.
+             *     In CamelCase.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+             */
+            kind?: string;
+            metadata: components["schemas"]["ObjectMeta"];
+            /** @description Spec says which events go where. */
+            spec: {
+                /** @description Events are the kinds of event delivered; all of them when empty. */
+                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed")[];
+                /** @description Slack delivers each event as a message to a Slack incoming webhook. */
+                slack?: {
+                    /**
+                     * @description URLFrom names the key of a Secret in the project that holds the
+                     *     incoming webhook's URL.
+                     */
+                    urlFrom: {
+                        /** @description Key is the key in the Secret's data. */
+                        key: string;
+                        /** @description Name is the Secret's name. */
+                        name: string;
+                    };
+                };
+                /**
+                 * @description Stages limits the events about a Stage (promotions, verifications)
+                 *     to those Stages; every Stage when empty. Freight events are not
+                 *     about a Stage and are delivered whatever this says.
+                 */
+                stages?: string[];
+                /**
+                 * @description Teams delivers each event as a message card to a Microsoft Teams
+                 *     incoming webhook (or a Workflows webhook that takes the same JSON).
+                 */
+                teams?: {
+                    /**
+                     * @description URLFrom names the key of a Secret in the project that holds the
+                     *     incoming webhook's URL.
+                     */
+                    urlFrom: {
+                        /** @description Key is the key in the Secret's data. */
+                        key: string;
+                        /** @description Name is the Secret's name. */
+                        name: string;
+                    };
+                };
+                /**
+                 * @description Webhook delivers each event as a JSON document in a POST request,
+                 *     signed when a signing Secret is named.
+                 */
+                webhook?: {
+                    /**
+                     * @description SigningSecret names the key of a Secret in the project whose value
+                     *     signs each request: the X-Kargo-Signature header is
+                     *     "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<body>'>". Without
+                     *     it, requests are not signed.
+                     */
+                    signingSecret?: {
+                        /** @description Key is the key in the Secret's data. */
+                        key: string;
+                        /** @description Name is the Secret's name. */
+                        name: string;
+                    };
+                    /** @description URL is where events are POSTed: an http or https URL. */
+                    url: string;
+                };
+            };
+            /** @description Status is the delivery queue and log, written by the controller only. */
+            status?: {
+                /**
+                 * @description Conditions are Ready (the last delivery succeeded, or nothing was
+                 *     due) and Stalled.
+                 */
+                conditions?: {
+                    /**
+                     * Format: date-time
+                     * @description lastTransitionTime is the last time the condition transitioned from one status to another.
+                     *     This should be when the underlying condition changed.  If that is not known, then using the time when the API field changed is acceptable.
+                     */
+                    lastTransitionTime: string;
+                    /**
+                     * @description message is a human readable message indicating details about the transition.
+                     *     This may be an empty string.
+                     */
+                    message: string;
+                    /**
+                     * Format: int64
+                     * @description observedGeneration represents the .metadata.generation that the condition was set based upon.
+                     *     For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date
+                     *     with respect to the current state of the instance.
+                     */
+                    observedGeneration?: number;
+                    /**
+                     * @description reason contains a programmatic identifier indicating the reason for the condition's last transition.
+                     *     Producers of specific condition types may define expected values and meanings for this field,
+                     *     and whether the values are considered a guaranteed API.
+                     *     The value should be a CamelCase string.
+                     *     This field may not be empty.
+                     */
+                    reason: string;
+                    /**
+                     * @description status of the condition, one of True, False, Unknown.
+                     * @enum {string}
+                     */
+                    status: "True" | "False" | "Unknown";
+                    /** @description type of condition in CamelCase or in foo.example.com/CamelCase. */
+                    type: string;
+                }[];
+                /** @description Deliveries is the delivery log, newest first (bounded). */
+                deliveries?: {
+                    /**
+                     * Format: int32
+                     * @description Attempt is the attempt's number, from 1.
+                     */
+                    attempt: number;
+                    /**
+                     * Format: int32
+                     * @description Code is the receiver's HTTP status code, when it answered.
+                     */
+                    code?: number;
+                    /** @description EventID is the event's ID. */
+                    eventID: string;
+                    /** @description Message says why an attempt did not deliver. */
+                    message?: string;
+                    /**
+                     * @description Result is how it ended.
+                     * @enum {string}
+                     */
+                    result: "Delivered" | "Failed" | "Rejected" | "Dropped";
+                    /**
+                     * Format: date-time
+                     * @description Time is when the attempt ended.
+                     */
+                    time: string;
+                    /**
+                     * @description Type is the event's type.
+                     * @enum {string}
+                     */
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                }[];
+                /**
+                 * Format: int64
+                 * @description Dropped counts the events dropped unsent because the queue was full.
+                 */
+                dropped?: number;
+                /**
+                 * Format: date-time
+                 * @description Horizon is the time of the oldest event still considered: events
+                 *     before it are never queued. It starts at the subscription's creation
+                 *     (in whole seconds) and moves forward as the record of sent events is
+                 *     trimmed.
+                 */
+                horizon?: string;
+                /**
+                 * Format: int64
+                 * @description ObservedGeneration is the generation of the spec last acted on.
+                 */
+                observedGeneration?: number;
+                /**
+                 * @description Queue holds the events not delivered yet, in the order they are
+                 *     delivered.
+                 */
+                queue?: {
+                    /** @description Actor is who created the Promotion, if it is about one. */
+                    actor?: string;
+                    /**
+                     * Format: int32
+                     * @description Attempts counts the deliveries tried so far.
+                     */
+                    attempts?: number;
+                    /** @description Freight is the Freight it is about, if any. */
+                    freight?: string;
+                    /** @description FreightAlias is the Freight's alias when the event was seen. */
+                    freightAlias?: string;
+                    /**
+                     * @description ID identifies the event; receivers may use it to drop a repeat,
+                     *     which a controller restart between a delivery and its record can
+                     *     cause.
+                     */
+                    id: string;
+                    /** @description Message says what happened, as the object's status said it. */
+                    message?: string;
+                    /**
+                     * Format: date-time
+                     * @description NextAttempt is when the next delivery is due, after a failed one.
+                     */
+                    nextAttempt?: string;
+                    /** @description Promotion is the Promotion it is about, if any. */
+                    promotion?: string;
+                    /** @description Stage is the Stage it is about, if any. */
+                    stage?: string;
+                    /**
+                     * Format: date-time
+                     * @description Time is when it happened.
+                     */
+                    time: string;
+                    /**
+                     * @description Type is the kind of event.
+                     * @enum {string}
+                     */
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                }[];
+                /**
+                 * Format: int32
+                 * @description Queued is len(queue), for printing.
+                 */
+                queued?: number;
+                /**
+                 * @description Sent records the events after Horizon that left the queue (delivered
+                 *     or given up), so that none is queued twice.
+                 */
+                sent?: {
+                    /** @description ID is the event's ID. */
+                    id: string;
+                    /**
+                     * Format: date-time
+                     * @description Time is the event's time.
+                     */
+                    time: string;
+                }[];
+            };
         };
         Object: components["schemas"]["Warehouse"] | components["schemas"]["Stage"] | components["schemas"]["Freight"] | components["schemas"]["Promotion"] | components["schemas"]["PromotionPolicy"];
         /** @description Kubernetes' ObjectMeta, as objects carry it in answers (without managedFields) */
@@ -3234,6 +3579,10 @@ export interface operations {
             query?: {
                 /** @description Freight only: the Freight with this alias (zero or one) */
                 alias?: string;
+                /** @description audit only: the records about this Stage (one page, newest first) */
+                stage?: string;
+                /** @description audit only: the records of actions at or after this, a duration back from now (90m, 24h, 7d) or an RFC 3339 time (one page, newest first) */
+                since?: string;
                 /** @description objects per page: 500 when absent or 0, at most 5000 */
                 limit?: number;
                 /** @description the continue token of the previous page */
@@ -3246,7 +3595,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
             };
             cookie?: never;
         };
@@ -3273,7 +3622,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
                 /** @description the object's name; Freight may be named by its alias */
                 name: string;
             };

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -72,6 +73,9 @@ func Run(e *kubetest.Env) (func(), error) {
 		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir,
 		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
 		Egress:   egressPolicy,
+		// A receiver that fails and recovers is retried within a test's
+		// patience, not after the minutes a cluster waits.
+		NotificationBackoff: 100 * time.Millisecond,
 	})
 	if err != nil {
 		cancel()
