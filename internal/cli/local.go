@@ -231,7 +231,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	select {
 	case <-mgr.Webhooks.Ready():
 	case err := <-mgrErr:
-		return fmt.Errorf("controllers stopped: %w", err)
+		return controllersStopped(ctx, err)
 	case <-ctx.Done():
 		return <-mgrErr
 	}
@@ -282,7 +282,7 @@ Press Ctrl-C to stop; everything is kept for the next start.
 	case <-ctx.Done():
 		return <-mgrErr
 	case err := <-mgrErr:
-		return fmt.Errorf("controllers stopped: %w", err)
+		return controllersStopped(ctx, err)
 	case err := <-apiErr:
 		return err
 	case <-cp.Done():
@@ -480,4 +480,18 @@ func builtArgoCD() string {
 		}
 	}
 	return newest
+}
+
+// controllersStopped is what kargo local reports when its controllers
+// stop: nothing when they stopped because kargo local is stopping (the
+// manager's end and the stop signal arrive together, in either order), and
+// an error otherwise.
+func controllersStopped(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return err
+	case err == nil:
+		return errors.New("controllers stopped unexpectedly")
+	}
+	return fmt.Errorf("controllers stopped: %w", err)
 }
