@@ -138,11 +138,12 @@ func (e *Env) Condition(code string) (bool, error) {
 }
 
 func (e *Env) eval(code string) (any, error) {
-	prog, err := expr.Compile(code, expr.Env(e.values()))
+	env := e.values()
+	prog, err := expr.Compile(code, expr.Env(env))
 	if err != nil {
 		return nil, fmt.Errorf("expression %q does not compile: %w", code, err)
 	}
-	v, err := expr.Run(prog, e.values())
+	v, err := expr.Run(prog, env)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", code, err)
 	}
