@@ -331,6 +331,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 			Client:      mgr.GetClient(),
 			ArgoCD:      argoUpdater,
 			Forges:      &forge.Forges{Credentials: creds, Egress: policy},
+			Egress:      policy,
 		})},
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/credentials"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/forge"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote/engine"
@@ -34,6 +35,13 @@ type Deps struct {
 	// Stages never write one branch, and a Stage never writes a branch
 	// its Freight comes from.
 	Client client.Reader
+	// Egress is the controller's outbound address policy, which every
+	// request of the http step goes through; nil means a policy without
+	// rules, which reaches public addresses only.
+	Egress *egress.Policy
+	// HTTPMaxBodyBytes is the largest response the http step reads;
+	// DefaultHTTPMaxBodyBytes when zero.
+	HTTPMaxBodyBytes int64
 }
 
 // New returns every built-in step.
@@ -42,7 +50,13 @@ func New(d Deps) engine.Registry {
 		"copy":                copyStep{},
 		"delete":              deleteStep{},
 		"yaml-update":         yamlUpdate{},
+		"json-update":         jsonUpdate{},
 		"kustomize-set-image": kustomizeSetImage{},
+		"kustomize-build":     kustomizeBuild{},
+		"helm-update-image":   helmUpdateImage{},
+		"helm-update-chart":   helmUpdateChart{},
+		"helm-template":       helmTemplate{},
+		"http":                httpStep{egress: d.Egress, maxBody: d.HTTPMaxBodyBytes},
 		"compose-output":      composeOutput{},
 		argocd.StepName:       argocdUpdate{updater: d.ArgoCD},
 		"git-open-pr":         openPR{forges: d.Forges},

@@ -138,3 +138,5 @@ func TestComposeOutput(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"url": "https://git.example/pull/3", "n": 3.0}, res.Output)
 }
+
+func decodeJSON(s string, into any) error { return json.Unmarshal([]byte(s), into) }

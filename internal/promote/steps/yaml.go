@@ -75,10 +75,21 @@ func scalar(v any) string {
 	}
 }
 
-// yamleditPath turns Kargo's key syntax (dots between parts, \. for a dot
-// inside a part, \\ for a backslash) into yamledit's (parts with a dot
-// quoted).
+// yamleditPath turns Kargo's key syntax into yamledit's (parts with a dot
+// or a quote quoted).
 func yamleditPath(key string) string {
+	parts := splitKey(key)
+	for i, p := range parts {
+		if strings.ContainsAny(p, `."`) {
+			parts[i] = `"` + strings.ReplaceAll(p, `"`, `\"`) + `"`
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// splitKey splits a key in Kargo's syntax into its parts: dots between
+// parts, \. for a dot inside a part, \\ for a backslash.
+func splitKey(key string) []string {
 	var parts []string
 	var cur strings.Builder
 	for i := 0; i < len(key); i++ {
@@ -93,11 +104,5 @@ func yamleditPath(key string) string {
 			cur.WriteByte(key[i])
 		}
 	}
-	parts = append(parts, cur.String())
-	for i, p := range parts {
-		if strings.ContainsAny(p, `."`) {
-			parts[i] = `"` + strings.ReplaceAll(p, `"`, `\"`) + `"`
-		}
-	}
-	return strings.Join(parts, ".")
+	return append(parts, cur.String())
 }
