@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/testutil/bygit"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/objects"
 )
@@ -100,11 +99,11 @@ func BenchmarkTenStepPromotion(b *testing.B) {
 	}
 
 	clone := filepath.Join(b.TempDir(), "clone")
-	benchGit(b, filepath.Dir(clone), "clone", "--quiet", srv.RepoURL("raw"), clone)
+	bygit.Run(b, filepath.Dir(clone), "clone", "--quiet", srv.RepoURL("raw"), clone)
 	byHand := func(i int) {
 		tag := fmt.Sprintf("1.%d.0", i)
-		benchGit(b, clone, "fetch", "--quiet", "origin")
-		benchGit(b, clone, "merge", "--quiet", "--ff-only", "origin/main")
+		bygit.Run(b, clone, "fetch", "--quiet", "origin")
+		bygit.Run(b, clone, "merge", "--quiet", "--ff-only", "origin/main")
 		write := func(name, content string) {
 			require.NoError(b, os.WriteFile(filepath.Join(clone, name), []byte(content), 0o644))
 		}
@@ -112,9 +111,9 @@ func BenchmarkTenStepPromotion(b *testing.B) {
 		write("stages/test/values.yaml", "replicaCount: 2 # two\nimage:\n  tag: \""+tag+"\"\n")
 		write("stages/test/config.json", "{\n  \"version\": \""+tag+"\",\n  \"replicas\": 2\n}\n")
 		write("stages/test/notes.yaml", fmt.Sprintf("notes: []\nlast: promoted fox-%d\n", i))
-		benchGit(b, clone, "add", "-A")
-		benchGit(b, clone, "commit", "--quiet", "-m", fmt.Sprintf("promote fox-%d to test", i))
-		benchGit(b, clone, "push", "--quiet", "origin", "HEAD:main")
+		bygit.Run(b, clone, "add", "-A")
+		bygit.Run(b, clone, "commit", "--quiet", "-m", fmt.Sprintf("promote fox-%d to test", i))
+		bygit.Run(b, clone, "push", "--quiet", "origin", "HEAD:main")
 	}
 	// Warm both: the first promotion makes the cache's mirror.
 	promote(0)
@@ -136,24 +135,7 @@ func BenchmarkTenStepPromotion(b *testing.B) {
 	// The edits landed: the last promotion's tag is in main.
 	require.Contains(b, srv.Show(b, "ours", "main", "stages/test/values.yaml"), fmt.Sprintf("1.%d.0", i-1))
 	require.Contains(b, srv.Show(b, "ours", "main", "stages/test/kustomization.yaml"), fmt.Sprintf("newTag: 1.%d.0", i-1))
-	b.ReportMetric(float64(benchMedian(ours))/float64(benchMedian(plain)), "x-raw")
-	b.ReportMetric(float64(benchMedian(ours).Microseconds())/1000, "median-ms")
-	b.ReportMetric(float64(benchMedian(plain).Microseconds())/1000, "raw-median-ms")
-}
-
-func benchGit(tb testing.TB, dir string, args ...string) {
-	tb.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "protocol.version=2"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.com", "GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@example.com")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-func benchMedian(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	b.ReportMetric(float64(bygit.Median(ours))/float64(bygit.Median(plain)), "x-raw")
+	b.ReportMetric(float64(bygit.Median(ours).Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(bygit.Median(plain).Microseconds())/1000, "raw-median-ms")
 }
