@@ -168,7 +168,8 @@ type Chart struct {
 // adds and withdraws entries) and to the Promotion controller (a Stage
 // without verification checks verifies on promotion); approvedFor belongs to
 // the API server's approve action, as the approving user (the Freight
-// webhook checks the promote verb for the Stage named).
+// webhook checks the promote verb for the Stage named); metadata belongs to
+// Promotions' set-metadata steps (the keys each sets).
 type FreightStatus struct {
 	// VerifiedIn lists the Stages in which the Freight has been verified: the
 	// Stage became healthy with it and every verification passed.
@@ -180,6 +181,15 @@ type FreightStatus struct {
 	//
 	// +optional
 	ApprovedFor map[string]ApprovedStage `json:"approvedFor,omitempty"`
+	// Metadata holds the key/value pairs promotions' set-metadata steps
+	// wrote about the Freight (at most 64 KiB). kargo's own decisions
+	// never read it; step expressions may, with freightMetadata(name, key).
+	//
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	Metadata *StepConfig `json:"metadata,omitempty"`
 }
 
 // VerifiedStage records that a Freight was verified in a Stage.

@@ -471,7 +471,8 @@ type Health struct {
 //   - verification, run by the Stage controller (internal/verification):
 //     health, the Healthy and Verified conditions, verification,
 //     verificationHistory, lastHandledReverify, lastHandledAbort, and phase
-//     Verifying, then Steady or Failed when verification ends.
+//     Verifying, then Steady or Failed when verification ends;
+//   - a Promotion's set-metadata step: the keys it sets in metadata.
 type StageStatus struct {
 	// Phase is what the Stage is doing.
 	//
@@ -538,6 +539,15 @@ type StageStatus struct {
 	//
 	// +optional
 	VerificationHistory []VerificationInfo `json:"verificationHistory,omitempty"`
+	// Metadata holds the key/value pairs promotions' set-metadata steps
+	// wrote about the Stage (at most 64 KiB). kargo's own decisions never
+	// read it; step expressions may, with stageMetadata(name).
+	//
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	Metadata *StepConfig `json:"metadata,omitempty"`
 	// LastHandledReverify is the value of the kargo.akuity.io/reverify
 	// annotation the controller last acted on.
 	//

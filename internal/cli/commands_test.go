@@ -670,10 +670,10 @@ func TestGetWatch(t *testing.T) {
 	r := <-done
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	require.Regexp(t, `^NAME +STAGE +FREIGHT +PHASE +AGE$`, lines[0])
-	require.Regexp(t, `^test\.1 +test +`+b.Name+` +Succeeded +\S+$`, lines[1])
+	require.Regexp(t, `^NAME +STAGE +FREIGHT +PHASE +STEP +AGE$`, lines[0])
+	require.Regexp(t, `^test\.1 +test +`+b.Name+` +Succeeded( +\d+/\d+ \S+)? +\S+$`, lines[1])
 	for _, l := range lines[2:] {
-		require.Regexp(t, `^test\.2 +test +`+a.Name+` +(Pending|Running|Succeeded)? +\S+$`, l, "only the new Promotion's changes: %s", r.stdout)
+		require.Regexp(t, `^test\.2 +test +`+a.Name+` +(Pending|Running|Succeeded)?( +\d+/\d+ \S+)? +\S+$`, l, "only the new Promotion's changes: %s", r.stdout)
 	}
 	// Rows a watch adds line up with the listing's.
 	require.Equal(t, strings.Index(lines[0], "FREIGHT"), strings.Index(lines[len(lines)-1], a.Name))

@@ -109,10 +109,19 @@ var (
 	promotionType = &resourceType{
 		api: apiclient.Promotions, kind: "Promotion", aliases: []string{"promotion", "promo", "promos"},
 		newObject: func() client.Object { return &kargoapi.Promotion{} },
-		columns:   []string{"NAME", "STAGE", "FREIGHT", "PHASE", "AGE"},
+		columns:   []string{"NAME", "STAGE", "FREIGHT", "PHASE", "STEP", "AGE"},
+		help: `List a project's Promotions, or show the ones named. The table's columns:
+
+  PHASE            Pending: waiting for its turn; Running; Succeeded; Failed:
+                   the spec or the repository must change; Errored: a
+                   transient error (the message says which)
+  STEP             the step that runs now, or that ended the Promotion, as
+                   N/TOTAL ALIAS (empty before the first step starts);
+                   -o yaml shows each step's state, message and outputs
+                   under status.steps`,
 		row: func(o client.Object, now time.Time) []string {
 			p := o.(*kargoapi.Promotion)
-			return []string{p.Name, p.Spec.Stage, p.Spec.Freight, string(p.Status.Phase), age(p, now)}
+			return []string{p.Name, p.Spec.Stage, p.Spec.Freight, string(p.Status.Phase), stepCell(p), age(p, now)}
 		},
 	}
 	promotionPolicyType = &resourceType{
@@ -335,4 +344,28 @@ func lookupType(name string) *resourceType {
 		}
 	}
 	return nil
+}
+
+// stepCell is where a Promotion is in its steps: the step that runs now
+// (or next), the one that failed, or the last one when all ended.
+func stepCell(p *kargoapi.Promotion) string {
+	total := max(len(p.Spec.Steps), len(p.Status.Steps))
+	if total == 0 || len(p.Status.Steps) == 0 {
+		return ""
+	}
+	i := min(int(p.Status.CurrentStep), total-1)
+	for j, s := range p.Status.Steps {
+		if s.Status == kargoapi.StepStatusFailed {
+			i = j
+			break
+		}
+	}
+	alias := "step-" + strconv.Itoa(i+1)
+	switch {
+	case i < len(p.Status.Steps):
+		alias = p.Status.Steps[i].Alias
+	case p.Spec.Steps[i].As != "":
+		alias = p.Spec.Steps[i].As
+	}
+	return fmt.Sprintf("%d/%d %s", i+1, total, alias)
 }

@@ -93,6 +93,27 @@ func fixtures() map[*resourceType][]client.Object {
 				ObjectMeta: metav1.ObjectMeta{Name: "prod.01jd8p9z", Namespace: "kargo-demo", CreationTimestamp: ago(10 * time.Second)},
 				Spec:       kargoapi.PromotionSpec{Stage: "prod", Freight: freightB},
 			},
+			&kargoapi.Promotion{
+				ObjectMeta: metav1.ObjectMeta{Name: "uat.01jd8pa2", Namespace: "kargo-demo", CreationTimestamp: ago(time.Minute)},
+				Spec: kargoapi.PromotionSpec{Stage: "uat", Freight: freightA, Steps: []kargoapi.PromotionStep{
+					{Uses: "git-clone", As: "clone"}, {Uses: "kustomize-set-image"}, {Uses: "git-commit", As: "commit"},
+					{Uses: "git-push", As: "push"}, {Uses: "git-open-pr", As: "open-pr"}, {Uses: "git-wait-for-pr"},
+				}},
+				Status: kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, CurrentStep: 5, Steps: []kargoapi.StepExecution{
+					{Alias: "clone", Status: kargoapi.StepStatusSucceeded}, {Alias: "step-2", Status: kargoapi.StepStatusSucceeded},
+					{Alias: "commit", Status: kargoapi.StepStatusSucceeded}, {Alias: "push", Status: kargoapi.StepStatusSucceeded},
+					{Alias: "open-pr", Status: kargoapi.StepStatusSucceeded}, {Alias: "step-6", Status: kargoapi.StepStatusRunning},
+				}},
+			},
+			&kargoapi.Promotion{
+				ObjectMeta: metav1.ObjectMeta{Name: "uat.01jd8p7q", Namespace: "kargo-demo", CreationTimestamp: ago(3 * time.Minute)},
+				Spec: kargoapi.PromotionSpec{Stage: "uat", Freight: freightB, Steps: []kargoapi.PromotionStep{
+					{Uses: "git-clone", As: "clone"}, {Uses: "git-push", As: "push"}, {Uses: "argocd-update"},
+				}},
+				Status: kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseFailed, CurrentStep: 2, Steps: []kargoapi.StepExecution{
+					{Alias: "clone", Status: kargoapi.StepStatusSucceeded}, {Alias: "push", Status: kargoapi.StepStatusFailed},
+				}},
+			},
 		},
 		promotionPolicyType: {
 			&kargoapi.PromotionPolicy{
@@ -234,11 +255,11 @@ func TestWatchAddsRowsUnderTheHeader(t *testing.T) {
 	var buf bytes.Buffer
 	p := &printer{w: &buf, rt: promotionType, format: outputFormat{}, now: func() time.Time { return now }}
 	require.NoError(t, p.printList(objs[:1], false))
-	require.NoError(t, p.print(objs[1:]))
+	require.NoError(t, p.print(objs[1:2]))
 	require.Equal(t, ""+
-		"NAME            STAGE   FREIGHT                                    PHASE       AGE\n"+
-		"test.01jd8p3k   test    f5f87aa23c9e97f43eb83dd63768ee41f5ba3766   Succeeded   5m\n"+
-		"prod.01jd8p9z   prod    0c6de4a53b2e7d8f9a1b2c3d4e5f60718293a4b5               10s\n", buf.String())
+		"NAME            STAGE   FREIGHT                                    PHASE       STEP   AGE\n"+
+		"test.01jd8p3k   test    f5f87aa23c9e97f43eb83dd63768ee41f5ba3766   Succeeded          5m\n"+
+		"prod.01jd8p9z   prod    0c6de4a53b2e7d8f9a1b2c3d4e5f60718293a4b5                      10s\n", buf.String())
 }
 
 func TestParseOutput(t *testing.T) {

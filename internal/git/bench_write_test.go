@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/testutil/bygit"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
@@ -54,19 +54,6 @@ func generateHistory(tb testing.TB, srv *gitserver.Server, repo string, commits 
 	srv.Git(tb, repo, s.String(), "fast-import", "--quiet")
 }
 
-// rawGit runs the git CLI as a user would in a plain clone, isolated from
-// the host's configuration.
-func rawGit(tb testing.TB, dir string, args ...string) {
-	tb.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "protocol.version=2"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.com", "GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@example.com")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
 // BenchmarkPromotionCommit measures one in-place promotion (fetch, check
 // the idempotency trailer, check out, edit one file, commit, push) through
 // a warm Cache, against the same change made with the raw git CLI in a warm
@@ -102,14 +89,14 @@ func BenchmarkPromotionCommit(b *testing.B) {
 				}
 			}
 			clone := filepath.Join(b.TempDir(), "clone")
-			rawGit(b, filepath.Dir(clone), "clone", "--quiet", srv.RepoURL("raw"), clone)
+			bygit.Run(b, filepath.Dir(clone), "clone", "--quiet", srv.RepoURL("raw"), clone)
 			raw := func(i int) {
-				rawGit(b, clone, "fetch", "--quiet", "origin")
-				rawGit(b, clone, "merge", "--quiet", "--ff-only", "origin/main")
+				bygit.Run(b, clone, "fetch", "--quiet", "origin")
+				bygit.Run(b, clone, "merge", "--quiet", "--ff-only", "origin/main")
 				path := filepath.Join(clone, benchFile(i))
 				require.NoError(b, os.WriteFile(path, []byte(fmt.Sprintf("image: app:promoted-%d\n", i)), 0o644))
-				rawGit(b, clone, "commit", "--quiet", "-a", "-m", fmt.Sprintf("promote %d", i))
-				rawGit(b, clone, "push", "--quiet", "origin", "HEAD:main")
+				bygit.Run(b, clone, "commit", "--quiet", "-a", "-m", fmt.Sprintf("promote %d", i))
+				bygit.Run(b, clone, "push", "--quiet", "origin", "HEAD:main")
 			}
 			// Warm up both: the first promotion clones the mirror and
 			// fetches the tree's contents once.
@@ -132,17 +119,11 @@ func BenchmarkPromotionCommit(b *testing.B) {
 			// Medians: on a shared machine a few iterations stall for
 			// reasons of their own, and the two sides alternate, so the
 			// medians compare like with like.
-			b.ReportMetric(float64(median(ours))/float64(median(plain)), "x-raw")
-			b.ReportMetric(float64(median(ours).Microseconds())/1000, "median-ms")
-			b.ReportMetric(float64(median(plain).Microseconds())/1000, "raw-median-ms")
+			b.ReportMetric(float64(bygit.Median(ours))/float64(bygit.Median(plain)), "x-raw")
+			b.ReportMetric(float64(bygit.Median(ours).Microseconds())/1000, "median-ms")
+			b.ReportMetric(float64(bygit.Median(plain).Microseconds())/1000, "raw-median-ms")
 		})
 	}
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 // BenchmarkConcurrentPromotions50 measures 50 promotions started at once

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,6 +68,9 @@ type WorkTree struct {
 	// Head is the commit checked out, "" for a new branch (Create) that
 	// has no commit yet.
 	Head string
+	// authorName and authorEmail are the work tree's default author, as
+	// OpenWorkTree read them.
+	authorName, authorEmail string
 }
 
 // workTreeKey is the configuration key of a work tree's repository URL,
@@ -251,30 +255,33 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 		}
 		settings = append(settings, [2]string{"core.sparseCheckout", "true"})
 	}
-	for _, kv := range settings {
-		if _, err := c.inWorkTree(ctx, wt.Dir, nil, "config", kv[0], kv[1]); err != nil {
+	// The settings, HEAD and the refs are written in one go rather than
+	// by a git command each: a checkout is on every promotion's path.
+	if err := appendConfig(filepath.Join(gitDir, "config"), settings); err != nil {
+		return err
+	}
+	var refs strings.Builder
+	if wt.Branch != "" {
+		if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/"+wt.Branch+"\n"), 0o644); err != nil {
 			return err
 		}
-	}
-	steps := [][]string{}
-	switch {
-	case wt.Branch != "":
-		steps = append(steps, []string{"symbolic-ref", "HEAD", "refs/heads/" + wt.Branch})
 		if wt.Head != "" {
-			steps = append(steps, []string{"update-ref", "refs/heads/" + wt.Branch, wt.Head})
+			fmt.Fprintf(&refs, "update refs/heads/%s %s\n", wt.Branch, wt.Head)
 		}
-	default:
-		steps = append(steps, []string{"update-ref", "--no-deref", "HEAD", wt.Head})
+	} else {
+		refs.WriteString("option no-deref\nupdate HEAD " + wt.Head + "\n")
 	}
-	if wt.Head != "" {
-		// Where the work tree started, which the push excludes from what
-		// it packs and rebases from.
-		steps = append(steps, []string{"update-ref", baseRef, wt.Head}, []string{"read-tree", "--reset", "-u", "HEAD"})
+	if wt.Head == "" {
+		return nil
 	}
-	for _, args := range steps {
-		if _, err := c.inWorkTree(ctx, wt.Dir, nil, args...); err != nil {
-			return err
-		}
+	// Where the work tree started, which the push excludes from what it
+	// packs and rebases from.
+	fmt.Fprintf(&refs, "update %s %s\n", baseRef, wt.Head)
+	if _, err := c.inWorkTreeWithInput(ctx, wt.Dir, refs.String(), "update-ref", "--stdin"); err != nil {
+		return err
+	}
+	if _, err := c.inWorkTree(ctx, wt.Dir, nil, "read-tree", "--reset", "-u", "HEAD"); err != nil {
+		return err
 	}
 	return nil
 }
@@ -317,9 +324,19 @@ func (c *Cache) workTreeConfig() map[string]string {
 
 // inWorkTree runs a local git command in the work tree at dir.
 func (c *Cache) inWorkTree(ctx context.Context, dir string, extraEnv []string, args ...string) ([]byte, error) {
+	return c.inWorkTreeRun(ctx, dir, extraEnv, nil, args...)
+}
+
+// inWorkTreeWithInput runs a local git command in the work tree at dir
+// with input on its standard input.
+func (c *Cache) inWorkTreeWithInput(ctx context.Context, dir, input string, args ...string) ([]byte, error) {
+	return c.inWorkTreeRun(ctx, dir, nil, strings.NewReader(input), args...)
+}
+
+func (c *Cache) inWorkTreeRun(ctx context.Context, dir string, extraEnv []string, stdin io.Reader, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
 	env := append(c.gitEnv(c.workTreeConfig()), "GIT_DIR="+filepath.Join(dir, ".git"), "GIT_WORK_TREE="+dir)
-	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdout: &stdout, args: args})
+	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdin: stdin, stdout: &stdout, args: args})
 	if err != nil {
 		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr))
 	}
@@ -333,19 +350,51 @@ func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) 
 	if !isWorkTree(dir) {
 		return wt, fmt.Errorf("%w: %s is not a work tree checked out by git-clone", ErrInvalidRequest, dir)
 	}
-	get := func(key string) string {
-		out, _ := c.inWorkTree(ctx, dir, nil, "config", "--get", key)
-		return strings.TrimSpace(string(out))
+	out, err := c.inWorkTree(ctx, dir, nil, "config", "--local", "--list", "-z")
+	if err != nil {
+		return wt, err
 	}
-	wt.RepoURL = get(workTreeKey)
-	wt.InsecureSkipTLSVerify = get("kargo.insecureSkipTLSVerify") == "true"
-	if out, err := c.inWorkTree(ctx, dir, nil, "symbolic-ref", "--quiet", "HEAD"); err == nil {
-		wt.Branch = strings.TrimPrefix(strings.TrimSpace(string(out)), "refs/heads/")
+	cfg := map[string]string{}
+	for _, entry := range strings.Split(string(out), "\x00") {
+		key, value, _ := strings.Cut(entry, "\n")
+		cfg[strings.ToLower(key)] = value
+	}
+	wt.RepoURL = cfg[strings.ToLower(workTreeKey)]
+	wt.InsecureSkipTLSVerify = cfg["kargo.insecureskiptlsverify"] == "true"
+	wt.authorName, wt.authorEmail = cfg["user.name"], cfg["user.email"]
+	if b, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD")); err == nil {
+		if ref, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "ref: "); ok {
+			wt.Branch = strings.TrimPrefix(ref, "refs/heads/")
+		}
 	}
 	if out, err := c.inWorkTree(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
 		wt.Head = strings.TrimSpace(string(out))
 	}
 	return wt, nil
+}
+
+// appendConfig adds settings (section.key, value) to the git configuration
+// file at path. Values are quoted, so that none can end its line or start
+// another setting; one that holds a line break or a NUL is refused.
+func appendConfig(path string, settings [][2]string) error {
+	var b strings.Builder
+	for _, kv := range settings {
+		section, key, ok := strings.Cut(kv[0], ".")
+		if !ok || strings.ContainsAny(kv[1], "\n\r\x00") {
+			return fmt.Errorf("%w: git setting %s: the value holds a line break", ErrInvalidRequest, kv[0])
+		}
+		value := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(kv[1])
+		fmt.Fprintf(&b, "[%s]\n\t%s = \"%s\"\n", section, key, value)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // WorkTreeCommitRequest describes a commit of everything in a work tree.
@@ -395,12 +444,10 @@ func (c *Cache) CommitWorkTree(ctx context.Context, req WorkTreeCommitRequest) (
 		}
 	}
 	if name == "" {
-		out, _ := c.inWorkTree(ctx, req.Dir, nil, "config", "--get", "user.name")
-		name = strings.TrimSpace(string(out))
+		name = wt.authorName
 	}
 	if email == "" {
-		out, _ := c.inWorkTree(ctx, req.Dir, nil, "config", "--get", "user.email")
-		email = strings.TrimSpace(string(out))
+		email = wt.authorEmail
 	}
 	if _, err := c.inWorkTree(ctx, req.Dir, nil, "add", "--all"); err != nil {
 		return "", false, fmt.Errorf("%s: %w", op, err)

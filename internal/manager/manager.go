@@ -325,13 +325,17 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Client:   mgr.GetClient(),
 		Reader:   mgr.GetAPIReader(),
 		Promoter: promoter,
-		Steps: &engine.Engine{Steps: steps.New(steps.Deps{
+		Steps: &engine.Engine{Reader: mgr.GetClient(), Steps: steps.New(steps.Deps{
 			Git:         gitCache,
 			Credentials: creds,
 			Client:      mgr.GetClient(),
 			ArgoCD:      argoUpdater,
 			Forges:      &forge.Forges{Credentials: creds, Egress: policy},
 			Egress:      policy,
+			Metadata: struct {
+				client.Reader
+				client.StatusClient
+			}{mgr.GetAPIReader(), mgr.GetClient()},
 		})},
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/git"
@@ -142,6 +144,9 @@ type Outcome struct {
 // Engine runs processes.
 type Engine struct {
 	Steps Registry
+	// Reader reads the project's Stages and Freight for the expression
+	// functions stageMetadata and freightMetadata; without it they fail.
+	Reader client.Reader
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
 }
@@ -173,7 +178,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 	if err := e.prepareWorkDir(ctx, sc, proc, status); err != nil {
 		return Outcome{}, err
 	}
-	env := &Env{Ctx: ctxOf(sc), Outputs: outputs, Freight: sc.Freight}
+	env := &Env{Ctx: ctxOf(sc), Outputs: outputs, Freight: sc.Freight, Metadata: e.metadataOf(ctx, sc.Project)}
 	for i := range status.Steps[:min(int(status.CurrentStep), len(status.Steps))] {
 		if s := status.Steps[i].Status; s == kargoapi.StepStatusFailed || s == kargoapi.StepStatusErrored {
 			env.failed = true
@@ -323,7 +328,7 @@ func (e *Engine) prepareWorkDir(ctx context.Context, sc *StepContext, proc Proce
 		return fmt.Errorf("make work directory: %w", err)
 	}
 	outputs := sc.Outputs
-	env := &Env{Ctx: ctxOf(sc), Outputs: outputs, Freight: sc.Freight}
+	env := &Env{Ctx: ctxOf(sc), Outputs: outputs, Freight: sc.Freight, Metadata: e.metadataOf(ctx, sc.Project)}
 	for i := 0; i < int(status.CurrentStep) && i < len(proc.Steps) && i < len(status.Steps); i++ {
 		step := proc.Steps[i]
 		if status.Steps[i].Status != kargoapi.StepStatusSucceeded {
@@ -361,6 +366,38 @@ func record(status *kargoapi.PromotionStatus, i int, alias string) *kargoapi.Ste
 		rec.Status = kargoapi.StepStatusRunning
 	}
 	return rec
+}
+
+// metadataOf reads the status.metadata of a Stage or Freight of project.
+func (e *Engine) metadataOf(ctx context.Context, project string) func(kind, name string) (map[string]any, error) {
+	return func(kind, name string) (map[string]any, error) {
+		if e.Reader == nil {
+			return nil, errors.New("this controller was started without an API client for expressions, so " + strings.ToLower(kind) + "Metadata cannot run")
+		}
+		var obj client.Object
+		var md func() *kargoapi.StepConfig
+		switch kind {
+		case "Stage":
+			st := &kargoapi.Stage{}
+			obj, md = st, func() *kargoapi.StepConfig { return st.Status.Metadata }
+		default:
+			f := &kargoapi.Freight{}
+			obj, md = f, func() *kargoapi.StepConfig { return f.Status.Metadata }
+		}
+		switch err := e.Reader.Get(ctx, client.ObjectKey{Namespace: project, Name: name}, obj); {
+		case apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("project %s has no %s %q", project, kind, name)
+		case err != nil:
+			return nil, fmt.Errorf("get %s %s: %w", kind, name, err)
+		}
+		m := map[string]any{}
+		if raw := md(); raw != nil && len(raw.Raw) > 0 {
+			if err := json.Unmarshal(raw.Raw, &m); err != nil {
+				return nil, fmt.Errorf("the metadata of %s %s is not a JSON object", kind, name)
+			}
+		}
+		return m, nil
+	}
 }
 
 func ctxOf(sc *StepContext) map[string]any {

@@ -31,6 +31,9 @@ type Env struct {
 	// Freight is the Freight whose artifacts commitFrom, imageFrom and
 	// chartFrom look in: the target Freight first.
 	Freight []*kargoapi.Freight
+	// Metadata reads the status.metadata of a Stage or Freight of the
+	// project, for stageMetadata and freightMetadata.
+	Metadata func(kind, name string) (map[string]any, error)
 	// Results say how earlier steps ended, for success(), failure().
 	failed bool
 }
@@ -238,10 +241,31 @@ func (e *Env) functions() map[string]any {
 			}
 			return nil, nil
 		},
+		// stageMetadata is the metadata set-metadata steps wrote on a Stage
+		// of the project: a map, empty when none was written.
+		"stageMetadata": func(name string) (any, error) {
+			return e.metadata("Stage", name)
+		},
+		// freightMetadata is the metadata on a Freight of the project, or
+		// with a key, that key's value (nil when unset).
+		"freightMetadata": func(name string, key ...string) (any, error) {
+			m, err := e.metadata("Freight", name)
+			if err != nil || len(key) == 0 {
+				return m, err
+			}
+			return m[key[0]], nil
+		},
 		"always":  func() bool { return true },
 		"success": func() bool { return !e.failed },
 		"failure": func() bool { return e.failed },
 	}
+}
+
+func (e *Env) metadata(kind, name string) (map[string]any, error) {
+	if e.Metadata == nil {
+		return nil, errors.New(strings.ToLower(kind[:1]) + kind[1:] + "Metadata cannot read metadata here")
+	}
+	return e.Metadata(kind, name)
 }
 
 // freightOf returns the Freight an artifact function looks in: all, or

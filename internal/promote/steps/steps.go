@@ -35,6 +35,9 @@ type Deps struct {
 	// Stages never write one branch, and a Stage never writes a branch
 	// its Freight comes from.
 	Client client.Reader
+	// Metadata writes the status.metadata of the project's Stages and
+	// Freight (set-metadata).
+	Metadata MetadataClient
 	// Egress is the controller's outbound address policy, which every
 	// request of the http step goes through; nil means a policy without
 	// rules, which reaches public addresses only.
@@ -58,6 +61,7 @@ func New(d Deps) engine.Registry {
 		"helm-template":       helmTemplate{},
 		"http":                httpStep{egress: d.Egress, maxBody: d.HTTPMaxBodyBytes},
 		"compose-output":      composeOutput{},
+		"set-metadata":        setMetadata{client: d.Metadata},
 		argocd.StepName:       argocdUpdate{updater: d.ArgoCD},
 		"git-open-pr":         openPR{forges: d.Forges},
 		"git-wait-for-pr":     waitForPR{forges: d.Forges},

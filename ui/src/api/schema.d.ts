@@ -763,6 +763,12 @@ export interface components {
                     };
                 };
                 /**
+                 * @description Metadata holds the key/value pairs promotions' set-metadata steps
+                 *     wrote about the Freight (at most 64 KiB). kargo's own decisions
+                 *     never read it; step expressions may, with freightMetadata(name, key).
+                 */
+                metadata?: Record<string, never>;
+                /**
                  * @description VerifiedIn lists the Stages in which the Freight has been verified: the
                  *     Stage became healthy with it and every verification passed.
                  */
@@ -2561,6 +2567,12 @@ export interface components {
                      */
                     uid?: string;
                 };
+                /**
+                 * @description Metadata holds the key/value pairs promotions' set-metadata steps
+                 *     wrote about the Stage (at most 64 KiB). kargo's own decisions never
+                 *     read it; step expressions may, with stageMetadata(name).
+                 */
+                metadata?: Record<string, never>;
                 /**
                  * Format: int64
                  * @description ObservedGeneration is the generation the controller last acted on.
