@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/credentials"
@@ -125,4 +126,67 @@ func TestStepsPromoteThroughAPullRequest(t *testing.T) {
 	require.Contains(t, p.Status.Message, fmt.Sprintf("pull request #%d (%s) was closed without being merged", pr.Number, pr.HTMLURL))
 	require.Equal(t, *merged.MergeCommitSHA, g.BranchHead(t, "gitops", "main"))
 	require.Equal(t, f1.Name, stepsStage(t, ns, "prod").Status.CurrentFreight.ID)
+}
+
+// Pull requests are opened with the credentials of the Promotion's own
+// project, chosen by the Stage's steps, which only those who may promote
+// write. Someone who may edit Stages but not promote cannot point them at
+// another project's repository, and a Stage that names one (written by a
+// project admin) gets no pull request there: the other project's token is
+// not used. test/security/forge_test.go attacks the forge client itself
+// (refused addresses, tokens sent to other hosts, redirects, userinfo).
+func TestStepsPullRequestAttacks(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewProject(t, "steps-pr-attacks")
+	env.BindAccessUsers(t, ns)
+	other := env.NewProject(t, "steps-pr-other")
+	g := gitea.Start(t)
+	controllers.AllowOutbound(t, strings.TrimPrefix(g.URL, "http://"))
+
+	// Each project's repository, each private, each with a bot that may
+	// write it and whose token is a credential Secret of that project.
+	for _, r := range []struct{ project, repo, bot string }{{ns, "gitops", "bot-ours"}, {other, "theirs", "bot-theirs"}} {
+		g.CreateRepo(t, r.repo)
+		g.Commit(t, r.repo, "", "main", map[string]string{"stages/prod/values.yaml": "image:\n  tag: 1.24.0\n"}, "layout")
+		g.Commit(t, r.repo, "main", "feature", map[string]string{"stages/prod/values.yaml": "image:\n  tag: 9.9.9\n"}, "a branch ready for a pull request")
+		bot := g.CreateUser(t, r.bot)
+		g.AddCollaborator(t, gitea.AdminUser, r.repo, bot.Name, "write")
+		prSecret(t, r.project, "gitea", g.RepoURL(gitea.AdminUser, r.repo), bot)
+	}
+	theirs := g.RepoURL(gitea.AdminUser, "theirs")
+	require.NoError(t, env.Admin.Create(ctx, prStage(ns, "prod", g.RepoURL(gitea.AdminUser, "gitops"))))
+	openTheirs := stepsStep("git-open-pr", "open-pr", `{"repoURL": "`+theirs+`", "sourceBranch": "feature", "targetBranch": "main"}`)
+
+	t.Run("carol, who may edit Stages but not promote, points prod's pull request at another project's repository", func(t *testing.T) {
+		before := stepsStage(t, ns, "prod")
+		st := before.DeepCopy()
+		st.Spec.PromotionTemplate.Spec.Steps[4] = openTheirs
+		// A patch: the controllers write the Stage's status meanwhile.
+		err := env.As(t, kubetest.Carol).Patch(ctx, st, client.MergeFrom(before))
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "right to promote")
+		require.Contains(t, string(stepsStage(t, ns, "prod").Spec.PromotionTemplate.Spec.Steps[4].Config.Raw), "${{ vars.gitRepo }}", "the Stage is unchanged")
+
+		fresh := objects.Stage(ns, "carols", objects.SubscribesTo(objects.DefaultWarehouse))
+		fresh.Spec.PromotionTemplate = &kargoapi.PromotionTemplate{Spec: kargoapi.PromotionTemplateSpec{Steps: []kargoapi.PromotionStep{openTheirs}}}
+		err = env.As(t, kubetest.Carol).Create(ctx, fresh)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "right to promote")
+		require.Empty(t, g.PullRequests(t, "theirs", "all"))
+	})
+
+	t.Run("a Stage of one project opens a pull request on another project's repository", func(t *testing.T) {
+		adam := env.As(t, kubetest.Adam)
+		st := objects.Stage(ns, "borrow", objects.SubscribesTo(objects.DefaultWarehouse))
+		st.Spec.PromotionTemplate = &kargoapi.PromotionTemplate{Spec: kargoapi.PromotionTemplateSpec{Steps: []kargoapi.PromotionStep{openTheirs}}}
+		require.NoError(t, adam.Create(ctx, st))
+		f := objects.Freight(ns, objects.Image("nginx", "1.25.0"))
+		require.NoError(t, env.Admin.Create(ctx, f))
+		p := objects.Promotion(ns, "borrow-1", "borrow", f.Name)
+		require.NoError(t, adam.Create(ctx, p))
+		p = stepsWaitEnd(t, ns, p.Name, time.Minute)
+		require.Contains(t, []kargoapi.PromotionPhase{kargoapi.PromotionPhaseFailed, kargoapi.PromotionPhaseErrored}, p.Status.Phase, p.Status.Message)
+		require.Contains(t, p.Status.Message, "no git credential Secret of project "+ns+" matches")
+		require.Empty(t, g.PullRequests(t, "theirs", "all"), "a pull request was opened with another project's token")
+	})
 }
