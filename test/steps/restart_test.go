@@ -100,6 +100,7 @@ func TestStepsControllerRestartedAfterPushDoesNotPushAgain(t *testing.T) {
 	require.NotEmpty(t, pushed, "the first controller pushed")
 	pushes := gs.Counts("gitops").Pushes
 	require.Equal(t, 1, pushes)
+	require.Empty(t, stepsPromotion(t, ns, name).Status.Phase, "no running controller took the Promotion up")
 	before := promo.DeepCopy()
 	promo.Status = *saved
 	require.NoError(t, env.Admin.Status().Patch(ctx, promo, client.MergeFrom(before)))
