@@ -122,6 +122,13 @@ func (sc *StepContext) Path(p string) (string, error) {
 	return resolved, nil
 }
 
+// TaskOutput is implemented by a step whose outputs, when it is one of a
+// PromotionTask's steps, are also the outputs of the step that uses the
+// task, as Kargo's compose-output: a template reads them as
+// outputs.TASKSTEP.NAME, since the task's own aliases are the task's
+// business.
+type TaskOutput interface{ TaskOutput() }
+
 // Registry maps step names (uses) to steps.
 type Registry map[string]Step
 
@@ -230,6 +237,19 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 			return Outcome{Phase: kargoapi.PromotionPhaseRunning, Message: fmt.Sprintf("step %d of %d (%s): %s", i+1, len(proc.Steps), alias, res.Message), RequeueAfter: res.RequeueAfter}, nil
 		case runErr == nil:
 			outputs[alias] = res.Output
+			if _, ok := e.Steps[step.Uses].(TaskOutput); ok {
+				if task, _, inTask := cutLast(alias, TaskSeparator); inTask {
+					// The task's outputs, for the template's later steps.
+					own, _ := outputs[task].(map[string]any)
+					if own == nil {
+						own = map[string]any{}
+					}
+					for k, v := range res.Output {
+						own[k] = v
+					}
+					outputs[task] = own
+				}
+			}
 			if err := writeState(status, outputs); err != nil {
 				return Outcome{}, err
 			}

@@ -71,6 +71,16 @@ func (r remote) Run(_ context.Context, sc *StepContext, cfg Config) (Result, err
 	return Result{Message: "sent " + string(b), Output: map[string]any{"commit": "abc123"}}, nil
 }
 
+// compose is compose-output as the engine sees it: its configuration is
+// its output, and in a task the task's output.
+type compose struct{}
+
+func (compose) TaskOutput() {}
+
+func (compose) Run(_ context.Context, _ *StepContext, cfg Config) (Result, error) {
+	return Result{Output: map[string]any(cfg)}, nil
+}
+
 type fixture struct {
 	engine       *Engine
 	sc           *StepContext
@@ -85,7 +95,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{now: time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC), status: &kargoapi.PromotionStatus{}}
 	f.engine = &Engine{
-		Steps: Registry{"write": writeFile{runs: &f.writes}, "send": remote{sent: &f.sent, fails: &f.fails, wait: &f.waits}},
+		Steps: Registry{"write": writeFile{runs: &f.writes}, "send": remote{sent: &f.sent, fails: &f.fails, wait: &f.waits}, "compose": compose{}},
 		Now:   func() time.Time { return f.now },
 	}
 	fr := objects.Freight("demo", objects.Image("nginx", "1.25.0"))
@@ -270,4 +280,28 @@ func TestResumeRebuildsTheWorkDirectory(t *testing.T) {
 
 	_, err := f.engine.Run(context.Background(), f.sc, proc, &kargoapi.PromotionStatus{}, func() error { return errors.New("etcd is down") })
 	require.ErrorContains(t, err, "etcd is down", "a status that cannot be saved stops the run")
+}
+
+// As in Kargo, what a task's compose-output composes is the output of the
+// step that uses the task: the template reads outputs.TASKSTEP.NAME, while
+// the task's own steps read each other's through task.outputs.
+func TestTaskOutputsAreTheUsingStepsOutputs(t *testing.T) {
+	f := newFixture(t)
+	out := f.run(t, Process{Steps: []kargoapi.PromotionStep{
+		step("write", "render::w", map[string]any{"path": "a", "content": "x"}),
+		step("send", "render::push", map[string]any{"path": "a"}),
+		step("compose", "render::out", map[string]any{"commit": "${{ task.outputs.push.commit }}", "branch": "main"}),
+		step("compose", "render::more", map[string]any{"extra": "${{ task.outputs.out.branch }}"}),
+		step("write", "", map[string]any{"path": "b", "content": "${{ outputs.render.commit }} on ${{ outputs.render.branch }} ${{ outputs.render.extra }}"}),
+	}})
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
+	b, err := os.ReadFile(filepath.Join(f.sc.WorkDir, "b"))
+	require.NoError(t, err)
+	require.Equal(t, "abc123 on main main", string(b))
+	require.NotContains(t, f.sc.Outputs["render"], "content", "only compose-output's outputs are the task's")
+
+	// Recorded in the status, they survive a restart.
+	state := map[string]map[string]any{}
+	require.NoError(t, json.Unmarshal(f.status.State.Raw, &state))
+	require.Equal(t, map[string]any{"commit": "abc123", "branch": "main", "extra": "main"}, state["render"])
 }

@@ -27,7 +27,7 @@ func ProcessOf(ctx context.Context, reader client.Reader, st *kargoapi.Stage) (P
 		return Process{}, nil
 	}
 	vars := append(append([]kargoapi.ExpressionVariable{}, st.Spec.Vars...), t.Spec.Vars...)
-	steps, err := Expand(ctx, reader, st.Namespace, t.Spec.Steps)
+	steps, err := Expand(ctx, reader, st.Namespace, vars, t.Spec.Steps)
 	if err != nil {
 		return Process{}, err
 	}
@@ -36,9 +36,12 @@ func ProcessOf(ctx context.Context, reader client.Reader, st *kargoapi.Stage) (P
 
 // Expand replaces each step that uses a task with the task's steps. A
 // task's steps get the alias TASKSTEP::ALIAS and, as vars, the task's vars
-// (its inputs' defaults), overridden by the vars of the step that uses it,
-// then their own. Tasks do not use tasks.
-func Expand(ctx context.Context, reader client.Reader, namespace string, steps []kargoapi.PromotionStep) ([]kargoapi.PromotionStep, error) {
+// (its inputs' defaults), then the vars of the step that uses it, then
+// their own. As in Kargo, an input that inherited (the process's vars, such
+// as the template's) or the using step's vars name takes that value rather
+// than its default, and an input without a default must be named there.
+// Tasks do not use tasks.
+func Expand(ctx context.Context, reader client.Reader, namespace string, inherited []kargoapi.ExpressionVariable, steps []kargoapi.PromotionStep) ([]kargoapi.PromotionStep, error) {
 	var out []kargoapi.PromotionStep
 	for i, step := range steps {
 		if step.Task == nil {
@@ -50,13 +53,30 @@ func Expand(ctx context.Context, reader client.Reader, namespace string, steps [
 			return nil, fmt.Errorf("steps[%d] (%s): %w", i, Alias(step, i), err)
 		}
 		outer := Alias(step, i)
+		given := map[string]bool{}
+		for _, v := range append(append([]kargoapi.ExpressionVariable{}, inherited...), step.Vars...) {
+			given[v.Name] = true
+		}
+		var defaults []kargoapi.ExpressionVariable
+		for _, v := range spec.Vars {
+			switch {
+			case given[v.Name]:
+				// The template's value (or the step's, which comes later
+				// anyway) wins over the task's default.
+			case v.Value == "":
+				return nil, fmt.Errorf("steps[%d] (%s): task %s needs vars.%s, which has no default: name it in this step's vars or the template's: %w",
+					i, outer, step.Task.Name, v.Name, sourceerr.ErrInvalid)
+			default:
+				defaults = append(defaults, v)
+			}
+		}
 		for j, inner := range spec.Steps {
 			if inner.Task != nil {
 				return nil, fmt.Errorf("steps[%d]: task %s uses task %s; tasks do not use tasks: %w", i, step.Task.Name, inner.Task.Name, sourceerr.ErrInvalid)
 			}
 			s := *inner.DeepCopy()
 			s.As = outer + TaskSeparator + Alias(inner, j)
-			s.Vars = append(append(append([]kargoapi.ExpressionVariable{}, spec.Vars...), step.Vars...), inner.Vars...)
+			s.Vars = append(append(append([]kargoapi.ExpressionVariable{}, defaults...), step.Vars...), inner.Vars...)
 			if step.If != "" {
 				// The task's condition guards each of its steps.
 				if s.If == "" {

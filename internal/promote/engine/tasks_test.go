@@ -51,7 +51,24 @@ func TestProcessOfExpandsTasks(t *testing.T) {
 	}
 	require.Equal(t, []string{"first", "prod::w", "prod::step-2", "step-3::step-1"}, aliases)
 	require.Equal(t, []string{"", "ctx.stage == 'test'", "(ctx.stage == 'test') && (vars.dir != 'skip')", ""}, ifs)
-	require.Equal(t, []kargoapi.ExpressionVariable{{Name: "dir", Value: "default"}, {Name: "dir", Value: "out"}}, proc.Steps[1].Vars)
+	require.Equal(t, []kargoapi.ExpressionVariable{{Name: "dir", Value: "out"}}, proc.Steps[1].Vars, "the step's value, not the task's default")
+
+	// As in Kargo, a task's input takes the template's value over its
+	// default, and one without a default must be given.
+	task.Spec.Vars = []kargoapi.ExpressionVariable{{Name: "repo", Value: "task-default"}, {Name: "dir", Value: "default"}, {Name: "branch"}}
+	require.NoError(t, c.Update(context.Background(), task))
+	_, err = ProcessOf(context.Background(), c, st)
+	require.ErrorContains(t, err, "steps[1] (prod): task render needs vars.branch, which has no default: name it in this step's vars or the template's")
+	st.Spec.PromotionTemplate.Spec.Steps[1].Vars = append(st.Spec.PromotionTemplate.Spec.Steps[1].Vars, kargoapi.ExpressionVariable{Name: "branch", Value: "main"})
+	proc, err = ProcessOf(context.Background(), c, st)
+	require.NoError(t, err)
+	require.Equal(t, []kargoapi.ExpressionVariable{{Name: "dir", Value: "out"}, {Name: "branch", Value: "main"}}, proc.Steps[1].Vars,
+		"repo is the template's (no default comes after it); dir and branch are the step's")
+	st.Spec.PromotionTemplate.Spec.Vars = nil
+	st.Spec.Vars = nil
+	proc, err = ProcessOf(context.Background(), c, st)
+	require.NoError(t, err)
+	require.Equal(t, []kargoapi.ExpressionVariable{{Name: "repo", Value: "task-default"}, {Name: "dir", Value: "out"}, {Name: "branch", Value: "main"}}, proc.Steps[1].Vars)
 
 	st.Spec.PromotionTemplate.Spec.Steps[1].Task.Name = "nosuch"
 	_, err = ProcessOf(context.Background(), c, st)

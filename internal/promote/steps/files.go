@@ -189,10 +189,13 @@ func (deleteStep) Run(_ context.Context, sc *engine.StepContext, cfg engine.Conf
 }
 
 // composeOutput makes its configuration its output (Kargo's
-// compose-output): a way to name values for later steps.
+// compose-output): a way to name values for later steps. In a
+// PromotionTask, they are the task's outputs too.
 type composeOutput struct{}
 
 func (composeOutput) Replayable() {}
+
+func (composeOutput) TaskOutput() {}
 
 func (composeOutput) Run(_ context.Context, _ *engine.StepContext, cfg engine.Config) (engine.Result, error) {
 	return engine.Result{Output: map[string]any(cfg)}, nil

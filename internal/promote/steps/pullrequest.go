@@ -90,7 +90,9 @@ func (s openPR) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Conf
 	if !created {
 		verb = "found"
 	}
-	return engine.Result{Message: fmt.Sprintf("%s pull request #%d: %s", verb, pr.Number, pr.URL), Output: map[string]any{"pr": prOutput(pr)}}, nil
+	// prNumber is the name Kargo's docs still use
+	// (task.outputs['open-pr'].prNumber) beside pr.id.
+	return engine.Result{Message: fmt.Sprintf("%s pull request #%d: %s", verb, pr.Number, pr.URL), Output: map[string]any{"pr": prOutput(pr), "prNumber": pr.Number}}, nil
 }
 
 // waitForPR waits until a pull request is merged (Kargo's git-wait-for-pr):

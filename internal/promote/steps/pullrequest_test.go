@@ -60,6 +60,7 @@ func TestPullRequestSteps(t *testing.T) {
 		pr := res.Output["pr"].(map[string]any)
 		number := pr["id"].(int64)
 		require.Contains(t, res.Message, "opened pull request #")
+		require.Equal(t, number, res.Output["prNumber"], "Kargo's docs read prNumber")
 		require.Equal(t, "Promote mortal-dragonfly to test", g.PullRequest(t, "gitops", number).Title)
 
 		again, err := run("git-open-pr", openCfg("kargo/p1"))
