@@ -125,6 +125,28 @@ type GitSubscription struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	IgnoreTags []string `json:"ignoreTags,omitempty"`
+	// AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+	// which a tag must match at least one to be considered (with
+	// allowTags, it must match that too).
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	AllowTagsRegexes []string `json:"allowTagsRegexes,omitempty"`
+	// IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+	// tag that matches any is never selected.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	IgnoreTagsRegexes []string `json:"ignoreTagsRegexes,omitempty"`
+	// ExpressionFilter is Kargo v1's filter of commits and tags by an
+	// expression, which this kargo does not evaluate: a subscription that
+	// sets it is refused rather than run without it.
+	//
+	// +kubebuilder:validation:XValidation:rule="false",message="expressionFilter is not supported: select tags with allowTags, allowTagsRegexes or ignoreTagsRegexes, and commits with includePaths or excludePaths"
+	// +optional
+	ExpressionFilter string `json:"expressionFilter,omitempty"`
 	// IncludePaths, when set, limits new Freight to commits that touch at
 	// least one matching path (a prefix, a glob, or "regex:" followed by a
 	// regular expression).
@@ -177,7 +199,9 @@ const (
 
 // ImageSubscription watches a container image repository for new images.
 //
-// +kubebuilder:validation:XValidation:rule="self.imageSelectionStrategy != 'Digest' || has(self.tag)",message="imageSelectionStrategy Digest needs tag: the mutable tag whose digest is tracked"
+// +kubebuilder:validation:XValidation:rule="self.imageSelectionStrategy != 'Digest' || has(self.tag) || has(self.constraint)",message="imageSelectionStrategy Digest needs tag (or constraint, as Kargo v1 names it): the mutable tag whose digest is tracked"
+// +kubebuilder:validation:XValidation:rule="!has(self.constraint) || !(has(self.semverConstraint) || has(self.tag))",message="constraint is Kargo v1's name for semverConstraint and tag: set one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.constraint) || self.imageSelectionStrategy in ['SemVer', 'Digest']",message="constraint applies to imageSelectionStrategy SemVer (a version range) and Digest (the tag to track)"
 // +kubebuilder:validation:XValidation:rule="!has(self.tag) || self.imageSelectionStrategy == 'Digest'",message="tag applies only to imageSelectionStrategy Digest"
 // +kubebuilder:validation:XValidation:rule="!has(self.semverConstraint) || self.imageSelectionStrategy != 'Digest'",message="semverConstraint does not apply to imageSelectionStrategy Digest"
 type ImageSubscription struct {
@@ -193,6 +217,12 @@ type ImageSubscription struct {
 	//
 	// +optional
 	SemverConstraint SemverConstraint `json:"semverConstraint,omitempty"`
+	// Constraint is Kargo v1's name for both semverConstraint (with
+	// SemVer) and tag (with Digest); set it or those, not both.
+	//
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Constraint string `json:"constraint,omitempty"`
 	// Tag is the mutable tag whose digest the Digest strategy tracks.
 	//
 	// +kubebuilder:validation:MaxLength=128
@@ -210,6 +240,27 @@ type ImageSubscription struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	IgnoreTags []string `json:"ignoreTags,omitempty"`
+	// AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+	// which a tag must match at least one to be considered (with
+	// allowTags, it must match that too).
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	AllowTagsRegexes []string `json:"allowTagsRegexes,omitempty"`
+	// IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+	// tag that matches any is never selected.
+	//
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	IgnoreTagsRegexes []string `json:"ignoreTagsRegexes,omitempty"`
+	// CacheByTag is accepted as Kargo v1 writes it. kargo keeps what it
+	// learned of a tag's image by the image's digest, whatever this says,
+	// so a tag moved to another image is never served stale.
+	//
+	// +optional
+	CacheByTag bool `json:"cacheByTag,omitempty"`
 	// Platform selects one image of a multi-platform index, such as
 	// linux/amd64 or linux/arm64/v8.
 	//
@@ -241,6 +292,24 @@ type ImageSubscription struct {
 	//
 	// +optional
 	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify,omitempty"`
+}
+
+// VersionRange is the range of versions the SemVer strategy considers:
+// semverConstraint, or constraint as Kargo v1 names it.
+func (s ImageSubscription) VersionRange() string {
+	if s.Constraint != "" && s.ImageSelectionStrategy != ImageSelectionDigest {
+		return s.Constraint
+	}
+	return string(s.SemverConstraint)
+}
+
+// DigestTag is the mutable tag the Digest strategy tracks: tag, or
+// constraint as Kargo v1 names it.
+func (s ImageSubscription) DigestTag() string {
+	if s.Tag == "" && s.ImageSelectionStrategy == ImageSelectionDigest {
+		return s.Constraint
+	}
+	return s.Tag
 }
 
 // ChartSubscription watches a Helm chart for new versions.

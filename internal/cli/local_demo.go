@@ -395,12 +395,12 @@ func checkTag(wh *kargoapi.Warehouse, registryHost, tag string, tags []string) e
 		}
 		constraint := "any version"
 		matches := func(*semver.Version) bool { return true }
-		if s.SemverConstraint != "" {
-			c, err := semver.NewConstraint(string(s.SemverConstraint))
+		if r := s.VersionRange(); r != "" {
+			c, err := semver.NewConstraint(r)
 			if err != nil {
 				return err
 			}
-			constraint, matches = string(s.SemverConstraint), c.Check
+			constraint, matches = r, c.Check
 		}
 		if !matches(v) {
 			return usageError{fmt.Errorf("Warehouse %s takes %s tags matching %s, so it would never pick %s: publish a tag that matches, such as %s",

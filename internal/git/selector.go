@@ -2,7 +2,6 @@ package git
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/tagfilter"
 )
 
 // selector is a subscription compiled once per Discover call, so that an
@@ -18,8 +18,7 @@ type selector struct {
 	strategy   kargoapi.CommitSelectionStrategy
 	branch     string
 	constraint *semver.Constraints
-	allow      *regexp.Regexp
-	ignore     map[string]struct{}
+	tags       tagfilter.Filter
 	paths      *pathFilter
 	// key identifies the selection (everything but the repository), for
 	// sharing results among subscribers of one mirror.
@@ -48,19 +47,11 @@ func newSelector(sub kargoapi.GitSubscription) (*selector, error) {
 		}
 		s.constraint = c
 	}
-	if sub.AllowTags != "" {
-		re, err := regexp.Compile(sub.AllowTags)
-		if err != nil {
-			return nil, fmt.Errorf("allowTags %q: %w: not a regular expression: %v", sub.AllowTags, sourceerr.ErrInvalid, err)
-		}
-		s.allow = re
+	tags, err := tagfilter.New(tagfilter.Spec{Allow: sub.AllowTags, AllowRegexes: sub.AllowTagsRegexes, Ignore: sub.IgnoreTags, IgnoreRegexes: sub.IgnoreTagsRegexes})
+	if err != nil {
+		return nil, err
 	}
-	if len(sub.IgnoreTags) > 0 {
-		s.ignore = make(map[string]struct{}, len(sub.IgnoreTags))
-		for _, t := range sub.IgnoreTags {
-			s.ignore[t] = struct{}{}
-		}
-	}
+	s.tags = tags
 	paths, err := newPathFilter(sub.IncludePaths, sub.ExcludePaths)
 	if err != nil {
 		return nil, err
@@ -68,8 +59,8 @@ func newSelector(sub kargoapi.GitSubscription) (*selector, error) {
 	s.paths = paths
 	ignore := append([]string(nil), sub.IgnoreTags...)
 	sort.Strings(ignore)
-	s.key = fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%q",
-		s.strategy, s.branch, sub.SemverConstraint, sub.AllowTags, ignore, sub.IncludePaths, sub.ExcludePaths)
+	s.key = fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%q\x00%q\x00%q",
+		s.strategy, s.branch, sub.SemverConstraint, sub.AllowTags, ignore, sub.IncludePaths, sub.ExcludePaths, sub.AllowTagsRegexes, sub.IgnoreTagsRegexes)
 	return s, nil
 }
 
@@ -83,11 +74,8 @@ func (s *selector) describeTagFilters() string {
 	if s.constraint != nil {
 		parts = append(parts, fmt.Sprintf("satisfies semverConstraint %q", s.sub.SemverConstraint))
 	}
-	if s.allow != nil {
-		parts = append(parts, fmt.Sprintf("matches allowTags %q", s.sub.AllowTags))
-	}
-	if len(s.ignore) > 0 {
-		parts = append(parts, fmt.Sprintf("is not in ignoreTags %q", s.sub.IgnoreTags))
+	if d := s.tags.Describe(); d != "" {
+		parts = append(parts, d)
 	}
 	if len(parts) == 0 {
 		return "exists"

@@ -57,10 +57,7 @@ func selectTags(tags []tagRef, sel *selector, limit int) ([]*tagRef, error) {
 				continue
 			}
 		}
-		if _, ignored := sel.ignore[t.name]; ignored {
-			continue
-		}
-		if sel.allow != nil && !sel.allow.MatchString(t.name) {
+		if !sel.tags.Keep(t.name) {
 			continue
 		}
 		cands = append(cands, t)

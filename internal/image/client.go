@@ -19,6 +19,7 @@ import (
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/image/throttle"
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/tagfilter"
 )
 
 // Defaults for Options.
@@ -185,17 +186,17 @@ func (c *Client) Discover(ctx context.Context, sub kargoapi.ImageSubscription, c
 
 	switch strategy {
 	case kargoapi.ImageSelectionDigest:
-		return s.discoverDigest(ctx, sub.Tag)
+		return s.discoverDigest(ctx, sub.DigestTag())
 	case kargoapi.ImageSelectionSemVer, kargoapi.ImageSelectionLexical, kargoapi.ImageSelectionNewestBuild:
 	default:
 		return nil, fmt.Errorf("discover images of %s: %w: unknown imageSelectionStrategy %q", repoURL, sourceerr.ErrInvalid, strategy)
 	}
 
-	filter, err := newTagFilter(sub.AllowTags, sub.IgnoreTags)
+	filter, err := tagfilter.New(tagfilter.Spec{Allow: sub.AllowTags, AllowRegexes: sub.AllowTagsRegexes, Ignore: sub.IgnoreTags, IgnoreRegexes: sub.IgnoreTagsRegexes})
 	if err != nil {
 		return nil, fmt.Errorf("discover images of %s: %w", repoURL, err)
 	}
-	constraint, err := ParseConstraint(string(sub.SemverConstraint))
+	constraint, err := ParseConstraint(sub.VersionRange())
 	if err != nil {
 		return nil, fmt.Errorf("discover images of %s: %w", repoURL, err)
 	}
@@ -206,7 +207,7 @@ func (c *Client) Discover(ctx context.Context, sub kargoapi.ImageSubscription, c
 	if err != nil {
 		return nil, err
 	}
-	tags := filter.apply(listed)
+	tags := filter.Apply(listed)
 
 	switch strategy {
 	case kargoapi.ImageSelectionSemVer:
@@ -214,7 +215,7 @@ func (c *Client) Discover(ctx context.Context, sub kargoapi.ImageSubscription, c
 		// says; the other strategies order tags that need not be versions.
 		ordered := NewestVersions(tags, constraint)
 		if len(ordered) == 0 {
-			return nil, s.noMatch(listed, tags, describeConstraint(string(sub.SemverConstraint)), filter)
+			return nil, s.noMatch(listed, tags, describeConstraint(sub.VersionRange()), filter)
 		}
 		return s.firstResolved(ctx, ordered, limit)
 	case kargoapi.ImageSelectionLexical:
@@ -255,17 +256,17 @@ func describeConstraint(c string) string {
 }
 
 // noMatch explains why no tag qualified, naming each filter that took part.
-func (s *session) noMatch(listed, filtered []string, constraint string, filter tagFilter) error {
+func (s *session) noMatch(listed, filtered []string, constraint string, filter tagfilter.Filter) error {
 	var why string
 	switch {
 	case len(listed) == 0:
 		why = "the repository has no tags"
 	case len(filtered) == 0:
-		why = fmt.Sprintf("none of its %d tags passes %s", len(listed), filter.describe())
+		why = fmt.Sprintf("none of its %d tags %s", len(listed), filter.Describe())
 	default:
 		why = fmt.Sprintf("no tag %s", constraint)
-		if d := filter.describe(); d != "" {
-			why += fmt.Sprintf(" among the %d of %d tags that pass %s", len(filtered), len(listed), d)
+		if d := filter.Describe(); d != "" {
+			why += fmt.Sprintf(" among the %d of %d tags that %s", len(filtered), len(listed), d)
 		} else {
 			why += fmt.Sprintf(" among its %d tags", len(listed))
 		}

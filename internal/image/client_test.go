@@ -180,7 +180,7 @@ func TestDiscoverRefusesUnusableSubscriptions(t *testing.T) {
 			name:    "allowTags excludes every tag",
 			sub:     func(s *kargoapi.ImageSubscription) { s.AllowTags = "^nope$" },
 			wantErr: sourceerr.ErrNoMatch,
-			wantMsg: `none of its 1 tags passes allowTags "^nope$"`,
+			wantMsg: `none of its 1 tags matches allowTags "^nope$"`,
 		},
 	}
 	for _, tt := range tests {

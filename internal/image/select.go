@@ -3,7 +3,6 @@ package image
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -11,62 +10,6 @@ import (
 
 	"github.com/kargohq/kargo/internal/sourceerr"
 )
-
-// tagFilter applies a subscription's allowTags and ignoreTags.
-type tagFilter struct {
-	allow  *regexp.Regexp
-	ignore map[string]struct{}
-}
-
-func newTagFilter(allow string, ignore []string) (tagFilter, error) {
-	f := tagFilter{}
-	if allow != "" {
-		re, err := regexp.Compile(allow)
-		if err != nil {
-			return f, fmt.Errorf("%w: allowTags %q is not a regular expression: %v", sourceerr.ErrInvalid, allow, err)
-		}
-		f.allow = re
-	}
-	if len(ignore) > 0 {
-		f.ignore = make(map[string]struct{}, len(ignore))
-		for _, t := range ignore {
-			f.ignore[t] = struct{}{}
-		}
-	}
-	return f, nil
-}
-
-func (f tagFilter) keep(tag string) bool {
-	if _, ignored := f.ignore[tag]; ignored {
-		return false
-	}
-	return f.allow == nil || f.allow.MatchString(tag)
-}
-
-func (f tagFilter) apply(tags []string) []string {
-	if f.allow == nil && len(f.ignore) == 0 {
-		return tags
-	}
-	out := make([]string, 0, len(tags))
-	for _, t := range tags {
-		if f.keep(t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// describe names the filters for a "nothing matches" message.
-func (f tagFilter) describe() string {
-	var parts []string
-	if f.allow != nil {
-		parts = append(parts, fmt.Sprintf("allowTags %q", f.allow.String()))
-	}
-	if len(f.ignore) > 0 {
-		parts = append(parts, fmt.Sprintf("%d ignoreTags", len(f.ignore)))
-	}
-	return strings.Join(parts, " and ")
-}
 
 // ParseConstraint parses a subscription's semverConstraint. An empty
 // constraint yields nil, which NewestVersions reads as "any release".

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/tagfilter"
 )
 
 func TestNewestVersions(t *testing.T) {
@@ -82,28 +83,6 @@ func TestParseConstraintRefusesGarbage(t *testing.T) {
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 }
 
-func TestTagFilter(t *testing.T) {
-	tests := []struct {
-		name   string
-		allow  string
-		ignore []string
-		tags   []string
-		want   []string
-	}{
-		{name: "no filters", tags: []string{"a", "b"}, want: []string{"a", "b"}},
-		{name: "allow is a search, not a full match", allow: `^v1\.`, tags: []string{"v1.0", "v2.0", "xv1.0"}, want: []string{"v1.0"}},
-		{name: "ignore is exact", ignore: []string{"v1"}, tags: []string{"v1", "v10"}, want: []string{"v10"}},
-		{name: "both", allow: "^v", ignore: []string{"v2"}, tags: []string{"v1", "v2", "x"}, want: []string{"v1"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, err := newTagFilter(tt.allow, tt.ignore)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, f.apply(tt.tags))
-		})
-	}
-}
-
 func TestLexicalOrder(t *testing.T) {
 	in := []string{"b", "a", "c10", "c9"}
 	require.Equal(t, []string{"c9", "c10", "b", "a"}, lexicalOrder(in))
@@ -134,11 +113,11 @@ func BenchmarkSemverSelection10kTags(b *testing.B) {
 	tags := tags10k()
 	c, err := ParseConstraint("^1.24.0")
 	require.NoError(b, err)
-	f, err := newTagFilter(`^v?\d`, []string{"1.24.3"})
+	f, err := tagfilter.New(tagfilter.Spec{Allow: `^v?\d`, Ignore: []string{"1.24.3"}})
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
-		got := NewestVersions(f.apply(tags), c)
+		got := NewestVersions(f.Apply(tags), c)
 		if len(got) == 0 {
 			b.Fatal("nothing selected")
 		}

@@ -1833,6 +1833,12 @@ export interface components {
                              */
                             allowTags?: string;
                             /**
+                             * @description AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+                             *     which a tag must match at least one to be considered (with
+                             *     allowTags, it must match that too).
+                             */
+                            allowTagsRegexes?: string[];
+                            /**
                              * @description Branch is the branch to follow with NewestFromBranch. Empty means the
                              *     repository's default branch.
                              */
@@ -1852,8 +1858,19 @@ export interface components {
                             discoveryLimit?: number;
                             /** @description ExcludePaths ignores commits that touch only matching paths. */
                             excludePaths?: string[];
+                            /**
+                             * @description ExpressionFilter is Kargo v1's filter of commits and tags by an
+                             *     expression, which this kargo does not evaluate: a subscription that
+                             *     sets it is refused rather than run without it.
+                             */
+                            expressionFilter?: string;
                             /** @description IgnoreTags lists tags that are never selected. */
                             ignoreTags?: string[];
+                            /**
+                             * @description IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+                             *     tag that matches any is never selected.
+                             */
+                            ignoreTagsRegexes?: string[];
                             /**
                              * @description IncludePaths, when set, limits new Freight to commits that touch at
                              *     least one matching path (a prefix, a glob, or "regex:" followed by a
@@ -1884,6 +1901,23 @@ export interface components {
                              */
                             allowTags?: string;
                             /**
+                             * @description AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+                             *     which a tag must match at least one to be considered (with
+                             *     allowTags, it must match that too).
+                             */
+                            allowTagsRegexes?: string[];
+                            /**
+                             * @description CacheByTag is accepted as Kargo v1 writes it. kargo keeps what it
+                             *     learned of a tag's image by the image's digest, whatever this says,
+                             *     so a tag moved to another image is never served stale.
+                             */
+                            cacheByTag?: boolean;
+                            /**
+                             * @description Constraint is Kargo v1's name for both semverConstraint (with
+                             *     SemVer) and tag (with Digest); set it or those, not both.
+                             */
+                            constraint?: string;
+                            /**
                              * Format: int32
                              * @description DiscoveryLimit, when set, caps how many candidates this subscription
                              *     considers, instead of the Warehouse's discoveryLimit.
@@ -1897,6 +1931,11 @@ export interface components {
                             gitRepoURL?: string;
                             /** @description IgnoreTags lists tags that are never selected. */
                             ignoreTags?: string[];
+                            /**
+                             * @description IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+                             *     tag that matches any is never selected.
+                             */
+                            ignoreTagsRegexes?: string[];
                             /**
                              * @description ImageSelectionStrategy chooses the newest image: SemVer (the default),
                              *     NewestBuild, Lexical, or Digest (the digest behind tag).
@@ -2835,6 +2874,12 @@ export interface components {
                          */
                         allowTags?: string;
                         /**
+                         * @description AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+                         *     which a tag must match at least one to be considered (with
+                         *     allowTags, it must match that too).
+                         */
+                        allowTagsRegexes?: string[];
+                        /**
                          * @description Branch is the branch to follow with NewestFromBranch. Empty means the
                          *     repository's default branch.
                          */
@@ -2854,8 +2899,19 @@ export interface components {
                         discoveryLimit?: number;
                         /** @description ExcludePaths ignores commits that touch only matching paths. */
                         excludePaths?: string[];
+                        /**
+                         * @description ExpressionFilter is Kargo v1's filter of commits and tags by an
+                         *     expression, which this kargo does not evaluate: a subscription that
+                         *     sets it is refused rather than run without it.
+                         */
+                        expressionFilter?: string;
                         /** @description IgnoreTags lists tags that are never selected. */
                         ignoreTags?: string[];
+                        /**
+                         * @description IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+                         *     tag that matches any is never selected.
+                         */
+                        ignoreTagsRegexes?: string[];
                         /**
                          * @description IncludePaths, when set, limits new Freight to commits that touch at
                          *     least one matching path (a prefix, a glob, or "regex:" followed by a
@@ -2886,6 +2942,23 @@ export interface components {
                          */
                         allowTags?: string;
                         /**
+                         * @description AllowTagsRegexes, as Kargo v1 writes it, are regular expressions of
+                         *     which a tag must match at least one to be considered (with
+                         *     allowTags, it must match that too).
+                         */
+                        allowTagsRegexes?: string[];
+                        /**
+                         * @description CacheByTag is accepted as Kargo v1 writes it. kargo keeps what it
+                         *     learned of a tag's image by the image's digest, whatever this says,
+                         *     so a tag moved to another image is never served stale.
+                         */
+                        cacheByTag?: boolean;
+                        /**
+                         * @description Constraint is Kargo v1's name for both semverConstraint (with
+                         *     SemVer) and tag (with Digest); set it or those, not both.
+                         */
+                        constraint?: string;
+                        /**
                          * Format: int32
                          * @description DiscoveryLimit, when set, caps how many candidates this subscription
                          *     considers, instead of the Warehouse's discoveryLimit.
@@ -2899,6 +2972,11 @@ export interface components {
                         gitRepoURL?: string;
                         /** @description IgnoreTags lists tags that are never selected. */
                         ignoreTags?: string[];
+                        /**
+                         * @description IgnoreTagsRegexes, as Kargo v1 writes it, are regular expressions: a
+                         *     tag that matches any is never selected.
+                         */
+                        ignoreTagsRegexes?: string[];
                         /**
                          * @description ImageSelectionStrategy chooses the newest image: SemVer (the default),
                          *     NewestBuild, Lexical, or Digest (the digest behind tag).
