@@ -2,8 +2,8 @@ package promotion
 
 import (
 	"context"
-	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,55 +17,96 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/index"
+	"github.com/kargohq/kargo/internal/egress"
+	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/scheme"
-	"github.com/kargohq/kargo/internal/sourceerr"
+	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/objects"
 )
-
-type fakePromoter struct {
-	calls []string
-	err   error
-	// landing is what Landing answers.
-	landing promote.Landing
-}
-
-func (p *fakePromoter) Landing(context.Context, *kargoapi.Stage, types.UID) (promote.Landing, error) {
-	return p.landing, nil
-}
-
-func (p *fakePromoter) Promote(_ context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promote.Outcome, error) {
-	p.calls = append(p.calls, promo.Name)
-	if p.err != nil {
-		return promote.Outcome{}, p.err
-	}
-	return promote.Outcome{Summary: []string{"set image nginx to " + f.Images[0].Tag}}, nil
-}
 
 const ns = "kargo-demo"
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
+// harness runs the reconciler with the real steps (the engine, the steps
+// of promotionMechanisms, the Git cache) against an in-process Git server
+// whose repository "gitops" Stage "test" writes, on branch stages/test.
 type harness struct {
-	r *Reconciler
-	c client.Client
-	p *fakePromoter
+	r  *Reconciler
+	c  client.Client
+	gs *gitserver.Server
 }
 
-func setup(t *testing.T, objs ...client.Object) *harness {
+// testStage is Stage test, which sets the nginx image in stages/test on
+// branch stages/test, read from main.
+func testStage(gs *gitserver.Server, opts ...objects.Option[kargoapi.Stage]) *kargoapi.Stage {
+	return objects.Stage(ns, "test", append([]objects.Option[kargoapi.Stage]{objects.SubscribesTo("w"), objects.GitUpdates(kustomizeUpdate(gs.RepoURL("gitops"), "stages/test"))}, opts...)...)
+}
+
+func kustomizeUpdate(repo, path string) kargoapi.GitRepoUpdate {
+	return kargoapi.GitRepoUpdate{
+		RepoURL: kargoapi.GitRepoURL(repo), ReadBranch: "main", WriteBranch: "stages/test",
+		Kustomize: &kargoapi.KustomizePromotionMechanism{Images: []kargoapi.KustomizeImageUpdate{{Image: "nginx", Path: kargoapi.RepoPath(path)}}},
+	}
+}
+
+func setup(t *testing.T, objs ...func(gs *gitserver.Server) client.Object) *harness {
 	t.Helper()
+	gs := gitserver.New(t)
+	gs.CreateRepo("gitops")
+	gs.Commit(t, "gitops", "main", map[string]string{"stages/test/kustomization.yaml": "resources: []\n"}, "init")
 	s, err := scheme.New()
 	require.NoError(t, err)
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+	var built []client.Object
+	for _, o := range objs {
+		obj := o(gs)
+		if p, ok := obj.(*kargoapi.Promotion); ok && p.UID == "" {
+			p.UID = types.UID("uid-" + p.Name)
+		}
+		built = append(built, obj)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(built...).
 		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).Build()
-	p := &fakePromoter{}
-	return &harness{c: c, p: p, r: &Reconciler{
-		Client: c, Promoter: p, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
-		Now: func() time.Time { return t0.Add(time.Minute) },
+	cache := git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})
+	return &harness{c: c, gs: gs, r: &Reconciler{
+		Client: c, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
+		Lander:  &promote.Promoter{Git: cache},
+		Steps:   &engine.Engine{Steps: steps.New(steps.Deps{Git: cache, Client: c})},
+		WorkDir: t.TempDir(),
+		Now:     func() time.Time { return t0.Add(time.Minute) },
 	}}
+}
+
+// obj makes an object that does not depend on the Git server.
+func obj(o client.Object) func(*gitserver.Server) client.Object {
+	return func(*gitserver.Server) client.Object { return o }
+}
+
+// stage makes Stage test, with opts.
+func stage(opts ...objects.Option[kargoapi.Stage]) func(*gitserver.Server) client.Object {
+	return func(gs *gitserver.Server) client.Object { return testStage(gs, opts...) }
+}
+
+// committed returns the Promotions (by UID) whose commits branch
+// stages/test holds, oldest first.
+func (h *harness) committed(t *testing.T) []string {
+	t.Helper()
+	if strings.TrimSpace(h.gs.Git(t, "gitops", "", "branch", "--list", "stages/test")) == "" {
+		return nil
+	}
+	var uids []string
+	for _, e := range h.gs.Log(t, "gitops", "stages/test") {
+		for _, line := range strings.Split(e.Message, "\n") {
+			if uid, ok := strings.CutPrefix(line, promote.TrailerPromotion+": "); ok {
+				uids = append([]string{uid}, uids...)
+			}
+		}
+	}
+	return uids
 }
 
 func (h *harness) reconcile(t *testing.T, name string) {
@@ -95,15 +136,33 @@ func (h *harness) freight(t *testing.T, name string) *kargoapi.Freight {
 	return f
 }
 
+func f1() func(*gitserver.Server) client.Object {
+	return obj(objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)))
+}
+
+// A Stage's promotionMechanisms run as steps, each recorded in the
+// Promotion's status, and the Promotion's message says what they did.
 func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
-	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0)))
+	h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))))
 	h.reconcile(t, "p1")
 
 	p := h.promotion(t, "p1")
-	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase)
-	require.Equal(t, "Promoted Freight f1-alias (f1) into test: set image nginx to 1.24.0", p.Status.Message)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+	head := h.gs.BranchHead(t, "gitops", "stages/test")
+	require.Equal(t, "Promoted Freight f1-alias (f1) into test: committed "+head[:7]+" to "+h.gs.RepoURL("gitops")+" stages/test", p.Status.Message)
 	require.NotNil(t, p.Status.StartTime)
 	require.NotNil(t, p.Status.CompletionTime)
+	require.Contains(t, h.gs.Show(t, "gitops", "stages/test", "stages/test/kustomization.yaml"), "newTag: 1.24.0")
+
+	// status.steps shows the mechanisms step by step.
+	require.EqualValues(t, 2, p.Status.CurrentStep)
+	require.Len(t, p.Status.Steps, 2)
+	require.Equal(t, "check", p.Status.Steps[0].Alias)
+	require.Equal(t, kargoapi.StepStatusSucceeded, p.Status.Steps[0].Status)
+	require.Equal(t, "git-update-0", p.Status.Steps[1].Alias)
+	require.Equal(t, kargoapi.StepStatusSucceeded, p.Status.Steps[1].Status)
+	require.Equal(t, "committed "+head[:7]+" to "+h.gs.RepoURL("gitops")+" stages/test", p.Status.Steps[1].Message)
+	require.Contains(t, string(p.Status.State.Raw), `"commit":"`+head+`"`)
 
 	st := h.stage(t, "test")
 	require.Equal(t, "f1", st.Status.CurrentFreight.ID)
@@ -112,16 +171,19 @@ func TestSuccessfulPromotionUpdatesStageAndFreight(t *testing.T) {
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, st.Status.LastPromotion.Phase)
 	require.Equal(t, kargoapi.StagePhaseSteady, st.Status.Phase)
 	require.Contains(t, h.freight(t, "f1").Status.VerifiedIn, "test", "no health source: promotion verifies")
+	entries, err := os.ReadDir(h.r.WorkDir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "a finished Promotion's work directory is removed")
 }
 
 func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
-	h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
-		objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f2"), objects.Image("nginx", "1.25.0"), objects.Alias("f2-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f3"), objects.Image("nginx", "1.26.0"), objects.Alias("f3-alias"), objects.FreightCreated(t0)),
-		objects.Promotion(ns, "b-newer", "test", "f2", objects.PromotionCreated(t0.Add(-time.Minute))), objects.Promotion(ns, "a-older", "test", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute))), objects.Promotion(ns, "c-newest", "test", "f3", objects.PromotionCreated(t0)))
+	h := setup(t, stage(),
+		f1(), obj(objects.Freight(ns, objects.FreightName("f2"), objects.Image("nginx", "1.25.0"), objects.Alias("f2-alias"), objects.FreightCreated(t0))), obj(objects.Freight(ns, objects.FreightName("f3"), objects.Image("nginx", "1.26.0"), objects.Alias("f3-alias"), objects.FreightCreated(t0))),
+		obj(objects.Promotion(ns, "b-newer", "test", "f2", objects.PromotionCreated(t0.Add(-time.Minute)))), obj(objects.Promotion(ns, "a-older", "test", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute)))), obj(objects.Promotion(ns, "c-newest", "test", "f3", objects.PromotionCreated(t0))))
 
 	h.reconcile(t, "b-newer")
 	h.reconcile(t, "c-newest")
-	require.Empty(t, h.p.calls, "only the oldest may run")
+	require.Empty(t, h.committed(t), "only the oldest may run")
 	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "b-newer").Status.Phase)
 	require.Equal(t, "Waiting for Promotion a-older to finish", h.promotion(t, "b-newer").Status.Message)
 
@@ -129,7 +191,7 @@ func TestPromotionsRunOneAtATimeInCreationOrder(t *testing.T) {
 	h.reconcile(t, "c-newest")
 	h.reconcile(t, "b-newer")
 	h.reconcile(t, "c-newest")
-	require.Equal(t, []string{"a-older", "b-newer", "c-newest"}, h.p.calls)
+	require.Equal(t, []string{"uid-a-older", "uid-b-newer", "uid-c-newest"}, h.committed(t))
 	st := h.stage(t, "test")
 	require.Equal(t, "f3", st.Status.CurrentFreight.ID)
 	require.Len(t, st.Status.History, 2, "history is bounded")
@@ -140,83 +202,165 @@ func TestPromotionFailures(t *testing.T) {
 	cases := []struct {
 		name      string
 		promo     *kargoapi.Promotion
-		promoter  error
+		stage     []objects.Option[kargoapi.Stage]
+		gitDown   bool
 		wantPhase kargoapi.PromotionPhase
 		wantMsg   string
 	}{
-		{"missing stage", objects.Promotion(ns, "p", "nope", "f1", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Stage nope does not exist in project kargo-demo"},
-		{"missing freight", objects.Promotion(ns, "p", "uat", "f9", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Freight f9 does not exist"},
-		{"not verified upstream", objects.Promotion(ns, "p", "uat", "f1", objects.PromotionCreated(t0)), nil, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage uat: Freight f1-alias (f1) is not verified in upstream Stage test"},
-		{"bad mechanism", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), fmt.Errorf("set image.tag in values.yaml: key not found: %w", sourceerr.ErrInvalid), kargoapi.PromotionPhaseFailed, "key not found"},
-		{"git down", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), fmt.Errorf("push: %w", sourceerr.ErrUnreachable), kargoapi.PromotionPhaseErrored, "the repositories and the Stage are unchanged"},
+		{"missing stage", objects.Promotion(ns, "p", "nope", "f1", objects.PromotionCreated(t0)), nil, false, kargoapi.PromotionPhaseFailed, "Stage nope does not exist in project kargo-demo"},
+		{"missing freight", objects.Promotion(ns, "p", "uat", "f9", objects.PromotionCreated(t0)), nil, false, kargoapi.PromotionPhaseFailed, "Freight f9 does not exist"},
+		{"not verified upstream", objects.Promotion(ns, "p", "uat", "f1", objects.PromotionCreated(t0)), nil, false, kargoapi.PromotionPhaseFailed, "Freight is not available to Stage uat: Freight f1-alias (f1) is not verified in upstream Stage test"},
+		{"bad mechanism", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), []objects.Option[kargoapi.Stage]{func(st *kargoapi.Stage) {
+			st.Spec.PromotionMechanisms.GitRepoUpdates[0].Kustomize.Images[0].Path = "nowhere"
+		}}, false, kargoapi.PromotionPhaseFailed, "Promotion failed: gitRepoUpdates[0] ("},
+		{"git down", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), nil, true, kargoapi.PromotionPhaseErrored, "; the repositories and the Stage are unchanged"},
+		{"a write branch the Stage's Freight comes from", objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0)), nil, false, kargoapi.PromotionPhaseFailed, "in a loop"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
-				objects.Stage(ns, "uat", objects.UpstreamStages("test")),
-				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), tc.promo)
-			h.p.err = tc.promoter
+			// Warehouse w watches stages/test in the loop case.
+			wh := func(gs *gitserver.Server) client.Object {
+				w := objects.Warehouse(ns, "w")
+				if tc.wantMsg == "in a loop" {
+					w.Spec.Subscriptions.Git = []kargoapi.GitSubscription{{RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), Branch: "stages/test"}}
+				}
+				return w
+			}
+			h := setup(t, stage(tc.stage...), obj(objects.Stage(ns, "uat", objects.UpstreamStages("test"))), f1(), wh, obj(tc.promo))
+			if tc.gitDown {
+				h.gs.Fail(503)
+			}
 			h.reconcile(t, "p")
 			p := h.promotion(t, "p")
-			require.Equal(t, tc.wantPhase, p.Status.Phase)
+			require.Equal(t, tc.wantPhase, p.Status.Phase, p.Status.Message)
 			require.Contains(t, p.Status.Message, tc.wantMsg)
 			if st := (&kargoapi.Stage{}); h.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: tc.promo.Spec.Stage}, st) == nil {
 				require.Nil(t, st.Status.CurrentFreight, "a failed promotion changes no current Freight")
 				require.Nil(t, st.Status.CurrentPromotion)
 			}
 			require.NotContains(t, h.freight(t, "f1").Status.VerifiedIn, tc.promo.Spec.Stage)
+			h.gs.Fail(0)
+			require.Empty(t, h.committed(t), "nothing was written")
 		})
 	}
 }
 
+// A Promotion whose second Git update fails says what the first pushed.
+func TestAFailureAfterAPushSaysWhatWasPushed(t *testing.T) {
+	h := setup(t, stage(func(st *kargoapi.Stage) {
+		second := kustomizeUpdate(string(st.Spec.PromotionMechanisms.GitRepoUpdates[0].RepoURL), "nowhere")
+		second.WriteBranch = "stages/other"
+		st.Spec.PromotionMechanisms.GitRepoUpdates = append(st.Spec.PromotionMechanisms.GitRepoUpdates, second)
+	}), f1(), obj(objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0))))
+	h.reconcile(t, "p")
+	p := h.promotion(t, "p")
+	require.Equal(t, kargoapi.PromotionPhaseFailed, p.Status.Phase)
+	head := h.gs.BranchHead(t, "gitops", "stages/test")
+	require.Regexp(t, `^Promotion failed: gitRepoUpdates\[1\] \(.*, branch stages/other\): .*: no kustomization.yaml in nowhere .*; before that: committed `+head[:7]+` to .* stages/test; the Stage is unchanged$`, p.Status.Message)
+	require.Equal(t, []kargoapi.StepStatus{kargoapi.StepStatusSucceeded, kargoapi.StepStatusSucceeded, kargoapi.StepStatusFailed},
+		[]kargoapi.StepStatus{p.Status.Steps[0].Status, p.Status.Steps[1].Status, p.Status.Steps[2].Status})
+	require.Nil(t, h.stage(t, "test").Status.CurrentFreight)
+}
+
 func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
-	st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
-	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
-	st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
-	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "again", "test", "f1", objects.PromotionCreated(t0)))
+	h := setup(t, stage(func(st *kargoapi.Stage) {
+		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f1"}
+		st.Status.History = []kargoapi.SimpleFreight{{ID: "f1"}}
+	}), f1(), obj(objects.Promotion(ns, "again", "test", "f1", objects.PromotionCreated(t0))))
 	h.reconcile(t, "again")
-	require.Empty(t, h.p.calls)
+	require.Empty(t, h.committed(t))
 	p := h.promotion(t, "again")
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase)
 	require.Contains(t, p.Status.Message, "already the current Freight of test; nothing changed")
+	require.Empty(t, p.Status.Steps, "no step ran")
 	require.Len(t, h.stage(t, "test").Status.History, 1)
 }
 
-// A controller that died after claiming the Stage and starting the
-// Promotion finishes it when it comes back: the Promoter is called again
-// (it is idempotent per Promotion) and the Promotion ends once.
+// A controller that died after claiming the Stage and pushing, before it
+// recorded the push, finishes the Promotion when it comes back: the commit
+// is found by its trailer, not made again, and the Promotion ends once.
 func TestRestartFinishesARunningPromotion(t *testing.T) {
-	st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
-	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", Phase: kargoapi.PromotionPhaseRunning}
-	p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
+	h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))),
+		obj(objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0.Add(-time.Hour)))))
+	// The commit the controller pushed before it died.
+	died := &engine.StepContext{WorkDir: t.TempDir(), Project: ns, Stage: "test", StageObject: h.stage(t, "test"), Promotion: h.promotion(t, "p1"), Freight: []*kargoapi.Freight{h.freight(t, "f1")}}
+	out, _, err := h.r.Steps.RunDetached(context.Background(), died, engine.Process{Steps: promote.Process(died.StageObject.Spec.PromotionMechanisms)})
+	require.NoError(t, err)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
+	head := h.gs.BranchHead(t, "gitops", "stages/test")
+	st := h.stage(t, "test")
+	base := st.DeepCopy()
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", UID: "uid-p1", Phase: kargoapi.PromotionPhaseRunning}
+	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
+	p := h.promotion(t, "p1")
+	base2 := p.DeepCopy()
 	started := metav1.NewTime(t0)
 	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started}
-	other := objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0.Add(-time.Hour))) // older but not running
-	h := setup(t, st, objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), p, other)
+	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(base2)))
+
 	h.reconcile(t, "p0-other")
-	require.Empty(t, h.p.calls, "the running Promotion keeps its turn")
+	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "p0-other").Status.Phase, "the running Promotion keeps its turn")
 	h.reconcile(t, "p1")
-	require.Equal(t, []string{"p1"}, h.p.calls)
-	require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p1").Status.Phase)
+	p = h.promotion(t, "p1")
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+	require.Contains(t, p.Status.Message, "stages/test @ "+head[:7]+" (committed before a restart)")
+	require.Equal(t, []string{"uid-p1"}, h.committed(t), "exactly one commit")
 	require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
+}
+
+// A Stage whose promotionMechanisms gain or lose an update while a
+// Promotion runs does not have the Promotion's recorded steps mistaken for
+// others: the Promotion errs and says so.
+func TestMechanismsChangedWhileRunning(t *testing.T) {
+	h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))))
+	st := h.stage(t, "test")
+	base := st.DeepCopy()
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", UID: "uid-p1", Phase: kargoapi.PromotionPhaseRunning}
+	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
+	p := h.promotion(t, "p1")
+	base2 := p.DeepCopy()
+	started := metav1.NewTime(t0)
+	// It ran its check and an Argo CD update, which the Stage no longer has
+	// (recorded as the second step, where the Stage now has a Git update).
+	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started, CurrentStep: 1, Steps: []kargoapi.StepExecution{
+		{Alias: "check", Status: kargoapi.StepStatusSucceeded}, {Alias: "argocd-update", Status: kargoapi.StepStatusRunning, Message: "a sync is running"},
+	}}
+	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(base2)))
+	h.reconcile(t, "p1")
+	p = h.promotion(t, "p1")
+	require.Equal(t, kargoapi.PromotionPhaseErrored, p.Status.Phase)
+	require.Contains(t, p.Status.Message, "its Stage's promotionMechanisms changed while it ran: step 2 was argocd-update and is now check, git-update-0")
+	require.Empty(t, h.committed(t))
 }
 
 // A Promotion deleted while it ran (say, while the controller was down)
 // leaves the Stage claimed; its claim is released, and what the Stage's
 // branches hold of it decides the Stage's current Freight.
 func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
-	claimed := func() *kargoapi.Stage {
-		st := objects.Stage(ns, "test", objects.SubscribesTo("w"))
-		st.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{GitRepoUpdates: []kargoapi.GitRepoUpdate{{RepoURL: "https://git.example.com/gitops.git", WriteBranch: "stages/test"}}}
+	f0 := obj(objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)))
+	// claim leaves Stage test as a controller that stopped while
+	// Promotion gone (UID uid-gone) of f1 ran leaves it, after a promoter
+	// deleted gone; pushed says whether its commit reached the branch.
+	claim := func(t *testing.T, h *harness, pushed bool) {
+		t.Helper()
+		st := h.stage(t, "test")
+		if pushed {
+			died := &engine.StepContext{WorkDir: t.TempDir(), Project: ns, Stage: "test", StageObject: st,
+				Promotion: &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gone", UID: "uid-gone"}}, Freight: []*kargoapi.Freight{h.freight(t, "f1")}}
+			out, _, err := h.r.Steps.RunDetached(context.Background(), died, engine.Process{Steps: promote.Process(st.Spec.PromotionMechanisms)})
+			require.NoError(t, err)
+			require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
+		}
+		base := st.DeepCopy()
 		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: "f0"}
 		st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: &kargoapi.SimpleFreight{ID: "f1"}, Phase: kargoapi.PromotionPhaseRunning}
 		st.Status.Phase = kargoapi.StagePhasePromoting
-		return st
+		require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
 	}
 
 	t.Run("its commit is on the branch: the Stage holds its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), objects.Promotion(ns, "next", "test", "f0", objects.PromotionCreated(t0)))
-		h.p.landing = promote.Landing{Landed: []string{"https://git.example.com/gitops.git stages/test @ 3f2a1b0"}}
+		h := setup(t, stage(), f0, f1(), obj(objects.Promotion(ns, "next", "test", "f0", objects.PromotionCreated(t0))))
+		claim(t, h, true)
 		h.reconcile(t, "next")
 		require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "next").Status.Phase, "the claim is released first")
 		h.reconcile(t, "gone")
@@ -224,29 +368,30 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 		require.Nil(t, st.Status.CurrentPromotion)
 		require.Equal(t, "f1", st.Status.CurrentFreight.ID)
 		require.Equal(t, &kargoapi.PromotionReference{Name: "gone", UID: "uid-gone", Freight: st.Status.CurrentFreight, Phase: kargoapi.PromotionPhaseSucceeded}, st.Status.LastPromotion)
-		require.Equal(t, []string{"gone"}, h.p.calls, "the rest of it (Argo CD updates) is finished, its commits not made again")
+		require.Equal(t, []string{"uid-gone"}, h.committed(t), "the rest of it is finished, its commit not made again")
 		h.reconcile(t, "next")
 		require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "next").Status.Phase, "later Promotions run")
 		require.Equal(t, "f0", h.stage(t, "test").Status.CurrentFreight.ID)
+		require.Equal(t, []string{"uid-gone", "uid-next"}, h.committed(t))
 	})
 
 	t.Run("its commit never reached the branch: the Stage keeps its Freight", func(t *testing.T) {
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)))
-		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h := setup(t, stage(), f0, f1())
+		claim(t, h, false)
 		h.reconcile(t, "gone")
 		st := h.stage(t, "test")
 		require.Nil(t, st.Status.CurrentPromotion)
 		require.Equal(t, "f0", st.Status.CurrentFreight.ID)
 		require.Equal(t, kargoapi.PromotionPhaseErrored, st.Status.LastPromotion.Phase)
 		require.Equal(t, kargoapi.StagePhaseFailed, st.Status.Phase)
-		require.Empty(t, h.p.calls, "nothing is promoted on the deleted Promotion's behalf")
+		require.Empty(t, h.committed(t), "nothing is promoted on the deleted Promotion's behalf")
 	})
 
 	t.Run("a Promotion of the same name created since does not inherit the claim", func(t *testing.T) {
 		again := objects.Promotion(ns, "gone", "test", "f0", objects.PromotionCreated(t0))
 		again.UID = "uid-new"
-		h := setup(t, claimed(), objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), again)
-		h.p.landing = promote.Landing{Missing: []string{"https://git.example.com/gitops.git stages/test"}}
+		h := setup(t, stage(), f0, f1(), obj(again))
+		claim(t, h, false)
 		h.reconcile(t, "gone")
 		require.Equal(t, kargoapi.PromotionPhaseErrored, h.stage(t, "test").Status.LastPromotion.Phase, "the old claim is released")
 		h.reconcile(t, "gone")
@@ -255,10 +400,10 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	})
 
 	t.Run("a claim whose Promotion exists is left alone", func(t *testing.T) {
-		st := claimed()
 		running := objects.Promotion(ns, "gone", "test", "f1", objects.PromotionCreated(t0))
 		running.UID = "uid-gone"
-		h := setup(t, st, objects.Freight(ns, objects.FreightName("f0"), objects.Image("nginx", "1.23.0"), objects.Alias("f0-alias"), objects.FreightCreated(t0)), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), running)
+		h := setup(t, stage(), f0, f1(), obj(running))
+		claim(t, h, false)
 		require.NoError(t, h.r.releaseClaim(context.Background(), h.stage(t, "test")))
 		require.Equal(t, "gone", h.stage(t, "test").Status.CurrentPromotion.Name)
 		require.Empty(t, h.r.orphanedClaim(context.Background(), h.stage(t, "test")))
@@ -364,19 +509,14 @@ func TestPromotionRunsItsSteps(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
-			p.UID = "uid-p1"
 			p.Spec.Steps = tc.steps
-			h := setup(t, objects.Stage(ns, "test", objects.SubscribesTo("w")),
-				objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.Alias("f1-alias"), objects.FreightCreated(t0)), p)
-			h.r.Steps = &engine.Engine{Steps: steps.New(steps.Deps{})}
-			h.r.WorkDir = t.TempDir()
+			h := setup(t, obj(objects.Stage(ns, "test", objects.SubscribesTo("w"))), f1(), obj(p))
 			h.reconcile(t, "p1")
 			got := h.promotion(t, "p1")
 			require.Equal(t, tc.phase, got.Status.Phase, got.Status.Message)
 			require.Contains(t, got.Status.Message, tc.message)
 			require.Len(t, got.Status.Steps, len(tc.steps))
 			require.EqualValues(t, len(tc.steps), got.Status.CurrentStep)
-			require.Empty(t, h.p.calls, "the promotion mechanisms did not run")
 			st := h.stage(t, "test")
 			if tc.current != "" {
 				require.Equal(t, tc.current, st.Status.CurrentFreight.ID)

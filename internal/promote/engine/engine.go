@@ -278,6 +278,16 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 	return Outcome{Phase: kargoapi.PromotionPhaseSucceeded, Message: summary(status)}, nil
 }
 
+// RunDetached runs the process from its start with its record kept in
+// memory, for a Promotion that has no status to write to (one deleted
+// while it ran, finished on its behalf), and returns the record with the
+// outcome.
+func (e *Engine) RunDetached(ctx context.Context, sc *StepContext, proc Process) (Outcome, *kargoapi.PromotionStatus, error) {
+	status := &kargoapi.PromotionStatus{}
+	out, err := e.Run(ctx, sc, proc, status, func() error { return nil })
+	return out, status, err
+}
+
 func (e *Engine) runStep(ctx context.Context, sc *StepContext, env *Env, step kargoapi.PromotionStep) (Result, error) {
 	impl, ok := e.Steps[step.Uses]
 	if !ok {
