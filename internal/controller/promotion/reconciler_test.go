@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/argocd"
+	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/index"
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/git"
@@ -38,6 +40,8 @@ type harness struct {
 	r  *Reconciler
 	c  client.Client
 	gs *gitserver.Server
+	// now is the time the reconciler and the steps tell.
+	now time.Time
 }
 
 // testStage is Stage test, which sets the nginx image in stages/test on
@@ -72,13 +76,16 @@ func setup(t *testing.T, objs ...func(gs *gitserver.Server) client.Object) *harn
 		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).Build()
 	cache := git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})})
-	return &harness{c: c, gs: gs, r: &Reconciler{
+	h := &harness{c: c, gs: gs, now: t0.Add(time.Minute)}
+	now := func() time.Time { return h.now }
+	h.r = &Reconciler{
 		Client: c, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
 		Lander:  &promote.Promoter{Git: cache},
-		Steps:   &engine.Engine{Steps: steps.New(steps.Deps{Git: cache, Client: c})},
+		Steps:   &engine.Engine{Steps: steps.New(steps.Deps{Git: cache, Client: c, ArgoCD: &argocd.Updater{Client: c}}), Now: now},
 		WorkDir: t.TempDir(),
-		Now:     func() time.Time { return t0.Add(time.Minute) },
-	}}
+		Now:     now,
+	}
+	return h
 }
 
 // obj makes an object that does not depend on the Git server.
@@ -528,4 +535,103 @@ func TestPromotionRunsItsSteps(t *testing.T) {
 			require.Empty(t, entries, "a finished Promotion's work directory is removed")
 		})
 	}
+}
+
+// argoApp is Application app-test in argocd, which lets Stage test change
+// it when authorized, and deploys stages/test of the Git server's gitops.
+func argoApp(authorized bool, phase argocdv1.OperationPhase) func(*gitserver.Server) client.Object {
+	return func(gs *gitserver.Server) client.Object {
+		app := &argocdv1.Application{
+			ObjectMeta: metav1.ObjectMeta{Namespace: argocd.DefaultNamespace, Name: "app-test"},
+			Spec:       argocdv1.ApplicationSpec{Source: &argocdv1.ApplicationSource{RepoURL: gs.RepoURL("gitops"), Path: "stages/test", TargetRevision: "stages/test"}},
+		}
+		if authorized {
+			app.Annotations = map[string]string{kargoapi.AuthorizedStageAnnotationKey: ns + ":test"}
+		}
+		if phase != "" {
+			app.Status.OperationState = &argocdv1.OperationState{Phase: phase}
+		}
+		return app
+	}
+}
+
+func withArgoCDUpdate(gs *gitserver.Server) objects.Option[kargoapi.Stage] {
+	return objects.ArgoCDUpdates(kargoapi.ArgoCDAppUpdate{AppName: "app-test", SourceUpdates: []kargoapi.ArgoCDSourceUpdate{{RepoURL: gs.RepoURL("gitops"), UpdateTargetRevision: true}}})
+}
+
+func (h *harness) app(t *testing.T) *argocdv1.Application {
+	t.Helper()
+	app := &argocdv1.Application{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: argocd.DefaultNamespace, Name: "app-test"}, app))
+	return app
+}
+
+// Argo CD updates are checked before anything is committed: an Application
+// that does not let the Stage change it fails the Promotion with nothing
+// written, to Git or to Argo CD.
+func TestAnApplicationThatRefusesStopsThePromotionBeforeAnyCommit(t *testing.T) {
+	h := setup(t, func(gs *gitserver.Server) client.Object { return testStage(gs, withArgoCDUpdate(gs)) }, argoApp(false, ""), f1(),
+		obj(objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0))))
+	before := h.app(t)
+	h.reconcile(t, "p")
+	p := h.promotion(t, "p")
+	require.Equal(t, kargoapi.PromotionPhaseFailed, p.Status.Phase)
+	require.Contains(t, p.Status.Message, "Promotion failed: argoCDAppUpdates: ")
+	require.Contains(t, p.Status.Message, kargoapi.AuthorizedStageAnnotationKey)
+	require.True(t, strings.HasSuffix(p.Status.Message, "; the repositories and the Stage are unchanged"), p.Status.Message)
+	require.Equal(t, "check", p.Status.Steps[0].Alias)
+	require.Equal(t, []kargoapi.StepStatus{kargoapi.StepStatusFailed, kargoapi.StepStatusSkipped, kargoapi.StepStatusSkipped},
+		[]kargoapi.StepStatus{p.Status.Steps[0].Status, p.Status.Steps[1].Status, p.Status.Steps[2].Status}, "no later step ran")
+	require.Empty(t, h.committed(t))
+	require.Equal(t, before.ResourceVersion, h.app(t).ResourceVersion)
+}
+
+// While Argo CD runs a sync of an Application the Stage updates, the
+// Promotion waits, with nothing written, and says so; it goes on once the
+// sync ends, and errs when the sync outlasts promote.MaxSyncWait.
+func TestARunningSyncIsWaitedFor(t *testing.T) {
+	objs := []func(*gitserver.Server) client.Object{
+		func(gs *gitserver.Server) client.Object { return testStage(gs, withArgoCDUpdate(gs)) }, argoApp(true, argocdv1.OperationRunning), f1(),
+		obj(objects.Promotion(ns, "p", "test", "f1", objects.PromotionCreated(t0))),
+	}
+	waiting := func(t *testing.T, h *harness) {
+		t.Helper()
+		res, err := h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "p"}})
+		require.NoError(t, err)
+		require.Positive(t, res.RequeueAfter)
+		p := h.promotion(t, "p")
+		require.Equal(t, kargoapi.PromotionPhaseRunning, p.Status.Phase)
+		require.True(t, strings.HasPrefix(p.Status.Message, "Waiting: argoCDAppUpdates: Application argocd/app-test: a sync is running (phase Running)"), p.Status.Message)
+		require.Equal(t, kargoapi.StepStatusRunning, p.Status.Steps[0].Status)
+		require.Empty(t, h.committed(t), "nothing is committed while a sync runs")
+	}
+
+	t.Run("the sync ends", func(t *testing.T) {
+		h := setup(t, objs...)
+		waiting(t, h)
+		app := h.app(t)
+		base := app.DeepCopy()
+		app.Status.OperationState.Phase = argocdv1.OperationSucceeded
+		require.NoError(t, h.c.Patch(context.Background(), app, client.MergeFrom(base)))
+		h.reconcile(t, "p")
+		p := h.promotion(t, "p")
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+		head := h.gs.BranchHead(t, "gitops", "stages/test")
+		require.Equal(t, head, h.app(t).Spec.Source.TargetRevision, "the Application follows the commit the Git update made")
+		require.Equal(t, []string{"check", "git-update-0", "argocd-update"}, []string{p.Status.Steps[0].Alias, p.Status.Steps[1].Alias, p.Status.Steps[2].Alias})
+		require.Contains(t, p.Status.Message, "committed "+head[:7])
+		require.Contains(t, p.Status.Message, "argocd/app-test")
+	})
+
+	t.Run("the sync outlasts the wait", func(t *testing.T) {
+		h := setup(t, objs...)
+		waiting(t, h)
+		h.now = h.now.Add(promote.MaxSyncWait)
+		h.reconcile(t, "p")
+		p := h.promotion(t, "p")
+		require.Equal(t, kargoapi.PromotionPhaseErrored, p.Status.Phase)
+		require.Contains(t, p.Status.Message, "Promotion errored: argoCDAppUpdates: Application argocd/app-test: a sync is running")
+		require.True(t, strings.HasSuffix(p.Status.Message, "; the repositories and the Stage are unchanged"), p.Status.Message)
+		require.Empty(t, h.committed(t))
+	})
 }

@@ -89,6 +89,8 @@ type StepContext struct {
 	Alias string
 	// Outputs are the outputs of the steps that have ended, by alias.
 	Outputs map[string]any
+	// Now tells the time, the engine's (Engine.Now).
+	Now func() time.Time
 }
 
 // Path resolves a path of a configuration inside the work directory, with
@@ -165,6 +167,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 	if e.Now != nil {
 		now = e.Now
 	}
+	sc.Now = now
 	outputs, err := readState(status)
 	if err != nil {
 		return Outcome{}, err

@@ -22,12 +22,7 @@ import (
 
 // mechanisms is what the three steps share: the Promoter, and the Stage
 // and Freight of the Promotion.
-type mechanisms struct {
-	p *promote.Promoter
-	// now tells the time, for the wait on an Argo CD sync; time.Now when
-	// nil.
-	now func() time.Time
-}
+type mechanisms struct{ p *promote.Promoter }
 
 func newMechanisms(d Deps) mechanisms {
 	m := mechanisms{p: &promote.Promoter{Credentials: d.Credentials, Client: d.Client, ArgoCD: d.ArgoCD}}
@@ -55,8 +50,8 @@ func (m mechanisms) of(sc *engine.StepContext, step string) (*kargoapi.Stage, *k
 // be dropped when the running one ends. After that, err stands.
 func (m mechanisms) waitForSync(sc *engine.StepContext, err error) (engine.Result, error) {
 	now := time.Now
-	if m.now != nil {
-		now = m.now
+	if sc.Now != nil {
+		now = sc.Now
 	}
 	if start := sc.Promotion.Status.StartTime; errors.Is(err, argocd.ErrSyncRunning) && (start == nil || now().Sub(start.Time) < promote.MaxSyncWait) {
 		return engine.Result{Waiting: true, RequeueAfter: argocdSyncWait, Message: err.Error()}, nil
