@@ -1,7 +1,10 @@
-// Package promote applies a Stage's Git promotion mechanisms
-// (gitRepoUpdates): it edits kustomization files, Helm values files and
-// Chart.yaml files in a checkout of the GitOps repository and pushes one
-// commit per repository, reusing the controller's shared Git cache.
+// Package promote applies a Stage's promotion mechanisms: it edits
+// kustomization files, Helm values files and Chart.yaml files in a checkout
+// of the GitOps repository and pushes one commit per gitRepoUpdate, reusing
+// the controller's shared Git cache, then updates the argoCDAppUpdates'
+// Applications. The mechanisms run as steps of the promotion step engine
+// (Process names them; internal/promote/steps runs them through the
+// Promoter's Check, UpdateRepo and UpdateApps).
 package promote
 
 import (
@@ -41,7 +44,7 @@ type Committer interface {
 	RecentCommits(ctx context.Context, req git.BranchRequest) ([]git.TrailedCommit, error)
 }
 
-// Promoter applies gitRepoUpdates.
+// Promoter applies a Stage's promotion mechanisms, one part per step.
 type Promoter struct {
 	Git         Committer
 	Credentials credentials.Store
@@ -49,7 +52,8 @@ type Promoter struct {
 	// to a branch that Warehouse watches, and lists Stages (of every
 	// project), to refuse writing a branch another Stage wrote first.
 	Client client.Reader
-	// ArgoCD applies argoCDAppUpdates, after every Git update.
+	// ArgoCD checks argoCDAppUpdates before the Git updates and applies
+	// them after.
 	ArgoCD *argocd.Updater
 }
 
