@@ -98,6 +98,22 @@ func stage(opts ...objects.Option[kargoapi.Stage]) func(*gitserver.Server) clien
 	return func(gs *gitserver.Server) client.Object { return testStage(gs, opts...) }
 }
 
+// running leaves Stage test claimed by Promotion name, Running since t0
+// with the steps of status, as a controller that stopped leaves them.
+func (h *harness) running(t *testing.T, name string, status kargoapi.PromotionStatus) {
+	t.Helper()
+	st := h.stage(t, "test")
+	base := st.DeepCopy()
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: name, UID: types.UID("uid-" + name), Phase: kargoapi.PromotionPhaseRunning}
+	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
+	p := h.promotion(t, name)
+	pbase := p.DeepCopy()
+	started := metav1.NewTime(t0)
+	status.Phase, status.StartTime = kargoapi.PromotionPhaseRunning, &started
+	p.Status = status
+	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(pbase)))
+}
+
 // committed returns the Promotions (by UID) whose commits branch
 // stages/test holds, oldest first.
 func (h *harness) committed(t *testing.T) []string {
@@ -295,20 +311,12 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
 	head := h.gs.BranchHead(t, "gitops", "stages/test")
-	st := h.stage(t, "test")
-	base := st.DeepCopy()
-	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", UID: "uid-p1", Phase: kargoapi.PromotionPhaseRunning}
-	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
-	p := h.promotion(t, "p1")
-	base2 := p.DeepCopy()
-	started := metav1.NewTime(t0)
-	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started}
-	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(base2)))
+	h.running(t, "p1", kargoapi.PromotionStatus{})
 
 	h.reconcile(t, "p0-other")
 	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "p0-other").Status.Phase, "the running Promotion keeps its turn")
 	h.reconcile(t, "p1")
-	p = h.promotion(t, "p1")
+	p := h.promotion(t, "p1")
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
 	require.Contains(t, p.Status.Message, "stages/test @ "+head[:7]+" (committed before a restart)")
 	require.Equal(t, []string{"uid-p1"}, h.committed(t), "exactly one commit")
@@ -320,21 +328,13 @@ func TestRestartFinishesARunningPromotion(t *testing.T) {
 // others: the Promotion errs and says so.
 func TestMechanismsChangedWhileRunning(t *testing.T) {
 	h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))))
-	st := h.stage(t, "test")
-	base := st.DeepCopy()
-	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", UID: "uid-p1", Phase: kargoapi.PromotionPhaseRunning}
-	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
-	p := h.promotion(t, "p1")
-	base2 := p.DeepCopy()
-	started := metav1.NewTime(t0)
 	// It ran its check and an Argo CD update, which the Stage no longer has
 	// (recorded as the second step, where the Stage now has a Git update).
-	p.Status = kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseRunning, StartTime: &started, CurrentStep: 1, Steps: []kargoapi.StepExecution{
+	h.running(t, "p1", kargoapi.PromotionStatus{CurrentStep: 1, Steps: []kargoapi.StepExecution{
 		{Alias: "check", Status: kargoapi.StepStatusSucceeded}, {Alias: "argocd-update", Status: kargoapi.StepStatusRunning, Message: "a sync is running"},
-	}}
-	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(base2)))
+	}})
 	h.reconcile(t, "p1")
-	p = h.promotion(t, "p1")
+	p := h.promotion(t, "p1")
 	require.Equal(t, kargoapi.PromotionPhaseErrored, p.Status.Phase)
 	require.Contains(t, p.Status.Message, "its Stage's promotionMechanisms changed while it ran: step 2 was argocd-update and is now check, git-update-0")
 	require.Empty(t, h.committed(t))

@@ -32,9 +32,16 @@ func newMechanisms(d Deps) mechanisms {
 	return m
 }
 
-// of returns the Stage and the promoted Freight, or an error when the step
+// of decodes the step's configuration into cfg (nil: the step takes none)
+// and returns the Stage and the promoted Freight, or an error when the step
 // does not run in a Promotion of a Stage with promotionMechanisms.
-func (m mechanisms) of(sc *engine.StepContext, step string) (*kargoapi.Stage, *kargoapi.Freight, error) {
+func (m mechanisms) of(sc *engine.StepContext, raw engine.Config, step string, cfg any) (*kargoapi.Stage, *kargoapi.Freight, error) {
+	if cfg == nil {
+		cfg = &struct{}{}
+	}
+	if err := raw.Decode(cfg); err != nil {
+		return nil, nil, err
+	}
 	if sc.StageObject == nil || sc.Promotion == nil || len(sc.Freight) == 0 {
 		return nil, nil, fmt.Errorf("%s runs only in a Promotion: %w", step, sourceerr.ErrInvalid)
 	}
@@ -64,10 +71,7 @@ func (m mechanisms) waitForSync(sc *engine.StepContext, err error) (engine.Resul
 type mechanismsCheck struct{ mechanisms }
 
 func (s mechanismsCheck) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
-	if err := cfg.Decode(&struct{}{}); err != nil {
-		return engine.Result{}, err
-	}
-	st, f, err := s.of(sc, promote.StepCheck)
+	st, f, err := s.of(sc, cfg, promote.StepCheck, nil)
 	if err != nil {
 		return engine.Result{}, err
 	}
@@ -90,18 +94,14 @@ type mechanismsGitUpdateConfig struct {
 
 func (s mechanismsGitUpdate) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
 	var c mechanismsGitUpdateConfig
-	if err := cfg.Decode(&c); err != nil {
+	st, f, err := s.of(sc, cfg, promote.StepGitUpdate, &c)
+	switch {
+	case err != nil:
 		return engine.Result{}, err
-	}
-	if c.Index == nil {
+	case c.Index == nil:
 		return engine.Result{}, fmt.Errorf("index: name a gitRepoUpdate: %w", sourceerr.ErrInvalid)
-	}
-	if s.p.Git == nil {
+	case s.p.Git == nil:
 		return engine.Result{}, errNoGit(promote.StepGitUpdate)
-	}
-	st, f, err := s.of(sc, promote.StepGitUpdate)
-	if err != nil {
-		return engine.Result{}, err
 	}
 	line, head, err := s.p.UpdateRepo(ctx, st, f, sc.Promotion, *c.Index)
 	if err != nil {
@@ -119,10 +119,7 @@ func (s mechanismsGitUpdate) Run(ctx context.Context, sc *engine.StepContext, cf
 type mechanismsArgoCDUpdate struct{ mechanisms }
 
 func (s mechanismsArgoCDUpdate) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
-	if err := cfg.Decode(&struct{}{}); err != nil {
-		return engine.Result{}, err
-	}
-	st, f, err := s.of(sc, promote.StepArgoCDUpdate)
+	st, f, err := s.of(sc, cfg, promote.StepArgoCDUpdate, nil)
 	if err != nil {
 		return engine.Result{}, err
 	}
