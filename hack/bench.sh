@@ -27,6 +27,7 @@ run ./internal/helmrepo/ 'BenchmarkIndexParse' -count=3
 run ./test/discovery/ 'BenchmarkWebhookToFreight' -benchtime=30x
 run ./test/access/ 'BenchmarkAdmission' -benchtime=200x
 run ./test/verification/ 'BenchmarkPromotionToVerified' -benchtime=20x
+run ./test/promotion/ 'BenchmarkMechanismPromotion' -benchtime=30x
 run ./test/api/ 'BenchmarkListFreight10k' -benchtime=50x
 run ./test/ui/ 'BenchmarkUIAtScale' -benchtime=1x
 
@@ -63,6 +64,7 @@ ms() { awk -v ns="$1" 'BEGIN { printf "%.1f ms", ns / 1e6 }'; }
   echo "| same, in a project that holds 2,000 Freight | flat | $(metric BenchmarkAdmission/freight-in-project-of-2000 p50-ms) ms / $(metric BenchmarkAdmission/freight-in-project-of-2000 p99-ms) ms |"
   echo "| create a Promotion as alice (SubjectAccessReview for \`promote\`), p50 / p99 | | $(metric BenchmarkAdmission/promotion-as-alice p50-ms) ms / $(metric BenchmarkAdmission/promotion-as-alice p99-ms) ms |"
   echo "| Promotion created → Freight verified, one Application of a real Argo CD v3.6.1 (commit to the Stage branch, Application update, Argo CD refresh + sync + health), p50 / p99 | | $(metric BenchmarkPromotionToVerified p50-ms) ms / $(metric BenchmarkPromotionToVerified p99-ms) ms (first after start: $(metric BenchmarkPromotionToVerified first-ms) ms; the simulator it replaced gave 195 / 358 ms) |"
+  echo "| Promotion created → Succeeded by \`promotionMechanisms\` (one gitRepoUpdate, a kustomize image, main → stages/test; its steps check, git-update-0 through the step engine), p50 / p99 | not slower than before the engine ran them | $(metric BenchmarkMechanismPromotion p50-ms) ms / $(metric BenchmarkMechanismPromotion p99-ms) ms |"
   echo "| API: list Freight, a page of 500 of 10,000, p50 / p99 | p99 < 100 ms | $(metric BenchmarkListFreight10k page500-p50-ms) ms / $(metric BenchmarkListFreight10k page500-p99-ms) ms |"
   echo "| API: list all 10,000 Freight (pages of 5,000), p50 / p99 | | $(metric BenchmarkListFreight10k all10k-p50-ms) ms / $(metric BenchmarkListFreight10k all10k-p99-ms) ms |"
   echo "| heap in use of the test process (API server and controllers, both caching 10,000 Freight) | | $(metric BenchmarkListFreight10k heap-inuse-MB) MB |"

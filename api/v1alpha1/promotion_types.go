@@ -66,7 +66,7 @@ type PromotionPhase string
 const (
 	// PromotionPhasePending means the Promotion waits for its turn.
 	PromotionPhasePending PromotionPhase = "Pending"
-	// PromotionPhaseRunning means the promotion mechanisms are being applied.
+	// PromotionPhaseRunning means the Promotion's steps are running.
 	PromotionPhaseRunning PromotionPhase = "Running"
 	// PromotionPhaseSucceeded means the Freight is now the Stage's current
 	// Freight.
@@ -110,8 +110,11 @@ type PromotionStatus struct {
 	//
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// CurrentStep is the index in spec.steps of the step that runs now, or
-	// runs next after a restart; steps before it have ended.
+	// CurrentStep is the index in the Promotion's steps of the step that
+	// runs now, or runs next after a restart; steps before it have ended.
+	// The steps are spec.steps or, for a Stage with promotionMechanisms
+	// (spec.steps empty), the steps derived from them when the Promotion
+	// runs (check, git-update-N, argocd-update): status.steps names each.
 	//
 	// +optional
 	CurrentStep int64 `json:"currentStep,omitempty"`

@@ -318,13 +318,10 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
 	argoUpdater := &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS}
-	var promoter promotion.Promoter = &promote.Promoter{
-		Git: gitCache, Credentials: creds, Client: mgr.GetClient(), ArgoCD: argoUpdater,
-	}
 	if err := (&promotion.Reconciler{
-		Client:   mgr.GetClient(),
-		Reader:   mgr.GetAPIReader(),
-		Promoter: promoter,
+		Client: mgr.GetClient(),
+		Reader: mgr.GetAPIReader(),
+		Lander: &promote.Promoter{Git: gitCache, Credentials: creds},
 		Steps: &engine.Engine{Reader: mgr.GetClient(), Steps: steps.New(steps.Deps{
 			Git:         gitCache,
 			Credentials: creds,

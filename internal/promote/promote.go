@@ -1,7 +1,10 @@
-// Package promote applies a Stage's Git promotion mechanisms
-// (gitRepoUpdates): it edits kustomization files, Helm values files and
-// Chart.yaml files in a checkout of the GitOps repository and pushes one
-// commit per repository, reusing the controller's shared Git cache.
+// Package promote applies a Stage's promotion mechanisms: it edits
+// kustomization files, Helm values files and Chart.yaml files in a checkout
+// of the GitOps repository and pushes one commit per gitRepoUpdate, reusing
+// the controller's shared Git cache, then updates the argoCDAppUpdates'
+// Applications. The mechanisms run as steps of the promotion step engine
+// (Process names them; internal/promote/steps runs them through the
+// Promoter's Check, UpdateRepo and UpdateApps).
 package promote
 
 import (
@@ -41,7 +44,7 @@ type Committer interface {
 	RecentCommits(ctx context.Context, req git.BranchRequest) ([]git.TrailedCommit, error)
 }
 
-// Promoter applies gitRepoUpdates.
+// Promoter applies a Stage's promotion mechanisms, one part per step.
 type Promoter struct {
 	Git         Committer
 	Credentials credentials.Store
@@ -49,102 +52,141 @@ type Promoter struct {
 	// to a branch that Warehouse watches, and lists Stages (of every
 	// project), to refuse writing a branch another Stage wrote first.
 	Client client.Reader
-	// ArgoCD applies argoCDAppUpdates, after every Git update.
+	// ArgoCD checks argoCDAppUpdates before the Git updates and applies
+	// them after.
 	ArgoCD *argocd.Updater
 }
 
-// Promote applies every gitRepoUpdate of st for f, in order, with one commit
-// per update. A commit already made for this Promotion (found by its
-// Kargo-Promotion trailer) is not made again. Errors that the spec or the
+// Check makes, for the promotion of f into st, every check that comes
+// before anything is written (the first of the derived steps, see Process):
+// that f carries only what its origin provides, that no write branch is one
+// the Stage's Freight comes from or one another Stage writes, and that every
+// Argo CD Application of argoCDAppUpdates lets the Stage change it and is
+// not in the middle of a sync (the error then wraps argocd.ErrSyncRunning).
+// It returns a line for each edit left as it is because the Stage holds no
+// Freight yet of an origin it needs (see Trim). Errors that the spec or the
 // repository's content must fix wrap sourceerr.ErrInvalid.
-//
-// For a Stage that holds Freight of several origins, the updates read the
-// artifacts of f and of what the Stage holds of its other origins (see
-// View), so the Freight of the other origins stays as it is; edits that
-// need Freight of an origin the Stage does not hold yet are left out (see
-// Trim), each with a line in the outcome.
-func (p *Promoter) Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (Outcome, error) {
-	var out Outcome
+func (p *Promoter) Check(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight) ([]string, error) {
 	if st.Spec.PromotionMechanisms == nil {
-		return out, nil
+		return nil, nil
 	}
 	if err := p.originCarries(ctx, st, f); err != nil {
-		return out, err
+		return nil, err
 	}
-	// v is what the updates read; f alone names the commits.
-	v, missing := View(st, f)
-	pm, left := Trim(st.Spec.PromotionMechanisms, v, missing)
-	out.Summary = append(out.Summary, left...)
+	v, pm, left := p.view(st, f)
 	watched, err := p.watchedBranches(ctx, st)
 	if err != nil {
-		return out, err
+		return nil, err
+	}
+	for i, u := range pm.GitRepoUpdates {
+		if repo, write := string(u.RepoURL), string(u.WriteBranch); watched[claim.BranchKey(repo, write)] {
+			return nil, claim.LoopError(st, fmt.Sprintf("gitRepoUpdates[%d]", i), repo, write)
+		}
 	}
 	if err := p.claimedElsewhere(ctx, st); err != nil {
-		return out, err
+		return nil, err
 	}
-	// Argo CD updates are checked before anything is committed: an
-	// Application that does not let the Stage change it, or one in the
-	// middle of a sync, stops the promotion with nothing written.
 	if len(pm.ArgoCDAppUpdates) > 0 {
 		if p.ArgoCD == nil {
-			return out, fmt.Errorf("this controller was started without Argo CD support, so argoCDAppUpdates cannot be applied: %w", sourceerr.ErrInvalid)
+			return nil, errNoArgoCD()
 		}
 		pushing := make([]string, len(pm.GitRepoUpdates))
 		for i, u := range pm.GitRepoUpdates {
 			pushing[i] = string(u.RepoURL)
 		}
 		if err := p.ArgoCD.Check(ctx, st, v, pm.ArgoCDAppUpdates, pushing); err != nil {
-			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
+			return nil, fmt.Errorf("argoCDAppUpdates: %w", err)
 		}
 	}
-	// The commit each Git update leaves its write branch at: Argo CD
-	// sources of the same repository are pointed at it.
-	heads := map[string]string{}
-	for i, u := range pm.GitRepoUpdates {
-		repo, write := string(u.RepoURL), string(u.WriteBranch)
-		if watched[claim.BranchKey(repo, write)] {
-			return out, claim.LoopError(st, fmt.Sprintf("gitRepoUpdates[%d]", i), repo, write)
-		}
-		creds, err := p.creds(ctx, st.Namespace, repo)
-		if err != nil {
-			return out, err
-		}
-		res, err := p.Git.Commit(ctx, git.CommitRequest{
-			RepoURL:               repo,
-			Creds:                 creds,
-			InsecureSkipTLSVerify: u.InsecureSkipTLSVerify,
-			ReadRef:               readRef(u, v),
-			WriteBranch:           write,
-			Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, v) },
-			Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
-			Trailers:              trailers(st, f, promo),
-			IdempotencyTrailer:    [2]string{TrailerPromotion, string(promo.UID)},
-		})
-		if err != nil {
-			return out, fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
-		}
-		heads[repo] = res.Commit
-		short := res.Commit
-		if len(short) > 7 {
-			short = short[:7]
-		}
-		switch {
-		case res.AlreadyDone:
-			out.Summary = append(out.Summary, fmt.Sprintf("%s %s @ %s (committed before a restart)", repo, write, short))
-		case res.Changed:
-			out.Summary = append(out.Summary, fmt.Sprintf("committed %s to %s %s", short, repo, write))
-		default:
-			out.Summary = append(out.Summary, fmt.Sprintf("%s %s already up to date @ %s", repo, write, short))
-		}
+	return left, nil
+}
+
+// UpdateRepo applies gitRepoUpdates[i] of st for f with one commit to its
+// write branch, and returns a line saying what it did and the commit the
+// branch is at. A commit already made for this Promotion (found by its
+// Kargo-Promotion trailer) is not made again. For a Stage that holds Freight
+// of several origins, the update reads the artifacts of f and of what the
+// Stage holds of its other origins (see View); edits that need Freight of
+// an origin the Stage does not hold yet are left out (see Trim).
+func (p *Promoter) UpdateRepo(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, i int) (line, head string, err error) {
+	if st.Spec.PromotionMechanisms == nil || i < 0 || i >= len(st.Spec.PromotionMechanisms.GitRepoUpdates) {
+		return "", "", fmt.Errorf("Stage %s has no gitRepoUpdates[%d]: %w", st.Name, i, sourceerr.ErrInvalid)
 	}
-	if len(pm.ArgoCDAppUpdates) > 0 {
-		lines, err := p.ArgoCD.Apply(ctx, st, v, pm.ArgoCDAppUpdates, heads)
-		if err != nil {
-			return out, fmt.Errorf("argoCDAppUpdates: %w", err)
-		}
-		out.Summary = append(out.Summary, lines...)
+	v, pm, _ := p.view(st, f)
+	u := pm.GitRepoUpdates[i]
+	repo, write := string(u.RepoURL), string(u.WriteBranch)
+	watched, err := p.watchedBranches(ctx, st)
+	if err != nil {
+		return "", "", err
 	}
-	return out, nil
+	if watched[claim.BranchKey(repo, write)] {
+		return "", "", claim.LoopError(st, fmt.Sprintf("gitRepoUpdates[%d]", i), repo, write)
+	}
+	creds, err := p.creds(ctx, st.Namespace, repo)
+	if err != nil {
+		return "", "", err
+	}
+	res, err := p.Git.Commit(ctx, git.CommitRequest{
+		RepoURL:               repo,
+		Creds:                 creds,
+		InsecureSkipTLSVerify: u.InsecureSkipTLSVerify,
+		ReadRef:               readRef(u, v),
+		WriteBranch:           write,
+		Apply:                 func(ctx context.Context, dir string) ([]string, error) { return Apply(dir, u, v) },
+		Subject:               fmt.Sprintf("Promote %s to %s", nameOf(f), st.Name),
+		Trailers:              trailers(st, f, promo),
+		IdempotencyTrailer:    [2]string{TrailerPromotion, string(promo.UID)},
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("gitRepoUpdates[%d] (%s, branch %s): %w", i, repo, write, err)
+	}
+	short := res.Commit
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	switch {
+	case res.AlreadyDone:
+		line = fmt.Sprintf("%s %s @ %s (committed before a restart)", repo, write, short)
+	case res.Changed:
+		line = fmt.Sprintf("committed %s to %s %s", short, repo, write)
+	default:
+		line = fmt.Sprintf("%s %s already up to date @ %s", repo, write, short)
+	}
+	return line, res.Commit, nil
+}
+
+// UpdateApps applies st's argoCDAppUpdates for f, after its Git updates:
+// heads maps each repository a Git update wrote to the commit it left its
+// write branch at, which Argo CD sources of that repository are pointed
+// at. It returns one line per Application changed; an Application in the
+// middle of a sync makes the error wrap argocd.ErrSyncRunning, with nothing
+// written.
+func (p *Promoter) UpdateApps(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, heads map[string]string) ([]string, error) {
+	if st.Spec.PromotionMechanisms == nil || len(st.Spec.PromotionMechanisms.ArgoCDAppUpdates) == 0 {
+		return nil, nil
+	}
+	if p.ArgoCD == nil {
+		return nil, errNoArgoCD()
+	}
+	v, pm, _ := p.view(st, f)
+	lines, err := p.ArgoCD.Apply(ctx, st, v, pm.ArgoCDAppUpdates, heads)
+	if err != nil {
+		return lines, fmt.Errorf("argoCDAppUpdates: %w", err)
+	}
+	return lines, nil
+}
+
+// view is what st's promotion mechanisms read when f is promoted (View),
+// the mechanisms without the edits that need an origin st holds nothing of
+// yet, and a line for each edit left out (Trim).
+func (p *Promoter) view(st *kargoapi.Stage, f *kargoapi.Freight) (*kargoapi.Freight, *kargoapi.PromotionMechanisms, []string) {
+	v, missing := View(st, f)
+	pm, left := Trim(st.Spec.PromotionMechanisms, v, missing)
+	return v, pm, left
+}
+
+func errNoArgoCD() error {
+	return fmt.Errorf("this controller was started without Argo CD support, so argoCDAppUpdates cannot be applied: %w", sourceerr.ErrInvalid)
 }
 
 // Landing reports what the write branches of st's gitRepoUpdates hold of

@@ -21,6 +21,23 @@ import (
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 )
 
+// promoteAll does what the steps of st's promotionMechanisms do (Process)
+// with its Git updates: Check, then each update, returning their lines.
+func promoteAll(p *Promoter, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) ([]string, error) {
+	lines, err := p.Check(context.Background(), st, f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range st.Spec.PromotionMechanisms.GitRepoUpdates {
+		line, _, err := p.UpdateRepo(context.Background(), st, f, promo, i)
+		if err != nil {
+			return lines, err
+		}
+		lines = append(lines, line)
+	}
+	return lines, nil
+}
+
 var testFreight = &kargoapi.Freight{
 	ObjectMeta: metav1.ObjectMeta{Name: "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766"},
 	Alias:      "mortal-dragonfly",
@@ -129,15 +146,15 @@ func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
 		}}}},
 	}
 	promo := &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "0b5e7d4e-1111-2222-3333-444455556666"}}
-	out, err := p.Promote(context.Background(), st, testFreight, promo)
+	out, err := promoteAll(p, st, testFreight, promo)
 	require.NoError(t, err)
-	require.Len(t, out.Summary, 1)
-	require.Contains(t, out.Summary[0], "committed")
+	require.Len(t, out, 1)
+	require.Contains(t, out[0], "committed")
 	head := gs.BranchHead(t, "gitops", "stages/test")
 
-	out, err = p.Promote(context.Background(), st, testFreight, promo)
+	out, err = promoteAll(p, st, testFreight, promo)
 	require.NoError(t, err)
-	require.Contains(t, out.Summary[0], "committed before a restart")
+	require.Contains(t, out[0], "committed before a restart")
 	require.Equal(t, head, gs.BranchHead(t, "gitops", "stages/test"), "exactly one commit")
 	msg := gs.Git(t, "gitops", "", "log", "-1", "--format=%B", "stages/test")
 	require.Contains(t, msg, "Promote mortal-dragonfly to test")
@@ -147,7 +164,7 @@ func TestPromoteIsIdempotentPerPromotion(t *testing.T) {
 
 	// A Stage that would write to the branch its Freight comes from is refused.
 	st.Spec.Subscriptions = &kargoapi.Subscriptions{Repos: &kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{RepoURL: kargoapi.GitRepoURL(gs.RepoURL("gitops")), Branch: "stages/test"}}}}
-	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "other"}})
+	_, err = promoteAll(p, st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "other"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "in a loop")
 }
@@ -169,9 +186,9 @@ func TestPromoteFreightWithoutAlias(t *testing.T) {
 	}
 	f := testFreight.DeepCopy()
 	f.Alias = ""
-	out, err := p.Promote(context.Background(), st, f, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "5e0b4f3c-aaaa-bbbb-cccc-ddddeeeeffff"}})
+	out, err := promoteAll(p, st, f, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "5e0b4f3c-aaaa-bbbb-cccc-ddddeeeeffff"}})
 	require.NoError(t, err)
-	require.Contains(t, out.Summary[0], "committed")
+	require.Contains(t, out[0], "committed")
 	msg := gs.Git(t, "gitops", "", "log", "-1", "--format=%B", "stages/test")
 	require.Contains(t, msg, "Promote f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 to test")
 	require.Contains(t, msg, "Kargo-Freight: f5f87aa23c9e97f43eb83dd63768ee41f5ba3766")
@@ -199,7 +216,7 @@ func TestLanding(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Landing{Missing: []string{where}}, l, "no branch yet")
 
-	_, err = p.Promote(context.Background(), st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p1", UID: "uid-1"}})
+	_, err = promoteAll(p, st, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "p1", UID: "uid-1"}})
 	require.NoError(t, err)
 	head := gs.BranchHead(t, "gitops", "stages/test")
 	l, err = p.Landing(context.Background(), st, "uid-1")
@@ -242,21 +259,21 @@ func TestOnlyTheFirstOfTwoWritersOfABranchWrites(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod, test, elsewhere, second, late).Build()
 	p := &Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(gs.Host())})}), Client: c}
 
-	_, err := p.Promote(context.Background(), test, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "1"}})
+	_, err := promoteAll(p, test, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "1"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "Stage prod writes branch stages/prod")
-	_, err = p.Promote(context.Background(), elsewhere, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "2"}})
+	_, err = promoteAll(p, elsewhere, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "2"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "a Stage of another project writes branch stages/prod")
 	require.NotContains(t, err.Error(), "prod writes", "another project's Stage is not named")
-	_, err = p.Promote(context.Background(), late, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "4"}})
+	_, err = promoteAll(p, late, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "4"}})
 	require.ErrorIs(t, err, sourceerr.ErrInvalid)
 	require.Contains(t, err.Error(), "Stage prod writes branch stages/prod", "the oldest writer is named")
 	require.Empty(t, gs.Git(t, "gitops", "", "branch", "--list", "stages/prod"), "nothing was written")
 
-	out, err := p.Promote(context.Background(), prod, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "3"}})
+	out, err := promoteAll(p, prod, testFreight, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{UID: "3"}})
 	require.NoError(t, err)
-	require.Contains(t, out.Summary[0], "committed")
+	require.Contains(t, out[0], "committed")
 }
 
 // The Stage, the Freight and Chart.yaml may spell one repository

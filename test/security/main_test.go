@@ -22,6 +22,7 @@
 //	mayi_test.go        the API's "may I" answers: only ever about the caller, never remembered
 //	projects_test.go    whether a project exists, asked of the API server by someone without rights there
 //	steps_test.go       promotion steps: only who may promote changes them (Stage or PromotionTask); a Promotion runs its Stage's
+//	mechanismsteps_test.go the steps of promotionMechanisms named in a template, a PromotionTask or a Promotion
 //	forge_test.go       pull requests: forge APIs on refused addresses, tokens sent to other hosts
 //	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
 //	audit_test.go       the audit trail: records written, changed or deleted by anyone but the API server, forged actors, names leaked

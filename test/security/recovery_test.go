@@ -17,6 +17,8 @@ import (
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/git"
 	"github.com/kargohq/kargo/internal/promote"
+	"github.com/kargohq/kargo/internal/promote/engine"
+	"github.com/kargohq/kargo/internal/promote/steps"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 	"github.com/kargohq/kargo/internal/testutil/registry"
 )
@@ -101,9 +103,13 @@ func (p *recoveryProject) wedge(t *testing.T, name string, uid types.UID, f *kar
 	ctx := context.Background()
 	st := p.stage(t)
 	if pushed {
-		died := &promote.Promoter{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(p.git.Host())})})}
-		_, err := died.Promote(ctx, st, f, &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ns, UID: uid}})
+		died := &engine.Engine{Steps: steps.New(steps.Deps{Git: git.NewCache(t.TempDir(), git.Options{Egress: egress.New(egress.Options{Allow: egress.MustParseRules(p.git.Host())})})})}
+		out, _, err := died.RunDetached(ctx, &engine.StepContext{
+			WorkDir: t.TempDir(), Project: p.ns, Stage: st.Name, StageObject: st, Freight: []*kargoapi.Freight{f},
+			Promotion: &kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ns, UID: uid}},
+		}, engine.Process{Steps: promote.Process(st.Spec.PromotionMechanisms)})
 		require.NoError(t, err)
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
 	}
 	sf := freight.Simple(f)
 	base := st.DeepCopy()

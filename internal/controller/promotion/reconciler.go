@@ -1,7 +1,8 @@
 // Package promotion reconciles Promotions: one at a time per Stage, in
 // creation order, it checks that the Freight is available to the Stage,
-// applies the Stage's promotion mechanisms, and records the outcome in the
-// Promotion, the Stage and the Freight.
+// runs the Promotion's steps (its Stage's promotionTemplate, or the steps of
+// its Stage's promotionMechanisms) through the step engine, and records the
+// outcome in the Promotion, the Stage and the Freight.
 package promotion
 
 import (
@@ -28,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
-	"github.com/kargohq/kargo/internal/argocd"
 	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/collection"
 	"github.com/kargohq/kargo/internal/controller/index"
@@ -36,7 +36,6 @@ import (
 	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/shard"
-	"github.com/kargohq/kargo/internal/sourceerr"
 	"github.com/kargohq/kargo/internal/verification"
 )
 
@@ -44,21 +43,9 @@ import (
 // status.history keeps unless configured otherwise.
 const DefaultHistoryLimit = 10
 
-// MaxSyncWait is how long a Promotion waits for a sync Argo CD is running
-// on one of its Applications to end before it gives up, Errored: a sync
-// stuck longer (a hook that never completes, say) needs a person.
-const MaxSyncWait = 15 * time.Minute
-
-// syncWaitPoll is how often a waiting Promotion looks again.
-const syncWaitPoll = 2 * time.Second
-
-// Promoter applies a Stage's promotion mechanisms. It must be idempotent per
-// Promotion: called again for the same Promotion after a crash, it finishes
-// the work without doing it twice.
-type Promoter interface {
-	Promote(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion) (promote.Outcome, error)
-	// Landing tells what the Stage's Git write branches hold of the
-	// Promotion with uid, which may no longer exist.
+// Lander tells what a Stage's Git write branches hold of a Promotion, which
+// may no longer exist (promote.Promoter.Landing).
+type Lander interface {
 	Landing(ctx context.Context, st *kargoapi.Stage, uid types.UID) (promote.Landing, error)
 }
 
@@ -68,11 +55,12 @@ type Reconciler struct {
 	// Reader reads Promotions straight from the API server, to make sure
 	// that one a Stage's claim names is gone before the claim is released;
 	// Client when nil.
-	Reader   client.Reader
-	Promoter Promoter
-	// Steps runs the promotion process of a Promotion that has steps
-	// (copied from its Stage's promotionTemplate); nil refuses such
-	// Promotions.
+	Reader client.Reader
+	// Lander reads what a deleted Promotion left on its Stage's branches.
+	Lander Lander
+	// Steps runs every Promotion's steps: those copied from its Stage's
+	// promotionTemplate, or those of its Stage's promotionMechanisms
+	// (promote.Process). Nil fails every Promotion that has steps.
 	Steps *engine.Engine
 	// WorkDir holds each running Promotion's work directory, named by its
 	// UID; it should survive restarts (the engine rebuilds what is lost).
@@ -164,7 +152,7 @@ func claims(ref *kargoapi.PromotionReference, p *kargoapi.Promotion) bool {
 //   - claim the Stage, an optimistic-lock write, so that two controllers (or
 //     a stale cache) never run two Promotions of one Stage at once, and mark
 //     the Promotion Running;
-//   - promote: the Promoter's commits and Argo CD updates;
+//   - run its steps through the engine, each recorded in its status;
 //   - record the outcome in the Stage, the Freight and the Promotion.
 //
 // Every write step can be repeated: a restarted controller finishes a
@@ -224,28 +212,137 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	before = promo.DeepCopy()
-	if len(promo.Spec.Steps) > 0 {
-		// Each step's record is saved before the next step starts.
-		save := func() error {
-			if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
-				return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
-			}
-			before = promo.DeepCopy()
-			return nil
+	// Each step's record is saved before the next step starts.
+	save := func() error {
+		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
 		}
-		return r.runSteps(ctx, in, save)
+		before = promo.DeepCopy()
+		return nil
 	}
-	return r.promote(ctx, in)
+	return r.run(ctx, in, save)
 }
 
-// runSteps runs the Promotion's steps and, when they end, records the
-// outcome as promote does.
-func (r *Reconciler) runSteps(ctx context.Context, in inputs, save func() error) (ctrl.Result, error) {
-	promo, st, f := in.promo, in.stage, in.freight
-	if r.Steps == nil {
-		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseFailed,
-			"this controller was started without the promotion step engine, so a Stage's promotionTemplate cannot run")
+// processOf returns what a Promotion runs: the steps copied into its spec
+// from its Stage's promotionTemplate; else the steps of its Stage's
+// promotionMechanisms, derived now (derived is then true). Those are derived
+// from the Stage when the Promotion runs, not copied at admission, so that a
+// Promotion created before kargo ran mechanisms as steps runs them the same
+// way as one created after, and a Stage with neither runs no step.
+func processOf(promo *kargoapi.Promotion, st *kargoapi.Stage) (proc engine.Process, derived bool) {
+	if len(promo.Spec.Steps) > 0 {
+		return engine.Process{Vars: promo.Spec.Vars, Steps: promo.Spec.Steps}, false
 	}
+	return engine.Process{Steps: promote.Process(st.Spec.PromotionMechanisms)}, true
+}
+
+// changedUnder says why a derived process no longer matches the steps the
+// Promotion recorded, when its Stage's promotionMechanisms gained or lost
+// updates while it ran; "" when it matches.
+func changedUnder(proc engine.Process, status *kargoapi.PromotionStatus) string {
+	for i, rec := range status.Steps {
+		if i >= len(proc.Steps) || engine.Alias(proc.Steps[i], i) != rec.Alias {
+			var now []string
+			for j, s := range proc.Steps {
+				now = append(now, engine.Alias(s, j))
+			}
+			return fmt.Sprintf("its Stage's promotionMechanisms changed while it ran: step %d was %s and is now %s",
+				i+1, rec.Alias, strings.Join(now, ", "))
+		}
+	}
+	return ""
+}
+
+// run runs the Promotion's steps through the engine and, when they end,
+// records the outcome.
+func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctrl.Result, error) {
+	promo, st, f := in.promo, in.stage, in.freight
+	proc, derived := processOf(promo, st)
+	if derived && isCurrent(st, f) {
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded,
+			fmt.Sprintf("%s is already the current Freight of %s; nothing changed", describe(f), st.Name))
+	}
+	if r.Steps == nil && len(proc.Steps) > 0 {
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseFailed,
+			"this controller was started without the promotion step engine, so the Stage's promotion steps cannot run")
+	}
+	if why := changedUnder(proc, &promo.Status); derived && why != "" {
+		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "PromotionErrored", "Promote", "%s", why)
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseErrored,
+			"Promotion errored: "+why+"; what its steps did is in status.steps; promote again")
+	}
+	sc := r.stepContext(promo, st, f)
+	out := engine.Outcome{Phase: kargoapi.PromotionPhaseSucceeded}
+	if len(proc.Steps) > 0 {
+		var err error
+		if out, err = r.Steps.Run(ctx, sc, proc, &promo.Status, save); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if out.Phase == kargoapi.PromotionPhaseRunning {
+		promo.Status.Message = out.Message
+		if derived {
+			promo.Status.Message = "Waiting: " + promo.Status.Steps[promo.Status.CurrentStep].Message
+		}
+		return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
+	}
+	if err := os.RemoveAll(sc.WorkDir); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
+	}
+	if derived {
+		msg, why := mechanismsOutcome(f, st, out.Phase, &promo.Status)
+		if out.Phase != kargoapi.PromotionPhaseSucceeded {
+			r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(out.Phase), "Promote", "%s", why)
+		}
+		return ctrl.Result{}, r.finish(ctx, st, f, promo, out.Phase, msg)
+	}
+	msg := fmt.Sprintf("Promoted %s into %s: %s", describe(f), st.Name, out.Message)
+	if out.Phase != kargoapi.PromotionPhaseSucceeded {
+		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(out.Phase), "Promote", "%s", out.Message)
+		msg = "Promotion " + strings.ToLower(string(out.Phase)) + ": " + out.Message
+	}
+	return ctrl.Result{}, r.finish(ctx, st, f, promo, out.Phase, msg)
+}
+
+// mechanismsOutcome is how a Promotion by promotionMechanisms ended, in the
+// words the mechanisms always used: on success, what each step did; on
+// failure, the failed step's error, then what was pushed before it, or that
+// the repositories and the Stage are unchanged. why is the error alone.
+func mechanismsOutcome(f *kargoapi.Freight, st *kargoapi.Stage, phase kargoapi.PromotionPhase, status *kargoapi.PromotionStatus) (msg, why string) {
+	done, why := stepsDone(status)
+	if phase == kargoapi.PromotionPhaseSucceeded {
+		msg = fmt.Sprintf("Promoted %s into %s", describe(f), st.Name)
+		if len(done) > 0 {
+			msg += ": " + strings.Join(done, "; ")
+		}
+		return msg, ""
+	}
+	unchanged := "the repositories and the Stage are unchanged"
+	if len(done) > 0 {
+		// A Git update pushed before a later step failed.
+		unchanged = "before that: " + strings.Join(done, "; ") + "; the Stage is unchanged"
+	}
+	return "Promotion " + strings.ToLower(string(phase)) + ": " + why + "; " + unchanged, why
+}
+
+// stepsDone returns the messages of the steps that succeeded before the
+// first that failed, and that one's message.
+func stepsDone(status *kargoapi.PromotionStatus) (done []string, failed string) {
+	for _, s := range status.Steps {
+		switch {
+		case s.Status == kargoapi.StepStatusFailed:
+			return done, s.Message
+		case s.Status == kargoapi.StepStatusSucceeded && s.Message != "":
+			done = append(done, s.Message)
+		}
+	}
+	return done, ""
+}
+
+// stepContext is what the steps of promo know of it: its work directory,
+// its Stage, and the Freight promoted, then the Freight the Stage holds of
+// its other origins.
+func (r *Reconciler) stepContext(promo *kargoapi.Promotion, st *kargoapi.Stage, f *kargoapi.Freight) *engine.StepContext {
 	freights := []*kargoapi.Freight{f}
 	for _, held := range collection.Held(st) {
 		if held != nil && held.ID != f.Name && (f.Origin == nil || held.Origin == nil || *held.Origin != *f.Origin) {
@@ -255,7 +352,7 @@ func (r *Reconciler) runSteps(ctx context.Context, in inputs, save func() error)
 			})
 		}
 	}
-	sc := &engine.StepContext{
+	return &engine.StepContext{
 		WorkDir:     filepath.Join(r.WorkDir, string(promo.UID)),
 		Project:     promo.Namespace,
 		Stage:       st.Name,
@@ -263,23 +360,6 @@ func (r *Reconciler) runSteps(ctx context.Context, in inputs, save func() error)
 		Promotion:   promo,
 		Freight:     freights,
 	}
-	out, err := r.Steps.Run(ctx, sc, engine.Process{Vars: promo.Spec.Vars, Steps: promo.Spec.Steps}, &promo.Status, save)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if out.Phase == kargoapi.PromotionPhaseRunning {
-		promo.Status.Message = out.Message
-		return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
-	}
-	if err := os.RemoveAll(sc.WorkDir); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
-	}
-	msg := fmt.Sprintf("Promoted %s into %s: %s", describe(f), st.Name, out.Message)
-	if out.Phase != kargoapi.PromotionPhaseSucceeded {
-		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(out.Phase), "Promote", "%s", out.Message)
-		msg = "Promotion " + strings.ToLower(string(out.Phase)) + ": " + out.Message
-	}
-	return ctrl.Result{}, r.finish(ctx, st, f, promo, out.Phase, msg)
 }
 
 // inputs is what a Promotion's decision is made from, gathered by reads
@@ -403,42 +483,6 @@ func (r *Reconciler) markRunning(ctx context.Context, promo, before *kargoapi.Pr
 	}
 	ctrl.LoggerFrom(ctx).Info("promotion started", "stage", in.stage.Name, "freight", in.freight.Name, "alias", in.freight.Alias)
 	return nil
-}
-
-// promote applies the Stage's promotion mechanisms and records the outcome.
-func (r *Reconciler) promote(ctx context.Context, in inputs) (ctrl.Result, error) {
-	promo, st, f := in.promo, in.stage, in.freight
-	if isCurrent(st, f) {
-		return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded,
-			fmt.Sprintf("%s is already the current Freight of %s; nothing changed", describe(f), st.Name))
-	}
-	out, err := r.Promoter.Promote(ctx, st, f, promo)
-	if errors.Is(err, argocd.ErrSyncRunning) && r.Now().Sub(promo.Status.StartTime.Time) < MaxSyncWait {
-		// Argo CD is busy with a sync of its own (or an earlier one of
-		// kargo's): asking for another now would be dropped when it ends.
-		// Wait, and promote once it has ended; a commit made already is
-		// found again by its trailer, not made twice.
-		promo.Status.Message = "Waiting: " + err.Error()
-		return ctrl.Result{RequeueAfter: syncWaitPoll}, nil
-	}
-	if err != nil {
-		phase := kargoapi.PromotionPhaseErrored
-		if sourceerr.Terminal(err) {
-			phase = kargoapi.PromotionPhaseFailed
-		}
-		r.Recorder.Eventf(promo, st, corev1.EventTypeWarning, "Promotion"+string(phase), "Promote", "%s", err.Error())
-		unchanged := "the repositories and the Stage are unchanged"
-		if len(out.Summary) > 0 {
-			// A Git update pushed before a later update failed.
-			unchanged = "before that: " + strings.Join(out.Summary, "; ") + "; the Stage is unchanged"
-		}
-		return ctrl.Result{}, r.finish(ctx, st, f, promo, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error()+"; "+unchanged)
-	}
-	msg := fmt.Sprintf("Promoted %s into %s", describe(f), st.Name)
-	if len(out.Summary) > 0 {
-		msg += ": " + strings.Join(out.Summary, "; ")
-	}
-	return ctrl.Result{}, r.finish(ctx, st, f, promo, kargoapi.PromotionPhaseSucceeded, msg)
 }
 
 func (r *Reconciler) wait(promo *kargoapi.Promotion, msg string) {
@@ -595,7 +639,7 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 		why = "it was claimed before claims recorded Promotion UIDs, so its commits cannot be recognised"
 	default:
 		var err error
-		if landing, err = r.Promoter.Landing(ctx, st, ref.UID); err != nil {
+		if landing, err = r.Lander.Landing(ctx, st, ref.UID); err != nil {
 			return fmt.Errorf("read what deleted Promotion %s left on Stage %s's branches: %w", ref.Name, st.Name, err)
 		}
 	}
@@ -603,17 +647,16 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 		msg := fmt.Sprintf("Promotion %s was deleted while it ran, after its commits reached %s: %s is the current Freight, as the branches say",
 			ref.Name, strings.Join(landing.Landed, ", "), describe(f))
 		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "DeletedPromotionRecovered", "Recover", "%s", msg)
-		out, err := r.Promoter.Promote(ctx, st, f, gone)
+		phase, done, why, err := r.finishDeleted(ctx, st, f, gone)
 		if err != nil {
-			phase := kargoapi.PromotionPhaseErrored
-			if sourceerr.Terminal(err) {
-				phase = kargoapi.PromotionPhaseFailed
-			}
-			r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "Promotion"+string(phase), "Recover", "finishing deleted Promotion %s: %s", ref.Name, err.Error())
-			return r.finish(ctx, st, f, gone, phase, "Promotion "+strings.ToLower(string(phase))+": "+err.Error())
+			return err
 		}
-		if len(out.Summary) > 0 {
-			msg += ": " + strings.Join(out.Summary, "; ")
+		if phase != kargoapi.PromotionPhaseSucceeded {
+			r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "Promotion"+string(phase), "Recover", "finishing deleted Promotion %s: %s", ref.Name, why)
+			return r.finish(ctx, st, f, gone, phase, "Promotion "+strings.ToLower(string(phase))+": "+why)
+		}
+		if len(done) > 0 {
+			msg += ": " + strings.Join(done, "; ")
 		}
 		return r.finish(ctx, st, f, gone, kargoapi.PromotionPhaseSucceeded, msg)
 	}
@@ -635,6 +678,31 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "DeletedPromotionReleased", "Recover",
 		"Promotion %s was deleted while it ran and %s; the Stage is released, its current Freight unchanged; promote again to move it", ref.Name, why)
 	return nil
+}
+
+// finishDeleted runs the steps of st's promotionMechanisms for gone, a
+// Promotion deleted after its commits landed, as a restarted controller
+// would (its commits are found by their trailer, not made again), with its
+// record kept in memory: gone has no status to write to. It returns how
+// they ended, what they did, and the error of the step that failed; a step
+// that would wait (for an Argo CD sync) errs: nothing is left to wait.
+func (r *Reconciler) finishDeleted(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, gone *kargoapi.Promotion) (_ kargoapi.PromotionPhase, done []string, why string, _ error) {
+	if r.Steps == nil {
+		return kargoapi.PromotionPhaseFailed, nil, "this controller was started without the promotion step engine", nil
+	}
+	sc := r.stepContext(gone, st, f)
+	out, status, err := r.Steps.RunDetached(ctx, sc, engine.Process{Steps: promote.Process(st.Spec.PromotionMechanisms)})
+	if rmErr := os.RemoveAll(sc.WorkDir); rmErr != nil {
+		ctrl.LoggerFrom(ctx).Error(rmErr, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
+	}
+	if err != nil {
+		return "", nil, "", err
+	}
+	done, why = stepsDone(status)
+	if out.Phase == kargoapi.PromotionPhaseRunning {
+		return kargoapi.PromotionPhaseErrored, done, status.Steps[status.CurrentStep].Message, nil
+	}
+	return out.Phase, done, why, nil
 }
 
 // isCurrent says whether st holds f now (of f's origin, for a Stage that

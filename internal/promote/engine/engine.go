@@ -91,6 +91,8 @@ type StepContext struct {
 	Alias string
 	// Outputs are the outputs of the steps that have ended, by alias.
 	Outputs map[string]any
+	// Now tells the time, the engine's (Engine.Now).
+	Now func() time.Time
 }
 
 // Path resolves a path of a configuration inside the work directory, with
@@ -177,6 +179,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 	if e.Now != nil {
 		now = e.Now
 	}
+	sc.Now = now
 	outputs, err := readState(status)
 	if err != nil {
 		return Outcome{}, err
@@ -301,6 +304,16 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 		return Outcome{Phase: phase, Message: fmt.Sprintf("step %s failed: %s", failure.Alias, failure.Message)}, nil
 	}
 	return Outcome{Phase: kargoapi.PromotionPhaseSucceeded, Message: summary(status)}, nil
+}
+
+// RunDetached runs the process from its start with its record kept in
+// memory, for a Promotion that has no status to write to (one deleted
+// while it ran, finished on its behalf), and returns the record with the
+// outcome.
+func (e *Engine) RunDetached(ctx context.Context, sc *StepContext, proc Process) (Outcome, *kargoapi.PromotionStatus, error) {
+	status := &kargoapi.PromotionStatus{}
+	out, err := e.Run(ctx, sc, proc, status, func() error { return nil })
+	return out, status, err
 }
 
 func (e *Engine) runStep(ctx context.Context, sc *StepContext, env *Env, step kargoapi.PromotionStep) (Result, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/forge"
 	"github.com/kargohq/kargo/internal/git"
+	"github.com/kargohq/kargo/internal/promote"
 	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
@@ -49,6 +50,7 @@ type Deps struct {
 
 // New returns every built-in step.
 func New(d Deps) engine.Registry {
+	m := newMechanisms(d)
 	return engine.Registry{
 		"copy":                copyStep{},
 		"delete":              deleteStep{},
@@ -70,11 +72,19 @@ func New(d Deps) engine.Registry {
 		"git-clear":           gitClear{},
 		"git-commit":          gitCommit{d},
 		"git-push":            gitPush{d},
+		// The steps a Stage's promotionMechanisms run as, which no
+		// promotionTemplate names (Known).
+		promote.StepCheck:        mechanismsCheck{m},
+		promote.StepGitUpdate:    mechanismsGitUpdate{m},
+		promote.StepArgoCDUpdate: mechanismsArgoCDUpdate{m},
 	}
 }
 
-// Known says whether name is a built-in step.
+// Known says whether name is a built-in step that a promotionTemplate or a
+// PromotionTask may use: every one but the steps of promotionMechanisms,
+// which apply the mechanisms of a Stage, and a Stage with a template has
+// none.
 func Known(name string) bool {
 	_, ok := New(Deps{})[name]
-	return ok
+	return ok && !promote.IsMechanismStep(name)
 }

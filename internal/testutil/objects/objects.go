@@ -124,6 +124,16 @@ func Subscriptions(subs kargoapi.Subscriptions) Option[kargoapi.Stage] {
 	return func(st *kargoapi.Stage) { st.Spec.Subscriptions = &subs }
 }
 
+// GitUpdates adds gitRepoUpdates to the Stage's promotion mechanisms.
+func GitUpdates(updates ...kargoapi.GitRepoUpdate) Option[kargoapi.Stage] {
+	return func(st *kargoapi.Stage) {
+		if st.Spec.PromotionMechanisms == nil {
+			st.Spec.PromotionMechanisms = &kargoapi.PromotionMechanisms{}
+		}
+		st.Spec.PromotionMechanisms.GitRepoUpdates = append(st.Spec.PromotionMechanisms.GitRepoUpdates, updates...)
+	}
+}
+
 // ArgoCDUpdates adds argoCDAppUpdates to the Stage's promotion mechanisms.
 func ArgoCDUpdates(updates ...kargoapi.ArgoCDAppUpdate) Option[kargoapi.Stage] {
 	return func(st *kargoapi.Stage) {

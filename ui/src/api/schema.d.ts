@@ -1297,8 +1297,11 @@ export interface components {
                 completionTime?: string;
                 /**
                  * Format: int64
-                 * @description CurrentStep is the index in spec.steps of the step that runs now, or
-                 *     runs next after a restart; steps before it have ended.
+                 * @description CurrentStep is the index in the Promotion's steps of the step that
+                 *     runs now, or runs next after a restart; steps before it have ended.
+                 *     The steps are spec.steps or, for a Stage with promotionMechanisms
+                 *     (spec.steps empty), the steps derived from them when the Promotion
+                 *     runs (check, git-update-N, argocd-update): status.steps names each.
                  */
                 currentStep?: number;
                 /** @description Message explains the phase, and what to do when the Promotion failed. */
