@@ -135,10 +135,12 @@ type PromotionWindowSpan struct {
 	// Start is when the span opens: "HH:MM" or "Day HH:MM" (Mon, Tue, Wed,
 	// Thu, Fri, Sat, Sun), in 24-hour wall-clock time.
 	//
+	// +kubebuilder:validation:MaxLength=9
 	// +kubebuilder:validation:Pattern=`^((Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?([01][0-9]|2[0-3]):[0-5][0-9]$`
 	Start string `json:"start"`
 	// End is when the span closes, in the form of Start.
 	//
+	// +kubebuilder:validation:MaxLength=9
 	// +kubebuilder:validation:Pattern=`^((Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?([01][0-9]|2[0-3]):[0-5][0-9]$`
 	End string `json:"end"`
 	// Days are the days a daily span opens on; every day when empty.

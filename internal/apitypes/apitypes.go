@@ -27,6 +27,7 @@
 //	POST   /api/v1/projects/{project}/stages/{name}/release  -> Stage
 //	POST   /api/v1/projects/{project}/freeze                 HoldRequest -> Project
 //	POST   /api/v1/projects/{project}/unfreeze               -> Project
+//	GET    /api/v1/projects/{project}/freeze                 Freeze (list on stages)
 //	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
@@ -53,6 +54,8 @@ import (
 	"encoding/json"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 // Version is the server's build.
@@ -275,4 +278,9 @@ type TokenList struct {
 // anyone else.
 type HoldRequest struct {
 	Reason string `json:"reason"`
+}
+
+// Freeze is a project's freeze, or none.
+type Freeze struct {
+	Freeze *kargoapi.Hold `json:"freeze"`
 }

@@ -40,7 +40,27 @@ func (s *Server) holdRoutes() []route {
 			audit: auditing(kargoapi.AuditActionFreeze, "Project", "project")},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/unfreeze", handle: s.unfreezeProject,
 			audit: auditing(kargoapi.AuditActionUnfreeze, "Project", "project")},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/freeze", handle: s.getFreeze},
 	}
+}
+
+// getFreeze answers the project's freeze to whoever may list its Stages:
+// they see why their promotions wait, though a RoleBinding in the project
+// does not let them get the cluster-scoped Project itself.
+func (s *Server) getFreeze(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
+	project := r.PathValue("project")
+	if err := s.authz.check(r.Context(), u, kargoAccess("list", stageKind.resource, project, "")); err != nil {
+		return err
+	}
+	obj, err := s.read(r.Context(), projectKind, "", project)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return notFound("project %q not found", project)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitypes.Freeze{Freeze: obj.(*kargoapi.Project).Status.Freeze})
+	return nil
 }
 
 // holdReason reads and checks the reason of a hold or freeze request.
