@@ -62,11 +62,23 @@ func (v *OverrideValidator) Handle(ctx context.Context, req admission.Request) a
 	if value != kargoapi.LabelTrueValue {
 		return deny.Invalid(fmt.Sprintf("metadata.annotations[%s] must be %q, or absent", kargoapi.OverrideWindowAnnotationKey, kargoapi.LabelTrueValue))
 	}
+	// Someone who may not promote into the Stage is refused by the
+	// promotions webhook, with that reason; answering the same request
+	// with another would make the refusal depend on which webhook the API
+	// server heard from first.
+	var noPromote *authz.Denied
+	switch err := v.Authz.AuthorizePromote(ctx, req.UserInfo, req.Namespace, p.Spec.Stage); {
+	case errors.As(err, &noPromote):
+		return admission.Allowed("")
+	case err != nil:
+		return deny.Error(err)
+	}
 	err := v.Authz.AuthorizeStageVerb(ctx, req.UserInfo, req.Namespace, kargoapi.OverrideWindowVerb, p.Spec.Stage)
 	var denied *authz.StageVerbDenied
 	switch {
 	case errors.As(err, &denied):
-		return deny.Forbidden("overriding the promotion windows of a Stage: " + denied.Error())
+		return deny.Forbidden(fmt.Sprintf("metadata.annotations[%s] overrides the promotion windows of Stage %q: %s; promote without it, and the Promotion waits for the window to open",
+			kargoapi.OverrideWindowAnnotationKey, p.Spec.Stage, denied.Error()))
 	case err != nil:
 		return deny.Error(err)
 	}
