@@ -7,7 +7,7 @@ import (
 // NotificationEventType is a kind of event a NotificationSubscription
 // delivers.
 //
-// +kubebuilder:validation:Enum=FreightCreated;PromotionStarted;PromotionSucceeded;PromotionFailed;VerificationFailed
+// +kubebuilder:validation:Enum=FreightCreated;PromotionStarted;PromotionSucceeded;PromotionFailed;VerificationFailed;HoldSet
 type NotificationEventType string
 
 const (
@@ -23,6 +23,9 @@ const (
 	// NotificationVerificationFailed is a verification of a Stage's Freight
 	// that failed or could not be made.
 	NotificationVerificationFailed NotificationEventType = "VerificationFailed"
+	// NotificationHoldSet is a hold set on a Stage, or a freeze on the
+	// project (an event without a Stage), by a person.
+	NotificationHoldSet NotificationEventType = "HoldSet"
 )
 
 // NotificationSubscription delivers a project's events (new Freight,

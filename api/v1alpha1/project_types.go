@@ -26,6 +26,7 @@ const (
 // +kubebuilder:resource:scope=Cluster,categories=kargo
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Frozen By",type=string,JSONPath=`.status.freeze.by`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="a Project's name is also its namespace's name, so it may have at most 63 characters"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a Project's name is also its namespace's name, so it must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"
@@ -64,6 +65,14 @@ type ProjectStatus struct {
 	//
 	// +optional
 	Shard string `json:"shard,omitempty"`
+	// Freeze, while set, keeps every Promotion in the project that has not
+	// started from starting, whatever its Stage ("stop the line"); they
+	// wait, in order, until the project is unfrozen. Only kargo's API
+	// server writes it, for a caller with the freeze (or, to lift it,
+	// unfreeze) verb on every Stage of the project.
+	//
+	// +optional
+	Freeze *Hold `json:"freeze,omitempty"`
 }
 
 // ProjectList is a list of Projects.

@@ -15,6 +15,7 @@ import (
 // +kubebuilder:printcolumn:name="Current Freight",type=string,JSONPath=`.status.currentFreight.alias`
 // +kubebuilder:printcolumn:name="Health",type=string,JSONPath=`.status.health.status`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Held By",type=string,JSONPath=`.status.hold.by`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Stage struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -468,6 +469,7 @@ type Health struct {
 //     conditions Ready/Reconciling/Stalled, observedGeneration,
 //     lastHandledRefresh, aliases in history, phase NotApplicable, and
 //     currentPromotion when it releases one whose Promotion was deleted;
+//   - kargo's API server: hold (kargo hold stage / kargo release stage);
 //   - verification, run by the Stage controller (internal/verification):
 //     health, the Healthy and Verified conditions, verification,
 //     verificationHistory, lastHandledReverify, lastHandledAbort, and phase
@@ -559,6 +561,13 @@ type StageStatus struct {
 	//
 	// +optional
 	LastHandledAbort string `json:"lastHandledAbort,omitempty"`
+	// Hold, while set, keeps every Promotion into the Stage that has not
+	// started from starting (they wait, in order, until it is released).
+	// Only kargo's API server writes it, for a caller with the hold (or, to
+	// lift it, release) verb on the Stage; no controller touches it.
+	//
+	// +optional
+	Hold *Hold `json:"hold,omitempty"`
 }
 
 // SimpleFreight is a Freight as a Stage records it in its status.

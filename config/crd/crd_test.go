@@ -62,7 +62,7 @@ func TestDefinitionsCoverEveryKind(t *testing.T) {
 	// (PromotionPolicy, the tasks) or written once (AuditRecord).
 	withStatus := map[string]bool{
 		"Freight": true, "Project": true, "Promotion": true, "Stage": true, "Warehouse": true, "NotificationSubscription": true,
-		"PromotionPolicy": false, "PromotionTask": false, "ClusterPromotionTask": false, "AuditRecord": false,
+		"PromotionPolicy": false, "PromotionTask": false, "ClusterPromotionTask": false, "AuditRecord": false, "PromotionWindow": false,
 	}
 	var kinds []string
 	for _, c := range crds {

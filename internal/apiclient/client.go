@@ -44,6 +44,8 @@ const (
 	// Audit is the project's audit trail, newest first; ListOptions.Stage
 	// and Since select records.
 	Audit Kind = "audit"
+	// PromotionWindows say when promotions may start in which Stages.
+	PromotionWindows Kind = "promotionwindows"
 )
 
 // defaultTimeout bounds each request that is not a watch, when the caller's
@@ -428,4 +430,34 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("decode the answer to %s %s: %w", method, req.URL.Path, err)
 	}
 	return nil
+}
+
+// HoldStage holds the Stage, saying why.
+func (c *Client) HoldStage(ctx context.Context, project, stage, reason string) (*kargoapi.Stage, error) {
+	s := &kargoapi.Stage{}
+	return s, c.do(ctx, http.MethodPost, c.path("projects", project, string(Stages), stage, "hold"), nil, apitypes.HoldRequest{Reason: reason}, s)
+}
+
+// ReleaseStage releases the Stage's hold.
+func (c *Client) ReleaseStage(ctx context.Context, project, stage string) (*kargoapi.Stage, error) {
+	s := &kargoapi.Stage{}
+	return s, c.do(ctx, http.MethodPost, c.path("projects", project, string(Stages), stage, "release"), nil, nil, s)
+}
+
+// Freeze freezes the project, saying why.
+func (c *Client) Freeze(ctx context.Context, project, reason string) (*kargoapi.Project, error) {
+	p := &kargoapi.Project{}
+	return p, c.do(ctx, http.MethodPost, c.path("projects", project, "freeze"), nil, apitypes.HoldRequest{Reason: reason}, p)
+}
+
+// Unfreeze unfreezes the project.
+func (c *Client) Unfreeze(ctx context.Context, project string) (*kargoapi.Project, error) {
+	p := &kargoapi.Project{}
+	return p, c.do(ctx, http.MethodPost, c.path("projects", project, "unfreeze"), nil, nil, p)
+}
+
+// GetFreeze returns the project's freeze, or nil.
+func (c *Client) GetFreeze(ctx context.Context, project string) (*kargoapi.Hold, error) {
+	f := &apitypes.Freeze{}
+	return f.Freeze, c.do(ctx, http.MethodGet, c.path("projects", project, "freeze"), nil, nil, f)
 }

@@ -11,7 +11,7 @@
 //	GET    /api/v1/whoami                                    WhoAmI
 //	GET    /api/v1/projects                                  List of Project
 //	GET    /api/v1/projects/{project}                        Project
-//	GET    /api/v1/projects/{project}/{kind}                 List (kind: warehouses, stages, freight, promotions, promotionpolicies)
+//	GET    /api/v1/projects/{project}/{kind}                 List (kind: warehouses, stages, freight, promotions, promotionpolicies, promotionwindows, audit)
 //	         ?limit=N&continue=TOKEN   pages (default 500, at most 5000), newest-first for freight and promotions
 //	         ?alias=A                  freight only: the Freight with that alias
 //	         ?watch=true               server-sent events: one "data:" line per WatchEvent; a watch
@@ -23,6 +23,11 @@
 //	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
 //	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
+//	POST   /api/v1/projects/{project}/stages/{name}/hold     HoldRequest -> Stage
+//	POST   /api/v1/projects/{project}/stages/{name}/release  -> Stage
+//	POST   /api/v1/projects/{project}/freeze                 HoldRequest -> Project
+//	POST   /api/v1/projects/{project}/unfreeze               -> Project
+//	GET    /api/v1/projects/{project}/freeze                 Freeze (list on stages)
 //	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
@@ -49,6 +54,8 @@ import (
 	"encoding/json"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 )
 
 // Version is the server's build.
@@ -104,6 +111,10 @@ const (
 type PromoteRequest struct {
 	Freight      string `json:"freight,omitempty"`
 	FreightAlias string `json:"freightAlias,omitempty"`
+	// OverrideWindow asks that the Promotion run even while the Stage's
+	// promotion windows keep promotions out; it needs the override-window
+	// verb on the Stage.
+	OverrideWindow bool `json:"overrideWindow,omitempty"`
 }
 
 // ApproveRequest approves the Freight of the URL for a Stage.
@@ -260,4 +271,16 @@ type Token struct {
 // TokenList is a project's API tokens, by name.
 type TokenList struct {
 	Items []Token `json:"items"`
+}
+
+// HoldRequest holds a Stage or freezes a project, saying why. Who set it
+// is the caller, as the server authenticated them: a request cannot name
+// anyone else.
+type HoldRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Freeze is a project's freeze, or none.
+type Freeze struct {
+	Freeze *kargoapi.Hold `json:"freeze"`
 }

@@ -43,9 +43,10 @@ func newCreateRoleCommand(g *globals) *cobra.Command {
 		Long: `Create a Role in the project's namespace, with one rule per --rule: verbs,
 resources and, optionally, the names of the objects it is limited to, each
 a comma-separated list. The resources are stages, warehouses, freight,
-promotions and promotionpolicies; the verbs are Kubernetes' (get, list,
-watch, create, update, patch, delete, deletecollection) and kargo's promote
-on stages.
+promotions, promotionpolicies and promotionwindows; the verbs are
+Kubernetes' (get, list, watch, create, update, patch, delete,
+deletecollection) and kargo's promote, hold, release, freeze, unfreeze and
+override-window on stages.
 
 The Role is made with your own rights: Kubernetes refuses a role that grants
 anything you do not hold yourself. Grant it with kargo grant.`,

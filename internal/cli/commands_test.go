@@ -133,6 +133,9 @@ func TestGetEveryTypeByEveryName(t *testing.T) {
 	h.create(
 		&kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "test.1"}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: a.Name}},
 		&kargoapi.PromotionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "test"}, Stage: "test", EnableAutoPromotion: true},
+		&kargoapi.PromotionWindow{ObjectMeta: metav1.ObjectMeta{Name: "none"}, Spec: kargoapi.PromotionWindowSpec{
+			Kind: kargoapi.PromotionWindowDeny, Spans: []kargoapi.PromotionWindowSpan{{Start: "00:00", End: "00:00"}},
+			Stages: kargoapi.PromotionWindowStages{Names: []string{"no-such-stage"}}}},
 	)
 	header := regexp.MustCompile(` {3,}`)
 	for _, rt := range resourceTypes {

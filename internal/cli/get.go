@@ -115,6 +115,9 @@ func runGet(cmd *cobra.Command, g *globals, o *getOptions, rt *resourceType, nam
 			return err
 		}
 	}
+	if rt == stageType && format.name == "" {
+		rt = withStops(ctx, c, proj, rt, g.now)
+	}
 	p := &printer{w: cmd.OutOrStdout(), rt: rt, format: format, now: g.now}
 	switch {
 	case len(objs) == 0 && len(names) == 0 && format.name == "":

@@ -81,7 +81,11 @@ var (
                    or verify (an upstream Stage or the Warehouse has none to
                    offer it, or nobody promoted any); Steady: it holds its
                    Freight; Promoting; Verifying; Failed: the last promotion
-                   or verification failed (kargo get promotions says why)`,
+                   or verification failed (kargo get promotions says why)
+  STOP             what keeps Promotions into the Stage from starting: its
+                   hold (held by USER: REASON), the project's freeze (frozen
+                   by USER: REASON), or a PromotionWindow (window NAME until
+                   its end, in its time zone); empty when nothing does`,
 		row: func(o client.Object, now time.Time) []string {
 			s := o.(*kargoapi.Stage)
 			return []string{s.Name, currentFreightCell(s), stageHealth(s), string(s.Status.Phase), age(s, now)}
@@ -133,7 +137,7 @@ var (
 			return []string{p.Name, p.Stage, strconv.FormatBool(p.EnableAutoPromotion), age(p, now)}
 		},
 	}
-	resourceTypes = []*resourceType{projectType, warehouseType, stageType, freightType, promotionType, promotionPolicyType}
+	resourceTypes = []*resourceType{projectType, warehouseType, stageType, freightType, promotionType, promotionPolicyType, promotionWindowType}
 )
 
 // plural is the name `kargo get` lists the kind under.

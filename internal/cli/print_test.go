@@ -115,6 +115,18 @@ func fixtures() map[*resourceType][]client.Object {
 				}},
 			},
 		},
+		promotionWindowType: {
+			&kargoapi.PromotionWindow{
+				ObjectMeta: metav1.ObjectMeta{Name: "no-weekend-prod", Namespace: "kargo-demo", CreationTimestamp: ago(48 * time.Hour)},
+				Spec: kargoapi.PromotionWindowSpec{Kind: kargoapi.PromotionWindowDeny, TimeZone: "Europe/Berlin",
+					Spans: []kargoapi.PromotionWindowSpan{{Start: "Fri 16:00", End: "Mon 08:00"}}},
+			},
+			&kargoapi.PromotionWindow{
+				ObjectMeta: metav1.ObjectMeta{Name: "office-hours", Namespace: "kargo-demo", CreationTimestamp: ago(time.Hour)},
+				Spec: kargoapi.PromotionWindowSpec{Kind: kargoapi.PromotionWindowAllow,
+					Spans: []kargoapi.PromotionWindowSpan{{Start: "09:00", End: "17:00", Days: []string{"Mon", "Tue", "Wed", "Thu", "Fri"}}}},
+			},
+		},
 		promotionPolicyType: {
 			&kargoapi.PromotionPolicy{
 				ObjectMeta:          metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo", CreationTimestamp: ago(time.Hour)},

@@ -42,7 +42,7 @@ func (e *promotionFailedError) Error() string {
 
 func newPromoteCommand(g *globals) *cobra.Command {
 	var proj, freight, alias, stage string
-	var wait, verified bool
+	var wait, verified, overrideWindow bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS)",
@@ -56,7 +56,13 @@ and 3 when it Failed or Errored, with its message on stderr.
 With --verified (which implies --wait), go on following the Stage once the
 Promotion succeeded, until the Freight is verified there: its health (from
 Argo CD, when the Stage updates Applications) turns Healthy and its
-verification, if any, passes. The exit code is 3 when verification fails.`,
+verification, if any, passes. The exit code is 3 when verification fails.
+
+A Promotion into a held Stage, a frozen project or a Stage whose promotion
+windows are closed waits, Pending, with a message naming the stop and when
+it ends. With --override-window it runs through closed windows (never
+through a hold or a freeze); that takes the override-window verb on the
+Stage.`,
 		Example: `  kargo promote --project kargo-demo --freight-alias mortal-dragonfly --stage test
   kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
 		Args: usageArgs(cobra.NoArgs),
@@ -66,7 +72,7 @@ verification, if any, passes. The exit code is 3 when verification fails.`,
 			if err != nil {
 				return err
 			}
-			req := apitypes.PromoteRequest{}
+			req := apitypes.PromoteRequest{OverrideWindow: overrideWindow}
 			switch {
 			case f != nil:
 				req.Freight = f.Name
@@ -106,6 +112,7 @@ verification, if any, passes. The exit code is 3 when verification fails.`,
 	f.StringVar(&stage, "stage", "", "the Stage to promote into")
 	f.BoolVar(&wait, "wait", false, "follow the Promotion until it ends")
 	f.BoolVar(&verified, "verified", false, "follow the Promotion, then the Stage, until the Freight is verified there (implies --wait)")
+	f.BoolVar(&overrideWindow, "override-window", false, "run even while the Stage's promotion windows keep promotions out (needs the override-window verb on the Stage)")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long, such as 10m (default: never)")
 	registerProjectCompletion(g, cmd)
 	_ = cmd.RegisterFlagCompletionFunc("freight", g.completeFlag(freightType, true, true))

@@ -143,6 +143,7 @@ Run "kargo local" to start a complete installation on this machine, and
 		del,
 		newGrantCommand(g, false),
 		newGrantCommand(g, true),
+		newHoldCommand(g), newReleaseCommand(g), newFreezeCommand(g, true), newFreezeCommand(g, false),
 		newCompletionCommand(),
 	)
 	return root

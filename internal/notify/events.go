@@ -16,6 +16,7 @@ import (
 	"sort"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,7 +39,14 @@ func Collect(ctx context.Context, c client.Reader, project string) ([]kargoapi.N
 	if err := c.List(ctx, ss, client.InNamespace(project)); err != nil {
 		return nil, fmt.Errorf("list Stages of project %s: %w", project, err)
 	}
-	return Events(fs.Items, ps.Items, ss.Items), nil
+	proj := &kargoapi.Project{}
+	if err := c.Get(ctx, client.ObjectKey{Name: project}, proj); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("get Project %s: %w", project, err)
+		}
+		proj = nil
+	}
+	return inOrder(append(Events(fs.Items, ps.Items, ss.Items), HoldEvents(proj, ss.Items)...)), nil
 }
 
 // Events returns the events the objects imply, oldest first (by time, then
@@ -121,6 +129,11 @@ func Events(fs []kargoapi.Freight, ps []kargoapi.Promotion, ss []kargoapi.Stage)
 			})
 		}
 	}
+	return inOrder(out)
+}
+
+// inOrder sorts events oldest first, by time and then ID.
+func inOrder(out []kargoapi.NotificationEvent) []kargoapi.NotificationEvent {
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(&out[j].Time) {
 			return out[i].Time.Before(&out[j].Time)

@@ -98,6 +98,12 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request, u authenticatio
 		ObjectMeta: metav1.ObjectMeta{Namespace: project, GenerateName: promotionPrefix(stage, f.Name)},
 		Spec:       kargoapi.PromotionSpec{Stage: stage, Freight: f.Name},
 	}
+	if req.OverrideWindow {
+		// The promotions webhook lets it through only for a caller with
+		// the override-window verb on the Stage.
+		promo.Annotations = map[string]string{kargoapi.OverrideWindowAnnotationKey: kargoapi.LabelTrueValue}
+		note.detail("overrideWindow", "true")
+	}
 	// Once asked, the Promotion is created even if the caller hangs up.
 	if err := c.Create(context.WithoutCancel(ctx), promo); err != nil {
 		return err

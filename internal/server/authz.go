@@ -217,7 +217,7 @@ func rolesGranting(acc access) string {
 	switch {
 	case acc.verb == "get" || acc.verb == "list" || acc.verb == "watch":
 		return "one of the kargo-viewer, kargo-promoter or kargo-admin ClusterRoles"
-	case acc.resource == "promotions":
+	case acc.resource == "promotions", acc.verb == kargoapi.HoldVerb:
 		return "the kargo-promoter or kargo-admin ClusterRole"
 	}
 	return "the kargo-admin ClusterRole"

@@ -117,6 +117,13 @@ var (
 		order:     byName,
 	}
 
+	windowKind = &kind{
+		segment: "promotionwindows", resource: "promotionwindows", name: "PromotionWindow", namespaced: true,
+		newObject: func() client.Object { return &kargoapi.PromotionWindow{} },
+		newList:   func() client.ObjectList { return &kargoapi.PromotionWindowList{} },
+		order:     byName,
+	}
+
 	auditKind = &kind{
 		segment: "audit", resource: "auditrecords", name: "AuditRecord", namespaced: true,
 		newObject: func() client.Object { return &kargoapi.AuditRecord{} },
@@ -125,7 +132,7 @@ var (
 	}
 
 	// allKinds are the kinds the server caches.
-	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, auditKind}
+	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, windowKind, auditKind}
 )
 
 // projectKinds maps the {kind} of /projects/{project}/{kind} to its kind.

@@ -81,7 +81,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 func TestSchemasCoverTheContract(t *testing.T) {
 	for _, v := range []any{
 		apitypes.Version{}, apitypes.WhoAmI{}, apitypes.List{}, apitypes.WatchEvent{},
-		apitypes.PromoteRequest{}, apitypes.ApproveRequest{}, apitypes.AliasRequest{}, apitypes.VerifyRequest{},
+		apitypes.PromoteRequest{}, apitypes.HoldRequest{}, apitypes.Freeze{}, apitypes.ApproveRequest{}, apitypes.AliasRequest{}, apitypes.VerifyRequest{},
 		apitypes.ManifestRequest{}, apitypes.ManifestResult{}, apitypes.ObjectResult{},
 		apitypes.Access{}, apitypes.StageAccess{}, apitypes.Permission{},
 	} {

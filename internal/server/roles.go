@@ -52,10 +52,12 @@ var roleResources = map[string]string{
 	"freight": "freights", "freights": "freights",
 	"promotions": "promotions", "promotion": "promotions",
 	"promotionpolicies": "promotionpolicies", "promotionpolicy": "promotionpolicies",
+	"promotionwindows": "promotionwindows", "promotionwindow": "promotionwindows",
 }
 
 // roleVerbs are the verbs a project Role's rules may hold.
-var roleVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "promote", "*"}
+var roleVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "promote",
+	kargoapi.HoldVerb, kargoapi.ReleaseVerb, kargoapi.FreezeVerb, kargoapi.UnfreezeVerb, kargoapi.OverrideWindowVerb, "*"}
 
 // roleRef returns the RoleRef a role name means in project: a shipped
 // ClusterRole by its short or full name, else the project's Role, which

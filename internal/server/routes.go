@@ -34,7 +34,7 @@ type route struct {
 // routes of a path answer a wrong method themselves, with a Status like
 // every other error.
 func (s *Server) routeTable() []route {
-	return []route{
+	return append([]route{
 		{method: http.MethodGet, pattern: "/api/v1/version", public: true, handle: s.getVersion},
 		{method: http.MethodGet, pattern: "/api/v1/auth/config", public: true, handle: s.getAuthConfig},
 		{method: http.MethodGet, pattern: "/api/v1/whoami", handle: s.whoAmI},
@@ -67,7 +67,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, pattern: "/api/v1/create", handle: s.manifests(opCreate)},
 		{method: http.MethodPost, pattern: "/api/v1/delete", handle: s.manifests(opDelete)},
 		{method: http.MethodGet, pattern: "/openapi.json", public: true, handle: s.getOpenAPI},
-	}
+	}, s.holdRoutes()...)
 }
 
 func (s *Server) routes() http.Handler {

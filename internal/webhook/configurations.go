@@ -47,6 +47,10 @@ var endpoints = []endpoint{
 	// Argo Rollouts' AnalysisRuns have no status subresource: the runs of
 	// kargo's verifications are guarded here (internal/webhook/analysisrun).
 	// Where Argo Rollouts is not installed, the API server never calls it.
+	// Holds, freezes and windows (internal/webhook/holds).
+	{name: "promotions-override.validate.kargo.akuity.io", path: "/validate/promotions-override", resource: "promotions", operations: ops(create, update)},
+	{name: "stages-delete.validate.kargo.akuity.io", path: "/validate/stages-delete", resource: "stages", operations: ops(del)},
+	{name: "promotionwindows.validate.kargo.akuity.io", path: "/validate/promotionwindows", resource: "promotionwindows", operations: ops(create, update)},
 	{name: "analysisruns.validate.kargo.akuity.io", path: "/validate/analysisruns", resource: "analysisruns", operations: ops(create, update),
 		group: "argoproj.io", version: "v1alpha1", projectsOnly: true},
 }

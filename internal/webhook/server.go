@@ -27,6 +27,7 @@ import (
 	"github.com/kargohq/kargo/internal/webhook/analysisrun"
 	"github.com/kargohq/kargo/internal/webhook/certs"
 	"github.com/kargohq/kargo/internal/webhook/freight"
+	"github.com/kargohq/kargo/internal/webhook/holds"
 	"github.com/kargohq/kargo/internal/webhook/notification"
 	"github.com/kargohq/kargo/internal/webhook/project"
 	"github.com/kargohq/kargo/internal/webhook/promotion"
@@ -211,6 +212,9 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 		"/validate/warehouses":                &warehouse.Validator{Reader: live, Stages: live, Authz: az, Decode: decoder},
 		"/validate/notificationsubscriptions": &notification.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/analysisruns":              &analysisrun.Validator{Decode: decoder, Controller: controller, Writers: analysisWriters},
+		"/validate/promotions-override":       &holds.OverrideValidator{Authz: az, Decode: decoder},
+		"/validate/stages-delete":             &holds.StageDeleteValidator{Reader: live},
+		"/validate/promotionwindows":          &holds.WindowValidator{Decode: decoder},
 	}
 	mux := http.NewServeMux()
 	for path, h := range routes {

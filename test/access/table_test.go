@@ -43,6 +43,13 @@ const (
 	// conflict: kargo's webhook refuses a Stage that would write a branch
 	// another Stage writes.
 	conflict outcome = "no (conflict)"
+	// held: kargo's webhook refuses to delete a held Stage (release it
+	// first).
+	held outcome = "no (held)"
+	// override: kargo's webhook refuses a Promotion that overrides
+	// promotion windows without the override-window verb, and any later
+	// change of that request.
+	override outcome = "no (override-window)"
 )
 
 // errKept is what a path returns when the request was accepted with what
@@ -368,6 +375,58 @@ var paths = []path{
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
 	},
+	// Holds, freezes and windows (docs/flow-control.md): set through
+	// kargo's API server only; these are the Kubernetes paths around it.
+	{
+		what:    "hold a Stage, or lift its hold, by writing its status",
+		prepare: func(t *testing.T, sfx string) { create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, objects.Stage(demo, "s-"+sfx), `{"status":{"hold":{"reason":"mine","by":"someone-else","at":"2026-01-01T00:00:00Z"}}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what:    "delete a held Stage (lifting its hold by recreating it)",
+		prepare: func(t *testing.T, sfx string) { accessHeldStage(t, "s-"+sfx) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, objects.Stage(demo, "s-"+sfx))
+		},
+		want: []outcome{rbac, rbac, held, rbac, held, rbac},
+	},
+	{
+		what: "freeze a project by writing its status",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return statusPatch(ctx, c, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: demo}}, `{"status":{"freeze":{"reason":"mine","by":"someone-else","at":"2026-01-01T00:00:00Z"}}}`)
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
+	},
+	{
+		what: "create a PromotionWindow",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, objects.PromotionWindow(demo, "pw-"+sfx, kargoapi.PromotionWindowDeny, "Europe/Berlin", "Fri 16:00", "Mon 08:00"))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
+	},
+	{
+		what: "create a Promotion to test that overrides its promotion windows",
+		prepare: func(t *testing.T, _ string) {
+			create(t, objects.Stage(demo, "test", objects.SubscribesTo("w")))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			p := promotion("override-"+sfx, "test")
+			p.Annotations = map[string]string{kargoapi.OverrideWindowAnnotationKey: kargoapi.LabelTrueValue}
+			return c.Create(ctx, p)
+		},
+		want: []outcome{override, promote, promote, rbac, allowed, rbac},
+	},
+	{
+		what:    "make a waiting Promotion override the promotion windows",
+		prepare: func(t *testing.T, sfx string) { create(t, promotion("waiting-"+sfx, "test")) },
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, promotion("waiting-"+sfx, "test"), fmt.Sprintf(`{"metadata":{"annotations":{%q:"true"}}}`, kargoapi.OverrideWindowAnnotationKey))
+		},
+		want: []outcome{override, override, override, rbac, override, rbac},
+	},
 	{
 		what: "write an AuditRecord",
 		act: func(ctx context.Context, c client.Client, sfx string) error {
@@ -383,6 +442,14 @@ var paths = []path{
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, rbac, rbac},
 	},
+}
+
+// accessHeldStage creates a Stage held as kargo's API server holds one.
+func accessHeldStage(t *testing.T, name string) {
+	t.Helper()
+	create(t, objects.Stage(demo, name, objects.SubscribesTo("w")))
+	st := objects.Stage(demo, name)
+	require.NoError(t, statusPatch(context.Background(), env.Admin, st, `{"status":{"hold":{"reason":"investigating","by":"adam","at":"2026-01-01T00:00:00Z"}}}`))
 }
 
 func accessSubscription(name string, spec kargoapi.NotificationSubscriptionSpec) *kargoapi.NotificationSubscription {
@@ -436,6 +503,10 @@ func classify(err error) (outcome, error) {
 		return secret, nil
 	case apierrors.IsConflict(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `already writes branch`):
 		return conflict, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `is held by`):
+		return held, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), kargoapi.OverrideWindowAnnotationKey):
+		return override, nil
 	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "denied the request"):
 		return rbac, nil
 	}

@@ -126,7 +126,7 @@ func TestListErrors(t *testing.T) {
 	require.Contains(t, s.Message, "alias")
 
 	s = refusal(t, call(t, admin, http.MethodGet, p+"/widgets", nil), http.StatusNotFound)
-	require.Contains(t, s.Message, "freight, promotionpolicies, promotions, stages, warehouses")
+	require.Contains(t, s.Message, "freight, promotionpolicies, promotions, promotionwindows, stages, warehouses")
 
 	missing := strings.Repeat("0", 40)
 	s = refusal(t, call(t, admin, http.MethodGet, p+"/freight/"+missing, nil), http.StatusNotFound)

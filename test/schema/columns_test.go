@@ -54,7 +54,7 @@ func TestKubectlColumns(t *testing.T) {
 	require.NoError(t, env.Admin.Status().Update(ctx, stage))
 	out, err = env.Kubectl("get", "stages", "--namespace", ns)
 	require.NoError(t, err, out)
-	require.Equal(t, "NAME CURRENT FREIGHT HEALTH PHASE AGE", header(out))
+	require.Equal(t, "NAME CURRENT FREIGHT HEALTH PHASE HELD BY AGE", header(out))
 	require.Regexp(t, `(?m)^test\s+mortal-dragonfly\s+Healthy\s+Steady\s+\d+s$`, out)
 
 	promo := &kargoapi.Promotion{

@@ -63,6 +63,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargoapi.Freight{}, toSubs).
 		Watches(&kargoapi.Promotion{}, toSubs).
 		Watches(&kargoapi.Stage{}, toSubs).
+		// A project's freeze is a HoldSet event of its subscriptions.
+		Watches(&kargoapi.Project{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+			ns := &kargoapi.Stage{}
+			ns.Namespace = obj.GetName()
+			return r.subscriptionsOf(ctx, ns)
+		})).
 		Complete(r)
 }
 

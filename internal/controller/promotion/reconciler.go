@@ -86,8 +86,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.HistoryLimit <= 0 {
 		r.HistoryLimit = DefaultHistoryLimit
 	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+	return r.watchStops(ctrl.NewControllerManagedBy(mgr).
+		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
 		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.orphanedClaim)).
 		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.PromotionList{} }),
@@ -370,6 +370,8 @@ type inputs struct {
 	freight *kargoapi.Freight
 	// queue is the Stage's Promotions in the order they run.
 	queue []kargoapi.Promotion
+	// stops are the project's freeze and windows (holds.go).
+	stops stops
 }
 
 // gather reads the Promotion's Stage, the Stage's queue and the Freight.
@@ -389,6 +391,9 @@ func (r *Reconciler) gather(ctx context.Context, promo *kargoapi.Promotion) (inp
 		return in, err
 	}
 	in.queue = queue
+	if in.stops, err = r.gatherStops(ctx, promo.Namespace); err != nil {
+		return in, err
+	}
 	f := &kargoapi.Freight{}
 	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: promo.Namespace, Name: promo.Spec.Freight}, f); {
 	case err == nil:
@@ -430,6 +435,9 @@ func decide(in inputs, now time.Time) decision {
 	promo, st, f := in.promo, in.stage, in.freight
 	if st == nil {
 		return decision{next: stepEnd, message: fmt.Sprintf("Stage %s does not exist in project %s; create it, or promote into an existing Stage", promo.Spec.Stage, promo.Namespace)}
+	}
+	if d, ok := stopped(in, now); ok {
+		return d
 	}
 	if head := headOf(in.queue, promo.Name); head != promo.Name {
 		return decision{next: stepWait, message: fmt.Sprintf("Waiting for Promotion %s to finish", head)}

@@ -123,6 +123,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's freeze, or null: needs list on stages in the project (project members may not get the cluster-scoped Project). */
+        get: operations["getFreeze"];
+        put?: never;
+        /** Freeze the project: no Promotion in it starts until it is unfrozen (409 when frozen already). Needs the freeze verb on every Stage of the project; the answer is the Project's name and freeze. */
+        post: operations["freezeProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/freight/{name}/alias": {
         parameters: {
             query?: never;
@@ -225,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/stages/{name}/hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hold the Stage: no Promotion into it starts until it is released (409 when held already). Needs the hold verb on the Stage; the server records the caller as who held it. */
+        post: operations["holdStage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/stages/{name}/refresh": {
         parameters: {
             query?: never;
@@ -236,6 +271,23 @@ export interface paths {
         put?: never;
         /** Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller. */
         post: operations["refreshStage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/stages/{name}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Release the Stage's hold: its waiting Promotions run, in order (409 when not held). Needs the release verb on the Stage. */
+        post: operations["releaseStage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -304,6 +356,23 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze the project (409 when not frozen). Needs the unfreeze verb on every Stage of the project. */
+        post: operations["unfreezeProject"];
         delete?: never;
         options?: never;
         head?: never;
@@ -639,6 +708,10 @@ export interface components {
             /** @description admin, promoter, viewer or a Role of the project */
             role: string;
         };
+        Freeze: {
+            /** @description null when the project is not frozen */
+            freeze: components["schemas"]["Hold"];
+        };
         /**
          * @description Freight is a set of references to versioned artifacts (Git commits,
          *     container images and Helm charts) that moves from Stage to Stage as one
@@ -790,6 +863,17 @@ export interface components {
             serviceAccounts?: string[];
             users?: string[];
         };
+        Hold: {
+            /** Format: date-time */
+            at: string;
+            /** @description who set it, as the server authenticated them */
+            by: string;
+            reason: string;
+        };
+        HoldRequest: {
+            /** @description why promotions stop, shown to everyone whose promotions wait (at most 1024 characters) */
+            reason: string;
+        };
         List: {
             /** @description present when more pages follow: pass it as ?continue= for the next */
             continue?: string;
@@ -838,7 +922,7 @@ export interface components {
             /** @description Spec says which events go where. */
             spec: {
                 /** @description Events are the kinds of event delivered; all of them when empty. */
-                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed")[];
+                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet")[];
                 /** @description Slack delivers each event as a message to a Slack incoming webhook. */
                 slack?: {
                     /**
@@ -966,7 +1050,7 @@ export interface components {
                      * @description Type is the event's type.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet";
                 }[];
                 /**
                  * Format: int64
@@ -1028,7 +1112,7 @@ export interface components {
                      * @description Type is the kind of event.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet";
                 }[];
                 /**
                  * Format: int32
@@ -1153,6 +1237,24 @@ export interface components {
                     type: string;
                 }[];
                 /**
+                 * @description Freeze, while set, keeps every Promotion in the project that has not
+                 *     started from starting, whatever its Stage ("stop the line"); they
+                 *     wait, in order, until the project is unfrozen. Only kargo's API
+                 *     server writes it, for a caller with the freeze (or, to lift it,
+                 *     unfreeze) verb on every Stage of the project.
+                 */
+                freeze?: {
+                    /**
+                     * Format: date-time
+                     * @description At is when it was set.
+                     */
+                    at: string;
+                    /** @description By is who set it, as kargo's API server authenticated them. */
+                    by: string;
+                    /** @description Reason is why promotions stop, as the person who set it wrote it. */
+                    reason: string;
+                };
+                /**
                  * Format: int64
                  * @description ObservedGeneration is the generation the controller last acted on.
                  */
@@ -1177,6 +1279,8 @@ export interface components {
         PromoteRequest: {
             freight?: string;
             freightAlias?: string;
+            /** @description run even while the Stage's promotion windows keep promotions out: needs the override-window verb on the Stage */
+            overrideWindow?: boolean;
         };
         /**
          * @description Promotion is a request to move one piece of Freight into one Stage. Its
@@ -1491,6 +1595,99 @@ export interface components {
                     /** @description Value is the variable's value. */
                     value?: string;
                 }[];
+            };
+        };
+        /**
+         * @description PromotionWindow is a schedule, in a time zone, of when promotions may
+         *     (Allow) or may not (Deny) start in the Stages of its project it selects.
+         *     It applies to auto-promotions, and to manual ones unless their creator
+         *     holds the override-window verb on the Stage and asked to override
+         *     (OverrideWindowAnnotationKey). A Promotion kept out waits, Pending, with a
+         *     message naming the window and when it ends; none is lost.
+         */
+        PromotionWindow: {
+            /**
+             * @description APIVersion defines the versioned schema of this representation of an object.
+             *     Servers should convert recognized schemas to the latest internal value, and
+             *     may reject unrecognized values.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+             */
+            apiVersion?: string;
+            /**
+             * @description Kind is a string value representing the REST resource this object represents.
+             *     Servers may infer this from the endpoint the client submits requests to.
+             *     Cannot be updated.
+             *     In CamelCase.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+             */
+            kind?: string;
+            metadata: components["schemas"]["ObjectMeta"];
+            /** @description Spec is the window's schedule and the Stages it applies to. */
+            spec: {
+                /**
+                 * @description Description says what the window is for; promotions it keeps out
+                 *     quote it.
+                 */
+                description?: string;
+                /**
+                 * @description Kind is Allow or Deny.
+                 * @enum {string}
+                 */
+                kind: "Allow" | "Deny";
+                /** @description Spans are when the window is open. */
+                spans: {
+                    /** @description Days are the days a daily span opens on; every day when empty. */
+                    days?: ("Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")[];
+                    /** @description End is when the span closes, in the form of Start. */
+                    end: string;
+                    /**
+                     * @description Start is when the span opens: "HH:MM" or "Day HH:MM" (Mon, Tue, Wed,
+                     *     Thu, Fri, Sat, Sun), in 24-hour wall-clock time.
+                     */
+                    start: string;
+                }[];
+                /**
+                 * @description Stages selects the Stages of the project the window applies to; every
+                 *     Stage of the project when empty.
+                 */
+                stages?: {
+                    /** @description LabelSelector selects Stages by their labels. */
+                    labelSelector?: {
+                        /** @description matchExpressions is a list of label selector requirements. The requirements are ANDed. */
+                        matchExpressions?: {
+                            /** @description key is the label key that the selector applies to. */
+                            key: string;
+                            /**
+                             * @description operator represents a key's relationship to a set of values.
+                             *     Valid operators are In, NotIn, Exists and DoesNotExist.
+                             */
+                            operator: string;
+                            /**
+                             * @description values is an array of string values. If the operator is In or NotIn,
+                             *     the values array must be non-empty. If the operator is Exists or DoesNotExist,
+                             *     the values array must be empty. This array is replaced during a strategic
+                             *     merge patch.
+                             */
+                            values?: string[];
+                        }[];
+                        /**
+                         * @description matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+                         *     map is equivalent to an element of matchExpressions, whose key field is "key", the
+                         *     operator is "In", and the values array contains only "value". The requirements are ANDed.
+                         */
+                        matchLabels?: {
+                            [key: string]: string;
+                        };
+                    };
+                    /** @description Names are Stage names or globs (*, ?, [...]). */
+                    names?: string[];
+                };
+                /**
+                 * @description TimeZone is the IANA time zone the spans are read in, such as
+                 *     Europe/Berlin; UTC when empty. Spans follow the wall clock across
+                 *     daylight saving time changes.
+                 */
+                timeZone?: string;
             };
         };
         Role: {
@@ -2507,6 +2704,23 @@ export interface components {
                     };
                 }[];
                 /**
+                 * @description Hold, while set, keeps every Promotion into the Stage that has not
+                 *     started from starting (they wait, in order, until it is released).
+                 *     Only kargo's API server writes it, for a caller with the hold (or, to
+                 *     lift it, release) verb on the Stage; no controller touches it.
+                 */
+                hold?: {
+                    /**
+                     * Format: date-time
+                     * @description At is when it was set.
+                     */
+                    at: string;
+                    /** @description By is who set it, as kargo's API server authenticated them. */
+                    by: string;
+                    /** @description Reason is why promotions stop, as the person who set it wrote it. */
+                    reason: string;
+                };
+                /**
                  * @description LastHandledAbort is the value of the
                  *     kargo.akuity.io/abort-verification annotation the controller last
                  *     acted on.
@@ -3331,6 +3545,58 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    getFreeze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Freeze"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    freezeProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldRequest"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     setFreightAlias: {
         parameters: {
             query?: never;
@@ -3503,7 +3769,63 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    holdStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+                /** @description the object's name; Freight may be named by its alias */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldRequest"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     refreshStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+                /** @description the object's name; Freight may be named by its alias */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    releaseStage: {
         parameters: {
             query?: never;
             header?: never;
@@ -3641,6 +3963,30 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    unfreezeProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     refreshWarehouse: {
         parameters: {
             query?: never;
@@ -3688,7 +4034,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
             };
             cookie?: never;
         };
@@ -3715,7 +4061,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
                 /** @description the object's name; Freight may be named by its alias */
                 name: string;
             };

@@ -21,6 +21,8 @@ export type AuthConfig = Schemas["AuthConfig"];
 export type Status = Schemas["Status"];
 export type Access = Schemas["Access"];
 export type Permission = Schemas["Permission"];
+// Hold is a Stage's hold or a project's freeze (GET .../freeze).
+export type Hold = Schemas["Hold"];
 
 type StageStatus = NonNullable<Stage["status"]>;
 export type Condition = NonNullable<NonNullable<Warehouse["status"]>["conditions"]>[number];

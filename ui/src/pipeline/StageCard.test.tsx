@@ -40,4 +40,23 @@ describe("StageCard", () => {
     render(<StageCard stage={stage({ lastPromotion: { name: "p1", phase: "Failed" } })} freightByName={freight("x")} promotions={new Map([["p1", promo]])} />);
     expect(screen.getByText(/Last promotion Failed: push to stages\/test: permission denied/)).toBeTruthy();
   });
+
+  it("shows a hold with who set it and why, before a freeze", () => {
+    const hold = { reason: "checkout errors since 14:02", by: "alice", at: "2026-11-21T14:05:00Z" };
+    const freeze = { reason: "incident 4711", by: "bob", at: "2026-11-21T13:00:00Z" };
+    const { unmount } = render(<StageCard stage={stage({ hold })} freightByName={freight("x")} promotions={new Map()} freeze={freeze} />);
+    const held = screen.getByRole("note", { name: "Held" });
+    expect(held.textContent).toBe("Held by alice: checkout errors since 14:02");
+    expect(held.getAttribute("title")).toContain("2026-11-21T14:05:00Z");
+    expect(screen.queryByRole("note", { name: "Frozen" })).toBeNull();
+    unmount();
+
+    render(<StageCard stage={stage({})} freightByName={freight("x")} promotions={new Map()} freeze={freeze} />);
+    expect(screen.getByRole("note", { name: "Frozen" }).textContent).toBe("Frozen by bob: incident 4711");
+  });
+
+  it("shows no badge when nothing stops promotions", () => {
+    render(<StageCard stage={stage({ phase: "Steady" })} freightByName={freight("x")} promotions={new Map()} freeze={null} />);
+    expect(screen.queryByRole("note")).toBeNull();
+  });
 });

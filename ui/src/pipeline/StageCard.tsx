@@ -1,7 +1,18 @@
 // StageCard shows a Stage: its current Freight (by alias; the full name on
-// hover), health, phase, and the promotion under way.
+// hover), health, phase, the promotion under way, and what stops promotions
+// into it: its hold, or the project's freeze.
 
-import type { Freight, Promotion, SimpleFreight, Stage } from "../api/types";
+import type { Freight, Hold, Promotion, SimpleFreight, Stage } from "../api/types";
+
+// StopBadge names a hold or a freeze, who set it and why (the whole reason
+// and the time on hover).
+function StopBadge({ kind, stop }: { kind: "Held" | "Frozen"; stop: Hold }) {
+  return (
+    <div className="stop" role="note" aria-label={kind} title={`${stop.reason}\n${kind.toLowerCase()} by ${stop.by} at ${stop.at}`}>
+      <span className="badge stopped">{kind}</span> by {stop.by}: {stop.reason}
+    </div>
+  );
+}
 
 export function aliasOf(ref: SimpleFreight | undefined, freightByName: Map<string, Freight>): string {
   if (!ref) return "";
@@ -13,10 +24,13 @@ export function StageCard({
   stage,
   freightByName,
   promotions,
+  freeze,
 }: {
   stage: Stage;
   freightByName: Map<string, Freight>;
   promotions: Map<string, Promotion>;
+  // freeze is the project's freeze, when the view has read it.
+  freeze?: Hold | null;
 }) {
   const st = stage.status ?? {};
   const health = st.health?.status ?? "Unknown";
@@ -50,6 +64,8 @@ export function StageCard({
           </span>
         )}
       </div>
+      {st.hold && <StopBadge kind="Held" stop={st.hold} />}
+      {!st.hold && freeze && <StopBadge kind="Frozen" stop={freeze} />}
       {running && (
         <div className="promoting" role="status" aria-label="Running promotion" title={running.name}>
           <span className="spinner" aria-hidden="true" /> Promoting {aliasOf(running.freight, freightByName)}

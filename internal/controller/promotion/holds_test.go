@@ -1,0 +1,118 @@
+package promotion
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/testutil/objects"
+)
+
+func (h *harness) reconcileAfter(t *testing.T, name string) time.Duration {
+	t.Helper()
+	res, err := h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}})
+	require.NoError(t, err)
+	return res.RequeueAfter
+}
+
+func holdsFreight(name, tag string) *kargoapi.Freight {
+	return objects.Freight(ns, objects.FreightName(name), objects.Image("nginx", tag), objects.FreightCreated(t0))
+}
+
+// TestHeldStageQueuesPromotionsAndRunsThemInOrderOnRelease: while a Stage is
+// held nothing starts, auto or manual; released, the queue runs in order
+// and nothing is lost.
+func TestHeldStageQueuesPromotionsAndRunsThemInOrderOnRelease(t *testing.T) {
+	auto := objects.Promotion(ns, "a-auto", "prod", "f1", objects.PromotionCreated(t0.Add(-2*time.Minute)))
+	auto.Labels = map[string]string{kargoapi.AutoPromotedByLabelKey: "policy"}
+	h := setup(t, objects.Stage(ns, "prod", objects.SubscribesTo("w"), objects.HeldBy("alice", "bad release", t0)),
+		holdsFreight("f1", "1.24.0"), holdsFreight("f2", "1.25.0"),
+		auto, objects.Promotion(ns, "b-manual", "prod", "f2", objects.PromotionCreated(t0.Add(-time.Minute))))
+
+	for _, name := range []string{"b-manual", "a-auto", "b-manual"} {
+		require.Zero(t, h.reconcileAfter(t, name), "a hold has no end to look again at: the Stage's change enqueues")
+		p := h.promotion(t, name)
+		require.Equal(t, kargoapi.PromotionPhasePending, p.Status.Phase)
+		require.Contains(t, p.Status.Message, "Stage prod is held by alice")
+		require.Contains(t, p.Status.Message, "bad release")
+	}
+	require.Empty(t, h.p.calls, "nothing was promoted while held")
+	require.Nil(t, h.stage(t, "prod").Status.CurrentPromotion, "nothing claimed the Stage")
+
+	st := h.stage(t, "prod")
+	st.Status.Hold = nil
+	require.NoError(t, h.c.Status().Update(context.Background(), st))
+	require.Len(t, h.r.waiting(context.Background(), ns, "prod"), 2, "both waiting Promotions are enqueued on release")
+
+	h.reconcile(t, "b-manual")
+	require.Contains(t, h.promotion(t, "b-manual").Status.Message, "Waiting for Promotion a-auto", "the queue keeps its order")
+	h.reconcile(t, "a-auto")
+	h.reconcile(t, "b-manual")
+	require.Equal(t, []string{"a-auto", "b-manual"}, h.p.calls)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "b-manual").Status.Phase)
+	require.Equal(t, "f2", h.stage(t, "prod").Status.CurrentFreight.ID)
+}
+
+// TestHoldDoesNotStopARunningPromotion: a hold stops what has not begun,
+// never half a promotion (a restarted controller resumes a Running one).
+func TestHoldDoesNotStopARunningPromotion(t *testing.T) {
+	p := objects.Promotion(ns, "p1", "prod", "f1", objects.PromotionCreated(t0))
+	p.Status.Phase = kargoapi.PromotionPhaseRunning
+	p.Status.StartTime = &metav1.Time{Time: t0}
+	st := objects.Stage(ns, "prod", objects.SubscribesTo("w"), objects.HeldBy("alice", "stop", t0))
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: "p1", Phase: kargoapi.PromotionPhaseRunning}
+	h := setup(t, st, holdsFreight("f1", "1.24.0"), p)
+	h.reconcile(t, "p1")
+	require.Equal(t, []string{"p1"}, h.p.calls)
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p1").Status.Phase)
+}
+
+func TestFrozenProjectStopsEveryStage(t *testing.T) {
+	proj := &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	proj.Status.Freeze = &kargoapi.Hold{By: "bob", Reason: "incident 42", At: metav1.NewTime(t0)}
+	h := setup(t, proj, objects.Stage(ns, "test", objects.SubscribesTo("w")), holdsFreight("f1", "1.24.0"),
+		objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0)))
+	h.reconcile(t, "p1")
+	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "p1").Status.Phase)
+	require.Contains(t, h.promotion(t, "p1").Status.Message, "project kargo-demo is frozen by bob")
+	require.Empty(t, h.p.calls)
+	require.Len(t, h.r.waiting(context.Background(), ns, ""), 1)
+}
+
+// TestWindowKeepsPromotionsOutUntilItEnds runs the clock through a weekend
+// deny window: the Promotion waits, asks to be looked at again when the
+// window ends, and runs then; a Promotion that overrides the window runs at
+// once.
+func TestWindowKeepsPromotionsOutUntilItEnds(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	now := time.Date(2026, 10, 24, 12, 0, 0, 0, berlin) // Saturday
+	w := objects.PromotionWindow(ns, "no-weekend-prod", kargoapi.PromotionWindowDeny, "Europe/Berlin", "Fri 16:00", "Mon 08:00")
+	w.Spec.Stages.Names = []string{"prod*"}
+	override := objects.Promotion(ns, "hotfix", "prod-eu", "f1", objects.PromotionCreated(t0))
+	override.Annotations = map[string]string{kargoapi.OverrideWindowAnnotationKey: kargoapi.LabelTrueValue}
+	h := setup(t, w, objects.Stage(ns, "prod", objects.SubscribesTo("w")), objects.Stage(ns, "prod-eu", objects.SubscribesTo("w")),
+		objects.Stage(ns, "test", objects.SubscribesTo("w")), holdsFreight("f1", "1.24.0"),
+		objects.Promotion(ns, "p1", "prod", "f1", objects.PromotionCreated(t0)), objects.Promotion(ns, "t1", "test", "f1", objects.PromotionCreated(t0)), override)
+	h.r.Now = func() time.Time { return now }
+
+	after := h.reconcileAfter(t, "p1")
+	ends := time.Date(2026, 10, 26, 8, 0, 0, 0, berlin)
+	require.Equal(t, ends.Sub(now)+time.Second, after, "look again when the window ends (Monday 08:00 CET, after the DST change)")
+	require.Contains(t, h.promotion(t, "p1").Status.Message, "until Mon 2026-10-26 08:00 CET")
+	require.Empty(t, h.p.calls)
+
+	h.reconcile(t, "t1")
+	h.reconcile(t, "hotfix")
+	require.Equal(t, []string{"t1", "hotfix"}, h.p.calls, "a Stage the window does not select, and an override, run")
+
+	now = ends
+	h.reconcile(t, "p1")
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p1").Status.Phase)
+}
