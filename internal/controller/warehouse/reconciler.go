@@ -58,8 +58,18 @@ type Reconciler struct {
 }
 
 // ackRetry is how soon an acknowledgement that waited for busy passes is
-// tried again.
-const ackRetry = 20 * time.Millisecond
+// tried again; ackMaxWait is how long it waits at most, so that a
+// controller that is never idle still acknowledges.
+const (
+	ackRetry   = 20 * time.Millisecond
+	ackMaxWait = time.Second
+)
+
+// ack is a refresh acted on whose acknowledgement is left to a later pass.
+type ack struct {
+	token string
+	since time.Time
+}
 
 // ackPriority is the priority of the passes that only record a handled
 // refresh. A push that refreshes a hundred Warehouses finds something new
@@ -145,12 +155,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		interval = wh.Spec.Interval.Duration
 	}
 	token := r.refreshToken(wh)
-	if acked, ok := r.acks.LoadAndDelete(req.NamespacedName); ok && acked == token && wh.Status.LastHandledRefresh != token {
+	if v, ok := r.acks.LoadAndDelete(req.NamespacedName); ok && v.(ack).token == token && wh.Status.LastHandledRefresh != token {
 		// The last pass acted on this refresh and found nothing to
 		// write but the acknowledgement, which waits until no other
-		// pass is under way: their Freight and status go first.
-		if r.busy.Load() > 0 {
-			r.acks.Store(req.NamespacedName, token)
+		// pass is under way (ackMaxWait at most): their Freight and
+		// status go first.
+		if r.busy.Load() > 0 && time.Since(v.(ack).since) < ackMaxWait {
+			r.acks.Store(req.NamespacedName, v)
 			return ctrl.Result{RequeueAfter: ackRetry, Priority: ptr.To(ackPriority)}, nil
 		}
 		before := wh.DeepCopy()
@@ -168,7 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return
 		}
 		if err == nil && onlyAcknowledges(before.Status, wh.Status) {
-			r.acks.Store(req.NamespacedName, token)
+			r.acks.Store(req.NamespacedName, ack{token: token, since: time.Now()})
 			result = ctrl.Result{RequeueAfter: time.Nanosecond, Priority: ptr.To(ackPriority)}
 			return
 		}
