@@ -3,7 +3,6 @@ package freight
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,16 +14,25 @@ import (
 
 // Producer creates Freight for discovered artifacts, at most once per set of
 // artifacts, with an alias unique in the project.
+//
+// Producers run in parallel, even in one project: nothing is locked across
+// a request. An alias is chosen among the candidates derived from the
+// Freight's name (AliasCandidate) by skipping those the cache shows taken,
+// and the Freight webhook, which admits one alias at a time (AliasClaims in
+// internal/webhook/freight), refuses the creation with a Conflict when
+// another Freight took it meanwhile; the Producer then tries the next
+// candidate. The Freight's name is its fingerprint, so two producers of the
+// same Freight create it once (AlreadyExists) and both return it.
 type Producer struct {
 	// Client creates Freight and reads it from the controller's cache, which
 	// answers most lookups without a request.
 	Client client.Client
 	// Reader reads Freight straight from the API server, not from a cache,
-	// so that a Freight or alias created a moment ago is seen.
+	// so that a Freight created a moment ago is seen.
 	Reader client.Reader
-
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per namespace: alias choice and creation are one step
+	// Candidate returns the attempt-th alias to try for the Freight named
+	// name; AliasCandidate when nil. Tests make candidates collide.
+	Candidate func(name string, attempt int) string
 }
 
 // Produce returns the Freight for these artifacts, creating it with origin
@@ -53,73 +61,70 @@ func (p *Producer) Produce(ctx context.Context, namespace string, origin kargoap
 		return nil, false, fmt.Errorf("get Freight %s: %w", name, err)
 	}
 
-	lock := p.namespaceLock(namespace)
-	lock.Lock()
-	defer lock.Unlock()
-
-	alias, err := p.freeAlias(ctx, namespace, name)
-	if err != nil {
-		return nil, false, err
-	}
 	f = &kargoapi.Freight{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: namespace,
-			Labels:    map[string]string{kargoapi.AliasLabelKey: alias},
 			Annotations: map[string]string{
 				kargoapi.DiscoveredAtAnnotationKey: time.Now().UTC().Format(time.RFC3339Nano),
 			},
 		},
-		Alias:   alias,
 		Origin:  &origin,
 		Commits: commits,
 		Images:  images,
 		Charts:  charts,
 	}
-	if err := p.Client.Create(ctx, f); err != nil {
-		if apierrors.IsAlreadyExists(err) {
+	for attempt := 0; ; attempt++ {
+		alias, next, err := p.freeAlias(ctx, namespace, name, attempt)
+		if err != nil {
+			return nil, false, err
+		}
+		attempt = next
+		try := f.DeepCopy()
+		try.Alias = alias
+		try.Labels = map[string]string{kargoapi.AliasLabelKey: alias}
+		err = p.Client.Create(ctx, try)
+		switch {
+		case err == nil:
+			f = try
+		case apierrors.IsAlreadyExists(err):
 			// Another producer (a Stage with the same subscriptions, or a
 			// second replica) got there first: that Freight is the same one.
 			if err := p.Reader.Get(ctx, client.ObjectKeyFromObject(f), existing); err != nil {
 				return nil, false, fmt.Errorf("get Freight %s: %w", name, err)
 			}
 			return existing, false, nil
+		case apierrors.IsConflict(err) && attempt < MaxAliasAttempts+8:
+			// The webhook refused the alias: another Freight took it
+			// since the cache was read.
+			continue
+		default:
+			return nil, false, fmt.Errorf("create Freight %s: %w", name, err)
 		}
-		return nil, false, fmt.Errorf("create Freight %s: %w", name, err)
+		break
 	}
 	freightCreated.WithLabelValues(namespace, string(origin.Kind), origin.Name).Inc()
 	return f, true, nil
 }
 
-func (p *Producer) namespaceLock(ns string) *sync.Mutex {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.locks == nil {
-		p.locks = map[string]*sync.Mutex{}
+// freeAlias returns the first alias candidate for name, from attempt on,
+// that no Freight in the controller's cache holds, and its attempt number.
+func (p *Producer) freeAlias(ctx context.Context, namespace, name string, attempt int) (string, int, error) {
+	candidate := p.Candidate
+	if candidate == nil {
+		candidate = AliasCandidate
 	}
-	l, ok := p.locks[ns]
-	if !ok {
-		l = &sync.Mutex{}
-		p.locks[ns] = l
-	}
-	return l
-}
-
-// freeAlias returns the first alias candidate for name that no Freight in
-// the namespace holds.
-func (p *Producer) freeAlias(ctx context.Context, namespace, name string) (string, error) {
-	for attempt := 0; ; attempt++ {
-		alias := AliasCandidate(name, attempt)
+	for ; ; attempt++ {
+		alias := candidate(name, attempt)
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(kargoapi.GroupVersion.WithKind("FreightList"))
-		if err := p.Reader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}, client.Limit(1)); err != nil {
-			return "", fmt.Errorf("check whether alias %s is taken: %w", alias, err)
+		if err := p.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}); err != nil {
+			return "", 0, fmt.Errorf("check whether alias %s is taken: %w", alias, err)
 		}
-		if len(list.Items) == 0 {
-			return alias, nil
-		}
-		if attempt > MaxAliasAttempts+8 {
-			return "", fmt.Errorf("find a free alias for Freight %s: %d candidates are taken", name, attempt+1)
+		if len(list.Items) == 0 || attempt >= MaxAliasAttempts+8 {
+			// Past the candidates with a suffix from the name, the
+			// webhook has the last word.
+			return alias, attempt, nil
 		}
 	}
 }

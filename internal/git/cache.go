@@ -62,7 +62,17 @@ type Options struct {
 	// SSHBinary is the ssh client git runs for ssh remotes; "ssh", looked
 	// up in PATH, when empty.
 	SSHBinary string
+	// CoalesceWindow is how long after a refresh request (InvalidateBefore)
+	// the listing that serves it may wait, so that the requests made
+	// within the window (a hundred Warehouses refreshed one after another,
+	// say) share it; DefaultCoalesceWindow when zero, none when negative.
+	CoalesceWindow time.Duration
 }
+
+// DefaultCoalesceWindow is the CoalesceWindow of a Cache whose Options do
+// not say: short against the few hundred milliseconds a refresh takes end
+// to end, long enough to gather the requests of one burst.
+const DefaultCoalesceWindow = 30 * time.Millisecond
 
 // Stats counts the network operations of one repository since the Cache
 // was created, summed over its mirrors. The fetches that Commit makes
@@ -95,7 +105,6 @@ type Cache struct {
 	entries map[string]*entry
 	byRepo  map[string][]*entry
 
-	refreshes  singleflight.Group
 	selections singleflight.Group
 
 	// branchLocks serialize commits to one branch (write.go); guarded by
@@ -122,6 +131,9 @@ func NewCache(dir string, opts Options) *Cache {
 	}
 	if opts.Egress == nil {
 		opts.Egress = egress.New(egress.Options{})
+	}
+	if opts.CoalesceWindow == 0 {
+		opts.CoalesceWindow = DefaultCoalesceWindow
 	}
 	return &Cache{
 		opts:       opts,
@@ -163,12 +175,26 @@ type entry struct {
 	// write is the state of commits and pushes (write.go).
 	write writeState
 
+	// state guards the fields below. Listings are numbered as they start
+	// (nextSeq is the number of the next one); a caller may use the last
+	// finished listing (listedSeq, begun at listedAt) when its number is
+	// at least required and it is younger than the caller's maxAge. A
+	// refresh request raises required to the first listing that began
+	// after the request was made: one under way, or the next.
 	state     sync.Mutex
+	nextSeq   uint64
+	required  uint64
+	listedSeq uint64
 	listedAt  time.Time
-	listedGen uint64
-	invGen    uint64
-	// staleBefore is the latest change time InvalidateBefore was told of.
-	staleBefore time.Time
+	// running is the listing under way, pending the next one, which waits
+	// for running to end (and for its coalescing window) before it
+	// starts. Callers join one of them rather than starting their own.
+	running, pending *flight
+	// windowUntil delays the start of the listing numbered windowSeq, so
+	// that refresh requests made within CoalesceWindow of the first share
+	// it.
+	windowSeq   uint64
+	windowUntil time.Time
 	err         error
 	snap        *snapshot
 	results     map[string]selection
@@ -259,24 +285,49 @@ func (c *Cache) unsupported(r remote) string {
 func (c *Cache) Invalidate(repoURL string) {
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
-		e.invGen++
+		e.require(e.nextSeqLocked())
 		e.state.Unlock()
 	}
 }
 
-// InvalidateBefore says that repoURL changed at t: listings begun before the
-// first call with a given t are stale. Calls with a t no later than one
-// already seen change nothing, so when a push refreshes a hundred
-// subscribers of one repository, each may call InvalidateBefore with the
-// push's time and they still share one listing.
+// InvalidateBefore says that repoURL changed at t (a refresh was requested
+// then): a listing that began at or after t serves the request, whether it has
+// finished, is under way, or is the next one. So when a push, or a burst of
+// refresh requests, refreshes a hundred subscribers of one repository, they
+// share one listing; the next listing waits up to CoalesceWindow after t
+// for more requests to join it. t comes from the clock of whoever made the
+// request (the webhook receiver, the API server), which must agree with
+// this process's clock to within the time between a push and its refresh.
 func (c *Cache) InvalidateBefore(repoURL string, t time.Time) {
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
-		if t.After(e.staleBefore) {
-			e.staleBefore = t
-			e.invGen++
+		switch {
+		case e.listedSeq != 0 && !e.listedAt.Before(t):
+			e.require(e.listedSeq)
+		case e.running != nil && !e.running.start.Before(t):
+			e.require(e.running.seq)
+		default:
+			next := e.nextSeqLocked()
+			e.require(next)
+			if e.windowSeq != next && c.opts.CoalesceWindow > 0 {
+				e.windowSeq, e.windowUntil = next, t.Add(c.opts.CoalesceWindow)
+			}
 		}
 		e.state.Unlock()
+	}
+}
+
+// nextSeqLocked is the number the next listing will have.
+func (e *entry) nextSeqLocked() uint64 {
+	if e.nextSeq == 0 {
+		e.nextSeq = 1
+	}
+	return e.nextSeq
+}
+
+func (e *entry) require(seq uint64) {
+	if seq > e.required {
+		e.required = seq
 	}
 }
 
@@ -381,12 +432,24 @@ func (c *Cache) entryFor(r remote, insecure bool) *entry {
 }
 
 func (e *entry) freshLocked(now time.Time, maxAge time.Duration) bool {
-	return !e.listedAt.IsZero() && e.listedGen == e.invGen && now.Sub(e.listedAt) < maxAge
+	return e.listedSeq != 0 && e.listedSeq >= e.required && now.Sub(e.listedAt) < maxAge
+}
+
+// flight is one listing (and fetch) of a mirror, shared by every caller
+// that joins it. seq and start are set when it starts; snap and err when
+// done is closed.
+type flight struct {
+	seq   uint64
+	start time.Time
+	done  chan struct{}
+	snap  *snapshot
+	err   error
 }
 
 // refreshed returns the mirror's snapshot, refreshing it first unless the
 // last listing is recent enough. Callers that need a refresh at the same
-// time share one; each can still give up on its own context.
+// time share one: the listing under way when it began late enough for them,
+// or else the next one. Each can still give up on its own context.
 func (c *Cache) refreshed(ctx context.Context, e *entry, maxAge time.Duration) (*snapshot, error) {
 	e.state.Lock()
 	if e.freshLocked(c.opts.Now(), maxAge) {
@@ -394,57 +457,69 @@ func (c *Cache) refreshed(ctx context.Context, e *entry, maxAge time.Duration) (
 		e.state.Unlock()
 		return snap, err
 	}
-	gen := e.invGen
-	e.state.Unlock()
-	// The refresh outlives a caller that gives up, because others may be
-	// waiting for it; it keeps the caller's values, such as its logger.
-	flightCtx := context.WithoutCancel(ctx)
-	ch := c.refreshes.DoChan(e.key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
-		return c.refresh(flightCtx, e, gen, maxAge)
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
+	f := e.running
+	if f == nil || f.seq < e.required {
+		if f = e.pending; f == nil {
+			f = &flight{done: make(chan struct{})}
+			e.pending = f
+			// The listing outlives a caller that gives up, because others
+			// may be waiting for it; it keeps the caller's values, such as
+			// its logger.
+			go c.fly(context.WithoutCancel(ctx), e, f)
 		}
-		return res.Val.(*snapshot), nil
+	}
+	e.state.Unlock()
+	select {
+	case <-f.done:
+		return f.snap, f.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("list refs of %s: %w", e.remote.url, ctx.Err())
 	}
 }
 
-func (c *Cache) refresh(ctx context.Context, e *entry, gen uint64, maxAge time.Duration) (*snapshot, error) {
+// fly runs the pending listing f once the one under way has ended and its
+// coalescing window has passed.
+func (c *Cache) fly(ctx context.Context, e *entry, f *flight) {
+	e.state.Lock()
+	until := time.Time{}
+	if e.windowSeq == e.nextSeqLocked() {
+		until = e.windowUntil
+	}
+	e.state.Unlock()
+	if d := until.Sub(c.opts.Now()); d > 0 {
+		t := time.NewTimer(d)
+		<-t.C
+	}
+
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	start := c.opts.Now()
 	e.state.Lock()
-	// A refresh that finished while this one waited for the lock may do.
-	if e.listedGen == gen && e.freshLocked(start, maxAge) {
-		snap, err := e.snap, e.err
-		e.state.Unlock()
-		return snap, err
-	}
+	f.seq, f.start = e.nextSeqLocked(), c.opts.Now()
+	e.nextSeq++
+	e.pending, e.running = nil, f
 	prev := e.snap
 	e.state.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	began := time.Now()
-	snap, err := c.sync(ctx, e, prev)
+	snap, err := c.sync(sctx, e, prev)
 	changed := err == nil && (prev == nil || snap.digest != prev.digest)
 	logr.FromContextOrDiscard(ctx).V(1).Info("refreshed git mirror",
 		"repoURL", e.remote.url, "changed", changed, "duration", time.Since(began), "error", err)
 
 	e.state.Lock()
-	defer e.state.Unlock()
-	e.listedAt, e.listedGen, e.err = start, gen, err
-	if err != nil {
-		return nil, err
-	}
+	e.listedSeq, e.listedAt, e.err = f.seq, f.start, err
 	if changed {
 		e.snap, e.results = snap, nil
 	}
-	return e.snap, nil
+	if err == nil {
+		f.snap = e.snap
+	}
+	f.err = err
+	e.running = nil
+	e.state.Unlock()
+	close(f.done)
 }
 
 // sync brings the mirror up to date with the remote: a blob-less clone the

@@ -362,6 +362,8 @@ func TestDiscoverFanIn(t *testing.T) {
 
 	t.Run("a push that refreshes every subscriber costs one listing and fetch", func(t *testing.T) {
 		next := srv.Commit(t, "mono", "main", map[string]string{"apps/app10/values.yaml": "v3"}, "pushed")
+		// The push comes after the last listing began.
+		clk.Advance(time.Millisecond)
 		pushedAt := clk.Now()
 		// Each subscriber is refreshed by the same push and says so before
 		// it discovers, as the Warehouse controller does.

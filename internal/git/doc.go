@@ -11,6 +11,18 @@
 // later callers within maxAge reuse the last listing, and Invalidate (a
 // webhook said the repository changed) forces the next caller to list again.
 //
+// Refreshes coalesce. A refresh request carries the time it was made (the
+// refresh token: when the push arrived, when `kargo refresh` was run), and
+// InvalidateBefore(url, t) means "a listing that began at or after t will
+// do": the last one, the one under way, or the next. Listings of one mirror
+// run one at a time, and callers that need a newer one than the one under
+// way all wait for the same next one, which starts when the current one
+// ends; a listing asked for by a refresh also waits until CoalesceWindow
+// after the request, so that a burst of requests (a hundred Warehouses
+// refreshed one after another) shares it. Any number of refreshes of one
+// repository thus cost one listing, or two when one arrives while a listing
+// is under way.
+//
 // A refresh is one `git fetch --prune` of branch heads and tags. Its ref
 // advertisement is the listing, and git downloads objects only when an
 // advertised ref points at something the mirror lacks, so an unchanged

@@ -277,11 +277,12 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		return err
 	}
 	producer := &freight.Producer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
-	if err := (&warehouse.Reconciler{
+	warehouses := &warehouse.Reconciler{
 		Client: mgr.GetClient(),
 		Poller: &poll.Poller{Discoverer: disc, Producer: producer, Recorder: mgr.GetEventRecorder("kargo-warehouse-controller")},
 		Shard:  owned,
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if err := warehouses.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
 	argoNS := opts.ArgoCDNamespace
@@ -394,7 +395,7 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		}
 		srv := &http.Server{
 			Addr:              opts.WebhookReceiverAddr,
-			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets, Shard: owned},
+			Handler:           &webhookreceiver.Receiver{Client: mgr.GetClient(), Secrets: secrets, Shard: owned, Refreshed: warehouses.Refresh},
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		if err := mgr.Add(&httpServer{srv: srv}); err != nil {

@@ -22,7 +22,18 @@ type endpoint struct {
 	group, version string
 	// projectsOnly limits the webhook to project namespaces.
 	projectsOnly bool
+	// specOnly skips updates that leave the spec as it was (an
+	// annotation, such as a refresh request, or a label), which the
+	// validator would allow anyway: a webhook that pushes refresh a
+	// hundred Warehouses would otherwise cost a hundred admission calls.
+	specOnly bool
 }
+
+// specChanged is the match condition of specOnly webhooks.
+var specChanged = []admissionregistrationv1.MatchCondition{{
+	Name:       "creation-or-spec-change",
+	Expression: "request.operation != 'UPDATE' || !has(oldObject.spec) || !has(object.spec) || object.spec != oldObject.spec",
+}}
 
 var (
 	create = admissionregistrationv1.Create
@@ -42,7 +53,7 @@ var endpoints = []endpoint{
 	{name: "promotionpolicies.validate.kargo.akuity.io", path: "/validate/promotionpolicies", resource: "promotionpolicies", operations: ops(create, update)},
 	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},
 	{name: "stages.validate.kargo.akuity.io", path: "/validate/stages", resource: "stages", operations: ops(create, update)},
-	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create, update)},
+	{name: "warehouses.validate.kargo.akuity.io", path: "/validate/warehouses", resource: "warehouses", operations: ops(create, update), specOnly: true},
 	{name: "notificationsubscriptions.validate.kargo.akuity.io", path: "/validate/notificationsubscriptions", resource: "notificationsubscriptions", operations: ops(create, update)},
 	// Argo Rollouts' AnalysisRuns have no status subresource: the runs of
 	// kargo's verifications are guarded here (internal/webhook/analysisrun).
@@ -108,8 +119,12 @@ func Configurations(clientConfig func(path string) admissionregistrationv1.Webho
 			})
 			continue
 		}
+		var match []admissionregistrationv1.MatchCondition
+		if e.specOnly {
+			match = specChanged
+		}
 		validating.Webhooks = append(validating.Webhooks, admissionregistrationv1.ValidatingWebhook{
-			Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules, NamespaceSelector: namespaces,
+			Name: e.name, ClientConfig: clientConfig(e.path), Rules: rules, NamespaceSelector: namespaces, MatchConditions: match,
 			FailurePolicy: &fail, SideEffects: &none, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
 			AdmissionReviewVersions: []string{"v1"},
 		})

@@ -202,7 +202,7 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 	az := &authz.Authorizer{Client: live}
 	routes := map[string]admission.Handler{
 		"/mutate/freights":                    &freight.Mutator{Decode: decoder, Controller: controller},
-		"/validate/freights":                  &freight.Validator{Reader: live, Decode: decoder, Controller: controller},
+		"/validate/freights":                  &freight.Validator{Reader: live, Decode: decoder, Controller: controller, Claims: &freight.AliasClaims{}},
 		"/mutate/promotions":                  &promotion.Mutator{Reader: live, Decode: decoder},
 		"/validate/promotions":                &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotiontasks":            &promotiontask.Validator{Reader: live, Authz: az, Decode: decoder},

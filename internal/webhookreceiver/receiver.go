@@ -130,6 +130,11 @@ type Receiver struct {
 	// project of another set's is answered like one that does not exist:
 	// its pushes go to its own set's receiver.
 	Shard *shard.Shard
+	// Refreshed, when set, is told of every Warehouse and Stage about to
+	// be refreshed and the token written to it, so that controllers in
+	// this process can act before the annotation comes back to them
+	// through a watch.
+	Refreshed func(obj client.Object, token string)
 
 	mu sync.Mutex
 	// seen holds when each accepted body (by project and SHA-256) stops
@@ -387,6 +392,11 @@ func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]st
 	// sequential patches would delay the last refresh by the sum of them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
+	if rc.Refreshed != nil {
+		for _, obj := range targets {
+			rc.Refreshed(obj, token)
+		}
+	}
 	for _, obj := range targets {
 		g.Go(func() error { return annotate(gctx, rc.Client, obj, token) })
 		kind := "warehouse/"

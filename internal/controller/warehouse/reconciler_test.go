@@ -205,6 +205,40 @@ func TestRefreshAnnotationForcesDiscoveryOnce(t *testing.T) {
 	require.Equal(t, 20, h.disc.requests[1].Limit)
 }
 
+// A refresh that finds nothing new leaves its acknowledgement to a pass of
+// low priority, so that the Warehouses a push did change are written first.
+func TestRefreshFindingNothingNewIsAcknowledgedLater(t *testing.T) {
+	h := newHarness(t, newWarehouse())
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	writes := h.statusWrites
+
+	wh := h.warehouse(t)
+	wh.Annotations = map[string]string{kargoapi.RefreshAnnotationKey: "2026-11-21T19:00:00Z"}
+	require.NoError(t, h.c.Update(context.Background(), wh))
+	res, err := h.reconcile(t)
+	require.NoError(t, err)
+	require.Len(t, h.disc.requests, 2, "the refresh is acted on at once")
+	require.False(t, h.disc.requests[1].ChangedAt.IsZero())
+	require.Equal(t, writes, h.statusWrites, "nothing new: no write in this pass")
+	require.NotNil(t, res.Priority)
+	require.Less(t, *res.Priority, 0, "the acknowledgement waits behind Warehouses of normal priority")
+	require.Empty(t, h.warehouse(t).Status.LastHandledRefresh)
+
+	res, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.Len(t, h.disc.requests, 2, "the acknowledging pass discovers nothing")
+	require.Equal(t, writes+1, h.statusWrites)
+	require.Equal(t, "2026-11-21T19:00:00Z", h.warehouse(t).Status.LastHandledRefresh)
+	require.Equal(t, 5*time.Minute, res.RequeueAfter)
+
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.True(t, h.disc.requests[2].ChangedAt.IsZero(), "a handled refresh is not repeated")
+	require.Equal(t, writes+1, h.statusWrites, "idle: no write")
+}
+
 func TestAliasesAreUniqueInTheProject(t *testing.T) {
 	h := newHarness(t, newWarehouse())
 	name := freight.Fingerprint(&kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "kargo-demo"}, nil, []kargoapi.Image{nginx}, nil)

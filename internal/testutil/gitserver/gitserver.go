@@ -95,6 +95,9 @@ type Server struct {
 	clock  time.Time
 	// pushHooks run before the server handles a push to a repository.
 	pushHooks map[string]pushHook
+	// fetchHooks run once, before the server handles the next fetch
+	// command of a repository.
+	fetchHooks map[string]func()
 }
 
 // pushHook is a function run before pushes; once hooks are removed after
@@ -277,6 +280,18 @@ func (s *Server) BeforeNextPush(repo string, f func()) {
 	s.setPushHook(repo, f, true)
 }
 
+// BeforeNextFetch makes the server call f once, before it handles the next
+// fetch command of repo: after the client has listed the refs, before it
+// receives objects. A test uses it to act while a listing is under way.
+func (s *Server) BeforeNextFetch(repo string, f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fetchHooks == nil {
+		s.fetchHooks = map[string]func(){}
+	}
+	s.fetchHooks[repo] = f
+}
+
 // BeforeEachPush makes the server call f before it handles every later push
 // to repo, until BeforeEachPush(repo, nil), for a branch that keeps moving.
 func (s *Server) BeforeEachPush(repo string, f func()) {
@@ -449,10 +464,19 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 		if hooked && kind == kindPush && hook.once {
 			delete(s.pushHooks, repo)
 		}
+		fetchHook := s.fetchHooks[repo]
+		if kind == kindFetch && fetchHook != nil {
+			delete(s.fetchHooks, repo)
+		} else {
+			fetchHook = nil
+		}
 		s.mu.Unlock()
 		if fail != 0 {
 			http.Error(w, http.StatusText(fail), fail)
 			return
+		}
+		if fetchHook != nil {
+			fetchHook()
 		}
 		if hooked && kind == kindPush {
 			// The client has listed the refs and sent its update; a hook

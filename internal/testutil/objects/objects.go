@@ -173,6 +173,13 @@ func Warehouse(namespace, name string, opts ...Option[kargoapi.Warehouse]) *karg
 	return wh
 }
 
+// GitSubscription subscribes the Warehouse to a branch of a Git repository.
+func GitSubscription(repoURL, branch string) Option[kargoapi.Warehouse] {
+	return func(wh *kargoapi.Warehouse) {
+		wh.Spec.Subscriptions.Git = append(wh.Spec.Subscriptions.Git, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(repoURL), Branch: kargoapi.BranchName(branch)})
+	}
+}
+
 // ImageSubscription subscribes the Warehouse to an image repository.
 func ImageSubscription(repo string) Option[kargoapi.Warehouse] {
 	return func(wh *kargoapi.Warehouse) {

@@ -169,6 +169,9 @@ type Validator struct {
 	Decode admission.Decoder
 	// Controller is the username of kargo's controller, as in Mutator.
 	Controller string
+	// Claims keep two Freight admitted at once from taking one alias; nil
+	// checks only the Freight already stored.
+	Claims *AliasClaims
 }
 
 // Handle dispatches on the operation.
@@ -250,16 +253,25 @@ func (v *Validator) uniqueAlias(ctx context.Context, f *kargoapi.Freight) admiss
 	if alias == "" {
 		return admission.Allowed("")
 	}
-	holders := &metav1.PartialObjectMetadataList{}
-	holders.SetGroupVersionKind(kargoapi.GroupVersion.WithKind("FreightList"))
-	if err := v.Reader.List(ctx, holders, client.InNamespace(f.Namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}); err != nil {
-		return deny.Error(fmt.Errorf("list Freight with alias %s: %w", alias, err))
-	}
-	for _, h := range holders.Items {
-		if h.Name != f.Name {
-			return deny.Conflict(fmt.Sprintf("alias %q is already held by Freight %s in project %q; aliases are unique in a project, so choose another one or first change that Freight's alias",
-				alias, h.Name, f.Namespace))
+	holder, err := v.Claims.check(f.Namespace, alias, f.Name, func() (string, error) {
+		holders := &metav1.PartialObjectMetadataList{}
+		holders.SetGroupVersionKind(kargoapi.GroupVersion.WithKind("FreightList"))
+		if err := v.Reader.List(ctx, holders, client.InNamespace(f.Namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}); err != nil {
+			return "", fmt.Errorf("list Freight with alias %s: %w", alias, err)
 		}
+		for _, h := range holders.Items {
+			if h.Name != f.Name {
+				return h.Name, nil
+			}
+		}
+		return "", nil
+	})
+	if err != nil {
+		return deny.Error(err)
+	}
+	if holder != "" {
+		return deny.Conflict(fmt.Sprintf("alias %q is already held by Freight %s in project %q; aliases are unique in a project, so choose another one or first change that Freight's alias",
+			alias, holder, f.Namespace))
 	}
 	return admission.Allowed("")
 }

@@ -6,6 +6,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -48,6 +49,21 @@ func AllowOutbound(t testing.TB, addrs ...string) {
 	t.Cleanup(egressPolicy.Allow(rules...))
 }
 
+// ReceiverURL is the base URL of the webhook receiver of the controllers
+// Run started (post to ReceiverURL + "/webhooks/<project>/github"), as a
+// cluster install runs it: in the controller manager's process.
+var ReceiverURL string
+
+// freeAddr returns a loopback address with a port nobody listens on now.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
 // Run starts every kargo controller and the admission webhooks against e,
 // with the Git cache in a temporary directory, and returns once the webhooks
 // serve; pass it to kubetest.Main. The returned function stops them.
@@ -69,8 +85,14 @@ func Run(e *kubetest.Env) (func(), error) {
 		cancel()
 		return nil, err
 	}
+	receiver, err := freeAddr()
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("webhook receiver address: %w", err)
+	}
+	ReceiverURL = "http://" + receiver
 	mgr, err := manager.NewManager(ctx, cfg, manager.Options{
-		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir,
+		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir, WebhookReceiverAddr: receiver,
 		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
 		Egress:   egressPolicy,
 		// A receiver that fails and recovers is retried within a test's
