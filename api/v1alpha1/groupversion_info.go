@@ -27,6 +27,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&ClusterPromotionTask{}, &ClusterPromotionTaskList{},
 		&AuditRecord{}, &AuditRecordList{},
 		&NotificationSubscription{}, &NotificationSubscriptionList{},
+		&ApprovalPolicy{}, &ApprovalPolicyList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

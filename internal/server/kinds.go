@@ -116,6 +116,12 @@ var (
 		newList:   func() client.ObjectList { return &kargoapi.PromotionPolicyList{} },
 		order:     byName,
 	}
+	approvalPolicyKind = &kind{
+		segment: "approvalpolicies", resource: "approvalpolicies", name: "ApprovalPolicy", namespaced: true,
+		newObject: func() client.Object { return &kargoapi.ApprovalPolicy{} },
+		newList:   func() client.ObjectList { return &kargoapi.ApprovalPolicyList{} },
+		order:     byName,
+	}
 
 	auditKind = &kind{
 		segment: "audit", resource: "auditrecords", name: "AuditRecord", namespaced: true,
@@ -125,7 +131,7 @@ var (
 	}
 
 	// allKinds are the kinds the server caches.
-	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, auditKind}
+	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, approvalPolicyKind, auditKind}
 )
 
 // projectKinds maps the {kind} of /projects/{project}/{kind} to its kind.

@@ -428,6 +428,90 @@ export interface components {
             /** @description the new alias; empty removes it */
             alias: string;
         };
+        /**
+         * @description ApprovalPolicy makes a project's Stages, selected by name, glob or
+         *     label, require approvals before Freight is promoted into them. Every
+         *     policy that selects a Stage applies, and so does the Stage's own
+         *     spec.approval: each must be met.
+         */
+        ApprovalPolicy: {
+            /**
+             * @description APIVersion defines the versioned schema of this representation of an object.
+             *     Servers should convert recognized schemas to the latest internal value, and
+             *     may reject unrecognized values.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+             */
+            apiVersion?: string;
+            /**
+             * @description Kind is a string value representing the REST resource this object represents.
+             *     Servers may infer this from the endpoint the client submits requests to.
+             *     Cannot be updated.
+             *     In CamelCase.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+             */
+            kind?: string;
+            metadata: components["schemas"]["ObjectMeta"];
+            /** @description Spec says which Stages the policy selects and what it requires. */
+            spec: {
+                /**
+                 * @description ExpireAfter, when set, is how long an approval counts after it was
+                 *     given; an older one must be given again.
+                 */
+                expireAfter?: string;
+                /**
+                 * @description Groups whose members' approvals count, as the API server
+                 *     authenticated the approver's groups when they approved.
+                 */
+                groups?: string[];
+                /**
+                 * Format: int32
+                 * @description Required is how many approvals are needed, each by a different user.
+                 * @default 1
+                 */
+                required: number;
+                /** @description Stages selects the Stages of the project the policy applies to. */
+                stages: {
+                    /** @description Names are Stage names or globs (path.Match syntax: *, ?, [a-z]). */
+                    names?: string[];
+                    /**
+                     * @description Selector selects Stages by label. An empty selector selects every
+                     *     Stage of the project.
+                     */
+                    selector?: {
+                        /** @description matchExpressions is a list of label selector requirements. The requirements are ANDed. */
+                        matchExpressions?: {
+                            /** @description key is the label key that the selector applies to. */
+                            key: string;
+                            /**
+                             * @description operator represents a key's relationship to a set of values.
+                             *     Valid operators are In, NotIn, Exists and DoesNotExist.
+                             */
+                            operator: string;
+                            /**
+                             * @description values is an array of string values. If the operator is In or NotIn,
+                             *     the values array must be non-empty. If the operator is Exists or DoesNotExist,
+                             *     the values array must be empty. This array is replaced during a strategic
+                             *     merge patch.
+                             */
+                            values?: string[];
+                        }[];
+                        /**
+                         * @description matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+                         *     map is equivalent to an element of matchExpressions, whose key field is "key", the
+                         *     operator is "In", and the values array contains only "value". The requirements are ANDed.
+                         */
+                        matchLabels?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+                /**
+                 * @description Users whose approvals count, as the API server authenticates them
+                 *     (alice, oidc:alice@example.com, system:serviceaccount:P:NAME).
+                 */
+                users?: string[];
+            };
+        };
         ApproveRequest: {
             stage: string;
         };
@@ -745,6 +829,29 @@ export interface components {
              */
             status?: {
                 /**
+                 * @description Approvals are the approvals given for each Stage whose approval
+                 *     policy asks for them, by Stage name; written only by kargo's API
+                 *     server, after checking each approver's approve verb.
+                 */
+                approvals?: {
+                    [key: string]: {
+                        /**
+                         * Format: date-time
+                         * @description At is when they approved.
+                         */
+                        at: string;
+                        /** @description Comment is why, in the approver's words. */
+                        comment?: string;
+                        /**
+                         * @description Groups are the approver's groups when they approved, as the API
+                         *     server authenticated them.
+                         */
+                        groups?: string[];
+                        /** @description User is the approver, as the API server authenticated them. */
+                        user: string;
+                    }[];
+                };
+                /**
                  * @description ApprovedFor lists the Stages the Freight has been manually approved
                  *     for, which lets it skip the Stages in between.
                  */
@@ -832,7 +939,7 @@ export interface components {
             /** @description Spec says which events go where. */
             spec: {
                 /** @description Events are the kinds of event delivered; all of them when empty. */
-                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed")[];
+                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed")[];
                 /** @description Slack delivers each event as a message to a Slack incoming webhook. */
                 slack?: {
                     /**
@@ -960,7 +1067,7 @@ export interface components {
                      * @description Type is the event's type.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed";
                 }[];
                 /**
                  * Format: int64
@@ -1022,7 +1129,7 @@ export interface components {
                      * @description Type is the kind of event.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed";
                 }[];
                 /**
                  * Format: int32
@@ -1285,6 +1392,25 @@ export interface components {
             /** @description Status is the outcome of the Promotion. */
             status?: {
                 /**
+                 * @description AbortedBy is who aborted the Promotion, when it was aborted (the
+                 *     user, as kargo's admission webhook recorded them), or "kargo" when a
+                 *     newer auto-promotion replaced it.
+                 */
+                abortedBy?: string;
+                /**
+                 * @description Approval says what the Promotion waits for while its Stage's
+                 *     approval policies are not met.
+                 */
+                approval?: {
+                    /** @description Missing says what is missing: how many more approvals, from whom. */
+                    missing?: string;
+                    /**
+                     * Format: date-time
+                     * @description WaitingSince is when the Promotion began waiting for approvals.
+                     */
+                    waitingSince?: string;
+                };
+                /**
                  * Format: date-time
                  * @description CompletionTime is when the Promotion ended.
                  */
@@ -1306,7 +1432,7 @@ export interface components {
                  * @description Phase is where the Promotion is in its life cycle.
                  * @enum {string}
                  */
-                phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                 /**
                  * Format: date-time
                  * @description StartTime is when the Promotion started running.
@@ -1530,6 +1656,35 @@ export interface components {
              */
             spec?: {
                 /**
+                 * @description Approval, when set, requires approvals of a Freight for the Stage
+                 *     before it is promoted here (see ApprovalRequirement); a Promotion
+                 *     waits until they are given. Changing it needs the approve verb on
+                 *     the Stage besides promote.
+                 */
+                approval?: {
+                    /**
+                     * @description ExpireAfter, when set, is how long an approval counts after it was
+                     *     given; an older one must be given again.
+                     */
+                    expireAfter?: string;
+                    /**
+                     * @description Groups whose members' approvals count, as the API server
+                     *     authenticated the approver's groups when they approved.
+                     */
+                    groups?: string[];
+                    /**
+                     * Format: int32
+                     * @description Required is how many approvals are needed, each by a different user.
+                     * @default 1
+                     */
+                    required: number;
+                    /**
+                     * @description Users whose approvals count, as the API server authenticates them
+                     *     (alice, oidc:alice@example.com, system:serviceaccount:P:NAME).
+                     */
+                    users?: string[];
+                };
+                /**
                  * @description PromotionMechanisms say how Freight is moved into the Stage. Git
                  *     updates are applied first, then Argo CD updates.
                  */
@@ -1746,6 +1901,13 @@ export interface components {
                         }[];
                     };
                 };
+                /**
+                 * @description QueuedAutoPromotions is RunAll (the default: every auto-promotion
+                 *     runs, in order) or ReplaceWithNewest (an auto-promotion that has not
+                 *     started is aborted when a newer one of the same origin is queued).
+                 * @enum {string}
+                 */
+                queuedAutoPromotions?: "RunAll" | "ReplaceWithNewest";
                 /**
                  * @description RequestedFreight lists the origins whose Freight the Stage holds, one
                  *     Freight of each at a time, and where each may come from: directly
@@ -2365,7 +2527,7 @@ export interface components {
                      * @description Phase is the Promotion's phase when it was recorded.
                      * @enum {string}
                      */
-                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                     /**
                      * @description UID is the Promotion's UID, which its commits carry in their
                      *     Kargo-Promotion trailer: should the Promotion be deleted while it
@@ -2553,7 +2715,7 @@ export interface components {
                      * @description Phase is the Promotion's phase when it was recorded.
                      * @enum {string}
                      */
-                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                     /**
                      * @description UID is the Promotion's UID, which its commits carry in their
                      *     Kargo-Promotion trailer: should the Promotion be deleted while it
