@@ -41,11 +41,11 @@ func (e *promotionFailedError) Error() string {
 }
 
 func newPromoteCommand(g *globals) *cobra.Command {
-	var proj, freight, alias, stage string
+	var proj, freight, alias, stage, abort string
 	var wait, verified bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS)",
+		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS) | promote --abort PROMOTION",
 		Short: "Promote Freight into a Stage",
 		Long: `Create a Promotion that moves the Freight into the Stage, and print its name.
 
@@ -56,12 +56,25 @@ and 3 when it Failed or Errored, with its message on stderr.
 With --verified (which implies --wait), go on following the Stage once the
 Promotion succeeded, until the Freight is verified there: its health (from
 Argo CD, when the Stage updates Applications) turns Healthy and its
-verification, if any, passes. The exit code is 3 when verification fails.`,
+verification, if any, passes. The exit code is 3 when verification fails.
+
+With --abort PROMOTION, abort that Pending or Running Promotion instead: it
+stops at its next safe point (before it starts, or between two of its steps,
+never in the middle of one) and ends Aborted, recording who aborted it. The
+steps it ran are not undone. It takes the promote verb on the Promotion's Stage.
+With --wait, follow it until it has stopped.`,
 		Example: `  kargo promote --project kargo-demo --freight-alias mortal-dragonfly --stage test
-  kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
+  kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait
+  kargo promote --project kargo-demo --abort prod-f5f87aa-x7k2p`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if abort != "" {
+				if freight != "" || alias != "" || stage != "" || verified {
+					return usageError{errors.New("--abort names a Promotion to stop; it takes no --freight, --freight-alias, --stage or --verified")}
+				}
+				return g.abortPromotion(cmd, proj, abort, wait, timeout)
+			}
 			c, p, f, err := g.freightAndStage(ctx, proj, freight, alias, stage, "say which Stage to promote into with --stage")
 			if err != nil {
 				return err
@@ -105,6 +118,7 @@ verification, if any, passes. The exit code is 3 when verification fails.`,
 	f.StringVar(&alias, "freight-alias", "", "the Freight to promote, by alias")
 	f.StringVar(&stage, "stage", "", "the Stage to promote into")
 	f.BoolVar(&wait, "wait", false, "follow the Promotion until it ends")
+	f.StringVar(&abort, "abort", "", "abort this Promotion (by name) at its next safe point instead of promoting")
 	f.BoolVar(&verified, "verified", false, "follow the Promotion, then the Stage, until the Freight is verified there (implies --wait)")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long, such as 10m (default: never)")
 	registerProjectCompletion(g, cmd)

@@ -143,7 +143,13 @@ func (s *Server) answerFreight(ctx context.Context, w http.ResponseWriter, u aut
 	}
 	minimal := &kargoapi.Freight{
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Namespace: f.Namespace},
-		Status:     kargoapi.FreightStatus{ApprovedFor: map[string]kargoapi.ApprovedStage{stage: f.Status.ApprovedFor[stage]}},
+		Status:     kargoapi.FreightStatus{},
+	}
+	if a, ok := f.Status.ApprovedFor[stage]; ok {
+		minimal.Status.ApprovedFor = map[string]kargoapi.ApprovedStage{stage: a}
+	}
+	if list, ok := f.Status.Approvals[stage]; ok {
+		minimal.Status.Approvals = map[string][]kargoapi.FreightApproval{stage: list}
 	}
 	if ref != f.Name && ref == f.Alias {
 		minimal.Alias = ref
