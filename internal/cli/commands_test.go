@@ -133,6 +133,7 @@ func TestGetEveryTypeByEveryName(t *testing.T) {
 	h.create(
 		&kargoapi.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "test.1"}, Spec: kargoapi.PromotionSpec{Stage: "test", Freight: a.Name}},
 		&kargoapi.PromotionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "test"}, Stage: "test", EnableAutoPromotion: true},
+		objects.ApprovalPolicy("", "prod", []string{"prod*"}, 1),
 	)
 	header := regexp.MustCompile(` {3,}`)
 	for _, rt := range resourceTypes {

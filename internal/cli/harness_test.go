@@ -211,6 +211,8 @@ func kindOf(o client.Object) apiclient.Kind {
 		return apiclient.Freight
 	case *kargoapi.Promotion:
 		return apiclient.Promotions
+	case *kargoapi.ApprovalPolicy:
+		return apiclient.ApprovalPolicies
 	}
 	return apiclient.PromotionPolicies
 }

@@ -15,6 +15,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
+	"github.com/kargohq/kargo/internal/approval"
 	"github.com/kargohq/kargo/internal/authz"
 )
 
@@ -74,8 +75,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 	case approveErr != nil && !errors.As(approveErr, &ad):
 		return approveErr
 	case promoteErr != nil && approveErr != nil:
-		return newError(http.StatusForbidden, metav1.StatusReasonForbidden,
-			"%s; or, to let Freight skip the Stages upstream, %s", ad.Error(), pd.Error())
+		return s.approveRefusal(ctx, u, project, req.Stage, pd, ad)
 	}
 	if _, err := s.read(ctx, stageKind, project, req.Stage); err != nil {
 		return s.orMissingProject(ctx, project, err)
@@ -85,6 +85,21 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 		return err
 	}
 	note.target.Name, note.target.Freight = f.Name, f.Name
+	if approveErr == nil {
+		// An approval counts only for a Stage that asks for approvals
+		// now; for another, the approve verb alone has nothing to record.
+		asks, err := s.asksForApprovals(ctx, project, req.Stage)
+		if err != nil {
+			return err
+		}
+		if !asks {
+			if promoteErr != nil {
+				return newError(http.StatusConflict, metav1.StatusReasonConflict,
+					"Stage %q asks for no approvals (neither its spec.approval nor an ApprovalPolicy of project %q selects it), so there is nothing to approve: approving Freight to skip the Stages upstream needs the promote verb", req.Stage, project)
+			}
+			approveErr = errNothingToApprove
+		}
+	}
 	var recorded []string
 	if promoteErr == nil {
 		recorded = append(recorded, "approvedFor")
@@ -99,6 +114,40 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 	}
 	s.awaitCache(ctx, written)
 	return s.answerFreight(ctx, w, u, written, ref, req.Stage)
+}
+
+// approveRefusal is the answer to a caller who holds neither verb. For a
+// Stage that asks for no approvals it is the refusal of the seed's
+// approval, which the promote verb allows; for one that asks, and that
+// the caller may read, it names the approve verb first. Whether a Stage
+// asks is told only to whoever may read it.
+func (s *Server) approveRefusal(ctx context.Context, u authenticationv1.UserInfo, project, stage string, pd *authz.Denied, ad *authz.ApproveDenied) error {
+	if ok, err := s.mayGet(ctx, u, stageKind, project, stage); err != nil || !ok {
+		return pd
+	}
+	if asks, err := s.asksForApprovals(ctx, project, stage); err != nil || !asks {
+		return pd
+	}
+	return newError(http.StatusForbidden, metav1.StatusReasonForbidden,
+		"%s; or, to let Freight skip the Stages upstream, %s", ad.Error(), pd.Error())
+}
+
+// errNothingToApprove stands for the approve verb of a caller approving
+// for a Stage that asks for no approvals.
+var errNothingToApprove = errors.New("the Stage asks for no approvals")
+
+// asksForApprovals says whether the Stage has approval requirements now:
+// its own spec.approval, or an ApprovalPolicy that selects it.
+func (s *Server) asksForApprovals(ctx context.Context, project, stage string) (bool, error) {
+	obj, err := s.read(ctx, stageKind, project, stage)
+	if err != nil {
+		return false, s.orMissingProject(ctx, project, err)
+	}
+	policies := &kargoapi.ApprovalPolicyList{}
+	if err := s.cache.List(ctx, policies, client.InNamespace(project)); err != nil {
+		return false, fmt.Errorf("list ApprovalPolicies of %s: %w", project, err)
+	}
+	return len(approval.Requirements(obj.(*kargoapi.Stage), policies.Items)) > 0, nil
 }
 
 // recordApproval writes the approvals into the live Freight's status with
