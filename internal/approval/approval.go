@@ -127,9 +127,34 @@ func Check(reqs []Requirement, approvals []kargoapi.FreightApproval, promoter st
 	return out
 }
 
+// NotCounted says, of each approval that counts toward none of unmet's
+// requirements, why not, so that an approver whose approval was given but
+// does not help learns it.
+func NotCounted(unmet []Unmet, approvals []kargoapi.FreightApproval, promoter string, now time.Time) []string {
+	var out []string
+	for _, a := range approvals {
+		counted, why := false, ""
+		for _, u := range unmet {
+			ok, w := Counts(u.ApprovalRequirement, a, promoter, now)
+			if ok {
+				counted = true
+				break
+			}
+			if why == "" {
+				why = w
+			}
+		}
+		if !counted && why != "" {
+			out = append(out, why)
+		}
+	}
+	return out
+}
+
 // Describe says what unmet lacks, in a sentence a user can act on: how
-// many more approvals, from whom, and that the promoter's own do not count.
-func Describe(unmet []Unmet, promoter string) string {
+// many more approvals, from whom, that the promoter's own do not count,
+// and why the approvals given that do not count (notCounted) do not.
+func Describe(unmet []Unmet, notCounted []string, promoter string) string {
 	parts := make([]string, 0, len(unmet))
 	for _, u := range unmet {
 		more := required(u.ApprovalRequirement) - u.Have
@@ -157,6 +182,9 @@ func Describe(unmet []Unmet, promoter string) string {
 	msg := "Waiting for approval: " + strings.Join(parts, "; ")
 	if promoter != "" {
 		msg += fmt.Sprintf("; %s's own approval does not count", promoter)
+	}
+	if len(notCounted) > 0 {
+		msg += "; not counted: " + strings.Join(notCounted, "; ")
 	}
 	return msg + "; approve with `kargo approve --freight F --stage S --comment WHY`"
 }

@@ -84,10 +84,11 @@ func TestCheckAndDescribe(t *testing.T) {
 	unmet := Check(reqs, approvals, "alice", t0)
 	require.Len(t, unmet, 2)
 	require.Equal(t, 1, unmet[0].Have)
-	msg := Describe(unmet, "alice")
+	msg := Describe(unmet, NotCounted(unmet, approvals, "alice", t0), "alice")
 	require.Contains(t, msg, "1 more approval from group release (Stage prod asks for 2)")
 	require.Contains(t, msg, "1 more approval from user carol (ApprovalPolicy cab asks for 1)")
 	require.Contains(t, msg, "alice's own approval does not count")
+	require.Contains(t, msg, "not counted: alice created the Promotion")
 
 	approvals = append(approvals, approvalOf("abe", t0, "release"), approvalOf("carol", t0))
 	require.Empty(t, Check(reqs, approvals, "alice", t0))

@@ -42,14 +42,16 @@ func approvalGate(in inputs, now time.Time) (decision, bool) {
 		return decision{}, false
 	}
 	promoter := in.promo.Annotations[kargoapi.PromotionCreatedByAnnotationKey]
-	unmet := approval.Check(reqs, in.freight.Status.Approvals[in.stage.Name], promoter, now)
+	given := in.freight.Status.Approvals[in.stage.Name]
+	unmet := approval.Check(reqs, given, promoter, now)
 	if len(unmet) == 0 {
 		return decision{}, false
 	}
+	msg := approval.Describe(unmet, approval.NotCounted(unmet, given, promoter, now), promoter)
 	// A new approval of the Freight, a changed policy or Stage enqueues the
 	// Promotion again (approvalWaiters); the periodic look covers an
 	// approval that arrived while the watch was down.
-	return decision{next: stepWait, message: approval.Describe(unmet, promoter), after: 5 * time.Minute, awaitingApproval: true}, true
+	return decision{next: stepWait, message: msg, after: 5 * time.Minute, awaitingApproval: true}, true
 }
 
 // noteApprovalWait records in the Promotion's status what it waits for,
