@@ -28,16 +28,20 @@ func (m *Mutator) mutateUpdate(req admission.Request) admission.Response {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	annotations := annotationsOf(doc)
+	var warnings []string
 	keep := func(key, asked string) {
-		if v, ok := old.Annotations[key]; ok {
+		before, had := annotations[key]
+		switch v, ok := old.Annotations[key]; {
+		case ok:
 			annotations[key] = v
-			return
-		}
-		if _, ok := annotations[key]; ok && asked != "" {
+		case had && asked != "":
 			annotations[key] = asked
-			return
+		default:
+			delete(annotations, key)
 		}
-		delete(annotations, key)
+		if now, has := annotations[key]; had != has || (has && now != before) {
+			warnings = append(warnings, fmt.Sprintf("annotation %s is kargo's record of who did what, which kargo writes: it is %v", key, annotations[key]))
+		}
 	}
 	keep(kargoapi.PromotionCreatedByAnnotationKey, "")
 	keep(kargoapi.AbortAnnotationKey, req.UserInfo.Username)
@@ -45,7 +49,7 @@ func (m *Mutator) mutateUpdate(req admission.Request) admission.Response {
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, b)
+	return admission.PatchResponseFromRaw(req.Object.Raw, b).WithWarnings(warnings...)
 }
 
 // annotationsOf returns the annotations of a decoded object, adding the
