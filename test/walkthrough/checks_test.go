@@ -143,7 +143,7 @@ func newChecker(t *testing.T, dataDir string) *checker {
 		}},
 		{"kargo get audit --project kargo-demo --stage prod", func(s step) {
 			ok(s)
-			require.Regexp(t, `(?m)^approve\s+Freight/\S+\s+prod\s+kargo-admin\s+Succeeded`, s.output)
+			require.Regexp(t, `(?m)^approve\s+Freight/\S+\s+prod\s+kargo-local-admin\s+Succeeded`, s.output)
 		}},
 	}
 	return c
