@@ -149,8 +149,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve the Freight (name or alias) for a Stage: needs the promote verb on that Stage. */
+        /** Approve the Freight (name or alias) for a Stage, with a comment: the promote verb on the Stage lets it skip the Stages upstream (status.approvedFor), the approve verb records an approval the Stage's approval policies count (status.approvals); it needs one of the two, and does what each allows. */
         post: operations["approveFreight"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/promotions/{name}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Abort a Pending or Running Promotion at its next safe point (before it starts, or between two steps): needs the promote verb on its Stage and patch on the Promotion; made as the caller (409 when it has ended). */
+        post: operations["abortPromotion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -416,6 +433,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AbortRequest: Record<string, never>;
         Access: {
             /** @description update on the project's Freight, which a new alias takes */
             rename: components["schemas"]["Permission"];
@@ -513,6 +531,8 @@ export interface components {
             };
         };
         ApproveRequest: {
+            /** @description why, at most 1024 characters */
+            comment?: string;
             stage: string;
         };
         /**
@@ -1151,7 +1171,7 @@ export interface components {
                 }[];
             };
         };
-        Object: components["schemas"]["Warehouse"] | components["schemas"]["Stage"] | components["schemas"]["Freight"] | components["schemas"]["Promotion"] | components["schemas"]["PromotionPolicy"];
+        Object: components["schemas"]["Warehouse"] | components["schemas"]["Stage"] | components["schemas"]["Freight"] | components["schemas"]["Promotion"] | components["schemas"]["PromotionPolicy"] | components["schemas"]["ApprovalPolicy"];
         /** @description Kubernetes' ObjectMeta, as objects carry it in answers (without managedFields) */
         ObjectMeta: {
             annotations?: {
@@ -2848,7 +2868,7 @@ export interface components {
             };
         };
         StageAccess: {
-            /** @description the promote verb on the Stage */
+            /** @description the promote or the approve verb on the Stage */
             approve: components["schemas"]["Permission"];
             /** @description the promote verb on the Stage and create on promotions */
             promote: components["schemas"]["Permission"];
@@ -3460,6 +3480,36 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    abortPromotion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+                /** @description the object's name; Freight may be named by its alias */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AbortRequest"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     listRoles: {
         parameters: {
             query?: never;
@@ -3757,7 +3807,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "approvalpolicies" | "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
             };
             cookie?: never;
         };
@@ -3784,7 +3834,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
+                kind: "approvalpolicies" | "audit" | "freight" | "promotionpolicies" | "promotions" | "stages" | "warehouses";
                 /** @description the object's name; Freight may be named by its alias */
                 name: string;
             };
