@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -107,7 +108,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticatio
 	if approveErr == nil {
 		recorded = append(recorded, "approval")
 	}
-	note.detail("recorded", fmt.Sprint(recorded))
+	note.detail("recorded", strings.Join(recorded, ","))
 	written, err := s.recordApproval(context.WithoutCancel(ctx), f, u, req, promoteErr == nil, approveErr == nil)
 	if err != nil {
 		return err

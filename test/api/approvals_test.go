@@ -145,7 +145,7 @@ func TestApprovalPolicyAsTheUsersWhoUseIt(t *testing.T) {
 		users = append(users, r.Actor.Username+":"+string(r.Outcome.Result))
 		if r.Actor.Username == kubetest.Ava && r.Outcome.Result == kargoapi.AuditResultSucceeded && r.Target.Stage == "prod" {
 			require.Equal(t, "CAB-1234: change window agreed", r.Details["comment"])
-			require.Equal(t, "[approval]", r.Details["recorded"])
+			require.Equal(t, "approval", r.Details["recorded"])
 		}
 	}
 	require.Contains(t, users, "alice:Succeeded")
