@@ -376,8 +376,10 @@ var paths = []path{
 		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
 	},
 	{
-		what:    "delete an ApprovalPolicy",
-		prepare: func(t *testing.T, sfx string) { create(t, objects.ApprovalPolicy(demo, "p-"+sfx, []string{"prod*"}, 1)) },
+		what: "delete an ApprovalPolicy",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.ApprovalPolicy(demo, "p-"+sfx, []string{"prod*"}, 1))
+		},
 		act: func(ctx context.Context, c client.Client, sfx string) error {
 			return c.Delete(ctx, objects.ApprovalPolicy(demo, "p-"+sfx, nil, 1))
 		},

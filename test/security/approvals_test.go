@@ -265,14 +265,17 @@ func TestApprovalAttacks(t *testing.T) {
 		project, _ := approvalsProject(t, "appr-remove", one)
 		require.NoError(t, env.Admin.Create(ctx, &rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "stage-editor-promoter"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"stages", "approvalpolicies"}, Verbs: []string{"get", "list", "update", "patch", "promote", "delete"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"stages", "approvalpolicies"}, Verbs: []string{"get", "list", "update", "patch", "promote", "delete"}}},
 		}))
 		env.Bind(t, project, kubetest.Vera, "Role", "stage-editor-promoter")
 		before := admissionStage(t, project, "prod")
 		for _, u := range []string{kubetest.Carol, kubetest.Vera} {
 			err := admissionEdit(t, env.As(t, u), project, "prod", func(st *kargoapi.Stage) { st.Spec.Approval = nil })
 			admissionRefused(t, err, http.StatusForbidden, "spec.approval", `may not approve Freight for Stage "prod"`)
-			err = admissionEdit(t, env.As(t, u), project, "prod", func(st *kargoapi.Stage) { st.Spec.Approval.Required = 1; st.Spec.Approval.Groups = []string{"anyone-i-like"} })
+			err = admissionEdit(t, env.As(t, u), project, "prod", func(st *kargoapi.Stage) {
+				st.Spec.Approval.Required = 1
+				st.Spec.Approval.Groups = []string{"anyone-i-like"}
+			})
 			admissionRefused(t, err, http.StatusForbidden, "spec.approval")
 		}
 		require.Equal(t, before.Spec.Approval, admissionStage(t, project, "prod").Spec.Approval, "the policy is unchanged")
@@ -290,7 +293,7 @@ func TestApprovalAttacks(t *testing.T) {
 		require.NoError(t, env.As(t, kubetest.Adam).Create(ctx, policy))
 		require.NoError(t, env.Admin.Create(ctx, &rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Namespace: project, Name: "policy-editor"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"approvalpolicies"}, Verbs: []string{"get", "list", "update", "patch", "delete"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kargoapi.GroupVersion.Group}, Resources: []string{"approvalpolicies"}, Verbs: []string{"get", "list", "update", "patch", "delete"}}},
 		}))
 		env.Bind(t, project, kubetest.Carol, "Role", "policy-editor")
 		stageBefore := admissionStage(t, project, "prod").ResourceVersion
