@@ -15,11 +15,12 @@
 // SubjectAccessReview for the caller, whether the caller may do what the
 // endpoint does, before anything is read or written; answers are
 // remembered for five seconds. Writes a user could make with kubectl
-// (promotions, aliases, refreshes, manifests) are then made by
-// impersonating the caller, so that RBAC and kargo's admission webhooks
+// (promotions, aborting one, aliases, refreshes, manifests) are then made
+// by impersonating the caller, so that RBAC and kargo's admission webhooks
 // judge them exactly as they would judge kubectl. Two writes no user role
 // grants are made with the server's own identity, after the caller's
-// promote verb on the Stage was checked: approving Freight (its status) and
+// promote verb (or, for an approval an approval policy counts, approve
+// verb) on the Stage was checked: approving Freight (its status) and
 // asking a Stage to verify again or abort (an annotation). Their answers
 // show the object only to callers who may get it.
 //
