@@ -94,8 +94,10 @@ func (s *Server) getAccess(w http.ResponseWriter, r *http.Request, u authenticat
 		if promote.Allowed && !createPromotions.Allowed {
 			promote = createPromotions
 		}
+		// Either verb approves; a refusal is the one the action gives for a
+		// Stage that asks for no approvals (the promote verb's).
 		approve := promoteVerb[i]
-		if !approve.Allowed {
+		if !approve.Allowed && approveVerb[i].Allowed {
 			approve = approveVerb[i]
 		}
 		answer.Stages[stage] = apitypes.StageAccess{Promote: promote, Approve: approve}
