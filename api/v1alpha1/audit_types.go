@@ -14,6 +14,7 @@ const (
 	AuditActionRefresh           = "refresh"
 	AuditActionVerify            = "verify"
 	AuditActionAbortVerification = "abort-verification"
+	AuditActionAbortPromotion    = "abort-promotion"
 	AuditActionCreate            = "create"
 	AuditActionApply             = "apply"
 	AuditActionDelete            = "delete"

@@ -166,10 +166,11 @@ type Chart struct {
 //
 // Writers: verifiedIn belongs to verification (internal/verification, which
 // adds and withdraws entries) and to the Promotion controller (a Stage
-// without verification checks verifies on promotion); approvedFor belongs to
-// the API server's approve action, as the approving user (the Freight
-// webhook checks the promote verb for the Stage named); metadata belongs to
-// Promotions' set-metadata steps (the keys each sets).
+// without verification checks verifies on promotion); approvedFor and
+// approvals belong to the API server's approve action, which writes them
+// with its own identity after checking the approver's promote verb
+// (approvedFor) or approve verb (approvals) on the Stage; metadata belongs
+// to Promotions' set-metadata steps (the keys each sets).
 type FreightStatus struct {
 	// VerifiedIn lists the Stages in which the Freight has been verified: the
 	// Stage became healthy with it and every verification passed.
@@ -190,6 +191,12 @@ type FreightStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	Metadata *StepConfig `json:"metadata,omitempty"`
+	// Approvals are the approvals given for each Stage whose approval
+	// policy asks for them, by Stage name; written only by kargo's API
+	// server, after checking each approver's approve verb.
+	//
+	// +optional
+	Approvals map[string][]FreightApproval `json:"approvals,omitempty"`
 }
 
 // VerifiedStage records that a Freight was verified in a Stage.

@@ -28,6 +28,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&AuditRecord{}, &AuditRecordList{},
 		&NotificationSubscription{}, &NotificationSubscriptionList{},
 		&PromotionWindow{}, &PromotionWindowList{},
+		&ApprovalPolicy{}, &ApprovalPolicyList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

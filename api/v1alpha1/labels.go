@@ -43,6 +43,14 @@ const (
 	// ctx.meta.promotion.actor.
 	PromotionCreatedByAnnotationKey = "kargo.akuity.io/create-actor"
 
+	// AbortAnnotationKey, on a Promotion, asks the controller to abort it
+	// at its next safe point (before it starts, or between two steps). Its
+	// value is the user who asked: kargo's mutating webhook writes it from
+	// the request, whatever the request said, and the validating webhook
+	// lets only someone who may promote into the Stage set it. Once set it
+	// stays.
+	AbortAnnotationKey = "kargo.akuity.io/abort"
+
 	// LabelTrueValue is the value of boolean labels such as ProjectLabelKey.
 	LabelTrueValue = "true"
 )

@@ -7,7 +7,7 @@ import (
 // NotificationEventType is a kind of event a NotificationSubscription
 // delivers.
 //
-// +kubebuilder:validation:Enum=FreightCreated;PromotionStarted;PromotionSucceeded;PromotionFailed;VerificationFailed;HoldSet
+// +kubebuilder:validation:Enum=FreightCreated;PromotionStarted;PromotionSucceeded;PromotionFailed;PromotionWaitingForApproval;PromotionAborted;VerificationFailed;HoldSet
 type NotificationEventType string
 
 const (
@@ -20,6 +20,13 @@ const (
 	NotificationPromotionSucceeded NotificationEventType = "PromotionSucceeded"
 	// NotificationPromotionFailed is a Promotion that failed or erred.
 	NotificationPromotionFailed NotificationEventType = "PromotionFailed"
+	// NotificationPromotionWaitingForApproval is a Promotion that waits
+	// because its Stage's approval policies are not met; its message says
+	// what is missing.
+	NotificationPromotionWaitingForApproval NotificationEventType = "PromotionWaitingForApproval"
+	// NotificationPromotionAborted is a Promotion that someone aborted, or
+	// that a newer auto-promotion replaced.
+	NotificationPromotionAborted NotificationEventType = "PromotionAborted"
 	// NotificationVerificationFailed is a verification of a Stage's Freight
 	// that failed or could not be made.
 	NotificationVerificationFailed NotificationEventType = "VerificationFailed"

@@ -60,7 +60,7 @@ type PromotionSpec struct {
 
 // PromotionPhase is where a Promotion is in its life cycle.
 //
-// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Errored
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Errored;Aborted
 type PromotionPhase string
 
 const (
@@ -77,12 +77,16 @@ const (
 	// PromotionPhaseErrored means applying the promotion mechanisms hit an
 	// error; the Stage and its repositories are left as they were.
 	PromotionPhaseErrored PromotionPhase = "Errored"
+	// PromotionPhaseAborted means someone aborted the Promotion (or a newer
+	// auto-promotion replaced it) before it ended: it stopped between two
+	// steps, and the steps done before are not undone.
+	PromotionPhaseAborted PromotionPhase = "Aborted"
 )
 
 // IsTerminal reports whether a Promotion in this phase has ended.
 func (p PromotionPhase) IsTerminal() bool {
 	switch p {
-	case PromotionPhaseSucceeded, PromotionPhaseFailed, PromotionPhaseErrored:
+	case PromotionPhaseSucceeded, PromotionPhaseFailed, PromotionPhaseErrored, PromotionPhaseAborted:
 		return true
 	}
 	return false
@@ -130,6 +134,17 @@ type PromotionStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	State *StepConfig `json:"state,omitempty"`
+	// Approval says what the Promotion waits for while its Stage's
+	// approval policies are not met.
+	//
+	// +optional
+	Approval *PromotionApprovalStatus `json:"approval,omitempty"`
+	// AbortedBy is who aborted the Promotion, when it was aborted (the
+	// user, as kargo's admission webhook recorded them), or "kargo" when a
+	// newer auto-promotion replaced it.
+	//
+	// +optional
+	AbortedBy string `json:"abortedBy,omitempty"`
 }
 
 // PromotionList is a list of Promotions.

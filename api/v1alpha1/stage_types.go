@@ -76,6 +76,19 @@ type StageSpec struct {
 	//
 	// +optional
 	Verification *Verification `json:"verification,omitempty"`
+	// Approval, when set, requires approvals of a Freight for the Stage
+	// before it is promoted here (see ApprovalRequirement); a Promotion
+	// waits until they are given. Changing it needs the approve verb on
+	// the Stage besides promote.
+	//
+	// +optional
+	Approval *ApprovalRequirement `json:"approval,omitempty"`
+	// QueuedAutoPromotions is RunAll (the default: every auto-promotion
+	// runs, in order) or ReplaceWithNewest (an auto-promotion that has not
+	// started is aborted when a newer one of the same origin is queued).
+	//
+	// +optional
+	QueuedAutoPromotions QueuedAutoPromotions `json:"queuedAutoPromotions,omitempty"`
 }
 
 // Subscriptions say where a Stage's Freight comes from: its own repository

@@ -59,10 +59,10 @@ func TestDefinitionsCoverEveryKind(t *testing.T) {
 	require.NoError(t, err)
 	// Kinds whose status a controller writes have a status subresource, so
 	// that RBAC can keep users from writing it; the others are specs only
-	// (PromotionPolicy, the tasks) or written once (AuditRecord).
+	// (PromotionPolicy, ApprovalPolicy, the tasks) or written once (AuditRecord).
 	withStatus := map[string]bool{
 		"Freight": true, "Project": true, "Promotion": true, "Stage": true, "Warehouse": true, "NotificationSubscription": true,
-		"PromotionPolicy": false, "PromotionTask": false, "ClusterPromotionTask": false, "AuditRecord": false, "PromotionWindow": false,
+		"PromotionPolicy": false, "PromotionTask": false, "ClusterPromotionTask": false, "AuditRecord": false, "PromotionWindow": false, "ApprovalPolicy": false,
 	}
 	var kinds []string
 	for _, c := range crds {

@@ -41,6 +41,8 @@ const (
 	Promotions Kind = "promotions"
 	// PromotionPolicies turn on auto-promotion.
 	PromotionPolicies Kind = "promotionpolicies"
+	// ApprovalPolicies make Stages require approvals.
+	ApprovalPolicies Kind = "approvalpolicies"
 	// Audit is the project's audit trail, newest first; ListOptions.Stage
 	// and Since select records.
 	Audit Kind = "audit"
@@ -279,8 +281,21 @@ func (c *Client) Promote(ctx context.Context, project, stage string, req apitype
 
 // Approve approves the Freight named freight for stage.
 func (c *Client) Approve(ctx context.Context, project, freight, stage string) (*kargoapi.Freight, error) {
+	return c.ApproveWithComment(ctx, project, freight, apitypes.ApproveRequest{Stage: stage})
+}
+
+// ApproveWithComment approves the Freight named freight (or by alias) for
+// req.Stage, saying why in req.Comment.
+func (c *Client) ApproveWithComment(ctx context.Context, project, freight string, req apitypes.ApproveRequest) (*kargoapi.Freight, error) {
 	f := &kargoapi.Freight{}
-	return f, c.do(ctx, http.MethodPost, c.path("projects", project, string(Freight), freight, "approve"), nil, apitypes.ApproveRequest{Stage: stage}, f)
+	return f, c.do(ctx, http.MethodPost, c.path("projects", project, string(Freight), freight, "approve"), nil, req, f)
+}
+
+// AbortPromotion asks the Promotion named name to stop at its next safe
+// point; the answer carries the abort annotation the controller acts on.
+func (c *Client) AbortPromotion(ctx context.Context, project, name string) (*kargoapi.Promotion, error) {
+	p := &kargoapi.Promotion{}
+	return p, c.do(ctx, http.MethodPost, c.path("projects", project, string(Promotions), name, "abort"), nil, apitypes.AbortRequest{}, p)
 }
 
 // SetAlias gives the Freight named freight the alias alias.

@@ -19,6 +19,7 @@
 //	GET    /api/v1/projects/{project}/{kind}/{name}          the object (freight: name or alias)
 //	POST   /api/v1/projects/{project}/stages/{stage}/promote PromoteRequest -> Promotion
 //	POST   /api/v1/projects/{project}/freight/{name}/approve ApproveRequest -> Freight
+//	POST   /api/v1/projects/{project}/promotions/{name}/abort AbortRequest -> Promotion
 //	POST   /api/v1/projects/{project}/freight/{name}/alias   AliasRequest -> Freight
 //	POST   /api/v1/projects/{project}/warehouses/{name}/refresh  -> Warehouse
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
@@ -117,10 +118,22 @@ type PromoteRequest struct {
 	OverrideWindow bool `json:"overrideWindow,omitempty"`
 }
 
-// ApproveRequest approves the Freight of the URL for a Stage.
+// ApproveRequest approves the Freight of the URL for a Stage. A caller
+// with the promote verb on the Stage makes the Freight available there
+// without passing through upstream Stages (status.approvedFor); a caller
+// with the approve verb records an approval that the Stage's approval
+// policies count (status.approvals), with Comment as why. One request does
+// both when the caller holds both verbs.
 type ApproveRequest struct {
 	Stage string `json:"stage"`
+	// Comment says why, in at most 1024 characters.
+	Comment string `json:"comment,omitempty"`
 }
+
+// AbortRequest aborts the Promotion of the URL: it stops at its next safe
+// point (before it starts, or between two steps) and ends Aborted. It
+// needs the promote verb on the Promotion's Stage.
+type AbortRequest struct{}
 
 // AliasRequest gives the Freight of the URL a new alias.
 type AliasRequest struct {
@@ -192,7 +205,9 @@ type Access struct {
 type StageAccess struct {
 	// Promote is the promote verb on the Stage and create on promotions.
 	Promote Permission `json:"promote"`
-	// Approve (Freight for the Stage) is the promote verb on the Stage.
+	// Approve (Freight for the Stage) is the promote verb on the Stage
+	// (approval that skips upstream Stages) or the approve verb (an
+	// approval its approval policies count).
 	Approve Permission `json:"approve"`
 }
 

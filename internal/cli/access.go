@@ -127,7 +127,7 @@ func newGrantCommand(g *globals, revoke bool) *cobra.Command {
 	long := `Grant a role of the project to users, groups and service accounts, with a
 RoleBinding in the project's namespace (one per role, named after it), made
 with your own rights: Kubernetes lets you grant only a role whose
-permissions you hold yourself. The roles are admin, promoter and viewer
+permissions you hold yourself. The roles are admin, approver, promoter and viewer
 (kargo's shipped ClusterRoles) and the project's own (kargo get roles).
 
 Users and groups are named as the Kubernetes API server and kargo's API
@@ -151,7 +151,7 @@ RoleBinding kargo grant made is deleted with its last subject.`
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if role == "" {
-				return usageError{errors.New("name the role with --role (admin, promoter, viewer, or a role of the project)")}
+				return usageError{errors.New("name the role with --role (admin, approver, promoter, viewer, or a role of the project)")}
 			}
 			if len(req.Users)+len(req.Groups)+len(req.ServiceAccounts) == 0 {
 				return usageError{fmt.Errorf("name whom with --user, --group or --service-account")}
@@ -183,7 +183,7 @@ RoleBinding kargo grant made is deleted with its last subject.`
 	}
 	f := cmd.Flags()
 	f.StringVar(&proj, "project", "", "project of the role (default: the configured default project)")
-	f.StringVar(&role, "role", "", "the role: admin, promoter, viewer or a role of the project")
+	f.StringVar(&role, "role", "", "the role: admin, approver, promoter, viewer or a role of the project")
 	f.StringArrayVar(&req.Users, "user", nil, "a user (repeatable)")
 	f.StringArrayVar(&req.Groups, "group", nil, "a group (repeatable)")
 	f.StringArrayVar(&req.ServiceAccounts, "service-account", nil, "a service account, NAME in the project or NAMESPACE:NAME (repeatable)")
@@ -195,7 +195,7 @@ func newGetRolesCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "roles [NAME...]",
 		Short: "List a project's roles and whom they are granted to",
-		Long: `List the roles of the project: kargo's shipped admin, promoter and viewer
+		Long: `List the roles of the project: kargo's shipped admin, approver, promoter and viewer
 (ClusterRoles) and the project's Roles, each with the users, groups and
 service accounts its RoleBindings grant it to. API tokens are listed by
 kargo get tokens.`,
@@ -248,7 +248,7 @@ func newCreateTokenCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token NAME --role ROLE",
 		Short: "Create an API token for automation, holding one project role",
-		Long: `Create an API token in the project holding one role (admin, promoter, viewer
+		Long: `Create an API token in the project holding one role (admin, approver, promoter, viewer
 or a role of the project), and print it on standard output once: it is
 stored nowhere and cannot be shown again. Use it with kargo login SERVER
 --token-file FILE, or as "Authorization: Bearer TOKEN" with the API.
@@ -261,7 +261,7 @@ not grant. kargo delete token revokes it.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if role == "" {
-				return usageError{errors.New("name the token's role with --role (admin, promoter, viewer, or a role of the project)")}
+				return usageError{errors.New("name the token's role with --role (admin, approver, promoter, viewer, or a role of the project)")}
 			}
 			c, p, err := g.projectClient(proj)
 			if err != nil {
@@ -282,7 +282,7 @@ not grant. kargo delete token revokes it.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&proj, "project", "", "project of the token (default: the configured default project)")
-	f.StringVar(&role, "role", "", "the token's role: admin, promoter, viewer or a role of the project")
+	f.StringVar(&role, "role", "", "the token's role: admin, approver, promoter, viewer or a role of the project")
 	f.DurationVar(&lifetime, "duration", 0, "how long the token is valid, at least 10m (default 2160h, 90 days; the cluster may shorten it)")
 	registerProjectCompletion(g, cmd)
 	return cmd

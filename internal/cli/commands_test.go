@@ -136,6 +136,7 @@ func TestGetEveryTypeByEveryName(t *testing.T) {
 		&kargoapi.PromotionWindow{ObjectMeta: metav1.ObjectMeta{Name: "none"}, Spec: kargoapi.PromotionWindowSpec{
 			Kind: kargoapi.PromotionWindowDeny, Spans: []kargoapi.PromotionWindowSpan{{Start: "00:00", End: "00:00"}},
 			Stages: kargoapi.PromotionWindowStages{Names: []string{"no-such-stage"}}}},
+		objects.ApprovalPolicy("", "prod", []string{"prod*"}, 1),
 	)
 	header := regexp.MustCompile(` {3,}`)
 	for _, rt := range resourceTypes {
@@ -743,4 +744,35 @@ func TestPromoterWhoMayNotReadFreight(t *testing.T) {
 	r = h.run("approve", "--freight", a.Name, "--stage", "production")
 	require.Equal(t, ExitError, r.code)
 	require.Equal(t, "Error: "+(&authz.Denied{User: kubetest.Bob, Namespace: h.project, Stage: "production"}).Error()+"\n", r.stderr)
+}
+
+// A Promotion waiting for approval is followed with --follow, aborted with
+// --abort (as the person who asked), and cannot be aborted twice.
+func TestPromoteFollowAndAbort(t *testing.T) {
+	h := newHarness(t, true)
+	a, _ := h.pipeline()
+	h.create(objects.ApprovalPolicy("", "gate", []string{"te*"}, 1))
+	r := h.run("promote", "--freight", a.Name, "--stage", "test")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	name := strings.TrimSpace(r.stdout)
+
+	r = h.run("promote", "--follow", name, "--timeout", "3s")
+	require.Equal(t, ExitError, r.code, r.stdout)
+	require.Contains(t, r.stdout, "Promotion "+name+" is Pending: Waiting for approval: 1 more approval from anyone with the approve verb on the Stage (ApprovalPolicy gate asks for 1); adam's own approval does not count")
+	require.Contains(t, r.stderr, "still not done after --timeout 3s")
+
+	r = h.run("promote", "--abort", name, "--stage", "test")
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "--abort and --follow name a Promotion that exists")
+
+	r = h.run("promote", "--abort", name, "--wait")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "Promotion "+name+" Aborted: Aborted by adam before it started")
+	p := get(h, name, &kargoapi.Promotion{})
+	require.Equal(t, kargoapi.PromotionPhaseAborted, p.Status.Phase)
+	require.Equal(t, adam, p.Status.AbortedBy)
+
+	r = h.run("promote", "--abort", name)
+	require.Equal(t, ExitError, r.code)
+	require.Contains(t, r.stderr, "has ended (Aborted); only a Promotion that is Pending or Running can be aborted")
 }

@@ -213,6 +213,8 @@ func kindOf(o client.Object) apiclient.Kind {
 		return apiclient.Promotions
 	case *kargoapi.PromotionWindow:
 		return apiclient.PromotionWindows
+	case *kargoapi.ApprovalPolicy:
+		return apiclient.ApprovalPolicies
 	}
 	return apiclient.PromotionPolicies
 }

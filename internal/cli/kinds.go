@@ -137,7 +137,20 @@ var (
 			return []string{p.Name, p.Stage, strconv.FormatBool(p.EnableAutoPromotion), age(p, now)}
 		},
 	}
-	resourceTypes = []*resourceType{projectType, warehouseType, stageType, freightType, promotionType, promotionPolicyType, promotionWindowType}
+	approvalPolicyType = &resourceType{
+		api: apiclient.ApprovalPolicies, kind: "ApprovalPolicy", aliases: []string{"approvalpolicy"},
+		newObject: func() client.Object { return &kargoapi.ApprovalPolicy{} },
+		columns:   []string{"NAME", "STAGES", "REQUIRED", "AGE"},
+		row: func(o client.Object, now time.Time) []string {
+			p := o.(*kargoapi.ApprovalPolicy)
+			stages := strings.Join(p.Spec.Stages.Names, ",")
+			if p.Spec.Stages.Selector != nil {
+				stages = strings.TrimPrefix(stages+","+metav1.FormatLabelSelector(p.Spec.Stages.Selector), ",")
+			}
+			return []string{p.Name, stages, strconv.Itoa(int(max(p.Spec.Required, 1))), age(p, now)}
+		},
+	}
+	resourceTypes = []*resourceType{projectType, warehouseType, stageType, freightType, promotionType, promotionPolicyType, promotionWindowType, approvalPolicyType}
 )
 
 // plural is the name `kargo get` lists the kind under.

@@ -41,11 +41,11 @@ func (e *promotionFailedError) Error() string {
 }
 
 func newPromoteCommand(g *globals) *cobra.Command {
-	var proj, freight, alias, stage string
+	var proj, freight, alias, stage, abort, follow string
 	var wait, verified, overrideWindow bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS)",
+		Use:   "promote --stage STAGE (--freight NAME | --freight-alias ALIAS) | promote (--abort | --follow) PROMOTION",
 		Short: "Promote Freight into a Stage",
 		Long: `Create a Promotion that moves the Freight into the Stage, and print its name.
 
@@ -62,12 +62,33 @@ A Promotion into a held Stage, a frozen project or a Stage whose promotion
 windows are closed waits, Pending, with a message naming the stop and when
 it ends. With --override-window it runs through closed windows (never
 through a hold or a freeze); that takes the override-window verb on the
-Stage.`,
+Stage.
+
+With --abort PROMOTION, abort that Pending or Running Promotion instead: it
+stops at its next safe point (before it starts, or between two of its steps,
+never in the middle of one) and ends Aborted, recording who aborted it. The
+steps it ran are not undone. It takes the promote verb on the Promotion's Stage.
+With --wait, follow it until it has stopped.
+
+With --follow PROMOTION, follow a Promotion that exists already (one waiting
+for approval, say) as --wait does, and with --verified on until its Freight is
+verified.`,
 		Example: `  kargo promote --project kargo-demo --freight-alias mortal-dragonfly --stage test
-  kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait`,
+  kargo promote --project kargo-demo --freight f5f87aa23c9e97f43eb83dd63768ee41f5ba3766 --stage test --wait
+  kargo promote --project kargo-demo --abort prod-f5f87aa-x7k2p
+  kargo promote --project kargo-demo --follow prod-f5f87aa-x7k2p --verified`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if abort != "" || follow != "" {
+				if freight != "" || alias != "" || stage != "" || (abort != "" && (verified || follow != "")) {
+					return usageError{errors.New("--abort and --follow name a Promotion that exists; they take no --freight, --freight-alias or --stage, and --abort no --verified or --follow")}
+				}
+				if abort != "" {
+					return g.abortPromotion(cmd, proj, abort, wait, timeout)
+				}
+				return g.followPromotion(cmd, proj, follow, verified, timeout)
+			}
 			c, p, f, err := g.freightAndStage(ctx, proj, freight, alias, stage, "say which Stage to promote into with --stage")
 			if err != nil {
 				return err
@@ -111,6 +132,8 @@ Stage.`,
 	f.StringVar(&alias, "freight-alias", "", "the Freight to promote, by alias")
 	f.StringVar(&stage, "stage", "", "the Stage to promote into")
 	f.BoolVar(&wait, "wait", false, "follow the Promotion until it ends")
+	f.StringVar(&abort, "abort", "", "abort this Promotion (by name) at its next safe point instead of promoting")
+	f.StringVar(&follow, "follow", "", "follow this Promotion (by name), which exists already, as --wait does")
 	f.BoolVar(&verified, "verified", false, "follow the Promotion, then the Stage, until the Freight is verified there (implies --wait)")
 	f.BoolVar(&overrideWindow, "override-window", false, "run even while the Stage's promotion windows keep promotions out (needs the override-window verb on the Stage)")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long, such as 10m (default: never)")

@@ -83,6 +83,12 @@ func Events(fs []kargoapi.Freight, ps []kargoapi.Promotion, ss []kargoapi.Stage)
 			e.Message = fmt.Sprintf("Promotion %s of Freight %s into Stage %s started", p.Name, label(p.Spec.Freight, e.FreightAlias), p.Spec.Stage)
 			out = append(out, e)
 		}
+		if a := p.Status.Approval; a != nil && a.WaitingSince != nil {
+			e := base
+			e.ID, e.Type, e.Time = "promotion/"+string(p.UID)+"/waiting-for-approval", kargoapi.NotificationPromotionWaitingForApproval, metav1.NewMicroTime(a.WaitingSince.Time)
+			e.Message = fmt.Sprintf("Promotion %s of Freight %s into Stage %s: %s", p.Name, label(p.Spec.Freight, e.FreightAlias), p.Spec.Stage, a.Missing)
+			out = append(out, e)
+		}
 		if !p.Status.Phase.IsTerminal() {
 			continue
 		}
@@ -92,9 +98,13 @@ func Events(fs []kargoapi.Freight, ps []kargoapi.Promotion, ss []kargoapi.Stage)
 		}
 		e := base
 		e.Time, e.Message = metav1.NewMicroTime(at), p.Status.Message
-		if p.Status.Phase == kargoapi.PromotionPhaseSucceeded {
+		switch p.Status.Phase {
+		case kargoapi.PromotionPhaseSucceeded:
 			e.ID, e.Type = "promotion/"+string(p.UID)+"/succeeded", kargoapi.NotificationPromotionSucceeded
-		} else {
+		case kargoapi.PromotionPhaseAborted:
+			// The actor of an abort is who aborted.
+			e.ID, e.Type, e.Actor = "promotion/"+string(p.UID)+"/aborted", kargoapi.NotificationPromotionAborted, p.Status.AbortedBy
+		default:
 			e.ID, e.Type = "promotion/"+string(p.UID)+"/failed", kargoapi.NotificationPromotionFailed
 		}
 		if e.Message == "" {

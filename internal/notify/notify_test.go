@@ -261,3 +261,30 @@ func TestSend(t *testing.T) {
 		require.Contains(t, out.Message, "Slack webhook")
 	})
 }
+
+// A Promotion waiting for approval is one event, from when it began
+// waiting, saying what is missing; an aborted one is PromotionAborted,
+// whose actor is who aborted it, not who promoted.
+func TestApprovalAndAbortEvents(t *testing.T) {
+	since, end := metav1.NewTime(t0.Add(time.Second)), metav1.NewTime(t0.Add(5*time.Second))
+	ps := []kargoapi.Promotion{{
+		ObjectMeta: metav1.ObjectMeta{Name: "p1", UID: "u1", Annotations: map[string]string{kargoapi.PromotionCreatedByAnnotationKey: "alice"}},
+		Spec:       kargoapi.PromotionSpec{Stage: "prod", Freight: "abc"},
+		Status: kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhasePending, Approval: &kargoapi.PromotionApprovalStatus{
+			WaitingSince: &since, Missing: "Waiting for approval: 1 more approval from group release",
+		}},
+	}, {
+		ObjectMeta: metav1.ObjectMeta{Name: "p2", UID: "u2", Annotations: map[string]string{kargoapi.PromotionCreatedByAnnotationKey: "alice"}},
+		Spec:       kargoapi.PromotionSpec{Stage: "prod", Freight: "abc"},
+		Status:     kargoapi.PromotionStatus{Phase: kargoapi.PromotionPhaseAborted, AbortedBy: "bob", Message: "Aborted by bob before it started", CompletionTime: &end},
+	}}
+	es := Events(nil, ps, nil)
+	require.Equal(t, []string{"promotion/u1/waiting-for-approval", "promotion/u2/aborted"}, ids(es))
+	require.Equal(t, kargoapi.NotificationPromotionWaitingForApproval, es[0].Type)
+	require.Equal(t, since.Time, es[0].Time.Time)
+	require.Contains(t, es[0].Message, "Promotion p1 of Freight abc into Stage prod: Waiting for approval: 1 more approval from group release")
+	require.Equal(t, "alice", es[0].Actor)
+	require.Equal(t, kargoapi.NotificationPromotionAborted, es[1].Type)
+	require.Equal(t, "bob", es[1].Actor)
+	require.Equal(t, "Aborted by bob before it started", es[1].Message)
+}

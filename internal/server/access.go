@@ -10,6 +10,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/authz"
 )
@@ -49,6 +50,7 @@ func (s *Server) getAccess(w http.ResponseWriter, r *http.Request, u authenticat
 	var (
 		createPromotions, rename apitypes.Permission
 		promoteVerb              = make([]apitypes.Permission, len(stages))
+		approveVerb              = make([]apitypes.Permission, len(stages))
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(accessParallelism)
@@ -73,6 +75,15 @@ func (s *Server) getAccess(w http.ResponseWriter, r *http.Request, u authenticat
 			return err
 		})
 	}
+	for i, stage := range stages {
+		g.Go(func() error {
+			allowed, reason, err := review(gctx, kargoAccess(kargoapi.ApproveVerb, stageKind.resource, project, stage))
+			approveVerb[i] = permission(allowed, func() string {
+				return (&authz.ApproveDenied{User: u.Username, Namespace: project, Stage: stage, Reason: reason}).Error()
+			})
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -83,7 +94,13 @@ func (s *Server) getAccess(w http.ResponseWriter, r *http.Request, u authenticat
 		if promote.Allowed && !createPromotions.Allowed {
 			promote = createPromotions
 		}
-		answer.Stages[stage] = apitypes.StageAccess{Promote: promote, Approve: promoteVerb[i]}
+		// Either verb approves; a refusal is the one the action gives for a
+		// Stage that asks for no approvals (the promote verb's).
+		approve := promoteVerb[i]
+		if !approve.Allowed && approveVerb[i].Allowed {
+			approve = approveVerb[i]
+		}
+		answer.Stages[stage] = apitypes.StageAccess{Promote: promote, Approve: approve}
 	}
 	writeJSON(w, http.StatusOK, answer)
 	return nil

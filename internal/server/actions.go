@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,50 +121,6 @@ func promotionPrefix(stage, freight string) string {
 	return stage + "-" + freight[:min(len(freight), 7)] + "-"
 }
 
-// approve marks the Freight approved for the Stage. The right to approve is
-// the right to promote to that Stage; no user role may write Freight
-// status, so the server writes it with its own identity after checking.
-func (s *Server) approve(w http.ResponseWriter, r *http.Request, u authenticationv1.UserInfo) error {
-	ctx := r.Context()
-	project, ref := r.PathValue("project"), r.PathValue("name")
-	var req apitypes.ApproveRequest
-	if err := decodeBody(w, r, &req); err != nil {
-		return err
-	}
-	if req.Stage == "" {
-		return badRequest("say which Stage to approve the Freight for with stage")
-	}
-	note := noteOf(ctx)
-	note.target.Stage = req.Stage
-	if err := s.authz.checkPromote(ctx, u, project, req.Stage); err != nil {
-		return err
-	}
-	if _, err := s.read(ctx, stageKind, project, req.Stage); err != nil {
-		return s.orMissingProject(ctx, project, err)
-	}
-	f, err := s.resolveFreight(ctx, project, ref)
-	if err != nil {
-		return err
-	}
-	note.target.Name, note.target.Freight = f.Name, f.Name
-	if _, ok := f.Status.ApprovedFor[req.Stage]; ok {
-		return s.answerFreight(ctx, w, u, f, ref, req.Stage)
-	}
-	approval := kargoapi.ApprovedStage{ApprovedBy: u.Username, ApprovedAt: &metav1.Time{Time: time.Now()}}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"approvedFor": map[string]any{req.Stage: approval}}})
-	if err != nil {
-		return err
-	}
-	if err := s.direct.Status().Patch(context.WithoutCancel(ctx), f, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return notFoundIn(freightKind, project, f.Name)
-		}
-		return fmt.Errorf("approve Freight %s for Stage %s: %w", f.Name, req.Stage, err)
-	}
-	s.awaitCache(ctx, f)
-	return s.answerFreight(ctx, w, u, f, ref, req.Stage)
-}
-
 // mayGet says whether u may read the object: the answer of an action made
 // with the server's own rights (approve, verify) shows the object only
 // then, since the promote verb those take grants no read.
@@ -194,7 +149,13 @@ func (s *Server) answerFreight(ctx context.Context, w http.ResponseWriter, u aut
 	}
 	minimal := &kargoapi.Freight{
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Namespace: f.Namespace},
-		Status:     kargoapi.FreightStatus{ApprovedFor: map[string]kargoapi.ApprovedStage{stage: f.Status.ApprovedFor[stage]}},
+		Status:     kargoapi.FreightStatus{},
+	}
+	if a, ok := f.Status.ApprovedFor[stage]; ok {
+		minimal.Status.ApprovedFor = map[string]kargoapi.ApprovedStage{stage: a}
+	}
+	if list, ok := f.Status.Approvals[stage]; ok {
+		minimal.Status.Approvals = map[string][]kargoapi.FreightApproval{stage: list}
 	}
 	if ref != f.Name && ref == f.Alias {
 		minimal.Alias = ref

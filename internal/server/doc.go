@@ -15,16 +15,17 @@
 // SubjectAccessReview for the caller, whether the caller may do what the
 // endpoint does, before anything is read or written; answers are
 // remembered for five seconds. Writes a user could make with kubectl
-// (promotions, aliases, refreshes, manifests) are then made by
-// impersonating the caller, so that RBAC and kargo's admission webhooks
+// (promotions, aborting one, aliases, refreshes, manifests) are then made
+// by impersonating the caller, so that RBAC and kargo's admission webhooks
 // judge them exactly as they would judge kubectl. Writes no user role
 // grants are made with the server's own identity, after the caller's verb
 // was checked: approving Freight (its status) and asking a Stage to verify
-// again or abort (an annotation), after promote on the Stage; holding or
-// releasing a Stage (status.hold) and freezing or unfreezing a project
-// (the Project's status.freeze), after the virtual verbs hold, release,
-// freeze and unfreeze (holds.go). Their answers show the object only to
-// callers who may get it.
+// again or abort (an annotation), after promote on the Stage (or, for an
+// approval an approval policy counts, approve); holding or releasing a
+// Stage (status.hold) and freezing or unfreezing a project (the Project's
+// status.freeze), after the virtual verbs hold, release, freeze and
+// unfreeze (holds.go). Their answers show the object only to callers who
+// may get it.
 //
 // Watches are authorized again every Options.WatchRecheck and end after
 // Options.WatchLifetime (see watch).

@@ -55,6 +55,10 @@ func statusOf(err error) (metav1.Status, bool) {
 	if errors.As(err, &denied) {
 		return newError(http.StatusForbidden, metav1.StatusReasonForbidden, "%s", denied.Error()).status, true
 	}
+	var approveDenied *authz.ApproveDenied
+	if errors.As(err, &approveDenied) {
+		return newError(http.StatusForbidden, metav1.StatusReasonForbidden, "%s", approveDenied.Error()).status, true
+	}
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		s := status.Status()

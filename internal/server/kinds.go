@@ -116,6 +116,12 @@ var (
 		newList:   func() client.ObjectList { return &kargoapi.PromotionPolicyList{} },
 		order:     byName,
 	}
+	approvalPolicyKind = &kind{
+		segment: "approvalpolicies", resource: "approvalpolicies", name: "ApprovalPolicy", namespaced: true,
+		newObject: func() client.Object { return &kargoapi.ApprovalPolicy{} },
+		newList:   func() client.ObjectList { return &kargoapi.ApprovalPolicyList{} },
+		order:     byName,
+	}
 
 	windowKind = &kind{
 		segment: "promotionwindows", resource: "promotionwindows", name: "PromotionWindow", namespaced: true,
@@ -132,7 +138,7 @@ var (
 	}
 
 	// allKinds are the kinds the server caches.
-	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, windowKind, auditKind}
+	allKinds = []*kind{projectKind, warehouseKind, stageKind, freightKind, promotionKind, policyKind, windowKind, approvalPolicyKind, auditKind}
 )
 
 // projectKinds maps the {kind} of /projects/{project}/{kind} to its kind.

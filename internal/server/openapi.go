@@ -56,7 +56,8 @@ var operations = []operation{
 		}, listQuery...), status: 200, response: "List", stream: true},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/{kind}/{name}", id: "getObject", summary: "One object (get on it; Freight by alias needs get on all Freight of the project).", status: 200, response: "Object"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{stage}/promote", id: "promote", summary: "Promote Freight, by name or alias, into the Stage: needs the promote verb on the Stage and create on promotions; the Promotion is created as the caller.", request: "PromoteRequest", status: 201, response: "Promotion"},
-	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/approve", id: "approveFreight", summary: "Approve the Freight (name or alias) for a Stage: needs the promote verb on that Stage.", request: "ApproveRequest", status: 200, response: "Freight"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/approve", id: "approveFreight", summary: "Approve the Freight (name or alias) for a Stage, with a comment: the promote verb on the Stage lets it skip the Stages upstream (status.approvedFor), the approve verb records an approval the Stage's approval policies count (status.approvals); it needs one of the two, and does what each allows.", request: "ApproveRequest", status: 200, response: "Freight"},
+	{method: http.MethodPost, path: "/api/v1/projects/{project}/promotions/{name}/abort", id: "abortPromotion", summary: "Abort a Pending or Running Promotion at its next safe point (before it starts, or between two steps): needs the promote verb on its Stage and patch on the Promotion; made as the caller (409 when it has ended).", request: "AbortRequest", status: 200, response: "Promotion"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/freight/{name}/alias", id: "setFreightAlias", summary: "Give the Freight (name or alias) a new alias, or none: needs update on freights; made as the caller (409 when another Freight holds the alias).", request: "AliasRequest", status: 200, response: "Freight"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/warehouses/{name}/refresh", id: "refreshWarehouse", summary: "Make the Warehouse look for new artifacts now: needs patch on it; made as the caller.", status: 200, response: "Warehouse"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/refresh", id: "refreshStage", summary: "Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller.", status: 200, response: "Stage"},
@@ -129,7 +130,7 @@ var apiSchemas = map[string]any{
 	}, "allowed"),
 	"StageAccess": object(map[string]any{
 		"promote": withDescription(ref("Permission"), "the promote verb on the Stage and create on promotions"),
-		"approve": withDescription(ref("Permission"), "the promote verb on the Stage"),
+		"approve": withDescription(ref("Permission"), "the promote or the approve verb on the Stage"),
 	}, "promote", "approve"),
 	"Access": object(map[string]any{
 		"stages": withDescription(map[string]any{"type": "object", "additionalProperties": ref("StageAccess")}, "by Stage name, each Stage the question named"),
@@ -165,7 +166,8 @@ var apiSchemas = map[string]any{
 	"Hold":           object(map[string]any{"reason": str(), "by": withDescription(str(), "who set it, as the server authenticated them"), "at": map[string]any{"type": "string", "format": "date-time"}}, "reason", "by", "at"),
 	"Freeze":         object(map[string]any{"freeze": withDescription(ref("Hold"), "null when the project is not frozen")}, "freeze"),
 	"HoldRequest":    object(map[string]any{"reason": withDescription(str(), "why promotions stop, shown to everyone whose promotions wait (at most 1024 characters)")}, "reason"),
-	"ApproveRequest": object(map[string]any{"stage": str()}, "stage"),
+	"ApproveRequest": object(map[string]any{"stage": str(), "comment": withDescription(str(), "why, at most 1024 characters")}, "stage"),
+	"AbortRequest":   object(map[string]any{}),
 	"AliasRequest":   object(map[string]any{"alias": withDescription(str(), "the new alias; empty removes it")}, "alias"),
 	"VerifyRequest":  object(map[string]any{"abort": map[string]any{"type": "boolean"}}),
 	"ManifestRequest": object(map[string]any{
@@ -184,7 +186,7 @@ var apiSchemas = map[string]any{
 			"name": str(), "group": str(), "kind": str(),
 		}),
 	}, "code", "message"),
-	"Object": map[string]any{"oneOf": []any{ref("Warehouse"), ref("Stage"), ref("Freight"), ref("Promotion"), ref("PromotionPolicy")}},
+	"Object": map[string]any{"oneOf": []any{ref("Warehouse"), ref("Stage"), ref("Freight"), ref("Promotion"), ref("PromotionPolicy"), ref("ApprovalPolicy")}},
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }

@@ -28,7 +28,7 @@ import (
 // shippedRoles are the short names of the shipped ClusterRoles a project
 // may bind; kargo create role refuses these names, so that a name means
 // one role.
-var shippedRoles = map[string]string{"admin": "kargo-admin", "promoter": "kargo-promoter", "viewer": "kargo-viewer"}
+var shippedRoles = map[string]string{"admin": "kargo-admin", "approver": "kargo-approver", "promoter": "kargo-promoter", "viewer": "kargo-viewer"}
 
 // isShippedRoleName reports whether name is a shipped role's short or full
 // name.
@@ -68,7 +68,7 @@ func (s *Server) roleRef(ctx context.Context, c client.Client, project, name str
 	}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: project, Name: name}, &rbacv1.Role{}); err != nil {
 		if apierrors.IsNotFound(err) {
-			return rbacv1.RoleRef{}, notFound("role %q not found in project %q; kargo get roles lists them (admin, promoter and viewer are the shipped ones)", name, project)
+			return rbacv1.RoleRef{}, notFound("role %q not found in project %q; kargo get roles lists them (admin, approver, promoter and viewer are the shipped ones)", name, project)
 		}
 		return rbacv1.RoleRef{}, err
 	}
@@ -108,7 +108,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, u authenticat
 		out = append(out, role)
 		return role
 	}
-	for _, full := range []string{"kargo-admin", "kargo-promoter", "kargo-viewer"} {
+	for _, full := range []string{"kargo-admin", "kargo-approver", "kargo-promoter", "kargo-viewer"} {
 		add(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: full}, nil)
 	}
 	for _, role := range roles.Items {
@@ -188,7 +188,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, u authentica
 		return badRequest("the role name %q is not valid: %s", req.Name, strings.Join(errs, "; "))
 	}
 	if _, ok := isShippedRoleName(req.Name); ok || strings.HasPrefix(req.Name, "kargo-") {
-		return badRequest("the role name %q is reserved for kargo's shipped roles (admin, promoter, viewer); choose another", req.Name)
+		return badRequest("the role name %q is reserved for kargo's shipped roles (admin, approver, promoter, viewer); choose another", req.Name)
 	}
 	if len(req.Rules) == 0 {
 		return badRequest("a role needs at least one rule, such as --rule promote:stages:uat")
@@ -284,7 +284,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, u authentica
 // role: one per role, holding every subject granted it.
 func grantBindingName(ref rbacv1.RoleRef) string {
 	if ref.Kind == "ClusterRole" {
-		return ref.Name // kargo-admin, kargo-promoter, kargo-viewer
+		return ref.Name // kargo-admin, kargo-approver, kargo-promoter, kargo-viewer
 	}
 	return "role-" + ref.Name
 }

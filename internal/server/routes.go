@@ -46,6 +46,8 @@ func (s *Server) routeTable() []route {
 			audit: auditing(kargoapi.AuditActionPromote, "Stage", "stage")},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/approve", handle: s.approve,
 			audit: auditing(kargoapi.AuditActionApprove, "Freight", "name")},
+		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/promotions/{name}/abort", handle: s.abortPromotion,
+			audit: auditing(kargoapi.AuditActionAbortPromotion, "Promotion", "name")},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/freight/{name}/alias", handle: s.setAlias,
 			audit: auditing(kargoapi.AuditActionAlias, "Freight", "name")},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/warehouses/{name}/refresh", handle: s.refresher(warehouseKind),

@@ -47,8 +47,9 @@ var (
 var endpoints = []endpoint{
 	{name: "freights.mutate.kargo.akuity.io", path: "/mutate/freights", resource: "freights", operations: ops(create, update), mutating: true},
 	{name: "freights.validate.kargo.akuity.io", path: "/validate/freights", resource: "freights", operations: ops(create, update, del)},
-	{name: "promotions.mutate.kargo.akuity.io", path: "/mutate/promotions", resource: "promotions", operations: ops(create), mutating: true},
-	{name: "promotions.validate.kargo.akuity.io", path: "/validate/promotions", resource: "promotions", operations: ops(create)},
+	{name: "promotions.mutate.kargo.akuity.io", path: "/mutate/promotions", resource: "promotions", operations: ops(create, update), mutating: true},
+	{name: "promotions.validate.kargo.akuity.io", path: "/validate/promotions", resource: "promotions", operations: ops(create, update)},
+	{name: "approvalpolicies.validate.kargo.akuity.io", path: "/validate/approvalpolicies", resource: "approvalpolicies", operations: ops(create, update, del)},
 	{name: "promotiontasks.validate.kargo.akuity.io", path: "/validate/promotiontasks", resource: "promotiontasks", operations: ops(create, update)},
 	{name: "promotionpolicies.validate.kargo.akuity.io", path: "/validate/promotionpolicies", resource: "promotionpolicies", operations: ops(create, update)},
 	{name: "projects.validate.kargo.akuity.io", path: "/validate/projects", resource: "projects", operations: ops(create)},

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kargohq/kargo/internal/authz"
 	"github.com/kargohq/kargo/internal/webhook/analysisrun"
+	"github.com/kargohq/kargo/internal/webhook/approvalpolicy"
 	"github.com/kargohq/kargo/internal/webhook/certs"
 	"github.com/kargohq/kargo/internal/webhook/freight"
 	"github.com/kargohq/kargo/internal/webhook/holds"
@@ -207,6 +208,7 @@ func handlers(live client.Client, mgr manager.Manager, controller string, analys
 		"/validate/promotions":                &promotion.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotiontasks":            &promotiontask.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/promotionpolicies":         &promotionpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
+		"/validate/approvalpolicies":          &approvalpolicy.Validator{Reader: live, Authz: az, Decode: decoder},
 		"/validate/projects":                  &project.Validator{Reader: live},
 		"/validate/stages":                    &stage.Validator{Reader: live, Stages: mgr.GetClient(), Authz: az, Decode: decoder},
 		"/validate/warehouses":                &warehouse.Validator{Reader: live, Stages: live, Authz: az, Decode: decoder},

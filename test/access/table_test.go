@@ -50,6 +50,9 @@ const (
 	// promotion windows without the override-window verb, and any later
 	// change of that request.
 	override outcome = "no (override-window)"
+	// approve: RBAC lets the request through, and kargo's webhook refuses
+	// it because the user lacks the approve verb on the Stage.
+	approve outcome = "no (approve)"
 )
 
 // errKept is what a path returns when the request was accepted with what
@@ -346,6 +349,78 @@ var paths = []path{
 		},
 		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
 	},
+	// Approval policies and abort (docs/flow-control.md).
+	{
+		what: "change a Stage's approval policy (spec.approval)",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"), objects.Requires(2, "release-approvers")))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx), `{"spec":{"approval":null}}`)
+		},
+		want: []outcome{rbac, rbac, approve, rbac, allowed, rbac},
+	},
+	{
+		what: "relabel a Stage out of an ApprovalPolicy",
+		prepare: func(t *testing.T, sfx string) {
+			st := objects.Stage(demo, "s-"+sfx, objects.SubscribesTo("w"))
+			st.Labels = map[string]string{"approval": sfx}
+			create(t, st)
+			p := objects.ApprovalPolicy(demo, "p-"+sfx, nil, 1)
+			p.Spec.Stages.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"approval": sfx}}
+			create(t, p)
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, objects.Stage(demo, "s-"+sfx), `{"metadata":{"labels":{"approval":"none"}}}`)
+		},
+		want: []outcome{rbac, rbac, approve, rbac, allowed, rbac},
+	},
+	{
+		what: "create an ApprovalPolicy",
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Create(ctx, objects.ApprovalPolicy(demo, "p-"+sfx, []string{"prod*"}, 1))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
+	},
+	{
+		what: "delete an ApprovalPolicy",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.ApprovalPolicy(demo, "p-"+sfx, []string{"prod*"}, 1))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return c.Delete(ctx, objects.ApprovalPolicy(demo, "p-"+sfx, nil, 1))
+		},
+		want: []outcome{rbac, rbac, rbac, rbac, allowed, rbac},
+	},
+	{
+		what: "abort a Promotion to prod (its abort annotation)",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Stage(demo, "prod", objects.SubscribesTo("w")))
+			create(t, promotion("abort-"+sfx, "prod"))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			return mergePatch(ctx, c, promotion("abort-"+sfx, "prod"), `{"metadata":{"annotations":{"kargo.akuity.io/abort":"someone-else"}}}`)
+		},
+		want: []outcome{allowed, promote, promote, rbac, allowed, rbac},
+	},
+	{
+		what: "change who created a Promotion",
+		prepare: func(t *testing.T, sfx string) {
+			create(t, objects.Stage(demo, "prod", objects.SubscribesTo("w")))
+			create(t, promotion("creator-"+sfx, "prod"))
+		},
+		act: func(ctx context.Context, c client.Client, sfx string) error {
+			p := promotion("creator-"+sfx, "prod")
+			if err := mergePatch(ctx, c, p, `{"metadata":{"annotations":{"kargo.akuity.io/create-actor":"carol-was-here"}}}`); err != nil {
+				return err
+			}
+			if p.Annotations[kargoapi.PromotionCreatedByAnnotationKey] == "carol-was-here" {
+				return fmt.Errorf("the change was made: %v", p.Annotations)
+			}
+			return errKept
+		},
+		want: []outcome{kept, kept, kept, rbac, kept, rbac},
+	},
 	// Notifications and the audit trail (docs/flow-control.md).
 	{
 		what: "create a NotificationSubscription (a generic webhook)",
@@ -501,6 +576,8 @@ func classify(err error) (outcome, error) {
 		return promote, nil
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not read Secret`):
 		return secret, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `may not approve Freight for Stage`):
+		return approve, nil
 	case apierrors.IsConflict(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `already writes branch`):
 		return conflict, nil
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), `is held by`):

@@ -27,6 +27,7 @@
 //	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
 //	audit_test.go       the audit trail: records written, changed or deleted by anyone but the API server, forged actors, names leaked
 //	notification_test.go notification subscriptions: Secrets sent where their author chooses, forged queues, refused addresses
+//	approvals_test.go   approval policies and abort: self-approval, forged approvers and aborters, ServiceAccounts, expired approvals, policies taken away
 //	holds_test.go       holds, freezes and windows: lifted by editing or deleting the Stage, forged setters, overrides without the verb
 package security
 

@@ -119,6 +119,32 @@ func newChecker(t *testing.T, dataDir string) *checker {
 			c.requireTag("uat", "1.27.1")
 			require.Equal(t, c.hotfixName, c.stageStatus("uat", "{.status.currentFreight.id}"))
 		}},
+		{"kargo apply -f docs/examples/prod-approval.yaml", func(s step) {
+			ok(s)
+			require.Contains(t, s.output, "approvalpolicy.kargo.akuity.io/prod-needs-approval")
+		}},
+		{`ALICE="--config $HOME/.local/state/kargo/local/kargo-alice.yaml"`, ok},
+		{"ROLLBACK=$(kargo $ALICE promote --project kargo-demo --freight $NEW --stage prod)", ok},
+		{"kargo promote --project kargo-demo --follow $ROLLBACK --timeout 5s", func(s step) {
+			require.Equal(t, 1, s.exit, "the Promotion waits for an approval:\n%s", s.output)
+			require.Contains(t, s.output, "is Pending: Waiting for approval: 1 more approval from anyone with the approve verb on the Stage (ApprovalPolicy prod-needs-approval asks for 1, each counting for 24h0m0s); alice's own approval does not count")
+			require.Contains(t, s.output, "still not done after --timeout 5s")
+			c.requireTag("prod", "1.27.1") // nothing moved
+		}},
+		{`kargo approve --project kargo-demo --freight $NEW --stage prod --comment "roll back to 1.27.0, agreed with on-call"`, func(s step) {
+			ok(s)
+			require.Contains(t, s.output, "("+c.newAlias+") approved for Stage prod (approvals: kargo-local-admin)")
+		}},
+		{"kargo promote --project kargo-demo --follow $ROLLBACK --verified", func(s step) {
+			ok(s)
+			require.Contains(t, s.output, "Succeeded: Promoted Freight "+c.newAlias)
+			require.Contains(t, s.output, "Verified in prod: health Healthy")
+			c.requireTag("prod", "1.27.0")
+		}},
+		{"kargo get audit --project kargo-demo --stage prod", func(s step) {
+			ok(s)
+			require.Regexp(t, `(?m)^approve\s+Freight/\S+\s+prod\s+kargo-local-admin\s+Succeeded`, s.output)
+		}},
 	}
 	return c
 }

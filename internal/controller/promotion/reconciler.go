@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -87,8 +88,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.HistoryLimit = DefaultHistoryLimit
 	}
 	return r.watchStops(ctrl.NewControllerManagedBy(mgr).
-		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))).
+		For(&kargoapi.Promotion{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, abortAsked())))).
 		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.queuedBehind)).
+		Watches(&kargoapi.Promotion{}, handler.EnqueueRequestsFromMapFunc(r.olderQueued), builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(event.UpdateEvent) bool { return false }, DeleteFunc: func(event.DeleteEvent) bool { return false },
+		})).
+		Watches(&kargoapi.Freight{}, handler.EnqueueRequestsFromMapFunc(r.approvalWaiters)).
+		Watches(&kargoapi.ApprovalPolicy{}, handler.EnqueueRequestsFromMapFunc(r.approvalWaiters)).
+		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.approvalWaiters),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&kargoapi.Stage{}, handler.EnqueueRequestsFromMapFunc(r.orphanedClaim)).
 		Watches(&kargoapi.Project{}, shard.EnqueueAll(r.Client, func() client.ObjectList { return &kargoapi.PromotionList{} }),
 			builder.WithPredicates(shard.OwnerChanged())).
@@ -186,9 +194,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	switch d := decide(in, r.Now()); d.next {
+	if by, ok := abortRequested(promo); ok {
+		return r.abort(ctx, in, by)
+	}
+	d := decide(in, r.Now())
+	noteApprovalWait(promo, d, r.Now())
+	switch d.next {
 	case stepEnd:
 		r.end(promo, kargoapi.PromotionPhaseFailed, d.message)
+		return ctrl.Result{}, nil
+	case stepAbort:
+		promo.Status.AbortedBy = replacedBy
+		r.end(promo, kargoapi.PromotionPhaseAborted, d.message)
 		return ctrl.Result{}, nil
 	case stepWait:
 		r.wait(promo, d.message)
@@ -220,7 +237,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		before = promo.DeepCopy()
 		return nil
 	}
-	return r.run(ctx, in, save)
+	return r.run(ctx, in, r.abortable(ctx, promo, save))
 }
 
 // processOf returns what a Promotion runs: the steps copied into its spec
@@ -275,7 +292,12 @@ func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctr
 	out := engine.Outcome{Phase: kargoapi.PromotionPhaseSucceeded}
 	if len(proc.Steps) > 0 {
 		var err error
-		if out, err = r.Steps.Run(ctx, sc, proc, &promo.Status, save); err != nil {
+		out, err = r.Steps.Run(ctx, sc, proc, &promo.Status, save)
+		if errors.Is(err, errAborted) {
+			by, _ := abortRequested(promo)
+			return r.abort(ctx, in, by)
+		}
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -372,6 +394,11 @@ type inputs struct {
 	queue []kargoapi.Promotion
 	// stops are the project's freeze and windows (holds.go).
 	stops stops
+	// approvalPolicies are the project's ApprovalPolicies (approval.go).
+	approvalPolicies []kargoapi.ApprovalPolicy
+	// replacement is a newer auto-promotion that replaces this one, for a
+	// Stage set to ReplaceWithNewest (abort.go).
+	replacement *kargoapi.Promotion
 }
 
 // gather reads the Promotion's Stage, the Stage's queue and the Freight.
@@ -401,6 +428,12 @@ func (r *Reconciler) gather(ctx context.Context, promo *kargoapi.Promotion) (inp
 	case !apierrors.IsNotFound(err):
 		return in, err
 	}
+	if err := r.gatherApproval(ctx, &in); err != nil {
+		return in, err
+	}
+	if err := r.gatherReplacement(ctx, &in); err != nil {
+		return in, err
+	}
 	return in, nil
 }
 
@@ -417,6 +450,9 @@ const (
 	// stepReleaseStale releases the Stage's claim by an earlier, deleted
 	// Promotion of the same name before this one runs.
 	stepReleaseStale
+	// stepAbort ends the Promotion Aborted before it ran: a newer
+	// auto-promotion replaces it.
+	stepAbort
 )
 
 // decision is decide's answer.
@@ -426,6 +462,8 @@ type decision struct {
 	// after is when to look again, for stepWait; zero waits for the
 	// Promotion ahead to end (its end enqueues this one).
 	after time.Duration
+	// awaitingApproval is set when the wait is for approvals.
+	awaitingApproval bool
 }
 
 // decide says what the Promotion does next: one at a time per Stage, in
@@ -435,6 +473,9 @@ func decide(in inputs, now time.Time) decision {
 	promo, st, f := in.promo, in.stage, in.freight
 	if st == nil {
 		return decision{next: stepEnd, message: fmt.Sprintf("Stage %s does not exist in project %s; create it, or promote into an existing Stage", promo.Spec.Stage, promo.Namespace)}
+	}
+	if d, ok := replacementGate(in); ok {
+		return d
 	}
 	if d, ok := stopped(in, now); ok {
 		return d
@@ -455,6 +496,9 @@ func decide(in inputs, now time.Time) decision {
 	}
 	if ok, why := availability.Check(st, f, now); !ok && !isCurrent(st, f) {
 		return decision{next: stepEnd, message: "Freight is not available to Stage " + st.Name + ": " + why}
+	}
+	if d, ok := approvalGate(in, now); ok {
+		return d
 	}
 	return decision{next: stepRun}
 }
@@ -539,7 +583,7 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 	st.Status.CurrentPromotion = nil
 	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
 	st.Status.Phase = kargoapi.StagePhaseSteady
-	if phase != kargoapi.PromotionPhaseSucceeded {
+	if phase != kargoapi.PromotionPhaseSucceeded && phase != kargoapi.PromotionPhaseAborted {
 		st.Status.Phase = kargoapi.StagePhaseFailed
 	}
 	if err := r.Client.Status().Patch(ctx, st, client.MergeFrom(base)); err != nil {

@@ -156,7 +156,15 @@ func Start() (*Env, error) {
 
 // TokenUsers are the users who have a bearer token (Token): the seed's,
 // the access table's, and an administrator in system:masters.
-var TokenUsers = []string{Alice, Bob, Nobody, "carol", "vera", "adam", "admin"}
+var TokenUsers = []string{Alice, Bob, Nobody, "carol", "vera", "adam", "admin", Ava, Abe}
+
+// Ava and Abe are members of ApproversGroup, the group approval policies
+// in tests name; no role is bound to them or to the group here.
+const (
+	Ava            = "ava"
+	Abe            = "abe"
+	ApproversGroup = "release-approvers"
+)
 
 // Token returns the bearer token the API server accepts for user, one of
 // TokenUsers ("admin" is in system:masters). Tokens are fixed strings: they
@@ -171,8 +179,11 @@ func writeTokenFile() (string, error) {
 	var b strings.Builder
 	for _, u := range TokenUsers {
 		groups := "system:authenticated"
-		if u == "admin" {
+		switch u {
+		case "admin":
 			groups = "system:masters,system:authenticated"
+		case Ava, Abe:
+			groups = ApproversGroup + ",system:authenticated"
 		}
 		fmt.Fprintf(&b, "%s,%s,uid-%s,\"%s\"\n", Token(u), u, u, groups)
 	}

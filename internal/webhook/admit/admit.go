@@ -89,3 +89,24 @@ func Promote(ctx context.Context, az *authz.Authorizer, req admission.Request, s
 	resp := deny.Forbidden(msg)
 	return &resp
 }
+
+// Approve returns nil when req's user holds the approve verb on stage of
+// req's namespace; otherwise a 403 whose message is why followed by the
+// reason of the denial, or a 500 when the answer could not be had.
+func Approve(ctx context.Context, az *authz.Authorizer, req admission.Request, stage, why string) *admission.Response {
+	err := az.AuthorizeApprove(ctx, req.UserInfo, req.Namespace, stage)
+	if err == nil {
+		return nil
+	}
+	var denied *authz.ApproveDenied
+	if !errors.As(err, &denied) {
+		resp := deny.Error(err)
+		return &resp
+	}
+	msg := denied.Error()
+	if why != "" {
+		msg = why + ": " + msg
+	}
+	resp := deny.Forbidden(msg)
+	return &resp
+}

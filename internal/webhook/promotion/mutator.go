@@ -18,7 +18,7 @@ import (
 
 // Mutator writes, into a Promotion being created, what no user may choose:
 // who created it (kargoapi.PromotionCreatedByAnnotationKey, from the
-// request), and the promotion process it runs, copied from its Stage's
+// request, kept as it is by every later change), and the promotion process it runs, copied from its Stage's
 // promotionTemplate with PromotionTasks expanded. A process in the request
 // is replaced: the promote verb lets a user move Freight into a Stage the
 // Stage's way, not run steps of their own with the controller's rights.
@@ -32,6 +32,9 @@ type Mutator struct {
 // fields the request left out stay out (the schema then says what is
 // missing).
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation == admissionv1.Update {
+		return m.mutateUpdate(req)
+	}
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("")
 	}
@@ -43,17 +46,10 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	if err := json.Unmarshal(req.Object.Raw, &doc); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	meta, _ := doc["metadata"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		doc["metadata"] = meta
-	}
-	annotations, _ := meta["annotations"].(map[string]any)
-	if annotations == nil {
-		annotations = map[string]any{}
-		meta["annotations"] = annotations
-	}
+	annotations := annotationsOf(doc)
 	annotations[kargoapi.PromotionCreatedByAnnotationKey] = req.UserInfo.Username
+	// Aborting is a change of an existing Promotion (mutateUpdate).
+	delete(annotations, kargoapi.AbortAnnotationKey)
 	spec, _ := doc["spec"].(map[string]any)
 	if spec != nil {
 		delete(spec, "vars")

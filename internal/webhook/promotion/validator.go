@@ -27,7 +27,8 @@ import (
 )
 
 // Validator checks the creation of Promotions. Their spec is immutable
-// (the CRD schema says so), so creation is the one moment to check.
+// (the CRD schema says so), so creation is the one moment to check it; a
+// change is checked only when it asks to abort (abort.go).
 type Validator struct {
 	// Reader reads Stages and namespaces live.
 	Reader client.Reader
@@ -39,6 +40,9 @@ type Validator struct {
 // Handle runs the checks in an order that tells a user nothing they may
 // not know: the right to promote comes before whether the Stage exists.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation == admissionv1.Update {
+		return v.validateUpdate(ctx, req)
+	}
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("")
 	}

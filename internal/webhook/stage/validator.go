@@ -8,7 +8,10 @@
 //   - creating a Stage, or changing its spec, needs the promote verb on it;
 //   - every Secret the spec names must be one the requesting user may read,
 //     checked again whenever the verification that sends it changes;
-//   - no two Stages write the same branch of the same repository.
+//   - no two Stages write the same branch of the same repository;
+//   - a change of the approvals the Stage asks for (spec.approval, or labels
+//     that take it out of an ApprovalPolicy) needs the approve verb too
+//     (approval.go).
 //
 // Changes that leave the spec alone (labels, annotations, finalizers, the
 // controller's and the API server's own bookkeeping) are not checked.
@@ -53,6 +56,9 @@ type Validator struct {
 // not know: the right to promote first, then the Secrets, and only then
 // whether another Stage writes the same branch.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if resp := v.approvalGuard(ctx, req); resp != nil {
+		return *resp
+	}
 	st, old := &kargoapi.Stage{}, &kargoapi.Stage{}
 	if resp := admit.ProjectWrite(ctx, v.Reader, v.Decode, req, "Stage", st, old, func(s *kargoapi.Stage) any { return s.Spec }); resp != nil {
 		return *resp

@@ -111,8 +111,14 @@ export class Client {
     return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, { freight });
   }
 
-  approve(project: string, freight: string, stage: string): Promise<Freight> {
-    return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/approve`, { stage });
+  approve(project: string, freight: string, stage: string, comment = ""): Promise<Freight> {
+    return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/approve`, comment ? { stage, comment } : { stage });
+  }
+
+  // abortPromotion asks a Pending or Running Promotion to stop at its next
+  // safe point; the server checks the promote verb on its Stage.
+  abortPromotion(project: string, promotion: string): Promise<Promotion> {
+    return this.request("POST", `${projectPath(project)}/promotions/${enc(promotion)}/abort`, {});
   }
 
   setAlias(project: string, freight: string, alias: string): Promise<Freight> {

@@ -167,8 +167,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve the Freight (name or alias) for a Stage: needs the promote verb on that Stage. */
+        /** Approve the Freight (name or alias) for a Stage, with a comment: the promote verb on the Stage lets it skip the Stages upstream (status.approvedFor), the approve verb records an approval the Stage's approval policies count (status.approvals); it needs one of the two, and does what each allows. */
         post: operations["approveFreight"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/promotions/{name}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Abort a Pending or Running Promotion at its next safe point (before it starts, or between two steps): needs the promote verb on its Stage and patch on the Promotion; made as the caller (409 when it has ended). */
+        post: operations["abortPromotion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -485,6 +502,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AbortRequest: Record<string, never>;
         Access: {
             /** @description update on the project's Freight, which a new alias takes */
             rename: components["schemas"]["Permission"];
@@ -497,7 +515,93 @@ export interface components {
             /** @description the new alias; empty removes it */
             alias: string;
         };
+        /**
+         * @description ApprovalPolicy makes a project's Stages, selected by name, glob or
+         *     label, require approvals before Freight is promoted into them. Every
+         *     policy that selects a Stage applies, and so does the Stage's own
+         *     spec.approval: each must be met.
+         */
+        ApprovalPolicy: {
+            /**
+             * @description APIVersion defines the versioned schema of this representation of an object.
+             *     Servers should convert recognized schemas to the latest internal value, and
+             *     may reject unrecognized values.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources
+             */
+            apiVersion?: string;
+            /**
+             * @description Kind is a string value representing the REST resource this object represents.
+             *     Servers may infer this from the endpoint the client submits requests to.
+             *     Cannot be updated.
+             *     In CamelCase.
+             *     More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+             */
+            kind?: string;
+            metadata: components["schemas"]["ObjectMeta"];
+            /** @description Spec says which Stages the policy selects and what it requires. */
+            spec: {
+                /**
+                 * @description ExpireAfter, when set, is how long an approval counts after it was
+                 *     given; an older one must be given again.
+                 */
+                expireAfter?: string;
+                /**
+                 * @description Groups whose members' approvals count, as the API server
+                 *     authenticated the approver's groups when they approved.
+                 */
+                groups?: string[];
+                /**
+                 * Format: int32
+                 * @description Required is how many approvals are needed, each by a different user.
+                 * @default 1
+                 */
+                required: number;
+                /** @description Stages selects the Stages of the project the policy applies to. */
+                stages: {
+                    /** @description Names are Stage names or globs (path.Match syntax: *, ?, [a-z]). */
+                    names?: string[];
+                    /**
+                     * @description Selector selects Stages by label. An empty selector selects every
+                     *     Stage of the project.
+                     */
+                    selector?: {
+                        /** @description matchExpressions is a list of label selector requirements. The requirements are ANDed. */
+                        matchExpressions?: {
+                            /** @description key is the label key that the selector applies to. */
+                            key: string;
+                            /**
+                             * @description operator represents a key's relationship to a set of values.
+                             *     Valid operators are In, NotIn, Exists and DoesNotExist.
+                             */
+                            operator: string;
+                            /**
+                             * @description values is an array of string values. If the operator is In or NotIn,
+                             *     the values array must be non-empty. If the operator is Exists or DoesNotExist,
+                             *     the values array must be empty. This array is replaced during a strategic
+                             *     merge patch.
+                             */
+                            values?: string[];
+                        }[];
+                        /**
+                         * @description matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+                         *     map is equivalent to an element of matchExpressions, whose key field is "key", the
+                         *     operator is "In", and the values array contains only "value". The requirements are ANDed.
+                         */
+                        matchLabels?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+                /**
+                 * @description Users whose approvals count, as the API server authenticates them
+                 *     (alice, oidc:alice@example.com, system:serviceaccount:P:NAME).
+                 */
+                users?: string[];
+            };
+        };
         ApproveRequest: {
+            /** @description why, at most 1024 characters */
+            comment?: string;
             stage: string;
         };
         /**
@@ -818,6 +922,29 @@ export interface components {
              */
             status?: {
                 /**
+                 * @description Approvals are the approvals given for each Stage whose approval
+                 *     policy asks for them, by Stage name; written only by kargo's API
+                 *     server, after checking each approver's approve verb.
+                 */
+                approvals?: {
+                    [key: string]: {
+                        /**
+                         * Format: date-time
+                         * @description At is when they approved.
+                         */
+                        at: string;
+                        /** @description Comment is why, in the approver's words. */
+                        comment?: string;
+                        /**
+                         * @description Groups are the approver's groups when they approved, as the API
+                         *     server authenticated them.
+                         */
+                        groups?: string[];
+                        /** @description User is the approver, as the API server authenticated them. */
+                        user: string;
+                    }[];
+                };
+                /**
                  * @description ApprovedFor lists the Stages the Freight has been manually approved
                  *     for, which lets it skip the Stages in between.
                  */
@@ -922,7 +1049,7 @@ export interface components {
             /** @description Spec says which events go where. */
             spec: {
                 /** @description Events are the kinds of event delivered; all of them when empty. */
-                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet")[];
+                events?: ("FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed" | "HoldSet")[];
                 /** @description Slack delivers each event as a message to a Slack incoming webhook. */
                 slack?: {
                     /**
@@ -1050,7 +1177,7 @@ export interface components {
                      * @description Type is the event's type.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed" | "HoldSet";
                 }[];
                 /**
                  * Format: int64
@@ -1112,7 +1239,7 @@ export interface components {
                      * @description Type is the kind of event.
                      * @enum {string}
                      */
-                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "VerificationFailed" | "HoldSet";
+                    type: "FreightCreated" | "PromotionStarted" | "PromotionSucceeded" | "PromotionFailed" | "PromotionWaitingForApproval" | "PromotionAborted" | "VerificationFailed" | "HoldSet";
                 }[];
                 /**
                  * Format: int32
@@ -1134,7 +1261,7 @@ export interface components {
                 }[];
             };
         };
-        Object: components["schemas"]["Warehouse"] | components["schemas"]["Stage"] | components["schemas"]["Freight"] | components["schemas"]["Promotion"] | components["schemas"]["PromotionPolicy"];
+        Object: components["schemas"]["Warehouse"] | components["schemas"]["Stage"] | components["schemas"]["Freight"] | components["schemas"]["Promotion"] | components["schemas"]["PromotionPolicy"] | components["schemas"]["ApprovalPolicy"];
         /** @description Kubernetes' ObjectMeta, as objects carry it in answers (without managedFields) */
         ObjectMeta: {
             annotations?: {
@@ -1395,6 +1522,25 @@ export interface components {
             /** @description Status is the outcome of the Promotion. */
             status?: {
                 /**
+                 * @description AbortedBy is who aborted the Promotion, when it was aborted (the
+                 *     user, as kargo's admission webhook recorded them), or "kargo" when a
+                 *     newer auto-promotion replaced it.
+                 */
+                abortedBy?: string;
+                /**
+                 * @description Approval says what the Promotion waits for while its Stage's
+                 *     approval policies are not met.
+                 */
+                approval?: {
+                    /** @description Missing says what is missing: how many more approvals, from whom. */
+                    missing?: string;
+                    /**
+                     * Format: date-time
+                     * @description WaitingSince is when the Promotion began waiting for approvals.
+                     */
+                    waitingSince?: string;
+                };
+                /**
                  * Format: date-time
                  * @description CompletionTime is when the Promotion ended.
                  */
@@ -1419,7 +1565,7 @@ export interface components {
                  * @description Phase is where the Promotion is in its life cycle.
                  * @enum {string}
                  */
-                phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                 /**
                  * Format: date-time
                  * @description StartTime is when the Promotion started running.
@@ -1736,6 +1882,35 @@ export interface components {
              */
             spec?: {
                 /**
+                 * @description Approval, when set, requires approvals of a Freight for the Stage
+                 *     before it is promoted here (see ApprovalRequirement); a Promotion
+                 *     waits until they are given. Changing it needs the approve verb on
+                 *     the Stage besides promote.
+                 */
+                approval?: {
+                    /**
+                     * @description ExpireAfter, when set, is how long an approval counts after it was
+                     *     given; an older one must be given again.
+                     */
+                    expireAfter?: string;
+                    /**
+                     * @description Groups whose members' approvals count, as the API server
+                     *     authenticated the approver's groups when they approved.
+                     */
+                    groups?: string[];
+                    /**
+                     * Format: int32
+                     * @description Required is how many approvals are needed, each by a different user.
+                     * @default 1
+                     */
+                    required: number;
+                    /**
+                     * @description Users whose approvals count, as the API server authenticates them
+                     *     (alice, oidc:alice@example.com, system:serviceaccount:P:NAME).
+                     */
+                    users?: string[];
+                };
+                /**
                  * @description PromotionMechanisms say how Freight is moved into the Stage. Git
                  *     updates are applied first, then Argo CD updates.
                  */
@@ -1952,6 +2127,13 @@ export interface components {
                         }[];
                     };
                 };
+                /**
+                 * @description QueuedAutoPromotions is RunAll (the default: every auto-promotion
+                 *     runs, in order) or ReplaceWithNewest (an auto-promotion that has not
+                 *     started is aborted when a newer one of the same origin is queued).
+                 * @enum {string}
+                 */
+                queuedAutoPromotions?: "RunAll" | "ReplaceWithNewest";
                 /**
                  * @description RequestedFreight lists the origins whose Freight the Stage holds, one
                  *     Freight of each at a time, and where each may come from: directly
@@ -2610,7 +2792,7 @@ export interface components {
                      * @description Phase is the Promotion's phase when it was recorded.
                      * @enum {string}
                      */
-                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                     /**
                      * @description UID is the Promotion's UID, which its commits carry in their
                      *     Kargo-Promotion trailer: should the Promotion be deleted while it
@@ -2815,7 +2997,7 @@ export interface components {
                      * @description Phase is the Promotion's phase when it was recorded.
                      * @enum {string}
                      */
-                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored";
+                    phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Errored" | "Aborted";
                     /**
                      * @description UID is the Promotion's UID, which its commits carry in their
                      *     Kargo-Promotion trailer: should the Promotion be deleted while it
@@ -2954,7 +3136,7 @@ export interface components {
             };
         };
         StageAccess: {
-            /** @description the promote verb on the Stage */
+            /** @description the promote or the approve verb on the Stage */
             approve: components["schemas"]["Permission"];
             /** @description the promote verb on the Stage and create on promotions */
             promote: components["schemas"]["Permission"];
@@ -3657,6 +3839,36 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    abortPromotion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+                /** @description the object's name; Freight may be named by its alias */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AbortRequest"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     listRoles: {
         parameters: {
             query?: never;
@@ -4034,7 +4246,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
+                kind: "approvalpolicies" | "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
             };
             cookie?: never;
         };
@@ -4061,7 +4273,7 @@ export interface operations {
                 /** @description the project (also the name of its namespace) */
                 project: string;
                 /** @description the kind of object */
-                kind: "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
+                kind: "approvalpolicies" | "audit" | "freight" | "promotionpolicies" | "promotions" | "promotionwindows" | "stages" | "warehouses";
                 /** @description the object's name; Freight may be named by its alias */
                 name: string;
             };

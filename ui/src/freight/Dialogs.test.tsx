@@ -65,6 +65,21 @@ describe("ApproveDialog", () => {
     render(<ApproveDialog freight={f} placement={placement({ approved: ["uat"] })} stages={stages} rights={everything} onClose={() => {}} onDone={() => {}} run={async () => ""} />);
     expect((screen.getAllByRole("radio") as HTMLInputElement[]).map((r) => r.value)).toEqual(["test", "prod"]);
   });
+
+  it("sends the comment, and shows who approved already", async () => {
+    const run = vi.fn(async () => "ok");
+    const approved = {
+      ...f,
+      status: { approvals: { prod: [{ user: "ava", groups: ["release"], at: "2026-12-03T09:00:00Z", comment: "CAB-1" }] } },
+    };
+    render(<ApproveDialog freight={approved} placement={placement({})} stages={stages} rights={everything} onClose={() => {}} onDone={() => {}} run={run} />);
+    fireEvent.click(screen.getByRole("radio", { name: /prod/ }));
+    expect(screen.getByLabelText("Approvals given").textContent).toContain("ava");
+    expect(screen.getByLabelText("Approvals given").textContent).toContain("CAB-1");
+    fireEvent.change(screen.getByLabelText("Comment"), { target: { value: " rollback agreed " } });
+    fireEvent.click(screen.getByRole("button", { name: "Approve" }));
+    await waitFor(() => expect(run).toHaveBeenCalledWith("prod", "rollback agreed"));
+  });
 });
 
 describe("RenameDialog", () => {

@@ -144,20 +144,51 @@ export function PromoteDialog({ freight, placement, rights, onClose, run, onDone
   );
 }
 
-export function ApproveDialog({ freight, placement, stages, rights, onClose, run, onDone }: ActionProps & { run: Run; onDone: (o: string) => void }) {
-  const choices = stages.map((s) => s.metadata.name).filter((s) => !placement.approved.includes(s));
+// ApproveRun approves for the Stage with the comment.
+type ApproveRun = (stage: string, comment: string) => Promise<string>;
+
+export function ApproveDialog({ freight, placement, stages, rights, onClose, run, onDone }: ActionProps & { run: ApproveRun; onDone: (o: string) => void }) {
+  // A Stage with an approval policy of its own takes approvals even when
+  // the Freight may already go there.
+  const choices = stages
+    .filter((s) => !placement.approved.includes(s.metadata.name) || s.spec?.approval !== undefined)
+    .map((s) => s.metadata.name);
   const [stage, setStage] = useState("");
+  const [comment, setComment] = useState("");
   const alias = displayAlias(freight);
+  const given = stage === "" ? [] : (freight.status?.approvals?.[stage] ?? []);
   return (
-    <Dialog title={`Approve ${alias}`} submitLabel="Approve" canSubmit={stage !== ""} value={stage} run={run} onClose={onClose} onDone={onDone}>
+    <Dialog
+      title={`Approve ${alias}`}
+      submitLabel="Approve"
+      canSubmit={stage !== ""}
+      value={stage}
+      run={(s) => run(s, comment.trim())}
+      onClose={onClose}
+      onDone={onDone}
+    >
       <p>
-        Approving lets <strong>{alias}</strong> be promoted into a Stage without being verified upstream first, as for a
-        hotfix.
+        Approving counts toward a Stage&apos;s approval policy (with the approve verb), or lets <strong>{alias}</strong> be
+        promoted into a Stage without being verified upstream first, as for a hotfix (with the promote verb).
       </p>
       {choices.length === 0 ? (
         <p className="muted">It is approved for every Stage already.</p>
       ) : (
         <StageChoice name="approve-stage" stages={choices} selected={stage} onSelect={setStage} note={() => ""} may={rights.approve} />
+      )}
+      <label>
+        Comment
+        <textarea value={comment} maxLength={1024} placeholder="why you approve" onChange={(e) => setComment(e.target.value)} />
+      </label>
+      {given.length > 0 && (
+        <ul aria-label="Approvals given">
+          {given.map((a) => (
+            <li key={a.user}>
+              {a.user}, {new Date(a.at).toLocaleString()}
+              {a.comment ? `: ${a.comment}` : ""}
+            </li>
+          ))}
+        </ul>
       )}
     </Dialog>
   );

@@ -1,5 +1,5 @@
-import { render, screen } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
 import type { Freight, Promotion, Stage } from "../api/types";
 import { StageCard } from "./StageCard";
 
@@ -58,5 +58,20 @@ describe("StageCard", () => {
   it("shows no badge when nothing stops promotions", () => {
     render(<StageCard stage={stage({ phase: "Steady" })} freightByName={freight("x")} promotions={new Map()} freeze={null} />);
     expect(screen.queryByRole("note")).toBeNull();
+  });
+
+  it("shows a Promotion waiting for approval, and offers to abort it", () => {
+    const onAbort = vi.fn();
+    const promo: Promotion = {
+      metadata: { name: "p2" },
+      spec: { stage: "test", freight: name },
+      status: { phase: "Pending", message: "Waiting for approval: 1 more approval", approval: { missing: "Waiting for approval: 1 more approval" } },
+    };
+    render(<StageCard stage={stage({})} freightByName={freight("x")} promotions={new Map([["p2", promo]])} onAbort={onAbort} />);
+    const waiting = screen.getByRole("status", { name: "Waiting for approval" });
+    expect(waiting.textContent).toContain("p2 waits for approval");
+    expect(waiting.getAttribute("title")).toBe("Waiting for approval: 1 more approval");
+    fireEvent.click(screen.getByRole("button", { name: "Abort p2" }));
+    expect(onAbort).toHaveBeenCalledWith("p2");
   });
 });

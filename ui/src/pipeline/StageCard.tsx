@@ -25,12 +25,16 @@ export function StageCard({
   freightByName,
   promotions,
   freeze,
+  onAbort,
 }: {
   stage: Stage;
   freightByName: Map<string, Freight>;
   promotions: Map<string, Promotion>;
   // freeze is the project's freeze, when the view has read it.
   freeze?: Hold | null;
+  // onAbort, when given, offers to abort the running Promotion and those
+  // waiting for approval.
+  onAbort?: (promotion: string) => void;
 }) {
   const st = stage.status ?? {};
   const health = st.health?.status ?? "Unknown";
@@ -38,6 +42,15 @@ export function StageCard({
   const last = st.lastPromotion;
   const lastPromo = last ? promotions.get(last.name) : undefined;
   const failed = last && (last.phase === "Failed" || last.phase === "Errored") && !running;
+  const waiting = [...promotions.values()].filter(
+    (p) => p.spec.stage === stage.metadata.name && p.status?.phase !== "Running" && p.status?.approval && !p.metadata.annotations?.["kargo.akuity.io/abort"],
+  );
+  const abortButton = (name: string) =>
+    onAbort && (
+      <button type="button" className="link" aria-label={`Abort ${name}`} onClick={() => onAbort(name)}>
+        Abort
+      </button>
+    );
   return (
     <article className={`card stage health-${health.toLowerCase()}`} aria-label={`Stage ${stage.metadata.name}`}>
       <header>
@@ -69,9 +82,14 @@ export function StageCard({
       {running && (
         <div className="promoting" role="status" aria-label="Running promotion" title={running.name}>
           <span className="spinner" aria-hidden="true" /> Promoting {aliasOf(running.freight, freightByName)}
-          {running.phase ? ` · ${running.phase}` : ""}
+          {running.phase ? ` · ${running.phase}` : ""} {abortButton(running.name)}
         </div>
       )}
+      {waiting.map((p) => (
+        <div key={p.metadata.name} className="muted small" role="status" aria-label="Waiting for approval" title={p.status?.approval?.missing}>
+          {p.metadata.name} waits for approval {abortButton(p.metadata.name)}
+        </div>
+      ))}
       {failed && (
         <div className="error small" title={lastPromo?.status?.message}>
           Last promotion {last.phase}: {lastPromo?.status?.message ?? last.name}

@@ -60,6 +60,12 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
             stages={snap.stages}
             freightByName={snap.freightByName}
             promotions={snap.promotions}
+            onAbort={(name) => {
+              c.abortPromotion(project, name).then(
+                () => add("ok", `Asked Promotion ${name} to stop at its next safe point`),
+                (err: Error) => add("error", err.message),
+              );
+            }}
           />
           <Timeline
             freight={snap.freight}
@@ -91,8 +97,8 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
           rights={rights}
           onClose={close}
           onDone={done}
-          run={async (stage) => {
-            await c.approve(project, current.freight.metadata.name, stage);
+          run={async (stage, comment) => {
+            await c.approve(project, current.freight.metadata.name, stage, comment);
             return `Approved ${displayAlias(current.freight)} for ${stage}`;
           }}
         />
