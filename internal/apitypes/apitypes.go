@@ -24,6 +24,7 @@
 //	POST   /api/v1/projects/{project}/stages/{name}/refresh      -> Stage
 //	POST   /api/v1/projects/{project}/stages/{name}/verify   VerifyRequest -> Stage
 //	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
+//	GET    /api/v1/projects/{project}/promotions/{name}/commits  PromotionCommits
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
 //	DELETE /api/v1/projects/{project}/roles/{name}
@@ -260,4 +261,43 @@ type Token struct {
 // TokenList is a project's API tokens, by name.
 type TokenList struct {
 	Items []Token `json:"items"`
+}
+
+// PromotionCommits are the commits a Promotion made, read from the Git
+// server with the project's credentials: on each branch the Promotion
+// wrote, the commits that carry its Kargo-Promotion trailer, each with the
+// patch of what it changed (bounded).
+type PromotionCommits struct {
+	Commits []PromotionCommit `json:"commits"`
+	// Notes say what could not be read, and why: a repository the server
+	// could not reach, a repository named by an expression it does not
+	// evaluate.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// PromotionCommit is one commit a Promotion made.
+type PromotionCommit struct {
+	// RepoURL is the repository, without userinfo.
+	RepoURL string `json:"repoURL"`
+	Branch  string `json:"branch"`
+	ID      string `json:"id"`
+	Parent  string `json:"parent,omitempty"`
+	Subject string `json:"subject"`
+	Author  string `json:"author"`
+	// Time is the commit's date, RFC 3339.
+	Time  string     `json:"time"`
+	Files []FileDiff `json:"files"`
+	// MoreFiles counts the changed files past the bound, not shown.
+	MoreFiles int `json:"moreFiles,omitempty"`
+}
+
+// FileDiff is what a commit changed in one file.
+type FileDiff struct {
+	Path string `json:"path"`
+	// Status is A (added), M (modified), D (deleted) or T (type changed).
+	Status string `json:"status"`
+	// Patch is the file's unified diff, cut at the server's bound.
+	Patch     string `json:"patch,omitempty"`
+	Binary    bool   `json:"binary,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
 }

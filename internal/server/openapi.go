@@ -61,6 +61,7 @@ var operations = []operation{
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/warehouses/{name}/refresh", id: "refreshWarehouse", summary: "Make the Warehouse look for new artifacts now: needs patch on it; made as the caller.", status: 200, response: "Warehouse"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/refresh", id: "refreshStage", summary: "Make the Stage look for new artifacts now (Stages subscribed to repositories): needs patch on it; made as the caller.", status: 200, response: "Stage"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/stages/{name}/verify", id: "verifyStage", summary: "Verify the Stage's current Freight again, or abort the running verification: needs the promote verb on the Stage.", request: "VerifyRequest", status: 200, response: "Stage"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/promotions/{name}/commits", id: "getPromotionCommits", summary: "The commits the Promotion made, each with the patch of the files it changed (at most 5 commits of each branch, 50 files and 256 KiB of patch each): read from the Git server with the project's credentials, from the branches the Promotion wrote, only commits carrying its Kargo-Promotion trailer. Needs get on the Promotion; 501 from a server without Git access.", status: 200, response: "PromotionCommits"},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/access", id: "getAccess",
 		summary: "What the caller may do in the project, as Kubernetes answers SelfSubjectAccessReviews made as the caller (never remembered): promote to and approve for each Stage named, and rename Freight; each refusal is the message the action would answer with. Needs no right beyond a valid token: it only tells callers about themselves.",
 		query:   []parameter{{name: "stage", description: "a Stage to answer for; repeat it for several (at most 200)", typ: "string", repeated: true}}, status: 200, response: "Access"},
@@ -130,6 +131,21 @@ var apiSchemas = map[string]any{
 		"stages": withDescription(map[string]any{"type": "object", "additionalProperties": ref("StageAccess")}, "by Stage name, each Stage the question named"),
 		"rename": withDescription(ref("Permission"), "update on the project's Freight, which a new alias takes"),
 	}, "stages", "rename"),
+	"FileDiff": object(map[string]any{
+		"path": str(), "status": withDescription(str(), "A added, M modified, D deleted, T type changed"),
+		"patch":     withDescription(str(), "the file's unified diff"),
+		"binary":    map[string]any{"type": "boolean"},
+		"truncated": withDescription(map[string]any{"type": "boolean"}, "the patch was cut at the server's bound, or left out past it"),
+	}, "path", "status"),
+	"PromotionCommit": object(map[string]any{
+		"repoURL": str(), "branch": str(), "id": str(), "parent": str(), "subject": str(), "author": str(), "time": str(),
+		"files":     arrayOf(ref("FileDiff")),
+		"moreFiles": withDescription(map[string]any{"type": "integer"}, "changed files past the bound, not shown"),
+	}, "repoURL", "branch", "id", "subject", "author", "time", "files"),
+	"PromotionCommits": object(map[string]any{
+		"commits": arrayOf(ref("PromotionCommit")),
+		"notes":   withDescription(arrayOf(str()), "what could not be read, and why"),
+	}, "commits"),
 	"ObjectMeta": withDescription(object(map[string]any{
 		"name": str(), "generateName": str(), "namespace": str(), "uid": str(), "resourceVersion": str(),
 		"generation":        map[string]any{"type": "integer", "format": "int64"},

@@ -26,6 +26,7 @@
 //	gckeep_test.go      who may lower a Project's garbage collection keep counts; in-use objects at the lowest
 //	audit_test.go       the audit trail: records written, changed or deleted by anyone but the API server, forged actors, names leaked
 //	notification_test.go notification subscriptions: Secrets sent where their author chooses, forged queues, refused addresses
+//	commits_test.go     the commits a Promotion made, read by the API server: who may see them, which repositories, whose credentials
 package security
 
 import (
