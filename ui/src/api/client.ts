@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Access, Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
+import type { Access, Freight, KindPath, List, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -107,8 +107,25 @@ export class Client {
     return this.request("GET", `${projectPath(project)}/access?${q}`, undefined, signal);
   }
 
+  // promotionCommits reads the commits a Promotion made, with their
+  // diffs, from the Git server (through the API server).
+  promotionCommits(project: string, promotion: string, signal?: AbortSignal): Promise<PromotionCommits> {
+    return this.request("GET", `${projectPath(project)}/promotions/${enc(promotion)}/commits`, undefined, signal);
+  }
+
   promote(project: string, stage: string, freight: string): Promise<Promotion> {
     return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, { freight });
+  }
+
+  // verify verifies the Stage's current Freight again (abort: stops the
+  // running verification instead).
+  verify(project: string, stage: string, abort = false): Promise<Stage> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/verify`, { abort });
+  }
+
+  // refresh makes a Stage or Warehouse look for new artifacts now.
+  refresh(project: string, kind: "stages" | "warehouses", name: string): Promise<Stage | Warehouse> {
+    return this.request("POST", `${projectPath(project)}/${kind}/${enc(name)}/refresh`);
   }
 
   approve(project: string, freight: string, stage: string): Promise<Freight> {

@@ -21,6 +21,11 @@ export type AuthConfig = Schemas["AuthConfig"];
 export type Status = Schemas["Status"];
 export type Access = Schemas["Access"];
 export type Permission = Schemas["Permission"];
+export type PromotionCommits = Schemas["PromotionCommits"];
+export type PromotionCommit = Schemas["PromotionCommit"];
+export type FileDiff = Schemas["FileDiff"];
+export type StepExecution = NonNullable<NonNullable<Promotion["status"]>["steps"]>[number];
+export type PromotionStep = NonNullable<NonNullable<Promotion["spec"]>["steps"]>[number];
 
 type StageStatus = NonNullable<Stage["status"]>;
 export type Condition = NonNullable<NonNullable<Warehouse["status"]>["conditions"]>[number];

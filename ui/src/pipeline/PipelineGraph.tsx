@@ -12,9 +12,10 @@ export interface PipelineGraphProps {
   stages: Stage[];
   freightByName: Map<string, Freight>;
   promotions: Map<string, Promotion>;
+  project?: string;
 }
 
-export function PipelineGraph({ warehouses, stages, freightByName, promotions }: PipelineGraphProps) {
+export function PipelineGraph({ warehouses, stages, freightByName, promotions, project }: PipelineGraphProps) {
   // The layout depends only on names and subscriptions; status changes
   // (every promotion) do not move anything.
   const shape = stages.map((s) => `${s.metadata.name}<${JSON.stringify(s.spec?.subscriptions ?? {})}`).join(";");
@@ -46,7 +47,7 @@ export function PipelineGraph({ warehouses, stages, freightByName, promotions }:
         {l.nodes.map((n) => (
           <div key={n.id} className="node" style={{ left: n.x, top: n.y, width: nodeWidth, height: nodeHeight }}>
             {n.kind === "stage" ? (
-              <StageCard stage={stageByName.get(n.name)!} freightByName={freightByName} promotions={promotions} />
+              <StageCard stage={stageByName.get(n.name)!} freightByName={freightByName} promotions={promotions} project={project} />
             ) : (
               <WarehouseCard warehouse={whByName.get(n.name)!} freightByName={freightByName} />
             )}

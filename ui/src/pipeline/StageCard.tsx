@@ -1,7 +1,10 @@
 // StageCard shows a Stage: its current Freight (by alias; the full name on
 // hover), health, phase, and the promotion under way.
 
+import type { ReactNode } from "react";
 import type { Freight, Promotion, SimpleFreight, Stage } from "../api/types";
+import { Link } from "../common/Link";
+import type { DetailKind } from "../router";
 
 export function aliasOf(ref: SimpleFreight | undefined, freightByName: Map<string, Freight>): string {
   if (!ref) return "";
@@ -13,11 +16,23 @@ export function StageCard({
   stage,
   freightByName,
   promotions,
+  project,
 }: {
   stage: Stage;
   freightByName: Map<string, Freight>;
   promotions: Map<string, Promotion>;
+  // project, when given, makes the Stage and its promotions links to
+  // their pages.
+  project?: string;
 }) {
+  const to = (kind: DetailKind, name: string, children: ReactNode, label?: string) =>
+    project ? (
+      <Link to={{ page: "project", project, kind, name }} label={label}>
+        {children}
+      </Link>
+    ) : (
+      children
+    );
   const st = stage.status ?? {};
   const health = st.health?.status ?? "Unknown";
   const running = st.currentPromotion;
@@ -27,7 +42,7 @@ export function StageCard({
   return (
     <article className={`card stage health-${health.toLowerCase()}`} aria-label={`Stage ${stage.metadata.name}`}>
       <header>
-        <h3>{stage.metadata.name}</h3>
+        <h3>{to("stages", stage.metadata.name, stage.metadata.name, `Open Stage ${stage.metadata.name}`)}</h3>
         <span className={`badge health-${health.toLowerCase()}`} aria-label="Health" title={st.health?.issues?.join("\n")}>
           {health}
         </span>
@@ -52,13 +67,20 @@ export function StageCard({
       </div>
       {running && (
         <div className="promoting" role="status" aria-label="Running promotion" title={running.name}>
-          <span className="spinner" aria-hidden="true" /> Promoting {aliasOf(running.freight, freightByName)}
-          {running.phase ? ` · ${running.phase}` : ""}
+          <span className="spinner" aria-hidden="true" />{" "}
+          {to(
+            "promotions",
+            running.name,
+            <>
+              Promoting {aliasOf(running.freight, freightByName)}
+              {running.phase ? ` · ${running.phase}` : ""}
+            </>,
+          )}
         </div>
       )}
       {failed && (
         <div className="error small" title={lastPromo?.status?.message}>
-          Last promotion {last.phase}: {lastPromo?.status?.message ?? last.name}
+          {to("promotions", last.name, <>Last promotion {last.phase}</>)}: {lastPromo?.status?.message ?? last.name}
         </div>
       )}
     </article>

@@ -10,6 +10,10 @@ import type { Placement } from "../freight/placement";
 import { displayAlias, type FreightAction, Timeline } from "../freight/Timeline";
 import { useRights } from "../freight/rights";
 import { PipelineGraph } from "../pipeline/PipelineGraph";
+import { PromotionView } from "../promotion/PromotionView";
+import type { DetailKind } from "../router";
+import { StageView } from "../stage/StageView";
+import { Link } from "../common/Link";
 import { ProjectStore } from "./store";
 
 interface Open {
@@ -18,7 +22,23 @@ interface Open {
   placement: Placement;
 }
 
-export function ProjectView({ session, project, onUnauthorized }: { session: Session; project: string; onUnauthorized: () => void }) {
+const kindTitle: Record<DetailKind, string> = { stages: "Stage", promotions: "Promotion", freight: "Freight", warehouses: "Warehouse" };
+
+export function ProjectView({
+  session,
+  project,
+  kind,
+  name,
+  onUnauthorized,
+}: {
+  session: Session;
+  project: string;
+  // kind and name, when given, show one object of the project instead of
+  // its pipeline and timeline.
+  kind?: DetailKind;
+  name?: string;
+  onUnauthorized: () => void;
+}) {
   const [store] = useState(() => new ProjectStore(session.client, project, onUnauthorized));
   useEffect(() => {
     store.start();
@@ -41,9 +61,14 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
   const current = open && { ...open, freight: snap.freightByName.get(open.freight.metadata.name) ?? open.freight };
 
   return (
-    <div className="project">
+    <div className={kind ? "project of-one" : "project"}>
       <div className="project-head">
-        <h1>{project}</h1>
+        <h1>{kind ? <Link to={{ page: "project", project }}>{project}</Link> : project}</h1>
+        {kind && name && (
+          <span className="crumb" aria-label="Showing">
+            › {kindTitle[kind]} {name}
+          </span>
+        )}
         <span className={`live ${snap.live ? "on" : "off"}`} role="status" aria-label="Live updates">
           {snap.live ? "live" : snap.loaded ? "reconnecting…" : "loading…"}
         </span>
@@ -53,13 +78,27 @@ export function ProjectView({ session, project, onUnauthorized }: { session: Ses
           {snap.error}
         </p>
       )}
-      {snap.loaded && (
+      {snap.loaded && kind === "promotions" && name && (
+        <PromotionView client={c} project={project} name={name} promotion={snap.promotions.get(name)} freightByName={snap.freightByName} />
+      )}
+      {snap.loaded && kind === "stages" && name && (
+        <StageView
+          client={c}
+          project={project}
+          name={name}
+          snap={snap}
+          rights={rights}
+          onDone={done}
+        />
+      )}
+      {snap.loaded && !kind && (
         <>
           <PipelineGraph
             warehouses={snap.warehouses}
             stages={snap.stages}
             freightByName={snap.freightByName}
             promotions={snap.promotions}
+            project={project}
           />
           <Timeline
             freight={snap.freight}

@@ -1,0 +1,196 @@
+// The pages of one object, end to end: Debian's chromium, driven by
+// playwright-core, against `kargo local --demo` with a Stage of steps added
+// (test/ui's TestViewsInTheBrowser starts it and passes):
+//
+//   KARGO_UI_URL            the sign-in link kargo local printed (#token=...)
+//   KARGO_PROJECT           kargo-demo
+//   KARGO_ALICE_TOKEN       alice: a promoter of the project
+//   KARGO_BOB_TOKEN         bob: a viewer who may promote into uat only
+//   KARGO_FREIGHT_ALIAS     the demo's first Freight; KARGO_FREIGHT_NAME its name
+//   KARGO_STEPS_STAGE       the Stage whose promotion runs steps into the GitOps repository
+//   KARGO_OLD_TAG, KARGO_NEW_TAG  the image tag its commit changes from and to
+//   KARGO_CHROMIUM, KARGO_SCREENSHOT_DIR
+//
+// Each step waits for what a user would see, never for a fixed time.
+
+import { strict as assert } from "node:assert";
+import path from "node:path";
+import { launchChromium } from "./browser.mjs";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run this through go test ./test/ui/ -run TestViewsInTheBrowser`);
+  return v;
+};
+const uiURL = env("KARGO_UI_URL");
+const base = uiURL.replace(/\/?#.*$/, "");
+const project = env("KARGO_PROJECT");
+const aliceToken = env("KARGO_ALICE_TOKEN");
+const bobToken = env("KARGO_BOB_TOKEN");
+const alias = env("KARGO_FREIGHT_ALIAS");
+const freightName = env("KARGO_FREIGHT_NAME");
+const stepsStage = env("KARGO_STEPS_STAGE");
+const oldTag = env("KARGO_OLD_TAG");
+const newTag = env("KARGO_NEW_TAG");
+const screenshotDir = env("KARGO_SCREENSHOT_DIR");
+
+const timeout = 30_000;
+const step = (what) => console.log(`- ${what}`);
+
+async function eventually(what, f, ms = timeout) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      if (await f()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`not seen within ${ms / 1000}s: ${what}${last ? ` (${last.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// atPath waits until the address bar's path matches re (the UI changes
+// it with pushState, which fires no load event).
+const atPath = (page, re) => eventually(`the address ${re}`, async () => re.test(new URL(page.url()).pathname));
+
+const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
+
+async function shot(page, name) {
+  const dismiss = page.getByRole("button", { name: "Dismiss" });
+  while ((await dismiss.count()) > 0) await dismiss.first().click();
+  const file = path.join(screenshotDir, name);
+  await page.screenshot({ path: file, fullPage: true });
+  step(`screenshot: ${file}`);
+}
+
+const browser = await launchChromium();
+let failed = false;
+let page;
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && !/status of 40[13]/.test(m.text()) && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(e.message));
+
+  step("alice signs in and opens the Stage of steps from the pipeline");
+  await page.goto(`${base}/projects/${project}#token=${aliceToken}`);
+  await eventually("alice is signed in", async () => (await text(page.getByLabel("Signed in as"))) === "alice");
+  await page.getByRole("link", { name: `Open Stage ${stepsStage}` }).click();
+  await atPath(page, new RegExp(`^/projects/${project}/stages/${stepsStage}$`));
+  const stageView = page.getByRole("region", { name: `Stage ${stepsStage}` });
+  await stageView.waitFor();
+  assert.match(await text(stageView.getByRole("region", { name: "Current Freight" })), /No Freight yet/);
+  assert.match(await text(stageView.getByRole("region", { name: "Health" })), /updates no Argo CD Application/);
+  assert.match(await text(stageView.getByRole("region", { name: "Promotion history" })), /No promotion into this Stage yet/);
+  await page.evaluate(() => (window.__notReloaded = true));
+
+  step("alice promotes the Freight from the Stage's page and lands on the Promotion's page");
+  const select = stageView.getByLabel("Freight", { exact: true });
+  assert.equal(await select.inputValue(), freightName, "the newest Freight available is chosen");
+  await stageView.getByRole("button", { name: "Promote", exact: true }).click();
+  await atPath(page, new RegExp(`^/projects/${project}/promotions/.+`));
+  const promoName = decodeURIComponent(page.url().split("/promotions/")[1]);
+  const promoView = page.getByRole("region", { name: `Promotion ${promoName}` });
+  await promoView.waitFor();
+
+  step("the Promotion's page follows its steps live, to Succeeded");
+  const seenStates = new Set();
+  await eventually(
+    "the Promotion succeeded",
+    async () => {
+      for (const s of await promoView.getByRole("listitem").filter({ has: page.getByLabel("State") }).all()) seenStates.add(await text(s.getByLabel("State")));
+      return (await text(promoView.getByLabel("Phase", { exact: true }))) === "Succeeded";
+    },
+    120_000,
+  );
+  console.log(`  step states seen: ${[...seenStates].join(", ")}`);
+  const stepsList = promoView.getByRole("list", { name: "Steps" });
+  const aliases = await stepsList.getByRole("listitem").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label")));
+  assert.deepEqual(aliases, ["Step step-1", "Step update", "Step commit", "Step push"]);
+  for (const a of ["step-1", "update", "commit", "push"]) {
+    await eventually(`step ${a} Succeeded`, async () => (await text(stepsList.getByRole("listitem", { name: `Step ${a}` }).getByLabel("State"))) === "Succeeded");
+  }
+  const push = stepsList.getByRole("listitem", { name: "Step push" });
+  assert.match(await text(push), /pushed [0-9a-f]{7} to stages\/ui-steps/, "the step's message");
+  const outputs = push.getByRole("definition");
+  assert.ok((await outputs.allTextContents()).includes(`stages/${stepsStage}`), "the push's outputs name the branch");
+  assert.match(await text(promoView.getByLabel("Duration")), /^\d+(ms|s|m)/);
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
+
+  step("the commit the Promotion made, with its diff read from the Git server");
+  const commit = promoView.getByRole("article", { name: /^Commit [0-9a-f]{7}$/ });
+  await commit.waitFor();
+  const diff = commit.getByLabel("Diff of stages/test/kustomization.yaml");
+  await diff.waitFor();
+  assert.ok((await diff.locator(".del").allTextContents()).some((l) => l.includes(`newTag: ${oldTag}`)), "the old tag is removed");
+  assert.ok((await diff.locator(".add").allTextContents()).some((l) => l.includes(`newTag: ${newTag}`)), "the new tag is added");
+  assert.match(await text(commit), new RegExp(`branch stages/${stepsStage}`));
+  await shot(page, "ui-promotion.png");
+
+  step("back on the Stage's page: the Freight is current, the promotion is in the history with who, when, how long, the outcome and the commit");
+  await promoView.getByRole("link", { name: stepsStage, exact: true }).click();
+  await stageView.waitFor();
+  await eventually("the Stage's current Freight", async () => (await text(stageView.getByRole("region", { name: "Current Freight" }))).includes(alias));
+  const row = stageView.getByRole("row").filter({ has: page.getByRole("link", { name: promoName }) });
+  await row.waitFor();
+  const cells = await row.getByRole("cell").allTextContents();
+  assert.equal(cells[1], alias);
+  assert.equal(cells[2], "alice");
+  assert.match(cells[3], /ago$/);
+  assert.match(cells[4], /^\d+(ms|s|m)/);
+  assert.equal(cells[5], "Succeeded");
+  assert.match(cells[6], /^[0-9a-f]{7}$/);
+
+  step("alice asks for verification again");
+  await stageView.getByRole("button", { name: "Re-verify" }).click();
+  await page.getByRole("status").filter({ hasText: `Verifying the current Freight of ${stepsStage} again` }).waitFor();
+  // The Stage configures no verification: it is verified at once, and the
+  // page says so (each check's result is shown when it has checks: see
+  // StageView.test.tsx).
+  assert.match(await text(stageView.getByRole("region", { name: "Verifications" })), /No verification has run|Successful/);
+  await shot(page, "ui-stage.png");
+
+  step("bob's Stage prod: Promote and Re-verify disabled with the server's reason on hover");
+  await page.evaluate((t) => window.localStorage.setItem("kargo.token", t), bobToken);
+  await page.goto(`${base}/projects/${project}/stages/prod`);
+  await eventually("bob is signed in", async () => (await text(page.getByLabel("Signed in as"))) === "bob");
+  const prod = page.getByRole("region", { name: "Stage prod" });
+  await prod.waitFor();
+  const promote = prod.getByRole("button", { name: "Promote", exact: true });
+  await eventually("Promote is disabled for bob", () => promote.isDisabled());
+  assert.match(await promote.getAttribute("title"), /user "bob" may not promote to Stage "prod"/);
+  const reverify = prod.getByRole("button", { name: "Re-verify" });
+  assert.match((await reverify.getAttribute("title")) ?? "", /user "bob" may not promote to Stage "prod"/);
+
+  step("bob's Refresh is refused, with the server's reason");
+  await prod.getByRole("button", { name: "Refresh" }).click();
+  const refusal = prod.getByRole("alert");
+  await refusal.waitFor();
+  const said = await text(refusal);
+  assert.match(said, /bob/, `the refusal names the user: ${said}`);
+  assert.match(said, /stages/, `the refusal names what was refused: ${said}`);
+  console.log(`  refused: ${said}`);
+
+  step("bob, a viewer, sees the Promotion and its diff");
+  await page.goto(`${base}/projects/${project}/promotions/${promoName}`);
+  const bobsView = page.getByRole("region", { name: `Promotion ${promoName}` });
+  await bobsView.getByLabel("Diff of stages/test/kustomization.yaml").waitFor();
+  assert.equal(await text(bobsView.getByLabel("Phase", { exact: true })), "Succeeded");
+
+  assert.deepEqual(consoleErrors, [], "the page logged errors");
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.stack ?? e}`);
+  if (page) {
+    const file = path.join(screenshotDir, "ui-failure.png");
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.error(`what the page showed: ${file}`);
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
