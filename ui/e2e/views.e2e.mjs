@@ -118,7 +118,7 @@ try {
   assert.match(await text(push), /pushed [0-9a-f]{7} to stages\/ui-steps/, "the step's message");
   const outputs = push.getByRole("definition");
   assert.ok((await outputs.allTextContents()).includes(`stages/${stepsStage}`), "the push's outputs name the branch");
-  assert.match(await text(promoView.getByLabel("Duration")), /^\d+(ms|s|m)/);
+  assert.match(await text(promoView.getByLabel("Duration")), /^(<1s|\d+(s|m))/);
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was reloaded");
 
   step("the commit the Promotion made, with its diff read from the Git server");
@@ -141,7 +141,7 @@ try {
   assert.equal(cells[1], alias);
   assert.equal(cells[2], "alice");
   assert.match(cells[3], /ago$/);
-  assert.match(cells[4], /^\d+(ms|s|m)/);
+  assert.match(cells[4], /^(<1s|\d+(s|m))/);
   assert.equal(cells[5], "Succeeded");
   assert.match(cells[6], /^[0-9a-f]{7}$/);
 
@@ -153,6 +153,35 @@ try {
   // StageView.test.tsx).
   assert.match(await text(stageView.getByRole("region", { name: "Verifications" })), /No verification has run|Successful/);
   await shot(page, "ui-stage.png");
+
+  step("the Freight's page: artifacts, where it is, and what changes against the Freight in a chosen Stage");
+  await stageView.getByRole("region", { name: "Current Freight" }).getByRole("link", { name: alias }).click();
+  const freightView = page.getByRole("region", { name: `Freight ${alias}` });
+  await freightView.waitFor();
+  await atPath(page, new RegExp(`^/projects/${project}/freight/${freightName}$`));
+  assert.match(await text(freightView.getByLabel("Current in")), new RegExp(stepsStage));
+  assert.match(await text(freightView.getByRole("region", { name: "Artifacts" })), new RegExp(`nginx:${newTag}`));
+  // uat holds no Freight: everything the Freight brings is added there.
+  await freightView.getByLabel("The Freight in").selectOption("uat");
+  let changes = freightView.getByRole("table", { name: "Changes against uat" });
+  await changes.waitFor();
+  assert.ok((await changes.getByRole("row").allTextContents()).some((r) => r.includes(newTag) && r.includes("added")), "against an empty Stage, the image is added");
+  // In test since the demo began, the Freight is the same there.
+  await freightView.getByLabel("The Freight in").selectOption("test");
+  changes = freightView.getByRole("table", { name: "Changes against test" });
+  await changes.waitFor();
+  assert.ok((await changes.getByRole("row").allTextContents()).slice(1).every((r) => r.endsWith("same")), "against the same Freight, nothing changes");
+  await freightView.getByLabel("The Freight in").selectOption("uat");
+  await shot(page, "ui-freight.png");
+
+  step("the Warehouse's page: subscriptions, conditions, what discovery found, the Freight it produced");
+  await freightView.getByRole("link", { name: "Warehouse kargo-demo" }).click();
+  const whView = page.getByRole("region", { name: "Warehouse kargo-demo" });
+  await whView.waitFor();
+  assert.match(await text(whView.getByRole("region", { name: "Subscriptions" })), /nginx/);
+  assert.match(await text(whView.getByRole("region", { name: "Discovered artifacts" })), new RegExp(`nginx:${newTag}`));
+  await whView.getByRole("region", { name: "Freight produced" }).getByRole("link", { name: alias }).waitFor();
+  await shot(page, "ui-warehouse.png");
 
   step("bob's Stage prod: Promote and Re-verify disabled with the server's reason on hover");
   await page.evaluate((t) => window.localStorage.setItem("kargo.token", t), bobToken);
@@ -174,6 +203,19 @@ try {
   assert.match(said, /bob/, `the refusal names the user: ${said}`);
   assert.match(said, /stages/, `the refusal names what was refused: ${said}`);
   console.log(`  refused: ${said}`);
+
+  step("bob's Warehouse Refresh is refused, with the server's reason");
+  await page.goto(`${base}/projects/${project}/warehouses/kargo-demo`);
+  const bobsWarehouse = page.getByRole("region", { name: "Warehouse kargo-demo" });
+  await bobsWarehouse.getByRole("button", { name: "Refresh" }).click();
+  await bobsWarehouse.getByRole("alert").waitFor();
+  assert.match(await text(bobsWarehouse.getByRole("alert")), /bob.*warehouses/);
+
+  step("bob's Freight page: Rename disabled with the reason");
+  await page.goto(`${base}/projects/${project}/freight/${freightName}`);
+  const rename = page.getByRole("button", { name: "Rename…" });
+  await eventually("Rename is disabled for bob", () => rename.isDisabled());
+  assert.match(await rename.getAttribute("title"), /user "bob" may not update freights/);
 
   step("bob, a viewer, sees the Promotion and its diff");
   await page.goto(`${base}/projects/${project}/promotions/${promoName}`);

@@ -49,7 +49,7 @@ export function PipelineGraph({ warehouses, stages, freightByName, promotions, p
             {n.kind === "stage" ? (
               <StageCard stage={stageByName.get(n.name)!} freightByName={freightByName} promotions={promotions} project={project} />
             ) : (
-              <WarehouseCard warehouse={whByName.get(n.name)!} freightByName={freightByName} />
+              <WarehouseCard warehouse={whByName.get(n.name)!} freightByName={freightByName} project={project} />
             )}
           </div>
         ))}

@@ -13,6 +13,8 @@ import { PipelineGraph } from "../pipeline/PipelineGraph";
 import { PromotionView } from "../promotion/PromotionView";
 import type { DetailKind } from "../router";
 import { StageView } from "../stage/StageView";
+import { FreightView } from "../freight/FreightView";
+import { WarehouseView } from "../warehouse/WarehouseView";
 import { Link } from "../common/Link";
 import { ProjectStore } from "./store";
 
@@ -91,6 +93,10 @@ export function ProjectView({
           onDone={done}
         />
       )}
+      {snap.loaded && kind === "freight" && name && (
+        <FreightView project={project} name={name} snap={snap} rights={rights} onAction={(action, freight, placement) => setOpen({ action, freight, placement })} />
+      )}
+      {snap.loaded && kind === "warehouses" && name && <WarehouseView client={c} project={project} name={name} snap={snap} onDone={done} />}
       {snap.loaded && !kind && (
         <>
           <PipelineGraph
@@ -105,6 +111,7 @@ export function ProjectView({
             stages={snap.stages}
             rights={rights}
             onAction={(action, freight, placement) => setOpen({ action, freight, placement })}
+            project={project}
           />
         </>
       )}
