@@ -127,6 +127,10 @@ type VerifyRequest struct {
 // "---", as `kargo apply|create|delete -f` reads them.
 type ManifestRequest struct {
 	Manifests string `json:"manifests"`
+	// DryRun asks the Kubernetes API server to check every object (schema,
+	// admission webhooks, RBAC) without writing any (apply and create
+	// only): the web UI's editor validates with it.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // ManifestResult says what happened to each object, in order.

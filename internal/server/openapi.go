@@ -176,6 +176,7 @@ var apiSchemas = map[string]any{
 	"VerifyRequest":  object(map[string]any{"abort": map[string]any{"type": "boolean"}}),
 	"ManifestRequest": object(map[string]any{
 		"manifests": withDescription(str(), "YAML or JSON documents separated by ---; each namespaced object names its project in metadata.namespace"),
+		"dryRun":    withDescription(map[string]any{"type": "boolean"}, "check every object (schema, admission webhooks, RBAC) without writing any; apply and create only"),
 	}, "manifests"),
 	"ManifestResult": object(map[string]any{"results": arrayOf(ref("ObjectResult"))}, "results"),
 	"ObjectResult": object(map[string]any{

@@ -820,6 +820,8 @@ export interface components {
             total: number;
         };
         ManifestRequest: {
+            /** @description check every object (schema, admission webhooks, RBAC) without writing any; apply and create only */
+            dryRun?: boolean;
             /** @description YAML or JSON documents separated by ---; each namespaced object names its project in metadata.namespace */
             manifests: string;
         };
