@@ -211,6 +211,15 @@ try {
   await bobsWarehouse.getByRole("alert").waitFor();
   assert.match(await text(bobsWarehouse.getByRole("alert")), /bob.*warehouses/);
 
+  step("bob's YAML edit of the Warehouse: the server's dry run refuses it, saying why");
+  await bobsWarehouse.getByRole("button", { name: "Edit YAML" }).click();
+  let editor = page.getByRole("dialog", { name: "Edit Warehouse kargo-demo" });
+  await editor.getByRole("button", { name: "Validate" }).click();
+  let findings = editor.getByRole("list", { name: "Validation" });
+  await findings.waitFor();
+  assert.match(await text(findings), /user "bob" may not patch warehouses\.kargo\.akuity\.io "kargo-demo"/);
+  await editor.getByRole("button", { name: "Cancel" }).click();
+
   step("bob's Freight page: Rename disabled with the reason");
   await page.goto(`${base}/projects/${project}/freight/${freightName}`);
   const rename = page.getByRole("button", { name: "Rename…" });
@@ -222,6 +231,51 @@ try {
   const bobsView = page.getByRole("region", { name: `Promotion ${promoName}` });
   await bobsView.getByLabel("Diff of stages/test/kustomization.yaml").waitFor();
   assert.equal(await text(bobsView.getByLabel("Phase", { exact: true })), "Succeeded");
+
+  step("the administrator creates a Warehouse in the editor: the server's validation message beside its line, then applied");
+  await page.goto(uiURL.replace(/\/?#/, `/projects/${project}/warehouses/kargo-demo#`));
+  await eventually("the administrator is signed in", async () => (await text(page.getByLabel("Signed in as"))) === "kargo-local-admin");
+  await page.getByLabel("New").selectOption("Warehouse");
+  editor = page.getByRole("dialog", { name: "New Warehouse" });
+  const yaml = editor.getByLabel("YAML");
+  const wrong = (await yaml.inputValue())
+    .replace("name: \n", "name: ui-warehouse\n")
+    .replace("repoURL: \n", "repoURL: registry.invalid/ui\n")
+    .replace("spec:\n", "spec:\n  interval: soon\n");
+  await yaml.fill(wrong);
+  await editor.getByRole("button", { name: "Validate" }).click();
+  findings = editor.getByRole("list", { name: "Validation" });
+  await eventually("the refusal names the line", async () => (await text(findings)).startsWith("line 7: "));
+  assert.match(await text(findings), /spec\.interval/);
+  assert.equal(await text(editor.locator(".gutter .bad")), "7", "the gutter marks the line");
+  await shot(page, "ui-editor.png");
+  await yaml.fill(wrong.replace("interval: soon", "interval: 30s"));
+  await editor.getByRole("button", { name: "Validate" }).click();
+  await findings.filter({ hasText: "would be created" }).waitFor();
+  await editor.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("status").filter({ hasText: "Warehouse ui-warehouse created" }).waitFor();
+
+  step("editing the demo's Warehouse, whose fields kargo local's demo owns: the server's conflict, word for word");
+  await page.getByRole("region", { name: "Warehouse kargo-demo" }).getByRole("button", { name: "Edit YAML" }).click();
+  editor = page.getByRole("dialog", { name: "Edit Warehouse kargo-demo" });
+  const original = await editor.getByLabel("YAML").inputValue();
+  assert.match(original, /^kind: Warehouse$/m);
+  assert.doesNotMatch(original, /^status:/m, "status is not edited");
+  await editor.getByLabel("YAML").fill(original.replace(/interval: \S+/, "interval: 30s"));
+  await editor.getByRole("button", { name: "Validate" }).click();
+  await editor.getByRole("list", { name: "Validation" }).filter({ hasText: "conflict" }).waitFor();
+  await editor.getByRole("button", { name: "Cancel" }).click();
+
+  step("a new PromotionPolicy from the template: the empty name is refused, then created");
+  await page.getByLabel("New").selectOption("PromotionPolicy");
+  editor = page.getByRole("dialog", { name: "New PromotionPolicy" });
+  const tpl = await editor.getByLabel("YAML").inputValue();
+  await editor.getByRole("button", { name: "Validate" }).click();
+  await editor.getByRole("list", { name: "Validation" }).filter({ hasText: "PromotionPolicy" }).waitFor();
+  assert.match(await text(editor.getByRole("list", { name: "Validation" })), /name/);
+  await editor.getByLabel("YAML").fill(tpl.replace("name: \n", "name: ui-policy\n").replace("stage: \n", `stage: ${stepsStage}\n`).replace("true", "false"));
+  await editor.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("status").filter({ hasText: "PromotionPolicy ui-policy created" }).waitFor();
 
   assert.deepEqual(consoleErrors, [], "the page logged errors");
 } catch (e) {

@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Access, Freight, KindPath, List, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
+import type { Access, Freight, KindPath, List, ManifestResult, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -126,6 +126,12 @@ export class Client {
   // refresh makes a Stage or Warehouse look for new artifacts now.
   refresh(project: string, kind: "stages" | "warehouses", name: string): Promise<Stage | Warehouse> {
     return this.request("POST", `${projectPath(project)}/${kind}/${enc(name)}/refresh`);
+  }
+
+  // manifests applies or creates every object of YAML manifests, as the
+  // caller; dryRun checks them without writing.
+  manifests(op: "apply" | "create", manifests: string, dryRun: boolean): Promise<ManifestResult> {
+    return this.request("POST", `/api/v1/${op}`, { manifests, dryRun });
   }
 
   approve(project: string, freight: string, stage: string): Promise<Freight> {

@@ -16,6 +16,9 @@ import { StageView } from "../stage/StageView";
 import { FreightView } from "../freight/FreightView";
 import { WarehouseView } from "../warehouse/WarehouseView";
 import { Link } from "../common/Link";
+import { YamlEditor } from "../editor/YamlEditor";
+import { type NewKind, template } from "../editor/templates";
+import { editable, toYAML } from "../editor/yaml";
 import { ProjectStore } from "./store";
 
 interface Open {
@@ -48,6 +51,9 @@ export function ProjectView({
   }, [store]);
   const snap = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const [open, setOpen] = useState<Open | null>(null);
+  const [editing, setEditing] = useState<{ title: string; text: string } | null>(null);
+  const edit = (kind: "Stage" | "Warehouse", obj: { metadata: Record<string, unknown> } | undefined) =>
+    obj && setEditing({ title: `Edit ${kind} ${String(obj.metadata.name)}`, text: toYAML(editable(obj, "kargo.akuity.io/v1alpha1", kind)) });
   const { add } = useNotices();
   const rights = useRights(
     session.client,
@@ -74,6 +80,24 @@ export function ProjectView({
         <span className={`live ${snap.live ? "on" : "off"}`} role="status" aria-label="Live updates">
           {snap.live ? "live" : snap.loaded ? "reconnecting…" : "loading…"}
         </span>
+        <span className="head-actions">
+          <label htmlFor="new-kind" className="inline">
+            New
+          </label>
+          <select
+            id="new-kind"
+            value=""
+            onChange={(e) => {
+              const k = e.target.value as NewKind;
+              if (k) setEditing({ title: `New ${k}`, text: template(k, project) });
+            }}
+          >
+            <option value="">…</option>
+            <option value="Warehouse">Warehouse</option>
+            <option value="Stage">Stage</option>
+            <option value="PromotionPolicy">PromotionPolicy</option>
+          </select>
+        </span>
       </div>
       {snap.error && (
         <p className="error" role="alert">
@@ -91,12 +115,13 @@ export function ProjectView({
           snap={snap}
           rights={rights}
           onDone={done}
+          onEdit={() => edit("Stage", snap.stages.find((s) => s.metadata.name === name) as never)}
         />
       )}
       {snap.loaded && kind === "freight" && name && (
         <FreightView project={project} name={name} snap={snap} rights={rights} onAction={(action, freight, placement) => setOpen({ action, freight, placement })} />
       )}
-      {snap.loaded && kind === "warehouses" && name && <WarehouseView client={c} project={project} name={name} snap={snap} onDone={done} />}
+      {snap.loaded && kind === "warehouses" && name && <WarehouseView client={c} project={project} name={name} snap={snap} onDone={done} onEdit={() => edit("Warehouse", snap.warehouses.find((w) => w.metadata.name === name) as never)} />}
       {snap.loaded && !kind && (
         <>
           <PipelineGraph
@@ -115,6 +140,7 @@ export function ProjectView({
           />
         </>
       )}
+      {editing && <YamlEditor client={c} title={editing.title} initial={editing.text} onClose={() => setEditing(null)} onDone={done} />}
       {current?.action === "promote" && (
         <PromoteDialog
           freight={current.freight}

@@ -39,7 +39,7 @@ describe("StageView", () => {
   };
 
   it("shows each Application's health and each check's result", () => {
-    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={everything} onDone={() => {}} />);
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={everything} onDone={() => {}} onEdit={() => {}} />);
     const apps = screen.getByRole("list", { name: "Applications" });
     expect(apps.textContent).toContain("argocd/app-prod-db");
     expect(apps.textContent).toContain("pod crash-looping");
@@ -53,7 +53,7 @@ describe("StageView", () => {
   it("disables what the user may not do, with the server's reason, and shows a refusal word for word", async () => {
     const reason = 'user "bob" may not promote to Stage "prod"';
     const rights = rightsFrom({ stages: { prod: { promote: { allowed: false, reason }, approve: { allowed: false, reason } } }, rename: { allowed: false } });
-    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={rights} onDone={() => {}} />);
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={rights} onDone={() => {}} onEdit={() => {}} />);
     const promote = screen.getByRole("button", { name: "Promote" }) as HTMLButtonElement;
     expect(promote.disabled).toBe(true);
     expect(promote.title).toBe(reason);

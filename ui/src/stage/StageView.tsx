@@ -29,6 +29,7 @@ export function StageView({
   snap,
   rights,
   onDone,
+  onEdit,
 }: {
   client: Client;
   project: string;
@@ -36,6 +37,7 @@ export function StageView({
   snap: ProjectSnapshot;
   rights: Rights;
   onDone: (outcome: string) => void;
+  onEdit: () => void;
 }) {
   const now = useNow();
   const stage = snap.stages.find((s) => s.metadata.name === name);
@@ -128,6 +130,9 @@ export function StageView({
           }
         >
           Re-verify
+        </button>
+        <button type="button" className="secondary" onClick={onEdit}>
+          Edit YAML
         </button>
         <button
           type="button"

@@ -14,7 +14,21 @@ import type { ProjectSnapshot } from "../project/store";
 // shown bounds the Freight listed (newest first).
 const shown = 20;
 
-export function WarehouseView({ client, project, name, snap, onDone }: { client: Client; project: string; name: string; snap: ProjectSnapshot; onDone: (o: string) => void }) {
+export function WarehouseView({
+  client,
+  project,
+  name,
+  snap,
+  onDone,
+  onEdit,
+}: {
+  client: Client;
+  project: string;
+  name: string;
+  snap: ProjectSnapshot;
+  onDone: (o: string) => void;
+  onEdit: () => void;
+}) {
   const now = useNow();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -53,6 +67,9 @@ export function WarehouseView({ client, project, name, snap, onDone }: { client:
         </span>
       </header>
       <div className="actions-bar" role="group" aria-label="Warehouse actions">
+        <button type="button" className="secondary" onClick={onEdit}>
+          Edit YAML
+        </button>
         <button type="button" className="secondary" disabled={busy} onClick={refresh}>
           Refresh
         </button>
