@@ -15,6 +15,7 @@
 
 import { strict as assert } from "node:assert";
 import path from "node:path";
+import { audit } from "./axe.mjs";
 import { launchChromium } from "./browser.mjs";
 
 const env = (name) => {
@@ -57,19 +58,28 @@ const atPath = (page, re) => eventually(`the address ${re}`, async () => re.test
 
 const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
 
+// a11y collects the serious and critical violations axe-core finds on
+// every page the script photographs.
+const a11y = [];
+
 async function shot(page, name) {
   const dismiss = page.getByRole("button", { name: "Dismiss" });
   while ((await dismiss.count()) > 0) await dismiss.first().click();
   const file = path.join(screenshotDir, name);
   await page.screenshot({ path: file, fullPage: true });
   step(`screenshot: ${file}`);
+  const found = await audit(page);
+  for (const v of found) console.log(`  axe on ${name}: ${v}`);
+  a11y.push(...found.map((v) => `${name}: ${v}`));
 }
 
 const browser = await launchChromium();
 let failed = false;
 let page;
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  // bypassCSP lets axe-core in: the UI's Content-Security-Policy admits
+  // only its own scripts.
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: true });
   page = await context.newPage();
   page.setDefaultTimeout(timeout);
   const consoleErrors = [];
@@ -277,6 +287,41 @@ try {
   await editor.getByRole("button", { name: "Apply" }).click();
   await page.getByRole("status").filter({ hasText: "PromotionPolicy ui-policy created" }).waitFor();
 
+  step("dark mode and a narrow screen: the project, a Stage and the Promotion, audited too");
+  for (const [label, options] of [
+    ["dark", { viewport: { width: 1400, height: 900 }, colorScheme: "dark" }],
+    ["narrow", { viewport: { width: 390, height: 844 }, colorScheme: "light" }],
+  ]) {
+    const ctx = await browser.newContext({ ...options, bypassCSP: true });
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(timeout);
+    await p.goto(`${base}/projects/${project}#token=${aliceToken}`);
+    await p.getByRole("article", { name: `Stage ${stepsStage}` }).waitFor();
+    await p.getByRole("status", { name: "Live updates" }).filter({ hasText: "live" }).waitFor();
+    await shot(p, `ui-${label}.png`);
+    await p.goto(`${base}/projects/${project}/promotions/${promoName}`);
+    await p.getByRole("region", { name: `Promotion ${promoName}` }).getByLabel("Diff of stages/test/kustomization.yaml").waitFor();
+    await shot(p, `ui-${label}-promotion.png`);
+    if (label === "narrow") {
+      const width = await p.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390 + 1, `the narrow page scrolls sideways: ${width}px wide`);
+    }
+    await ctx.close();
+  }
+
+  step("keyboard: Tab reaches the pipeline's Stage links and Enter opens one");
+  await page.goto(`${base}/projects/${project}#token=${aliceToken}`);
+  await page.getByRole("article", { name: `Stage ${stepsStage}` }).waitFor();
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = (await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))) === `Open Stage ${stepsStage}`;
+  }
+  assert.ok(reached, "Tab never reached the Stage's link");
+  await page.keyboard.press("Enter");
+  await page.getByRole("region", { name: `Stage ${stepsStage}` }).waitFor();
+
+  assert.deepEqual(a11y, [], "axe-core found serious or critical violations");
   assert.deepEqual(consoleErrors, [], "the page logged errors");
 } catch (e) {
   failed = true;

@@ -25,7 +25,7 @@ function Patch({ file }: { file: FileDiff }) {
       {file.binary ? (
         <p className="muted small">Binary file.</p>
       ) : file.patch ? (
-        <pre className="patch" aria-label={`Diff of ${file.path}`}>
+        <pre className="patch" aria-label={`Diff of ${file.path}`} tabIndex={0}>
           {lines.map((l, i) => (
             <span key={i} className={lineClass(l)}>
               {l}
