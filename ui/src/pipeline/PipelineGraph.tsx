@@ -1,7 +1,7 @@
 // PipelineGraph draws a project's Warehouses and Stages left to right,
 // with a line from everything a Stage subscribes to.
 
-import { useMemo } from "react";
+import { useMemo, useRef, useState } from "react";
 import type { Freight, Promotion, Stage, Warehouse } from "../api/types";
 import { layout, nodeHeight, nodeWidth, stageId, warehouseId } from "./layout";
 import { StageCard } from "./StageCard";
@@ -26,12 +26,46 @@ export function PipelineGraph({ warehouses, stages, freightByName, promotions, p
   const stageByName = new Map(stages.map((s) => [s.metadata.name, s]));
   const whByName = new Map(warehouses.map((w) => [w.metadata.name, w]));
 
+  const [zoom, setZoom] = useState(1);
+  const [query, setQuery] = useState("");
+  const box = useRef<HTMLDivElement>(null);
+  const q = query.trim().toLowerCase();
+  const matches = q ? l.nodes.filter((n) => n.name.toLowerCase().includes(q)) : [];
+  // find scrolls the first match into the middle of the view.
+  const find = (value: string) => {
+    setQuery(value);
+    const v = value.trim().toLowerCase();
+    const first = v ? l.nodes.find((n) => n.name.toLowerCase().includes(v)) : undefined;
+    if (first && box.current) box.current.scrollTo?.({ left: first.x * zoom - box.current.clientWidth / 2 + (nodeWidth * zoom) / 2, top: first.y * zoom - box.current.clientHeight / 2 });
+  };
+  const fit = () => {
+    if (!box.current) return;
+    setZoom(Math.max(0.2, Math.min(1, box.current.clientWidth / l.width, box.current.clientHeight / l.height)));
+  };
+
   if (l.nodes.length === 0)
     return <p className="muted">This project has no Warehouses or Stages yet.</p>;
 
+  const hit = new Set(matches.map((n) => n.id));
   return (
-    <div className="pipeline" role="region" aria-label="Pipeline">
-      <div className="pipeline-canvas" style={{ width: l.width, height: l.height }}>
+    <div className="pipeline-wrap">
+      <div className="pipeline-tools" role="toolbar" aria-label="Pipeline view">
+        <input type="search" aria-label="Find a Stage or Warehouse" placeholder="Find…" value={query} onChange={(e) => find(e.target.value)} />
+        {q && <span className="muted small" role="status" aria-label="Matches">{matches.length} found</span>}
+        <button type="button" className="secondary" aria-label="Zoom out" onClick={() => setZoom((z) => Math.max(0.2, z / 1.25))}>
+          −
+        </button>
+        <span className="small" aria-label="Zoom">{Math.round(zoom * 100)}%</span>
+        <button type="button" className="secondary" aria-label="Zoom in" onClick={() => setZoom((z) => Math.min(2, z * 1.25))}>
+          +
+        </button>
+        <button type="button" className="secondary" onClick={fit}>
+          Fit
+        </button>
+      </div>
+    <div className="pipeline" role="region" aria-label="Pipeline" ref={box} tabIndex={0}>
+      <div style={{ width: l.width * zoom, height: l.height * zoom }}>
+      <div className="pipeline-canvas" style={{ width: l.width, height: l.height, transform: `scale(${zoom})`, transformOrigin: "0 0" }}>
         <svg width={l.width} height={l.height} aria-hidden="true" className="edges">
           {l.edges.map((e) => {
             const a = pos.get(e.from)!;
@@ -45,7 +79,7 @@ export function PipelineGraph({ warehouses, stages, freightByName, promotions, p
           })}
         </svg>
         {l.nodes.map((n) => (
-          <div key={n.id} className="node" style={{ left: n.x, top: n.y, width: nodeWidth, height: nodeHeight }}>
+          <div key={n.id} className={hit.has(n.id) ? "node match" : "node"} style={{ left: n.x, top: n.y, width: nodeWidth, height: nodeHeight }}>
             {n.kind === "stage" ? (
               <StageCard stage={stageByName.get(n.name)!} freightByName={freightByName} promotions={promotions} project={project} />
             ) : (
@@ -54,6 +88,8 @@ export function PipelineGraph({ warehouses, stages, freightByName, promotions, p
           </div>
         ))}
       </div>
+      </div>
+    </div>
     </div>
   );
 }
