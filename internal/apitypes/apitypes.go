@@ -30,6 +30,7 @@
 //	POST   /api/v1/projects/{project}/unfreeze               -> Project
 //	GET    /api/v1/projects/{project}/freeze                 Freeze (list on stages)
 //	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
+//	GET    /api/v1/projects/{project}/promotions/{name}/commits  PromotionCommits
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
 //	DELETE /api/v1/projects/{project}/roles/{name}
@@ -150,6 +151,10 @@ type VerifyRequest struct {
 // "---", as `kargo apply|create|delete -f` reads them.
 type ManifestRequest struct {
 	Manifests string `json:"manifests"`
+	// DryRun asks the Kubernetes API server to check every object (schema,
+	// admission webhooks, RBAC) without writing any (apply and create
+	// only): the web UI's editor validates with it.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // ManifestResult says what happened to each object, in order.
@@ -298,4 +303,43 @@ type HoldRequest struct {
 // Freeze is a project's freeze, or none.
 type Freeze struct {
 	Freeze *kargoapi.Hold `json:"freeze"`
+}
+
+// PromotionCommits are the commits a Promotion made, read from the Git
+// server with the project's credentials: on each branch the Promotion
+// wrote, the commits that carry its Kargo-Promotion trailer, each with the
+// patch of what it changed (bounded).
+type PromotionCommits struct {
+	Commits []PromotionCommit `json:"commits"`
+	// Notes say what could not be read, and why: a repository the server
+	// could not reach, a repository named by an expression it does not
+	// evaluate.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// PromotionCommit is one commit a Promotion made.
+type PromotionCommit struct {
+	// RepoURL is the repository, without userinfo.
+	RepoURL string `json:"repoURL"`
+	Branch  string `json:"branch"`
+	ID      string `json:"id"`
+	Parent  string `json:"parent,omitempty"`
+	Subject string `json:"subject"`
+	Author  string `json:"author"`
+	// Time is the commit's date, RFC 3339.
+	Time  string     `json:"time"`
+	Files []FileDiff `json:"files"`
+	// MoreFiles counts the changed files past the bound, not shown.
+	MoreFiles int `json:"moreFiles,omitempty"`
+}
+
+// FileDiff is what a commit changed in one file.
+type FileDiff struct {
+	Path string `json:"path"`
+	// Status is A (added), M (modified), D (deleted) or T (type changed).
+	Status string `json:"status"`
+	// Patch is the file's unified diff, cut at the server's bound.
+	Patch     string `json:"patch,omitempty"`
+	Binary    bool   `json:"binary,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
 }

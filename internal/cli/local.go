@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargohq/kargo/internal/demo"
+	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/install"
 	"github.com/kargohq/kargo/internal/localcp"
 	"github.com/kargohq/kargo/internal/manager"
@@ -237,7 +238,7 @@ func runLocal(cmd *cobra.Command, o localOptions) (err error) {
 	}
 
 	apiErr := make(chan error, 1)
-	api, token, login, err := startLocalAPI(ctx, cfg, o, apiErr)
+	api, token, login, err := startLocalAPI(ctx, cfg, o, policy, apiErr)
 	if err != nil {
 		return err
 	}
@@ -374,12 +375,19 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // token kept in the data directory, and logs the kargo CLI in to it unless
 // the CLI is already configured for another server. It returns the
 // server's URL, the local admin token, and a sentence about the CLI.
-func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, failed chan<- error) (string, string, string, error) {
+func startLocalAPI(ctx context.Context, cfg *rest.Config, o localOptions, policy *egress.Policy, failed chan<- error) (string, string, string, error) {
 	token, err := localAPIToken(filepath.Join(o.dataDir, "api-token"))
 	if err != nil {
 		return "", "", "", err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Addr: o.apiAddr, LocalAdminToken: token, UI: ui.Files(), OIDC: oidcOptions(o.oidc)})
+	commits, creds, err := localCommitReader(cfg, o.dataDir, policy)
+	if err != nil {
+		return "", "", "", err
+	}
+	srv, err := server.New(server.Options{
+		Config: cfg, Addr: o.apiAddr, LocalAdminToken: token, UI: ui.Files(), OIDC: oidcOptions(o.oidc),
+		Commits: commits, Credentials: creds,
+	})
 	if err != nil {
 		return "", "", "", err
 	}

@@ -67,6 +67,9 @@ func (s *Server) manifests(op manifestOp) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if req.DryRun && op == opDelete {
+			return badRequest("a dry run applies or creates; it does not delete")
+		}
 		if len(objs) == 0 {
 			return badRequest("the manifests hold no object")
 		}
@@ -78,7 +81,7 @@ func (s *Server) manifests(op manifestOp) handlerFunc {
 		ctx := context.WithoutCancel(r.Context())
 		res := apitypes.ManifestResult{Results: make([]apitypes.ObjectResult, 0, len(objs))}
 		for _, obj := range objs {
-			res.Results = append(res.Results, s.manifestObject(ctx, u, dyn, op, obj))
+			res.Results = append(res.Results, s.manifestObject(ctx, u, dyn, op, obj, req.DryRun))
 		}
 		writeJSON(w, http.StatusOK, res)
 		return nil
@@ -86,11 +89,11 @@ func (s *Server) manifests(op manifestOp) handlerFunc {
 }
 
 // manifestObject does op on obj and records it in the trail of obj's
-// project, if it is in one.
-func (s *Server) manifestObject(ctx context.Context, u authenticationv1.UserInfo, dyn dynamic.Interface, op manifestOp, obj *unstructured.Unstructured) apitypes.ObjectResult {
+// project, if it is in one; a dry run writes nothing and records nothing.
+func (s *Server) manifestObject(ctx context.Context, u authenticationv1.UserInfo, dyn dynamic.Interface, op manifestOp, obj *unstructured.Unstructured, dryRun bool) apitypes.ObjectResult {
 	res := apitypes.ObjectResult{Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	note := s.manifestNote(ctx, op, obj)
-	action, err := s.doManifestObject(ctx, u, dyn, op, obj)
+	action, err := s.doManifestObject(ctx, u, dyn, op, obj, dryRun)
 	if note.target.Name != "" && obj.GetName() != "" {
 		note.target.Name = obj.GetName() // a generated name, once created
 	}
@@ -98,7 +101,9 @@ func (s *Server) manifestObject(ctx context.Context, u authenticationv1.UserInfo
 	if action == actionCreated {
 		code = http.StatusCreated
 	}
-	s.record(ctx, u, note, outcomeOf(code, err))
+	if !dryRun {
+		s.record(ctx, u, note, outcomeOf(code, err))
+	}
 	if err != nil {
 		st, known := statusOf(err)
 		if !known {
@@ -115,7 +120,11 @@ func (s *Server) manifestObject(ctx context.Context, u authenticationv1.UserInfo
 	return res
 }
 
-func (s *Server) doManifestObject(ctx context.Context, u authenticationv1.UserInfo, dyn dynamic.Interface, op manifestOp, obj *unstructured.Unstructured) (string, error) {
+func (s *Server) doManifestObject(ctx context.Context, u authenticationv1.UserInfo, dyn dynamic.Interface, op manifestOp, obj *unstructured.Unstructured, dryRun bool) (string, error) {
+	var dry []string
+	if dryRun {
+		dry = []string{metav1.DryRunAll}
+	}
 	gvk := obj.GroupVersionKind()
 	mapping, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -143,7 +152,7 @@ func (s *Server) doManifestObject(ctx context.Context, u authenticationv1.UserIn
 	ri := resourceFor(dyn, mapping.Resource, obj.GetNamespace(), namespaced)
 	switch op {
 	case opCreate:
-		created, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+		created, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager, DryRun: dry})
 		if err != nil {
 			return "", err
 		}
@@ -161,7 +170,7 @@ func (s *Server) doManifestObject(ctx context.Context, u authenticationv1.UserIn
 	before, getErr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	obj.SetManagedFields(nil)
 	obj.SetResourceVersion("")
-	after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: false})
+	after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: false, DryRun: dry})
 	if err != nil {
 		return "", err
 	}

@@ -67,6 +67,7 @@ var operations = []operation{
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/freeze", id: "freezeProject", summary: "Freeze the project: no Promotion in it starts until it is unfrozen (409 when frozen already). Needs the freeze verb on every Stage of the project; the answer is the Project's name and freeze.", request: "HoldRequest", status: 200, response: "Project"},
 	{method: http.MethodPost, path: "/api/v1/projects/{project}/unfreeze", id: "unfreezeProject", summary: "Unfreeze the project (409 when not frozen). Needs the unfreeze verb on every Stage of the project.", status: 200, response: "Project"},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/freeze", id: "getFreeze", summary: "The project's freeze, or null: needs list on stages in the project (project members may not get the cluster-scoped Project).", status: 200, response: "Freeze"},
+	{method: http.MethodGet, path: "/api/v1/projects/{project}/promotions/{name}/commits", id: "getPromotionCommits", summary: "The commits the Promotion made, each with the patch of the files it changed (at most 5 commits of each branch, 50 files and 256 KiB of patch each): read from the Git server with the project's credentials, from the branches the Promotion wrote, only commits carrying its Kargo-Promotion trailer. Needs get on the Promotion; 501 from a server without Git access.", status: 200, response: "PromotionCommits"},
 	{method: http.MethodGet, path: "/api/v1/projects/{project}/access", id: "getAccess",
 		summary: "What the caller may do in the project, as Kubernetes answers SelfSubjectAccessReviews made as the caller (never remembered): promote to and approve for each Stage named, and rename Freight; each refusal is the message the action would answer with. Needs no right beyond a valid token: it only tells callers about themselves.",
 		query:   []parameter{{name: "stage", description: "a Stage to answer for; repeat it for several (at most 200)", typ: "string", repeated: true}}, status: 200, response: "Access"},
@@ -136,6 +137,21 @@ var apiSchemas = map[string]any{
 		"stages": withDescription(map[string]any{"type": "object", "additionalProperties": ref("StageAccess")}, "by Stage name, each Stage the question named"),
 		"rename": withDescription(ref("Permission"), "update on the project's Freight, which a new alias takes"),
 	}, "stages", "rename"),
+	"FileDiff": object(map[string]any{
+		"path": str(), "status": withDescription(str(), "A added, M modified, D deleted, T type changed"),
+		"patch":     withDescription(str(), "the file's unified diff"),
+		"binary":    map[string]any{"type": "boolean"},
+		"truncated": withDescription(map[string]any{"type": "boolean"}, "the patch was cut at the server's bound, or left out past it"),
+	}, "path", "status"),
+	"PromotionCommit": object(map[string]any{
+		"repoURL": str(), "branch": str(), "id": str(), "parent": str(), "subject": str(), "author": str(), "time": str(),
+		"files":     arrayOf(ref("FileDiff")),
+		"moreFiles": withDescription(map[string]any{"type": "integer"}, "changed files past the bound, not shown"),
+	}, "repoURL", "branch", "id", "subject", "author", "time", "files"),
+	"PromotionCommits": object(map[string]any{
+		"commits": arrayOf(ref("PromotionCommit")),
+		"notes":   withDescription(arrayOf(str()), "what could not be read, and why"),
+	}, "commits"),
 	"ObjectMeta": withDescription(object(map[string]any{
 		"name": str(), "generateName": str(), "namespace": str(), "uid": str(), "resourceVersion": str(),
 		"generation":        map[string]any{"type": "integer", "format": "int64"},
@@ -172,6 +188,7 @@ var apiSchemas = map[string]any{
 	"VerifyRequest":  object(map[string]any{"abort": map[string]any{"type": "boolean"}}),
 	"ManifestRequest": object(map[string]any{
 		"manifests": withDescription(str(), "YAML or JSON documents separated by ---; each namespaced object names its project in metadata.namespace"),
+		"dryRun":    withDescription(map[string]any{"type": "boolean"}, "check every object (schema, admission webhooks, RBAC) without writing any; apply and create only"),
 	}, "manifests"),
 	"ManifestResult": object(map[string]any{"results": arrayOf(ref("ObjectResult"))}, "results"),
 	"ObjectResult": object(map[string]any{

@@ -56,6 +56,7 @@ func (s *Server) routeTable() []route {
 			audit: auditing(kargoapi.AuditActionRefresh, "Stage", "name")},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/stages/{name}/verify", handle: s.verify,
 			audit: auditing(kargoapi.AuditActionVerify, "Stage", "name")},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/promotions/{name}/commits", handle: s.promotionCommits},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/access", handle: s.getAccess},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/roles", handle: s.listRoles},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles", handle: s.createRole},

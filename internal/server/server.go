@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/credentials"
 	kargoscheme "github.com/kargohq/kargo/internal/scheme"
 	"github.com/kargohq/kargo/internal/sso"
 	"github.com/kargohq/kargo/internal/version"
@@ -68,6 +69,14 @@ type Options struct {
 	// three quarters of this and this, and clients open a new one;
 	// DefaultWatchLifetime when zero.
 	WatchLifetime time.Duration
+	// Commits and Credentials, when both set, let the server read the
+	// commits Promotions made from their Git servers, with their
+	// projects' repository credentials (GET .../promotions/{name}/commits);
+	// without them that endpoint answers 501. Credentials reads Secrets:
+	// the kargo-api ClusterRole does not grant that, so a cluster install
+	// leaves them unset.
+	Commits     CommitReader
+	Credentials credentials.Store
 }
 
 // Defaults of Options.
@@ -109,6 +118,8 @@ type Server struct {
 
 	synced chan struct{}
 	ready  chan struct{}
+	// commitReads bounds the Git reads of the commits endpoint under way.
+	commitReads chan struct{}
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -181,6 +192,8 @@ func New(opts Options) (*Server, error) {
 		lists:    newLists(c),
 		synced:   make(chan struct{}),
 		ready:    make(chan struct{}),
+
+		commitReads: make(chan struct{}, maxCommitReads),
 	}
 	if s.openapi, err = OpenAPIDocument(version.String()); err != nil {
 		return nil, err

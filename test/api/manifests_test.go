@@ -121,3 +121,28 @@ func TestManifestErrors(t *testing.T) {
 	require.Contains(t, res.Results[0].Error.Message, "metadata.namespace")
 	require.Contains(t, res.Results[1].Error.Message, "Widget")
 }
+
+// TestDryRun: the editor's validation. A dry run reports what apply would
+// do, or the API server's refusal (schema, webhook, RBAC), and writes
+// nothing; nobody deletes in a dry run.
+func TestDryRun(t *testing.T) {
+	kargoDemo(t)
+	warehouse := func(interval string) string {
+		return "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: dry\n  namespace: kargo-demo\nspec:\n  interval: " + interval +
+			"\n  subscriptions:\n    images:\n    - repoURL: registry.invalid/dry\n"
+	}
+	res := decode[apitypes.ManifestResult](t, call(t, adam, http.MethodPost, "/api/v1/apply", apitypes.ManifestRequest{Manifests: warehouse("1h"), DryRun: true}), http.StatusOK)
+	requireOutcomes(t, res, outcome{action: "created"})
+	refusal(t, call(t, adam, http.MethodGet, "/api/v1/projects/kargo-demo/warehouses/dry", nil), http.StatusNotFound)
+
+	res = decode[apitypes.ManifestResult](t, call(t, adam, http.MethodPost, "/api/v1/apply", apitypes.ManifestRequest{Manifests: warehouse("soon"), DryRun: true}), http.StatusOK)
+	requireOutcomes(t, res, outcome{code: http.StatusUnprocessableEntity})
+	require.Contains(t, res.Results[0].Error.Message, "spec.interval")
+
+	res = decode[apitypes.ManifestResult](t, call(t, bob, http.MethodPost, "/api/v1/apply", apitypes.ManifestRequest{Manifests: warehouse("1h"), DryRun: true}), http.StatusOK)
+	requireOutcomes(t, res, outcome{code: http.StatusForbidden})
+	require.Contains(t, res.Results[0].Error.Message, `user "bob" may not patch warehouses.kargo.akuity.io "dry"`)
+
+	s := refusal(t, call(t, adam, http.MethodPost, "/api/v1/delete", apitypes.ManifestRequest{Manifests: warehouse("1h"), DryRun: true}), http.StatusBadRequest)
+	require.Contains(t, s.Message, "does not delete")
+}

@@ -29,6 +29,7 @@
 //	notification_test.go notification subscriptions: Secrets sent where their author chooses, forged queues, refused addresses
 //	approvals_test.go   approval policies and abort: self-approval, forged approvers and aborters, ServiceAccounts, expired approvals, policies taken away
 //	holds_test.go       holds, freezes and windows: lifted by editing or deleting the Stage, forged setters, overrides without the verb
+//	commits_test.go     the commits a Promotion made, read by the API server: who may see them, which repositories, whose credentials
 package security
 
 import (

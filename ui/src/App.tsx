@@ -118,6 +118,8 @@ export function App() {
             key={`${state.session.user.username}\u0000${route.project}`}
             session={state.session}
             project={route.project}
+            kind={route.kind}
+            name={route.name}
             onUnauthorized={() => signOut("Your sign-in ended (the token expired or was revoked). Sign in again.")}
           />
         ) : (

@@ -1,23 +1,39 @@
-// The UI's few pages, as paths the API server answers with the UI itself:
-//   /                     projects
-//   /projects/{project}   a project's pipeline and Freight
-//   /login                sign in
+// The UI's pages, as paths the API server answers with the UI itself:
+//   /                                   projects
+//   /projects/{project}                 a project's pipeline and Freight
+//   /projects/{project}/{kind}/{name}   one Stage, Promotion, Freight or Warehouse of it
+//   /login                              sign in
 
 import { useEffect, useState } from "react";
 
-export type Route = { page: "projects" } | { page: "project"; project: string } | { page: "login" };
+// DetailKind is a kind that has a page of its own, by its URL segment.
+export type DetailKind = "stages" | "promotions" | "freight" | "warehouses";
+const detailKinds: DetailKind[] = ["stages", "promotions", "freight", "warehouses"];
+
+export type Route =
+  | { page: "projects" }
+  | { page: "project"; project: string; kind?: DetailKind; name?: string }
+  | { page: "login" };
 
 export function parseRoute(path: string): Route {
-  const m = /^\/projects\/([^/]+)\/?$/.exec(path);
-  if (m) return { page: "project", project: decodeURIComponent(m[1]) };
+  const m = /^\/projects\/([^/]+)(?:\/([a-z]+)\/([^/]+))?\/?$/.exec(path);
+  if (m) {
+    const project = decodeURIComponent(m[1]);
+    if (m[2] && detailKinds.includes(m[2] as DetailKind)) {
+      return { page: "project", project, kind: m[2] as DetailKind, name: decodeURIComponent(m[3]) };
+    }
+    if (!m[2]) return { page: "project", project };
+  }
   if (path === "/login") return { page: "login" };
   return { page: "projects" };
 }
 
 export function pathOf(r: Route): string {
   switch (r.page) {
-    case "project":
-      return `/projects/${encodeURIComponent(r.project)}`;
+    case "project": {
+      const base = `/projects/${encodeURIComponent(r.project)}`;
+      return r.kind && r.name ? `${base}/${r.kind}/${encodeURIComponent(r.name)}` : base;
+    }
     case "login":
       return "/login";
     default:

@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Access, Freight, KindPath, List, Project, Promotion, Status, WatchEvent, WhoAmI } from "./types";
+import type { Access, Freeze, Freight, KindPath, List, ManifestResult, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -107,12 +107,40 @@ export class Client {
     return this.request("GET", `${projectPath(project)}/access?${q}`, undefined, signal);
   }
 
+  // promotionCommits reads the commits a Promotion made, with their
+  // diffs, from the Git server (through the API server).
+  promotionCommits(project: string, promotion: string, signal?: AbortSignal): Promise<PromotionCommits> {
+    return this.request("GET", `${projectPath(project)}/promotions/${enc(promotion)}/commits`, undefined, signal);
+  }
+
   promote(project: string, stage: string, freight: string): Promise<Promotion> {
     return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, { freight });
   }
 
+  // verify verifies the Stage's current Freight again (abort: stops the
+  // running verification instead).
+  verify(project: string, stage: string, abort = false): Promise<Stage> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/verify`, { abort });
+  }
+
+  // refresh makes a Stage or Warehouse look for new artifacts now.
+  refresh(project: string, kind: "stages" | "warehouses", name: string): Promise<Stage | Warehouse> {
+    return this.request("POST", `${projectPath(project)}/${kind}/${enc(name)}/refresh`);
+  }
+
+  // manifests applies or creates every object of YAML manifests, as the
+  // caller; dryRun checks them without writing.
+  manifests(op: "apply" | "create", manifests: string, dryRun: boolean): Promise<ManifestResult> {
+    return this.request("POST", `/api/v1/${op}`, { manifests, dryRun });
+  }
+
   approve(project: string, freight: string, stage: string, comment = ""): Promise<Freight> {
     return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/approve`, comment ? { stage, comment } : { stage });
+  }
+
+  // freeze is the project's freeze, or null (needs list on stages).
+  freeze(project: string): Promise<Freeze> {
+    return this.request("GET", `${projectPath(project)}/freeze`);
   }
 
   // abortPromotion asks a Pending or Running Promotion to stop at its next

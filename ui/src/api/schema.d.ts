@@ -192,6 +192,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/promotions/{name}/commits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The commits the Promotion made, each with the patch of the files it changed (at most 5 commits of each branch, 50 files and 256 KiB of patch each): read from the Git server with the project's credentials, from the branches the Promotion wrote, only commits carrying its Kargo-Promotion trailer. Needs get on the Promotion; 501 from a server without Git access. */
+        get: operations["getPromotionCommits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/roles": {
         parameters: {
             query?: never;
@@ -812,6 +829,16 @@ export interface components {
             /** @description admin, promoter, viewer or a Role of the project */
             role: string;
         };
+        FileDiff: {
+            binary?: boolean;
+            /** @description the file's unified diff */
+            patch?: string;
+            path: string;
+            /** @description A added, M modified, D deleted, T type changed */
+            status: string;
+            /** @description the patch was cut at the server's bound, or left out past it */
+            truncated?: boolean;
+        };
         Freeze: {
             /** @description null when the project is not frozen */
             freeze: components["schemas"]["Hold"];
@@ -1010,6 +1037,8 @@ export interface components {
             total: number;
         };
         ManifestRequest: {
+            /** @description check every object (schema, admission webhooks, RBAC) without writing any; apply and create only */
+            dryRun?: boolean;
             /** @description YAML or JSON documents separated by ---; each namespaced object names its project in metadata.namespace */
             manifests: string;
         };
@@ -1607,6 +1636,23 @@ export interface components {
                     status: "Running" | "Succeeded" | "Skipped" | "Errored" | "Failed";
                 }[];
             };
+        };
+        PromotionCommit: {
+            author: string;
+            branch: string;
+            files: components["schemas"]["FileDiff"][];
+            id: string;
+            /** @description changed files past the bound, not shown */
+            moreFiles?: number;
+            parent?: string;
+            repoURL: string;
+            subject: string;
+            time: string;
+        };
+        PromotionCommits: {
+            commits: components["schemas"]["PromotionCommit"][];
+            /** @description what could not be read, and why */
+            notes?: string[];
         };
         /**
          * @description PromotionPolicy turns on automatic promotion into one Stage. It is a
@@ -3864,6 +3910,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getPromotionCommits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+                /** @description the object's name; Freight may be named by its alias */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromotionCommits"];
                 };
             };
             default: components["responses"]["Error"];

@@ -23,6 +23,14 @@ export type Access = Schemas["Access"];
 export type Permission = Schemas["Permission"];
 // Hold is a Stage's hold or a project's freeze (GET .../freeze).
 export type Hold = Schemas["Hold"];
+export type Freeze = Schemas["Freeze"];
+export type PromotionCommits = Schemas["PromotionCommits"];
+export type ManifestResult = Schemas["ManifestResult"];
+export type ObjectResult = Schemas["ObjectResult"];
+export type PromotionCommit = Schemas["PromotionCommit"];
+export type FileDiff = Schemas["FileDiff"];
+export type StepExecution = NonNullable<NonNullable<Promotion["status"]>["steps"]>[number];
+export type PromotionStep = NonNullable<NonNullable<Promotion["spec"]>["steps"]>[number];
 
 type StageStatus = NonNullable<Stage["status"]>;
 export type Condition = NonNullable<NonNullable<Warehouse["status"]>["conditions"]>[number];

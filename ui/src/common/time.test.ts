@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age } from "./time";
+import { age, duration } from "./time";
 
 describe("age", () => {
   const now = Date.parse("2026-11-22T12:00:00Z");
@@ -13,5 +13,15 @@ describe("age", () => {
     expect(age(undefined, now)).toBe("");
     expect(age("yesterday", now)).toBe("");
     expect(age("2026-11-22T12:00:30Z", now)).toBe("0s");
+  });
+});
+
+describe("duration", () => {
+  it("says how long, to the second", () => {
+    expect(duration("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z")).toBe("<1s");
+    expect(duration("2026-01-01T00:00:00Z", "2026-01-01T00:00:12Z")).toBe("12s");
+    expect(duration("2026-01-01T00:00:00Z", "2026-01-01T00:03:04Z")).toBe("3m 4s");
+    expect(duration("2026-01-01T00:00:00Z", "2026-01-01T02:05:00Z")).toBe("2h 5m");
+    expect(duration(undefined)).toBe("");
   });
 });

@@ -25,3 +25,19 @@ export function useNow(interval = 30_000): number {
   }, [interval]);
   return now;
 }
+
+// duration says how long from start to end (now when end is absent):
+// <1s, 12s, 3m 4s, 2h 5m. Kubernetes keeps times to the second.
+export function duration(start: string | undefined, end?: string, now: number = Date.now()): string {
+  if (!start) return "";
+  const a = Date.parse(start);
+  const b = end ? Date.parse(end) : now;
+  if (Number.isNaN(a) || Number.isNaN(b)) return "";
+  const ms = Math.max(0, b - a);
+  if (ms < 1000) return "<1s";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}

@@ -4,6 +4,7 @@
 
 import { useMemo } from "react";
 import type { Freight, Stage } from "../api/types";
+import { Link } from "../common/Link";
 import { age, useNow } from "../common/time";
 import { Placements, type Placement } from "./placement";
 import { refusal, type Rights } from "./rights";
@@ -18,7 +19,10 @@ export function Timeline({
   stages,
   rights,
   onAction,
+  project,
 }: {
+  // project, when given, makes each alias a link to the Freight's page.
+  project?: string;
   freight: Freight[];
   // stages are in pipeline order.
   stages: Stage[];
@@ -42,7 +46,7 @@ export function Timeline({
           items={freight}
           rowHeight={rowHeight}
           rowKey={(f) => f.metadata.name}
-          renderRow={(f) => <FreightRow f={f} p={placements.of(f)} stages={stageNames} rights={rights} now={now} onAction={onAction} />}
+          renderRow={(f) => <FreightRow f={f} p={placements.of(f)} stages={stageNames} rights={rights} now={now} onAction={onAction} project={project} />}
         />
       )}
     </section>
@@ -73,7 +77,9 @@ function FreightRow({
   rights,
   now,
   onAction,
+  project,
 }: {
+  project?: string;
   f: Freight;
   p: Placement;
   stages: string[];
@@ -93,9 +99,15 @@ function FreightRow({
   return (
     <div className="freight" data-freight={f.metadata.name} aria-label={`Freight ${alias}`}>
       <div className="freight-main">
-        <span className="alias" title={f.metadata.name}>
-          {alias}
-        </span>
+        {project ? (
+          <Link to={{ page: "project", project, kind: "freight", name: f.metadata.name }} className="alias" title={f.metadata.name}>
+            {alias}
+          </Link>
+        ) : (
+          <span className="alias" title={f.metadata.name}>
+            {alias}
+          </span>
+        )}
         <span className="mono muted">{f.metadata.name.slice(0, 7)}</span>
         <span className="muted">{age(f.metadata.creationTimestamp, now)}</span>
         <span className="artifacts" title={artifacts(f)}>

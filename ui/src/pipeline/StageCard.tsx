@@ -2,7 +2,10 @@
 // hover), health, phase, the promotion under way, and what stops promotions
 // into it: its hold, or the project's freeze.
 
+import type { ReactNode } from "react";
 import type { Freight, Hold, Promotion, SimpleFreight, Stage } from "../api/types";
+import { Link } from "../common/Link";
+import type { DetailKind } from "../router";
 
 // StopBadge names a hold or a freeze, who set it and why (the whole reason
 // and the time on hover).
@@ -26,6 +29,7 @@ export function StageCard({
   promotions,
   freeze,
   onAbort,
+  project,
 }: {
   stage: Stage;
   freightByName: Map<string, Freight>;
@@ -35,7 +39,18 @@ export function StageCard({
   // onAbort, when given, offers to abort the running Promotion and those
   // waiting for approval.
   onAbort?: (promotion: string) => void;
+  // project, when given, makes the Stage and its promotions links to
+  // their pages.
+  project?: string;
 }) {
+  const to = (kind: DetailKind, name: string, children: ReactNode, label?: string) =>
+    project ? (
+      <Link to={{ page: "project", project, kind, name }} label={label}>
+        {children}
+      </Link>
+    ) : (
+      children
+    );
   const st = stage.status ?? {};
   const health = st.health?.status ?? "Unknown";
   const running = st.currentPromotion;
@@ -54,7 +69,7 @@ export function StageCard({
   return (
     <article className={`card stage health-${health.toLowerCase()}`} aria-label={`Stage ${stage.metadata.name}`}>
       <header>
-        <h3>{stage.metadata.name}</h3>
+        <h3>{to("stages", stage.metadata.name, stage.metadata.name, `Open Stage ${stage.metadata.name}`)}</h3>
         <span className={`badge health-${health.toLowerCase()}`} aria-label="Health" title={st.health?.issues?.join("\n")}>
           {health}
         </span>
@@ -81,8 +96,16 @@ export function StageCard({
       {!st.hold && freeze && <StopBadge kind="Frozen" stop={freeze} />}
       {running && (
         <div className="promoting" role="status" aria-label="Running promotion" title={running.name}>
-          <span className="spinner" aria-hidden="true" /> Promoting {aliasOf(running.freight, freightByName)}
-          {running.phase ? ` · ${running.phase}` : ""} {abortButton(running.name)}
+          <span className="spinner" aria-hidden="true" />{" "}
+          {to(
+            "promotions",
+            running.name,
+            <>
+              Promoting {aliasOf(running.freight, freightByName)}
+              {running.phase ? ` · ${running.phase}` : ""}
+            </>,
+          )}{" "}
+          {abortButton(running.name)}
         </div>
       )}
       {waiting.map((p) => (
@@ -92,7 +115,7 @@ export function StageCard({
       ))}
       {failed && (
         <div className="error small" title={lastPromo?.status?.message}>
-          Last promotion {last.phase}: {lastPromo?.status?.message ?? last.name}
+          {to("promotions", last.name, <>Last promotion {last.phase}</>)}: {lastPromo?.status?.message ?? last.name}
         </div>
       )}
     </article>

@@ -2,8 +2,10 @@
 // last produced, and why it cannot discover when it cannot.
 
 import type { Freight, Warehouse } from "../api/types";
+import { Link } from "../common/Link";
 
-export function WarehouseCard({ warehouse, freightByName }: { warehouse: Warehouse; freightByName: Map<string, Freight> }) {
+export function WarehouseCard({ warehouse, freightByName, project }: { warehouse: Warehouse; freightByName: Map<string, Freight>; project?: string }) {
+  const name = warehouse.metadata.name;
   const subs = warehouse.spec.subscriptions ?? {};
   const sources = [
     ...(subs.images ?? []).map((i) => i.repoURL),
@@ -15,7 +17,15 @@ export function WarehouseCard({ warehouse, freightByName }: { warehouse: Warehou
   return (
     <article className="card warehouse" aria-label={`Warehouse ${warehouse.metadata.name}`}>
       <header>
-        <h3>{warehouse.metadata.name}</h3>
+        <h3>
+          {project ? (
+            <Link to={{ page: "project", project, kind: "warehouses", name }} label={`Open Warehouse ${name}`}>
+              {name}
+            </Link>
+          ) : (
+            name
+          )}
+        </h3>
         <span className="badge kind">Warehouse</span>
       </header>
       <div className="sources muted" title={sources.join("\n")}>

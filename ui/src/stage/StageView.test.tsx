@@ -1,0 +1,64 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { Client } from "../api/client";
+import type { Freight, Stage } from "../api/types";
+import { everything, rightsFrom } from "../freight/rights";
+import type { ProjectSnapshot } from "../project/store";
+import { StageView } from "./StageView";
+
+const fname = "f5f87aa23c9e97f43eb83dd63768ee41f5ba3766";
+const f: Freight = { metadata: { name: fname, creationTimestamp: "2026-01-01T00:00:00Z" }, alias: "mortal-dragonfly", origin: { kind: "Warehouse", name: "w" } };
+
+function snapshot(stage: Stage): ProjectSnapshot {
+  return { warehouses: [], stages: [stage], freight: [f], freightByName: new Map([[fname, f]]), promotions: new Map(), loaded: true, live: true };
+}
+
+const refusing = new Client("t", "", async () =>
+  new Response(JSON.stringify({ kind: "Status", code: 403, reason: "Forbidden", message: 'stages.kargo.akuity.io "prod" is forbidden: User "bob" cannot patch resource "stages"' }), { status: 403 }),
+);
+
+describe("StageView", () => {
+  const stage: Stage = {
+    metadata: { name: "prod" },
+    spec: { subscriptions: { warehouse: "w" }, promotionMechanisms: { argoCDAppUpdates: [{ appName: "app-prod" }, { appName: "app-prod-db" }] } },
+    status: {
+      phase: "Failed",
+      currentFreight: { id: fname, alias: "mortal-dragonfly" },
+      health: { status: "Unhealthy", issues: ["Application argocd/app-prod-db is Degraded: pod crash-looping"] },
+      verification: {
+        id: "v1",
+        freight: fname,
+        phase: "Failed",
+        message: "1 of 2 checks failed",
+        checks: [
+          { name: "smoke", phase: "Successful", measurements: 3, failures: 0 },
+          { name: "latency", phase: "Failed", measurements: 3, failures: 2, message: "p99 1.2s above 500ms" },
+        ],
+      },
+    },
+  };
+
+  it("shows each Application's health and each check's result", () => {
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={everything} onDone={() => {}} onEdit={() => {}} />);
+    const apps = screen.getByRole("list", { name: "Applications" });
+    expect(apps.textContent).toContain("argocd/app-prod-db");
+    expect(apps.textContent).toContain("pod crash-looping");
+    const checks = screen.getByRole("list", { name: "Checks" });
+    expect(checks.textContent).toContain("latency");
+    expect(checks.textContent).toContain("p99 1.2s above 500ms");
+    expect(checks.textContent).toContain("3 measurements, 2 failures");
+    expect(screen.getByRole("region", { name: "Current Freight" }).textContent).toContain("mortal-dragonfly");
+  });
+
+  it("disables what the user may not do, with the server's reason, and shows a refusal word for word", async () => {
+    const reason = 'user "bob" may not promote to Stage "prod"';
+    const rights = rightsFrom({ stages: { prod: { promote: { allowed: false, reason }, approve: { allowed: false, reason } } }, rename: { allowed: false } });
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={rights} onDone={() => {}} onEdit={() => {}} />);
+    const promote = screen.getByRole("button", { name: "Promote" }) as HTMLButtonElement;
+    expect(promote.disabled).toBe(true);
+    expect(promote.title).toBe(reason);
+    expect((screen.getByRole("button", { name: "Re-verify" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole("button", { name: "Refresh" }));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain('User "bob" cannot patch resource "stages"'));
+  });
+});
