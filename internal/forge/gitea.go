@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // giteaClient speaks Gitea's API v1
@@ -267,7 +268,10 @@ func (c *giteaClient) MergePullRequest(ctx context.Context, number int64, opts M
 			}
 			reason = "Gitea says: " + apiErr.Message
 		}
-		return PullRequest{}, &NotMergeableError{Number: number, URL: p.HTMLURL, Reason: reason}
+		// Gitea answers "Please try again later" while it checks the pull
+		// request again (after its base moved, say).
+		pending := strings.Contains(strings.ToLower(reason), "try again later")
+		return PullRequest{}, &NotMergeableError{Number: number, URL: p.HTMLURL, Reason: reason, Pending: pending}
 	}
 	return PullRequest{}, fmt.Errorf("%s: Gitea accepted the merge, but the pull request is %s", op, pr.State)
 }
