@@ -67,46 +67,46 @@ func (helmUpdateImage) Run(_ context.Context, sc *engine.StepContext, cfg engine
 	if len(c.Images) == 0 {
 		return engine.Result{}, fmt.Errorf("images: at least one image is needed: %w", sourceerr.ErrInvalid)
 	}
-	p, err := sc.Path(c.Path)
-	if err != nil {
-		return engine.Result{}, err
-	}
-	doc, err := os.ReadFile(p)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("read %s: %w: %w", c.Path, err, sourceerr.ErrInvalid)
-	}
-	var msgs []string
-	for i, u := range c.Images {
-		img, ok := findImage(freightOf(sc, u.FromOrigin), u.Image)
-		if !ok {
-			return engine.Result{}, fmt.Errorf("images[%d]: the Freight has no image %s: %w", i, u.Image, sourceerr.ErrInvalid)
+	return editFile(sc, c.Path, func(doc []byte) ([]byte, []string, error) {
+		var msgs []string
+		for i, u := range c.Images {
+			value, err := helmImageValue(sc, i, u.Image, u.FromOrigin, u.Value)
+			if err != nil {
+				return nil, nil, err
+			}
+			if doc, err = yamledit.SetValue(doc, yamleditPath(u.Key), value); err != nil {
+				return nil, nil, fmt.Errorf("images[%d]: %s: %w: %w", i, c.Path, err, sourceerr.ErrInvalid)
+			}
+			msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, value))
 		}
-		var value string
-		switch u.Value {
-		case "ImageAndTag":
-			value = img.RepoURL + ":" + img.Tag
-		case "Tag":
-			value = img.Tag
-		case "ImageAndDigest":
-			value = img.RepoURL + "@" + img.Digest
-		case "Digest":
-			value = img.Digest
-		default:
-			return engine.Result{}, fmt.Errorf("images[%d].value is %q; it is one of ImageAndTag, Tag, ImageAndDigest, Digest: %w", i, u.Value, sourceerr.ErrInvalid)
-		}
-		if strings.Contains(u.Value, "Digest") && img.Digest == "" || !strings.Contains(u.Value, "Digest") && img.Tag == "" {
-			return engine.Result{}, fmt.Errorf("images[%d]: value %s needs what the Freight does not record for %s: %w", i, u.Value, img.RepoURL, sourceerr.ErrInvalid)
-		}
-		if doc, err = yamledit.SetValue(doc, yamleditPath(u.Key), value); err != nil {
-			return engine.Result{}, fmt.Errorf("images[%d]: %s: %w: %w", i, c.Path, err, sourceerr.ErrInvalid)
-		}
-		msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, value))
+		return doc, msgs, nil
+	})
+}
+
+// helmImageValue is what helm-update-image's images[i] writes: the image of
+// the Freight as value asks (ImageAndTag, Tag, ImageAndDigest, Digest).
+func helmImageValue(sc *engine.StepContext, i int, image string, from *origin, value string) (string, error) {
+	img, ok := findImage(freightOf(sc, from), image)
+	if !ok {
+		return "", fmt.Errorf("images[%d]: the Freight has no image %s: %w", i, image, sourceerr.ErrInvalid)
 	}
-	if err := writeKeepingMode(p, doc); err != nil {
-		return engine.Result{}, fmt.Errorf("write %s: %w", c.Path, err)
+	var out string
+	switch value {
+	case "ImageAndTag":
+		out = img.RepoURL + ":" + img.Tag
+	case "Tag":
+		out = img.Tag
+	case "ImageAndDigest":
+		out = img.RepoURL + "@" + img.Digest
+	case "Digest":
+		out = img.Digest
+	default:
+		return "", fmt.Errorf("images[%d].value is %q; it is one of ImageAndTag, Tag, ImageAndDigest, Digest: %w", i, value, sourceerr.ErrInvalid)
 	}
-	msg := "Updated " + c.Path + ": " + strings.Join(msgs, ", ")
-	return engine.Result{Message: msg, Output: map[string]any{"commitMessage": msg}}, nil
+	if strings.Contains(value, "Digest") && img.Digest == "" || !strings.Contains(value, "Digest") && img.Tag == "" {
+		return "", fmt.Errorf("images[%d]: value %s needs what the Freight does not record for %s: %w", i, value, img.RepoURL, sourceerr.ErrInvalid)
+	}
+	return out, nil
 }
 
 func findImage(freight []*kargoapi.Freight, repo string) (kargoapi.Image, bool) {

@@ -78,17 +78,9 @@ func (helmTemplate) Run(ctx context.Context, sc *engine.StepContext, cfg engine.
 	default:
 		return engine.Result{}, fmt.Errorf("outLayout is %q; it is helm or flat: %w", c.OutLayout, sourceerr.ErrInvalid)
 	}
-	root, err := filepath.EvalSymlinks(sc.WorkDir)
+	root, dir, out, err := renderPaths(sc, c.Path, c.OutPath)
 	if err != nil {
-		return engine.Result{}, fmt.Errorf("resolve work directory: %w", err)
-	}
-	dir, err := sc.Path(c.Path)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("path: %w", err)
-	}
-	out, err := sc.Path(c.OutPath)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("outPath: %w", err)
+		return engine.Result{}, err
 	}
 	ch, err := loadChart(root, dir, c.Path)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/kargohq/kargo/internal/jsonedit"
 	"github.com/kargohq/kargo/internal/promote/engine"
@@ -21,13 +20,9 @@ type jsonUpdate struct{}
 func (jsonUpdate) Replayable() {}
 
 type jsonUpdateConfig struct {
-	Path    string `json:"path"`
-	Updates []struct {
-		// Key is dotted, as in yaml-update: image.tag,
-		// containers.0.image, example\.com/version.
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"updates"`
+	Path string `json:"path"`
+	// Updates' keys are dotted, as in yaml-update.
+	Updates []keyUpdate `json:"updates"`
 }
 
 func (jsonUpdate) Run(_ context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
@@ -38,30 +33,20 @@ func (jsonUpdate) Run(_ context.Context, sc *engine.StepContext, cfg engine.Conf
 	if len(c.Updates) == 0 {
 		return engine.Result{}, fmt.Errorf("updates: at least one update is needed: %w", sourceerr.ErrInvalid)
 	}
-	p, err := sc.Path(c.Path)
-	if err != nil {
-		return engine.Result{}, err
-	}
-	doc, err := os.ReadFile(p)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("read %s: %w: %w", c.Path, err, sourceerr.ErrInvalid)
-	}
-	var msgs []string
-	for i, u := range c.Updates {
-		if u.Key == "" {
-			return engine.Result{}, fmt.Errorf("updates[%d].key is empty: %w", i, sourceerr.ErrInvalid)
+	return editFile(sc, c.Path, func(doc []byte) ([]byte, []string, error) {
+		var msgs []string
+		for i, u := range c.Updates {
+			if u.Key == "" {
+				return nil, nil, fmt.Errorf("updates[%d].key is empty: %w", i, sourceerr.ErrInvalid)
+			}
+			var err error
+			if doc, err = jsonedit.SetValue(doc, splitKey(u.Key), u.Value); err != nil {
+				return nil, nil, fmt.Errorf("updates[%d]: %s: set %s: %w: %w", i, c.Path, u.Key, err, sourceerr.ErrInvalid)
+			}
+			msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, scalar(u.Value)))
 		}
-		doc, err = jsonedit.SetValue(doc, splitKey(u.Key), u.Value)
-		if err != nil {
-			return engine.Result{}, fmt.Errorf("updates[%d]: %s: set %s: %w: %w", i, c.Path, u.Key, err, sourceerr.ErrInvalid)
-		}
-		msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, scalar(u.Value)))
-	}
-	if err := writeKeepingMode(p, doc); err != nil {
-		return engine.Result{}, fmt.Errorf("write %s: %w", c.Path, err)
-	}
-	msg := "Updated " + c.Path + ": " + strings.Join(msgs, ", ")
-	return engine.Result{Message: msg, Output: map[string]any{"commitMessage": msg}}, nil
+		return doc, msgs, nil
+	})
 }
 
 // writeKeepingMode rewrites an existing file with its permissions.

@@ -60,6 +60,22 @@ type kustomizeBuildConfig struct {
 	} `json:"plugin,omitempty"`
 }
 
+// renderPaths resolves a rendering step's input path and outPath inside the
+// work directory, and the work directory itself (symlinks resolved), which
+// bounds what a renderer may read.
+func renderPaths(sc *engine.StepContext, path, outPath string) (root, dir, out string, err error) {
+	if dir, err = sc.Path(path); err != nil {
+		return "", "", "", fmt.Errorf("path: %w", err)
+	}
+	if out, err = sc.Path(outPath); err != nil {
+		return "", "", "", fmt.Errorf("outPath: %w", err)
+	}
+	if root, err = filepath.EvalSymlinks(sc.WorkDir); err != nil {
+		return "", "", "", fmt.Errorf("resolve work directory: %w", err)
+	}
+	return root, dir, out, nil
+}
+
 func (kustomizeBuild) Run(_ context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
 	var c kustomizeBuildConfig
 	if err := cfg.Decode(&c); err != nil {
@@ -70,17 +86,9 @@ func (kustomizeBuild) Run(_ context.Context, sc *engine.StepContext, cfg engine.
 	default:
 		return engine.Result{}, fmt.Errorf("outputFormat is %q; it is kargo or kustomize: %w", c.OutputFormat, sourceerr.ErrInvalid)
 	}
-	dir, err := sc.Path(c.Path)
+	root, dir, out, err := renderPaths(sc, c.Path, c.OutPath)
 	if err != nil {
-		return engine.Result{}, fmt.Errorf("path: %w", err)
-	}
-	out, err := sc.Path(c.OutPath)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("outPath: %w", err)
-	}
-	root, err := filepath.EvalSymlinks(sc.WorkDir)
-	if err != nil {
-		return engine.Result{}, fmt.Errorf("resolve work directory: %w", err)
+		return engine.Result{}, err
 	}
 	m, err := kustomizeRender(root, dir, c.Path)
 	if err != nil {

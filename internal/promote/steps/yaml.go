@@ -19,13 +19,16 @@ type yamlUpdate struct{}
 func (yamlUpdate) Replayable() {}
 
 type yamlUpdateConfig struct {
-	Path    string `json:"path"`
-	Updates []struct {
-		// Key is dotted, as Kargo writes it: image.tag, containers.0.image,
-		// example\.com/version for a key with a dot.
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"updates"`
+	Path string `json:"path"`
+	// Updates' keys are dotted, as Kargo writes them: image.tag,
+	// containers.0.image, example\.com/version for a key with a dot.
+	Updates []keyUpdate `json:"updates"`
+}
+
+// keyUpdate sets the value at a dotted key (yaml-update, json-update).
+type keyUpdate struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
 }
 
 func (yamlUpdate) Run(_ context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
@@ -36,27 +39,41 @@ func (yamlUpdate) Run(_ context.Context, sc *engine.StepContext, cfg engine.Conf
 	if len(c.Updates) == 0 {
 		return engine.Result{}, fmt.Errorf("updates: at least one update is needed: %w", sourceerr.ErrInvalid)
 	}
-	p, err := sc.Path(c.Path)
+	return editFile(sc, c.Path, func(doc []byte) ([]byte, []string, error) {
+		var msgs []string
+		for i, u := range c.Updates {
+			value := scalar(u.Value)
+			var err error
+			if doc, err = yamledit.SetValue(doc, yamleditPath(u.Key), value); err != nil {
+				return nil, nil, fmt.Errorf("updates[%d]: %s: %w: %w", i, c.Path, err, sourceerr.ErrInvalid)
+			}
+			msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, value))
+		}
+		return doc, msgs, nil
+	})
+}
+
+// editFile changes the file at path (relative to the work directory) with
+// edit, which returns the new content and a line per change, keeps the
+// file's mode, and says what changed, also as a commit message for
+// git-commit's messageFromSteps.
+func editFile(sc *engine.StepContext, path string, edit func(doc []byte) ([]byte, []string, error)) (engine.Result, error) {
+	p, err := sc.Path(path)
 	if err != nil {
 		return engine.Result{}, err
 	}
 	doc, err := os.ReadFile(p)
 	if err != nil {
-		return engine.Result{}, fmt.Errorf("read %s: %w: %w", c.Path, err, sourceerr.ErrInvalid)
+		return engine.Result{}, fmt.Errorf("read %s: %w: %w", path, err, sourceerr.ErrInvalid)
 	}
-	var msgs []string
-	for i, u := range c.Updates {
-		value := scalar(u.Value)
-		doc, err = yamledit.SetValue(doc, yamleditPath(u.Key), value)
-		if err != nil {
-			return engine.Result{}, fmt.Errorf("updates[%d]: %s: %w: %w", i, c.Path, err, sourceerr.ErrInvalid)
-		}
-		msgs = append(msgs, fmt.Sprintf("set %s to %s", u.Key, value))
+	doc, msgs, err := edit(doc)
+	if err != nil {
+		return engine.Result{}, err
 	}
-	if err := os.WriteFile(p, doc, 0o644); err != nil {
-		return engine.Result{}, fmt.Errorf("write %s: %w", c.Path, err)
+	if err := writeKeepingMode(p, doc); err != nil {
+		return engine.Result{}, fmt.Errorf("write %s: %w", path, err)
 	}
-	msg := "Updated " + c.Path + ": " + strings.Join(msgs, ", ")
+	msg := "Updated " + path + ": " + strings.Join(msgs, ", ")
 	return engine.Result{Message: msg, Output: map[string]any{"commitMessage": msg}}, nil
 }
 
