@@ -14,6 +14,7 @@ package holds
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -98,11 +99,20 @@ func (v *StageDeleteValidator) Handle(ctx context.Context, req admission.Request
 		return admission.Allowed("")
 	}
 	st := &kargoapi.Stage{}
-	switch err := v.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.Name}, st); {
-	case apierrors.IsNotFound(err):
-		return admission.Allowed("")
-	case err != nil:
-		return deny.Error(fmt.Errorf("get Stage %s: %w", req.Name, err))
+	if len(req.OldObject.Raw) > 0 {
+		// The Stage being deleted. A collection delete (the namespace
+		// controller's, when a project goes) names no Stage in the
+		// request, only in its old object.
+		if err := json.Unmarshal(req.OldObject.Raw, st); err != nil {
+			return deny.Error(fmt.Errorf("decode the Stage being deleted: %w", err))
+		}
+	} else {
+		switch err := v.Reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.Name}, st); {
+		case apierrors.IsNotFound(err):
+			return admission.Allowed("")
+		case err != nil:
+			return deny.Error(fmt.Errorf("get Stage %s: %w", req.Name, err))
+		}
 	}
 	if st.Status.Hold == nil {
 		return admission.Allowed("")
