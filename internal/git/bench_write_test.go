@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -98,30 +97,10 @@ func BenchmarkPromotionCommit(b *testing.B) {
 				bygit.Run(b, clone, "commit", "--quiet", "-a", "-m", fmt.Sprintf("promote %d", i))
 				bygit.Run(b, clone, "push", "--quiet", "origin", "HEAD:main")
 			}
-			// Warm up both: the first promotion clones the mirror and
-			// fetches the tree's contents once.
-			promote(0)
-			raw(0)
-
-			var ours, plain []time.Duration
-			i := 1
-			for b.Loop() {
-				start := time.Now()
-				promote(i)
-				ours = append(ours, time.Since(start))
-				b.StopTimer()
-				start = time.Now()
-				raw(i)
-				plain = append(plain, time.Since(start))
-				b.StartTimer()
-				i++
-			}
-			// Medians: on a shared machine a few iterations stall for
-			// reasons of their own, and the two sides alternate, so the
-			// medians compare like with like.
-			b.ReportMetric(float64(bygit.Median(ours))/float64(bygit.Median(plain)), "x-raw")
-			b.ReportMetric(float64(bygit.Median(ours).Microseconds())/1000, "median-ms")
-			b.ReportMetric(float64(bygit.Median(plain).Microseconds())/1000, "raw-median-ms")
+			// The first promotion clones the mirror and fetches the tree's
+			// contents once; medians compare like with like on a shared
+			// machine, where a few iterations stall for reasons of their own.
+			bygit.Compare(b, promote, raw)
 		})
 	}
 }

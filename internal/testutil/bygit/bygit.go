@@ -33,3 +33,29 @@ func Median(d []time.Duration) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
+
+// Compare runs ours and byHand once each to warm them, then alternately
+// for each iteration of b (only ours is timed by b), and reports x-raw (the
+// median of ours ÷ the median by hand), median-ms and raw-median-ms. It
+// returns the number of the last iteration.
+func Compare(b *testing.B, ours, byHand func(i int)) int {
+	ours(0)
+	byHand(0)
+	var mine, plain []time.Duration
+	i := 1
+	for b.Loop() {
+		start := time.Now()
+		ours(i)
+		mine = append(mine, time.Since(start))
+		b.StopTimer()
+		start = time.Now()
+		byHand(i)
+		plain = append(plain, time.Since(start))
+		b.StartTimer()
+		i++
+	}
+	b.ReportMetric(float64(Median(mine))/float64(Median(plain)), "x-raw")
+	b.ReportMetric(float64(Median(mine).Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(Median(plain).Microseconds())/1000, "raw-median-ms")
+	return i - 1
+}
