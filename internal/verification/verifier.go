@@ -45,6 +45,12 @@ type Verifier struct {
 
 	mu   sync.Mutex
 	runs map[string]*httpRun
+	// last is, per Stage, the verification as this process last moved it
+	// past Pending. The Stage's status write can be lost (another writer
+	// changed the Stage first); the next pass then reads the verification
+	// as it was and adopts this copy rather than starting or ending it a
+	// second time.
+	last map[string]kargoapi.VerificationInfo
 }
 
 // httpRun is the HTTP checks of one verification, running in goroutines
@@ -88,9 +94,16 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 	}
 
 	vi := st.Status.Verification
+	// A verification made in this pass runs nothing until its ID is
+	// written: that ID is how a later pass recognises a start whose
+	// status write was lost.
+	created := false
 	if vi == nil || vi.Freight != cur.ID {
 		v.archive(st)
 		vi = v.fresh(cur.ID)
+		created = true
+	} else {
+		v.adopt(st, vi)
 	}
 	if tok := st.Annotations[kargoapi.ReverifyAnnotationKey]; tok != "" && tok != st.Status.LastHandledReverify {
 		st.Status.LastHandledReverify = tok
@@ -100,6 +113,7 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 		st.Status.Verification = vi
 		v.archive(st)
 		vi = v.fresh(cur.ID)
+		created = true
 	}
 	st.Status.Verification = vi
 	if tok := st.Annotations[kargoapi.AbortVerificationAnnotationKey]; tok != "" && tok != st.Status.LastHandledAbort {
@@ -114,6 +128,10 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 		if health != nil && health.Status != kargoapi.HealthStateHealthy {
 			vi.Message = "waiting for the Stage to become healthy: " + describeHealth(*health)
 			requeue = shorter(requeue, 5*time.Second)
+			break
+		}
+		if created {
+			requeue = shorter(requeue, 10*time.Millisecond)
 			break
 		}
 		if err := v.start(ctx, st, vi); err != nil {
@@ -136,6 +154,7 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 		}
 	}
 
+	v.remember(st, vi)
 	setPhaseAndCondition(st, vi)
 	switch vi.Phase {
 	case kargoapi.VerificationPhaseSuccessful:
@@ -148,6 +167,41 @@ func (v *Verifier) Step(ctx context.Context, st *kargoapi.Stage) (time.Duration,
 		}
 	}
 	return requeue, nil
+}
+
+// progress orders a verification's phases: Pending, then Running, then
+// ended.
+func progress(p kargoapi.VerificationPhase) int {
+	switch {
+	case p.IsTerminal():
+		return 2
+	case p == kargoapi.VerificationPhaseRunning:
+		return 1
+	}
+	return 0
+}
+
+// remember keeps vi as this pass left it, once it has started.
+func (v *Verifier) remember(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {
+	if progress(vi.Phase) == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.last == nil {
+		v.last = map[string]kargoapi.VerificationInfo{}
+	}
+	v.last[st.Namespace+"/"+st.Name] = *vi.DeepCopy()
+}
+
+// adopt replaces vi, read from st's status, with the copy this process
+// moved further (started, or ended) when the write of that move was lost.
+func (v *Verifier) adopt(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if last, ok := v.last[st.Namespace+"/"+st.Name]; ok && last.ID == vi.ID && progress(last.Phase) > progress(vi.Phase) {
+		*vi = *last.DeepCopy()
+	}
 }
 
 // fresh returns a new verification of freight, waiting to start.

@@ -2,6 +2,7 @@ package verification
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -18,6 +19,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/egress"
 	"github.com/kargohq/kargo/internal/scheme"
+	"github.com/kargohq/kargo/internal/testutil/metricstest"
 	"github.com/kargohq/kargo/internal/verification/httpcheck"
 )
 
@@ -124,6 +126,9 @@ func TestReverifyAndAbort(t *testing.T) {
 	v, st, c := fixture(t, srv.URL, 3, time.Hour)
 	_, err := v.Step(context.Background(), st)
 	require.NoError(t, err)
+	require.Equal(t, kargoapi.VerificationPhasePending, st.Status.Verification.Phase, "nothing runs before the verification's ID is written")
+	_, err = v.Step(context.Background(), st)
+	require.NoError(t, err)
 	require.Equal(t, kargoapi.VerificationPhaseRunning, st.Status.Verification.Phase)
 	first := st.Status.Verification.ID
 
@@ -140,6 +145,9 @@ func TestReverifyAndAbort(t *testing.T) {
 	_, err = v.Step(context.Background(), st)
 	require.NoError(t, err)
 	require.NotEqual(t, first, st.Status.Verification.ID)
+	require.Equal(t, kargoapi.VerificationPhasePending, st.Status.Verification.Phase)
+	_, err = v.Step(context.Background(), st)
+	require.NoError(t, err)
 	require.Equal(t, kargoapi.VerificationPhaseRunning, st.Status.Verification.Phase)
 	require.Len(t, st.Status.VerificationHistory, 1)
 	require.Equal(t, first, st.Status.VerificationHistory[0].ID)
@@ -168,4 +176,47 @@ func TestHealthGatesVerification(t *testing.T) {
 	require.Equal(t, kargoapi.VerificationPhaseSuccessful, st.Status.Verification.Phase)
 	require.True(t, meta.IsStatusConditionTrue(st.Status.Conditions, kargoapi.ConditionHealthy))
 	require.Contains(t, verifiedIn(t, c), "uat")
+}
+
+// A pass whose status write is lost (another writer changed the Stage
+// first) leaves the next pass reading the verification as it was before:
+// that pass adopts what the lost one did, and neither starts the checks
+// again nor counts the verification twice.
+func TestLostStatusWriteStartsAndEndsOnce(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	v, st, _ := fixture(t, srv.URL, 1, time.Millisecond)
+	st.Namespace = fmt.Sprintf("lost-write-%d", time.Now().UnixNano()) // a namespace of its own: the metrics are process-wide
+	labels := map[string]string{"project": st.Namespace, "stage": st.Name}
+	_, err := v.Step(context.Background(), st)
+	require.NoError(t, err)
+	written := st.DeepCopy() // the pending verification, with its ID, is written
+
+	started := written.DeepCopy()
+	_, err = v.Step(context.Background(), started)
+	require.NoError(t, err)
+	require.Equal(t, kargoapi.VerificationPhaseRunning, started.Status.Verification.Phase)
+	// ...and that write is lost: the next passes read written again.
+	require.Eventually(t, func() bool {
+		v.mu.Lock()
+		run := v.runs[runKey(started, started.Status.Verification)]
+		v.mu.Unlock()
+		return run != nil && run.snapshot()[0].Phase == kargoapi.VerificationPhaseFailed
+	}, 10*time.Second, 5*time.Millisecond, "the check ends")
+	for range 3 {
+		again := written.DeepCopy()
+		_, err = v.Step(context.Background(), again)
+		require.NoError(t, err)
+		require.Equal(t, kargoapi.VerificationPhaseFailed, again.Status.Verification.Phase)
+		require.Equal(t, started.Status.Verification.ID, again.Status.Verification.ID)
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, int32(1), hits.Load(), "the check ran once")
+	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_started_total", labels))
+	labels["outcome"] = string(kargoapi.VerificationPhaseFailed)
+	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_finished_total", labels))
 }

@@ -142,6 +142,7 @@ func apiserverServiceAccount(t *testing.T, project, name, role string) string {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: project, Name: name}},
 		}))
+		env.AwaitBinding(t, project, "system:serviceaccount:"+project+":"+name, "ClusterRole", role)
 	}
 	return token
 }

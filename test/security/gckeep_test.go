@@ -182,6 +182,7 @@ func gcKeepServiceAccount(t *testing.T, ns, name string) client.Client {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kargo-admin"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
 	}))
+	env.AwaitBinding(t, ns, "system:serviceaccount:"+ns+":"+name, "ClusterRole", "kargo-admin")
 	tr := &authenticationv1.TokenRequest{}
 	require.NoError(t, env.Admin.SubResource("token").Create(ctx, sa, tr))
 	cfg := &rest.Config{Host: env.Config.Host, BearerToken: tr.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: env.Config.CAData}}

@@ -118,6 +118,7 @@ func admissionServiceAccount(t *testing.T, ns, name, role string) client.Client 
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
 	}))
+	env.AwaitBinding(t, ns, "system:serviceaccount:"+ns+":"+name, "Role", role)
 	tr := &authenticationv1.TokenRequest{}
 	require.NoError(t, env.Admin.SubResource("token").Create(ctx, sa, tr))
 	require.NotEmpty(t, tr.Status.Token)

@@ -201,9 +201,12 @@ try {
   await prod.waitFor();
   const promote = prod.getByRole("button", { name: "Promote", exact: true });
   await eventually("Promote is disabled for bob", () => promote.isDisabled());
-  assert.match(await promote.getAttribute("title"), /user "bob" may not promote to Stage "prod"/);
+  // The button is disabled while the server is asked, and says why once
+  // it has answered.
+  const refused = /user "bob" may not promote to Stage "prod"/;
+  await eventually("Promote gives the server's reason on hover", async () => refused.test((await promote.getAttribute("title")) ?? ""));
   const reverify = prod.getByRole("button", { name: "Re-verify" });
-  assert.match((await reverify.getAttribute("title")) ?? "", /user "bob" may not promote to Stage "prod"/);
+  await eventually("Re-verify gives the server's reason on hover", async () => refused.test((await reverify.getAttribute("title")) ?? ""));
 
   step("bob's Refresh is refused, with the server's reason");
   await prod.getByRole("button", { name: "Refresh" }).click();

@@ -316,14 +316,14 @@ func (e *Env) Bind(t testing.TB, namespace, user, kind, role string) {
 	if err := e.Admin.Create(context.Background(), binding); err != nil {
 		t.Fatalf("bind %s %s to %s in %s: %v", kind, role, user, namespace, err)
 	}
-	e.awaitBinding(t, namespace, user, kind, role)
+	e.AwaitBinding(t, namespace, user, kind, role)
 }
 
-// awaitBinding waits until the API server's authorizer lets user do what
+// AwaitBinding waits until the API server's authorizer lets user do what
 // the first rule of role grants in namespace: RBAC reads bindings from a
 // cache, so a request made right after the binding was created may still
 // be refused.
-func (e *Env) awaitBinding(t testing.TB, namespace, user, kind, role string) {
+func (e *Env) AwaitBinding(t testing.TB, namespace, user, kind, role string) {
 	t.Helper()
 	ctx := context.Background()
 	var rules []rbacv1.PolicyRule
