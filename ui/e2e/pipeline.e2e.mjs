@@ -192,12 +192,12 @@ try {
 
   step("bob may rename nothing and approve for no Stage left: those buttons are disabled, saying why");
   const rename = page.getByRole("button", { name: `Rename ${renamed}` });
-  await eventually("Rename is disabled for bob", () => rename.isDisabled());
+  await eventually("Rename is disabled for bob, saying why", async () => (await rename.isDisabled()) && !!(await rename.getAttribute("title")));
   assert.match(await rename.getAttribute("title"), /user "bob" may not update freights/);
   // Approved for uat and prod already, the Freight could be approved for
   // test only, where bob holds no promote verb.
   const approve = page.getByRole("button", { name: `Approve ${renamed}` });
-  await eventually("Approve is disabled for bob", () => approve.isDisabled());
+  await eventually("Approve is disabled for bob, saying why", async () => (await approve.isDisabled()) && !!(await approve.getAttribute("title")));
   assert.match(await approve.getAttribute("title"), /user "bob" may not promote to Stage "test"/);
 
   step("bob may promote into uat only: prod and test are disabled in the dialog, with the reason on hover");

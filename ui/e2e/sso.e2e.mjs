@@ -110,7 +110,7 @@ try {
     ["Rename", /may not update freights/],
   ]) {
     const button = page.getByRole("button", { name: `${action} ${alias}` });
-    await eventually(`${action} is disabled for mallory`, () => button.isDisabled());
+    await eventually(`${action} is disabled for mallory, saying why`, async () => (await button.isDisabled()) && !!(await button.getAttribute("title")));
     const reason = await button.getAttribute("title");
     assert.match(reason, user, `the reason names the user: ${reason}`);
     assert.match(reason, why, `the reason names the verb (and Stage): ${reason}`);

@@ -200,7 +200,7 @@ try {
   const prod = page.getByRole("region", { name: "Stage prod" });
   await prod.waitFor();
   const promote = prod.getByRole("button", { name: "Promote", exact: true });
-  await eventually("Promote is disabled for bob", () => promote.isDisabled());
+  await eventually("Promote is disabled for bob, saying why", async () => (await promote.isDisabled()) && !!(await promote.getAttribute("title")));
   // The button is disabled while the server is asked, and says why once
   // it has answered.
   const refused = /user "bob" may not promote to Stage "prod"/;
@@ -236,7 +236,7 @@ try {
   step("bob's Freight page: Rename disabled with the reason");
   await page.goto(`${base}/projects/${project}/freight/${freightName}`);
   const rename = page.getByRole("button", { name: "Rename…" });
-  await eventually("Rename is disabled for bob", () => rename.isDisabled());
+  await eventually("Rename is disabled for bob, saying why", async () => (await rename.isDisabled()) && !!(await rename.getAttribute("title")));
   assert.match(await rename.getAttribute("title"), /user "bob" may not update freights/);
 
   step("bob, a viewer, sees the Promotion and its diff");
