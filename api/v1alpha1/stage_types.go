@@ -467,6 +467,44 @@ type Health struct {
 	//
 	// +optional
 	Issues []string `json:"issues,omitempty"`
+	// Applications is each Argo CD Application the Stage updates, as Argo
+	// CD reports it, in the order the Stage names them. Only the Stage's
+	// own status.health carries it; the copies in its Freight references
+	// keep the summary.
+	//
+	// +optional
+	Applications []ApplicationHealth `json:"applications,omitempty"`
+}
+
+// ApplicationHealth is what kargo read of one Argo CD Application. An
+// Application that does not let the Stage change it (the
+// kargo.akuity.io/authorized-stage annotation) is Unknown, and nothing Argo
+// CD reports of it is copied.
+type ApplicationHealth struct {
+	// Namespace of the Application.
+	Namespace string `json:"namespace"`
+	// Name of the Application.
+	Name string `json:"name"`
+	// Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+	// Unknown.
+	Status HealthState `json:"status"`
+	// Message says why Status is not Healthy.
+	//
+	// +optional
+	Message string `json:"message,omitempty"`
+	// HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+	// Degraded, Suspended, Missing, Unknown).
+	//
+	// +optional
+	HealthStatus string `json:"healthStatus,omitempty"`
+	// SyncStatus is Argo CD's sync status of it (Synced, OutOfSync).
+	//
+	// +optional
+	SyncStatus string `json:"syncStatus,omitempty"`
+	// Revisions are the revisions it is synced to, one per source.
+	//
+	// +optional
+	Revisions []string `json:"revisions,omitempty"`
 }
 
 // StageStatus is the observed state of a Stage.

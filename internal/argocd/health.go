@@ -34,13 +34,14 @@ func Health(ctx context.Context, r client.Reader, st *kargoapi.Stage, defaultNam
 	updates := Updates(st)
 	h := kargoapi.Health{Status: kargoapi.HealthStateHealthy}
 	for _, a := range groupByApp(updates, defaultNamespace) {
-		state, msg := readAppHealth(ctx, r, st, a.key, a.sourceUpdates)
-		if severity(state) > severity(h.Status) {
-			h.Status = state
+		ah := readAppHealth(ctx, r, st, a.key, a.sourceUpdates)
+		if severity(ah.Status) > severity(h.Status) {
+			h.Status = ah.Status
 		}
-		if state != kargoapi.HealthStateHealthy {
-			h.Issues = append(h.Issues, msg)
+		if ah.Status != kargoapi.HealthStateHealthy {
+			h.Issues = append(h.Issues, ah.Message)
 		}
+		h.Applications = append(h.Applications, ah)
 	}
 	slices.Sort(h.Issues)
 	return h
@@ -70,21 +71,34 @@ func groupByApp(updates []kargoapi.ArgoCDAppUpdate, defaultNamespace string) []a
 	return apps
 }
 
-func readAppHealth(ctx context.Context, r client.Reader, st *kargoapi.Stage, key client.ObjectKey, sus []kargoapi.ArgoCDSourceUpdate) (kargoapi.HealthState, string) {
+func readAppHealth(ctx context.Context, r client.Reader, st *kargoapi.Stage, key client.ObjectKey, sus []kargoapi.ArgoCDSourceUpdate) kargoapi.ApplicationHealth {
+	ah := kargoapi.ApplicationHealth{Namespace: key.Namespace, Name: key.Name, Status: kargoapi.HealthStateUnknown}
 	app := &argocdv1.Application{}
 	if err := r.Get(ctx, key, app); err != nil {
 		if apierrors.IsNotFound(err) {
-			return kargoapi.HealthStateUnknown, fmt.Sprintf("Application %s not found", key)
+			ah.Message = fmt.Sprintf("Application %s not found", key)
+		} else {
+			ah.Message = fmt.Sprintf("get Application %s: %v", key, err)
 		}
-		return kargoapi.HealthStateUnknown, fmt.Sprintf("get Application %s: %v", key, err)
+		return ah
 	}
 	// The annotation's value is not repeated: it names another project's
 	// Stage when the Application belongs to someone else.
 	if want := st.Namespace + ":" + st.Name; app.Annotations[kargoapi.AuthorizedStageAnnotationKey] != want {
-		return kargoapi.HealthStateUnknown, fmt.Sprintf("Application %s does not let Stage %s/%s change it, so its health is not read: add the annotation %s: %q to it",
+		ah.Message = fmt.Sprintf("Application %s does not let Stage %s/%s change it, so its health is not read: add the annotation %s: %q to it",
 			key, st.Namespace, st.Name, kargoapi.AuthorizedStageAnnotationKey, want)
+		return ah
 	}
-	return appHealth(app, sus)
+	ah.Status, ah.Message = appHealth(app, sus)
+	ah.HealthStatus = string(app.Status.Health.Status)
+	ah.SyncStatus = string(app.Status.Sync.Status)
+	switch {
+	case len(app.Status.Sync.Revisions) > 0:
+		ah.Revisions = slices.Clone(app.Status.Sync.Revisions)
+	case app.Status.Sync.Revision != "":
+		ah.Revisions = []string{app.Status.Sync.Revision}
+	}
+	return ah
 }
 
 // appHealth decides the health of one Application from what Argo CD

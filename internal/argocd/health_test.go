@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,17 +279,74 @@ func TestHealthAggregates(t *testing.T) {
 			if tc.updates == nil {
 				st.Spec.PromotionMechanisms = nil
 			}
-			require.Equal(t, tc.want, Health(context.Background(), c, st, ""))
+			got := Health(context.Background(), c, st, "")
+			// One entry per Application, in the order the Stage names
+			// them, each agreeing with the summary.
+			var names, issues []string
+			for _, a := range got.Applications {
+				names = append(names, a.Namespace+"/"+a.Name)
+				if a.Status != kargoapi.HealthStateHealthy {
+					issues = append(issues, a.Message)
+				}
+			}
+			require.Equal(t, distinctApps(tc.updates), names)
+			require.ElementsMatch(t, tc.want.Issues, issues)
+			got.Applications = nil
+			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// distinctApps names the Applications updates update, once each, in order.
+func distinctApps(updates []kargoapi.ArgoCDAppUpdate) []string {
+	var names []string
+	for _, u := range updates {
+		ns := u.AppNamespace
+		if ns == "" {
+			ns = DefaultNamespace
+		}
+		if !slices.Contains(names, ns+"/"+u.AppName) {
+			names = append(names, ns+"/"+u.AppName)
+		}
+	}
+	return names
+}
+
+// Each Application's entry carries what Argo CD reports of it: its own
+// health and sync status, and the revision of each source.
+func TestHealthReportsEachApplication(t *testing.T) {
+	app := func(name string, opts ...func(*argocdv1.Application)) *argocdv1.Application {
+		a := synced(opts...)
+		a.Namespace, a.Name = DefaultNamespace, name
+		return a
+	}
+	c := newClient(t, app("a"), app("b", func(a *argocdv1.Application) { a.Status.OperationState.Phase = argocdv1.OperationRunning }))
+	st := objects.Stage(project, stageName, objects.ArgoCDUpdates(kargoapi.ArgoCDAppUpdate{AppName: "b"}, kargoapi.ArgoCDAppUpdate{AppName: "a"}, kargoapi.ArgoCDAppUpdate{AppName: "gone"}))
+	h := Health(context.Background(), c, st, "")
+	require.Len(t, h.Applications, 3)
+	b, a, gone := h.Applications[0], h.Applications[1], h.Applications[2]
+	require.Equal(t, kargoapi.ApplicationHealth{Namespace: DefaultNamespace, Name: "gone", Status: kargoapi.HealthStateUnknown, Message: "Application argocd/gone not found"}, gone)
+	require.Equal(t, "b", b.Name)
+	require.Equal(t, kargoapi.HealthStateProgressing, b.Status)
+	require.Equal(t, "Application argocd/b is syncing", b.Message)
+	require.Equal(t, "a", a.Name)
+	require.Equal(t, kargoapi.HealthStateHealthy, a.Status)
+	require.Empty(t, a.Message)
+	require.Equal(t, string(argocdv1.HealthStatusHealthy), a.HealthStatus)
+	require.Equal(t, string(argocdv1.SyncStatusSynced), a.SyncStatus)
+	require.NotEmpty(t, a.Revisions)
 }
 
 func TestHealthUsesTheDefaultNamespaceGiven(t *testing.T) {
 	c := newClient(t, synced(func(a *argocdv1.Application) { a.Namespace = "gitops" }))
 	st := objects.Stage(project, stageName, objects.ArgoCDUpdates(kargoapi.ArgoCDAppUpdate{AppName: "guestbook"}))
-	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateHealthy}, Health(context.Background(), c, st, "gitops"))
+	summary := func(h kargoapi.Health) kargoapi.Health {
+		h.Applications = nil
+		return h
+	}
+	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateHealthy}, summary(Health(context.Background(), c, st, "gitops")))
 	require.Equal(t, kargoapi.Health{Status: kargoapi.HealthStateUnknown, Issues: []string{"Application argocd/guestbook not found"}},
-		Health(context.Background(), c, st, ""))
+		summary(Health(context.Background(), c, st, "")))
 }
 
 // Health reads only Applications that let the Stage change them, as Apply
@@ -319,6 +377,8 @@ func TestHealthReadsOnlyApplicationsThatOptIn(t *testing.T) {
 			require.Contains(t, h.Issues[0], `does not let Stage `+project+`/`+stageName+` change it`)
 			require.NotContains(t, h.Issues[0], "secret-db-host", "nothing of the Application's status is copied")
 			require.NotContains(t, h.Issues[0], "other-project", "the Stage it belongs to is not revealed")
+			require.Equal(t, []kargoapi.ApplicationHealth{{Namespace: DefaultNamespace, Name: "guestbook", Status: kargoapi.HealthStateUnknown, Message: h.Issues[0]}}, h.Applications,
+				"neither Argo CD's health, its sync status nor its revisions are copied")
 		})
 	}
 }

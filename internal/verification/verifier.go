@@ -513,14 +513,21 @@ func hasApps(st *kargoapi.Stage) bool { return len(argocd.Updates(st)) > 0 }
 // its history entry, and as the Healthy condition.
 func recordHealth(st *kargoapi.Stage, h kargoapi.Health) {
 	st.Status.Health = h.DeepCopy()
-	st.Status.CurrentFreight.Health = h.DeepCopy()
+	// The Freight references keep the summary: a Stage of many
+	// Applications would otherwise carry each one four times.
+	summary := func() *kargoapi.Health {
+		c := h.DeepCopy()
+		c.Applications = nil
+		return c
+	}
+	st.Status.CurrentFreight.Health = summary()
 	for i := range st.Status.CurrentFreightByOrigin {
 		if st.Status.CurrentFreightByOrigin[i].ID == st.Status.CurrentFreight.ID {
-			st.Status.CurrentFreightByOrigin[i].Health = h.DeepCopy()
+			st.Status.CurrentFreightByOrigin[i].Health = summary()
 		}
 	}
 	if len(st.Status.History) > 0 && st.Status.History[0].ID == st.Status.CurrentFreight.ID {
-		st.Status.History[0].Health = h.DeepCopy()
+		st.Status.History[0].Health = summary()
 	}
 	cond := metav1.Condition{Type: kargoapi.ConditionHealthy, ObservedGeneration: st.Generation, Reason: string(h.Status), Message: describeHealth(h)}
 	switch h.Status {

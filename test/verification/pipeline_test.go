@@ -196,6 +196,11 @@ func TestFailedVerificationStopsFreightAndApprovalSkipsIt(t *testing.T) {
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: ns + "-test"}, app))
 	synced, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
 	require.Equal(t, pushed, synced, "Argo CD synced kargo's commit")
+	// The Stage reports the Application as Argo CD does.
+	require.Equal(t, []kargoapi.ApplicationHealth{{
+		Namespace: "argocd", Name: ns + "-test", Status: kargoapi.HealthStateHealthy,
+		HealthStatus: "Healthy", SyncStatus: "Synced", Revisions: []string{pushed},
+	}}, getStage(t, ns, "test").Status.Health.Applications)
 	cj := &batchv1.CronJob{}
 	require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns + "-test", Name: "app"}, cj))
 	require.Equal(t, "nginx:1.25.1", cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image, "Argo CD deployed the promoted image")

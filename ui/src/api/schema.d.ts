@@ -2537,6 +2537,35 @@ export interface components {
                     firstSeen?: string;
                     /** @description Health is the Stage's health while it held this Freight. */
                     health?: {
+                        /**
+                         * @description Applications is each Argo CD Application the Stage updates, as Argo
+                         *     CD reports it, in the order the Stage names them. Only the Stage's
+                         *     own status.health carries it; the copies in its Freight references
+                         *     keep the summary.
+                         */
+                        applications?: {
+                            /**
+                             * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                             *     Degraded, Suspended, Missing, Unknown).
+                             */
+                            healthStatus?: string;
+                            /** @description Message says why Status is not Healthy. */
+                            message?: string;
+                            /** @description Name of the Application. */
+                            name: string;
+                            /** @description Namespace of the Application. */
+                            namespace: string;
+                            /** @description Revisions are the revisions it is synced to, one per source. */
+                            revisions?: string[];
+                            /**
+                             * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                             *     Unknown.
+                             * @enum {string}
+                             */
+                            status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                            /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                            syncStatus?: string;
+                        }[];
                         /** @description Issues explain a status other than Healthy. */
                         issues?: string[];
                         /**
@@ -2651,6 +2680,35 @@ export interface components {
                     firstSeen?: string;
                     /** @description Health is the Stage's health while it held this Freight. */
                     health?: {
+                        /**
+                         * @description Applications is each Argo CD Application the Stage updates, as Argo
+                         *     CD reports it, in the order the Stage names them. Only the Stage's
+                         *     own status.health carries it; the copies in its Freight references
+                         *     keep the summary.
+                         */
+                        applications?: {
+                            /**
+                             * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                             *     Degraded, Suspended, Missing, Unknown).
+                             */
+                            healthStatus?: string;
+                            /** @description Message says why Status is not Healthy. */
+                            message?: string;
+                            /** @description Name of the Application. */
+                            name: string;
+                            /** @description Namespace of the Application. */
+                            namespace: string;
+                            /** @description Revisions are the revisions it is synced to, one per source. */
+                            revisions?: string[];
+                            /**
+                             * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                             *     Unknown.
+                             * @enum {string}
+                             */
+                            status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                            /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                            syncStatus?: string;
+                        }[];
                         /** @description Issues explain a status other than Healthy. */
                         issues?: string[];
                         /**
@@ -2726,6 +2784,35 @@ export interface components {
                     firstSeen?: string;
                     /** @description Health is the Stage's health while it held this Freight. */
                     health?: {
+                        /**
+                         * @description Applications is each Argo CD Application the Stage updates, as Argo
+                         *     CD reports it, in the order the Stage names them. Only the Stage's
+                         *     own status.health carries it; the copies in its Freight references
+                         *     keep the summary.
+                         */
+                        applications?: {
+                            /**
+                             * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                             *     Degraded, Suspended, Missing, Unknown).
+                             */
+                            healthStatus?: string;
+                            /** @description Message says why Status is not Healthy. */
+                            message?: string;
+                            /** @description Name of the Application. */
+                            name: string;
+                            /** @description Namespace of the Application. */
+                            namespace: string;
+                            /** @description Revisions are the revisions it is synced to, one per source. */
+                            revisions?: string[];
+                            /**
+                             * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                             *     Unknown.
+                             * @enum {string}
+                             */
+                            status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                            /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                            syncStatus?: string;
+                        }[];
                         /** @description Issues explain a status other than Healthy. */
                         issues?: string[];
                         /**
@@ -2799,6 +2886,35 @@ export interface components {
                         firstSeen?: string;
                         /** @description Health is the Stage's health while it held this Freight. */
                         health?: {
+                            /**
+                             * @description Applications is each Argo CD Application the Stage updates, as Argo
+                             *     CD reports it, in the order the Stage names them. Only the Stage's
+                             *     own status.health carries it; the copies in its Freight references
+                             *     keep the summary.
+                             */
+                            applications?: {
+                                /**
+                                 * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                                 *     Degraded, Suspended, Missing, Unknown).
+                                 */
+                                healthStatus?: string;
+                                /** @description Message says why Status is not Healthy. */
+                                message?: string;
+                                /** @description Name of the Application. */
+                                name: string;
+                                /** @description Namespace of the Application. */
+                                namespace: string;
+                                /** @description Revisions are the revisions it is synced to, one per source. */
+                                revisions?: string[];
+                                /**
+                                 * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                                 *     Unknown.
+                                 * @enum {string}
+                                 */
+                                status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                                /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                                syncStatus?: string;
+                            }[];
                             /** @description Issues explain a status other than Healthy. */
                             issues?: string[];
                             /**
@@ -2848,6 +2964,35 @@ export interface components {
                 };
                 /** @description Health is the aggregated health of the Stage's Applications. */
                 health?: {
+                    /**
+                     * @description Applications is each Argo CD Application the Stage updates, as Argo
+                     *     CD reports it, in the order the Stage names them. Only the Stage's
+                     *     own status.health carries it; the copies in its Freight references
+                     *     keep the summary.
+                     */
+                    applications?: {
+                        /**
+                         * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                         *     Degraded, Suspended, Missing, Unknown).
+                         */
+                        healthStatus?: string;
+                        /** @description Message says why Status is not Healthy. */
+                        message?: string;
+                        /** @description Name of the Application. */
+                        name: string;
+                        /** @description Namespace of the Application. */
+                        namespace: string;
+                        /** @description Revisions are the revisions it is synced to, one per source. */
+                        revisions?: string[];
+                        /**
+                         * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                         *     Unknown.
+                         * @enum {string}
+                         */
+                        status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                        /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                        syncStatus?: string;
+                    }[];
                     /** @description Issues explain a status other than Healthy. */
                     issues?: string[];
                     /**
@@ -2898,6 +3043,35 @@ export interface components {
                     firstSeen?: string;
                     /** @description Health is the Stage's health while it held this Freight. */
                     health?: {
+                        /**
+                         * @description Applications is each Argo CD Application the Stage updates, as Argo
+                         *     CD reports it, in the order the Stage names them. Only the Stage's
+                         *     own status.health carries it; the copies in its Freight references
+                         *     keep the summary.
+                         */
+                        applications?: {
+                            /**
+                             * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                             *     Degraded, Suspended, Missing, Unknown).
+                             */
+                            healthStatus?: string;
+                            /** @description Message says why Status is not Healthy. */
+                            message?: string;
+                            /** @description Name of the Application. */
+                            name: string;
+                            /** @description Namespace of the Application. */
+                            namespace: string;
+                            /** @description Revisions are the revisions it is synced to, one per source. */
+                            revisions?: string[];
+                            /**
+                             * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                             *     Unknown.
+                             * @enum {string}
+                             */
+                            status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                            /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                            syncStatus?: string;
+                        }[];
                         /** @description Issues explain a status other than Healthy. */
                         issues?: string[];
                         /**
@@ -3004,6 +3178,35 @@ export interface components {
                         firstSeen?: string;
                         /** @description Health is the Stage's health while it held this Freight. */
                         health?: {
+                            /**
+                             * @description Applications is each Argo CD Application the Stage updates, as Argo
+                             *     CD reports it, in the order the Stage names them. Only the Stage's
+                             *     own status.health carries it; the copies in its Freight references
+                             *     keep the summary.
+                             */
+                            applications?: {
+                                /**
+                                 * @description HealthStatus is Argo CD's own health of it (Healthy, Progressing,
+                                 *     Degraded, Suspended, Missing, Unknown).
+                                 */
+                                healthStatus?: string;
+                                /** @description Message says why Status is not Healthy. */
+                                message?: string;
+                                /** @description Name of the Application. */
+                                name: string;
+                                /** @description Namespace of the Application. */
+                                namespace: string;
+                                /** @description Revisions are the revisions it is synced to, one per source. */
+                                revisions?: string[];
+                                /**
+                                 * @description Status is kargo's reading of it: Healthy, Unhealthy, Progressing or
+                                 *     Unknown.
+                                 * @enum {string}
+                                 */
+                                status: "Healthy" | "Unhealthy" | "Progressing" | "Unknown";
+                                /** @description SyncStatus is Argo CD's sync status of it (Synced, OutOfSync). */
+                                syncStatus?: string;
+                            }[];
                             /** @description Issues explain a status other than Healthy. */
                             issues?: string[];
                             /**

@@ -24,7 +24,14 @@ describe("StageView", () => {
     status: {
       phase: "Failed",
       currentFreight: { id: fname, alias: "mortal-dragonfly" },
-      health: { status: "Unhealthy", issues: ["Application argocd/app-prod-db is Degraded: pod crash-looping"] },
+      health: {
+        status: "Unhealthy",
+        issues: ["Application argocd/app-prod-db is Degraded: pod crash-looping"],
+        applications: [
+          { namespace: "argocd", name: "app-prod", status: "Healthy", healthStatus: "Healthy", syncStatus: "Synced", revisions: ["0123456789abcdef0123456789abcdef01234567"] },
+          { namespace: "argocd", name: "app-prod-db", status: "Unhealthy", message: "Application argocd/app-prod-db is Degraded: pod crash-looping", healthStatus: "Degraded", syncStatus: "Synced" },
+        ],
+      },
       verification: {
         id: "v1",
         freight: fname,
@@ -43,11 +50,22 @@ describe("StageView", () => {
     const apps = screen.getByRole("list", { name: "Applications" });
     expect(apps.textContent).toContain("argocd/app-prod-db");
     expect(apps.textContent).toContain("pod crash-looping");
+    const [prod, db] = Array.from(apps.querySelectorAll("li"));
+    expect(prod.textContent).toContain("Healthy");
+    expect(prod.textContent).toContain("Argo CD: Healthy, Synced at 0123456");
+    expect(db.textContent).toContain("Argo CD: Degraded, Synced");
     const checks = screen.getByRole("list", { name: "Checks" });
     expect(checks.textContent).toContain("latency");
     expect(checks.textContent).toContain("p99 1.2s above 500ms");
     expect(checks.textContent).toContain("3 measurements, 2 failures");
     expect(screen.getByRole("region", { name: "Current Freight" }).textContent).toContain("mortal-dragonfly");
+  });
+
+  it("names the Applications the Stage updates before their health is first read", () => {
+    const unread: Stage = { ...stage, status: { ...stage.status, health: undefined } };
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(unread)} rights={everything} onDone={() => {}} onEdit={() => {}} />);
+    const items = Array.from(screen.getByRole("list", { name: "Applications" }).querySelectorAll("li")).map((li) => li.textContent);
+    expect(items).toEqual(["argocd/app-prod Unknown", "argocd/app-prod-db Unknown"]);
   });
 
   it("disables what the user may not do, with the server's reason, and shows a refusal word for word", async () => {

@@ -84,7 +84,18 @@ export function StageView({
     });
   };
   const byOrigin = st.currentFreightByOrigin?.length ? st.currentFreightByOrigin : st.currentFreight ? [st.currentFreight] : [];
-  const apps = stage.spec?.promotionMechanisms?.argoCDAppUpdates ?? [];
+  // Each Application as the Stage controller last read it; before its
+  // first reading, the ones the Stage's mechanisms name, as Unknown.
+  const named = (stage.spec?.promotionMechanisms?.argoCDAppUpdates ?? []).map((u) => ({
+    namespace: u.appNamespace ?? "argocd",
+    name: u.appName,
+    status: "Unknown",
+    message: undefined as string | undefined,
+    healthStatus: undefined as string | undefined,
+    syncStatus: undefined as string | undefined,
+    revisions: undefined as string[] | undefined,
+  }));
+  const apps = st.health?.applications?.length ? st.health.applications : named;
   const verifications = [...(st.verification ? [st.verification] : []), ...(st.verificationHistory ?? [])];
 
   return (
@@ -182,17 +193,20 @@ export function StageView({
             <p className="muted">This Stage updates no Argo CD Application.</p>
           ) : (
             <ul className="plain" aria-label="Applications">
-              {apps.map((a) => {
-                const key = `${a.appNamespace ?? "argocd"}/${a.appName}`;
-                const issue = (st.health?.issues ?? []).find((i) => i.includes(a.appName));
-                return (
-                  <li key={key}>
-                    <span className="mono">{key}</span>{" "}
-                    <span className={`badge health-${issue ? "unhealthy" : health.toLowerCase()}`}>{issue ? "not Healthy" : health}</span>
-                    {issue && <div className="small error">{issue}</div>}
-                  </li>
-                );
-              })}
+              {apps.map((a) => (
+                <li key={`${a.namespace}/${a.name}`}>
+                  <span className="mono">{`${a.namespace}/${a.name}`}</span>{" "}
+                  <span className={`badge health-${a.status.toLowerCase()}`}>{a.status}</span>
+                  {(a.healthStatus || a.syncStatus) && (
+                    <span className="small muted">
+                      {" "}
+                      Argo CD: {[a.healthStatus, a.syncStatus].filter(Boolean).join(", ")}
+                      {a.revisions?.length ? ` at ${a.revisions.map((r) => (/^[0-9a-f]{40}$/.test(r) ? r.slice(0, 7) : r)).join(", ")}` : ""}
+                    </span>
+                  )}
+                  {a.message && <div className="small error">{a.message}</div>}
+                </li>
+              ))}
             </ul>
           )}
           {apps.length === 0 && (st.health?.issues ?? []).map((i) => <p key={i} className="small error">{i}</p>)}
