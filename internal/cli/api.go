@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,8 +22,9 @@ import (
 )
 
 func newAPICommand() *cobra.Command {
-	var addr, certFile, keyFile, metricsAddr string
-	var plainHTTP bool
+	var addr, certFile, keyFile, metricsAddr, gitCacheDir string
+	var plainHTTP, readGitCredentials bool
+	var outbound egressFlags
 	var oidc sso.Config
 	var logs logFlags
 	cmd := &cobra.Command{
@@ -54,7 +57,11 @@ itself.`,
 			default:
 				return usageError{errors.New("bearer tokens must not travel in clear text: pass --tls-cert-file and --tls-key-file, or --plain-http behind a TLS-terminating proxy")}
 			}
-			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig, UI: ui.Files(), OIDC: oidcOptions(&oidc)})
+			commits, creds, err := apiCommitReader(cfg, gitCacheDir, readGitCredentials, outbound.policy())
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Options{Config: cfg, Addr: addr, TLS: tlsConfig, UI: ui.Files(), OIDC: oidcOptions(&oidc), Commits: commits, Credentials: creds})
 			if err != nil {
 				return err
 			}
@@ -83,6 +90,14 @@ itself.`,
 	f.StringVar(&certFile, "tls-cert-file", "", "PEM certificate to serve HTTPS with")
 	f.StringVar(&keyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&plainHTTP, "plain-http", false, "serve plain HTTP, for use behind a proxy that terminates TLS")
+	f.StringVar(&gitCacheDir, "git-cache-dir", filepath.Join(os.TempDir(), "kargo-api-git"),
+		"directory of the Git cache the server reads the commits of Promotions with")
+	f.BoolVar(&readGitCredentials, "read-git-credentials", false,
+		"read the projects' Git credential Secrets, so that the commits of Promotions in private repositories show; needs get, list and watch on Secrets (the ClusterRole kargo-api-credentials). Without it only public repositories' commits show")
+	f.Var(&ruleList{&outbound.rules}, "allow-outbound",
+		"addresses the server may read Git repositories at although the outbound address policy refuses them (loopback, private, link-local, metadata); the same rules as the controller's --allow-outbound")
+	f.BoolVar(&outbound.allowPrivate, "allow-private-outbound", false,
+		"let the server read Git repositories at private addresses, as the controller's --allow-private-outbound")
 	f.StringVar(&metricsAddr, "metrics-addr", ":8080", `address of the Prometheus metrics endpoint (plain HTTP, /metrics); "0" turns it off`)
 	bindOIDCFlags(f, &oidc)
 	logs.register(f)

@@ -61,7 +61,7 @@ func (s *Server) promotionCommits(w http.ResponseWriter, r *http.Request, u auth
 		return s.orMissingProject(ctx, project, err)
 	}
 	promo := obj.(*kargoapi.Promotion)
-	if s.opts.Commits == nil || s.opts.Credentials == nil {
+	if s.opts.Commits == nil {
 		return newError(http.StatusNotImplemented, metav1.StatusReasonServiceUnavailable,
 			"this kargo API server reads no Git repositories, so it cannot show the commits of Promotion %q (kargo local does)", name)
 	}
@@ -85,18 +85,25 @@ func (s *Server) promotionCommits(w http.ResponseWriter, r *http.Request, u auth
 	defer cancel()
 	for _, t := range targets {
 		where := fmt.Sprintf("%s branch %s", git.Redact(t.RepoURL), t.Branch)
-		creds, err := s.opts.Credentials.Get(ctx, project, credentials.TypeGit, t.RepoURL)
-		if err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "read credentials", "project", project, "repoURL", git.Redact(t.RepoURL))
-			out.Notes = append(out.Notes, fmt.Sprintf("%s: the project's credentials could not be read", where))
-			continue
+		var creds *credentials.Credentials
+		if s.opts.Credentials != nil {
+			var err error
+			if creds, err = s.opts.Credentials.Get(ctx, project, credentials.TypeGit, t.RepoURL); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "read credentials", "project", project, "repoURL", git.Redact(t.RepoURL))
+				out.Notes = append(out.Notes, fmt.Sprintf("%s: the project's credentials could not be read", where))
+				continue
+			}
 		}
 		diffs, err := s.opts.Commits.TrailedDiffs(ctx, git.DiffRequest{
 			BranchRequest: git.BranchRequest{RepoURL: t.RepoURL, Creds: creds, InsecureSkipTLSVerify: t.Insecure, Branch: t.Branch},
 			Trailer:       [2]string{claim.TrailerPromotion, string(promo.UID)},
 		})
 		if err != nil {
-			out.Notes = append(out.Notes, fmt.Sprintf("%s: %s", where, git.Redact(err.Error())))
+			note := fmt.Sprintf("%s: %s", where, git.Redact(err.Error()))
+			if s.opts.Credentials == nil {
+				note += " (this API server reads repositories without the projects' credentials, so it shows the commits of public ones only: an install with the chart's api.git.readCredentials=true lets it read them)"
+			}
+			out.Notes = append(out.Notes, note)
 			continue
 		}
 		for _, d := range diffs {

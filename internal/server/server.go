@@ -69,12 +69,14 @@ type Options struct {
 	// three quarters of this and this, and clients open a new one;
 	// DefaultWatchLifetime when zero.
 	WatchLifetime time.Duration
-	// Commits and Credentials, when both set, let the server read the
-	// commits Promotions made from their Git servers, with their
-	// projects' repository credentials (GET .../promotions/{name}/commits);
-	// without them that endpoint answers 501. Credentials reads Secrets:
-	// the kargo-api ClusterRole does not grant that, so a cluster install
-	// leaves them unset.
+	// Commits lets the server read the commits Promotions made from their
+	// Git servers (GET .../promotions/{name}/commits); without it that
+	// endpoint answers 501. Credentials, when set, reads the projects'
+	// repository credentials for it; when nil the server reads
+	// repositories anonymously, so only public ones show. Credentials
+	// reads Secrets: the kargo-api ClusterRole does not grant that, and a
+	// cluster install binds kargo-api-credentials only when asked to
+	// (the chart's api.git.readCredentials).
 	Commits     CommitReader
 	Credentials credentials.Store
 }

@@ -5,6 +5,9 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/apitypes"
 	"github.com/kargohq/kargo/internal/demo"
 	"github.com/kargohq/kargo/internal/localsrc"
 	"github.com/kargohq/kargo/internal/localsrc/gitserver"
@@ -315,6 +319,12 @@ func TestInstalledKargo(t *testing.T) {
 	require.Equal(t, before+1, src.commits(t, "stages/uat"), "exactly one commit for the promotion")
 	e.requireReplicas(ctx, "kargo-controller", 2)
 
+	// 4b. The Promotion's page: the installed API server reads the commit
+	//     it made from the GitOps repository itself, through the
+	//     controller's outbound rules and without credentials (the chart
+	//     gives it none unless asked; this repository is public).
+	e.requireCommits(ctx, api, "uat")
+
 	// 5. helm upgrade, a rolling update of both Deployments, while admission
 	//    requests keep coming: not one is refused for want of a webhook.
 	stop := make(chan struct{})
@@ -481,6 +491,42 @@ func (e *env) loginCLI(ctx context.Context) apiService {
 	out := e.cli("login", "https://"+name, "--token-file", tokenFile, "--ca-file", ca)
 	e.t.Logf("kargo login: %s", strings.TrimSpace(out))
 	return apiService{name: name, ip: svc.Spec.ClusterIP, token: token, user: "system:serviceaccount:" + demo.Project + ":cli"}
+}
+
+// requireCommits asks the installed API server, as the CLI's
+// ServiceAccount, for the commits of stage's succeeded Promotion, and
+// requires the one commit it pushed to stages/<stage>.
+func (e *env) requireCommits(ctx context.Context, api apiService, stage string) {
+	e.t.Helper()
+	list := &kargoapi.PromotionList{}
+	require.NoError(e.t, e.c.List(ctx, list, client.InNamespace(demo.Project)))
+	name := ""
+	for _, p := range list.Items {
+		if p.Spec.Stage == stage && p.Status.Phase == kargoapi.PromotionPhaseSucceeded {
+			name = p.Name
+		}
+	}
+	require.NotEmpty(e.t, name, "no succeeded Promotion of Stage %s", stage)
+	ca, err := os.ReadFile(filepath.Join(e.dir, "kargo-api-ca.crt"))
+	require.NoError(e.t, err)
+	pool := x509.NewCertPool()
+	require.True(e.t, pool.AppendCertsFromPEM(ca))
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+api.name+"/api/v1/projects/"+demo.Project+"/promotions/"+name+"/commits", nil)
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "Bearer "+api.token)
+	resp, err := hc.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	require.Equal(e.t, http.StatusOK, resp.StatusCode, string(body))
+	var got apitypes.PromotionCommits
+	require.NoError(e.t, json.Unmarshal(body, &got))
+	require.Len(e.t, got.Commits, 1, string(body))
+	require.Equal(e.t, "stages/"+stage, got.Commits[0].Branch)
+	require.NotEmpty(e.t, got.Commits[0].Files, string(body))
+	e.t.Logf("the installed API server read Promotion %s's commit %s (%d files) from the GitOps repository", name, got.Commits[0].ID, len(got.Commits[0].Files))
 }
 
 // browse opens the installed UI in Debian's Chromium (ui/e2e/cluster.e2e.mjs

@@ -195,3 +195,37 @@ func TestPromotionCommitsAttacks(t *testing.T) {
 		require.False(t, strings.Contains(body, "from-test"))
 	})
 }
+
+// A cluster install's API server reads repositories without the projects'
+// credentials unless the chart lets it read their Secrets: it shows a
+// public repository's commits, and for a private one says why it shows
+// none, reading no Secret on the way.
+func TestPromotionCommitsWithoutCredentials(t *testing.T) {
+	public := gitserver.New(t)
+	pubRepo := public.CreateRepo("app")
+	public.Commit(t, "app", "main", map[string]string{"app.yaml": "image: base\n"}, "first")
+	pubNS, pubPromo := commitsProject(t, "commits-public", public, pubRepo, "test", "from-public", false)
+
+	private := gitserver.New(t, gitserver.WithTLS(), gitserver.WithBasicAuth("robot", "s3cret-commits-private"))
+	privRepo := private.CreateRepo("app")
+	private.Commit(t, "app", "main", map[string]string{"app.yaml": "image: base\n"}, "first")
+	privNS, privPromo := commitsProject(t, "commits-private", private, privRepo, "test", "from-private", true)
+
+	rules := egress.MustParseRules(public.Host(), private.Host())
+	cache := git.NewCache(t.TempDir(), git.Options{CAFile: private.CAFile(), Egress: egress.New(egress.Options{Allow: rules})})
+	srv := apiserverStart(t, server.Options{Commits: cache})
+
+	code, got, body := commitsGet(t, srv.URL, kubetest.Vera, pubNS, pubPromo.Name, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, got.Commits, 1, body)
+	require.Contains(t, got.Commits[0].Files[0].Patch, "+image: from-public\n")
+
+	code, got, body = commitsGet(t, srv.URL, kubetest.Vera, privNS, privPromo.Name, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Empty(t, got.Commits, body)
+	require.Len(t, got.Notes, 1, body)
+	require.Contains(t, got.Notes[0], "api.git.readCredentials", "the note says how to let the server read private repositories")
+	require.NotContains(t, body, "from-private")
+	require.NotContains(t, body, "s3cret")
+	t.Logf("the private repository's note: %s", got.Notes[0])
+}

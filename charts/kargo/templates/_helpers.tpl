@@ -80,6 +80,11 @@ securityContext:
 {{- else }}
 - --metrics-addr=0
 {{- end }}
+{{- include "kargo.outboundArgs" . }}
+{{- end }}
+
+{{/* The outbound address policy (controller.outbound), which the API server's Git reads share. */}}
+{{- define "kargo.outboundArgs" -}}
 {{- range .Values.controller.outbound.allow }}
 - --allow-outbound={{ . }}
 {{- end }}

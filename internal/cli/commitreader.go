@@ -30,3 +30,25 @@ func localCommitReader(cfg *rest.Config, dataDir string, policy *egress.Policy) 
 	cache := git.NewCache(filepath.Join(dataDir, "cache", "api-git"), git.Options{Egress: policy})
 	return cache, credentials.KubernetesStore{Client: c}, nil
 }
+
+// apiCommitReader lets a cluster install's API server show the commits
+// Promotions made: a Git cache in dir that connects through policy (the
+// controller's outbound rules), and, when readCreds, the projects'
+// repository credentials read live with the server's own identity, which
+// then needs the ClusterRole kargo-api-credentials. Without them it reads
+// repositories anonymously.
+func apiCommitReader(cfg *rest.Config, dir string, readCreds bool, policy *egress.Policy) (server.CommitReader, credentials.Store, error) {
+	cache := git.NewCache(dir, git.Options{Egress: policy})
+	if !readCreds {
+		return cache, nil, nil
+	}
+	s, err := scheme.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		return nil, nil, fmt.Errorf("client for the API server's credential reads: %w", err)
+	}
+	return cache, credentials.KubernetesStore{Client: c}, nil
+}
