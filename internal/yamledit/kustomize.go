@@ -23,6 +23,10 @@ type KustomizeImage struct {
 	// Digest is the digest to set, such as "sha256:…". Setting it removes
 	// the entry's newTag.
 	Digest string
+	// NewName, when set, is the name the image gets (the entry's newName,
+	// as `kustomize edit set image name=newName:tag` sets it); when empty
+	// an entry's newName is kept as it is.
+	NewName string
 }
 
 // fields returns the key to set, its value and the key to remove.
@@ -50,7 +54,8 @@ func (img KustomizeImage) validate() error {
 //
 // Every entry of the images list whose name equals img.Name gets img's tag or
 // digest: setting newTag removes digest and setting digest removes newTag,
-// as kustomize does, while newName is kept. An existing value is replaced in
+// as kustomize does; newName is set when img.NewName is given (replaced in
+// place, or added after name) and kept otherwise. An existing value is replaced in
 // its quoting style (see SetValue); a missing key is added on its own line
 // after name or newName (or inside the entry's braces for a flow mapping),
 // and a removed key loses exactly its line. Unlike kustomize, entries are not
@@ -115,6 +120,9 @@ func setKustomizeImage(src []byte, img KustomizeImage) ([]byte, error) {
 			}
 		}
 	}
+	if err == nil && img.NewName != "" {
+		out, err = setImageNewName(out, img)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +185,49 @@ func updateImage(src []byte, i int, img KustomizeImage) ([]byte, error) {
 	default:
 		return d.insertKey(entry, set, value, flow)
 	}
+}
+
+// setImageNewName sets newName in every entry of the images list named
+// img.Name (the list has one by now): the value replaced where the entry
+// has the key, a line (or a flow pair) added after name where it does not.
+func setImageNewName(src []byte, img KustomizeImage) ([]byte, error) {
+	d, err := parseDocument(src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: an intermediate edit does not parse: %v", ErrVerificationFailed, err)
+	}
+	_, images := mappingLookup(d.root, "images")
+	if images == nil || images.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%w: an intermediate edit lost the images list", ErrVerificationFailed)
+	}
+	var matches []int
+	for i, entry := range images.Content {
+		if entry.Kind == yaml.MappingNode && scalarValue(entry, "name") == img.Name {
+			matches = append(matches, i)
+		}
+	}
+	for _, i := range matches {
+		d, entry, flow, err := imageEntry(src, i)
+		if err != nil {
+			return nil, err
+		}
+		key, value := mappingLookup(entry, "newName")
+		if value == nil {
+			if src, err = d.insertKey(entry, "newName", img.NewName, flow); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t := target{node: value, key: key, flow: flow, path: fmt.Sprintf("images.%d.newName", i)}
+		if err := d.checkScalar(t); err != nil {
+			return nil, err
+		}
+		if value.Value != img.NewName {
+			if src, err = d.setScalar(t, img.NewName); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return src, nil
 }
 
 // pairIndex returns the index in m.Content of the key node named key.
@@ -631,11 +682,18 @@ func expectedImages(images any, img KustomizeImage) any {
 		if m, ok := entry.(map[string]any); ok && m["name"] == img.Name {
 			m[set] = value
 			delete(m, drop)
+			if img.NewName != "" {
+				m["newName"] = img.NewName
+			}
 			matched = true
 		}
 	}
 	if !matched {
-		list = append(list, map[string]any{"name": img.Name, set: value})
+		m := map[string]any{"name": img.Name, set: value}
+		if img.NewName != "" {
+			m["newName"] = img.NewName
+		}
+		list = append(list, m)
 	}
 	return list
 }

@@ -18,6 +18,12 @@ func setDigest(name, digest string) func([]byte) ([]byte, error) {
 	}
 }
 
+func rename(name, newName, tag, digest string) func([]byte) ([]byte, error) {
+	return func(doc []byte) ([]byte, error) {
+		return SetKustomizeImage(doc, KustomizeImage{Name: name, NewName: newName, NewTag: tag, Digest: digest})
+	}
+}
+
 const digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 func TestSetKustomizeImageGolden(t *testing.T) {
@@ -49,6 +55,14 @@ func TestSetKustomizeImageGolden(t *testing.T) {
 		{name: "empty-file", input: "empty.yaml", edit: setTag("nginx", "v1")},
 		{name: "comment-only", input: "comment-only.yaml", edit: setTag("nginx", "v1")},
 		{name: "last-line-removed", input: "last-line.yaml", edit: setTag("app", "v2")},
+		{name: "rename-replaces-new-name", input: "images.yaml", edit: rename("nginx", "mirror.example/nginx", "1.26.0", "")},
+		{name: "rename-adds-new-name", input: "images.yaml", edit: rename("redis", "mirror.example/redis", "7.2", "")},
+		{name: "rename-with-digest", input: "images.yaml", edit: rename("app", "mirror.example/app", "", digestA)},
+		{name: "rename-new-entry", input: "images.yaml", edit: rename("postgres", "mirror.example/postgres", "16", "")},
+		{name: "rename-no-images", input: "no-images.yaml", edit: rename("nginx", "mirror.example/nginx", "1.25.0", "")},
+		{name: "flow-images-rename", input: "flow-images.yaml", edit: rename("nginx", "mirror.example/nginx", "1.1", "")},
+		{name: "flow-entries-rename-append", input: "flow-entries.yaml", edit: rename("app", "mirror.example/app", "v1", "")},
+		{name: "crlf-rename", input: "crlf-no-final-newline.yaml", edit: rename("nginx", "mirror.example/nginx", "v2", "")},
 	})
 }
 

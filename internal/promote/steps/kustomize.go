@@ -24,9 +24,11 @@ type kustomizeSetImageConfig struct {
 	Path string `json:"path"`
 	// Images to set; without any, every image of the Freight.
 	Images []struct {
-		Image   string `json:"image"`
-		Tag     string `json:"tag,omitempty"`
-		Digest  string `json:"digest,omitempty"`
+		Image  string `json:"image"`
+		Tag    string `json:"tag,omitempty"`
+		Digest string `json:"digest,omitempty"`
+		// NewName renames the image (the kustomization entry's newName),
+		// as `kustomize edit set image image=newName:tag` does.
 		NewName string `json:"newName,omitempty"`
 		// UseDigest sets the Freight's digest rather than its tag when
 		// neither tag nor digest is given.
@@ -63,10 +65,7 @@ func (kustomizeSetImage) Run(_ context.Context, sc *engine.StepContext, cfg engi
 		}
 	}
 	for i, img := range c.Images {
-		if img.NewName != "" {
-			return engine.Result{}, fmt.Errorf("images[%d].newName: renaming an image is not supported by this kargo yet; write the new name in the kustomization's images list, or use yaml-update: %w", i, sourceerr.ErrInvalid)
-		}
-		k := yamledit.KustomizeImage{Name: img.Image, NewTag: img.Tag, Digest: img.Digest}
+		k := yamledit.KustomizeImage{Name: img.Image, NewTag: img.Tag, Digest: img.Digest, NewName: img.NewName}
 		if k.NewTag == "" && k.Digest == "" {
 			found := false
 			for _, f := range sc.Freight {
@@ -95,6 +94,12 @@ func (kustomizeSetImage) Run(_ context.Context, sc *engine.StepContext, cfg engi
 		to := k.NewTag
 		if k.Digest != "" {
 			to = k.Digest
+		}
+		if k.NewName != "" {
+			to = k.NewName + ":" + to
+			if k.Digest != "" {
+				to = k.NewName + "@" + k.Digest
+			}
 		}
 		msgs = append(msgs, k.Name+" to "+to)
 	}

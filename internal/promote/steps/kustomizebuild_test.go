@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/kustomize/api/types"
 
+	"github.com/kargohq/kargo/internal/promote/engine"
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
+	"github.com/kargohq/kargo/internal/testutil/objects"
 )
 
 // kustomizeBinary is the real kustomize (v5.8.1, built by
@@ -290,4 +292,58 @@ func TestIsRemote(t *testing.T) {
 	for _, local := range []string{"../base", "deployment.yaml", "a/b/c", "./x", "dir.with.dots/y", "github-stuff/x"} {
 		require.False(t, isRemote(local), local)
 	}
+}
+
+// kustomize-set-image's newName renames the image as `kustomize edit set
+// image name=newName:tag` does: both kustomizations build to the same
+// manifests, from an entry that had another newName, from one that had
+// none, and for an image the file did not list.
+func TestKustomizeSetImageNewNameIsKustomizeEditSetImage(t *testing.T) {
+	kustomize := kustomizeBinary(t)
+	files := map[string]string{
+		"app/kustomization.yaml": "resources:\n- deploy.yaml\nimages:\n- name: nginx\n  newName: old.example/nginx # mirrored\n  newTag: 1.25.0\n- name: redis\n  newTag: \"7.0\"\n",
+		"app/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.0
+      - name: cache
+        image: redis:6
+      - name: db
+        image: postgres:15
+`,
+	}
+	ours := stepContext(t, files)
+	res, err := run(t, "kustomize-set-image", ours, `{"path": "app", "images": [
+		{"image": "nginx", "newName": "mirror.example/nginx"},
+		{"image": "redis", "newName": "mirror.example/redis", "tag": "7.2"},
+		{"image": "postgres", "newName": "mirror.example/postgres", "digest": "`+objects.Digest("16")+`"}]}`)
+	require.NoError(t, err)
+	require.Equal(t, "Updated app to use images nginx to mirror.example/nginx:1.26.0, redis to mirror.example/redis:7.2, postgres to mirror.example/postgres@"+objects.Digest("16"), res.Message)
+	require.Contains(t, read(t, ours, "app/kustomization.yaml"), "newName: mirror.example/nginx # mirrored\n", "the comment stays where it was")
+
+	theirs := stepContext(t, files)
+	edit := exec.Command(kustomize, "edit", "set", "image",
+		"nginx=mirror.example/nginx:1.26.0", "redis=mirror.example/redis:7.2", "postgres=mirror.example/postgres@"+objects.Digest("16"))
+	edit.Dir = filepath.Join(theirs.WorkDir, "app")
+	out, err := edit.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	build := func(sc *engine.StepContext) string {
+		b, err := exec.Command(kustomize, "build", filepath.Join(sc.WorkDir, "app")).Output()
+		require.NoError(t, err)
+		return string(b)
+	}
+	want := build(theirs)
+	require.Contains(t, want, "image: mirror.example/nginx:1.26.0")
+	require.Equal(t, want, build(ours))
 }
