@@ -122,16 +122,20 @@ func (r *Reconciler) Refresh(obj client.Object, token string) <-chan struct{} {
 	return p.done
 }
 
-// passDone tells whoever waits for a pass of key that acts on token (any
-// token when empty) that it has ended.
+// passDone tells whoever waits for a pass of key that acts on token that
+// it has ended.
 func (r *Reconciler) passDone(key client.ObjectKey, token string) {
-	v, ok := r.passes.Load(key)
-	if !ok {
-		return
-	}
-	if p := v.(*pendingPass); token == "" || p.token == token {
+	if v, ok := r.passes.Load(key); ok && v.(*pendingPass).token == token {
 		r.passes.CompareAndDelete(key, v)
-		p.close()
+		v.(*pendingPass).close()
+	}
+}
+
+// passGone tells whoever waits for a pass of key that none will act: the
+// Warehouse is gone, or another controller set owns it.
+func (r *Reconciler) passGone(key client.ObjectKey) {
+	if v, ok := r.passes.LoadAndDelete(key); ok {
+		v.(*pendingPass).close()
 	}
 }
 
@@ -178,17 +182,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if apierrors.IsNotFound(err) {
 			r.acks.Delete(req.NamespacedName)
 			r.hints.Delete(req.NamespacedName)
-			r.passDone(req.NamespacedName, "")
+			r.passGone(req.NamespacedName)
 			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: req.Name})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wh.DeletionTimestamp.IsZero() {
-		r.passDone(req.NamespacedName, "")
+		r.passGone(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if owned, err := r.Shard.Owns(ctx, wh.Namespace); !owned || err != nil {
-		r.passDone(req.NamespacedName, "")
+		r.passGone(req.NamespacedName)
 		return ctrl.Result{}, err
 	}
 	interval := DefaultInterval
