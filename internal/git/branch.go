@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,60 +27,19 @@ const logFormat = "--format=%x1e%H%x1f%an%x1f%ae%x1f%s"
 // errStop ends reading git's output early on purpose.
 var errStop = errors.New("stop")
 
-// branchHistory returns up to limit commits of head's first-parent history,
-// newest first. With a path filter it examines up to depth commits and keeps
-// those the filter accepts, stopping as soon as it has limit of them, which
-// is usually after the first few commits. scanned is the number of commits
-// examined.
-func (c *Cache) branchHistory(ctx context.Context, dir, head string, filter *pathFilter, limit, depth int) (commits []logCommit, scanned int, err error) {
-	args := []string{"log", "--first-parent", "-z", logFormat}
-	n := limit
-	if filter != nil {
-		n = depth
-		// Diffs against the first parent, without rename detection: rename
-		// detection reads file contents, which a blob-less mirror lacks,
-		// and a rename touches both paths anyway.
-		args = append(args, "--name-only", "--no-renames", "--diff-merges=first-parent")
-	}
-	args = append(args, "-n", strconv.Itoa(n), head, "--")
-
-	var cur *logCommit
-	finish := func() bool {
-		if cur == nil {
-			return false
-		}
-		scanned++
-		if filter == nil || filter.matches(cur.files) {
-			cur.files = nil
-			commits = append(commits, *cur)
-		}
-		cur = nil
-		return len(commits) >= limit
-	}
-	err = c.stream(ctx, dir, args, func(r *bufio.Reader) error {
-		for {
-			tok, rerr := r.ReadBytes(0)
-			tok = bytes.TrimSuffix(tok, []byte{0})
-			if h, ok := parseLogHeader(tok); ok {
-				if finish() {
-					return errStop
-				}
-				cur = h
-			} else if cur != nil {
-				if name := strings.TrimPrefix(string(tok), "\n"); name != "" {
-					cur.files = append(cur.files, name)
-				}
-			}
-			if rerr == io.EOF {
-				finish()
-				return nil
-			}
-			if rerr != nil {
-				return rerr
-			}
-		}
+// branchHistory returns up to limit commits of head's first-parent
+// history, newest first. Path-filtered selections read a shared history
+// instead (history.go).
+func (c *Cache) branchHistory(ctx context.Context, dir, head string, limit int) ([]logCommit, error) {
+	args := []string{"log", "--first-parent", "-z", logFormat, "-n", strconv.Itoa(limit), head, "--"}
+	var commits []logCommit
+	err := c.stream(ctx, dir, args, func(r *bufio.Reader) error {
+		return parseLog(r, func(lc logCommit) bool {
+			commits = append(commits, lc)
+			return len(commits) < limit
+		})
 	})
-	return commits, scanned, err
+	return commits, err
 }
 
 // parseLogHeader recognises "\x1e<40 or 64 hex>\x1f<name>\x1f<email>\x1f<subject>".
@@ -114,6 +72,7 @@ func isHex(s string) bool {
 func (c *Cache) stream(ctx context.Context, dir string, args []string, consume func(*bufio.Reader) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	countProcess(args)
 	cmd := exec.CommandContext(ctx, c.opts.GitBinary, args...)
 	cmd.Dir = dir
 	cmd.Env = c.gitEnv(c.baseConfig())

@@ -198,6 +198,9 @@ type entry struct {
 	err         error
 	snap        *snapshot
 	results     map[string]selection
+	// histories are the branch histories of snap that path-filtered
+	// selections share, by head commit (history.go).
+	histories map[string]*history
 
 	lsRemotes atomic.Int64
 	fetches   atomic.Int64
@@ -512,6 +515,7 @@ func (c *Cache) fly(ctx context.Context, e *entry, f *flight) {
 	e.listedSeq, e.listedAt, e.err = f.seq, f.start, err
 	if changed {
 		e.snap, e.results = snap, nil
+		e.keepHistoriesLocked(snap)
 	}
 	if err == nil {
 		f.snap = e.snap
@@ -762,7 +766,14 @@ func (c *Cache) compute(ctx context.Context, e *entry, snap *snapshot, sel *sele
 	if !ok {
 		return nil, fmt.Errorf("find branch %q of %s: %w: check the subscription's branch", branch, url, sourceerr.ErrNotFound)
 	}
-	commits, scanned, err := c.branchHistory(ctx, e.dir, head, sel.paths, limit, c.opts.HistoryDepth)
+	var commits []logCommit
+	var scanned int
+	var err error
+	if sel.paths == nil {
+		commits, err = c.branchHistory(ctx, e.dir, head, limit)
+	} else {
+		commits, scanned, err = e.historyOf(snap, head).match(ctx, c, e.dir, sel.paths, limit, c.opts.HistoryDepth)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read history of branch %q of %s: %w", branch, url, err)
 	}

@@ -133,8 +133,16 @@ type Receiver struct {
 	// Refreshed, when set, is told of every Warehouse and Stage about to
 	// be refreshed and the token written to it, so that controllers in
 	// this process can act before the annotation comes back to them
-	// through a watch.
-	Refreshed func(obj client.Object, token string)
+	// through a watch. When it returns a channel, the controller acts on
+	// the refresh and closes the channel once it has; the receiver writes
+	// the annotations after those channels close (AnnotateAfter at most),
+	// so that a push that refreshes a hundred Warehouses does not load
+	// the API server with a hundred annotation writes while the one
+	// Warehouse the push changed creates its Freight.
+	Refreshed func(obj client.Object, token string) <-chan struct{}
+	// AnnotateAfter bounds how long the annotations wait for the passes
+	// Refreshed started; DefaultAnnotateAfter when zero.
+	AnnotateAfter time.Duration
 
 	mu sync.Mutex
 	// seen holds when each accepted body (by project and SHA-256) stops
@@ -393,9 +401,13 @@ func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]st
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	if rc.Refreshed != nil {
+		var acting []<-chan struct{}
 		for _, obj := range targets {
-			rc.Refreshed(obj, token)
+			if done := rc.Refreshed(obj, token); done != nil {
+				acting = append(acting, done)
+			}
 		}
+		rc.awaitPasses(ctx, acting)
 	}
 	for _, obj := range targets {
 		g.Go(func() error { return annotate(gctx, rc.Client, obj, token) })
@@ -410,6 +422,35 @@ func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]st
 	}
 	sort.Strings(refreshed)
 	return refreshed, nil
+}
+
+// DefaultAnnotateAfter is how long the annotations of a push wait at most
+// for the passes the in-process controllers started: about what a listing
+// and a Freight take on a busy controller.
+const DefaultAnnotateAfter = time.Second
+
+// awaitPasses waits until every channel in acting is closed, the
+// receiver's AnnotateAfter has passed or ctx ends. The annotations stay the
+// durable record of the refresh; they are only written later.
+func (rc *Receiver) awaitPasses(ctx context.Context, acting []<-chan struct{}) {
+	if len(acting) == 0 {
+		return
+	}
+	d := rc.AnnotateAfter
+	if d <= 0 {
+		d = DefaultAnnotateAfter
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, done := range acting {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func annotate(ctx context.Context, c client.Client, obj client.Object, token string) error {

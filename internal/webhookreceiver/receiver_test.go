@@ -140,3 +140,76 @@ func TestReplayWindow(t *testing.T) {
 	require.Len(t, rc.order, len(rc.seen))
 	require.False(t, rc.firstDelivery("p", fmt.Appendf(nil, "%d", maxRemembered+9)), "the newest are kept")
 }
+
+// When the Warehouse controller of this process acts on a push's refreshes
+// itself, the receiver writes the refresh annotations after those passes
+// (AnnotateAfter at most), so that they do not compete with the Freight the
+// passes create; the answer comes once the annotations are written.
+func TestAnnotationsFollowTheInProcessPasses(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewProject(t, "hooks")
+	secret := []byte("s3cr3t")
+	require.NoError(t, env.Admin.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: SecretName, Namespace: ns},
+		Data:       map[string][]byte{SecretKey: secret},
+	}))
+	for _, name := range []string{"a", "b"} {
+		require.NoError(t, env.Admin.Create(ctx, &kargoapi.Warehouse{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{
+				Git: []kargoapi.GitSubscription{{RepoURL: "https://github.com/example/mono.git"}},
+			}},
+		}))
+	}
+	annotation := func(name string) string {
+		wh := &kargoapi.Warehouse{}
+		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, wh))
+		return wh.Annotations[kargoapi.RefreshAnnotationKey]
+	}
+	push := func(after string) string {
+		return fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":"https://github.com/example/mono.git"}}`, after)
+	}
+
+	t.Run("after the passes", func(t *testing.T) {
+		passes := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+		told := make(chan string, 2)
+		srv := httptest.NewServer(&Receiver{Client: env.Admin, Secrets: env.Admin, AnnotateAfter: time.Hour,
+			Refreshed: func(obj client.Object, _ string) <-chan struct{} {
+				told <- obj.GetName()
+				return passes[obj.GetName()]
+			}})
+		defer srv.Close()
+		answered := make(chan Result, 1)
+		go func() {
+			_, res := post(t, srv, "/webhooks/"+ns+"/github", secret, push("1111"), map[string]string{"X-GitHub-Event": "push"})
+			answered <- res
+		}()
+		require.ElementsMatch(t, []string{"a", "b"}, []string{<-told, <-told})
+		close(passes["a"])
+		// The receiver waits for b's pass: no answer, no annotation.
+		select {
+		case <-answered:
+			t.Fatal("the receiver answered before the pass it was waiting for ended")
+		case <-time.After(300 * time.Millisecond):
+		}
+		require.Empty(t, annotation("a"))
+		require.Empty(t, annotation("b"))
+		close(passes["b"])
+		res := <-answered
+		require.Equal(t, []string{"warehouse/a", "warehouse/b"}, res.Refreshed)
+		require.NotEmpty(t, annotation("a"))
+		require.NotEmpty(t, annotation("b"))
+	})
+
+	t.Run("not longer than AnnotateAfter", func(t *testing.T) {
+		before := annotation("a")
+		never := make(chan struct{})
+		srv := httptest.NewServer(&Receiver{Client: env.Admin, Secrets: env.Admin, AnnotateAfter: 50 * time.Millisecond,
+			Refreshed: func(client.Object, string) <-chan struct{} { return never }})
+		defer srv.Close()
+		resp, res := post(t, srv, "/webhooks/"+ns+"/github", secret, push("2222"), map[string]string{"X-GitHub-Event": "push"})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, []string{"warehouse/a", "warehouse/b"}, res.Refreshed)
+		require.NotEqual(t, before, annotation("a"), "the annotation is the durable record, written whatever the passes do")
+	})
+}

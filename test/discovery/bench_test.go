@@ -18,6 +18,7 @@ import (
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/testutil/gitserver"
 	"github.com/kargohq/kargo/internal/testutil/kubetest/controllers"
+	"github.com/kargohq/kargo/internal/testutil/metricstest"
 	"github.com/kargohq/kargo/internal/webhookreceiver"
 )
 
@@ -111,6 +112,8 @@ func BenchmarkWebhookToFreight(b *testing.B) {
 	}
 
 	before := gs.Counts("mono")
+	writesBefore := benchAPIWrites(b)
+	procsBefore := metricstest.Value(b, "kargo_git_processes_total", nil)
 	var latencies []time.Duration
 	i := 0
 	for b.Loop() {
@@ -144,10 +147,68 @@ func BenchmarkWebhookToFreight(b *testing.B) {
 		require.NoError(b, <-answered)
 	}
 	after := gs.Counts("mono")
+	// The last Warehouses' passes may still be under way when the last
+	// Freight lands: wait for the counts to settle before reading them.
+	writes, procs := benchSettled(b, writesBefore, procsBefore)
 	sort.Slice(latencies, func(a, c int) bool { return latencies[a] < latencies[c] })
 	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
 	b.ReportMetric(float64(pct(0.50).Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(pct(0.99).Milliseconds()), "p99-ms")
 	b.ReportMetric(float64(after.LsRefs-before.LsRefs)/float64(len(latencies)), "ls-remotes/push")
 	b.ReportMetric(float64(after.Fetches-before.Fetches)/float64(len(latencies)), "fetches/push")
+	b.ReportMetric(procs/float64(len(latencies)), "git-processes/push")
+	total := 0.0
+	keys := make([]string, 0, len(writes))
+	for k, v := range writes {
+		total += v
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.Logf("API writes per push: %-60s %.2f", k, writes[k]/float64(len(latencies)))
+	}
+	b.ReportMetric(total/float64(len(latencies)), "api-writes/push")
+}
+
+// benchSettled waits until the kube-apiserver's write counts and the git
+// processes started have not moved for two seconds (a minute at most), and
+// returns what changed since writesBefore and procsBefore.
+func benchSettled(b *testing.B, writesBefore map[string]float64, procsBefore float64) (map[string]float64, float64) {
+	b.Helper()
+	sum := func(m map[string]float64) (t float64) {
+		for _, v := range m {
+			t += v
+		}
+		return t
+	}
+	last, lastProcs := sum(benchAPIWrites(b)), metricstest.Value(b, "kargo_git_processes_total", nil)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
+		now, procs := sum(benchAPIWrites(b)), metricstest.Value(b, "kargo_git_processes_total", nil)
+		if now == last && procs == lastProcs {
+			break
+		}
+		last, lastProcs = now, procs
+	}
+	writes := benchAPIWrites(b)
+	for k, v := range writesBefore {
+		writes[k] -= v
+		if writes[k] == 0 {
+			delete(writes, k)
+		}
+	}
+	return writes, metricstest.Value(b, "kargo_git_processes_total", nil) - procsBefore
+}
+
+// benchAPIWrites returns the writes (create, update, patch, delete) this
+// process (controllers, receiver, admission webhooks) has made to the
+// kube-apiserver, by HTTP method, from client-go's request counts.
+func benchAPIWrites(b *testing.B) map[string]float64 {
+	b.Helper()
+	out := map[string]float64{}
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		out[m] = metricstest.Value(b, "rest_client_requests_total", map[string]string{"method": m})
+	}
+	return out
 }

@@ -51,6 +51,9 @@ type Reconciler struct {
 	// events carries the passes Refresh asks for.
 	hints  sync.Map
 	events chan event.GenericEvent
+	// passes holds, per Warehouse, the pass Refresh asked for, whose
+	// channel closes once a pass has acted on its token.
+	passes sync.Map
 
 	// busy counts the passes under way that are not acknowledgements;
 	// acknowledgements wait while there are any.
@@ -78,22 +81,61 @@ type ack struct {
 // Warehouse of normal priority.
 const ackPriority = -10
 
+// pendingPass is a pass Refresh asked for.
+type pendingPass struct {
+	token string
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (p *pendingPass) close() { p.once.Do(func() { close(p.done) }) }
+
 // Refresh asks for a pass of obj, when it is a Warehouse, that acts on the
-// refresh token the caller (the webhook receiver, in this process) is
-// writing to its refresh annotation, without waiting for the write to come
+// refresh token the caller (the webhook receiver, in this process) is about
+// to write to its refresh annotation, without waiting for the write to come
 // back through the watch: a push that refreshes a hundred Warehouses writes
 // a hundred annotations, and the one Warehouse the push changed should not
-// wait for its turn among them. The annotation stays the record of the
-// request: when this process stops before acting, the next one acts on it.
-func (r *Reconciler) Refresh(obj client.Object, token string) {
+// wait for its turn among them. The returned channel closes once a pass has
+// acted on the token (its Freight and status written, or its
+// acknowledgement left to a later pass), so that the caller can write the
+// annotations after the passes rather than during them; it is nil for
+// objects this reconciler does not refresh. The annotation stays the record
+// of the request: when this process stops before acting, the next one acts
+// on it.
+func (r *Reconciler) Refresh(obj client.Object, token string) <-chan struct{} {
 	if _, ok := obj.(*kargoapi.Warehouse); !ok || r.events == nil {
-		return
+		return nil
 	}
-	r.hints.Store(client.ObjectKeyFromObject(obj), token)
+	key := client.ObjectKeyFromObject(obj)
+	r.hints.Store(key, token)
+	p := &pendingPass{token: token, done: make(chan struct{})}
+	if old, loaded := r.passes.Swap(key, p); loaded {
+		old.(*pendingPass).close()
+	}
 	select {
 	case r.events <- event.GenericEvent{Object: obj}:
 	default:
 		// The annotation brings the pass instead.
+		r.passes.CompareAndDelete(key, p)
+		p.close()
+	}
+	return p.done
+}
+
+// passDone tells whoever waits for a pass of key that acts on token that
+// it has ended.
+func (r *Reconciler) passDone(key client.ObjectKey, token string) {
+	if v, ok := r.passes.Load(key); ok && v.(*pendingPass).token == token {
+		r.passes.CompareAndDelete(key, v)
+		v.(*pendingPass).close()
+	}
+}
+
+// passGone tells whoever waits for a pass of key that none will act: the
+// Warehouse is gone, or another controller set owns it.
+func (r *Reconciler) passGone(key client.ObjectKey) {
+	if v, ok := r.passes.LoadAndDelete(key); ok {
+		v.(*pendingPass).close()
 	}
 }
 
@@ -140,14 +182,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if apierrors.IsNotFound(err) {
 			r.acks.Delete(req.NamespacedName)
 			r.hints.Delete(req.NamespacedName)
+			r.passGone(req.NamespacedName)
 			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: req.Name})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wh.DeletionTimestamp.IsZero() {
+		r.passGone(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if owned, err := r.Shard.Owns(ctx, wh.Namespace); !owned || err != nil {
+		r.passGone(req.NamespacedName)
 		return ctrl.Result{}, err
 	}
 	interval := DefaultInterval
@@ -173,6 +218,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	r.busy.Add(1)
 	defer r.busy.Add(-1)
+	// Deferred before the status write, so it runs after it.
+	defer r.passDone(req.NamespacedName, token)
 	before := wh.DeepCopy()
 	defer func() {
 		if equality.Semantic.DeepEqual(before.Status, wh.Status) {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -353,4 +354,61 @@ func TestCreationCriteria(t *testing.T) {
 	require.NoError(t, h.c.List(context.Background(), list))
 	require.Len(t, list.Items, 1)
 	require.Equal(t, "1.25.0", list.Items[0].Images[0].Tag)
+}
+
+// The channel Refresh returns closes once a pass has acted on its token
+// and written what it found (the Freight and the status here), not before:
+// the webhook receiver writes its annotations after it. A pass of another
+// token does not close it; a Warehouse that is gone does.
+func TestRefreshSaysWhenItsPassHasActed(t *testing.T) {
+	h := newHarness(t, newWarehouse())
+	h.r.events = make(chan event.GenericEvent, 4)
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{nginx}}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+
+	done := h.r.Refresh(h.warehouse(t), "2026-11-21T19:00:00Z")
+	require.NotNil(t, done)
+	require.Len(t, h.r.events, 1, "a pass is asked for")
+	require.False(t, closed(done))
+	// Another token's pass, as the annotation of an earlier refresh
+	// brings, leaves the channel open.
+	h.r.hints.Delete(h.warehouseName)
+	_, err := h.reconcile(t)
+	require.NoError(t, err)
+	require.False(t, closed(done))
+
+	h.r.hints.Store(h.warehouseName, "2026-11-21T19:00:00Z")
+	h.disc.result = discovery.Result{Images: []kargoapi.Image{{RepoURL: "nginx", Tag: "1.26.0", Digest: "sha256:bb"}}}
+	writes := h.statusWrites
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.True(t, closed(done))
+	require.Equal(t, writes+1, h.statusWrites, "closed after the status write")
+	wh := h.warehouse(t)
+	require.Equal(t, "2026-11-21T19:00:00Z", wh.Status.LastHandledRefresh)
+	require.NotNil(t, wh.Status.LastFreight)
+	f := &kargoapi.Freight{}
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKey{Namespace: wh.Namespace, Name: wh.Status.LastFreight.Name}, f))
+	require.Equal(t, "1.26.0", f.Images[0].Tag, "the Freight of what the refresh found exists")
+
+	// A newer refresh replaces the one waited for: the older channel
+	// closes, as its token is served by the newer pass.
+	first := h.r.Refresh(h.warehouse(t), "2026-11-21T19:01:00Z")
+	second := h.r.Refresh(h.warehouse(t), "2026-11-21T19:02:00Z")
+	require.True(t, closed(first))
+	require.False(t, closed(second))
+	require.NoError(t, h.c.Delete(context.Background(), h.warehouse(t)))
+	_, err = h.reconcile(t)
+	require.NoError(t, err)
+	require.True(t, closed(second), "a Warehouse that is gone has nothing to wait for")
+
+	require.Nil(t, h.r.Refresh(&kargoapi.Stage{ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "kargo-demo"}}, "x"),
+		"Stages are not this reconciler's")
 }
