@@ -164,7 +164,7 @@ export function AuditView({
           › Audit trail{stage ? ` of Stage ${stage}` : ""}
         </span>
         <span className={`live ${auto && !error ? "on" : "off"}`} role="status" aria-label="Updates">
-          {auto ? `refreshed ${shown ? age(new Date(shown.at).toISOString(), now) : "…"} ago` : "paused"}
+          {error ? "not read" : !auto ? "paused" : shown ? `refreshed ${age(new Date(shown.at).toISOString(), now)} ago` : "reading…"}
         </span>
       </div>
       <section className="detail audit" aria-label="Audit trail">

@@ -7,7 +7,7 @@
 import { createContext, type ReactNode, useContext, useEffect, useState } from "react";
 import type { Client } from "../api/client";
 import type { Gates, StageGate } from "../api/types";
-import { windowName, windowSummary } from "./gates";
+import { windowLine, windowSummary } from "./gates";
 
 interface GatesState {
   gates: Gates | null;
@@ -59,17 +59,10 @@ export function useGate(stage: string): { gate?: StageGate; refused?: string } {
 // closes.
 export function WindowBadge({ stage }: { stage: string }) {
   const d = useGate(stage).gate?.windows;
-  if (!d?.window) return null;
-  if (!d.open) {
-    return (
-      <div className="stop" role="note" aria-label="Promotion window" title={d.message}>
-        <span className="badge stopped">Window closed</span> {windowSummary(d)}
-      </div>
-    );
-  }
+  if (!d?.window || !windowLine(d)) return null;
   return (
-    <div className="stop muted" role="note" aria-label="Promotion window" title={windowName(d)}>
-      {windowSummary(d)}
+    <div className={d.open ? "stop muted" : "stop"} role="note" aria-label="Promotion window" title={windowSummary(d)}>
+      {!d.open && <span className="badge stopped">Window closed</span>} {windowLine(d)}
     </div>
   );
 }

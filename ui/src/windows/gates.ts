@@ -5,34 +5,54 @@
 
 import type { Permission, StageGate, WindowDecision } from "../api/types";
 
-// inZone shows a time as a wall clock of the time zone tz ("Mon 26 Oct,
-// 08:00 CET"), or as the browser's when tz is not one it knows.
-export function inZone(iso: string, tz: string): string {
-  const opts: Intl.DateTimeFormatOptions = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+// inZone shows a time as a wall clock of the time zone tz, with the
+// zone: "Mon 26 Oct, 08:00 (Europe/Berlin)"; short, a card's "Mon 08:00
+// Berlin". A zone the browser does not know shows in UTC.
+export function inZone(iso: string, tz: string, short = false): string {
+  const opts: Intl.DateTimeFormatOptions = short
+    ? { weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }
+    : { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  let zone = tz || "UTC";
+  let text: string;
   try {
-    return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: tz }).format(new Date(iso));
+    text = new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: zone }).format(new Date(iso));
   } catch {
-    return new Intl.DateTimeFormat("en-GB", opts).format(new Date(iso));
+    zone = "UTC";
+    text = new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: zone }).format(new Date(iso));
   }
+  text = text.replace(",", short ? "" : ",");
+  return short ? `${text} ${zone.split("/").pop()?.replaceAll("_", " ")}` : `${text} (${zone})`;
 }
 
-// windowName names the deciding window: "Deny window no-weekend-prod
-// (Europe/Berlin)".
+// windowName names the deciding window: "Deny window no-weekend-prod".
 export function windowName(d: WindowDecision): string {
   const w = d.window;
   if (!w) return "";
-  return `${w.kind ? `${w.kind} window` : "Window"} ${w.name} (${w.timeZone || "UTC"})`;
+  return `${w.kind ? `${w.kind} window` : "Window"} ${w.name}`;
 }
 
-// windowSummary says in a line what the windows say now and until when.
+// windowSummary says in a sentence what the windows say now and until
+// when, in the deciding window's time zone.
 export function windowSummary(d: WindowDecision): string {
   const w = d.window;
   if (!w) return d.selecting === 0 ? "No promotion window applies: promotions may start at any time." : "Promotions may start now.";
+  const tz = w.timeZone || "UTC";
   if (w.invalid) return `${windowName(d)} cannot be read (${w.invalid}): promotions wait until it is fixed or deleted.`;
-  const until = d.nextChange ? inZone(d.nextChange, w.timeZone || "UTC") : "";
-  if (!d.open) return `Closed by ${windowName(d)}${until ? ` until ${until}` : " until the window is changed or deleted"}.`;
-  if (w.kind === "Allow") return `Open: ${windowName(d)} is open${until ? ` until ${until}` : ""}.`;
-  return `Open${until ? ` until ${until}, when ${windowName(d)} closes it` : ""}.`;
+  const until = d.nextChange ? inZone(d.nextChange, tz) : "";
+  if (!d.open) return `Closed by ${windowName(d)} ${until ? `until ${until}` : `(${tz}) until the window is changed or deleted`}.`;
+  if (w.kind === "Allow") return `Open: ${windowName(d)} is open${until ? ` until ${until}` : ` (${tz})`}.`;
+  return until ? `Open until ${until}, when ${windowName(d)} closes it.` : "Promotions may start now.";
+}
+
+// windowLine is windowSummary in the few words of a Stage card.
+export function windowLine(d: WindowDecision): string {
+  const w = d.window;
+  if (!w) return "";
+  if (w.invalid) return `${w.name} cannot be read`;
+  const until = d.nextChange ? ` until ${inZone(d.nextChange, w.timeZone || "UTC", true)}` : "";
+  if (!d.open) return `${w.name}${until}`;
+  if (w.kind === "Allow") return `Window ${w.name} open${until}`;
+  return until ? `Open${until} (${w.name})` : "";
 }
 
 // PromoteGate is what the Promote button of a Stage does about its
