@@ -45,7 +45,14 @@ export function AuditView({
 }) {
   const c = session.client;
   const now = useNow(5_000);
+  // typed is the Stage filter as typed; stage, as applied once typing
+  // pauses, so that each keystroke is not a request.
+  const [typed, setTyped] = useState(initialStage ?? "");
   const [stage, setStage] = useState(initialStage ?? "");
+  useEffect(() => {
+    const t = setTimeout(() => setStage(typed), 300);
+    return () => clearTimeout(t);
+  }, [typed]);
   const [since, setSince] = useState("");
   const [shown, setShown] = useState<Shown | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -175,9 +182,9 @@ export function AuditView({
           <input
             id="audit-stage"
             list="audit-stages"
-            value={stage}
+            value={typed}
             placeholder="every Stage"
-            onChange={(e) => setStage(e.target.value.trim())}
+            onChange={(e) => setTyped(e.target.value.trim())}
             size={16}
           />
           <datalist id="audit-stages">
