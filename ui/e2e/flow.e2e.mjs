@@ -143,6 +143,7 @@ try {
 
   step("the Stage and since filters, and an honest empty answer");
   await trail.getByLabel("Stage").fill(windowStage);
+  await sees(page.getByLabel("Showing"), new RegExp(`Audit trail of Stage ${windowStage}$`));
   await sees(trail.getByRole("status", { name: "Records shown" }), /^1 of 1 record, newest first$/);
   await trail.getByLabel("Since").selectOption("1h");
   await sees(trail.getByRole("status", { name: "Records shown" }), /^1 of 1 record/);
@@ -161,6 +162,7 @@ try {
   await trail.getByRole("status").filter({ hasText: "Exported 1 record" }).waitFor();
 
   await trail.getByLabel("Stage").fill("prod");
+  await sees(page.getByLabel("Showing"), /Audit trail of Stage prod$/);
   await trail.getByLabel("Since").selectOption("");
   await sees(trail.getByRole("status").filter({ hasText: "No action" }), /^No action about Stage prod was recorded in the trail\.$/);
 
