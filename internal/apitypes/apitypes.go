@@ -30,6 +30,7 @@
 //	POST   /api/v1/projects/{project}/unfreeze               -> Project
 //	GET    /api/v1/projects/{project}/freeze                 Freeze (list on stages)
 //	GET    /api/v1/projects/{project}/access?stage=S...      Access (what the caller may do)
+//	GET    /api/v1/projects/{project}/gates?stage=S...       Gates (may promotions start now; list on stages and promotionwindows)
 //	GET    /api/v1/projects/{project}/promotions/{name}/commits  PromotionCommits
 //	GET    /api/v1/projects/{project}/roles                  RoleList
 //	POST   /api/v1/projects/{project}/roles                  CreateRoleRequest -> Role
@@ -303,6 +304,68 @@ type HoldRequest struct {
 // Freeze is a project's freeze, or none.
 type Freeze struct {
 	Freeze *kargoapi.Hold `json:"freeze"`
+}
+
+// Gates says, for each Stage of a project, whether a Promotion into it
+// would start now and why not: the decision the Promotion controller makes
+// (internal/flowgate), at the server's time Now.
+type Gates struct {
+	Now    metav1.Time          `json:"now"`
+	Stages map[string]StageGate `json:"stages"`
+}
+
+// StageGate is whether promotions may start in one Stage now.
+type StageGate struct {
+	// Open says whether a Promotion into the Stage would start now: it is
+	// not held, its project is not frozen, and its windows let it in.
+	Open bool `json:"open"`
+	// Stop is what keeps Promotions out, when not Open: the first of the
+	// Stage's hold, the project's freeze and its windows.
+	Stop *GateStop `json:"stop,omitempty"`
+	// Windows is what the Stage's PromotionWindows say, holds and freezes
+	// aside.
+	Windows WindowDecision `json:"windows"`
+	// OverrideWindow is whether the caller may promote through the closed
+	// windows (the override-window verb on the Stage); answered only for
+	// the Stages the question named, and only while windows keep
+	// promotions out.
+	OverrideWindow *Permission `json:"overrideWindow,omitempty"`
+}
+
+// GateStop is what keeps Promotions out of a Stage.
+type GateStop struct {
+	// Kind is Hold, Freeze or Window.
+	Kind string `json:"kind"`
+	// Message is what a Promotion that waits for it says.
+	Message string `json:"message"`
+}
+
+// WindowDecision is what a Stage's PromotionWindows say now.
+type WindowDecision struct {
+	// Open says whether the windows let promotions in.
+	Open bool `json:"open"`
+	// Selecting counts the windows that select the Stage.
+	Selecting int `json:"selecting"`
+	// Window is the window that decides: the one that keeps promotions
+	// out; when open, an open Allow window, else the window that next
+	// closes the Stage; absent when no window has a say.
+	Window *GateWindow `json:"window,omitempty"`
+	// NextChange is when Open next flips; absent when it does not within
+	// a week (the schedules repeat weekly) or a window cannot be read.
+	NextChange *metav1.Time `json:"nextChange,omitempty"`
+	// Message, when closed, is what a Promotion that waits says.
+	Message string `json:"message,omitempty"`
+}
+
+// GateWindow names a PromotionWindow that decides.
+type GateWindow struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind,omitempty"`
+	TimeZone    string `json:"timeZone"`
+	Description string `json:"description,omitempty"`
+	// Invalid says why the window cannot be read; it then keeps
+	// promotions out.
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // PromotionCommits are the commits a Promotion made, read from the Git

@@ -213,11 +213,19 @@ func newestRecorded(obj client.Object) sortKey {
 	return sortKey{primary: unixNano(rec.Time.Time), secondary: obj.GetCreationTimestamp().UnixNano(), name: obj.GetName()}
 }
 
-// listAudit answers a list of the project's audit records selected by
-// stage and since, newest first, in one page: the records are bounded by
-// the trail's retention.
+// listAudit answers a page of the project's audit records selected by
+// stage and since, newest first. Pages are cut as every list's are (limit,
+// continue), but continue from the last record served rather than from an
+// offset into a snapshot, since an offset counts records the filter left
+// out; a token of the unfiltered list continues here too, and one of a
+// filtered list there. Total counts every record the filter selects.
 func (s *Server) listAudit(ctx context.Context, w http.ResponseWriter, r *http.Request, namespace string) error {
+	q := r.URL.Query()
 	f, err := auditFilter(r, time.Now())
+	if err != nil {
+		return err
+	}
+	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {
 		return err
 	}
@@ -225,8 +233,19 @@ func (s *Server) listAudit(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	start := 0
+	if tok := q.Get("continue"); tok != "" {
+		t, err := decodeContinue(tok)
+		if err != nil {
+			return err
+		}
+		if t.List != listID(auditKind, namespace) {
+			return badRequest("the continue token belongs to another list; pass it only with the list whose page returned it")
+		}
+		start = snap.after(t.key())
+	}
 	var p page
-	for _, e := range snap.entries {
+	for i, e := range snap.entries {
 		rec, ok := e.obj.(*kargoapi.AuditRecord)
 		if !ok {
 			continue
@@ -234,11 +253,28 @@ func (s *Server) listAudit(ctx context.Context, w http.ResponseWriter, r *http.R
 		if !f.Since.IsZero() && rec.Time.Time.Before(f.Since) {
 			break // newest first: the rest are older still
 		}
-		if f.Matches(rec) {
-			p.entries = append(p.entries, e)
+		if !f.Matches(rec) {
+			continue
+		}
+		p.total++
+		if i < start {
+			continue
+		}
+		if len(p.entries) == limit {
+			if p.next == "" {
+				last := p.entries[len(p.entries)-1].key
+				p.next = continueToken{Server: s.instance, List: listID(auditKind, namespace),
+					Primary: last.primary, Secondary: last.secondary, Name: last.name}.encode()
+			}
+			continue
+		}
+		p.entries = append(p.entries, e)
+	}
+	if p.total == 0 {
+		if err := s.orMissingProject(ctx, namespace, nil); err != nil {
+			return err
 		}
 	}
-	p.total = len(p.entries)
 	writeList(w, auditKind, p)
 	return nil
 }

@@ -58,6 +58,7 @@ func (s *Server) routeTable() []route {
 			audit: auditing(kargoapi.AuditActionVerify, "Stage", "name")},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/promotions/{name}/commits", handle: s.promotionCommits},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/access", handle: s.getAccess},
+		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/gates", handle: s.getGates},
 		{method: http.MethodGet, pattern: "/api/v1/projects/{project}/roles", handle: s.listRoles},
 		{method: http.MethodPost, pattern: "/api/v1/projects/{project}/roles", handle: s.createRole},
 		{method: http.MethodDelete, pattern: "/api/v1/projects/{project}/roles/{name}", handle: s.deleteRole},

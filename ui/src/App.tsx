@@ -5,6 +5,7 @@ import { Client } from "./api/client";
 import type { WhoAmI } from "./api/types";
 import { forgetToken, saveToken, savedToken } from "./auth";
 import { NoticeList, NoticeProvider } from "./common/notices";
+import { AuditView } from "./audit/AuditView";
 import { Login } from "./login/Login";
 import { ProjectView } from "./project/ProjectView";
 import { ProjectList } from "./projects/ProjectList";
@@ -120,6 +121,14 @@ export function App() {
             project={route.project}
             kind={route.kind}
             name={route.name}
+            onUnauthorized={() => signOut("Your sign-in ended (the token expired or was revoked). Sign in again.")}
+          />
+        ) : route.page === "audit" ? (
+          <AuditView
+            key={`${state.session.user.username}\u0000${route.project}`}
+            session={state.session}
+            project={route.project}
+            stage={route.stage}
             onUnauthorized={() => signOut("Your sign-in ended (the token expired or was revoked). Sign in again.")}
           />
         ) : (

@@ -2,6 +2,7 @@
 //   /                                   projects
 //   /projects/{project}                 a project's pipeline and Freight
 //   /projects/{project}/{kind}/{name}   one Stage, Promotion, Freight or Warehouse of it
+//   /projects/{project}/audit[?stage=S] its audit trail (about one Stage)
 //   /login                              sign in
 
 import { useEffect, useState } from "react";
@@ -13,9 +14,15 @@ const detailKinds: DetailKind[] = ["stages", "promotions", "freight", "warehouse
 export type Route =
   | { page: "projects" }
   | { page: "project"; project: string; kind?: DetailKind; name?: string }
+  | { page: "audit"; project: string; stage?: string }
   | { page: "login" };
 
-export function parseRoute(path: string): Route {
+export function parseRoute(path: string, search = ""): Route {
+  const a = /^\/projects\/([^/]+)\/audit\/?$/.exec(path);
+  if (a) {
+    const stage = new URLSearchParams(search).get("stage");
+    return stage ? { page: "audit", project: decodeURIComponent(a[1]), stage } : { page: "audit", project: decodeURIComponent(a[1]) };
+  }
   const m = /^\/projects\/([^/]+)(?:\/([a-z]+)\/([^/]+))?\/?$/.exec(path);
   if (m) {
     const project = decodeURIComponent(m[1]);
@@ -34,6 +41,10 @@ export function pathOf(r: Route): string {
       const base = `/projects/${encodeURIComponent(r.project)}`;
       return r.kind && r.name ? `${base}/${r.kind}/${encodeURIComponent(r.name)}` : base;
     }
+    case "audit": {
+      const base = `/projects/${encodeURIComponent(r.project)}/audit`;
+      return r.stage ? `${base}?${new URLSearchParams({ stage: r.stage })}` : base;
+    }
     case "login":
       return "/login";
     default:
@@ -45,7 +56,7 @@ export function pathOf(r: Route): string {
 // browser's history, so that Back skips it.
 export function navigate(r: Route, { replace = false }: { replace?: boolean } = {}): void {
   const path = pathOf(r);
-  if (window.location.pathname !== path) {
+  if (window.location.pathname + window.location.search !== path) {
     if (replace) window.history.replaceState(null, "", path);
     else window.history.pushState(null, "", path);
   }
@@ -53,9 +64,9 @@ export function navigate(r: Route, { replace = false }: { replace?: boolean } = 
 }
 
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(window.location.pathname));
+  const [route, setRoute] = useState(() => parseRoute(window.location.pathname, window.location.search));
   useEffect(() => {
-    const on = () => setRoute(parseRoute(window.location.pathname));
+    const on = () => setRoute(parseRoute(window.location.pathname, window.location.search));
     window.addEventListener("popstate", on);
     return () => window.removeEventListener("popstate", on);
   }, []);

@@ -4,7 +4,7 @@
 // was refused and why.
 
 import { SSEParser } from "./sse";
-import type { Access, Freeze, Freight, KindPath, List, ManifestResult, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
+import type { Access, AuditRecord, Freeze, Freight, Gates, KindPath, List, ManifestResult, Project, Promotion, PromotionCommits, Stage, Status, Warehouse, WatchEvent, WhoAmI } from "./types";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -50,6 +50,14 @@ export async function errorFrom(res: Response): Promise<ApiError> {
 // The largest page the API serves: a project's Freight arrives in a page
 // or two, which is faster than many small ones.
 const pageLimit = 5000;
+
+// AuditQuery selects a page of the audit trail.
+export interface AuditQuery {
+  stage?: string;
+  since?: string;
+  limit?: number;
+  cont?: string;
+}
 
 export class Client {
   constructor(
@@ -113,8 +121,32 @@ export class Client {
     return this.request("GET", `${projectPath(project)}/promotions/${enc(promotion)}/commits`, undefined, signal);
   }
 
-  promote(project: string, stage: string, freight: string): Promise<Promotion> {
-    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, { freight });
+  // promote promotes Freight into a Stage; overrideWindow runs it through
+  // the Stage's closed promotion windows (the server checks the
+  // override-window verb, and the audit trail records the override).
+  promote(project: string, stage: string, freight: string, overrideWindow = false): Promise<Promotion> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/promote`, overrideWindow ? { freight, overrideWindow } : { freight });
+  }
+
+  // auditPage reads a page of the project's audit trail, newest first:
+  // the records about stage (when given) at or after since (a duration
+  // back from now, such as 24h, or an RFC 3339 time), limit at a time
+  // from the page that cont (a continue token) names.
+  auditPage(project: string, opts: AuditQuery, signal?: AbortSignal): Promise<List<AuditRecord>> {
+    const q = new URLSearchParams();
+    if (opts.stage) q.set("stage", opts.stage);
+    if (opts.since) q.set("since", opts.since);
+    if (opts.limit) q.set("limit", String(opts.limit));
+    if (opts.cont) q.set("continue", opts.cont);
+    return this.request("GET", `${projectPath(project)}/audit?${q}`, undefined, signal);
+  }
+
+  // gates asks whether promotions may start in the project's Stages now
+  // (stages, when given, names them: the answer then says whether the
+  // caller may override closed windows too), as the server decides it.
+  gates(project: string, stages: string[] = [], signal?: AbortSignal): Promise<Gates> {
+    const q = new URLSearchParams(stages.map((s) => ["stage", s]));
+    return this.request("GET", `${projectPath(project)}/gates?${q}`, undefined, signal);
   }
 
   // verify verifies the Stage's current Freight again (abort: stops the

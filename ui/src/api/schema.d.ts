@@ -175,6 +175,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/gates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a Promotion into each Stage would start now, and why not (its hold, the project's freeze, its PromotionWindows), as the Promotion controller decides it, with the window that decides and when that changes: needs list on stages and promotionwindows in the project. For the Stages named that windows close, whether the caller may override them (override-window, reviewed as the caller). */
+        get: operations["getGates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/promotions/{name}/abort": {
         parameters: {
             query?: never;
@@ -1009,6 +1026,33 @@ export interface components {
                         verifiedAt?: string;
                     };
                 };
+            };
+        };
+        GateStop: {
+            /** @enum {string} */
+            kind: "Hold" | "Freeze" | "Window";
+            /** @description what a Promotion that waits for it says */
+            message: string;
+        };
+        GateWindow: {
+            description?: string;
+            /** @description why it cannot be read (it then keeps promotions out) */
+            invalid?: string;
+            /** @description Allow or Deny */
+            kind?: string;
+            name: string;
+            /** @description IANA time zone of its spans */
+            timeZone: string;
+        };
+        Gates: {
+            /**
+             * Format: date-time
+             * @description the server's time the answer is for
+             */
+            now: string;
+            /** @description by Stage name */
+            stages: {
+                [key: string]: components["schemas"]["StageGate"];
             };
         };
         GrantRequest: {
@@ -3390,6 +3434,16 @@ export interface components {
             /** @description the promote verb on the Stage and create on promotions */
             promote: components["schemas"]["Permission"];
         };
+        StageGate: {
+            /** @description a Promotion into the Stage would start now */
+            open: boolean;
+            /** @description whether the caller may promote through the closed windows; only for Stages named, while windows close them */
+            overrideWindow?: components["schemas"]["Permission"];
+            /** @description what keeps Promotions out: the hold, else the freeze, else a window */
+            stop?: components["schemas"]["GateStop"];
+            /** @description what the Stage's PromotionWindows say, holds and freezes aside */
+            windows: components["schemas"]["WindowDecision"];
+        };
         Status: {
             apiVersion?: string;
             code: number;
@@ -3781,6 +3835,20 @@ export interface components {
             groups?: string[];
             username: string;
         };
+        WindowDecision: {
+            /** @description when closed, what a Promotion that waits says */
+            message?: string;
+            /**
+             * Format: date-time
+             * @description when open next flips; absent when not within a week
+             */
+            nextChange?: string;
+            open: boolean;
+            /** @description the windows that select the Stage */
+            selecting: number;
+            /** @description the window that decides: the one that closes the Stage; when open, an open Allow window, else the one that next closes it */
+            window?: components["schemas"]["GateWindow"];
+        };
     };
     responses: {
         /** @description a refusal or failure: 400 bad request, 401 no or bad token, 403 forbidden, 404 not found, 409 conflict, 422 invalid */
@@ -4083,6 +4151,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Freight"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getGates: {
+        parameters: {
+            query?: {
+                /** @description a Stage to answer for (all when absent); repeat it for several (at most 200) */
+                stage?: string[];
+            };
+            header?: never;
+            path: {
+                /** @description the project (also the name of its namespace) */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gates"];
                 };
             };
             default: components["responses"]["Error"];
@@ -4505,9 +4600,9 @@ export interface operations {
             query?: {
                 /** @description Freight only: the Freight with this alias (zero or one) */
                 alias?: string;
-                /** @description audit only: the records about this Stage (one page, newest first) */
+                /** @description audit only: the records about this Stage (paged like the whole trail, newest first; total counts those selected) */
                 stage?: string;
-                /** @description audit only: the records of actions at or after this, a duration back from now (90m, 24h, 7d) or an RFC 3339 time (one page, newest first) */
+                /** @description audit only: the records of actions at or after this, a duration back from now (90m, 24h, 7d) or an RFC 3339 time (paged like the whole trail, newest first) */
                 since?: string;
                 /** @description objects per page: 500 when absent or 0, at most 5000 */
                 limit?: number;

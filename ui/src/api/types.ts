@@ -24,6 +24,11 @@ export type Permission = Schemas["Permission"];
 // Hold is a Stage's hold or a project's freeze (GET .../freeze).
 export type Hold = Schemas["Hold"];
 export type Freeze = Schemas["Freeze"];
+export type AuditRecord = Schemas["AuditRecord"];
+// Gates say whether promotions may start in each Stage now (GET .../gates).
+export type Gates = Schemas["Gates"];
+export type StageGate = Schemas["StageGate"];
+export type WindowDecision = Schemas["WindowDecision"];
 export type PromotionCommits = Schemas["PromotionCommits"];
 export type ManifestResult = Schemas["ManifestResult"];
 export type ObjectResult = Schemas["ObjectResult"];

@@ -1,11 +1,13 @@
 // StageCard shows a Stage: its current Freight (by alias; the full name on
 // hover), health, phase, the promotion under way, and what stops promotions
-// into it: its hold, or the project's freeze.
+// into it: its hold, or the project's freeze, and what its promotion
+// windows say (WindowBadge, from the gates the project view reads).
 
 import type { ReactNode } from "react";
 import type { Freight, Hold, Promotion, SimpleFreight, Stage } from "../api/types";
 import { Link } from "../common/Link";
 import type { DetailKind } from "../router";
+import { WindowBadge } from "../windows/WindowGate";
 
 // StopBadge names a hold or a freeze, who set it and why (the whole reason
 // and the time on hover).
@@ -94,6 +96,7 @@ export function StageCard({
       </div>
       {st.hold && <StopBadge kind="Held" stop={st.hold} />}
       {!st.hold && freeze && <StopBadge kind="Frozen" stop={freeze} />}
+      <WindowBadge stage={stage.metadata.name} />
       {running && (
         <div className="promoting" role="status" aria-label="Running promotion" title={running.name}>
           <span className="spinner" aria-hidden="true" />{" "}

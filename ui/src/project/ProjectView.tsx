@@ -19,6 +19,7 @@ import { Link } from "../common/Link";
 import { YamlEditor } from "../editor/YamlEditor";
 import { type NewKind, template } from "../editor/templates";
 import { editable, toYAML } from "../editor/yaml";
+import { GatesProvider } from "../windows/WindowGate";
 import { ProjectStore } from "./store";
 
 interface Open {
@@ -86,6 +87,7 @@ export function ProjectView({
   const current = open && { ...open, freight: snap.freightByName.get(open.freight.metadata.name) ?? open.freight };
 
   return (
+    <GatesProvider client={c} project={project} stages={snap.stages.map((s) => s.metadata.name)} focus={kind === "stages" ? name : undefined}>
     <div className={kind ? "project of-one" : "project"}>
       <div className="project-head">
         <h1>{kind ? <Link to={{ page: "project", project }}>{project}</Link> : project}</h1>
@@ -98,6 +100,7 @@ export function ProjectView({
           {snap.live ? "live" : snap.loaded ? "reconnecting…" : "loading…"}
         </span>
         <span className="head-actions">
+          <Link to={{ page: "audit", project }}>Audit trail</Link>
           <label htmlFor="new-kind" className="inline">
             New
           </label>
@@ -205,5 +208,6 @@ export function ProjectView({
         />
       )}
     </div>
+    </GatesProvider>
   );
 }

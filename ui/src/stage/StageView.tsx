@@ -2,7 +2,10 @@
 // with each Argo CD Application it updates, its verifications with each
 // check's result, its promotion history, and the actions promote,
 // re-verify and refresh. Each action reports the server's refusal word for
-// word. (Holds, aborting a promotion and approval policies belong here
+// word. What its promotion windows say shows above the actions, and a
+// window that closes the Stage disables Promote, with why, for someone
+// who may not override it (and makes the override explicit for someone
+// who may). (Holds, aborting a promotion and approval policies belong here
 // too once the API has them: the actions bar has room for them.)
 
 import { type FormEvent, useMemo, useState } from "react";
@@ -15,6 +18,8 @@ import type { Rights } from "../freight/rights";
 import { displayAlias } from "../freight/Timeline";
 import type { ProjectSnapshot } from "../project/store";
 import { navigate } from "../router";
+import { promoteGate } from "../windows/gates";
+import { useGate, WindowNote } from "../windows/WindowGate";
 import { commitsOf, createdBy, stagePromotions } from "./history";
 
 type VerificationInfo = NonNullable<NonNullable<Stage["status"]>["verification"]>;
@@ -49,6 +54,8 @@ export function StageView({
   const [choice, setChoice] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  // What the Stage's promotion windows do to the Promote button.
+  const windows = promoteGate(useGate(name).gate);
 
   if (!stage) {
     return (
@@ -77,7 +84,7 @@ export function StageView({
     e.preventDefault();
     if (!selected) return;
     void act(async () => {
-      const p = await client.promote(project, name, selected.metadata.name);
+      const p = await client.promote(project, name, selected.metadata.name, windows.kind === "override");
       // Watch it run.
       navigate({ page: "project", project, kind: "promotions", name: p.metadata.name });
       return `Promoting ${displayAlias(selected)} to ${name} (Promotion ${p.metadata.name})`;
@@ -124,8 +131,12 @@ export function StageView({
               </option>
             ))}
           </select>
-          <button type="submit" disabled={!promote.allowed || !selected || busy} title={promote.allowed ? undefined : promote.reason}>
-            Promote
+          <button
+            type="submit"
+            disabled={!promote.allowed || !selected || busy || windows.kind === "blocked"}
+            title={!promote.allowed ? promote.reason : windows.kind === "blocked" ? windows.reason : windows.kind === "override" ? windows.note : undefined}
+          >
+            {windows.kind === "override" && promote.allowed ? "Promote, overriding the window" : "Promote"}
           </button>
         </form>
         <button
@@ -145,6 +156,7 @@ export function StageView({
         <button type="button" className="secondary" onClick={onEdit}>
           Edit YAML
         </button>
+        <Link to={{ page: "audit", project, stage: name }}>Audit trail</Link>
         <button
           type="button"
           className="secondary"
@@ -159,6 +171,17 @@ export function StageView({
           Refresh
         </button>
       </div>
+      <WindowNote stage={name} />
+      {promote.allowed && windows.kind === "blocked" && (
+        <p className="small muted" aria-label="Why Promote is disabled">
+          Promote is disabled while the window is closed: {windows.refusal}
+        </p>
+      )}
+      {promote.allowed && windows.kind === "override" && (
+        <p className="small" aria-label="Window override">
+          {windows.note}
+        </p>
+      )}
       {error && (
         <p className="error" role="alert">
           {error}
