@@ -80,6 +80,9 @@ type Options struct {
 	// HealthAddr is where /healthz and /readyz are served; "0" turns them
 	// off.
 	HealthAddr string
+	// PprofAddr is where Go's profiles are served (/debug/pprof/); empty
+	// turns them off.
+	PprofAddr string
 	// LeaderElection makes only one of several replicas reconcile at a
 	// time. A single local process does not need it.
 	LeaderElection bool
@@ -206,6 +209,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		Cache:                   cache.Options{ByObject: byObject},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
