@@ -35,8 +35,7 @@ type size struct {
 	projects, warehouses, stages, freight, promotions int
 }
 
-func sizeFromEnv(b *testing.B) size {
-	s := size{projects: 100, warehouses: 1000, stages: 2000, freight: 50000, promotions: 10000}
+func sizeFromEnv(b *testing.B, s size) size {
 	for name, v := range map[string]*int{
 		"SCALE_PROJECTS": &s.projects, "SCALE_WAREHOUSES": &s.warehouses, "SCALE_STAGES": &s.stages,
 		"SCALE_FREIGHT": &s.freight, "SCALE_PROMOTIONS": &s.promotions,
@@ -115,7 +114,7 @@ func BenchmarkScale(b *testing.B) {
 	if bin == "" {
 		b.Fatal("KARGO_BIN must name the built kargo binary (hack/bench-scale.sh builds it)")
 	}
-	sz := sizeFromEnv(b)
+	sz := sizeFromEnv(b, size{projects: 100, warehouses: 1000, stages: 2000, freight: 50000, promotions: 10000})
 	profiles := os.Getenv("SCALE_PROFILES")
 	ctx := context.Background()
 	var rows [][2]string
@@ -134,84 +133,15 @@ func BenchmarkScale(b *testing.B) {
 	ctl := newController(b, bin, gs.Host())
 	ctl.start(b)
 	cpu0 := ctl.cpu(b)
-
-	// Projects, each with the receiver's Secret, and the argocd namespace
-	// of the Stages' Applications.
-	start := time.Now()
 	secret := []byte("scale-secret")
-	parallel(b, sz.projects, 8, func(i int) error {
-		return createRetrying(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: project(i)}})
-	})
-	parallel(b, sz.projects, 8, func(i int) error {
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			ns := &corev1.Namespace{}
-			err := env.Admin.Get(ctx, client.ObjectKey{Name: project(i)}, ns)
-			if err == nil && ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("project %s has no namespace: %v", project(i), err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		return createRetrying(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: webhookreceiver.SecretName, Namespace: project(i)},
-			Data:       map[string][]byte{webhookreceiver.SecretKey: secret},
-		})
-	})
-	if err := createRetrying(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil {
-		b.Fatal(err)
-	}
+	start := time.Now()
+	createProjects(b, sz, secret)
 	row(fmt.Sprintf("create %d Projects (and their namespaces)", sz.projects), time.Since(start).Round(time.Millisecond).String())
-
-	// Warehouses: w of project w%P, each on its own folder of one
-	// repository, polled at the default interval.
 	start = time.Now()
-	parallel(b, sz.warehouses, 8, func(w int) error {
-		return createRetrying(ctx, &kargoapi.Warehouse{
-			ObjectMeta: metav1.ObjectMeta{Namespace: project(w % sz.projects), Name: fmt.Sprintf("app-%d", w)},
-			Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{
-				RepoURL: kargoapi.GitRepoURL(gs.RepoURL("mono")), Branch: "main",
-				IncludePaths: []string{fmt.Sprintf("apps/app-%d/", w)},
-			}}}},
-		})
-	})
+	createWarehouses(b, sz, gs.RepoURL("mono"))
 	row(fmt.Sprintf("create %d Warehouses", sz.warehouses), rate(sz.warehouses, time.Since(start)))
-
-	// Stages: s of project s%P subscribes to a Warehouse of its project
-	// and follows the health of an Application of its own, which its
-	// promotion process names but does not run (no Argo CD runs here).
-	warehouseOf := func(s int) string {
-		perProject := (sz.warehouses - s%sz.projects + sz.projects - 1) / sz.projects
-		return fmt.Sprintf("app-%d", s%sz.projects+sz.projects*((s/sz.projects)%perProject))
-	}
-	stageName := func(s int) string { return fmt.Sprintf("stage-%d", s) }
 	start = time.Now()
-	parallel(b, sz.stages, 8, func(s int) error {
-		ns, name := project(s%sz.projects), stageName(s)
-		app := &unstructured.Unstructured{}
-		app.SetGroupVersionKind(argocdv1.GroupVersion.WithKind("Application"))
-		app.SetNamespace("argocd")
-		app.SetName(ns + "-" + name)
-		app.SetAnnotations(map[string]string{kargoapi.AuthorizedStageAnnotationKey: ns + ":" + name})
-		app.Object["spec"] = map[string]any{
-			"project":     "default",
-			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": ns},
-			"source":      map[string]any{"repoURL": gs.RepoURL("mono"), "path": "apps", "targetRevision": "main"},
-		}
-		app.Object["status"] = map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced"}}
-		if err := createRetrying(ctx, app); err != nil {
-			return err
-		}
-		argo, _ := json.Marshal(map[string]any{"apps": []map[string]string{{"name": ns + "-" + name, "namespace": "argocd"}}})
-		st := objects.Stage(ns, name, objects.SubscribesTo(warehouseOf(s)))
-		st.Spec.PromotionTemplate = &kargoapi.PromotionTemplate{Spec: kargoapi.PromotionTemplateSpec{Steps: []kargoapi.PromotionStep{
-			{Uses: "compose-output", Config: &kargoapi.StepConfig{Raw: []byte(`{"promoted":true}`)}},
-			{Uses: "argocd-update", If: "${{ false }}", Config: &kargoapi.StepConfig{Raw: argo}},
-		}}}
-		return createRetrying(ctx, st)
-	})
+	createStages(b, sz, gs.RepoURL("mono"))
 	row(fmt.Sprintf("create %d Stages (and an Application each)", sz.stages), rate(sz.stages, time.Since(start)))
 
 	// Freight: f from the Warehouse of Stage f%S, so that every Stage can
@@ -220,7 +150,7 @@ func BenchmarkScale(b *testing.B) {
 	start = time.Now()
 	parallel(b, sz.freight, 8, func(f int) error {
 		s := f % sz.stages
-		fr := objects.Freight(project(s%sz.projects), objects.FromWarehouse(warehouseOf(s)), objects.Image("registry.example.com/app", fmt.Sprintf("1.0.%d", f)))
+		fr := objects.Freight(project(s%sz.projects), objects.FromWarehouse(warehouseOf(sz, s)), objects.Image("registry.example.com/app", fmt.Sprintf("1.0.%d", f)))
 		fr.Alias = fmt.Sprintf("scale-%d", f)
 		freightName[f] = fr.Name
 		return createRetrying(ctx, fr)
@@ -263,30 +193,8 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatalf("%d of %d Stages are Healthy; stage-0: %+v", healthy, sz.stages, stages.Items[0].Status)
 	}
 
-	idle := 60 * time.Second
-	if raw := os.Getenv("SCALE_IDLE"); raw != "" {
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			b.Fatalf("SCALE_IDLE=%q: %v", raw, err)
-		}
-		idle = d
-	}
-	measureIdle := func(label string) {
-		writes := func() float64 {
-			return ctl.metric(b, "rest_client_requests_total", `method="POST"`) + ctl.metric(b, "rest_client_requests_total", `method="PUT"`) +
-				ctl.metric(b, "rest_client_requests_total", `method="PATCH"`) + ctl.metric(b, "rest_client_requests_total", `method="DELETE"`)
-		}
-		gets := func() float64 {
-			return apiserverMetric(b, "apiserver_request_total", `resource="applications"`, `verb="GET"`)
-		}
-		w0, g0, c0 := writes(), gets(), ctl.cpu(b)
-		time.Sleep(idle)
-		w1, g1, c1 := writes(), gets(), ctl.cpu(b)
-		row(label+": Application GETs per second", fmt.Sprintf("%.2f", (g1-g0)/idle.Seconds()))
-		row(label+": controller writes per minute", fmt.Sprintf("%.1f", (w1-w0)/idle.Minutes()))
-		row(label+": controller CPU", fmt.Sprintf("%.1f%% of one core", 100*float64(c1-c0)/float64(idle)))
-		row(label+": controller RSS", fmt.Sprintf("%.0f MB", ctl.rssMB(b)))
-	}
+	idle := idleWindow(b)
+	measureIdle := func(label string) { measureIdle(b, ctl, idle, label, row) }
 	measureIdle(fmt.Sprintf("idle %s, Applications from the cache", idle))
 	ctl.profile(b, profiles, "heap-idle.pprof", 0)
 
@@ -330,17 +238,94 @@ func BenchmarkScale(b *testing.B) {
 		readyIn.Round(time.Millisecond), (readyIn + steadyIn).Round(time.Millisecond)))
 	measureIdle(fmt.Sprintf("idle %s, Applications read live (--argocd-live-health, as before the cache)", idle))
 
-	if path := os.Getenv("SCALE_REPORT"); path != "" {
-		var buf bytes.Buffer
-		fmt.Fprintf(&buf, "| what (%d projects, %d Warehouses, %d Stages, %d Freight, %d Promotions) | measured |\n|---|---|\n",
-			sz.projects, sz.warehouses, sz.stages, sz.freight, sz.promotions)
-		for _, r := range rows {
-			fmt.Fprintf(&buf, "| %s | %s |\n", r[0], r[1])
+	writeReport(b, fmt.Sprintf("what (%d projects, %d Warehouses, %d Stages, %d Freight, %d Promotions)",
+		sz.projects, sz.warehouses, sz.stages, sz.freight, sz.promotions), rows)
+}
+
+// createProjects creates sz.projects Projects, waits for their
+// namespaces, gives each the webhook receiver's Secret, and creates the
+// argocd namespace of the Stages' Applications.
+func createProjects(b *testing.B, sz size, secret []byte) {
+	ctx := context.Background()
+	parallel(b, sz.projects, 8, func(i int) error {
+		return createRetrying(ctx, &kargoapi.Project{ObjectMeta: metav1.ObjectMeta{Name: project(i)}})
+	})
+	parallel(b, sz.projects, 8, func(i int) error {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			ns := &corev1.Namespace{}
+			err := env.Admin.Get(ctx, client.ObjectKey{Name: project(i)}, ns)
+			if err == nil && ns.Labels[kargoapi.ProjectLabelKey] == kargoapi.LabelTrueValue {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("project %s has no namespace: %v", project(i), err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			b.Fatal(err)
-		}
+		return createRetrying(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: webhookreceiver.SecretName, Namespace: project(i)},
+			Data:       map[string][]byte{webhookreceiver.SecretKey: secret},
+		})
+	})
+	if err := createRetrying(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argocd"}}); err != nil {
+		b.Fatal(err)
 	}
+}
+
+// createWarehouses creates Warehouse app-w in project w%P for every w,
+// each on its own folder of repository repoURL, polled at the default
+// interval.
+func createWarehouses(b *testing.B, sz size, repoURL string) {
+	parallel(b, sz.warehouses, 8, func(w int) error {
+		return createRetrying(context.Background(), &kargoapi.Warehouse{
+			ObjectMeta: metav1.ObjectMeta{Namespace: project(w % sz.projects), Name: fmt.Sprintf("app-%d", w)},
+			Spec: kargoapi.WarehouseSpec{Subscriptions: kargoapi.RepoSubscriptions{Git: []kargoapi.GitSubscription{{
+				RepoURL: kargoapi.GitRepoURL(repoURL), Branch: "main",
+				IncludePaths: []string{fmt.Sprintf("apps/app-%d/", w)},
+			}}}},
+		})
+	})
+}
+
+// warehouseOf is the Warehouse Stage s subscribes to: one of its project.
+func warehouseOf(sz size, s int) string {
+	perProject := (sz.warehouses - s%sz.projects + sz.projects - 1) / sz.projects
+	return fmt.Sprintf("app-%d", s%sz.projects+sz.projects*((s/sz.projects)%perProject))
+}
+
+func stageName(s int) string { return fmt.Sprintf("stage-%d", s) }
+
+// createStages creates Stage stage-s in project s%P for every s,
+// subscribed to warehouseOf(s) and following the health of an Application
+// of its own (Healthy and Synced), which its promotion process names but
+// does not run (no Argo CD runs here).
+func createStages(b *testing.B, sz size, repoURL string) {
+	ctx := context.Background()
+	parallel(b, sz.stages, 8, func(s int) error {
+		ns, name := project(s%sz.projects), stageName(s)
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(argocdv1.GroupVersion.WithKind("Application"))
+		app.SetNamespace("argocd")
+		app.SetName(ns + "-" + name)
+		app.SetAnnotations(map[string]string{kargoapi.AuthorizedStageAnnotationKey: ns + ":" + name})
+		app.Object["spec"] = map[string]any{
+			"project":     "default",
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": ns},
+			"source":      map[string]any{"repoURL": repoURL, "path": "apps", "targetRevision": "main"},
+		}
+		app.Object["status"] = map[string]any{"health": map[string]any{"status": "Healthy"}, "sync": map[string]any{"status": "Synced"}}
+		if err := createRetrying(ctx, app); err != nil {
+			return err
+		}
+		argo, _ := json.Marshal(map[string]any{"apps": []map[string]string{{"name": ns + "-" + name, "namespace": "argocd"}}})
+		st := objects.Stage(ns, name, objects.SubscribesTo(warehouseOf(sz, s)))
+		st.Spec.PromotionTemplate = &kargoapi.PromotionTemplate{Spec: kargoapi.PromotionTemplateSpec{Steps: []kargoapi.PromotionStep{
+			{Uses: "compose-output", Config: &kargoapi.StepConfig{Raw: []byte(`{"promoted":true}`)}},
+			{Uses: "argocd-update", If: "${{ false }}", Config: &kargoapi.StepConfig{Raw: argo}},
+		}}}
+		return createRetrying(ctx, st)
+	})
 }
 
 // waitPromotions waits until n Promotions have ended.
@@ -461,3 +446,159 @@ func rate(n int, d time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// idleWindow is how long the idle measurements last: SCALE_IDLE, else a
+// minute.
+func idleWindow(b *testing.B) time.Duration {
+	if raw := os.Getenv("SCALE_IDLE"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			b.Fatalf("SCALE_IDLE=%q: %v", raw, err)
+		}
+		return d
+	}
+	return time.Minute
+}
+
+// measureIdle measures the controller while nobody changes anything for
+// idle: the Application GETs the API server served, the controller's
+// writes, its CPU and its RSS.
+func measureIdle(b *testing.B, ctl *controller, idle time.Duration, label string, row func(string, string)) {
+	writes := func() float64 {
+		var n float64
+		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			n += ctl.metric(b, "rest_client_requests_total", `method="`+m+`"`)
+		}
+		return n
+	}
+	gets := func() float64 {
+		return apiserverMetric(b, "apiserver_request_total", `resource="applications"`, `verb="GET"`)
+	}
+	w0, g0, c0 := writes(), gets(), ctl.cpu(b)
+	time.Sleep(idle)
+	w1, g1, c1 := writes(), gets(), ctl.cpu(b)
+	row(label+": Application GETs per second", fmt.Sprintf("%.2f", (g1-g0)/idle.Seconds()))
+	row(label+": controller writes per minute", fmt.Sprintf("%.1f", (w1-w0)/idle.Minutes()))
+	row(label+": controller CPU", fmt.Sprintf("%.1f%% of one core", 100*float64(c1-c0)/float64(idle)))
+	row(label+": controller RSS", fmt.Sprintf("%.0f MB", ctl.rssMB(b)))
+}
+
+// BenchmarkArgoCDHealthReads measures what following the health of
+// SCALE_HEALTH_STAGES Stages (2,000 unless set) of 20 projects and 100
+// Warehouses costs the API server: Application GETs per second with the controller reading them
+// from its watch, then, restarted with --argocd-live-health, live as
+// before. Each Stage is given a current Freight the way the Promotion
+// controller records one (a status write), since it is only then that
+// health is followed; promoting each Stage through a Promotion measures
+// the same and takes far longer on a loaded machine.
+func BenchmarkArgoCDHealthReads(b *testing.B) {
+	bin := os.Getenv("KARGO_BIN")
+	if bin == "" {
+		b.Fatal("KARGO_BIN must name the built kargo binary (hack/bench-scale.sh builds it)")
+	}
+	sz := size{projects: 20, warehouses: 100, stages: 2000, freight: 1, promotions: 1}
+	if raw := os.Getenv("SCALE_HEALTH_STAGES"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < sz.projects {
+			b.Fatalf("SCALE_HEALTH_STAGES=%q: want a number of at least %d", raw, sz.projects)
+		}
+		sz.stages = n
+	}
+	ctx := context.Background()
+	var rows [][2]string
+	row := func(what, measured string) {
+		rows = append(rows, [2]string{what, measured})
+		b.Log(what + ": " + measured)
+	}
+	gs := gitserver.New(b)
+	gs.CreateRepo("mono")
+	gs.Commit(b, "mono", "main", map[string]string{"apps/README": "apps\n"}, "apps")
+	ctl := newController(b, bin, gs.Host())
+	ctl.start(b)
+	createProjects(b, sz, []byte("scale-secret"))
+	createWarehouses(b, sz, gs.RepoURL("mono"))
+	start := time.Now()
+	createStages(b, sz, gs.RepoURL("mono"))
+	row(fmt.Sprintf("create %d Stages (and an Application each)", sz.stages), rate(sz.stages, time.Since(start)))
+	freightOf := map[string]*kargoapi.Freight{}
+	for w := range sz.warehouses {
+		name := fmt.Sprintf("app-%d", w)
+		f := objects.Freight(project(w%sz.projects), objects.FromWarehouse(name), objects.Image("registry.example.com/app", "1.0.0"))
+		f.Alias = "health-" + name
+		if err := createRetrying(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+		freightOf[name] = f
+	}
+	start = time.Now()
+	parallel(b, sz.stages, 8, func(s int) error {
+		f := freightOf[warehouseOf(sz, s)]
+		st := &kargoapi.Stage{}
+		if err := env.Admin.Get(ctx, client.ObjectKey{Namespace: project(s % sz.projects), Name: stageName(s)}, st); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(st.DeepCopy())
+		st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: f.Name, Alias: f.Alias, Origin: f.Origin, Images: f.Images}
+		return env.Admin.Status().Patch(ctx, st, patch)
+	})
+	row(fmt.Sprintf("give %d Stages a current Freight (status writes)", sz.stages), rate(sz.stages, time.Since(start)))
+	kubetestEventually(b, 10*time.Minute, "every Stage is Healthy", func() (bool, string) {
+		list := &kargoapi.StageList{}
+		if err := env.Admin.List(ctx, list); err != nil {
+			return false, err.Error()
+		}
+		healthy := 0
+		for i := range list.Items {
+			if h := list.Items[i].Status.Health; h != nil && h.Status == kargoapi.HealthStateHealthy {
+				healthy++
+			}
+		}
+		return healthy == sz.stages, fmt.Sprintf("%d of %d Healthy", healthy, sz.stages)
+	})
+	ctl.steady(b, 10*time.Minute)
+	idle := idleWindow(b)
+	measureIdle(b, ctl, idle, fmt.Sprintf("%d Stages, idle %s, Applications from the cache", sz.stages, idle), row)
+	ctl.stop(b)
+	ctl.start(b, "--argocd-live-health")
+	ctl.steady(b, 10*time.Minute)
+	measureIdle(b, ctl, idle, fmt.Sprintf("%d Stages, idle %s, Applications read live (--argocd-live-health, as before the cache)", sz.stages, idle), row)
+	writeReport(b, fmt.Sprintf("what (%d projects, %d Warehouses, %d Stages following one Application each)", sz.projects, sz.warehouses, sz.stages), rows)
+}
+
+// kubetestEventually polls cond every half second until it holds or
+// within has passed, which fails b with what cond last said.
+func kubetestEventually(b *testing.B, within time.Duration, what string, cond func() (bool, string)) {
+	b.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: not true after %s; last seen: %s", what, within, last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// writeReport writes rows as a Markdown table into SCALE_REPORT, when set,
+// after what is already there.
+func writeReport(b *testing.B, heading string, rows [][2]string) {
+	path := os.Getenv("SCALE_REPORT")
+	if path == "" {
+		return
+	}
+	var buf bytes.Buffer
+	if old, err := os.ReadFile(path); err == nil && len(old) > 0 {
+		buf.Write(old)
+		buf.WriteString("\n")
+	}
+	fmt.Fprintf(&buf, "| %s | measured |\n|---|---|\n", heading)
+	for _, r := range rows {
+		fmt.Fprintf(&buf, "| %s | %s |\n", r[0], r[1])
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
