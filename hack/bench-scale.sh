@@ -6,7 +6,9 @@
 # 100 / 1,000 / 2,000 / 50,000 / 10,000 unless set) through a real
 # kube-apiserver, with the built binary's `kargo controller` running with
 # GOMAXPROCS=2, and writes what it measured into docs/benchmarks.md (the
-# section between the bench-scale markers). The controller's profiles are
+# section between the bench-scale markers), then measures the Argo CD
+# Application reads of SCALE_HEALTH_STAGES Stages (2,000 unless set) with
+# the controller's watch and without (--argocd-live-health). The controller's profiles are
 # kept in SCALE_PROFILES (default: a temporary folder, printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,9 @@ export SCALE_PROFILES=${SCALE_PROFILES:-$work/profiles}
 mkdir -p "$SCALE_PROFILES"
 export SCALE_REPORT=$work/report.md
 load=$(cut -d' ' -f1 /proc/loadavg)
-go test ./test/scale/ -run '^$' -bench BenchmarkScale -benchtime=1x -timeout 6h -v | tee "$work/raw.txt" >&2
+# Each benchmark on an API server of its own.
+go test ./test/scale/ -run '^$' -bench 'BenchmarkScale$' -benchtime=1x -timeout 6h -v | tee "$work/raw.txt" >&2
+go test ./test/scale/ -run '^$' -bench 'BenchmarkArgoCDHealthReads$' -benchtime=1x -timeout 1h -v | tee -a "$work/raw.txt" >&2
 load="$load → $(cut -d' ' -f1 /proc/loadavg)"
 
 section=$work/section.md
