@@ -255,9 +255,6 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	return m, nil
 }
 
-// setupControllers registers every kargo controller, with the artifact
-// sources they share: one Git cache, one image client and one chart client
-// per process, so that all Warehouses share listings and per-host budgets.
 // appWatch is where the manager's cache watches Argo CD Applications:
 // nowhere unless ok; every namespace when namespaces is empty.
 type appWatch struct {
@@ -265,6 +262,9 @@ type appWatch struct {
 	ok         bool
 }
 
+// setupControllers registers every kargo controller, with the artifact
+// sources they share: one Git cache, one image client and one chart client
+// per process, so that all Warehouses share listings and per-host budgets.
 func setupControllers(mgr manager.Manager, opts Options, apps appWatch) error {
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
