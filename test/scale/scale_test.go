@@ -235,7 +235,7 @@ func BenchmarkScale(b *testing.B) {
 	readyIn := time.Since(start)
 	steadyIn = ctl.steady(b, 10*time.Minute)
 	row("restart: process start → ready (caches synced, webhooks serving) / → steady state", fmt.Sprintf("%s / %s",
-		readyIn.Round(time.Millisecond), (readyIn + steadyIn).Round(time.Millisecond)))
+		readyIn.Round(time.Millisecond), (readyIn+steadyIn).Round(time.Millisecond)))
 	measureIdle(fmt.Sprintf("idle %s, Applications read live (--argocd-live-health, as before the cache)", idle))
 
 	writeReport(b, fmt.Sprintf("what (%d projects, %d Warehouses, %d Stages, %d Freight, %d Promotions)",
