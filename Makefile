@@ -38,7 +38,7 @@ ROLLOUTS_BINS = hack/rollouts-bins.sh
 # same way and cached outside the work tree.
 GITEA_BINS = hack/gitea-bins.sh
 
-.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins gitea-bins ui-deps ui ui-api run test lint bench clean
+.PHONY: all build image test-cluster chart-files generate verify-generated kube-bins argocd-bins rollouts-bins gitea-bins ui-deps ui ui-api run test lint bench bench-scale clean
 
 all: build
 
@@ -129,6 +129,9 @@ test-cluster: ## Install kargo with its Helm chart on a real single-node cluster
 
 bench: ## Run the performance benchmarks and write docs/benchmarks.md.
 	hack/bench.sh
+
+bench-scale: ## Measure kargo at 2,000 Stages and 50,000 Freight (SCALE_* env overrides) and write docs/benchmarks.md.
+	hack/bench-scale.sh
 
 clean:
 	rm -rf bin

@@ -49,6 +49,10 @@ type Updater struct {
 	// DefaultNamespace is the namespace of Applications whose update names
 	// none. Empty means DefaultNamespace.
 	DefaultNamespace string
+	// Written learns of every Application written, as the API server
+	// returned it (a Reader, so that health is never read from a cache
+	// older than the write); nil tells no one.
+	Written interface{ Wrote(client.Object) }
 }
 
 // Apply changes each Application that updates names, in order, as the
@@ -97,6 +101,9 @@ func (u *Updater) Apply(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Fre
 				key := p.key
 				p = nil
 				return fmt.Errorf("patch Application %s: %w", key, err)
+			}
+			if u.Written != nil {
+				u.Written.Wrote(p.edited)
 			}
 			return nil
 		})

@@ -73,6 +73,8 @@ or the in-cluster service account. This is what a cluster install runs.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", `address of the Prometheus metrics endpoint; "0" turns it off`)
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", `address of /healthz and /readyz; "0" turns them off`)
+	f.StringVar(&opts.PprofAddr, "pprof-addr", "", `address of Go's profiles (/debug/pprof/); "" turns them off`)
+	f.BoolVar(&opts.ArgoCDLiveHealth, "argocd-live-health", false, "read Argo CD Applications live for Stage health, one GET per Application per Stage pass, instead of from the controller's watch of them")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect one active replica when several run")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "directory for shared Git mirrors (default: the user cache directory)")

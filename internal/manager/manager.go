@@ -30,6 +30,7 @@ import (
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/argocd"
+	argocdv1 "github.com/kargohq/kargo/internal/argocd/v1alpha1"
 	"github.com/kargohq/kargo/internal/audit"
 	"github.com/kargohq/kargo/internal/controller/gc"
 	"github.com/kargohq/kargo/internal/controller/index"
@@ -79,6 +80,9 @@ type Options struct {
 	// HealthAddr is where /healthz and /readyz are served; "0" turns them
 	// off.
 	HealthAddr string
+	// PprofAddr is where Go's profiles are served (/debug/pprof/); empty
+	// turns them off.
+	PprofAddr string
 	// LeaderElection makes only one of several replicas reconcile at a
 	// time. A single local process does not need it.
 	LeaderElection bool
@@ -103,6 +107,10 @@ type Options struct {
 	// ArgoCDNamespace is where Argo CD Applications live when a Stage's
 	// update names no namespace; "argocd" when empty.
 	ArgoCDNamespace string
+	// ArgoCDLiveHealth reads every Argo CD Application live for Stage
+	// health, as kargo did before it kept a cache of them: one GET per
+	// Application per Stage pass. The benchmarks compare the two.
+	ArgoCDLiveHealth bool
 	// Egress is the outbound address policy of every connection the
 	// controllers make for a spec (Git, registries, Helm repositories,
 	// verification checks); nil means egress.New with no rules, which
@@ -175,16 +183,33 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 		// protects it.
 		cfg.QPS, cfg.Burst = 100, 200
 	}
+	if opts.ArgoCDNamespace == "" {
+		opts.ArgoCDNamespace = argocd.DefaultNamespace
+	}
+	// Only credential Secrets are cached: the controller needs them on
+	// every poll, and caching every Secret of a cluster would cost memory
+	// and rights it does not need.
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: credentialSecrets},
+	}
+	apps := appWatch{}
+	if apps.namespaces, apps.ok, err = argocd.WatchScope(ctx, cfg, opts.ArgoCDNamespace); err != nil {
+		return nil, err
+	}
+	if len(apps.namespaces) > 0 {
+		// A namespace-scoped watch: the only one kargo may keep.
+		scoped := map[string]cache.Config{}
+		for _, ns := range apps.namespaces {
+			scoped[ns] = cache.Config{}
+		}
+		byObject[&argocdv1.Application{}] = cache.ByObject{Namespaces: scoped}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: s,
-		// Only credential Secrets are cached: the controller needs them on
-		// every poll, and caching every Secret of a cluster would cost
-		// memory and rights it does not need.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: credentialSecrets},
-		}},
+		Scheme:                  s,
+		Cache:                   cache.Options{ByObject: byObject},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        leaseID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
@@ -197,7 +222,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
 	}
-	if err := setupControllers(mgr, opts); err != nil {
+	if err := setupControllers(mgr, opts, apps); err != nil {
 		return nil, err
 	}
 	m := &Manager{Manager: mgr}
@@ -230,10 +255,17 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (*Manager, 
 	return m, nil
 }
 
+// appWatch is where the manager's cache watches Argo CD Applications:
+// nowhere unless ok; every namespace when namespaces is empty.
+type appWatch struct {
+	namespaces []string
+	ok         bool
+}
+
 // setupControllers registers every kargo controller, with the artifact
 // sources they share: one Git cache, one image client and one chart client
 // per process, so that all Warehouses share listings and per-host budgets.
-func setupControllers(mgr manager.Manager, opts Options) error {
+func setupControllers(mgr manager.Manager, opts Options, apps appWatch) error {
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -286,19 +318,22 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("set up Warehouse controller: %w", err)
 	}
 	argoNS := opts.ArgoCDNamespace
-	if argoNS == "" {
-		argoNS = "argocd"
+	// Health reads Applications from the cache the Stage controller's
+	// watch keeps, and live only while the cache holds one older than
+	// kargo's own last write to it (the argocd Updater tells the reader):
+	// right after a promotion, the cache may still hold the Application
+	// from before kargo's change, Synced and Healthy at the previous
+	// revision, which would verify the new Freight where it was never
+	// deployed.
+	appReader := &argocd.Reader{Live: mgr.GetAPIReader(), Namespaces: apps.namespaces}
+	if apps.ok && !opts.ArgoCDLiveHealth {
+		appReader.Cache = mgr.GetCache()
 	}
 	verifier := &verification.Verifier{
 		Client:  mgr.GetClient(),
 		Secrets: mgr.GetAPIReader(),
-		// Applications are read live, not from the cache: right after a
-		// promotion, the cache may still hold an Application from before
-		// kargo's change, Synced and Healthy at the previous revision,
-		// which would verify the new Freight where it was never deployed.
-		// A read costs one GET per Application per Stage pass.
 		Health: func(ctx context.Context, st *kargoapi.Stage) kargoapi.Health {
-			return argocd.Health(ctx, mgr.GetAPIReader(), st, argoNS)
+			return argocd.Health(ctx, appReader, st, argoNS)
 		},
 		HTTP: httpcheck.NewClient(httpcheck.ClientOptions{Egress: policy}),
 	}
@@ -314,11 +349,13 @@ func setupControllers(mgr manager.Manager, opts Options) error {
 		Recorder:        stageEvents,
 		Verifier:        verifier,
 		ArgoCDNamespace: argoNS,
-		Shard:           owned,
+		// Without a watch, the Verifier looks at health periodically.
+		WatchApplications: apps.ok,
+		Shard:             owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Stage controller: %w", err)
 	}
-	argoUpdater := &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS}
+	argoUpdater := &argocd.Updater{Client: mgr.GetClient(), DefaultNamespace: argoNS, Written: appReader}
 	if err := (&promotion.Reconciler{
 		Client: mgr.GetClient(),
 		Reader: mgr.GetAPIReader(),

@@ -78,9 +78,11 @@ func (r *Reconciler) abort(ctx context.Context, in inputs, by string) (ctrl.Resu
 }
 
 // abortable wraps the save that follows each step: once the step's record
-// is saved, an abort asked meanwhile (read live: the cache may lag) stops
-// the engine before the next step starts. After the last step there is
-// nothing left to stop.
+// is saved, an abort asked meanwhile stops the engine before the next step
+// starts. The save's answer is the Promotion as the API server holds it
+// after the write, annotations included, so it tells of an abort as a
+// live read would (the cache may lag) without a request of its own. After
+// the last step there is nothing left to stop.
 func (r *Reconciler) abortable(ctx context.Context, promo *kargoapi.Promotion, save func() error) func() error {
 	return func() error {
 		if err := save(); err != nil {
@@ -89,19 +91,7 @@ func (r *Reconciler) abortable(ctx context.Context, promo *kargoapi.Promotion, s
 		if int(promo.Status.CurrentStep) >= len(promo.Spec.Steps) {
 			return nil
 		}
-		reader := r.Reader
-		if reader == nil {
-			reader = r.Client
-		}
-		live := &kargoapi.Promotion{}
-		if err := reader.Get(ctx, client.ObjectKeyFromObject(promo), live); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("read Promotion %s: %w", promo.Name, err)
-		}
-		if by, ok := abortRequested(live); ok {
-			promo.Annotations = live.Annotations
+		if by, ok := abortRequested(promo); ok {
 			ctrl.LoggerFrom(ctx).Info("promotion aborted between steps", "promotion", promo.Name, "by", by, "step", promo.Status.CurrentStep)
 			return errAborted
 		}

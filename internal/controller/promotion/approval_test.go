@@ -128,16 +128,14 @@ func TestAbortBetweenSteps(t *testing.T) {
 	s, err := scheme.New()
 	require.NoError(t, err)
 	var c client.Client
-	// Someone aborts while the first step runs: the annotation lands right
-	// after the engine saved the first step's record.
+	// Someone aborts while the first step runs: the annotation lands just
+	// before the engine saves the first step's record, whose answer
+	// carries it.
 	c = fake.NewClientBuilder().WithScheme(s).
 		WithObjects(objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.FreightCreated(t0)), p).
 		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			if err := cl.SubResource(sub).Patch(ctx, obj, patch, opts...); err != nil {
-				return err
-			}
 			if pr, ok := obj.(*kargoapi.Promotion); ok && pr.Status.CurrentStep == 1 {
 				live := &kargoapi.Promotion{}
 				if err := cl.Get(ctx, client.ObjectKeyFromObject(pr), live); err != nil {
@@ -145,10 +143,12 @@ func TestAbortBetweenSteps(t *testing.T) {
 				}
 				if _, asked := live.Annotations[kargoapi.AbortAnnotationKey]; !asked {
 					live.Annotations = map[string]string{kargoapi.AbortAnnotationKey: "alice"}
-					return cl.Update(ctx, live)
+					if err := cl.Update(ctx, live); err != nil {
+						return err
+					}
 				}
 			}
-			return nil
+			return cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		}}).Build()
 	h := &harness{c: c, r: &Reconciler{
 		Client: c, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,

@@ -59,16 +59,20 @@ type Reconciler struct {
 	// ArgoCDNamespace is where Applications live when an update names no
 	// namespace.
 	ArgoCDNamespace string
+	// WatchApplications brings the Stages that update an Argo CD
+	// Application up to date when it changes; it needs the Application
+	// type and the right to watch it (argocd.WatchScope).
+	WatchApplications bool
 	// Shard is the projects this controller set owns; nil owns all.
 	Shard *shard.Shard
 }
 
-// SetupWithManager registers the reconciler. Where the cluster serves Argo
-// CD's Application type, a change to an Application brings the Stages
-// that update it up to date at once.
+// SetupWithManager registers the reconciler. With WatchApplications, a
+// change to an Application brings the Stages that update it up to date at
+// once.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr)
-	if _, err := mgr.GetRESTMapper().RESTMapping(argocd.GroupVersion.WithKind("Application").GroupKind(), argocd.GroupVersion.Version); err == nil {
+	if r.WatchApplications {
 		if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargoapi.Stage{}, StageAppIndex, r.appsOfStage); err != nil {
 			return fmt.Errorf("index Stages by Application: %w", err)
 		}

@@ -263,6 +263,25 @@ func (e *Env) UserConfig(user string, groups ...string) (*rest.Config, error) {
 	return unthrottled(u.Config()), nil
 }
 
+// UserKubeconfig writes a kubeconfig that connects as user, a member of
+// groups, into dir and returns its path: for a process of its own, such as
+// the built binary's `kargo controller`.
+func (e *Env) UserKubeconfig(dir, user string, groups ...string) (string, error) {
+	u, err := e.env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+	if err != nil {
+		return "", fmt.Errorf("provision user %s: %w", user, err)
+	}
+	raw, err := u.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig of %s: %w", user, err)
+	}
+	path := filepath.Join(dir, "kubeconfig-"+strings.NewReplacer(":", "-", "/", "-").Replace(user))
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return "", fmt.Errorf("write kubeconfig of %s: %w", user, err)
+	}
+	return path, nil
+}
+
 // unthrottled lifts client-go's default limit of 5 requests a second, as
 // envtest does for the admin, so that users' requests in tests and
 // benchmarks measure the server rather than the client's limiter.
