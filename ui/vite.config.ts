@@ -19,5 +19,9 @@ export default defineConfig({
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["src/test-setup.ts"],
+    // A component test that renders sixty Stages in jsdom takes about a
+    // second alone and several on a busy machine: the limit is for a
+    // test that hangs, not a speed target (those are benchmarks).
+    testTimeout: 60_000,
   },
 });
