@@ -112,6 +112,17 @@ type Cache struct {
 	branchLocks map[string]*branchLock
 	slotsOnce   sync.Once
 	slots       chan struct{}
+
+	// trees are the work trees of Checkout kept for reuse (treepool.go).
+	trees treePool
+	// procs counts the git processes started.
+	procs atomic.Int64
+}
+
+// Processes returns the number of git processes the Cache has started, so
+// that benchmarks can count them per operation.
+func (c *Cache) Processes() int64 {
+	return c.procs.Load()
 }
 
 // NewCache returns a Cache that keeps its mirrors under dir. The directory

@@ -3,6 +3,7 @@ package git
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,12 @@ type CheckoutRequest struct {
 	AuthorName, AuthorEmail string
 	// Checkouts are the work trees to make.
 	Checkouts []Checkout
+	// Owner, when set, lets Checkout reuse the work trees it made for
+	// earlier requests of the same Owner and repository (and credentials),
+	// once ReleaseWorkTrees gave them back: only the files that differ are
+	// written. Work trees are never reused across owners; the git-clone
+	// step passes the Promotion's project.
+	Owner string
 }
 
 // Checkout is one work tree of a CheckoutRequest.
@@ -182,11 +189,31 @@ func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req C
 			return wt, err
 		}
 	}
+	// A kept work tree of the same owner and mirror is reused; sparse
+	// checkouts and new branches without a commit are always made anew.
+	key := ""
+	if req.Owner != "" && sparse == "" && wt.Head != "" {
+		key = poolKey(req.Owner, e)
+		reused, err := c.checkoutKept(ctx, e, wt, req, key)
+		if err != nil {
+			return wt, err
+		}
+		if reused {
+			return wt, nil
+		}
+	}
 	if err := prepareDir(co.Dir); err != nil {
 		return wt, err
 	}
-	if err := c.initWorkTree(ctx, e, wt, req, sparse); err != nil {
+	base, err := c.initWorkTree(ctx, e, wt, req, sparse)
+	if err != nil {
 		return wt, fmt.Errorf("make work tree %s: %w", co.Dir, err)
+	}
+	if key != "" {
+		// Lent from its first use, so that it is kept after.
+		if err := c.lendTree(&pooledTree{key: key, dir: co.Dir, baseConfig: base, uses: 1}); err != nil {
+			return wt, fmt.Errorf("make work tree %s: %w", co.Dir, err)
+		}
 	}
 	return wt, nil
 }
@@ -221,24 +248,37 @@ func isWorkTree(dir string) bool {
 	return err == nil && bytes.Contains(b, []byte("[kargo]"))
 }
 
-// initWorkTree makes the repository of wt and checks its files out.
-func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest, sparse string) error {
+// initWorkTree makes the repository of wt and checks its files out. It
+// returns the configuration that `git init` wrote, before wt's settings.
+func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest, sparse string) ([]byte, error) {
 	gitDir := filepath.Join(wt.Dir, ".git")
 	// No template: no sample hooks, nothing of the host's.
 	if _, err := c.output(ctx, wt.Dir, nil, "init", "--quiet", "--template=", "--", wt.Dir); err != nil {
-		return err
+		return nil, err
+	}
+	base, err := readBaseConfig(wt.Dir)
+	if err != nil {
+		return nil, err
 	}
 	alternates := filepath.Join(gitDir, "objects", "info", "alternates")
 	if err := os.MkdirAll(filepath.Dir(alternates), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	mirrorObjects, err := filepath.Abs(filepath.Join(e.dir, "objects"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(alternates, []byte(mirrorObjects+"\n"), 0o644); err != nil {
-		return err
+		return nil, err
 	}
+	return base, c.writeWorkTreeState(ctx, e, wt, req, sparse)
+}
+
+// writeWorkTreeState writes what Checkout records in the repository of the
+// work tree wt, which has no refs and the configuration of `git init`: its
+// settings, HEAD, refs, and its index and files as wt.Head's tree.
+func (c *Cache) writeWorkTreeState(ctx context.Context, _ *entry, wt WorkTree, req CheckoutRequest, sparse string) error {
+	gitDir := filepath.Join(wt.Dir, ".git")
 	settings := [][2]string{{workTreeKey, wt.RepoURL}, {"kargo.insecureSkipTLSVerify", strconv.FormatBool(wt.InsecureSkipTLSVerify)}}
 	if req.AuthorName != "" {
 		settings = append(settings, [2]string{"user.name", req.AuthorName})
@@ -258,6 +298,9 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 	// The settings, HEAD and the refs are written in one go rather than
 	// by a git command each: a checkout is on every promotion's path.
 	if err := appendConfig(filepath.Join(gitDir, "config"), settings); err != nil {
+		return err
+	}
+	if err := writeWorkTreeFile(gitDir, wt, req); err != nil {
 		return err
 	}
 	var refs strings.Builder
@@ -280,6 +323,8 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 	if _, err := c.inWorkTreeWithInput(ctx, wt.Dir, refs.String(), "update-ref", "--stdin"); err != nil {
 		return err
 	}
+	// --reset -u writes only the files that differ from the index (all of
+	// them in a new work tree), including those an earlier edit changed.
 	if _, err := c.inWorkTree(ctx, wt.Dir, nil, "read-tree", "--reset", "-u", "HEAD"); err != nil {
 		return err
 	}
@@ -343,6 +388,27 @@ func (c *Cache) inWorkTreeRun(ctx context.Context, dir string, extraEnv []string
 	return stdout.Bytes(), nil
 }
 
+// workTreeFile, in a work tree's .git, records what Checkout checked it
+// out from (workTreeState), so that the steps after git-clone read it
+// without running git. A step cannot write into .git.
+const workTreeFile = "kargo-worktree.json"
+
+// workTreeState is the content of workTreeFile.
+type workTreeState struct {
+	RepoURL               string `json:"repoURL"`
+	InsecureSkipTLSVerify bool   `json:"insecureSkipTLSVerify,omitempty"`
+	AuthorName            string `json:"authorName,omitempty"`
+	AuthorEmail           string `json:"authorEmail,omitempty"`
+}
+
+func writeWorkTreeFile(gitDir string, wt WorkTree, req CheckoutRequest) error {
+	b, err := json.Marshal(workTreeState{RepoURL: wt.RepoURL, InsecureSkipTLSVerify: wt.InsecureSkipTLSVerify, AuthorName: req.AuthorName, AuthorEmail: req.AuthorEmail})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(gitDir, workTreeFile), b, 0o644)
+}
+
 // OpenWorkTree reads what the work tree at dir was checked out from and
 // where its HEAD is. A directory that Checkout did not make is refused.
 func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) {
@@ -350,27 +416,57 @@ func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) 
 	if !isWorkTree(dir) {
 		return wt, fmt.Errorf("%w: %s is not a work tree checked out by git-clone", ErrInvalidRequest, dir)
 	}
-	out, err := c.inWorkTree(ctx, dir, nil, "config", "--local", "--list", "-z")
-	if err != nil {
-		return wt, err
-	}
-	cfg := map[string]string{}
-	for _, entry := range strings.Split(string(out), "\x00") {
-		key, value, _ := strings.Cut(entry, "\n")
-		cfg[strings.ToLower(key)] = value
-	}
-	wt.RepoURL = cfg[strings.ToLower(workTreeKey)]
-	wt.InsecureSkipTLSVerify = cfg["kargo.insecureskiptlsverify"] == "true"
-	wt.authorName, wt.authorEmail = cfg["user.name"], cfg["user.email"]
-	if b, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD")); err == nil {
-		if ref, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "ref: "); ok {
-			wt.Branch = strings.TrimPrefix(ref, "refs/heads/")
+	gitDir := filepath.Join(dir, ".git")
+	var st workTreeState
+	if b, err := os.ReadFile(filepath.Join(gitDir, workTreeFile)); err == nil && json.Unmarshal(b, &st) == nil && st.RepoURL != "" {
+		wt.RepoURL, wt.InsecureSkipTLSVerify = st.RepoURL, st.InsecureSkipTLSVerify
+		wt.authorName, wt.authorEmail = st.AuthorName, st.AuthorEmail
+	} else {
+		// A work tree of an earlier version, which kept its settings in
+		// its configuration only.
+		out, err := c.inWorkTree(ctx, dir, nil, "config", "--local", "--list", "-z")
+		if err != nil {
+			return wt, err
 		}
+		cfg := map[string]string{}
+		for _, entry := range strings.Split(string(out), "\x00") {
+			key, value, _ := strings.Cut(entry, "\n")
+			cfg[strings.ToLower(key)] = value
+		}
+		wt.RepoURL = cfg[strings.ToLower(workTreeKey)]
+		wt.InsecureSkipTLSVerify = cfg["kargo.insecureskiptlsverify"] == "true"
+		wt.authorName, wt.authorEmail = cfg["user.name"], cfg["user.email"]
+	}
+	head := ""
+	if b, err := os.ReadFile(filepath.Join(gitDir, "HEAD")); err == nil {
+		line := strings.TrimSpace(string(b))
+		if ref, ok := strings.CutPrefix(line, "ref: "); ok {
+			wt.Branch = strings.TrimPrefix(ref, "refs/heads/")
+			// The steps write loose refs only; anything else is asked of
+			// git.
+			if b, err := os.ReadFile(filepath.Join(gitDir, filepath.FromSlash(ref))); err == nil {
+				head = strings.TrimSpace(string(b))
+			} else if errors.Is(err, fs.ErrNotExist) && !fileExists(filepath.Join(gitDir, "packed-refs")) {
+				// A new branch without a commit.
+				return wt, nil
+			}
+		} else {
+			head = line
+		}
+	}
+	if isHex(head) {
+		wt.Head = head
+		return wt, nil
 	}
 	if out, err := c.inWorkTree(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
 		wt.Head = strings.TrimSpace(string(out))
 	}
 	return wt, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // appendConfig adds settings (section.key, value) to the git configuration

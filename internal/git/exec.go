@@ -151,6 +151,7 @@ type gitRun struct {
 // timeout never leaves a fetch writing into a mirror that someone else has
 // since locked.
 func (c *Cache) run(ctx context.Context, g gitRun) (string, error) {
+	c.procs.Add(1)
 	cmd := exec.CommandContext(ctx, c.opts.GitBinary, g.args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env

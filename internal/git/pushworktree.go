@@ -35,8 +35,12 @@ type PushRequest struct {
 	// push pushes once. Zero means no check.
 	IdempotencyTrailer [2]string
 	// Check, when set, is called with the last commits of Branch (none
-	// when it does not exist) after every fetch, before anything is
-	// pushed; an error stops the push and is returned.
+	// when it does not exist) before every attempt to push: on the first
+	// attempt as the mirror knows them, after a fetch on later ones. A
+	// branch that has commits the mirror has not seen refuses the first
+	// attempt (it is not a fast-forward), so a push never lands without
+	// Check having seen every commit before it. An error stops the push
+	// and is returned.
 	Check func(ctx context.Context, recent []TrailedCommit) error
 	// MaxAttempts bounds the pushes tried when others push to Branch at
 	// the same time; 5 when zero.
@@ -59,7 +63,8 @@ type PushResult struct {
 	// Rebased is true when the work tree's commits were replayed onto a
 	// branch that moved since the checkout.
 	Rebased bool
-	// Attempts counts the rounds of fetch and push.
+	// Attempts counts the attempts to push; each after the first
+	// fetches first.
 	Attempts int
 }
 
@@ -133,9 +138,21 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		base = strings.TrimSpace(string(out))
 	}
 	for res.Attempts = 1; ; res.Attempts++ {
-		snap, err := c.syncForWrite(ctx, e, since)
-		if err != nil {
-			return res, err
+		// The first attempt of a push that is not forced starts from the
+		// mirror as it is, without a fetch: a commit of the branch that
+		// the mirror has not seen is not in the pushed commit's history,
+		// so the host refuses the push as not a fast-forward, and the
+		// next attempt fetches and looks again (for the idempotency
+		// trailer, the Check and a rebase). A forced push would replace
+		// such a commit, so it fetches first.
+		var snap *snapshot
+		if res.Attempts == 1 && !req.Force {
+			snap = c.localSnapshot(e)
+		}
+		if snap == nil {
+			if snap, err = c.syncForWrite(ctx, e, since); err != nil {
+				return res, err
+			}
 		}
 		tip := snap.heads[res.Branch]
 		var recent []TrailedCommit
@@ -201,6 +218,14 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		}
 		since = e.syncStarted.Load()
 	}
+}
+
+// localSnapshot is the mirror's refs as this process last fetched or
+// pushed them, nil before its first sync.
+func (c *Cache) localSnapshot(e *entry) *snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.local
 }
 
 // isAncestor says whether commit a is an ancestor of (or is) b.
