@@ -78,6 +78,10 @@ type WorkTree struct {
 	// authorName and authorEmail are the work tree's default author, as
 	// OpenWorkTree read them.
 	authorName, authorEmail string
+	// tree is Head's tree when known without asking git.
+	tree string
+	// state is the work tree's workTreeFile as OpenWorkTree read it.
+	state workTreeState
 }
 
 // workTreeKey is the configuration key of a work tree's repository URL,
@@ -181,13 +185,14 @@ func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req C
 		}
 	}
 	if wt.Head != "" {
-		tree, err := c.output(ctx, e.dir, nil, "rev-parse", wt.Head+"^{tree}")
+		tree, err := c.treeOf(ctx, e, wt.Head)
 		if err != nil {
-			return wt, fmt.Errorf("read tree of %s: %w", wt.Head, err)
-		}
-		if err := c.hydrate(ctx, e, strings.TrimSpace(string(tree))); err != nil {
 			return wt, err
 		}
+		if err := c.hydrate(ctx, e, tree); err != nil {
+			return wt, err
+		}
+		wt.tree = tree
 	}
 	// A kept work tree of the same owner and mirror is reused; sparse
 	// checkouts and new branches without a commit are always made anew.
@@ -295,32 +300,33 @@ func (c *Cache) writeWorkTreeState(ctx context.Context, _ *entry, wt WorkTree, r
 		}
 		settings = append(settings, [2]string{"core.sparseCheckout", "true"})
 	}
-	// The settings, HEAD and the refs are written in one go rather than
-	// by a git command each: a checkout is on every promotion's path.
+	// The settings, HEAD and the refs are written as files rather than by
+	// a git command each: a checkout is on every promotion's path. The
+	// repository is the steps' alone and has no packed refs.
 	if err := appendConfig(filepath.Join(gitDir, "config"), settings); err != nil {
 		return err
 	}
-	if err := writeWorkTreeFile(gitDir, wt, req); err != nil {
+	if err := writeWorkTreeFile(gitDir, workTreeState{RepoURL: wt.RepoURL, InsecureSkipTLSVerify: wt.InsecureSkipTLSVerify,
+		AuthorName: req.AuthorName, AuthorEmail: req.AuthorEmail, Head: wt.Head, Tree: wt.tree}); err != nil {
 		return err
 	}
-	var refs strings.Builder
+	head := wt.Head + "\n"
 	if wt.Branch != "" {
 		if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/"+wt.Branch+"\n"), 0o644); err != nil {
 			return err
 		}
-		if wt.Head != "" {
-			fmt.Fprintf(&refs, "update refs/heads/%s %s\n", wt.Branch, wt.Head)
+		if wt.Head == "" {
+			return nil
 		}
-	} else {
-		refs.WriteString("option no-deref\nupdate HEAD " + wt.Head + "\n")
-	}
-	if wt.Head == "" {
-		return nil
+		if err := writeLooseRef(gitDir, "refs/heads/"+wt.Branch, wt.Head); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte(head), 0o644); err != nil {
+		return err
 	}
 	// Where the work tree started, which the push excludes from what it
 	// packs and rebases from.
-	fmt.Fprintf(&refs, "update %s %s\n", baseRef, wt.Head)
-	if _, err := c.inWorkTreeWithInput(ctx, wt.Dir, refs.String(), "update-ref", "--stdin"); err != nil {
+	if err := writeLooseRef(gitDir, baseRef, wt.Head); err != nil {
 		return err
 	}
 	// --reset -u writes only the files that differ from the index (all of
@@ -399,14 +405,52 @@ type workTreeState struct {
 	InsecureSkipTLSVerify bool   `json:"insecureSkipTLSVerify,omitempty"`
 	AuthorName            string `json:"authorName,omitempty"`
 	AuthorEmail           string `json:"authorEmail,omitempty"`
+	// Head and Tree are a commit and its tree, the HEAD that Checkout or
+	// CommitWorkTree left, so that the next commit and push know HEAD's
+	// tree without asking git.
+	Head string `json:"head,omitempty"`
+	Tree string `json:"tree,omitempty"`
 }
 
-func writeWorkTreeFile(gitDir string, wt WorkTree, req CheckoutRequest) error {
-	b, err := json.Marshal(workTreeState{RepoURL: wt.RepoURL, InsecureSkipTLSVerify: wt.InsecureSkipTLSVerify, AuthorName: req.AuthorName, AuthorEmail: req.AuthorEmail})
+func writeWorkTreeFile(gitDir string, st workTreeState) error {
+	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(gitDir, workTreeFile), b, 0o644)
+	return writeFileAtomic(filepath.Join(gitDir, workTreeFile), b)
+}
+
+// writeFileAtomic replaces the file at path with b, so that a crash leaves
+// either the old content or the new.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeLooseRef points ref of the work tree repository at gitDir to sha,
+// as update-ref would in a repository without packed refs.
+func writeLooseRef(gitDir, ref, sha string) error {
+	path := filepath.Join(gitDir, filepath.FromSlash(ref))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, []byte(sha+"\n"))
+}
+
+// readLooseRef reads ref of the work tree repository at gitDir, "" when
+// it is not a loose ref holding a SHA.
+func readLooseRef(gitDir, ref string) string {
+	b, err := os.ReadFile(filepath.Join(gitDir, filepath.FromSlash(ref)))
+	if err != nil {
+		return ""
+	}
+	if sha := strings.TrimSpace(string(b)); isHex(sha) {
+		return sha
+	}
+	return ""
 }
 
 // OpenWorkTree reads what the work tree at dir was checked out from and
@@ -421,6 +465,7 @@ func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) 
 	if b, err := os.ReadFile(filepath.Join(gitDir, workTreeFile)); err == nil && json.Unmarshal(b, &st) == nil && st.RepoURL != "" {
 		wt.RepoURL, wt.InsecureSkipTLSVerify = st.RepoURL, st.InsecureSkipTLSVerify
 		wt.authorName, wt.authorEmail = st.AuthorName, st.AuthorEmail
+		wt.state = st
 	} else {
 		// A work tree of an earlier version, which kept its settings in
 		// its configuration only.
@@ -456,6 +501,9 @@ func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) 
 	}
 	if isHex(head) {
 		wt.Head = head
+		if wt.state.Head == head {
+			wt.tree = wt.state.Tree
+		}
 		return wt, nil
 	}
 	if out, err := c.inWorkTree(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
@@ -554,7 +602,9 @@ func (c *Cache) CommitWorkTree(ctx context.Context, req WorkTreeCommitRequest) (
 	}
 	tree := strings.TrimSpace(string(out))
 	headTree := emptyTree
-	if wt.Head != "" {
+	if wt.tree != "" {
+		headTree = wt.tree
+	} else if wt.Head != "" {
 		out, err := c.inWorkTree(ctx, req.Dir, nil, "rev-parse", wt.Head+"^{tree}")
 		if err != nil {
 			return "", false, fmt.Errorf("%s: %w", op, err)
@@ -586,14 +636,49 @@ func (c *Cache) CommitWorkTree(ctx context.Context, req WorkTreeCommitRequest) (
 	if err != nil {
 		return "", false, fmt.Errorf("%s: %w", op, err)
 	}
-	old := wt.Head
-	if old == "" {
-		old = strings.Repeat("0", len(sha))
-	}
-	if _, err := c.inWorkTree(ctx, req.Dir, nil, "update-ref", "HEAD", sha, old); err != nil {
+	if err := c.moveHead(req.Dir, wt, sha, tree); err != nil {
 		return "", false, fmt.Errorf("%s: %w", op, err)
 	}
 	return sha, true, nil
+}
+
+// moveHead moves the HEAD of the work tree wt (as OpenWorkTree read it) to
+// commit, whose tree is tree, and records both in its workTreeFile. HEAD
+// must still be wt.Head: only the git steps move it, one at a time.
+func (c *Cache) moveHead(dir string, wt WorkTree, commit, tree string) error {
+	gitDir := filepath.Join(dir, ".git")
+	ref := "HEAD"
+	if wt.Branch != "" {
+		ref = "refs/heads/" + wt.Branch
+	}
+	if cur := readLooseRef(gitDir, ref); cur != wt.Head {
+		return fmt.Errorf("move %s to %s: it is at %q, not at %q", ref, commit, cur, wt.Head)
+	}
+	if err := writeLooseRef(gitDir, ref, commit); err != nil {
+		return fmt.Errorf("move %s to %s: %w", ref, commit, err)
+	}
+	st := wt.state
+	if st.RepoURL == "" {
+		// A work tree of an earlier version keeps its settings in its
+		// configuration; it gets no workTreeFile.
+		return nil
+	}
+	st.Head, st.Tree = commit, tree
+	return writeWorkTreeFile(gitDir, st)
+}
+
+// treeOf is the tree of commit in the mirror of e.
+func (c *Cache) treeOf(ctx context.Context, e *entry, commit string) (string, error) {
+	if tree := e.write.treeOf(commit); tree != "" {
+		return tree, nil
+	}
+	out, err := c.output(ctx, e.dir, nil, "rev-parse", commit+"^{tree}")
+	if err != nil {
+		return "", fmt.Errorf("read tree of %s: %w", commit, err)
+	}
+	tree := strings.TrimSpace(string(out))
+	e.write.rememberTree(commit, tree)
+	return tree, nil
 }
 
 // ident is a commit's author or committer.

@@ -133,10 +133,7 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		maxAttempts = defaultMaxAttempts
 	}
 	gitDir := filepath.Join(wt.Dir, ".git")
-	base := ""
-	if out, err := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", "--verify", "--quiet", baseRef); err == nil {
-		base = strings.TrimSpace(string(out))
-	}
+	base := readLooseRef(gitDir, baseRef)
 	for res.Attempts = 1; ; res.Attempts++ {
 		// The first attempt of a push that is not forced starts from the
 		// mirror as it is, without a fetch: a commit of the branch that
@@ -157,7 +154,18 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		tip := snap.heads[res.Branch]
 		var recent []TrailedCommit
 		if tip != "" {
-			if req.IdempotencyTrailer != [2]string{} {
+			switch {
+			case req.Check != nil:
+				// One listing of the last commits serves both the
+				// idempotency trailer and the Check.
+				if recent, err = c.trailedCommits(ctx, e.dir, tip); err != nil {
+					return res, fmt.Errorf("%s: list commits: %w", op, err)
+				}
+				if done := carrying(recent, req.IdempotencyTrailer); done != "" {
+					res.Commit, res.AlreadyDone = done, true
+					return res, nil
+				}
+			case req.IdempotencyTrailer != [2]string{}:
 				done, _, err := c.findTrailer(ctx, e.dir, tip, req.IdempotencyTrailer)
 				if err != nil {
 					return res, fmt.Errorf("%s: search for trailer %s: %w", op, req.IdempotencyTrailer[0], err)
@@ -165,11 +173,6 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 				if done != "" {
 					res.Commit, res.AlreadyDone = done, true
 					return res, nil
-				}
-			}
-			if req.Check != nil {
-				if recent, err = c.trailedCommits(ctx, e.dir, tip); err != nil {
-					return res, fmt.Errorf("%s: list commits: %w", op, err)
 				}
 			}
 		}
@@ -206,8 +209,15 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 					exclude = append(exclude, x)
 				}
 			}
-			tree, _ := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", head+"^{tree}")
-			c.recordPushFrom(ctx, e, gitDir, res.Branch, tip, head, exclude, strings.TrimSpace(string(tree)), true)
+			tree := ""
+			if head == wt.Head && !res.Rebased {
+				tree = wt.tree
+			}
+			if tree == "" {
+				out, _ := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", head+"^{tree}")
+				tree = strings.TrimSpace(string(out))
+			}
+			c.recordPushFrom(ctx, e, gitDir, res.Branch, tip, head, exclude, tree, true)
 			res.Commit, res.Pushed = head, true
 			logr.FromContextOrDiscard(ctx).V(1).Info("pushed work tree", "repoURL", r.url, "branch", res.Branch, "commit", head, "attempts", res.Attempts, "rebased", res.Rebased)
 			return res, nil

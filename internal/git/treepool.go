@@ -198,7 +198,12 @@ func (c *Cache) checkoutKept(ctx context.Context, e *entry, wt WorkTree, req Che
 		return false, err
 	}
 	from := pt.dir
-	// prepareDir left an empty directory, which a rename replaces.
+	// prepareDir left an empty directory, which os.Rename does not
+	// replace.
+	if err := os.Remove(wt.Dir); err != nil {
+		c.keepIdle(pt)
+		return false, err
+	}
 	if err := os.Rename(from, wt.Dir); err != nil {
 		discardTree(pt)
 		return false, nil
