@@ -300,7 +300,10 @@ func (c *Cache) rebase(ctx context.Context, e *entry, wt WorkTree, onto string) 
 		if paths := unmergedPaths(string(unmerged)); len(paths) > 0 {
 			return "", fmt.Errorf("%w: %s; promote again to start from the branch's new content: %w", ErrRebaseConflict, strings.Join(paths, ", "), sourceerr.ErrInvalid)
 		}
-		tree, err := c.inWorkTree(ctx, wt.Dir, idx, "write-tree")
+		// The other side's new files are not in the blob-less mirror
+		// yet; their IDs are all a tree needs, and their contents are
+		// fetched below for the checkout.
+		tree, err := c.inWorkTree(ctx, wt.Dir, idx, "write-tree", "--missing-ok")
 		if err != nil {
 			return "", err
 		}

@@ -1,0 +1,137 @@
+package git_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kargohq/kargo/internal/git"
+)
+
+// pushnofetchWorkTree checks main of url out into a new directory and
+// commits one change in it with the given trailers.
+func pushnofetchWorkTree(t *testing.T, cache *git.Cache, url string, trailers [][2]string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	_, err := cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Owner: "demo", Checkouts: []git.Checkout{{Dir: dir, Branch: "main"}}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stage.yaml"), []byte("tag: v2\n"), 0o644))
+	_, changed, err := cache.CommitWorkTree(ctx(t), git.WorkTreeCommitRequest{Dir: dir, Message: "promote v2", Trailers: trailers})
+	require.NoError(t, err)
+	require.True(t, changed)
+	return dir
+}
+
+// A push that is not forced goes out without a fetch first: the checkout's
+// fetch (or the mirror as it is) is enough, and one push is the only
+// request to the host.
+func TestPushWorkTreeWithoutFetch(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n"}, "init")
+	cache, _ := newCache(t, git.Options{})
+	dir := pushnofetchWorkTree(t, cache, url, nil)
+	srv.ResetCounts()
+	res, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	require.True(t, res.Pushed)
+	require.Equal(t, 1, res.Attempts)
+	require.Equal(t, 0, srv.Counts("app").LsRefs, "no listing before the push")
+	require.Equal(t, 2, srv.Requests("app"), "the push's advertisement and its pack")
+	require.Equal(t, res.Commit, srv.BranchHead(t, "app", "main"))
+}
+
+// A push that loses a race to a commit the mirror has not seen is refused
+// by the host (not a fast-forward) and leaves the branch as the other
+// writer left it; given more attempts, it fetches and lands on top.
+func TestPushWorkTreeLosingARaceIsRefused(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n", "other.yaml": "x: 1\n"}, "init")
+	cache, _ := newCache(t, git.Options{})
+	dir := pushnofetchWorkTree(t, cache, url, nil)
+	theirs := srv.Commit(t, "app", "main", map[string]string{"other.yaml": "x: 2\n"}, "someone else")
+
+	_, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir, MaxAttempts: 1})
+	require.ErrorIs(t, err, git.ErrPushConflict)
+	require.Equal(t, theirs, srv.BranchHead(t, "app", "main"), "the branch is as the other writer left it")
+	require.Equal(t, "tag: v1\n", srv.Show(t, "app", "main", "stage.yaml"))
+
+	res, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	require.True(t, res.Pushed)
+	require.True(t, res.Rebased)
+	require.Equal(t, "tag: v2\n", srv.Show(t, "app", "main", "stage.yaml"))
+	require.Equal(t, "x: 2\n", srv.Show(t, "app", "main", "other.yaml"))
+}
+
+// The idempotency trailer holds without the fetch: a commit of this
+// Promotion that reached the branch without the mirror seeing it (a
+// controller that crashed after pushing, restarted with the mirror as it
+// was) makes the push not a fast-forward, and the fetch that follows finds
+// it, so nothing is pushed twice.
+func TestPushWorkTreeFindsUnseenTrailerAfterRefusal(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n"}, "init")
+	cache, _ := newCache(t, git.Options{})
+	trailer := [2]string{"Kargo-Promotion", "uid-1"}
+	dir := pushnofetchWorkTree(t, cache, url, [][2]string{trailer})
+	earlier := srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v2\n"}, "promote v2\n\nKargo-Promotion: uid-1")
+	checked := 0
+	res, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir, IdempotencyTrailer: trailer,
+		Check: func(context.Context, []git.TrailedCommit) error { checked++; return nil }})
+	require.NoError(t, err)
+	require.True(t, res.AlreadyDone)
+	require.False(t, res.Pushed)
+	require.Equal(t, earlier, res.Commit)
+	require.Equal(t, earlier, srv.BranchHead(t, "app", "main"), "nothing was pushed twice")
+	require.Equal(t, 2, res.Attempts)
+	require.Equal(t, 1, checked, "the Check ran before the first attempt; the trailer ended the second")
+}
+
+// The branch check holds without the fetch: a commit of another writer
+// that the mirror has not seen refuses the first attempt, and the Check
+// sees it before the second, so the push never lands over it.
+func TestPushWorkTreeChecksUnseenWriterAfterRefusal(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n"}, "init")
+	cache, _ := newCache(t, git.Options{})
+	dir := pushnofetchWorkTree(t, cache, url, [][2]string{{"Kargo-Stage", "demo/test"}})
+	intruder := srv.Commit(t, "app", "main", map[string]string{"other.yaml": "x\n"}, "other\n\nKargo-Stage: demo/other")
+	errClaimed := errors.New("another Stage writes this branch")
+	var seen []string
+	_, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir, Check: func(_ context.Context, recent []git.TrailedCommit) error {
+		if len(recent) > 0 {
+			seen = append(seen, recent[0].Trailers["Kargo-Stage"])
+			if recent[0].Trailers["Kargo-Stage"] == "demo/other" {
+				return errClaimed
+			}
+		}
+		return nil
+	}})
+	require.ErrorIs(t, err, errClaimed)
+	require.Equal(t, []string{"", "demo/other"}, seen)
+	require.Equal(t, intruder, srv.BranchHead(t, "app", "main"), "the branch is left as the other writer left it")
+}
+
+// A forced push fetches first: it would replace commits the mirror has not
+// seen, which the host cannot refuse for it.
+func TestPushWorkTreeForcedFetchesFirst(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n"}, "init")
+	cache, _ := newCache(t, git.Options{})
+	trailer := [2]string{"Kargo-Promotion", "uid-1"}
+	dir := pushnofetchWorkTree(t, cache, url, [][2]string{trailer})
+	earlier := srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v2\n"}, "promote v2\n\nKargo-Promotion: uid-1")
+	res, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir, Force: true, IdempotencyTrailer: trailer})
+	require.NoError(t, err)
+	require.True(t, res.AlreadyDone, "the forced push saw the commit of this Promotion and did not replace it")
+	require.Equal(t, earlier, srv.BranchHead(t, "app", "main"))
+}
