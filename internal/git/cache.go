@@ -67,7 +67,22 @@ type Options struct {
 	// within the window (a hundred Warehouses refreshed one after another,
 	// say) share it; DefaultCoalesceWindow when zero, none when negative.
 	CoalesceWindow time.Duration
+	// CheckoutMaxAge lets Checkout use the mirror's refs without fetching
+	// when a fetch of the mirror (by Discover, Checkout or a push that was
+	// refused) started less than CheckoutMaxAge ago and no refresh was
+	// requested since (Invalidate, InvalidateBefore): a Warehouse that just
+	// found a commit leaves a mirror its Promotion needs no fetch for. A
+	// branch checked out to be pushed to is safe either way (a push onto a
+	// stale head is refused, then fetched and replayed); a branch checked
+	// out only to be read may be up to CheckoutMaxAge older than the
+	// host's. Zero fetches on every Checkout.
+	CheckoutMaxAge time.Duration
 }
+
+// DefaultCheckoutMaxAge is the CheckoutMaxAge of the controller: shorter
+// than any Warehouse's discovery interval, long enough for the Promotions
+// that follow a discovery or a webhook.
+const DefaultCheckoutMaxAge = 10 * time.Second
 
 // DefaultCoalesceWindow is the CoalesceWindow of a Cache whose Options do
 // not say: short against the few hundred milliseconds a refresh takes end
@@ -182,6 +197,11 @@ type entry struct {
 	syncStarted atomic.Uint64
 	syncedSeq   uint64
 	local       *snapshot
+	// syncedAt is when the sync that made local started; guarded by mu.
+	syncedAt time.Time
+	// refreshAsked is the latest time a refresh was requested at
+	// (Invalidate, InvalidateBefore); guarded by state.
+	refreshAsked time.Time
 
 	// write is the state of commits and pushes (write.go).
 	write writeState
@@ -294,9 +314,13 @@ func (c *Cache) unsupported(r remote) string {
 // again, whatever its maxAge: a webhook said that the repository changed.
 // A listing already under way when Invalidate is called does not count.
 func (c *Cache) Invalidate(repoURL string) {
+	now := c.opts.Now()
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
 		e.require(e.nextSeqLocked())
+		if now.After(e.refreshAsked) {
+			e.refreshAsked = now
+		}
 		e.state.Unlock()
 	}
 }
@@ -312,6 +336,9 @@ func (c *Cache) Invalidate(repoURL string) {
 func (c *Cache) InvalidateBefore(repoURL string, t time.Time) {
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
+		if t.After(e.refreshAsked) {
+			e.refreshAsked = t
+		}
 		switch {
 		case e.listedSeq != 0 && !e.listedAt.Before(t):
 			e.require(e.listedSeq)
@@ -538,9 +565,10 @@ func (c *Cache) fly(ctx context.Context, e *entry, f *flight) {
 // caller holds e.mu.
 func (c *Cache) sync(ctx context.Context, e *entry, prev *snapshot) (*snapshot, error) {
 	seq := e.syncStarted.Add(1)
+	started := c.opts.Now()
 	snap, err := c.syncMirror(ctx, e, prev)
 	if err == nil {
-		e.syncedSeq, e.local = seq, snap
+		e.syncedSeq, e.local, e.syncedAt = seq, snap, started
 	}
 	return snap, err
 }

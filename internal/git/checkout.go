@@ -116,9 +116,11 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 		return nil, err
 	}
 	e := c.entryFor(r, req.InsecureSkipTLSVerify)
-	snap, err := c.syncForWrite(ctx, e, e.syncStarted.Load())
-	if err != nil {
-		return nil, err
+	snap := c.currentSnapshot(e)
+	if snap == nil {
+		if snap, err = c.syncForWrite(ctx, e, e.syncStarted.Load()); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]WorkTree, 0, len(req.Checkouts))
 	for _, co := range req.Checkouts {
@@ -129,6 +131,24 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 		out = append(out, wt)
 	}
 	return out, nil
+}
+
+// currentSnapshot is the mirror's refs when they are current enough for a
+// Checkout without a fetch (Options.CheckoutMaxAge), else nil.
+func (c *Cache) currentSnapshot(e *entry) *snapshot {
+	if c.opts.CheckoutMaxAge <= 0 {
+		return nil
+	}
+	e.mu.Lock()
+	local, at := e.local, e.syncedAt
+	e.mu.Unlock()
+	e.state.Lock()
+	asked := e.refreshAsked
+	e.state.Unlock()
+	if local == nil || !at.After(asked) || c.opts.Now().Sub(at) >= c.opts.CheckoutMaxAge {
+		return nil
+	}
+	return local
 }
 
 func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req CheckoutRequest, co Checkout) (WorkTree, error) {

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/git"
 )
 
@@ -134,4 +136,73 @@ func TestPushWorkTreeForcedFetchesFirst(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.AlreadyDone, "the forced push saw the commit of this Promotion and did not replace it")
 	require.Equal(t, earlier, srv.BranchHead(t, "app", "main"))
+}
+
+// With CheckoutMaxAge, a Checkout right after a discovery uses the mirror
+// as the discovery left it: the Promotion's only requests are its push. A
+// refresh request, or the mirror growing older than CheckoutMaxAge, makes
+// the next Checkout fetch again; a branch that moved meanwhile is still
+// pushed to correctly, on top of the other writer's commit.
+func TestCheckoutWithoutFetchWhenMirrorIsCurrent(t *testing.T) {
+	srv := newServer(t)
+	url := srv.CreateRepo("app")
+	srv.Commit(t, "app", "main", map[string]string{"stage.yaml": "tag: v1\n", "other.yaml": "x: 1\n"}, "init")
+	cache, clk := newCache(t, git.Options{CheckoutMaxAge: time.Minute})
+	_, err := discover(t, cache, kargoapi.GitSubscription{RepoURL: kargoapi.GitRepoURL(url)}, nil, 1)
+	require.NoError(t, err)
+
+	srv.ResetCounts()
+	dir := pushnofetchWorkTree(t, cache, url, nil)
+	require.Equal(t, 0, srv.Counts("app").LsRefs, "the checkout made no listing")
+	require.Equal(t, 1, srv.Counts("app").Fetches, "only the files' contents, which a discovery does not fetch")
+	res, err := cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	require.True(t, res.Pushed)
+
+	// The next Promotion starts from the commit the last one pushed,
+	// whose files the mirror has.
+	srv.ResetCounts()
+	dir = filepath.Join(t.TempDir(), "out")
+	_, err = cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Owner: "demo", Checkouts: []git.Checkout{{Dir: dir, Branch: "main"}}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stage.yaml"), []byte("tag: v2b\n"), 0o644))
+	_, _, err = cache.CommitWorkTree(ctx(t), git.WorkTreeCommitRequest{Dir: dir, Message: "promote v2b"})
+	require.NoError(t, err)
+	res, err = cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	require.True(t, res.Pushed)
+	require.Equal(t, 2, srv.Requests("app"), "a Promotion into a current mirror costs its push alone")
+
+	// Refresh requested: the next Checkout fetches.
+	srv.ResetCounts()
+	cache.InvalidateBefore(url, clk.Now())
+	_, err = cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Checkouts: []git.Checkout{{Dir: filepath.Join(t.TempDir(), "out"), Branch: "main"}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.Counts("app").LsRefs)
+
+	// Older than CheckoutMaxAge: fetches.
+	clk.Advance(time.Minute)
+	srv.ResetCounts()
+	_, err = cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Checkouts: []git.Checkout{{Dir: filepath.Join(t.TempDir(), "out"), Branch: "main"}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.Counts("app").LsRefs)
+
+	// Current but stale: another writer pushed since the last fetch. The
+	// checkout starts from the old head, and the push lands on top of the
+	// other writer's commit, keeping it.
+	theirs := srv.Commit(t, "app", "main", map[string]string{"other.yaml": "x: 2\n"}, "someone else")
+	dir = filepath.Join(t.TempDir(), "out")
+	trees, err := cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Owner: "demo", Checkouts: []git.Checkout{{Dir: dir, Branch: "main"}}})
+	require.NoError(t, err)
+	require.NotEqual(t, theirs, trees[0].Head)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stage.yaml"), []byte("tag: v3\n"), 0o644))
+	_, _, err = cache.CommitWorkTree(ctx(t), git.WorkTreeCommitRequest{Dir: dir, Message: "promote v3"})
+	require.NoError(t, err)
+	res, err = cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	require.True(t, res.Rebased)
+	log := srv.Log(t, "app", "main")
+	require.Equal(t, []string{theirs}, log[0].Parents)
+	require.Equal(t, "tag: v3\n", srv.Show(t, "app", "main", "stage.yaml"))
+	require.Equal(t, "x: 2\n", srv.Show(t, "app", "main", "other.yaml"))
 }
