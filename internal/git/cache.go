@@ -69,9 +69,11 @@ type Options struct {
 	CoalesceWindow time.Duration
 	// CheckoutMaxAge lets Checkout use the mirror's refs without fetching
 	// when a fetch of the mirror (by Discover, Checkout or a push that was
-	// refused) started less than CheckoutMaxAge ago and no refresh was
+	// refused) started less than CheckoutMaxAge ago, or, for a branch, this
+	// process pushed it less than CheckoutMaxAge ago, and no refresh was
 	// requested since (Invalidate, InvalidateBefore): a Warehouse that just
-	// found a commit leaves a mirror its Promotion needs no fetch for. A
+	// found a commit, or the last Promotion into a branch, leaves a mirror
+	// the next Promotion needs no fetch for. A
 	// branch checked out to be pushed to is safe either way (a push onto a
 	// stale head is refused, then fetched and replayed); a branch checked
 	// out only to be read may be up to CheckoutMaxAge older than the
@@ -197,8 +199,11 @@ type entry struct {
 	syncStarted atomic.Uint64
 	syncedSeq   uint64
 	local       *snapshot
-	// syncedAt is when the sync that made local started; guarded by mu.
+	// syncedAt is when the sync that made local started, and pushedAt
+	// when this process last pushed each branch (recordPush): the mirror
+	// knows the branch as of then. Guarded by mu.
 	syncedAt time.Time
+	pushedAt map[string]time.Time
 	// refreshAsked is the latest time a refresh was requested at
 	// (Invalidate, InvalidateBefore); guarded by state.
 	refreshAsked time.Time

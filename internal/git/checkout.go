@@ -116,7 +116,7 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 		return nil, err
 	}
 	e := c.entryFor(r, req.InsecureSkipTLSVerify)
-	snap := c.currentSnapshot(e)
+	snap := c.currentSnapshot(e, req.Checkouts)
 	if snap == nil {
 		if snap, err = c.syncForWrite(ctx, e, e.syncStarted.Load()); err != nil {
 			return nil, err
@@ -133,22 +133,38 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 	return out, nil
 }
 
-// currentSnapshot is the mirror's refs when they are current enough for a
-// Checkout without a fetch (Options.CheckoutMaxAge), else nil.
-func (c *Cache) currentSnapshot(e *entry) *snapshot {
-	if c.opts.CheckoutMaxAge <= 0 {
+// currentSnapshot is the mirror's refs when they are current enough for
+// the checkouts cos without a fetch (Options.CheckoutMaxAge), else nil.
+func (c *Cache) currentSnapshot(e *entry, cos []Checkout) *snapshot {
+	maxAge := c.opts.CheckoutMaxAge
+	if maxAge <= 0 {
 		return nil
 	}
-	e.mu.Lock()
-	local, at := e.local, e.syncedAt
-	e.mu.Unlock()
 	e.state.Lock()
 	asked := e.refreshAsked
 	e.state.Unlock()
-	if local == nil || !at.After(asked) || c.opts.Now().Sub(at) >= c.opts.CheckoutMaxAge {
+	now := c.opts.Now()
+	fresh := func(at time.Time) bool { return at.After(asked) && now.Sub(at) < maxAge }
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.local == nil {
 		return nil
 	}
-	return local
+	if fresh(e.syncedAt) {
+		return e.local
+	}
+	// Else every branch checked out must be one this process pushed
+	// recently; a commit needs no refs at all.
+	for _, co := range cos {
+		switch {
+		case co.Commit != "":
+		case co.Branch == "" || co.Tag != "":
+			return nil
+		case !fresh(e.pushedAt[strings.TrimPrefix(co.Branch, "refs/heads/")]):
+			return nil
+		}
+	}
+	return e.local
 }
 
 func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req CheckoutRequest, co Checkout) (WorkTree, error) {

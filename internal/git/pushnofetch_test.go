@@ -205,4 +205,21 @@ func TestCheckoutWithoutFetchWhenMirrorIsCurrent(t *testing.T) {
 	require.Equal(t, []string{theirs}, log[0].Parents)
 	require.Equal(t, "tag: v3\n", srv.Show(t, "app", "main", "stage.yaml"))
 	require.Equal(t, "x: 2\n", srv.Show(t, "app", "main", "other.yaml"))
+
+	// A branch this process pushed is known as of the push: after the
+	// fetch has grown too old, a checkout of that branch still makes no
+	// listing, one of the default branch (not named) does.
+	clk.Advance(2 * time.Minute)
+	dir = pushnofetchWorkTree(t, cache, url, nil)
+	clk.Advance(50 * time.Second)
+	_, err = cache.PushWorkTree(ctx(t), git.PushRequest{Dir: dir})
+	require.NoError(t, err)
+	clk.Advance(20 * time.Second)
+	srv.ResetCounts()
+	_, err = cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Checkouts: []git.Checkout{{Dir: filepath.Join(t.TempDir(), "out"), Branch: "main"}}})
+	require.NoError(t, err)
+	require.Equal(t, 0, srv.Counts("app").LsRefs, "main was pushed 20 s ago")
+	_, err = cache.Checkout(ctx(t), git.CheckoutRequest{RepoURL: url, Checkouts: []git.Checkout{{Dir: filepath.Join(t.TempDir(), "out")}}})
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.Counts("app").LsRefs, "the last fetch is 70 s old")
 }

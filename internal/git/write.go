@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -733,6 +734,10 @@ func (c *Cache) recordPushFrom(ctx context.Context, e *entry, src, branch, old, 
 	// Its new files are now in the mirror for good: packed, and reachable.
 	e.write.markHydrated(tree)
 	e.write.rememberTree(commit, tree)
+	if e.pushedAt == nil || len(e.pushedAt) >= maxResults {
+		e.pushedAt = map[string]time.Time{}
+	}
+	e.pushedAt[branch] = c.opts.Now()
 	var head []byte
 	if e.local != nil {
 		head = e.local.headRef
