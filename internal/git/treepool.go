@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,9 +260,5 @@ func (c *Cache) resetWorkTree(ctx context.Context, e *entry, wt WorkTree, req Ch
 
 // readBaseConfig reads the configuration that `git init` wrote in dir.
 func readBaseConfig(dir string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ".git", "config"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	return b, err
+	return os.ReadFile(filepath.Join(dir, ".git", "config"))
 }
