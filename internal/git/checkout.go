@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -411,19 +410,9 @@ func (c *Cache) workTreeConfig() map[string]string {
 
 // inWorkTree runs a local git command in the work tree at dir.
 func (c *Cache) inWorkTree(ctx context.Context, dir string, extraEnv []string, args ...string) ([]byte, error) {
-	return c.inWorkTreeRun(ctx, dir, extraEnv, nil, args...)
-}
-
-// inWorkTreeWithInput runs a local git command in the work tree at dir
-// with input on its standard input.
-func (c *Cache) inWorkTreeWithInput(ctx context.Context, dir, input string, args ...string) ([]byte, error) {
-	return c.inWorkTreeRun(ctx, dir, nil, strings.NewReader(input), args...)
-}
-
-func (c *Cache) inWorkTreeRun(ctx context.Context, dir string, extraEnv []string, stdin io.Reader, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
 	env := append(c.gitEnv(c.workTreeConfig()), "GIT_DIR="+filepath.Join(dir, ".git"), "GIT_WORK_TREE="+dir)
-	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdin: stdin, stdout: &stdout, args: args})
+	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdout: &stdout, args: args})
 	if err != nil {
 		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr))
 	}
