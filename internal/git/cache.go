@@ -67,7 +67,24 @@ type Options struct {
 	// within the window (a hundred Warehouses refreshed one after another,
 	// say) share it; DefaultCoalesceWindow when zero, none when negative.
 	CoalesceWindow time.Duration
+	// CheckoutMaxAge lets Checkout use the mirror's refs without fetching
+	// when a fetch of the mirror (by Discover, Checkout or a push that was
+	// refused) started less than CheckoutMaxAge ago, or, for a branch, this
+	// process pushed it less than CheckoutMaxAge ago, and no refresh was
+	// requested since (Invalidate, InvalidateBefore): a Warehouse that just
+	// found a commit, or the last Promotion into a branch, leaves a mirror
+	// the next Promotion needs no fetch for. A
+	// branch checked out to be pushed to is safe either way (a push onto a
+	// stale head is refused, then fetched and replayed); a branch checked
+	// out only to be read may be up to CheckoutMaxAge older than the
+	// host's. Zero fetches on every Checkout.
+	CheckoutMaxAge time.Duration
 }
+
+// DefaultCheckoutMaxAge is the CheckoutMaxAge of the controller: shorter
+// than any Warehouse's discovery interval, long enough for the Promotions
+// that follow a discovery or a webhook.
+const DefaultCheckoutMaxAge = 10 * time.Second
 
 // DefaultCoalesceWindow is the CoalesceWindow of a Cache whose Options do
 // not say: short against the few hundred milliseconds a refresh takes end
@@ -112,6 +129,17 @@ type Cache struct {
 	branchLocks map[string]*branchLock
 	slotsOnce   sync.Once
 	slots       chan struct{}
+
+	// trees are the work trees of Checkout kept for reuse (treepool.go).
+	trees treePool
+	// procs counts the git processes started.
+	procs atomic.Int64
+}
+
+// Processes returns the number of git processes the Cache has started, so
+// that benchmarks can count them per operation.
+func (c *Cache) Processes() int64 {
+	return c.procs.Load()
 }
 
 // NewCache returns a Cache that keeps its mirrors under dir. The directory
@@ -171,6 +199,14 @@ type entry struct {
 	syncStarted atomic.Uint64
 	syncedSeq   uint64
 	local       *snapshot
+	// syncedAt is when the sync that made local started, and pushedAt
+	// when this process last pushed each branch (recordPush): the mirror
+	// knows the branch as of then. Guarded by mu.
+	syncedAt time.Time
+	pushedAt map[string]time.Time
+	// refreshAsked is the latest time a refresh was requested at
+	// (Invalidate, InvalidateBefore); guarded by state.
+	refreshAsked time.Time
 
 	// write is the state of commits and pushes (write.go).
 	write writeState
@@ -286,9 +322,13 @@ func (c *Cache) unsupported(r remote) string {
 // again, whatever its maxAge: a webhook said that the repository changed.
 // A listing already under way when Invalidate is called does not count.
 func (c *Cache) Invalidate(repoURL string) {
+	now := c.opts.Now()
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
 		e.require(e.nextSeqLocked())
+		if now.After(e.refreshAsked) {
+			e.refreshAsked = now
+		}
 		e.state.Unlock()
 	}
 }
@@ -304,6 +344,9 @@ func (c *Cache) Invalidate(repoURL string) {
 func (c *Cache) InvalidateBefore(repoURL string, t time.Time) {
 	for _, e := range c.entriesOf(repoURL) {
 		e.state.Lock()
+		if t.After(e.refreshAsked) {
+			e.refreshAsked = t
+		}
 		switch {
 		case e.listedSeq != 0 && !e.listedAt.Before(t):
 			e.require(e.listedSeq)
@@ -531,9 +574,10 @@ func (c *Cache) fly(ctx context.Context, e *entry, f *flight) {
 // caller holds e.mu.
 func (c *Cache) sync(ctx context.Context, e *entry, prev *snapshot) (*snapshot, error) {
 	seq := e.syncStarted.Add(1)
+	started := c.opts.Now()
 	snap, err := c.syncMirror(ctx, e, prev)
 	if err == nil {
-		e.syncedSeq, e.local = seq, snap
+		e.syncedSeq, e.local, e.syncedAt = seq, snap, started
 	}
 	return snap, err
 }

@@ -3,9 +3,9 @@ package git
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,6 +35,12 @@ type CheckoutRequest struct {
 	AuthorName, AuthorEmail string
 	// Checkouts are the work trees to make.
 	Checkouts []Checkout
+	// Owner, when set, lets Checkout reuse the work trees it made for
+	// earlier requests of the same Owner and repository (and credentials),
+	// once ReleaseWorkTrees gave them back: only the files that differ are
+	// written. Work trees are never reused across owners; the git-clone
+	// step passes the Promotion's project.
+	Owner string
 }
 
 // Checkout is one work tree of a CheckoutRequest.
@@ -71,6 +77,10 @@ type WorkTree struct {
 	// authorName and authorEmail are the work tree's default author, as
 	// OpenWorkTree read them.
 	authorName, authorEmail string
+	// tree is Head's tree when known without asking git.
+	tree string
+	// state is the work tree's workTreeFile as OpenWorkTree read it.
+	state workTreeState
 }
 
 // workTreeKey is the configuration key of a work tree's repository URL,
@@ -105,9 +115,11 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 		return nil, err
 	}
 	e := c.entryFor(r, req.InsecureSkipTLSVerify)
-	snap, err := c.syncForWrite(ctx, e, e.syncStarted.Load())
-	if err != nil {
-		return nil, err
+	snap := c.currentSnapshot(e, req.Checkouts)
+	if snap == nil {
+		if snap, err = c.syncForWrite(ctx, e, e.syncStarted.Load()); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]WorkTree, 0, len(req.Checkouts))
 	for _, co := range req.Checkouts {
@@ -118,6 +130,40 @@ func (c *Cache) Checkout(ctx context.Context, req CheckoutRequest) ([]WorkTree, 
 		out = append(out, wt)
 	}
 	return out, nil
+}
+
+// currentSnapshot is the mirror's refs when they are current enough for
+// the checkouts cos without a fetch (Options.CheckoutMaxAge), else nil.
+func (c *Cache) currentSnapshot(e *entry, cos []Checkout) *snapshot {
+	maxAge := c.opts.CheckoutMaxAge
+	if maxAge <= 0 {
+		return nil
+	}
+	e.state.Lock()
+	asked := e.refreshAsked
+	e.state.Unlock()
+	now := c.opts.Now()
+	fresh := func(at time.Time) bool { return at.After(asked) && now.Sub(at) < maxAge }
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.local == nil {
+		return nil
+	}
+	if fresh(e.syncedAt) {
+		return e.local
+	}
+	// Else every branch checked out must be one this process pushed
+	// recently; a commit needs no refs at all.
+	for _, co := range cos {
+		switch {
+		case co.Commit != "":
+		case co.Branch == "" || co.Tag != "":
+			return nil
+		case !fresh(e.pushedAt[strings.TrimPrefix(co.Branch, "refs/heads/")]):
+			return nil
+		}
+	}
+	return e.local
 }
 
 func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req CheckoutRequest, co Checkout) (WorkTree, error) {
@@ -174,19 +220,40 @@ func (c *Cache) checkoutOne(ctx context.Context, e *entry, snap *snapshot, req C
 		}
 	}
 	if wt.Head != "" {
-		tree, err := c.output(ctx, e.dir, nil, "rev-parse", wt.Head+"^{tree}")
+		tree, err := c.treeOf(ctx, e, wt.Head)
 		if err != nil {
-			return wt, fmt.Errorf("read tree of %s: %w", wt.Head, err)
-		}
-		if err := c.hydrate(ctx, e, strings.TrimSpace(string(tree))); err != nil {
 			return wt, err
+		}
+		if err := c.hydrate(ctx, e, tree); err != nil {
+			return wt, err
+		}
+		wt.tree = tree
+	}
+	// A kept work tree of the same owner and mirror is reused; sparse
+	// checkouts and new branches without a commit are always made anew.
+	key := ""
+	if req.Owner != "" && sparse == "" && wt.Head != "" {
+		key = poolKey(req.Owner, e)
+		reused, err := c.checkoutKept(ctx, e, wt, req, key)
+		if err != nil {
+			return wt, err
+		}
+		if reused {
+			return wt, nil
 		}
 	}
 	if err := prepareDir(co.Dir); err != nil {
 		return wt, err
 	}
-	if err := c.initWorkTree(ctx, e, wt, req, sparse); err != nil {
+	base, err := c.initWorkTree(ctx, e, wt, req, sparse)
+	if err != nil {
 		return wt, fmt.Errorf("make work tree %s: %w", co.Dir, err)
+	}
+	if key != "" {
+		// Lent from its first use, so that it is kept after.
+		if err := c.lendTree(&pooledTree{key: key, dir: co.Dir, baseConfig: base, uses: 1}); err != nil {
+			return wt, fmt.Errorf("make work tree %s: %w", co.Dir, err)
+		}
 	}
 	return wt, nil
 }
@@ -221,24 +288,37 @@ func isWorkTree(dir string) bool {
 	return err == nil && bytes.Contains(b, []byte("[kargo]"))
 }
 
-// initWorkTree makes the repository of wt and checks its files out.
-func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest, sparse string) error {
+// initWorkTree makes the repository of wt and checks its files out. It
+// returns the configuration that `git init` wrote, before wt's settings.
+func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req CheckoutRequest, sparse string) ([]byte, error) {
 	gitDir := filepath.Join(wt.Dir, ".git")
 	// No template: no sample hooks, nothing of the host's.
 	if _, err := c.output(ctx, wt.Dir, nil, "init", "--quiet", "--template=", "--", wt.Dir); err != nil {
-		return err
+		return nil, err
+	}
+	base, err := readBaseConfig(wt.Dir)
+	if err != nil {
+		return nil, err
 	}
 	alternates := filepath.Join(gitDir, "objects", "info", "alternates")
 	if err := os.MkdirAll(filepath.Dir(alternates), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	mirrorObjects, err := filepath.Abs(filepath.Join(e.dir, "objects"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(alternates, []byte(mirrorObjects+"\n"), 0o644); err != nil {
-		return err
+		return nil, err
 	}
+	return base, c.writeWorkTreeState(ctx, e, wt, req, sparse)
+}
+
+// writeWorkTreeState writes what Checkout records in the repository of the
+// work tree wt, which has no refs and the configuration of `git init`: its
+// settings, HEAD, refs, and its index and files as wt.Head's tree.
+func (c *Cache) writeWorkTreeState(ctx context.Context, _ *entry, wt WorkTree, req CheckoutRequest, sparse string) error {
+	gitDir := filepath.Join(wt.Dir, ".git")
 	settings := [][2]string{{workTreeKey, wt.RepoURL}, {"kargo.insecureSkipTLSVerify", strconv.FormatBool(wt.InsecureSkipTLSVerify)}}
 	if req.AuthorName != "" {
 		settings = append(settings, [2]string{"user.name", req.AuthorName})
@@ -255,31 +335,37 @@ func (c *Cache) initWorkTree(ctx context.Context, e *entry, wt WorkTree, req Che
 		}
 		settings = append(settings, [2]string{"core.sparseCheckout", "true"})
 	}
-	// The settings, HEAD and the refs are written in one go rather than
-	// by a git command each: a checkout is on every promotion's path.
+	// The settings, HEAD and the refs are written as files rather than by
+	// a git command each: a checkout is on every promotion's path. The
+	// repository is the steps' alone and has no packed refs.
 	if err := appendConfig(filepath.Join(gitDir, "config"), settings); err != nil {
 		return err
 	}
-	var refs strings.Builder
+	if err := writeWorkTreeFile(gitDir, workTreeState{RepoURL: wt.RepoURL, InsecureSkipTLSVerify: wt.InsecureSkipTLSVerify,
+		AuthorName: req.AuthorName, AuthorEmail: req.AuthorEmail, Head: wt.Head, Tree: wt.tree}); err != nil {
+		return err
+	}
+	head := wt.Head + "\n"
 	if wt.Branch != "" {
 		if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/"+wt.Branch+"\n"), 0o644); err != nil {
 			return err
 		}
-		if wt.Head != "" {
-			fmt.Fprintf(&refs, "update refs/heads/%s %s\n", wt.Branch, wt.Head)
+		if wt.Head == "" {
+			return nil
 		}
-	} else {
-		refs.WriteString("option no-deref\nupdate HEAD " + wt.Head + "\n")
-	}
-	if wt.Head == "" {
-		return nil
+		if err := writeLooseRef(gitDir, "refs/heads/"+wt.Branch, wt.Head); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte(head), 0o644); err != nil {
+		return err
 	}
 	// Where the work tree started, which the push excludes from what it
 	// packs and rebases from.
-	fmt.Fprintf(&refs, "update %s %s\n", baseRef, wt.Head)
-	if _, err := c.inWorkTreeWithInput(ctx, wt.Dir, refs.String(), "update-ref", "--stdin"); err != nil {
+	if err := writeLooseRef(gitDir, baseRef, wt.Head); err != nil {
 		return err
 	}
+	// --reset -u writes only the files that differ from the index (all of
+	// them in a new work tree), including those an earlier edit changed.
 	if _, err := c.inWorkTree(ctx, wt.Dir, nil, "read-tree", "--reset", "-u", "HEAD"); err != nil {
 		return err
 	}
@@ -324,23 +410,72 @@ func (c *Cache) workTreeConfig() map[string]string {
 
 // inWorkTree runs a local git command in the work tree at dir.
 func (c *Cache) inWorkTree(ctx context.Context, dir string, extraEnv []string, args ...string) ([]byte, error) {
-	return c.inWorkTreeRun(ctx, dir, extraEnv, nil, args...)
-}
-
-// inWorkTreeWithInput runs a local git command in the work tree at dir
-// with input on its standard input.
-func (c *Cache) inWorkTreeWithInput(ctx context.Context, dir, input string, args ...string) ([]byte, error) {
-	return c.inWorkTreeRun(ctx, dir, nil, strings.NewReader(input), args...)
-}
-
-func (c *Cache) inWorkTreeRun(ctx context.Context, dir string, extraEnv []string, stdin io.Reader, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
 	env := append(c.gitEnv(c.workTreeConfig()), "GIT_DIR="+filepath.Join(dir, ".git"), "GIT_WORK_TREE="+dir)
-	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdin: stdin, stdout: &stdout, args: args})
+	stderr, err := c.run(ctx, gitRun{dir: dir, env: append(env, extraEnv...), stdout: &stdout, args: args})
 	if err != nil {
 		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr))
 	}
 	return stdout.Bytes(), nil
+}
+
+// workTreeFile, in a work tree's .git, records what Checkout checked it
+// out from (workTreeState), so that the steps after git-clone read it
+// without running git. A step cannot write into .git.
+const workTreeFile = "kargo-worktree.json"
+
+// workTreeState is the content of workTreeFile.
+type workTreeState struct {
+	RepoURL               string `json:"repoURL"`
+	InsecureSkipTLSVerify bool   `json:"insecureSkipTLSVerify,omitempty"`
+	AuthorName            string `json:"authorName,omitempty"`
+	AuthorEmail           string `json:"authorEmail,omitempty"`
+	// Head and Tree are a commit and its tree, the HEAD that Checkout or
+	// CommitWorkTree left, so that the next commit and push know HEAD's
+	// tree without asking git.
+	Head string `json:"head,omitempty"`
+	Tree string `json:"tree,omitempty"`
+}
+
+func writeWorkTreeFile(gitDir string, st workTreeState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(gitDir, workTreeFile), b)
+}
+
+// writeFileAtomic replaces the file at path with b, so that a crash leaves
+// either the old content or the new.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeLooseRef points ref of the work tree repository at gitDir to sha,
+// as update-ref would in a repository without packed refs.
+func writeLooseRef(gitDir, ref, sha string) error {
+	path := filepath.Join(gitDir, filepath.FromSlash(ref))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, []byte(sha+"\n"))
+}
+
+// readLooseRef reads ref of the work tree repository at gitDir, "" when
+// it is not a loose ref holding a SHA.
+func readLooseRef(gitDir, ref string) string {
+	b, err := os.ReadFile(filepath.Join(gitDir, filepath.FromSlash(ref)))
+	if err != nil {
+		return ""
+	}
+	if sha := strings.TrimSpace(string(b)); isHex(sha) {
+		return sha
+	}
+	return ""
 }
 
 // OpenWorkTree reads what the work tree at dir was checked out from and
@@ -350,27 +485,61 @@ func (c *Cache) OpenWorkTree(ctx context.Context, dir string) (WorkTree, error) 
 	if !isWorkTree(dir) {
 		return wt, fmt.Errorf("%w: %s is not a work tree checked out by git-clone", ErrInvalidRequest, dir)
 	}
-	out, err := c.inWorkTree(ctx, dir, nil, "config", "--local", "--list", "-z")
-	if err != nil {
-		return wt, err
-	}
-	cfg := map[string]string{}
-	for _, entry := range strings.Split(string(out), "\x00") {
-		key, value, _ := strings.Cut(entry, "\n")
-		cfg[strings.ToLower(key)] = value
-	}
-	wt.RepoURL = cfg[strings.ToLower(workTreeKey)]
-	wt.InsecureSkipTLSVerify = cfg["kargo.insecureskiptlsverify"] == "true"
-	wt.authorName, wt.authorEmail = cfg["user.name"], cfg["user.email"]
-	if b, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD")); err == nil {
-		if ref, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "ref: "); ok {
-			wt.Branch = strings.TrimPrefix(ref, "refs/heads/")
+	gitDir := filepath.Join(dir, ".git")
+	var st workTreeState
+	if b, err := os.ReadFile(filepath.Join(gitDir, workTreeFile)); err == nil && json.Unmarshal(b, &st) == nil && st.RepoURL != "" {
+		wt.RepoURL, wt.InsecureSkipTLSVerify = st.RepoURL, st.InsecureSkipTLSVerify
+		wt.authorName, wt.authorEmail = st.AuthorName, st.AuthorEmail
+		wt.state = st
+	} else {
+		// A work tree of an earlier version, which kept its settings in
+		// its configuration only.
+		out, err := c.inWorkTree(ctx, dir, nil, "config", "--local", "--list", "-z")
+		if err != nil {
+			return wt, err
 		}
+		cfg := map[string]string{}
+		for _, entry := range strings.Split(string(out), "\x00") {
+			key, value, _ := strings.Cut(entry, "\n")
+			cfg[strings.ToLower(key)] = value
+		}
+		wt.RepoURL = cfg[strings.ToLower(workTreeKey)]
+		wt.InsecureSkipTLSVerify = cfg["kargo.insecureskiptlsverify"] == "true"
+		wt.authorName, wt.authorEmail = cfg["user.name"], cfg["user.email"]
+	}
+	head := ""
+	if b, err := os.ReadFile(filepath.Join(gitDir, "HEAD")); err == nil {
+		line := strings.TrimSpace(string(b))
+		if ref, ok := strings.CutPrefix(line, "ref: "); ok {
+			wt.Branch = strings.TrimPrefix(ref, "refs/heads/")
+			// The steps write loose refs only; anything else is asked of
+			// git.
+			if b, err := os.ReadFile(filepath.Join(gitDir, filepath.FromSlash(ref))); err == nil {
+				head = strings.TrimSpace(string(b))
+			} else if errors.Is(err, fs.ErrNotExist) && !fileExists(filepath.Join(gitDir, "packed-refs")) {
+				// A new branch without a commit.
+				return wt, nil
+			}
+		} else {
+			head = line
+		}
+	}
+	if isHex(head) {
+		wt.Head = head
+		if wt.state.Head == head {
+			wt.tree = wt.state.Tree
+		}
+		return wt, nil
 	}
 	if out, err := c.inWorkTree(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
 		wt.Head = strings.TrimSpace(string(out))
 	}
 	return wt, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // appendConfig adds settings (section.key, value) to the git configuration
@@ -458,7 +627,9 @@ func (c *Cache) CommitWorkTree(ctx context.Context, req WorkTreeCommitRequest) (
 	}
 	tree := strings.TrimSpace(string(out))
 	headTree := emptyTree
-	if wt.Head != "" {
+	if wt.tree != "" {
+		headTree = wt.tree
+	} else if wt.Head != "" {
 		out, err := c.inWorkTree(ctx, req.Dir, nil, "rev-parse", wt.Head+"^{tree}")
 		if err != nil {
 			return "", false, fmt.Errorf("%s: %w", op, err)
@@ -490,14 +661,49 @@ func (c *Cache) CommitWorkTree(ctx context.Context, req WorkTreeCommitRequest) (
 	if err != nil {
 		return "", false, fmt.Errorf("%s: %w", op, err)
 	}
-	old := wt.Head
-	if old == "" {
-		old = strings.Repeat("0", len(sha))
-	}
-	if _, err := c.inWorkTree(ctx, req.Dir, nil, "update-ref", "HEAD", sha, old); err != nil {
+	if err := c.moveHead(req.Dir, wt, sha, tree); err != nil {
 		return "", false, fmt.Errorf("%s: %w", op, err)
 	}
 	return sha, true, nil
+}
+
+// moveHead moves the HEAD of the work tree wt (as OpenWorkTree read it) to
+// commit, whose tree is tree, and records both in its workTreeFile. HEAD
+// must still be wt.Head: only the git steps move it, one at a time.
+func (c *Cache) moveHead(dir string, wt WorkTree, commit, tree string) error {
+	gitDir := filepath.Join(dir, ".git")
+	ref := "HEAD"
+	if wt.Branch != "" {
+		ref = "refs/heads/" + wt.Branch
+	}
+	if cur := readLooseRef(gitDir, ref); cur != wt.Head {
+		return fmt.Errorf("move %s to %s: it is at %q, not at %q", ref, commit, cur, wt.Head)
+	}
+	if err := writeLooseRef(gitDir, ref, commit); err != nil {
+		return fmt.Errorf("move %s to %s: %w", ref, commit, err)
+	}
+	st := wt.state
+	if st.RepoURL == "" {
+		// A work tree of an earlier version keeps its settings in its
+		// configuration; it gets no workTreeFile.
+		return nil
+	}
+	st.Head, st.Tree = commit, tree
+	return writeWorkTreeFile(gitDir, st)
+}
+
+// treeOf is the tree of commit in the mirror of e.
+func (c *Cache) treeOf(ctx context.Context, e *entry, commit string) (string, error) {
+	if tree := e.write.treeOf(commit); tree != "" {
+		return tree, nil
+	}
+	out, err := c.output(ctx, e.dir, nil, "rev-parse", commit+"^{tree}")
+	if err != nil {
+		return "", fmt.Errorf("read tree of %s: %w", commit, err)
+	}
+	tree := strings.TrimSpace(string(out))
+	e.write.rememberTree(commit, tree)
+	return tree, nil
 }
 
 // ident is a commit's author or committer.

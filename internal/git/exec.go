@@ -152,6 +152,7 @@ type gitRun struct {
 // since locked.
 func (c *Cache) run(ctx context.Context, g gitRun) (string, error) {
 	countProcess(g.args)
+	c.procs.Add(1)
 	cmd := exec.CommandContext(ctx, c.opts.GitBinary, g.args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env

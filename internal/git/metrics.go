@@ -21,7 +21,12 @@ func init() {
 // countProcess records the start of a git process with args.
 func countProcess(args []string) {
 	command := ""
-	for _, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-c" || a == "-C" {
+			i++ // its value ("key=value", a directory) is not the command
+			continue
+		}
 		if !strings.HasPrefix(a, "-") {
 			command = a
 			break

@@ -35,8 +35,12 @@ type PushRequest struct {
 	// push pushes once. Zero means no check.
 	IdempotencyTrailer [2]string
 	// Check, when set, is called with the last commits of Branch (none
-	// when it does not exist) after every fetch, before anything is
-	// pushed; an error stops the push and is returned.
+	// when it does not exist) before every attempt to push: on the first
+	// attempt as the mirror knows them, after a fetch on later ones. A
+	// branch that has commits the mirror has not seen refuses the first
+	// attempt (it is not a fast-forward), so a push never lands without
+	// Check having seen every commit before it. An error stops the push
+	// and is returned.
 	Check func(ctx context.Context, recent []TrailedCommit) error
 	// MaxAttempts bounds the pushes tried when others push to Branch at
 	// the same time; 5 when zero.
@@ -59,7 +63,8 @@ type PushResult struct {
 	// Rebased is true when the work tree's commits were replayed onto a
 	// branch that moved since the checkout.
 	Rebased bool
-	// Attempts counts the rounds of fetch and push.
+	// Attempts counts the attempts to push; each after the first
+	// fetches first.
 	Attempts int
 }
 
@@ -128,19 +133,39 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		maxAttempts = defaultMaxAttempts
 	}
 	gitDir := filepath.Join(wt.Dir, ".git")
-	base := ""
-	if out, err := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", "--verify", "--quiet", baseRef); err == nil {
-		base = strings.TrimSpace(string(out))
-	}
+	base := readLooseRef(gitDir, baseRef)
 	for res.Attempts = 1; ; res.Attempts++ {
-		snap, err := c.syncForWrite(ctx, e, since)
-		if err != nil {
-			return res, err
+		// The first attempt of a push that is not forced starts from the
+		// mirror as it is, without a fetch: a commit of the branch that
+		// the mirror has not seen is not in the pushed commit's history,
+		// so the host refuses the push as not a fast-forward, and the
+		// next attempt fetches and looks again (for the idempotency
+		// trailer, the Check and a rebase). A forced push would replace
+		// such a commit, so it fetches first.
+		var snap *snapshot
+		if res.Attempts == 1 && !req.Force {
+			snap = c.localSnapshot(e)
+		}
+		if snap == nil {
+			if snap, err = c.syncForWrite(ctx, e, since); err != nil {
+				return res, err
+			}
 		}
 		tip := snap.heads[res.Branch]
 		var recent []TrailedCommit
 		if tip != "" {
-			if req.IdempotencyTrailer != [2]string{} {
+			switch {
+			case req.Check != nil:
+				// One listing of the last commits serves both the
+				// idempotency trailer and the Check.
+				if recent, err = c.trailedCommits(ctx, e.dir, tip); err != nil {
+					return res, fmt.Errorf("%s: list commits: %w", op, err)
+				}
+				if done := carrying(recent, req.IdempotencyTrailer); done != "" {
+					res.Commit, res.AlreadyDone = done, true
+					return res, nil
+				}
+			case req.IdempotencyTrailer != [2]string{}:
 				done, _, err := c.findTrailer(ctx, e.dir, tip, req.IdempotencyTrailer)
 				if err != nil {
 					return res, fmt.Errorf("%s: search for trailer %s: %w", op, req.IdempotencyTrailer[0], err)
@@ -148,11 +173,6 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 				if done != "" {
 					res.Commit, res.AlreadyDone = done, true
 					return res, nil
-				}
-			}
-			if req.Check != nil {
-				if recent, err = c.trailedCommits(ctx, e.dir, tip); err != nil {
-					return res, fmt.Errorf("%s: list commits: %w", op, err)
 				}
 			}
 		}
@@ -189,8 +209,15 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 					exclude = append(exclude, x)
 				}
 			}
-			tree, _ := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", head+"^{tree}")
-			c.recordPushFrom(ctx, e, gitDir, res.Branch, tip, head, exclude, strings.TrimSpace(string(tree)), true)
+			tree := ""
+			if head == wt.Head && !res.Rebased {
+				tree = wt.tree
+			}
+			if tree == "" {
+				out, _ := c.inWorkTree(ctx, wt.Dir, nil, "rev-parse", head+"^{tree}")
+				tree = strings.TrimSpace(string(out))
+			}
+			c.recordPushFrom(ctx, e, gitDir, res.Branch, tip, head, exclude, tree, true)
 			res.Commit, res.Pushed = head, true
 			logr.FromContextOrDiscard(ctx).V(1).Info("pushed work tree", "repoURL", r.url, "branch", res.Branch, "commit", head, "attempts", res.Attempts, "rebased", res.Rebased)
 			return res, nil
@@ -201,6 +228,14 @@ func (c *Cache) PushWorkTree(ctx context.Context, req PushRequest) (PushResult, 
 		}
 		since = e.syncStarted.Load()
 	}
+}
+
+// localSnapshot is the mirror's refs as this process last fetched or
+// pushed them, nil before its first sync.
+func (c *Cache) localSnapshot(e *entry) *snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.local
 }
 
 // isAncestor says whether commit a is an ancestor of (or is) b.
@@ -265,7 +300,10 @@ func (c *Cache) rebase(ctx context.Context, e *entry, wt WorkTree, onto string) 
 		if paths := unmergedPaths(string(unmerged)); len(paths) > 0 {
 			return "", fmt.Errorf("%w: %s; promote again to start from the branch's new content: %w", ErrRebaseConflict, strings.Join(paths, ", "), sourceerr.ErrInvalid)
 		}
-		tree, err := c.inWorkTree(ctx, wt.Dir, idx, "write-tree")
+		// The other side's new files are not in the blob-less mirror
+		// yet; their IDs are all a tree needs, and their contents are
+		// fetched below for the checkout.
+		tree, err := c.inWorkTree(ctx, wt.Dir, idx, "write-tree", "--missing-ok")
 		if err != nil {
 			return "", err
 		}

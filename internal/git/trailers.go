@@ -30,6 +30,8 @@ type TrailedCommit struct {
 	// Trailers holds each trailer's value by key; of a key given twice,
 	// the last value.
 	Trailers map[string]string
+	// all are the trailers in their order, keys given twice included.
+	all [][2]string
 }
 
 // RecentCommits returns the last commits of req.Branch, newest first, as
@@ -88,10 +90,28 @@ func (c *Cache) trailedCommits(ctx context.Context, dir, tip string) ([]TrailedC
 		tc := TrailedCommit{ID: f[0], Trailers: map[string]string{}}
 		for _, t := range f[1:] {
 			if k, v, ok := strings.Cut(t, ":"); ok {
-				tc.Trailers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+				tc.Trailers[k] = v
+				tc.all = append(tc.all, [2]string{k, v})
 			}
 		}
 		commits = append(commits, tc)
 	}
 	return commits, nil
+}
+
+// carrying returns the newest of commits that carries trailer (its key
+// compared as git compares trailer keys, without regard to case), or "".
+func carrying(commits []TrailedCommit, trailer [2]string) string {
+	if trailer == [2]string{} {
+		return ""
+	}
+	for _, tc := range commits {
+		for _, kv := range tc.all {
+			if strings.EqualFold(kv[0], trailer[0]) && kv[1] == trailer[1] {
+				return tc.ID
+			}
+		}
+	}
+	return ""
 }

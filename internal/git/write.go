@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -104,6 +105,27 @@ type writeState struct {
 	mu       sync.Mutex
 	hydrated map[string]bool
 	idle     []*worktree
+	// trees maps commits to their trees, as checkouts and pushes learned
+	// them.
+	trees map[string]string
+}
+
+func (s *writeState) treeOf(commit string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trees[commit]
+}
+
+func (s *writeState) rememberTree(commit, tree string) {
+	if commit == "" || tree == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.trees == nil || len(s.trees) >= maxHydrated {
+		s.trees = map[string]string{}
+	}
+	s.trees[commit] = tree
 }
 
 // branchLock serializes the commits of one Cache to one branch of one
@@ -711,6 +733,11 @@ func (c *Cache) recordPushFrom(ctx context.Context, e *entry, src, branch, old, 
 	}
 	// Its new files are now in the mirror for good: packed, and reachable.
 	e.write.markHydrated(tree)
+	e.write.rememberTree(commit, tree)
+	if e.pushedAt == nil || len(e.pushedAt) >= maxResults {
+		e.pushedAt = map[string]time.Time{}
+	}
+	e.pushedAt[branch] = c.opts.Now()
 	var head []byte
 	if e.local != nil {
 		head = e.local.headRef

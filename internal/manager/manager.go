@@ -284,7 +284,7 @@ func setupControllers(mgr manager.Manager, opts Options, apps appWatch) error {
 	images := image.NewClient(image.Options{Throttle: budget, Transport: opts.RegistryTransport, Egress: policy})
 	// One Git cache for discovery and promotion: a promotion reuses the
 	// mirror discovery keeps, and never clones.
-	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile, Egress: policy})
+	gitCache := git.NewCache(filepath.Join(cacheDir, "git"), git.Options{CAFile: opts.GitCAFile, Egress: policy, CheckoutMaxAge: git.DefaultCheckoutMaxAge})
 	creds := credentials.KubernetesStore{
 		Client: mgr.GetClient(),
 		// GitHub App credentials become installation tokens through the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,7 +66,7 @@ func (r *Reconciler) abort(ctx context.Context, in inputs, by string) (ctrl.Resu
 	promo.Status.Approval = nil
 	if in.stage != nil && in.freight != nil && in.stage.Status.CurrentPromotion != nil && claims(in.stage.Status.CurrentPromotion, promo) {
 		if r.WorkDir != "" && promo.UID != "" {
-			if err := os.RemoveAll(filepath.Join(r.WorkDir, string(promo.UID))); err != nil {
+			if err := r.Steps.RemoveWorkDir(filepath.Join(r.WorkDir, string(promo.UID))); err != nil {
 				ctrl.LoggerFrom(ctx).Error(err, "remove an aborted Promotion's work directory")
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -308,7 +307,7 @@ func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctr
 		}
 		return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
 	}
-	if err := os.RemoveAll(sc.WorkDir); err != nil {
+	if err := r.Steps.RemoveWorkDir(sc.WorkDir); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
 	}
 	if derived {
@@ -744,7 +743,7 @@ func (r *Reconciler) finishDeleted(ctx context.Context, st *kargoapi.Stage, f *k
 	}
 	sc := r.stepContext(gone, st, f)
 	out, status, err := r.Steps.RunDetached(ctx, sc, engine.Process{Steps: promote.Process(st.Spec.PromotionMechanisms)})
-	if rmErr := os.RemoveAll(sc.WorkDir); rmErr != nil {
+	if rmErr := r.Steps.RemoveWorkDir(sc.WorkDir); rmErr != nil {
 		ctrl.LoggerFrom(ctx).Error(rmErr, "remove a finished Promotion's work directory", "dir", sc.WorkDir)
 	}
 	if err != nil {

@@ -43,6 +43,14 @@ type Replayable interface {
 	Replayable()
 }
 
+// Releaser is a Step that keeps something for later Promotions in the
+// work directory, such as git-clone's work trees, which it takes back
+// before the directory is removed (Engine.RemoveWorkDir).
+type Releaser interface {
+	Step
+	Release(workDir string)
+}
+
 // Result is what a step did.
 type Result struct {
 	// Waiting says the step has not finished (a pull request is still open,
@@ -158,6 +166,21 @@ type Engine struct {
 	Reader client.Reader
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+}
+
+// RemoveWorkDir removes a Promotion's work directory once the Promotion
+// has ended, after the steps that keep something in it for later
+// Promotions (Releaser) have taken it back. A nil Engine only removes it.
+func (e *Engine) RemoveWorkDir(dir string) error {
+	if e == nil {
+		return os.RemoveAll(dir)
+	}
+	for _, s := range e.Steps {
+		if r, ok := s.(Releaser); ok {
+			r.Release(dir)
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 // Alias is the alias of step i of a process.

@@ -93,7 +93,9 @@ func (s gitClone) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Co
 	if err := c.Author.check("author"); err != nil {
 		return engine.Result{}, err
 	}
-	req := git.CheckoutRequest{RepoURL: c.RepoURL, InsecureSkipTLSVerify: c.InsecureSkipTLSVerify}
+	// The project owns the work trees: one project's are never reused for
+	// another's Promotions.
+	req := git.CheckoutRequest{RepoURL: c.RepoURL, InsecureSkipTLSVerify: c.InsecureSkipTLSVerify, Owner: sc.Project}
 	req.AuthorName, req.AuthorEmail = c.Author.nameEmail()
 	keys := make([]string, len(c.Checkout))
 	seen := map[string]bool{}
@@ -143,6 +145,15 @@ func (s gitClone) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Co
 		Message: fmt.Sprintf("checked out %s (%s)", git.Redact(c.RepoURL), strings.Join(lines, ", ")),
 		Output:  map[string]any{"commits": commits},
 	}, nil
+}
+
+// Release takes back the work trees that git-clone made in a Promotion's
+// work directory, for the next Promotions of the same project and
+// repository.
+func (s gitClone) Release(workDir string) {
+	if s.d.Git != nil {
+		s.d.Git.ReleaseWorkTrees(workDir)
+	}
 }
 
 // gitClear deletes everything of a work tree but its repository, for

@@ -91,8 +91,10 @@ type Server struct {
 
 	mu     sync.Mutex
 	counts map[string]*Counts
-	fail   int
-	clock  time.Time
+	// requests counts every request per repository (Requests).
+	requests map[string]int
+	fail     int
+	clock    time.Time
 	// pushHooks run before the server handles a push to a repository.
 	pushHooks map[string]pushHook
 	// fetchHooks run once, before the server handles the next fetch
@@ -120,6 +122,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		root:      t.TempDir(),
 		git:       gitPath,
 		counts:    map[string]*Counts{},
+		requests:  map[string]int{},
 		pushHooks: map[string]pushHook{},
 		// A fixed, advancing clock makes commit and tag dates distinct and
 		// reproducible, so tests that order by date need no sleeps.
@@ -189,6 +192,17 @@ func (s *Server) ResetCounts() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts = map[string]*Counts{}
+	s.requests = map[string]int{}
+}
+
+// Requests returns the HTTP requests made to repo that were not refused
+// with 401, of every kind: those of Counts, and the advertisements of
+// receive-pack (GET .../info/refs?service=git-receive-pack) that a push
+// starts with.
+func (s *Server) Requests(repo string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[repo]
 }
 
 // RepoURL is the clone URL of repo, without credentials.
@@ -447,6 +461,7 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 			return
 		}
 		s.count(repo, func(c *Counts) {
+			s.requests[repo]++
 			switch kind {
 			case kindInfoRefs:
 				c.InfoRefs++
