@@ -112,7 +112,9 @@ func measureScale(b *testing.B) (scaleResult, error) {
 	for i, u := range live {
 		targets[i] = u.stage + "=" + u.freight
 	}
-	out := runScript(b, script, []string{
+	// Seven loads of 10,000 Freight and twenty promotions take minutes on
+	// a busy machine.
+	out := runScriptWithin(b, 20*time.Minute, script, []string{
 		"KARGO_UI_URL=" + uiURL,
 		"KARGO_PROJECT=" + scaleProject,
 		fmt.Sprintf("KARGO_STAGES=%d", scaleLines*scaleLineLength),
