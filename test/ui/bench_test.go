@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,7 @@ func BenchmarkUIAtScale(b *testing.B) {
 	b.ReportMetric(r.TimelineRows, "timeline-rows-drawn")
 	b.ReportMetric(r.HeapMB, "js-heap-MB")
 	b.ReportMetric(r.FreightPerSecond, "freight-created/s")
+	b.ReportMetric(r.Load, "load-avg-1m")
 	b.Logf("first render %v ms; open Stage %v ms; live update %v ms", r.FirstRenderMs, r.OpenStageMs, r.LiveUpdateMs)
 }
 
@@ -80,6 +82,9 @@ type scaleResult struct {
 	// LiveUpdateMs is, for each live update, LiveAt less when the
 	// benchmark's watch saw the Stage's status write.
 	LiveUpdateMs []float64 `json:"-"`
+	// Load is the higher of the 1-minute load averages before and after
+	// the browser's part.
+	Load float64 `json:"-"`
 	// FreightPerSecond is how fast the setup created Freight through
 	// admission.
 	FreightPerSecond float64 `json:"-"`
@@ -112,6 +117,7 @@ func measureScale(b *testing.B) (scaleResult, error) {
 	for i, u := range live {
 		targets[i] = u.stage + "=" + u.freight
 	}
+	loadBefore := loadAverage()
 	// Seven loads of 10,000 Freight and twenty promotions take minutes on
 	// a busy machine.
 	out := runScriptWithin(b, 20*time.Minute, script, []string{
@@ -123,6 +129,10 @@ func measureScale(b *testing.B) (scaleResult, error) {
 		"KARGO_LIVE=" + strings.Join(targets, ","),
 		"KARGO_CHROMIUM=" + chromium,
 	})
+	// The machine may be shared: the load average, as `uptime` says it,
+	// goes with the figures.
+	r.Load = max(loadBefore, loadAverage())
+	b.Logf("load average (1 min) before the browser ran: %.2f, after: %.2f", loadBefore, loadAverage())
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		return r, fmt.Errorf("the script's result: %w\n%s", err, out)
@@ -138,6 +148,17 @@ func measureScale(b *testing.B) (scaleResult, error) {
 		r.LiveUpdateMs = append(r.LiveUpdateMs, r.LiveAt[i]-float64(written.UnixMicro())/1000)
 	}
 	return r, nil
+}
+
+// loadAverage is the machine's 1-minute load average (0 where it cannot
+// be read).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return f
 }
 
 // percentile returns the p-th percentile of xs (nearest rank).
