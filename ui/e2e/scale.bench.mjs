@@ -11,12 +11,19 @@
 //                     API while the pipeline is open, one at a time, each
 //                     timed until its Stage card shows the Freight
 //   KARGO_CHROMIUM    the browser
+//   KARGO_BENCH_PROFILE_DIR  where to write JavaScript CPU profiles of one
+//                     more load, Stage view and live updates, after the
+//                     measured ones (default: $TMPDIR/kargo-ui-profiles);
+//                     open them in Chromium's DevTools, Performance panel
 //
 // It prints one line of JSON, which the Go benchmark reports. Times within
 // the page are from performance.now(); the live updates' are wall-clock
 // milliseconds (performance.timeOrigin + performance.now()), which the
 // benchmark compares with when it saw the status write.
 
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { launchChromium } from "./browser.mjs";
 
 const env = (name, fallback) => {
@@ -63,6 +70,25 @@ const pipelineDrawn = ({ stages, freight }) =>
   document.querySelector(".timeline h2 .muted")?.textContent === String(freight)
     ? performance.now()
     : false;
+
+// promote asks for a promotion through the API, as the page's own client
+// would.
+const promote = (page, s, f) =>
+  page.evaluate(
+    async ({ project, s, f, token }) => {
+      const res = await fetch(`/api/v1/projects/${project}/stages/${s}/promote`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ freight: f }),
+      });
+      if (!res.ok) throw new Error(`promote ${f} to ${s}: ${res.status} ${await res.text()}`);
+    },
+    { project, s, f, token },
+  );
+
+// backTo are the Freight the live updates' Stages held before, for the
+// profiled live updates to promote back.
+const backTo = [];
 
 const result = { firstRenderMs: [], openStageMs: [], scrollToEndMs: [], openDialogMs: [], liveAt: [], domNodes: 0, timelineRows: 0, heapMB: 0 };
 try {
@@ -122,27 +148,20 @@ try {
     await page.locator(`[role="listitem"][aria-posinset="${freight}"] button`, { hasText: "Promote" }).click();
     await page.getByRole("dialog").waitFor();
     result.openDialogMs.push((await page.evaluate(() => performance.now())) - d0);
-    await page.keyboard.press("Escape");
-    await page.getByRole("dialog").waitFor({ state: "detached" });
 
     if (i === runs - 1) {
       result.timelineRows = await page.evaluate(() => document.querySelectorAll('[aria-label="Freight"] [role="listitem"]').length);
       // Live updates: each promotion asked for through the API, until its
       // Stage card shows the Freight as current. The card's current
       // Freight carries the Freight's name in its title.
+      const before = await page.evaluate(
+        (names) => names.map((s) => document.querySelector(`article[aria-label="Stage ${s}"] .current [title]`)?.getAttribute("title")),
+        live.map(([s]) => s),
+      );
+      backTo.push(...live.map(([s], i) => [s, before[i]]).filter(([, f]) => f));
       for (const [s, f] of live) {
         const shown = untilThere(page, `article[aria-label="Stage ${s}"] .current [title="${f}"]`);
-        await page.evaluate(
-          async ({ project, s, f, token }) => {
-            const res = await fetch(`/api/v1/projects/${project}/stages/${s}/promote`, {
-              method: "POST",
-              headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-              body: JSON.stringify({ freight: f }),
-            });
-            if (!res.ok) throw new Error(`promote ${f} to ${s}: ${res.status} ${await res.text()}`);
-          },
-          { project, s, f, token },
-        );
+        await promote(page, s, f);
         const at = await shown;
         result.liveAt.push(await page.evaluate((at) => performance.timeOrigin + at, at));
       }
@@ -150,7 +169,50 @@ try {
     }
     await context.close();
   }
+  await profile().catch((e) => console.error(`profiling failed (the figures stand): ${e.stack ?? e}`));
 } finally {
   await browser.close();
 }
 console.log(JSON.stringify(result));
+
+// profile records JavaScript CPU profiles of one more load, opening a
+// Stage view and three live updates: what to read when a figure misses its
+// goal. Not measured: the profiler slows the page.
+async function profile() {
+  const dir = process.env.KARGO_BENCH_PROFILE_DIR || path.join(os.tmpdir(), "kargo-ui-profiles");
+  mkdirSync(dir, { recursive: true });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  await context.addInitScript((t) => window.localStorage.setItem("kargo.token", t), token);
+  const page = await context.newPage();
+  page.setDefaultTimeout(60_000);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  const around = async (name, what) => {
+    await cdp.send("Profiler.start");
+    await what();
+    const { profile } = await cdp.send("Profiler.stop");
+    writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    console.error(`profile: ${path.join(dir, `${name}.cpuprofile`)}`);
+  };
+  await page.goto("about:blank");
+  await around("first-render", async () => {
+    await page.goto(`${origin}/projects/${project}`);
+    await page.waitForFunction(pipelineDrawn, { stages, freight }, { polling: "raf" });
+  });
+  await around("open-stage", async () => {
+    const shown = untilThere(page, `section[aria-label="Stage l1-s1"] section[aria-label="Promotion history"]`);
+    await page.evaluate(() => document.querySelector(`a[aria-label="Open Stage l1-s1"]`).click());
+    await shown;
+  });
+  await page.goBack();
+  await page.waitForFunction(pipelineDrawn, { stages, freight }, { polling: "raf" });
+  await around("live-update", async () => {
+    for (const [s, f] of backTo.slice(0, 3)) {
+      const shown = untilThere(page, `article[aria-label="Stage ${s}"] .current [title="${f}"]`);
+      await promote(page, s, f);
+      await shown;
+    }
+  });
+  await context.close();
+}
