@@ -17,6 +17,7 @@
 
 import { strict as assert } from "node:assert";
 import path from "node:path";
+import { audit } from "./axe.mjs";
 import { launchChromium } from "./browser.mjs";
 
 const env = (name) => {
@@ -175,12 +176,18 @@ try {
   {
     // A finger swiping right moves the view left: the browser's own touch
     // scrolling, which the drag handler leaves alone. On a touch screen.
-    const touch = await browser.newContext({ viewport: { width: 1400, height: 900 }, hasTouch: true });
+    // bypassCSP lets axe-core in, for the audit of the highlight.
+    const touch = await browser.newContext({ viewport: { width: 1400, height: 900 }, hasTouch: true, bypassCSP: true });
     const tp = await touch.newPage();
     tp.setDefaultTimeout(timeout);
     await tp.goto(uiURL);
     const region = tp.getByRole("region", { name: "Pipeline" });
     await tp.getByRole("article", { name: "Stage prod" }).waitFor();
+    step("axe-core finds no serious or critical violation while a Freight is highlighted");
+    await tp.getByLabel(`Freight ${alias}`, { exact: true }).locator(".artifacts").hover();
+    await tp.locator(".node.dimmed").first().waitFor();
+    assert.deepEqual(await audit(tp), [], "axe-core's serious and critical violations");
+    await tp.mouse.move(5, 5);
     for (let i = 0; i < 3; i++) await tp.getByRole("button", { name: "Zoom in" }).click();
     await region.evaluate((el) => (el.scrollLeft = 400));
     const box = await region.boundingBox();
