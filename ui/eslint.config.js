@@ -26,7 +26,7 @@ export default defineConfig([
     languageOptions: {
       // Node.js's, and the browser's for the functions run in the page.
       globals: Object.fromEntries(
-        ["console", "process", "setTimeout", "URL", "URLSearchParams", "window", "document", "performance", "requestAnimationFrame"].map((g) => [g, "readonly"]),
+        ["console", "process", "setTimeout", "URL", "URLSearchParams", "window", "document", "performance", "requestAnimationFrame", "MutationObserver", "fetch"].map((g) => [g, "readonly"]),
       ),
     },
   },

@@ -185,6 +185,12 @@ func demoFreight(t *testing.T, c client.Client) *kargoapi.Freight {
 // scriptTimeout.
 func runScript(t testing.TB, script string, env []string) string {
 	t.Helper()
+	return runScriptWithin(t, scriptTimeout, script, env)
+}
+
+// runScriptWithin is runScript with another bound on the script's time.
+func runScriptWithin(t testing.TB, scriptTimeout time.Duration, script string, env []string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)

@@ -17,6 +17,7 @@
 
 import { strict as assert } from "node:assert";
 import path from "node:path";
+import { audit } from "./axe.mjs";
 import { launchChromium } from "./browser.mjs";
 
 const env = (name) => {
@@ -102,6 +103,103 @@ try {
   const row = (a) => page.getByRole("listitem").filter({ has: page.getByLabel(`Freight ${a}`, { exact: true }) });
   await row(alias).waitFor();
   assert.equal(await row(alias).locator(".alias").getAttribute("title"), freightName);
+
+  step("pointing at the Freight in the timeline highlights test, where it is current, and dims uat and prod");
+  const node = (name) => card(name).locator("xpath=..");
+  const described = (name) =>
+    card(name).evaluate((el) => {
+      const id = el.getAttribute("aria-describedby");
+      return id ? (document.getElementById(id)?.textContent ?? "") : "";
+    });
+  const lit = async () => {
+    const out = {};
+    for (const name of ["Warehouse kargo-demo", "Stage test", "Stage uat", "Stage prod"]) {
+      const cls = (await node(name).getAttribute("class")).split(" ");
+      out[name] = cls.includes("spot") ? "lit" : cls.includes("dimmed") ? "dimmed" : "plain";
+    }
+    return out;
+  };
+  const spotStatus = page.getByRole("status", { name: "Highlighted Freight" });
+  await row(alias).locator(".artifacts").hover();
+  await eventually("test is highlighted, uat and prod dimmed", async () => (await described("Stage test")) !== "");
+  assert.deepEqual(await lit(), { "Warehouse kargo-demo": "lit", "Stage test": "lit", "Stage uat": "dimmed", "Stage prod": "dimmed" });
+  assert.match(await described("Stage test"), new RegExp(`^Freight ${alias} is current( and verified)? here\\.$`));
+  assert.equal(await described("Stage prod"), `Freight ${alias} is not in this Stage.`);
+  assert.match(await text(spotStatus), new RegExp(`^${alias}: current in 1 Stage`));
+  await page.screenshot({ path: path.join(screenshotDir, "ui-highlight.png") });
+  step(`screenshot: ${path.join(screenshotDir, "ui-highlight.png")}`);
+  await page.getByRole("heading", { name: project, exact: true }).hover();
+  await eventually("the highlight ends when the pointer leaves the row", async () => (await described("Stage test")) === "");
+  assert.deepEqual(await lit(), { "Warehouse kargo-demo": "plain", "Stage test": "plain", "Stage uat": "plain", "Stage prod": "plain" });
+
+  step("the keyboard focus in the Freight's row highlights the same, until it leaves the row");
+  await page.getByLabel("Find a Stage or Warehouse").focus();
+  // Tab from the pipeline's tools into the timeline: the first stop in it
+  // is the Freight's alias.
+  for (let i = 0; i < 20 && !(await row(alias).evaluate((el) => el.contains(document.activeElement))); i++) await page.keyboard.press("Tab");
+  assert.ok(await row(alias).evaluate((el) => el.contains(document.activeElement)), "Tab reaches the Freight's row");
+  await eventually("test is highlighted on focus", async () => (await lit())["Stage uat"] === "dimmed");
+  assert.match(await described("Stage test"), new RegExp(`^Freight ${alias} is current`));
+  await page.keyboard.press("Shift+Tab");
+  await eventually("the highlight ends when the focus leaves the row", async () => (await described("Stage test")) === "");
+
+  step("drag the pipeline to pan it, the arrow keys too, and a touch swipe");
+  const region = page.getByRole("region", { name: "Pipeline" });
+  const zoomIn = page.getByRole("button", { name: "Zoom in" });
+  for (let i = 0; i < 3; i++) await zoomIn.click();
+  assert.equal(await text(page.getByLabel("Zoom", { exact: true })), "195%");
+  const scroll = () => region.evaluate((el) => ({ left: el.scrollLeft, top: el.scrollTop, room: el.scrollWidth - el.clientWidth }));
+  const before = await scroll();
+  assert.equal(before.left, 0);
+  assert.ok(before.room > 300, `at 195% the pipeline is wider than its region (${before.room}px to pan)`);
+  // Press on Stage uat's phase (text, not a link) and drag left.
+  const from = await card("Stage uat").getByLabel("Phase").boundingBox();
+  const urlBefore = page.url();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  for (let dx = 30; dx <= 300; dx += 30) await page.mouse.move(from.x + from.width / 2 - dx, from.y + from.height / 2);
+  await page.mouse.up();
+  const dragged = await scroll();
+  assert.ok(Math.abs(dragged.left - 300) <= 2, `a 300px drag to the left pans 300px right: scrollLeft ${dragged.left}`);
+  assert.equal(page.url(), urlBefore, "a drag is not a click on the card");
+  await region.focus();
+  await page.keyboard.press("ArrowRight");
+  assert.equal((await scroll()).left, dragged.left + 60, "ArrowRight pans 60px");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  assert.equal((await scroll()).left, dragged.left - 60, "ArrowLeft pans back");
+  await page.keyboard.press("-");
+  assert.equal(await text(page.getByLabel("Zoom", { exact: true })), "156%", "- zooms out");
+  await page.keyboard.press("+");
+  await page.getByRole("button", { name: "Fit" }).click();
+
+  {
+    // A finger swiping right moves the view left: the browser's own touch
+    // scrolling, which the drag handler leaves alone. On a touch screen.
+    // bypassCSP lets axe-core in, for the audit of the highlight.
+    const touch = await browser.newContext({ viewport: { width: 1400, height: 900 }, hasTouch: true, bypassCSP: true });
+    const tp = await touch.newPage();
+    tp.setDefaultTimeout(timeout);
+    await tp.goto(uiURL);
+    const region = tp.getByRole("region", { name: "Pipeline" });
+    await tp.getByRole("article", { name: "Stage prod" }).waitFor();
+    step("axe-core finds no serious or critical violation while a Freight is highlighted");
+    await tp.getByLabel(`Freight ${alias}`, { exact: true }).locator(".artifacts").hover();
+    await tp.locator(".node.dimmed").first().waitFor();
+    assert.deepEqual(await audit(tp), [], "axe-core's serious and critical violations");
+    await tp.mouse.move(5, 5);
+    for (let i = 0; i < 3; i++) await tp.getByRole("button", { name: "Zoom in" }).click();
+    await region.evaluate((el) => (el.scrollLeft = 400));
+    const box = await region.boundingBox();
+    const cdp = await touch.newCDPSession(tp);
+    const y = Math.round(box.y + box.height / 2);
+    const x0 = Math.round(box.x + box.width / 2 - 100);
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x: x0, y }] });
+    for (let dx = 10; dx <= 200; dx += 10) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x: x0 + dx, y }] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await eventually("a 200px swipe to the right scrolls the pipeline left", async () => (await region.evaluate((el) => el.scrollLeft)) < 300);
+    await touch.close();
+  }
 
   // A marker that a reload would wipe: every later change must arrive live.
   await page.evaluate(() => (window.__notReloaded = true));

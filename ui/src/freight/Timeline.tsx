@@ -1,13 +1,16 @@
 // Timeline lists a project's Freight, newest first, by alias (the full
 // name on hover), with where each is current, verified and approved (in
 // the pipeline's order), and its actions. Only the rows in view are drawn.
+// Pointing at a row, with the mouse or the keyboard focus, puts its
+// Freight in the pipeline's spotlight.
 
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import type { Freight, Stage } from "../api/types";
 import { Link } from "../common/Link";
 import { age, useNow } from "../common/time";
 import { Placements, type Placement } from "./placement";
 import { refusal, type Rights } from "./rights";
+import { spotlight } from "../pipeline/spotlight";
 import { VirtualList } from "./VirtualList";
 
 export type FreightAction = "promote" | "approve" | "rename";
@@ -32,6 +35,8 @@ export function Timeline({
   const now = useNow();
   const placements = useMemo(() => new Placements(stages, now), [stages, now]);
   const stageNames = useMemo(() => stages.map((s) => s.metadata.name), [stages]);
+  // The spotlight goes out with the timeline.
+  useEffect(() => () => spotlight.hide(), []);
   return (
     <section className="timeline" aria-label="Freight timeline">
       <h2>
@@ -97,7 +102,22 @@ function FreightRow({
   );
   const noRename = rights.rename.allowed ? undefined : (rights.rename.reason ?? "you may not");
   return (
-    <div className="freight" data-freight={f.metadata.name} aria-label={`Freight ${alias}`}>
+    <div
+      className="freight"
+      data-freight={f.metadata.name}
+      aria-label={`Freight ${alias}`}
+      onMouseEnter={() => spotlight.show(f.metadata.name)}
+      onMouseLeave={(e) => {
+        // Back to the row the keyboard focus is in, if any.
+        const focused = document.activeElement?.closest("[data-freight]")?.getAttribute("data-freight");
+        if (focused && focused !== f.metadata.name && !e.currentTarget.contains(document.activeElement)) spotlight.show(focused);
+        else if (!e.currentTarget.contains(document.activeElement)) spotlight.hide(f.metadata.name);
+      }}
+      onFocus={() => spotlight.show(f.metadata.name)}
+      onBlur={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) spotlight.hide(f.metadata.name);
+      }}
+    >
       <div className="freight-main">
         {project ? (
           <Link to={{ page: "project", project, kind: "freight", name: f.metadata.name }} className="alias" title={f.metadata.name}>

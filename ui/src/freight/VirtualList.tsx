@@ -34,8 +34,13 @@ export function VirtualList<T>({
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
-    if (el.clientHeight > 0) setHeight(el.clientHeight);
-    if (typeof ResizeObserver === "undefined") return;
+    // The observer reports the first size once the browser has laid the
+    // page out anyway; reading it here would lay out the whole page (200
+    // Stage cards) once more, before the first paint.
+    if (typeof ResizeObserver === "undefined") {
+      if (el.clientHeight > 0) setHeight(el.clientHeight);
+      return;
+    }
     const ro = new ResizeObserver(() => {
       if (el.clientHeight > 0) setHeight(el.clientHeight);
     });

@@ -15,6 +15,7 @@
 // offered too.
 
 import type { Freight, Stage } from "../api/types";
+import { compareNames } from "../pipeline/layout";
 
 export interface Placement {
   current: string[];
@@ -52,7 +53,7 @@ export class Placements {
 
   private inOrder(names: string[]): string[] {
     const r = (n: string) => this.rank.get(n) ?? Infinity;
-    return names.sort((a, b) => r(a) - r(b) || a.localeCompare(b));
+    return names.sort((a, b) => r(a) - r(b) || compareNames(a, b));
   }
 }
 

@@ -1,13 +1,16 @@
 // StageCard shows a Stage: its current Freight (by alias; the full name on
 // hover), health, phase, the promotion under way, and what stops promotions
 // into it: its hold, or the project's freeze, and what its promotion
-// windows say (WindowBadge, from the gates the project view reads).
+// windows say (WindowBadge, from the gates the project view reads). While a
+// Freight is in the pipeline's spotlight, the card describes what that
+// Freight is here.
 
-import type { ReactNode } from "react";
+import { memo, type ReactNode } from "react";
 import type { Freight, Hold, Promotion, SimpleFreight, Stage } from "../api/types";
 import { Link } from "../common/Link";
 import type { DetailKind } from "../router";
 import { WindowBadge } from "../windows/WindowGate";
+import { describeSpot, type Role } from "./spotlight";
 
 // StopBadge names a hold or a freeze, who set it and why (the whole reason
 // and the time on hover).
@@ -25,13 +28,17 @@ export function aliasOf(ref: SimpleFreight | undefined, freightByName: Map<strin
   return freightByName.get(ref.id)?.alias || ref.alias || ref.id.slice(0, 7);
 }
 
-export function StageCard({
+// StageCard redraws only when what it is given changes: a pipeline of 200
+// Stages redraws the one whose status a watch event changed.
+export const StageCard = memo(function StageCard({
   stage,
   freightByName,
   promotions,
   freeze,
   onAbort,
   project,
+  spotAlias,
+  spotRoles,
 }: {
   stage: Stage;
   freightByName: Map<string, Freight>;
@@ -44,6 +51,10 @@ export function StageCard({
   // project, when given, makes the Stage and its promotions links to
   // their pages.
   project?: string;
+  // spotAlias and spotRoles, while a Freight is in the spotlight, are its
+  // alias and what it is here (space-separated Roles; empty: nothing).
+  spotAlias?: string;
+  spotRoles?: string;
 }) {
   const to = (kind: DetailKind, name: string, children: ReactNode, label?: string) =>
     project ? (
@@ -68,8 +79,19 @@ export function StageCard({
         Abort
       </button>
     );
+  const spotId = `spot-${stage.metadata.name}`;
+  const spot = spotAlias !== undefined && spotRoles !== undefined ? describeSpot(spotAlias, (spotRoles ? spotRoles.split(" ") : []) as Role[]) : undefined;
   return (
-    <article className={`card stage health-${health.toLowerCase()}`} aria-label={`Stage ${stage.metadata.name}`}>
+    <article
+      className={`card stage health-${health.toLowerCase()}`}
+      aria-label={`Stage ${stage.metadata.name}`}
+      aria-describedby={spot ? spotId : undefined}
+    >
+      {spot && (
+        <span id={spotId} className="sr-only">
+          {spot}
+        </span>
+      )}
       <header>
         <h3>{to("stages", stage.metadata.name, stage.metadata.name, `Open Stage ${stage.metadata.name}`)}</h3>
         <span className={`badge health-${health.toLowerCase()}`} aria-label="Health" title={st.health?.issues?.join("\n")}>
@@ -123,4 +145,4 @@ export function StageCard({
       )}
     </article>
   );
-}
+});

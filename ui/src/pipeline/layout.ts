@@ -45,6 +45,14 @@ export function upstreamOf(s: Stage): string[] {
   return (sub.upstreamStages ?? []).map((u) => stageId(u.name));
 }
 
+// compareNames orders Kubernetes names (lowercase letters, digits, - and
+// .) by their characters: the order localeCompare gives them, without
+// starting the browser's collator, which costs tens of milliseconds, nor
+// paying for it on each of the 130,000 comparisons that sort 10,000 Freight.
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function layout(warehouses: Warehouse[], stages: Stage[]): Layout {
   const kinds = new Map<string, { kind: NodeKind; name: string }>();
   for (const w of warehouses) kinds.set(warehouseId(w.metadata.name), { kind: "warehouse", name: w.metadata.name });
@@ -86,7 +94,7 @@ export function layout(warehouses: Warehouse[], stages: Stage[]): Layout {
     const ka = kinds.get(a)!;
     const kb = kinds.get(b)!;
     if (ka.kind !== kb.kind) return ka.kind === "warehouse" ? -1 : 1;
-    return ka.name.localeCompare(kb.name);
+    return compareNames(ka.name, kb.name);
   };
   columns.forEach((ids, c) => {
     if (c === 0) {

@@ -6,7 +6,7 @@
 
 import type { Client } from "../api/client";
 import type { Freight, KindPath, ObjectMeta, Promotion, Stage, Warehouse, WatchEvent } from "../api/types";
-import { pipelineOrder } from "../pipeline/layout";
+import { compareNames, pipelineOrder } from "../pipeline/layout";
 
 export interface ProjectSnapshot {
   warehouses: Warehouse[];
@@ -33,10 +33,10 @@ export function newestFirst(a: Freight, b: Freight): number {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb ? 1 : -1;
-  return a.metadata.name.localeCompare(b.metadata.name);
+  return compareNames(a.metadata.name, b.metadata.name);
 }
 
-const byName = (a: Obj, b: Obj) => a.metadata.name.localeCompare(b.metadata.name);
+const byName = (a: Obj, b: Obj) => compareNames(a.metadata.name, b.metadata.name);
 
 export class ProjectStore {
   private readonly objects: Record<KindPath, Map<string, Obj>> = {
@@ -51,6 +51,9 @@ export class ProjectStore {
   private readonly abort = new AbortController();
   private readonly connected = new Set<KindPath>();
   private flushScheduled = false;
+  // freightReordered is set when a Freight came or went since the last
+  // flush: the timeline's order must be worked out again.
+  private freightReordered = false;
   private snapshot: ProjectSnapshot = {
     warehouses: [],
     stages: [],
@@ -128,6 +131,7 @@ export class ProjectStore {
     m.clear();
     for (const o of items) m.set(o.metadata.name, o);
     this.changed.add(kind);
+    if (kind === "freight") this.freightReordered = true;
     this.flush();
   }
 
@@ -152,10 +156,12 @@ export class ProjectStore {
         if (!name || ev.type === "ERROR") continue;
         if (ev.type === "DELETED") {
           m.delete(name);
+          if (kind === "freight") this.freightReordered = true;
         } else {
           const had = m.get(name);
           // The replay at a watch's start repeats what the list returned.
           if (had && had.metadata.resourceVersion === ev.object.metadata.resourceVersion) continue;
+          if (kind === "freight" && had?.metadata.creationTimestamp !== ev.object.metadata.creationTimestamp) this.freightReordered = true;
           m.set(name, ev.object);
         }
         this.changed.add(kind);
@@ -168,7 +174,11 @@ export class ProjectStore {
       s.stages = pipelineOrder(s.warehouses, ([...this.objects.stages.values()] as Stage[]).sort(byName));
     if (this.changed.has("freight")) {
       s.freightByName = new Map(this.objects.freight as Map<string, Freight>);
-      s.freight = ([...this.objects.freight.values()] as Freight[]).sort(newestFirst);
+      // A Freight's status changing (every promotion verifies one) keeps
+      // the order: the 10,000 are put in place, not sorted again.
+      const m = this.objects.freight as Map<string, Freight>;
+      s.freight = this.freightReordered ? [...m.values()].sort(newestFirst) : s.freight.map((f) => m.get(f.metadata.name)!);
+      this.freightReordered = false;
     }
     if (this.changed.has("promotions")) s.promotions = new Map(this.objects.promotions as Map<string, Promotion>);
     this.changed.clear();
