@@ -164,6 +164,22 @@ try {
   assert.match(await text(stageView.getByRole("region", { name: "Verifications" })), /No verification has run|Successful/);
   await shot(page, "ui-stage.png");
 
+  step("alice holds the Stage with a reason; releasing it needs the release verb, which a promoter lacks");
+  await stageView.getByRole("button", { name: "Hold…" }).click();
+  await stageView.getByLabel("Why").fill("database migration");
+  await stageView.getByRole("form", { name: "Hold the Stage" }).getByRole("button", { name: "Hold" }).click();
+  const held = stageView.getByRole("note", { name: "Held" });
+  await held.waitFor();
+  assert.match(await text(held), /Held by alice .*: database migration/);
+  await stageView.getByRole("button", { name: "Release" }).click();
+  const releaseRefused = stageView.getByRole("alert");
+  await releaseRefused.waitFor();
+  const why = await text(releaseRefused);
+  assert.match(why, /alice/, `the refusal names the user: ${why}`);
+  assert.match(why, /release/, `the refusal names the verb: ${why}`);
+  console.log(`  release refused: ${why}`);
+  assert.match(await text(held), /database migration/, "still held");
+
   step("the Freight's page: artifacts, where it is, and what changes against the Freight in a chosen Stage");
   await stageView.getByRole("region", { name: "Current Freight" }).getByRole("link", { name: alias }).click();
   const freightView = page.getByRole("region", { name: `Freight ${alias}` });

@@ -170,6 +170,18 @@ export class Client {
     return this.request("POST", `${projectPath(project)}/freight/${enc(freight)}/approve`, comment ? { stage, comment } : { stage });
   }
 
+  // hold stops Promotions into the Stage from starting until it is
+  // released; the server checks the hold verb and records the caller.
+  hold(project: string, stage: string, reason: string): Promise<Stage> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/hold`, { reason });
+  }
+
+  // release ends the Stage's hold (the release verb); its waiting
+  // Promotions then run in order.
+  release(project: string, stage: string): Promise<Stage> {
+    return this.request("POST", `${projectPath(project)}/stages/${enc(stage)}/release`);
+  }
+
   // freeze is the project's freeze, or null (needs list on stages).
   freeze(project: string): Promise<Freeze> {
     return this.request("GET", `${projectPath(project)}/freeze`);

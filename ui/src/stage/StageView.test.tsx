@@ -79,4 +79,39 @@ describe("StageView", () => {
     fireEvent.click(screen.getByRole("button", { name: "Refresh" }));
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain('User "bob" cannot patch resource "stages"'));
   });
+
+  it("holds the Stage with a reason and releases it", async () => {
+    const calls: { method: string; url: string; body: unknown }[] = [];
+    const recording = new Client("t", "", async (input, init) => {
+      calls.push({ method: init?.method ?? "GET", url: String(input), body: init?.body ? JSON.parse(String(init.body)) : undefined });
+      return new Response(JSON.stringify(stage), { status: 200 });
+    });
+    const done: string[] = [];
+    const { unmount } = render(<StageView client={recording} project="p" name="prod" snap={snapshot(stage)} rights={everything} onDone={(o) => done.push(o)} onEdit={() => {}} />);
+    fireEvent.click(screen.getByRole("button", { name: "Hold…" }));
+    const form = screen.getByRole("form", { name: "Hold the Stage" });
+    const submit = screen.getByRole("button", { name: "Hold" }) as HTMLButtonElement;
+    expect(submit.disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText("Why"), { target: { value: " database migration " } });
+    fireEvent.submit(form);
+    await waitFor(() => expect(done).toEqual(["Held Stage prod: no Promotion into it starts until it is released"]));
+    expect(calls).toEqual([{ method: "POST", url: "/api/v1/projects/p/stages/prod/hold", body: { reason: "database migration" } }]);
+    unmount();
+
+    const held: Stage = { ...stage, status: { ...stage.status, hold: { by: "alice", at: "2026-12-03T12:00:00Z", reason: "database migration" } } };
+    render(<StageView client={recording} project="p" name="prod" snap={snapshot(held)} rights={everything} onDone={(o) => done.push(o)} onEdit={() => {}} />);
+    expect(screen.getByRole("note", { name: "Held" }).textContent).toContain("Held by alice");
+    expect(screen.queryByRole("button", { name: "Hold…" })).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Release" }));
+    await waitFor(() => expect(calls).toHaveLength(2));
+    expect(calls[1]).toMatchObject({ method: "POST", url: "/api/v1/projects/p/stages/prod/release" });
+  });
+
+  it("shows the server's refusal of a hold", async () => {
+    render(<StageView client={refusing} project="p" name="prod" snap={snapshot(stage)} rights={everything} onDone={() => {}} onEdit={() => {}} />);
+    fireEvent.click(screen.getByRole("button", { name: "Hold…" }));
+    fireEvent.change(screen.getByLabelText("Why"), { target: { value: "stop" } });
+    fireEvent.submit(screen.getByRole("form", { name: "Hold the Stage" }));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain('User "bob" cannot patch resource "stages"'));
+  });
 });

@@ -54,6 +54,8 @@ export function StageView({
   const [choice, setChoice] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  // The reason being typed for a hold; undefined while no hold is asked.
+  const [holdReason, setHoldReason] = useState<string>();
   // What the Stage's promotion windows do to the Promote button.
   const windows = promoteGate(useGate(name).gate);
 
@@ -153,6 +155,25 @@ export function StageView({
         >
           Re-verify
         </button>
+        {st.hold ? (
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy}
+            onClick={() =>
+              act(async () => {
+                await client.release(project, name);
+                return `Released Stage ${name}: its waiting Promotions run`;
+              })
+            }
+          >
+            Release
+          </button>
+        ) : (
+          <button type="button" className="secondary" disabled={busy || holdReason !== undefined} onClick={() => setHoldReason("")}>
+            Hold…
+          </button>
+        )}
         <button type="button" className="secondary" onClick={onEdit}>
           Edit YAML
         </button>
@@ -171,6 +192,37 @@ export function StageView({
           Refresh
         </button>
       </div>
+      {holdReason !== undefined && !st.hold && (
+        <form
+          className="inline-form"
+          aria-label="Hold the Stage"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const reason = holdReason.trim();
+            act(async () => {
+              await client.hold(project, name, reason);
+              setHoldReason(undefined);
+              return `Held Stage ${name}: no Promotion into it starts until it is released`;
+            });
+          }}
+        >
+          <label htmlFor="hold-reason" className="inline">
+            Why
+          </label>
+          <input id="hold-reason" value={holdReason} maxLength={1024} required onChange={(e) => setHoldReason(e.target.value)} />
+          <button type="submit" disabled={busy || holdReason.trim() === ""}>
+            Hold
+          </button>
+          <button type="button" className="secondary" onClick={() => setHoldReason(undefined)}>
+            Cancel
+          </button>
+        </form>
+      )}
+      {st.hold && (
+        <p className="small" role="note" aria-label="Held">
+          Held by {st.hold.by} at {st.hold.at}: {st.hold.reason}. No Promotion into it starts until it is released.
+        </p>
+      )}
       <WindowNote stage={name} />
       {promote.allowed && windows.kind === "blocked" && (
         <p className="small muted" aria-label="Why Promote is disabled">
