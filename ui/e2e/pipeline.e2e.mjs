@@ -19,6 +19,7 @@ import { strict as assert } from "node:assert";
 import path from "node:path";
 import { audit } from "./axe.mjs";
 import { launchChromium } from "./browser.mjs";
+import { eventually, text } from "./wait.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -40,21 +41,6 @@ function step(what) {
 }
 
 // eventually polls f until it returns true, failing with what after timeout.
-async function eventually(what, f, ms = timeout) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      if (await f()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`not seen within ${ms / 1000}s: ${what}${last ? ` (${last.message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
 
 const browser = await launchChromium();
 let failed = false;

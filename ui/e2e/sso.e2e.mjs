@@ -14,6 +14,7 @@
 import { strict as assert } from "node:assert";
 import path from "node:path";
 import { launchChromium } from "./browser.mjs";
+import { eventually, text } from "./wait.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -30,21 +31,6 @@ const screenshotDir = env("KARGO_SCREENSHOT_DIR");
 const timeout = 30_000;
 
 const step = (what) => console.log(`- ${what}`);
-const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
-
-async function eventually(what, f, ms = timeout) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      if (await f()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`not seen within ${ms / 1000}s: ${what}${last ? ` (${last.message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // signIn goes through the provider's own login page and back.
 async function signIn(page, email) {

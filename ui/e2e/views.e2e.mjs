@@ -17,6 +17,7 @@ import { strict as assert } from "node:assert";
 import path from "node:path";
 import { audit } from "./axe.mjs";
 import { launchChromium } from "./browser.mjs";
+import { atPath, eventually, text } from "./wait.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -37,26 +38,6 @@ const screenshotDir = env("KARGO_SCREENSHOT_DIR");
 
 const timeout = 30_000;
 const step = (what) => console.log(`- ${what}`);
-
-async function eventually(what, f, ms = timeout) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      if (await f()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`not seen within ${ms / 1000}s: ${what}${last ? ` (${last.message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// atPath waits until the address bar's path matches re (the UI changes
-// it with pushState, which fires no load event).
-const atPath = (page, re) => eventually(`the address ${re}`, async () => re.test(new URL(page.url()).pathname));
-
-const text = async (locator) => ((await locator.textContent({ timeout: 1000 })) ?? "").trim();
 
 // a11y collects the serious and critical violations axe-core finds on
 // every page the script photographs.
