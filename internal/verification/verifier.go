@@ -194,6 +194,13 @@ func (v *Verifier) remember(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {
 	v.last[st.Namespace+"/"+st.Name] = *vi.DeepCopy()
 }
 
+// Forget drops what the verifier remembers of a Stage that is gone.
+func (v *Verifier) Forget(namespace, name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.last, namespace+"/"+name)
+}
+
 // adopt replaces vi, read from st's status, with the copy this process
 // moved further (started, or ended) when the write of that move was lost.
 func (v *Verifier) adopt(st *kargoapi.Stage, vi *kargoapi.VerificationInfo) {

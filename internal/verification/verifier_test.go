@@ -219,4 +219,10 @@ func TestLostStatusWriteStartsAndEndsOnce(t *testing.T) {
 	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_started_total", labels))
 	labels["outcome"] = string(kargoapi.VerificationPhaseFailed)
 	require.Equal(t, 1.0, metricstest.Value(t, "kargo_verifications_finished_total", labels))
+
+	// A Stage that is gone leaves nothing behind.
+	v.Forget(st.Namespace, st.Name)
+	v.mu.Lock()
+	require.Empty(t, v.last)
+	v.mu.Unlock()
 }

@@ -103,12 +103,7 @@ func setKustomizeImage(src []byte, img KustomizeImage) ([]byte, error) {
 	case images.Kind != yaml.SequenceNode:
 		err = fmt.Errorf("%w: images is not a list", ErrUnsupported)
 	default:
-		var matches []int
-		for i, entry := range images.Content {
-			if entry.Kind == yaml.MappingNode && scalarValue(entry, "name") == img.Name {
-				matches = append(matches, i)
-			}
-		}
+		matches := imageMatches(images, img.Name)
 		if len(matches) == 0 {
 			out, err = d.appendImage(images, img)
 			break
@@ -199,13 +194,7 @@ func setImageNewName(src []byte, img KustomizeImage) ([]byte, error) {
 	if images == nil || images.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%w: an intermediate edit lost the images list", ErrVerificationFailed)
 	}
-	var matches []int
-	for i, entry := range images.Content {
-		if entry.Kind == yaml.MappingNode && scalarValue(entry, "name") == img.Name {
-			matches = append(matches, i)
-		}
-	}
-	for _, i := range matches {
+	for _, i := range imageMatches(images, img.Name) {
 		d, entry, flow, err := imageEntry(src, i)
 		if err != nil {
 			return nil, err
@@ -228,6 +217,18 @@ func setImageNewName(src []byte, img KustomizeImage) ([]byte, error) {
 		}
 	}
 	return src, nil
+}
+
+// imageMatches returns the indexes of the entries of the images list whose
+// name is exactly name.
+func imageMatches(images *yaml.Node, name string) []int {
+	var matches []int
+	for i, entry := range images.Content {
+		if entry.Kind == yaml.MappingNode && scalarValue(entry, "name") == name {
+			matches = append(matches, i)
+		}
+	}
+	return matches
 }
 
 // pairIndex returns the index in m.Content of the key node named key.
