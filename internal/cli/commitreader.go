@@ -19,16 +19,7 @@ import (
 // lock) that connects through the controllers' outbound policy, and the
 // projects' repository credentials, read as the controllers read them.
 func localCommitReader(cfg *rest.Config, dataDir string, policy *egress.Policy) (server.CommitReader, credentials.Store, error) {
-	s, err := scheme.New()
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		return nil, nil, fmt.Errorf("client for the API server's credential reads: %w", err)
-	}
-	cache := git.NewCache(filepath.Join(dataDir, "cache", "api-git"), git.Options{Egress: policy})
-	return cache, credentials.KubernetesStore{Client: c}, nil
+	return apiCommitReader(cfg, filepath.Join(dataDir, "cache", "api-git"), true, policy)
 }
 
 // apiCommitReader lets a cluster install's API server show the commits
