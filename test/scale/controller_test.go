@@ -178,6 +178,16 @@ func (c *controller) metric(b *testing.B, name string, labels ...string) float64
 	return sumMetric(resp.Body, name, labels...)
 }
 
+// writes is how many writes (POST, PUT, PATCH, DELETE) the controller has
+// sent the API server.
+func (c *controller) writes(b *testing.B) float64 {
+	var n float64
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		n += c.metric(b, "rest_client_requests_total", `method="`+m+`"`)
+	}
+	return n
+}
+
 // apiserverMetric sums the API server's metric name likewise.
 func apiserverMetric(b *testing.B, name string, labels ...string) float64 {
 	cs, err := kubernetes.NewForConfig(env.Config)
