@@ -235,6 +235,7 @@ func BenchmarkScale(b *testing.B) {
 	// The same page as the CLI and the UI ask for it: from kargo's API
 	// server, which serves lists from its own cache.
 	kargoAPIList(b, sz, row)
+	watchLatency(b, sz, row)
 
 	// Webhook → Freight under this load: a push to one Warehouse's folder.
 	webhookToFreight(b, gs, ctl, secret, row)
@@ -657,4 +658,56 @@ func kargoAPIList(b *testing.B, sz size, row func(string, string)) {
 	slices.Sort(lat)
 	row(fmt.Sprintf("kargo's API server: a page of %d Freight of one project (%.0f KiB), as the CLI and UI list them, p50 / p99 of 100", items, float64(size)/1024),
 		fmt.Sprintf("%s / %s", ms(lat[49]), ms(lat[98])))
+}
+
+// watchLatency measures how long a write takes to reach a client that
+// watches every Freight of the installation, as the controller and kargo's
+// API server do: 20 Freight created one at a time, each timed from the
+// create call to its ADDED event.
+func watchLatency(b *testing.B, sz size, row func(string, string)) {
+	ctx := context.Background()
+	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	list := &kargoapi.FreightList{}
+	if err := env.Admin.List(ctx, list, client.Limit(1)); err != nil {
+		b.Fatal(err)
+	}
+	w, err := watcher.Watch(ctx, &kargoapi.FreightList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	var lat, after []time.Duration
+	for i := range 20 {
+		s := i % sz.stages
+		f := objects.Freight(project(s%sz.projects), objects.FromWarehouse(warehouseOf(sz, s)), objects.Image("registry.example.com/watched", fmt.Sprintf("1.0.%d", i)))
+		f.Alias = fmt.Sprintf("watched-%d", i)
+		start := time.Now()
+		if err := env.Admin.Create(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+		created := time.Now()
+		deadline := time.After(time.Minute)
+	seen:
+		for {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					b.Fatal("the watch of Freight ended")
+				}
+				if got, isFreight := ev.Object.(*kargoapi.Freight); isFreight && got.Name == f.Name {
+					break seen
+				}
+			case <-deadline:
+				b.Fatalf("no watch event for Freight %s a minute after it was created", f.Name)
+			}
+		}
+		lat, after = append(lat, time.Since(start)), append(after, time.Since(created))
+	}
+	slices.Sort(lat)
+	slices.Sort(after)
+	row(fmt.Sprintf("watch of all %d Freight: create called → the watcher's event, p50 / worst of 20 (of which after the create returned)", sz.freight),
+		fmt.Sprintf("%s / %s (%s / %s)", ms(lat[9]), ms(lat[19]), ms(after[9]), ms(after[19])))
 }
