@@ -224,12 +224,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	if err := r.markRunning(ctx, promo, before, in); err != nil {
-		return ctrl.Result{}, err
-	}
-	before = promo.DeepCopy()
-	// Each step's record is saved before the next step starts.
-	save := func() error {
+	r.markRunning(ctx, promo, in)
+	// A step's record is written before the next step starts when it must
+	// be durable (engine.Save); otherwise it goes with the next write, the
+	// Promotion's end at the latest (the deferred patch), with Running.
+	save := func(durable bool) error {
+		if !durable || equality.Semantic.DeepEqual(before.Status, promo.Status) {
+			return nil
+		}
 		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
 		}
@@ -271,7 +273,7 @@ func changedUnder(proc engine.Process, status *kargoapi.PromotionStatus) string 
 
 // run runs the Promotion's steps through the engine and, when they end,
 // records the outcome.
-func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctrl.Result, error) {
+func (r *Reconciler) run(ctx context.Context, in inputs, save engine.Save) (ctrl.Result, error) {
 	promo, st, f := in.promo, in.stage, in.freight
 	proc, derived := processOf(promo, st)
 	if derived && isCurrent(st, f) {
@@ -292,9 +294,8 @@ func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctr
 	if len(proc.Steps) > 0 {
 		var err error
 		out, err = r.Steps.Run(ctx, sc, proc, &promo.Status, save)
-		if errors.Is(err, errAborted) {
-			by, _ := abortRequested(promo)
-			return r.abort(ctx, in, by)
+		if a := (abortedError{}); errors.As(err, &a) {
+			return r.abort(ctx, in, a.by)
 		}
 		if err != nil {
 			return ctrl.Result{}, err
@@ -519,21 +520,37 @@ func headOf(queue []kargoapi.Promotion, name string) string {
 	return name
 }
 
-// markRunning records that the Promotion runs, once: a Promotion resumed by
-// a restarted controller keeps its start time.
-func (r *Reconciler) markRunning(ctx context.Context, promo, before *kargoapi.Promotion, in inputs) error {
+// markRunning records that the Promotion runs, once (a Promotion resumed
+// by a restarted controller keeps its start time), in memory: the Stage's
+// claim, written already, is what keeps a second Promotion from running and
+// tells a restarted controller that this one started (started), so the
+// Running phase needs no write of its own. The first write that must be
+// durable (after a step that acts outside the work directory, or while a
+// step waits) carries it, else the Promotion's end.
+func (r *Reconciler) markRunning(ctx context.Context, promo *kargoapi.Promotion, in inputs) {
 	if promo.Status.Phase == kargoapi.PromotionPhaseRunning {
-		return nil
+		return
 	}
 	now := metav1.NewTime(r.Now())
 	promo.Status.Phase = kargoapi.PromotionPhaseRunning
 	promo.Status.StartTime = &now
 	promo.Status.Message = fmt.Sprintf("Promoting %s into %s", describe(in.freight), in.stage.Name)
-	if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("mark Promotion %s running: %w", promo.Name, err)
-	}
 	ctrl.LoggerFrom(ctx).Info("promotion started", "stage", in.stage.Name, "freight", in.freight.Name, "alias", in.freight.Alias)
-	return nil
+}
+
+// started says whether the Promotion has started: it is Running, or its
+// Stage's claim names it (a controller that stopped before writing Running
+// leaves only the claim). A Promotion that has started finishes: holds,
+// approvals and replacements stop only what has not begun.
+func started(in inputs) bool {
+	if in.promo.Status.Phase == kargoapi.PromotionPhaseRunning {
+		return true
+	}
+	if in.stage == nil {
+		return false
+	}
+	cur := in.stage.Status.CurrentPromotion
+	return cur != nil && claims(cur, in.promo)
 }
 
 func (r *Reconciler) wait(promo *kargoapi.Promotion, msg string) {
