@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -589,21 +590,8 @@ func (r *Reconciler) claim(ctx context.Context, st *kargoapi.Stage, promo *kargo
 // step can be repeated, so a restarted controller finishes a Promotion it was
 // in the middle of.
 func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase, msg string) error {
-	base := st.DeepCopy()
-	sf := freight.Simple(f)
-	if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
-		// f replaces the Freight of its origin; the Stage keeps what it
-		// holds of its other origins.
-		collection.Record(st, sf, r.HistoryLimit)
-	}
-	st.Status.CurrentPromotion = nil
-	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
-	st.Status.Phase = kargoapi.StagePhaseSteady
-	if phase != kargoapi.PromotionPhaseSucceeded && phase != kargoapi.PromotionPhaseAborted {
-		st.Status.Phase = kargoapi.StagePhaseFailed
-	}
-	if err := r.Client.Status().Patch(ctx, st, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("record Promotion %s in Stage %s: %w", promo.Name, st.Name, err)
+	if err := r.recordInStage(ctx, st, f, promo, phase); err != nil {
+		return err
 	}
 
 	// Without Argo CD Applications or verifications to wait for, a
@@ -633,6 +621,63 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 		r.Recorder.Eventf(promo, st, corev1.EventTypeNormal, "PromotionSucceeded", "Promote", "%s", msg)
 	}
 	return nil
+}
+
+// recordInStage records the outcome in the Stage: its current Freight and
+// history on success, the last Promotion either way, and the message of
+// its Ready condition, which names the current Freight, as the Stage
+// controller words it, so that the Stage controller's pass after this
+// write has nothing to write. The write takes an optimistic lock, since
+// the Stage controller writes the conditions too and a merge patch
+// replaces the whole list; on a conflict the Stage is read again from the
+// API server (the cache may lag) and the outcome recorded again.
+func (r *Reconciler) recordInStage(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase) error {
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	sf := freight.Simple(f)
+	for attempt := 1; ; attempt++ {
+		base := st.DeepCopy()
+		if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
+			// f replaces the Freight of its origin; the Stage keeps what
+			// it holds of its other origins.
+			collection.Record(st, sf, r.HistoryLimit)
+		}
+		st.Status.CurrentPromotion = nil
+		st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
+		st.Status.Phase = kargoapi.StagePhaseSteady
+		if phase != kargoapi.PromotionPhaseSucceeded && phase != kargoapi.PromotionPhaseAborted {
+			st.Status.Phase = kargoapi.StagePhaseFailed
+		}
+		refreshReady(st)
+		err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			return fmt.Errorf("record Promotion %s in Stage %s: %w", promo.Name, st.Name, err)
+		}
+		if err := reader.Get(ctx, client.ObjectKeyFromObject(st), st); err != nil {
+			return fmt.Errorf("read Stage %s again: %w", st.Name, err)
+		}
+	}
+}
+
+// refreshReady words the message of st's Ready condition anew
+// (collection.ReadyMessage) when the Stage controller has reconciled the
+// Stage's generation and says it is ready for that reason: a Promotion
+// changes the Freight the message names, nothing else it says.
+func refreshReady(st *kargoapi.Stage) {
+	if subs := st.Spec.Subscriptions; subs != nil && subs.Repos != nil {
+		return // the Stage's own discovery words it
+	}
+	ready := meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != kargoapi.ReasonReconciled ||
+		ready.ObservedGeneration != st.Generation || st.Status.ObservedGeneration != st.Generation {
+		return
+	}
+	ready.Message = collection.ReadyMessage(st)
 }
 
 // releaseClaims releases the claims of the Stages of req's namespace that
