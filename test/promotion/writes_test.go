@@ -166,3 +166,46 @@ func BenchmarkPromotionWrites(b *testing.B) {
 		})
 	}
 }
+
+// A Promotion costs the API server only the writes that must happen, each
+// once: the Stage's claim (the optimistic lock that keeps two Promotions of
+// a Stage from running at once), the record of each step that acted
+// outside the work directory (before the next step starts, so that a
+// restarted controller never runs it again), the outcome in the Stage
+// (with the Ready message the Stage controller would otherwise write
+// after it), the Freight verified in the Stage (no verification is
+// configured), the Promotion's end (with Running and the records of the
+// steps that changed only the work directory), and its event. Counted on
+// the real API server, over three Promotions one after another.
+func TestPromotionWritesStayFew(t *testing.T) {
+	const n = 3
+	w := func(verb, resource string) controllers.Write { return controllers.Write{Verb: verb, Resource: resource} }
+	for _, c := range []struct {
+		name  string
+		stage func(testing.TB, string) string
+		// most is the writes per Promotion, by kind.
+		most controllers.WriteCount
+	}{
+		{"two in-memory steps, one skipped", writesStepsStage, controllers.WriteCount{
+			w("PATCH", "stages/status"):     2, // claim, outcome
+			w("PATCH", "promotions/status"): 1, // end, with Running and both steps
+			w("PATCH", "freights/status"):   1, // verified in the Stage
+			w("POST", "events"):             1, // PromotionSucceeded
+		}},
+		{"promotionMechanisms with a git update", writesMechanismsStage, controllers.WriteCount{
+			w("PATCH", "stages/status"):     2, // claim, outcome
+			w("PATCH", "promotions/status"): 2, // the git update pushed; the end
+			w("PATCH", "freights/status"):   1,
+			w("POST", "events"):             1,
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := promoteCounting(t, c.stage(t, "writes"), n)
+			t.Logf("writes of %d Promotions: %s", n, got)
+			for k, v := range got {
+				require.LessOrEqual(t, v, c.most[k]*n, "%s: %d writes for %d Promotions, at most %d each expected; all: %s", k, v, n, c.most[k], got)
+			}
+			require.Equal(t, c.most.Total()*n, got.Total(), "every Promotion's outcome is recorded; all: %s", got)
+		})
+	}
+}

@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -96,11 +94,6 @@ func (c *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 				}
 				c.counts[ns][Write{Verb: req.Method, Resource: res}]++
 				c.mu.Unlock()
-				if os.Getenv("DEBUGW") != "" && req.GetBody != nil {
-					b, _ := req.GetBody()
-					body, _ := io.ReadAll(b)
-					fmt.Fprintf(os.Stderr, "DEBUGW %s %s %s\n", req.Method, req.URL.Path, body)
-				}
 			}
 		}
 		return rt.RoundTrip(req)
