@@ -481,7 +481,7 @@ func decide(in inputs, now time.Time) decision {
 	if d, ok := stopped(in, now); ok {
 		return d
 	}
-	if head := headOf(in.queue, promo.Name); head != promo.Name {
+	if head := headOf(in.queue, st, promo.Name); head != promo.Name {
 		return decision{next: stepWait, message: fmt.Sprintf("Waiting for Promotion %s to finish", head)}
 	}
 	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
@@ -505,12 +505,20 @@ func decide(in inputs, now time.Time) decision {
 }
 
 // headOf returns the name of the Promotion of a Stage's queue that runs now
-// or runs next: a Running one, else the oldest one that has not ended; name
-// when there is none.
-func headOf(queue []kargoapi.Promotion, name string) string {
+// or runs next: a Running one, else the one the Stage's claim names (it
+// started, though Running may not be written yet: markRunning), else the
+// oldest one that has not ended; name when there is none.
+func headOf(queue []kargoapi.Promotion, st *kargoapi.Stage, name string) string {
 	for _, p := range queue {
 		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
 			return p.Name
+		}
+	}
+	if cur := st.Status.CurrentPromotion; cur != nil {
+		for i := range queue {
+			if p := &queue[i]; claims(cur, p) && !p.Status.Phase.IsTerminal() {
+				return p.Name
+			}
 		}
 	}
 	for _, p := range queue {
