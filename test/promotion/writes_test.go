@@ -179,7 +179,9 @@ func BenchmarkPromotionWrites(b *testing.B) {
 // the real API server, over three Promotions one after another.
 func TestPromotionWritesStayFew(t *testing.T) {
 	const n = 3
-	w := func(verb, resource string) controllers.Write { return controllers.Write{Verb: verb, Resource: resource} }
+	w := func(verb, resource string) controllers.Write {
+		return controllers.Write{Verb: verb, Resource: resource}
+	}
 	for _, c := range []struct {
 		name  string
 		stage func(testing.TB, string) string
