@@ -8,8 +8,10 @@
 package collection
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/availability"
@@ -141,4 +143,34 @@ func originLess(a, b *kargoapi.FreightOrigin) bool {
 		return a.Kind < b.Kind
 	}
 	return a.Name < b.Name
+}
+
+// ReadyMessage is the message of a Stage's Ready condition when the Stage
+// controller has reconciled it: how many Freight are available and the
+// Freight it holds. The Promotion controller writes it with a promotion's
+// outcome, which changes the Freight it names, so that the Stage
+// controller's next pass has nothing left to write.
+func ReadyMessage(st *kargoapi.Stage) string {
+	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
+	if len(st.Spec.RequestedFreight) > 0 {
+		var held []string
+		for _, c := range Current(st) {
+			held = append(held, fmt.Sprintf("%s (%s) of %s", c.Alias, c.ID, describeOrigin(c.Origin)))
+		}
+		if len(held) > 0 {
+			msg += "; current Freight is " + strings.Join(held, ", ")
+		}
+		return msg
+	}
+	if c := st.Status.CurrentFreight; c != nil {
+		msg += fmt.Sprintf("; current Freight is %s (%s)", c.Alias, c.ID)
+	}
+	return msg
+}
+
+func describeOrigin(o *kargoapi.FreightOrigin) string {
+	if o == nil {
+		return "unknown origin"
+	}
+	return string(o.Kind) + " " + o.Name
 }

@@ -72,7 +72,7 @@ func commitsProject(t *testing.T, prefix string, gs *gitserver.Server, repo, sta
 	e := &engine.Engine{Steps: steps.New(steps.Deps{Git: cache, Credentials: credentials.KubernetesStore{Client: controller}, Client: controller})}
 	sc := &engine.StepContext{WorkDir: filepath.Join(t.TempDir(), "work"), Project: ns, Stage: stage, Promotion: promo, Freight: []*kargoapi.Freight{f}}
 	status := kargoapi.PromotionStatus{}
-	outcome, err := e.Run(ctx, sc, engine.Process{Steps: promo.Spec.Steps}, &status, func() error { return nil })
+	outcome, err := e.Run(ctx, sc, engine.Process{Steps: promo.Spec.Steps}, &status, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 	status.Phase = kargoapi.PromotionPhaseSucceeded

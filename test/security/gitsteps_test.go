@@ -46,7 +46,7 @@ func gitstepsRun(t *testing.T, ns, name string, allowed ...*gitserver.Server) (k
 	sc := &engine.StepContext{WorkDir: filepath.Join(t.TempDir(), "work"), Project: ns, Stage: name, Promotion: promo,
 		Freight: []*kargoapi.Freight{objects.Freight(ns, objects.Image("nginx", "1.26.0"))}}
 	status := kargoapi.PromotionStatus{}
-	outcome, err := e.Run(ctx, sc, engine.Process{Steps: st.Spec.PromotionTemplate.Spec.Steps}, &status, func() error { return nil })
+	outcome, err := e.Run(ctx, sc, engine.Process{Steps: st.Spec.PromotionTemplate.Spec.Steps}, &status, func(bool) error { return nil })
 	require.NoError(t, err)
 	return status, outcome
 }

@@ -2,7 +2,6 @@ package promotion
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -14,15 +13,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/promote/engine"
 )
 
 // replacedBy is who a Promotion replaced by a newer auto-promotion was
 // aborted by.
 const replacedBy = "kargo"
 
-// errAborted stops the step engine at a safe point: returned by the save
-// that follows a step, it keeps the next step from starting.
-var errAborted = errors.New("the Promotion was aborted")
+// abortedError stops the step engine at a safe point: returned by the
+// save that follows a step, it keeps the next step from starting.
+type abortedError struct{ by string }
+
+func (e abortedError) Error() string { return "the Promotion was aborted by " + e.by }
 
 // abortRequested says who asked to abort the Promotion, if anyone did.
 // kargo's webhooks let only someone who may promote into the Stage set the
@@ -57,9 +59,9 @@ func abortAsked() predicate.Predicate {
 func (r *Reconciler) abort(ctx context.Context, in inputs, by string) (ctrl.Result, error) {
 	promo := in.promo
 	msg := fmt.Sprintf("Aborted by %s", by)
-	if n := len(promo.Spec.Steps); n > 0 && promo.Status.Phase == kargoapi.PromotionPhaseRunning {
+	if n := len(promo.Spec.Steps); n > 0 && started(in) {
 		msg += fmt.Sprintf(" after %d of %d steps; the steps done are not undone and the Stage's current Freight is unchanged", promo.Status.CurrentStep, n)
-	} else if promo.Status.Phase != kargoapi.PromotionPhaseRunning {
+	} else if !started(in) {
 		msg += " before it started"
 	}
 	promo.Status.AbortedBy = by
@@ -77,22 +79,31 @@ func (r *Reconciler) abort(ctx context.Context, in inputs, by string) (ctrl.Resu
 }
 
 // abortable wraps the save that follows each step: once the step's record
-// is saved, an abort asked meanwhile stops the engine before the next step
-// starts. The save's answer is the Promotion as the API server holds it
-// after the write, annotations included, so it tells of an abort as a
-// live read would (the cache may lag) without a request of its own. After
-// the last step there is nothing left to stop.
-func (r *Reconciler) abortable(ctx context.Context, promo *kargoapi.Promotion, save func() error) func() error {
-	return func() error {
-		if err := save(); err != nil {
+// is saved (or, when it need not be durable yet, kept for a later write),
+// an abort asked meanwhile stops the engine before the next step starts.
+// After a durable save, the save's answer is the Promotion as the API
+// server holds it after the write, annotations included, so it tells of an
+// abort as a live read would (the cache may lag) without a request of its
+// own; otherwise the Promotion is read from the cache, which costs no
+// request either. After the last step there is nothing left to stop.
+func (r *Reconciler) abortable(ctx context.Context, promo *kargoapi.Promotion, save engine.Save) engine.Save {
+	return func(durable bool) error {
+		if err := save(durable); err != nil {
 			return err
 		}
 		if int(promo.Status.CurrentStep) >= len(promo.Spec.Steps) {
 			return nil
 		}
-		if by, ok := abortRequested(promo); ok {
+		seen := promo
+		if !durable {
+			seen = &kargoapi.Promotion{}
+			if err := r.Client.Get(ctx, client.ObjectKeyFromObject(promo), seen); err != nil {
+				return fmt.Errorf("look for an abort of Promotion %s: %w", promo.Name, err)
+			}
+		}
+		if by, ok := abortRequested(seen); ok {
 			ctrl.LoggerFrom(ctx).Info("promotion aborted between steps", "promotion", promo.Name, "by", by, "step", promo.Status.CurrentStep)
-			return errAborted
+			return abortedError{by: by}
 		}
 		return nil
 	}
@@ -110,7 +121,7 @@ func isAuto(p *kargoapi.Promotion) bool {
 func (r *Reconciler) gatherReplacement(ctx context.Context, in *inputs) error {
 	st, promo := in.stage, in.promo
 	if st == nil || st.Spec.QueuedAutoPromotions != kargoapi.QueuedAutoPromotionsReplaceWithNewest ||
-		!isAuto(promo) || promo.Status.Phase == kargoapi.PromotionPhaseRunning || in.freight == nil {
+		!isAuto(promo) || started(*in) || in.freight == nil {
 		return nil
 	}
 	behind := false

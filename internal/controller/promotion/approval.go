@@ -34,7 +34,7 @@ func (r *Reconciler) gatherApproval(ctx context.Context, in *inputs) error {
 // stopped by an approval expiring meanwhile. It returns the wait, and
 // false when the Promotion may go on.
 func approvalGate(in inputs, now time.Time) (decision, bool) {
-	if in.promo.Status.Phase == kargoapi.PromotionPhaseRunning || in.stage == nil || in.freight == nil {
+	if in.stage == nil || in.freight == nil || started(in) {
 		return decision{}, false
 	}
 	reqs := approval.Requirements(in.stage, in.approvalPolicies)

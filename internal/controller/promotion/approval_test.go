@@ -9,7 +9,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
 	"github.com/kargohq/kargo/internal/controller/index"
@@ -113,61 +112,72 @@ func TestAbortPendingPromotion(t *testing.T) {
 	require.Empty(t, got.Status.Steps)
 }
 
+// userAborts is a step during which a user aborts its Promotion: it sets
+// the abort annotation through the API, as kargo's API server does.
+type userAborts struct{ c client.Client }
+
+func (s userAborts) Run(ctx context.Context, sc *engine.StepContext, _ engine.Config) (engine.Result, error) {
+	live := &kargoapi.Promotion{}
+	if err := s.c.Get(ctx, client.ObjectKeyFromObject(sc.Promotion), live); err != nil {
+		return engine.Result{}, err
+	}
+	live.Annotations = map[string]string{kargoapi.AbortAnnotationKey: "alice"}
+	return engine.Result{Message: "aborted meanwhile"}, s.c.Update(ctx, live)
+}
+
+// userAbortsInWorkDir is userAborts as a step that changes only the work
+// directory, whose record is not written before the next step starts.
+type userAbortsInWorkDir struct{ userAborts }
+
+func (userAbortsInWorkDir) Replayable() {}
+
 // An abort asked while a step runs stops the Promotion once that step has
-// ended and been saved, before the next one starts; the Stage is released
-// with its Freight unchanged.
+// ended, before the next one starts, whether the step's record was written
+// then (it acted outside the work directory: the write's answer tells of
+// the abort) or not (it changed only the work directory: the Promotion is
+// read again); the Stage is released with its Freight unchanged.
 func TestAbortBetweenSteps(t *testing.T) {
 	cfg := func(s string) *kargoapi.StepConfig { return &kargoapi.StepConfig{Raw: []byte(s)} }
-	p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
-	p.UID = "uid-p1"
-	p.Spec.Steps = []kargoapi.PromotionStep{
-		{Uses: "compose-output", As: "first", Config: cfg(`{"a": "1"}`)},
-		{Uses: "compose-output", As: "second", Config: cfg(`{"b": "2"}`)},
-		{Uses: "compose-output", As: "third", Config: cfg(`{"c": "3"}`)},
-	}
-	s, err := scheme.New()
-	require.NoError(t, err)
-	var c client.Client
-	// Someone aborts while the first step runs: the annotation lands just
-	// before the engine saves the first step's record, whose answer
-	// carries it.
-	c = fake.NewClientBuilder().WithScheme(s).
-		WithObjects(objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.FreightCreated(t0)), p).
-		WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
-		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
-		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			if pr, ok := obj.(*kargoapi.Promotion); ok && pr.Status.CurrentStep == 1 {
-				live := &kargoapi.Promotion{}
-				if err := cl.Get(ctx, client.ObjectKeyFromObject(pr), live); err != nil {
-					return err
-				}
-				if _, asked := live.Annotations[kargoapi.AbortAnnotationKey]; !asked {
-					live.Annotations = map[string]string{kargoapi.AbortAnnotationKey: "alice"}
-					if err := cl.Update(ctx, live); err != nil {
-						return err
-					}
-				}
+	for name, replayable := range map[string]bool{"after a step that acts outside": false, "after a step in the work directory": true} {
+		t.Run(name, func(t *testing.T) {
+			p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
+			p.UID = "uid-p1"
+			p.Spec.Steps = []kargoapi.PromotionStep{
+				{Uses: "user-aborts", As: "first"},
+				{Uses: "compose-output", As: "second", Config: cfg(`{"b": "2"}`)},
+				{Uses: "compose-output", As: "third", Config: cfg(`{"c": "3"}`)},
 			}
-			return cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
-		}}).Build()
-	h := &harness{c: c, r: &Reconciler{
-		Client: c, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
-		Now:   func() time.Time { return t0.Add(time.Minute) },
-		Steps: &engine.Engine{Steps: steps.New(steps.Deps{})}, WorkDir: t.TempDir(),
-	}}
-	h.reconcile(t, "p1")
-	got := h.promotion(t, "p1")
-	require.Equal(t, kargoapi.PromotionPhaseAborted, got.Status.Phase, got.Status.Message)
-	require.Equal(t, "alice", got.Status.AbortedBy)
-	require.Contains(t, got.Status.Message, "Aborted by alice after 1 of 3 steps")
-	require.EqualValues(t, 1, got.Status.CurrentStep)
-	require.Len(t, got.Status.Steps, 1, "the second step never started")
-	require.Equal(t, kargoapi.StepStatusSucceeded, got.Status.Steps[0].Status)
-	st := h.stage(t, "test")
-	require.Nil(t, st.Status.CurrentPromotion, "the Stage is released")
-	require.Nil(t, st.Status.CurrentFreight, "its Freight is unchanged")
-	require.Equal(t, kargoapi.PromotionPhaseAborted, st.Status.LastPromotion.Phase)
-	require.Equal(t, kargoapi.StagePhaseSteady, st.Status.Phase)
+			s, err := scheme.New()
+			require.NoError(t, err)
+			c := fake.NewClientBuilder().WithScheme(s).
+				WithObjects(objects.Stage(ns, "test", objects.SubscribesTo("w")), objects.Freight(ns, objects.FreightName("f1"), objects.Image("nginx", "1.24.0"), objects.FreightCreated(t0)), p).
+				WithStatusSubresource(&kargoapi.Stage{}, &kargoapi.Freight{}, &kargoapi.Promotion{}).
+				WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).Build()
+			reg := steps.New(steps.Deps{})
+			reg["user-aborts"] = userAborts{c: c}
+			if replayable {
+				reg["user-aborts"] = userAbortsInWorkDir{userAborts{c: c}}
+			}
+			h := &harness{c: c, r: &Reconciler{
+				Client: c, Recorder: events.NewFakeRecorder(50), HistoryLimit: 2,
+				Now:   func() time.Time { return t0.Add(time.Minute) },
+				Steps: &engine.Engine{Steps: reg}, WorkDir: t.TempDir(),
+			}}
+			h.reconcile(t, "p1")
+			got := h.promotion(t, "p1")
+			require.Equal(t, kargoapi.PromotionPhaseAborted, got.Status.Phase, got.Status.Message)
+			require.Equal(t, "alice", got.Status.AbortedBy)
+			require.Contains(t, got.Status.Message, "Aborted by alice after 1 of 3 steps")
+			require.EqualValues(t, 1, got.Status.CurrentStep)
+			require.Len(t, got.Status.Steps, 1, "the second step never started")
+			require.Equal(t, kargoapi.StepStatusSucceeded, got.Status.Steps[0].Status)
+			st := h.stage(t, "test")
+			require.Nil(t, st.Status.CurrentPromotion, "the Stage is released")
+			require.Nil(t, st.Status.CurrentFreight, "its Freight is unchanged")
+			require.Equal(t, kargoapi.PromotionPhaseAborted, st.Status.LastPromotion.Phase)
+			require.Equal(t, kargoapi.StagePhaseSteady, st.Status.Phase)
+		})
+	}
 }
 
 // A Stage set to ReplaceWithNewest aborts a queued auto-promotion when a

@@ -52,10 +52,7 @@ func (r *Reconciler) gatherStops(ctx context.Context, namespace string) (stops, 
 // creator held the override-window verb (the admission webhook checked).
 func stopped(in inputs, now time.Time) (decision, bool) {
 	promo, st := in.promo, in.stage
-	if promo.Status.Phase == kargoapi.PromotionPhaseRunning {
-		return decision{}, false
-	}
-	if cur := st.Status.CurrentPromotion; cur != nil && claims(cur, promo) {
+	if started(in) {
 		return decision{}, false
 	}
 	override := promo.Annotations[kargoapi.OverrideWindowAnnotationKey] == kargoapi.LabelTrueValue

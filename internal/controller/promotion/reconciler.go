@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -224,12 +225,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	if err := r.markRunning(ctx, promo, before, in); err != nil {
-		return ctrl.Result{}, err
-	}
-	before = promo.DeepCopy()
-	// Each step's record is saved before the next step starts.
-	save := func() error {
+	r.markRunning(ctx, promo, in)
+	// A step's record is written before the next step starts when it must
+	// be durable (engine.Save); otherwise it goes with the next write, the
+	// Promotion's end at the latest (the deferred patch), with Running.
+	save := func(durable bool) error {
+		if !durable || equality.Semantic.DeepEqual(before.Status, promo.Status) {
+			return nil
+		}
 		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
 		}
@@ -271,7 +274,7 @@ func changedUnder(proc engine.Process, status *kargoapi.PromotionStatus) string 
 
 // run runs the Promotion's steps through the engine and, when they end,
 // records the outcome.
-func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctrl.Result, error) {
+func (r *Reconciler) run(ctx context.Context, in inputs, save engine.Save) (ctrl.Result, error) {
 	promo, st, f := in.promo, in.stage, in.freight
 	proc, derived := processOf(promo, st)
 	if derived && isCurrent(st, f) {
@@ -292,9 +295,8 @@ func (r *Reconciler) run(ctx context.Context, in inputs, save func() error) (ctr
 	if len(proc.Steps) > 0 {
 		var err error
 		out, err = r.Steps.Run(ctx, sc, proc, &promo.Status, save)
-		if errors.Is(err, errAborted) {
-			by, _ := abortRequested(promo)
-			return r.abort(ctx, in, by)
+		if a := (abortedError{}); errors.As(err, &a) {
+			return r.abort(ctx, in, a.by)
 		}
 		if err != nil {
 			return ctrl.Result{}, err
@@ -479,7 +481,7 @@ func decide(in inputs, now time.Time) decision {
 	if d, ok := stopped(in, now); ok {
 		return d
 	}
-	if head := headOf(in.queue, promo.Name); head != promo.Name {
+	if head := headOf(in.queue, st, promo.Name); head != promo.Name {
 		return decision{next: stepWait, message: fmt.Sprintf("Waiting for Promotion %s to finish", head)}
 	}
 	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
@@ -503,12 +505,20 @@ func decide(in inputs, now time.Time) decision {
 }
 
 // headOf returns the name of the Promotion of a Stage's queue that runs now
-// or runs next: a Running one, else the oldest one that has not ended; name
-// when there is none.
-func headOf(queue []kargoapi.Promotion, name string) string {
+// or runs next: a Running one, else the one the Stage's claim names (it
+// started, though Running may not be written yet: markRunning), else the
+// oldest one that has not ended; name when there is none.
+func headOf(queue []kargoapi.Promotion, st *kargoapi.Stage, name string) string {
 	for _, p := range queue {
 		if p.Status.Phase == kargoapi.PromotionPhaseRunning {
 			return p.Name
+		}
+	}
+	if cur := st.Status.CurrentPromotion; cur != nil {
+		for i := range queue {
+			if p := &queue[i]; claims(cur, p) && !p.Status.Phase.IsTerminal() {
+				return p.Name
+			}
 		}
 	}
 	for _, p := range queue {
@@ -519,21 +529,37 @@ func headOf(queue []kargoapi.Promotion, name string) string {
 	return name
 }
 
-// markRunning records that the Promotion runs, once: a Promotion resumed by
-// a restarted controller keeps its start time.
-func (r *Reconciler) markRunning(ctx context.Context, promo, before *kargoapi.Promotion, in inputs) error {
+// markRunning records that the Promotion runs, once (a Promotion resumed
+// by a restarted controller keeps its start time), in memory: the Stage's
+// claim, written already, is what keeps a second Promotion from running and
+// tells a restarted controller that this one started (started), so the
+// Running phase needs no write of its own. The first write that must be
+// durable (after a step that acts outside the work directory, or while a
+// step waits) carries it, else the Promotion's end.
+func (r *Reconciler) markRunning(ctx context.Context, promo *kargoapi.Promotion, in inputs) {
 	if promo.Status.Phase == kargoapi.PromotionPhaseRunning {
-		return nil
+		return
 	}
 	now := metav1.NewTime(r.Now())
 	promo.Status.Phase = kargoapi.PromotionPhaseRunning
 	promo.Status.StartTime = &now
 	promo.Status.Message = fmt.Sprintf("Promoting %s into %s", describe(in.freight), in.stage.Name)
-	if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("mark Promotion %s running: %w", promo.Name, err)
-	}
 	ctrl.LoggerFrom(ctx).Info("promotion started", "stage", in.stage.Name, "freight", in.freight.Name, "alias", in.freight.Alias)
-	return nil
+}
+
+// started says whether the Promotion has started: it is Running, or its
+// Stage's claim names it (a controller that stopped before writing Running
+// leaves only the claim). A Promotion that has started finishes: holds,
+// approvals and replacements stop only what has not begun.
+func started(in inputs) bool {
+	if in.promo.Status.Phase == kargoapi.PromotionPhaseRunning {
+		return true
+	}
+	if in.stage == nil {
+		return false
+	}
+	cur := in.stage.Status.CurrentPromotion
+	return cur != nil && claims(cur, in.promo)
 }
 
 func (r *Reconciler) wait(promo *kargoapi.Promotion, msg string) {
@@ -572,21 +598,8 @@ func (r *Reconciler) claim(ctx context.Context, st *kargoapi.Stage, promo *kargo
 // step can be repeated, so a restarted controller finishes a Promotion it was
 // in the middle of.
 func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase, msg string) error {
-	base := st.DeepCopy()
-	sf := freight.Simple(f)
-	if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
-		// f replaces the Freight of its origin; the Stage keeps what it
-		// holds of its other origins.
-		collection.Record(st, sf, r.HistoryLimit)
-	}
-	st.Status.CurrentPromotion = nil
-	st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
-	st.Status.Phase = kargoapi.StagePhaseSteady
-	if phase != kargoapi.PromotionPhaseSucceeded && phase != kargoapi.PromotionPhaseAborted {
-		st.Status.Phase = kargoapi.StagePhaseFailed
-	}
-	if err := r.Client.Status().Patch(ctx, st, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("record Promotion %s in Stage %s: %w", promo.Name, st.Name, err)
+	if err := r.recordInStage(ctx, st, f, promo, phase); err != nil {
+		return err
 	}
 
 	// Without Argo CD Applications or verifications to wait for, a
@@ -616,6 +629,63 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 		r.Recorder.Eventf(promo, st, corev1.EventTypeNormal, "PromotionSucceeded", "Promote", "%s", msg)
 	}
 	return nil
+}
+
+// recordInStage records the outcome in the Stage: its current Freight and
+// history on success, the last Promotion either way, and the message of
+// its Ready condition, which names the current Freight, as the Stage
+// controller words it, so that the Stage controller's pass after this
+// write has nothing to write. The write takes an optimistic lock, since
+// the Stage controller writes the conditions too and a merge patch
+// replaces the whole list; on a conflict the Stage is read again from the
+// API server (the cache may lag) and the outcome recorded again.
+func (r *Reconciler) recordInStage(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase) error {
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	sf := freight.Simple(f)
+	for attempt := 1; ; attempt++ {
+		base := st.DeepCopy()
+		if phase == kargoapi.PromotionPhaseSucceeded && !isCurrent(st, f) {
+			// f replaces the Freight of its origin; the Stage keeps what
+			// it holds of its other origins.
+			collection.Record(st, sf, r.HistoryLimit)
+		}
+		st.Status.CurrentPromotion = nil
+		st.Status.LastPromotion = &kargoapi.PromotionReference{Name: promo.Name, UID: promo.UID, Freight: &sf, Phase: phase}
+		st.Status.Phase = kargoapi.StagePhaseSteady
+		if phase != kargoapi.PromotionPhaseSucceeded && phase != kargoapi.PromotionPhaseAborted {
+			st.Status.Phase = kargoapi.StagePhaseFailed
+		}
+		refreshReady(st)
+		err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			return fmt.Errorf("record Promotion %s in Stage %s: %w", promo.Name, st.Name, err)
+		}
+		if err := reader.Get(ctx, client.ObjectKeyFromObject(st), st); err != nil {
+			return fmt.Errorf("read Stage %s again: %w", st.Name, err)
+		}
+	}
+}
+
+// refreshReady words the message of st's Ready condition anew
+// (collection.ReadyMessage) when the Stage controller has reconciled the
+// Stage's generation and says it is ready for that reason: a Promotion
+// changes the Freight the message names, nothing else it says.
+func refreshReady(st *kargoapi.Stage) {
+	if subs := st.Spec.Subscriptions; subs != nil && subs.Repos != nil {
+		return // the Stage's own discovery words it
+	}
+	ready := meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != kargoapi.ReasonReconciled ||
+		ready.ObservedGeneration != st.Generation || st.Status.ObservedGeneration != st.Generation {
+		return
+	}
+	ready.Message = collection.ReadyMessage(st)
 }
 
 // releaseClaims releases the claims of the Stages of req's namespace that

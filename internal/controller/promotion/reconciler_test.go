@@ -114,6 +114,17 @@ func (h *harness) running(t *testing.T, name string, status kargoapi.PromotionSt
 	require.NoError(t, h.c.Status().Patch(context.Background(), p, client.MergeFrom(pbase)))
 }
 
+// claimed leaves Stage test claimed by Promotion name, whose status the
+// controller that stopped had not written yet.
+func (h *harness) claimed(t *testing.T, name string) {
+	t.Helper()
+	st := h.stage(t, "test")
+	base := st.DeepCopy()
+	st.Status.CurrentPromotion = &kargoapi.PromotionReference{Name: name, UID: types.UID("uid-" + name), Phase: kargoapi.PromotionPhaseRunning}
+	st.Status.Phase = kargoapi.StagePhasePromoting
+	require.NoError(t, h.c.Status().Patch(context.Background(), st, client.MergeFrom(base)))
+}
+
 // committed returns the Promotions (by UID) whose commits branch
 // stages/test holds, oldest first.
 func (h *harness) committed(t *testing.T) []string {
@@ -302,25 +313,38 @@ func TestPromotingTheCurrentFreightTouchesNothing(t *testing.T) {
 // A controller that died after claiming the Stage and pushing, before it
 // recorded the push, finishes the Promotion when it comes back: the commit
 // is found by its trailer, not made again, and the Promotion ends once.
+// It may have written Running with the steps before the push, or nothing
+// at all to the Promotion (the claim alone says it started: Running waits
+// for the first write that must be durable), even when an older
+// Promotion (by name, created in the same second) is queued.
 func TestRestartFinishesARunningPromotion(t *testing.T) {
-	h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))),
-		obj(objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0.Add(-time.Hour)))))
-	// The commit the controller pushed before it died.
-	died := &engine.StepContext{WorkDir: t.TempDir(), Project: ns, Stage: "test", StageObject: h.stage(t, "test"), Promotion: h.promotion(t, "p1"), Freight: []*kargoapi.Freight{h.freight(t, "f1")}}
-	out, _, err := h.r.Steps.RunDetached(context.Background(), died, engine.Process{Steps: promote.Process(died.StageObject.Spec.PromotionMechanisms)})
-	require.NoError(t, err)
-	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
-	head := h.gs.BranchHead(t, "gitops", "stages/test")
-	h.running(t, "p1", kargoapi.PromotionStatus{})
+	for name, wroteRunning := range map[string]bool{"Running written": true, "only the Stage claimed": false} {
+		t.Run(name, func(t *testing.T) {
+			h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))),
+				obj(objects.Promotion(ns, "p0-other", "test", "f1", objects.PromotionCreated(t0))))
+			// The commit the controller pushed before it died.
+			died := &engine.StepContext{WorkDir: t.TempDir(), Project: ns, Stage: "test", StageObject: h.stage(t, "test"), Promotion: h.promotion(t, "p1"), Freight: []*kargoapi.Freight{h.freight(t, "f1")}}
+			out, _, err := h.r.Steps.RunDetached(context.Background(), died, engine.Process{Steps: promote.Process(died.StageObject.Spec.PromotionMechanisms)})
+			require.NoError(t, err)
+			require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
+			head := h.gs.BranchHead(t, "gitops", "stages/test")
+			if wroteRunning {
+				h.running(t, "p1", kargoapi.PromotionStatus{})
+			} else {
+				h.claimed(t, "p1")
+			}
 
-	h.reconcile(t, "p0-other")
-	require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "p0-other").Status.Phase, "the running Promotion keeps its turn")
-	h.reconcile(t, "p1")
-	p := h.promotion(t, "p1")
-	require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
-	require.Contains(t, p.Status.Message, "stages/test @ "+head[:7]+" (committed before a restart)")
-	require.Equal(t, []string{"uid-p1"}, h.committed(t), "exactly one commit")
-	require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
+			h.reconcile(t, "p0-other")
+			require.Equal(t, kargoapi.PromotionPhasePending, h.promotion(t, "p0-other").Status.Phase, "the running Promotion keeps its turn")
+			h.reconcile(t, "p1")
+			p := h.promotion(t, "p1")
+			require.Equal(t, kargoapi.PromotionPhaseSucceeded, p.Status.Phase, p.Status.Message)
+			require.Contains(t, p.Status.Message, "stages/test @ "+head[:7]+" (committed before a restart)")
+			require.NotNil(t, p.Status.StartTime)
+			require.Equal(t, []string{"uid-p1"}, h.committed(t), "exactly one commit")
+			require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
+		})
+	}
 }
 
 // A Stage whose promotionMechanisms gain or lose an update while a

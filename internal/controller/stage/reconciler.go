@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -164,7 +163,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if st.Spec.Subscriptions == nil || st.Spec.Subscriptions.Repos == nil {
 		st.Status.ObservedGeneration = st.Generation
-		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonReconciled, readyMessage(st))
+		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonReconciled, collection.ReadyMessage(st))
 	}
 	retry, err := r.autoPromote(ctx, st, all.Items, promos, now)
 	if err != nil {
@@ -230,24 +229,6 @@ func (r *Reconciler) promotionsOf(ctx context.Context, st *kargoapi.Stage) ([]ka
 	return index.PromotionsOf(ctx, r.Client, st.Namespace, st.Name)
 }
 
-func readyMessage(st *kargoapi.Stage) string {
-	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
-	if len(st.Spec.RequestedFreight) > 0 {
-		var held []string
-		for _, c := range collection.Current(st) {
-			held = append(held, fmt.Sprintf("%s (%s) of %s", c.Alias, c.ID, describeOrigin(c.Origin)))
-		}
-		if len(held) > 0 {
-			msg += "; current Freight is " + strings.Join(held, ", ")
-		}
-		return msg
-	}
-	if c := st.Status.CurrentFreight; c != nil {
-		msg += fmt.Sprintf("; current Freight is %s (%s)", c.Alias, c.ID)
-	}
-	return msg
-}
-
 // discoverRepos polls the Stage's own repository subscriptions; the Freight
 // they produce names the Stage as its origin, which makes it available here.
 func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repos kargoapi.RepoSubscriptions) (ctrl.Result, error) {
@@ -267,13 +248,6 @@ func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repo
 			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
 	return result, err
-}
-
-func describeOrigin(o *kargoapi.FreightOrigin) string {
-	if o == nil {
-		return "unknown origin"
-	}
-	return string(o.Kind) + " " + o.Name
 }
 
 // shortest returns whichever result asks to come back sooner.

@@ -43,6 +43,32 @@ type Replayable interface {
 	Replayable()
 }
 
+// ReadOnly is a Step that changes nothing, neither the work directory nor
+// anything elsewhere: it only checks (as the check that comes before a
+// promotionMechanisms write). Run again after a restart it does no harm,
+// so its record need not be durable before the next step starts, and a
+// lost work directory needs nothing of it.
+type ReadOnly interface {
+	Step
+	ReadOnly()
+}
+
+// Save makes a running process's record in the Promotion's status
+// durable, or lets the caller keep it for its next write. Run calls it
+// after each step with durable true when the record must reach the API
+// server before anything else happens: after a step that may have acted
+// outside the work directory (neither Replayable nor ReadOnly), which must
+// never run twice, and before Run returns while a step waits or is tried
+// again. With durable false, a restarted controller that lost the record
+// would only run steps again that change nothing outside the work
+// directory, so the caller may leave the record for its next write (the
+// next durable save, or the Promotion's end); Run calls it then so that
+// the caller can stop the run between two steps (an abort) by returning an
+// error. When the process ends, Run makes no save after the last step
+// unless that step acted outside the work directory: the caller writes the
+// outcome, records included.
+type Save func(durable bool) error
+
 // Releaser is a Step that keeps something for later Promotions in the
 // work directory, such as git-clone's work trees, which it takes back
 // before the directory is removed (Engine.RemoveWorkDir).
@@ -193,11 +219,12 @@ func Alias(step kargoapi.PromotionStep, i int) string {
 
 // Run runs the process from status.CurrentStep until it ends or a step
 // waits. After each step it records the step in status (currentStep, steps,
-// state) and calls save, so that what a step did is durable before the next
-// one starts; a step interrupted before save is run again, which the steps
-// that act outside the work directory tolerate (git-push finds its commit,
-// git-open-pr its pull request).
-func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status *kargoapi.PromotionStatus, save func() error) (Outcome, error) {
+// state) and calls save (see Save for when the record must be durable), so
+// that what a step that acts outside the work directory did is durable
+// before the next one starts; a step interrupted before its save is run
+// again, which the steps that act outside the work directory tolerate
+// (git-push finds its commit, git-open-pr its pull request).
+func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status *kargoapi.PromotionStatus, save Save) (Outcome, error) {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
@@ -229,14 +256,14 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 		sc.Alias = alias
 		vars, err := evalVars(env, proc.Vars, step.Vars)
 		if err != nil {
-			return e.end(status, rec, now, kargoapi.StepStatusFailed, err.Error(), save, i)
+			return e.end(status, rec, now, kargoapi.StepStatusFailed, err.Error(), i)
 		}
 		env.Vars = vars
 		env.Task = taskEnv(alias, outputs)
 		run := !env.failed
 		if step.If != "" {
 			if run, err = env.Condition(step.If); err != nil {
-				return e.end(status, rec, now, kargoapi.StepStatusFailed, err.Error(), save, i)
+				return e.end(status, rec, now, kargoapi.StepStatusFailed, err.Error(), i)
 			}
 		}
 		if !run {
@@ -244,7 +271,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 			t := metav1.NewTime(now())
 			rec.FinishedAt = &t
 			status.CurrentStep = int64(i + 1)
-			if err := save(); err != nil {
+			if err := e.between(save, false, i, proc); err != nil {
 				return Outcome{}, err
 			}
 			continue
@@ -257,7 +284,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 				break
 			}
 			rec.Status, rec.Message = kargoapi.StepStatusRunning, res.Message
-			if err := save(); err != nil {
+			if err := save(true); err != nil {
 				return Outcome{}, err
 			}
 			return Outcome{Phase: kargoapi.PromotionPhaseRunning, Message: fmt.Sprintf("step %d of %d (%s): %s", i+1, len(proc.Steps), alias, res.Message), RequeueAfter: res.RequeueAfter}, nil
@@ -283,7 +310,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 			t := metav1.NewTime(now())
 			rec.FinishedAt = &t
 			status.CurrentStep = int64(i + 1)
-			if err := save(); err != nil {
+			if err := e.between(save, e.actsOutside(step), i, proc); err != nil {
 				return Outcome{}, err
 			}
 			continue
@@ -292,7 +319,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 		rec.ErrorCount++
 		if threshold := errorThreshold(step); rec.ErrorCount < threshold && !sourceerr.Terminal(runErr) {
 			rec.Status, rec.Message = kargoapi.StepStatusRunning, fmt.Sprintf("error %d of %d allowed: %v", rec.ErrorCount, threshold, runErr)
-			if err := save(); err != nil {
+			if err := save(true); err != nil {
 				return Outcome{}, err
 			}
 			return Outcome{Phase: kargoapi.PromotionPhaseRunning, Message: fmt.Sprintf("step %d of %d (%s) failed and is tried again: %v", i+1, len(proc.Steps), alias, runErr), RequeueAfter: backoff(rec.ErrorCount)}, nil
@@ -315,7 +342,8 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 				}
 			}
 		}
-		if err := save(); err != nil {
+		// A step that acted outside may have done part of its work.
+		if err := e.between(save, e.actsOutside(step), i, proc); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -335,7 +363,7 @@ func (e *Engine) Run(ctx context.Context, sc *StepContext, proc Process, status 
 // outcome.
 func (e *Engine) RunDetached(ctx context.Context, sc *StepContext, proc Process) (Outcome, *kargoapi.PromotionStatus, error) {
 	status := &kargoapi.PromotionStatus{}
-	out, err := e.Run(ctx, sc, proc, status, func() error { return nil })
+	out, err := e.Run(ctx, sc, proc, status, func(bool) error { return nil })
 	return out, status, err
 }
 
@@ -357,14 +385,34 @@ func (e *Engine) runStep(ctx context.Context, sc *StepContext, env *Env, step ka
 }
 
 // end ends the process at step i with a step that could not even start.
-func (e *Engine) end(status *kargoapi.PromotionStatus, rec *kargoapi.StepExecution, now func() time.Time, s kargoapi.StepStatus, msg string, save func() error, i int) (Outcome, error) {
+// Nothing acted, and the process ends: the caller writes the record with
+// the outcome.
+func (e *Engine) end(status *kargoapi.PromotionStatus, rec *kargoapi.StepExecution, now func() time.Time, s kargoapi.StepStatus, msg string, i int) (Outcome, error) {
 	t := metav1.NewTime(now())
 	rec.Status, rec.Message, rec.FinishedAt = s, msg, &t
 	status.CurrentStep = int64(i + 1)
-	if err := save(); err != nil {
-		return Outcome{}, err
-	}
 	return Outcome{Phase: kargoapi.PromotionPhaseFailed, Message: fmt.Sprintf("step %s failed: %s", rec.Alias, msg)}, nil
+}
+
+// between calls save after step i: durable when the step may have acted
+// outside the work directory, whatever follows; otherwise only when
+// another step follows (the caller writes the outcome with the records).
+func (e *Engine) between(save Save, durable bool, i int, proc Process) error {
+	if !durable && i+1 >= len(proc.Steps) {
+		return nil
+	}
+	return save(durable)
+}
+
+// actsOutside says whether a step may act outside the work directory: it
+// is neither Replayable nor ReadOnly (a step Run does not know is assumed
+// to act outside).
+func (e *Engine) actsOutside(step kargoapi.PromotionStep) bool {
+	switch e.Steps[step.Uses].(type) {
+	case Replayable, ReadOnly:
+		return false
+	}
+	return true
 }
 
 // prepareWorkDir makes sure the work directory holds what the steps that

@@ -85,7 +85,7 @@ type fixture struct {
 	engine       *Engine
 	sc           *StepContext
 	status       *kargoapi.PromotionStatus
-	saves        int
+	saves        []bool
 	writes       int
 	sent         []string
 	fails, waits int
@@ -107,7 +107,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) run(t *testing.T, proc Process) Outcome {
 	t.Helper()
-	out, err := f.engine.Run(context.Background(), f.sc, proc, f.status, func() error { f.saves++; return nil })
+	out, err := f.engine.Run(context.Background(), f.sc, proc, f.status, func(durable bool) error { f.saves = append(f.saves, durable); return nil })
 	require.NoError(t, err)
 	return out
 }
@@ -138,7 +138,7 @@ func TestStepsRunInOrderWithExpressions(t *testing.T) {
 	for _, s := range f.status.Steps {
 		require.Equal(t, kargoapi.StepStatusSucceeded, s.Status)
 	}
-	require.Equal(t, 3, f.saves, "each step is saved before the next starts")
+	require.Equal(t, []bool{false, true}, f.saves, "the push is saved before the next step starts; the writes to the work directory go with the next write or the end")
 }
 
 func TestExpressionValues(t *testing.T) {
@@ -278,7 +278,7 @@ func TestResumeRebuildsTheWorkDirectory(t *testing.T) {
 	require.Equal(t, []string{"v1", "v1"}, f.sent, "push once, notify once: the push was not repeated")
 	require.Equal(t, map[string]any{"commit": "abc123"}, f.sc.Outputs["push"], "the push's recorded outputs stand")
 
-	_, err := f.engine.Run(context.Background(), f.sc, proc, &kargoapi.PromotionStatus{}, func() error { return errors.New("etcd is down") })
+	_, err := f.engine.Run(context.Background(), f.sc, proc, &kargoapi.PromotionStatus{}, func(bool) error { return errors.New("etcd is down") })
 	require.ErrorContains(t, err, "etcd is down", "a status that cannot be saved stops the run")
 }
 
@@ -304,4 +304,54 @@ func TestTaskOutputsAreTheUsingStepsOutputs(t *testing.T) {
 	state := map[string]map[string]any{}
 	require.NoError(t, json.Unmarshal(f.status.State.Raw, &state))
 	require.Equal(t, map[string]any{"commit": "abc123", "branch": "main", "extra": "main"}, state["render"])
+}
+
+// check is a ReadOnly step: it only reads.
+type check struct{ runs *int }
+
+func (check) ReadOnly() {}
+
+func (c check) Run(context.Context, *StepContext, Config) (Result, error) {
+	*c.runs++
+	return Result{Message: "checked"}, nil
+}
+
+// A step's record must be durable before the next step starts only when
+// the step may have acted outside the work directory, and before Run
+// returns while a step waits; the records of the other steps go with the
+// next write, and nothing is saved after the last step when it did not
+// act outside.
+func TestOnlyWhatActedOutsideIsSavedBeforeTheNextStep(t *testing.T) {
+	f := newFixture(t)
+	checks := 0
+	f.engine.Steps["check"] = check{runs: &checks}
+	skipped := step("send", "never", map[string]any{"path": "a"})
+	skipped.If = "${{ false }}"
+	out := f.run(t, Process{Steps: []kargoapi.PromotionStep{
+		step("check", "check", nil),
+		step("write", "", map[string]any{"path": "a", "content": "v1"}),
+		skipped,
+		step("send", "push", map[string]any{"path": "a"}),
+		step("write", "", map[string]any{"path": "b", "content": "v2"}),
+	}})
+	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase, out.Message)
+	require.Equal(t, []bool{false, false, false, true}, f.saves, "check, write and the skipped step may wait; the push may not; nothing after the last step")
+
+	g := newFixture(t)
+	g.fails = 1
+	out = g.run(t, Process{Steps: []kargoapi.PromotionStep{
+		step("send", "push", map[string]any{"path": "a"}),
+		step("write", "", map[string]any{"path": "a", "content": "v1"}),
+	}})
+	require.Equal(t, kargoapi.PromotionPhaseErrored, out.Phase, out.Message)
+	require.Equal(t, []bool{true}, g.saves, "a failed step that acts outside may have done part of its work: saved before the skipped write")
+
+	w := newFixture(t)
+	w.waits = 1
+	out = w.run(t, Process{Steps: []kargoapi.PromotionStep{
+		step("write", "", map[string]any{"path": "a", "content": "v1"}),
+		step("send", "push", map[string]any{"path": "a"}),
+	}})
+	require.Equal(t, kargoapi.PromotionPhaseRunning, out.Phase, out.Message)
+	require.Equal(t, []bool{false, true}, w.saves, "a waiting step's record is saved before Run returns")
 }

@@ -99,7 +99,7 @@ func BenchmarkTenStepPromotion(b *testing.B) {
 		p.UID = types.UID(fmt.Sprintf("uid-%d", i))
 		sc := &engine.StepContext{WorkDir: filepath.Join(work, string(p.UID)), Project: "demo", Stage: "test", StageObject: st, Promotion: p, Freight: []*kargoapi.Freight{f}}
 		status := &kargoapi.PromotionStatus{}
-		outcome, err := e.Run(context.Background(), sc, proc, status, func() error { return nil })
+		outcome, err := e.Run(context.Background(), sc, proc, status, func(bool) error { return nil })
 		if err != nil || outcome.Phase != kargoapi.PromotionPhaseSucceeded {
 			b.Fatalf("promotion %d: %+v: %v", i, outcome, err)
 		}
@@ -188,7 +188,7 @@ func BenchmarkPromotionsIntoManyRepositories(b *testing.B) {
 							step("git-commit", "", `{"path": "./out", "message": "promote"}`),
 							step("git-push", "", `{"path": "./out"}`),
 						}}
-						out, err := e.Run(context.Background(), sc, proc, &kargoapi.PromotionStatus{}, func() error { return nil })
+						out, err := e.Run(context.Background(), sc, proc, &kargoapi.PromotionStatus{}, func(bool) error { return nil })
 						if err == nil && out.Phase != kargoapi.PromotionPhaseSucceeded {
 							err = fmt.Errorf("promotion into %s: %s", repo, out.Message)
 						}

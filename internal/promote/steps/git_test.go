@@ -97,7 +97,7 @@ func TestGitStepsRenderABranch(t *testing.T) {
 	sc := f.stepContext(t, "p1")
 	status := &kargoapi.PromotionStatus{}
 	e := &engine.Engine{Steps: New(f.deps)}
-	outcome, err := e.Run(context.Background(), sc, f.renderProcess(t, `{"path": "./out"}`), status, func() error { return nil })
+	outcome, err := e.Run(context.Background(), sc, f.renderProcess(t, `{"path": "./out"}`), status, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 
@@ -116,7 +116,7 @@ func TestGitStepsRenderABranch(t *testing.T) {
 	// that is already there makes no commit and no push.
 	sc2 := f.stepContext(t, "p2")
 	status2 := &kargoapi.PromotionStatus{}
-	outcome, err = e.Run(context.Background(), sc2, f.renderProcess(t, `{"path": "./out"}`), status2, func() error { return nil })
+	outcome, err = e.Run(context.Background(), sc2, f.renderProcess(t, `{"path": "./out"}`), status2, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 	require.Equal(t, head, outputs(t, status2)["push"]["commit"])
@@ -134,19 +134,24 @@ func TestGitPushAfterRestartDoesNotPushAgain(t *testing.T) {
 	proc := f.renderProcess(t, `{"path": "./out"}`)
 	e := &engine.Engine{Steps: New(f.deps)}
 	status := &kargoapi.PromotionStatus{}
-	var saved *kargoapi.PromotionStatus
+	// What the API server holds is the controller's last durable save:
+	// the steps before git-push change only the work directory, so their
+	// records wait for the next write, the one after git-push.
+	saved := status.DeepCopy()
 	killed := errors.New("controller killed")
-	_, err := e.Run(context.Background(), sc, proc, status, func() error {
+	_, err := e.Run(context.Background(), sc, proc, status, func(durable bool) error {
 		if status.CurrentStep == 5 {
 			// git-push ended; the controller dies before the status
 			// update that would have recorded it.
 			return killed
 		}
-		saved = status.DeepCopy()
+		if durable {
+			saved = status.DeepCopy()
+		}
 		return nil
 	})
 	require.ErrorIs(t, err, killed)
-	require.Equal(t, int64(4), saved.CurrentStep, "the last saved status has git-push not yet ended")
+	require.Zero(t, saved.CurrentStep, "nothing that acted outside the work directory had ended before git-push, so nothing was written")
 	pushed := f.srv.BranchHead(t, "app", "stages/test")
 	require.NotEmpty(t, pushed)
 	pushes := f.srv.Counts("app").Pushes
@@ -154,14 +159,14 @@ func TestGitPushAfterRestartDoesNotPushAgain(t *testing.T) {
 
 	// Another replica: the work directory is gone.
 	sc.WorkDir = filepath.Join(t.TempDir(), "work")
-	outcome, err := e.Run(context.Background(), sc, proc, saved, func() error { return nil })
+	outcome, err := e.Run(context.Background(), sc, proc, saved, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 	require.Equal(t, pushes, f.srv.Counts("app").Pushes, "no second push")
 	require.Len(t, f.srv.Log(t, "app", "stages/test"), 1)
 	require.Equal(t, pushed, outputs(t, saved)["push"]["commit"])
 	require.Contains(t, saved.Steps[4].Message, "pushed for this Promotion before a restart")
-	require.Equal(t, pushed, outputs(t, saved)["commit"]["commit"], "the replayed git-commit made the same commit")
+	require.Equal(t, pushed, outputs(t, saved)["commit"]["commit"], "git-commit, run again, made the same commit")
 }
 
 func TestGitPushGeneratedBranch(t *testing.T) {
@@ -174,7 +179,7 @@ func TestGitPushGeneratedBranch(t *testing.T) {
 		step(t, "git-commit", "", `{"path": "./out", "messageFromSteps": ["edit"]}`),
 		step(t, "git-push", "push", `{"path": "./out", "generateTargetBranch": true}`),
 	}}
-	outcome, err := (&engine.Engine{Steps: New(f.deps)}).Run(context.Background(), sc, proc, status, func() error { return nil })
+	outcome, err := (&engine.Engine{Steps: New(f.deps)}).Run(context.Background(), sc, proc, status, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 	push := outputs(t, status)["push"]
@@ -341,12 +346,14 @@ func TestGitPushAfterRestartFindsItsCommitByTrailer(t *testing.T) {
 	}}
 	e := &engine.Engine{Steps: New(f.deps)}
 	status := &kargoapi.PromotionStatus{}
-	var saved *kargoapi.PromotionStatus
-	_, err := e.Run(context.Background(), sc, proc, status, func() error {
+	saved := status.DeepCopy()
+	_, err := e.Run(context.Background(), sc, proc, status, func(durable bool) error {
 		if status.CurrentStep == 4 {
 			return errors.New("controller killed")
 		}
-		saved = status.DeepCopy()
+		if durable {
+			saved = status.DeepCopy()
+		}
 		return nil
 	})
 	require.Error(t, err)
@@ -354,7 +361,7 @@ func TestGitPushAfterRestartFindsItsCommitByTrailer(t *testing.T) {
 	f.srv.Commit(t, "app", "main", map[string]string{"README": "later\n"}, "main moves on")
 
 	sc.WorkDir = filepath.Join(t.TempDir(), "work")
-	outcome, err := e.Run(context.Background(), sc, proc, saved, func() error { return nil })
+	outcome, err := e.Run(context.Background(), sc, proc, saved, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, outcome.Phase, outcome.Message)
 	require.Equal(t, 1, f.srv.Counts("app").Pushes, "no second push")

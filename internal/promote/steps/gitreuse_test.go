@@ -28,7 +28,7 @@ func TestGitCloneWorkTreeKeptPerProject(t *testing.T) {
 		step(t, "yaml-update", "", `{"path": "./out/missing.yaml", "updates": [{"key": "a", "value": "b"}]}`),
 	}}
 	sc := f.stepContext(t, "p1")
-	out, err := e.Run(context.Background(), sc, failing, &kargoapi.PromotionStatus{}, func() error { return nil })
+	out, err := e.Run(context.Background(), sc, failing, &kargoapi.PromotionStatus{}, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseFailed, out.Phase)
 	kept, err := os.Stat(filepath.Join(sc.WorkDir, "out/base/app.yaml"))
@@ -40,7 +40,7 @@ func TestGitCloneWorkTreeKeptPerProject(t *testing.T) {
 	only := engine.Process{Steps: []kargoapi.PromotionStep{clone}}
 	other := f.stepContext(t, "p2")
 	other.Project = "other"
-	out, err = e.Run(context.Background(), other, only, &kargoapi.PromotionStatus{}, func() error { return nil })
+	out, err = e.Run(context.Background(), other, only, &kargoapi.PromotionStatus{}, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase)
 	fi, err := os.Stat(filepath.Join(other.WorkDir, "out/base/app.yaml"))
@@ -49,7 +49,7 @@ func TestGitCloneWorkTreeKeptPerProject(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(other.WorkDir, "out/secret.yaml"))
 
 	same := f.stepContext(t, "p3")
-	out, err = e.Run(context.Background(), same, only, &kargoapi.PromotionStatus{}, func() error { return nil })
+	out, err = e.Run(context.Background(), same, only, &kargoapi.PromotionStatus{}, func(bool) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, kargoapi.PromotionPhaseSucceeded, out.Phase)
 	fi, err = os.Stat(filepath.Join(same.WorkDir, "out/base/app.yaml"))

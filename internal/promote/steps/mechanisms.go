@@ -67,8 +67,11 @@ func (m mechanisms) waitForSync(sc *engine.StepContext, err error) (engine.Resul
 }
 
 // mechanismsCheck checks, before anything is written, what the mechanisms
-// will write (promote.Promoter.Check).
+// will write (promote.Promoter.Check). It only reads, so its record need
+// not be durable before the git updates start.
 type mechanismsCheck struct{ mechanisms }
+
+func (mechanismsCheck) ReadOnly() {}
 
 func (s mechanismsCheck) Run(ctx context.Context, sc *engine.StepContext, cfg engine.Config) (engine.Result, error) {
 	st, f, err := s.of(sc, cfg, promote.StepCheck, nil)

@@ -142,7 +142,13 @@ func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, er
 			return nil, fmt.Errorf("bind controller role %s: %w", b.GetName(), err)
 		}
 	}
-	return e.UserConfig(ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
+	cfg, err := e.UserConfig(ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
+	if err != nil {
+		return nil, err
+	}
+	// Tests and benchmarks count the controllers' writes (Writes).
+	cfg.Wrap(writes.wrap)
+	return cfg, nil
 }
 
 // StartSet starts another set of kargo's controllers against e, with opts
