@@ -244,8 +244,8 @@ func TestBurstOfFreightCostsEachStageFewWrites(t *testing.T) {
 
 // After a burst that overfills it, a Stage's available Freight is exactly
 // every Freight of its Warehouse, newest first, capped at
-// stage.MaxAvailableFreight, and its Ready message counts them; a later
-// Freight is shown too.
+// stage.MaxAvailableFreight, and its Ready message counts them; a single
+// later Freight is shown too.
 func TestAvailableFreightExactAfterBurst(t *testing.T) {
 	ctx := context.Background()
 	ns, stages := stagewritesProject(t, "stagewrites-exact", 2)
@@ -256,7 +256,8 @@ func TestAvailableFreightExactAfterBurst(t *testing.T) {
 		require.Equal(t, stagewritesExpected(created), stagewritesIDs(st), "Stage %s", name)
 		require.Contains(t, meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionReady).Message, fmt.Sprintf("%d Freight available", stage.MaxAvailableFreight))
 	}
-	// One more, alone: it shows without waiting for another burst.
+	// One more, alone, is shown too: a change held back is written when
+	// its window ends, not with the next change.
 	created, _ = stagewritesBurst(t, ns, stages, created, 1, 1, time.Minute)
 	for _, name := range stages {
 		st := &kargoapi.Stage{}
