@@ -65,9 +65,6 @@ type Reconciler struct {
 	WatchApplications bool
 	// Shard is the projects this controller set owns; nil owns all.
 	Shard *shard.Shard
-	// AvailableWindow is how often, at most, a Stage whose only change is
-	// its available Freight is written; zero means AvailableFreightWindow.
-	AvailableWindow time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -125,10 +122,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return
 		}
 		at := r.now()
-		if wait := r.written.holdAvailable(req.NamespacedName, before, st, r.availableWindow(), at); wait > 0 {
-			// Only the available Freight changed, and it was written
-			// moments ago: write it once the window ends, with whatever
-			// else arrives meanwhile.
+		// Only the available Freight changed, and it was written moments
+		// ago: write it once the window ends, with whatever else arrives
+		// meanwhile. Not after a failed pass: its retry may come later than
+		// the window, and controller-runtime ignores a result beside an
+		// error.
+		if wait := r.written.holdAvailable(req.NamespacedName, before, st, AvailableFreightWindow, at); wait > 0 && err == nil {
 			result = shortest(result, ctrl.Result{RequeueAfter: wait})
 			return
 		}
@@ -301,13 +300,6 @@ func (r *Reconciler) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-func (r *Reconciler) availableWindow() time.Duration {
-	if r.AvailableWindow > 0 {
-		return r.AvailableWindow
-	}
-	return AvailableFreightWindow
 }
 
 // shortest returns whichever result asks to come back sooner.
