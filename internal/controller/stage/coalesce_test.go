@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -20,23 +21,31 @@ import (
 )
 
 // coalesceSetup returns a Reconciler for st on a fake client that counts
-// the Stage status writes, with a clock the test moves.
-func coalesceSetup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client, *int, *time.Time) {
+// the Stage status writes, with a clock the test moves; listing
+// PromotionPolicies (which auto-promotion does after the available Freight
+// are worked out) fails while *failPolicies is true.
+func coalesceSetup(t *testing.T, st *kargoapi.Stage) (r *Reconciler, c client.Client, writes *int, now *time.Time, failPolicies *bool) {
 	t.Helper()
 	s, err := scheme.New()
 	require.NoError(t, err)
-	writes := 0
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
+	writes, failPolicies = new(int), new(bool)
+	c = fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
 		WithIndex(&kargoapi.PromotionPolicy{}, index.PoliciesByStage, index.PolicyStage).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 			if _, ok := o.(*kargoapi.Stage); ok && sub == "status" {
-				writes++
+				*writes++
 			}
 			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		}, List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*kargoapi.PromotionPolicyList); ok && *failPolicies {
+				return errors.New("injected: list PromotionPolicies")
+			}
+			return c.List(ctx, list, opts...)
 		}}).Build()
-	now := time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
-	return &Reconciler{Client: c, Now: func() time.Time { return now }}, c, &writes, &now
+	now = new(time.Time)
+	*now = time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
+	return &Reconciler{Client: c, Now: func() time.Time { return *now }}, c, writes, now, failPolicies
 }
 
 // A burst of Freight for the Warehouse a Stage subscribes to costs the Stage
@@ -45,7 +54,7 @@ func coalesceSetup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client
 func TestBurstOfFreightWritesAvailableFreightOncePerWindow(t *testing.T) {
 	ctx := context.Background()
 	st := objects.Stage("p", "test", objects.SubscribesTo("w"))
-	r, c, writes, now := coalesceSetup(t, st)
+	r, c, writes, now, failPolicies := coalesceSetup(t, st)
 	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(st)}
 	addFreight := func(i int) {
 		require.NoError(t, c.Create(ctx, objects.Freight("p", objects.FromWarehouse("w"), objects.Image("nginx", fmt.Sprintf("1.0.%d", i)), objects.FreightCreated(*now))))
@@ -90,6 +99,16 @@ func TestBurstOfFreightWritesAvailableFreightOncePerWindow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, *writes)
 	require.Zero(t, res.RequeueAfter)
+
+	// A pass that fails after working out the list writes it at once:
+	// its retry is the workqueue's back-off, which may outlast the window.
+	*now = now.Add(10 * time.Millisecond)
+	addFreight(10)
+	*failPolicies = true
+	_, err = r.Reconcile(ctx, req)
+	require.ErrorContains(t, err, "injected")
+	require.Equal(t, 3, *writes)
+	require.Equal(t, 11, available())
 }
 
 // Any change besides the available Freight is written at once, and carries
@@ -99,7 +118,7 @@ func TestOtherStatusChangesAreNotHeldBack(t *testing.T) {
 	f0 := objects.Freight("p", objects.FromWarehouse("w"), objects.Image("nginx", "1.0.0"), objects.Alias("first"), objects.FreightCreated(time.Date(2026, 12, 3, 13, 0, 0, 0, time.UTC)))
 	st := objects.Stage("p", "test", objects.SubscribesTo("w"))
 	st.Status.CurrentFreight = &kargoapi.SimpleFreight{ID: f0.Name, Alias: "first"}
-	r, c, writes, now := coalesceSetup(t, st)
+	r, c, writes, now, _ := coalesceSetup(t, st)
 	require.NoError(t, c.Create(ctx, f0))
 	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(st)}
 	_, err := r.Reconcile(ctx, req)
