@@ -64,6 +64,10 @@ type Reconciler struct {
 	WatchApplications bool
 	// Shard is the projects this controller set owns; nil owns all.
 	Shard *shard.Shard
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	written availableWrites
 }
 
 // SetupWithManager registers the reconciler. With WatchApplications, a
@@ -97,6 +101,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	st := &kargoapi.Stage{}
 	if err := r.Client.Get(ctx, req.NamespacedName, st); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.written.forget(req.NamespacedName)
 			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: req.Name})
 			if r.Verifier != nil {
 				r.Verifier.Forget(req.Namespace, req.Name)
@@ -115,11 +120,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if equality.Semantic.DeepEqual(before.Status, st.Status) {
 			return
 		}
+		at := r.now()
+		// Only the available Freight changed, and it was written moments
+		// ago: write it once the window ends, with whatever else arrives
+		// meanwhile. Not after a failed pass: its retry may come later than
+		// the window, and controller-runtime ignores a result beside an
+		// error.
+		if wait := r.written.holdAvailable(req.NamespacedName, before, st, AvailableFreightWindow, at); wait > 0 && err == nil {
+			result = shortest(result, ctrl.Result{RequeueAfter: wait})
+			return
+		}
 		// Optimistic lock: the Promotion controller writes this status too
 		// (claiming the Stage), and neither may undo the other's phase.
 		patchErr := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 		switch {
-		case patchErr == nil, apierrors.IsNotFound(patchErr):
+		case patchErr == nil:
+			if !equality.Semantic.DeepEqual(before.Status.AvailableFreight, st.Status.AvailableFreight) {
+				r.written.set(req.NamespacedName, at)
+			}
+		case apierrors.IsNotFound(patchErr):
 		case apierrors.IsConflict(patchErr):
 			// The other writer just changed the Stage; its event brings
 			// this pass back anyway, so come back soon rather than after
@@ -149,7 +168,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
 	}
-	now := time.Now()
+	now := r.now()
 	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight, now)
 	refreshAliases(st, all.Items)
 	// Nothing changes when Freight finishes soaking; look again then.
@@ -248,6 +267,13 @@ func (r *Reconciler) discoverRepos(ctx context.Context, st *kargoapi.Stage, repo
 			fmt.Sprintf("Newest Freight from the Stage's own subscriptions is %s (%s)", f.Alias, f.Name))
 	}
 	return result, err
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // shortest returns whichever result asks to come back sooner.
