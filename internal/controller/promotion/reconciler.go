@@ -201,6 +201,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	noteApprovalWait(promo, d, r.Now())
 	switch d.next {
 	case stepEnd:
+		// One that had claimed its Stage (its Freight deleted or no longer
+		// available when a restarted controller resumed it) releases the
+		// claim first, or the Stage's next Promotions would wait for it.
+		if in.stage != nil && in.stage.Status.CurrentPromotion != nil && claims(in.stage.Status.CurrentPromotion, promo) {
+			if err := r.releaseEnded(ctx, in.stage, kargoapi.PromotionPhaseFailed); err != nil {
+				if apierrors.IsConflict(err) {
+					return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+				}
+				return ctrl.Result{}, err
+			}
+		}
 		r.end(promo, kargoapi.PromotionPhaseFailed, d.message)
 		return ctrl.Result{}, nil
 	case stepAbort:
@@ -212,6 +223,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{RequeueAfter: d.after}, nil
 	case stepReleaseStale:
 		if err := r.releaseClaim(ctx, in.stage); err != nil && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	case stepReleaseEnded:
+		if err := r.releaseEnded(ctx, in.stage, d.endedPhase); err != nil && !apierrors.IsConflict(err) {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
@@ -454,6 +470,9 @@ const (
 	// stepAbort ends the Promotion Aborted before it ran: a newer
 	// auto-promotion replaces it.
 	stepAbort
+	// stepReleaseEnded releases the Stage's claim by another Promotion
+	// that has ended without releasing it, before this one runs.
+	stepReleaseEnded
 )
 
 // decision is decide's answer.
@@ -465,6 +484,9 @@ type decision struct {
 	after time.Duration
 	// awaitingApproval is set when the wait is for approvals.
 	awaitingApproval bool
+	// endedPhase is how the Promotion that still holds the Stage's claim
+	// ended, for stepReleaseEnded.
+	endedPhase kargoapi.PromotionPhase
 }
 
 // decide says what the Promotion does next: one at a time per Stage, in
@@ -487,6 +509,9 @@ func decide(in inputs, now time.Time) decision {
 	if cur := st.Status.CurrentPromotion; cur != nil && !claims(cur, promo) {
 		if cur.Name == promo.Name {
 			return decision{next: stepReleaseStale}
+		}
+		if phase, ended := endedClaim(in.queue, cur); ended {
+			return decision{next: stepReleaseEnded, endedPhase: phase}
 		}
 		// The Stage records another Promotion as running; it must end
 		// first (the cache may not show it yet).
@@ -588,6 +613,39 @@ func (r *Reconciler) claim(ctx context.Context, st *kargoapi.Stage, promo *kargo
 	st.Status.Phase = kargoapi.StagePhasePromoting
 	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("claim Stage %s for Promotion %s: %w", st.Name, promo.Name, err)
+	}
+	return nil
+}
+
+// endedClaim says whether the Promotion ref names is in queue and has
+// ended, and how. The cache may lag behind the API server, but an ended
+// Promotion never runs again, so one seen ended has ended.
+func endedClaim(queue []kargoapi.Promotion, ref *kargoapi.PromotionReference) (kargoapi.PromotionPhase, bool) {
+	for i := range queue {
+		if p := &queue[i]; claims(ref, p) && p.Status.Phase.IsTerminal() {
+			return p.Status.Phase, true
+		}
+	}
+	return "", false
+}
+
+// releaseEnded releases st's claim by a Promotion that ended as phase
+// without the outcome recorded in the Stage: the Stage keeps its current
+// Freight, records the Promotion as its last, and is Failed unless the
+// Promotion was aborted. An optimistic-lock write: a claim taken meanwhile
+// is not released.
+func (r *Reconciler) releaseEnded(ctx context.Context, st *kargoapi.Stage, phase kargoapi.PromotionPhase) error {
+	base := st.DeepCopy()
+	last := st.Status.CurrentPromotion.DeepCopy()
+	last.Phase = phase
+	st.Status.CurrentPromotion = nil
+	st.Status.LastPromotion = last
+	st.Status.Phase = kargoapi.StagePhaseFailed
+	if phase == kargoapi.PromotionPhaseAborted {
+		st.Status.Phase = kargoapi.StagePhaseSteady
+	}
+	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("release Stage %s from ended Promotion %s: %w", st.Name, last.Name, err)
 	}
 	return nil
 }

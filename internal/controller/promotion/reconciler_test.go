@@ -441,6 +441,47 @@ func TestDeletedRunningPromotionReleasesItsStage(t *testing.T) {
 	})
 }
 
+// A Promotion that ends while its Stage's claim names it (a restarted
+// controller resuming one whose Freight was deleted meanwhile) releases
+// the claim; and a claim that names a Promotion that has ended anyway
+// (left by a controller of before this) is released by the next one, so
+// the Stage's later Promotions never wait for it forever.
+func TestAnEndedPromotionDoesNotKeepItsStageClaimed(t *testing.T) {
+	t.Run("its Freight is gone when it resumes", func(t *testing.T) {
+		h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "deleted-freight", objects.PromotionCreated(t0))),
+			obj(objects.Promotion(ns, "p2", "test", "f1", objects.PromotionCreated(t0.Add(time.Second)))))
+		h.claimed(t, "p1")
+		h.reconcile(t, "p1")
+		p1 := h.promotion(t, "p1")
+		require.Equal(t, kargoapi.PromotionPhaseFailed, p1.Status.Phase)
+		require.Contains(t, p1.Status.Message, "Freight deleted-freight does not exist")
+		st := h.stage(t, "test")
+		require.Nil(t, st.Status.CurrentPromotion, "the claim is released")
+		require.Equal(t, "p1", st.Status.LastPromotion.Name)
+		require.Equal(t, kargoapi.PromotionPhaseFailed, st.Status.LastPromotion.Phase)
+		require.Equal(t, kargoapi.StagePhaseFailed, st.Status.Phase)
+		h.reconcile(t, "p2")
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p2").Status.Phase, h.promotion(t, "p2").Status.Message)
+	})
+
+	t.Run("a claim left naming an ended Promotion", func(t *testing.T) {
+		h := setup(t, stage(), f1(), obj(objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))),
+			obj(objects.Promotion(ns, "p2", "test", "f1", objects.PromotionCreated(t0.Add(time.Second)))))
+		h.claimed(t, "p1")
+		p1 := h.promotion(t, "p1")
+		base := p1.DeepCopy()
+		p1.Status.Phase, p1.Status.Message = kargoapi.PromotionPhaseFailed, "ended elsewhere"
+		require.NoError(t, h.c.Status().Patch(context.Background(), p1, client.MergeFrom(base)))
+		h.reconcile(t, "p2")
+		st := h.stage(t, "test")
+		require.Nil(t, st.Status.CurrentPromotion, "the next Promotion releases the claim first")
+		require.Equal(t, kargoapi.PromotionPhaseFailed, st.Status.LastPromotion.Phase)
+		h.reconcile(t, "p2")
+		require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p2").Status.Phase, h.promotion(t, "p2").Status.Message)
+		require.Equal(t, "f1", h.stage(t, "test").Status.CurrentFreight.ID)
+	})
+}
+
 // decide is the whole of a Promotion's "may it run now" logic, without a
 // client.
 func TestDecide(t *testing.T) {
