@@ -176,15 +176,20 @@ func TestPromotionCommitsAttacks(t *testing.T) {
 		p.Status.State = &kargoapi.StepConfig{Raw: []byte(`{"push": {"branch": "stages/test", "commit": "` + gs.BranchHead(t, "app", "stages/test") + `"}}`)}
 		require.NoError(t, env.Admin.Status().Update(ctx, p))
 
-		code, got, body := commitsGet(t, srv.URL, kubetest.Adam, other, p.Name, "")
-		require.Equal(t, http.StatusOK, code, body)
-		require.Empty(t, got.Commits, "another Promotion's commit shown")
-		require.NotContains(t, body, "from-test")
-		require.NotEmpty(t, got.Notes, "the refusal of the Git server is said")
+		// The API server reads the Promotion from its cache, which may not
+		// hold the status just written: ask until it answers for it, and
+		// never show the commit on the way.
+		kubetest.Eventually(t, time.Minute, "the refusal of the Git server is said", func() (bool, string) {
+			code, got, body := commitsGet(t, srv.URL, kubetest.Adam, other, p.Name, "")
+			require.Equal(t, http.StatusOK, code, body)
+			require.Empty(t, got.Commits, "another Promotion's commit shown")
+			require.NotContains(t, body, "from-test")
+			return len(got.Notes) > 0, body
+		})
 
 		// Nor does asking for this project's Promotion through the
 		// other project's path find it.
-		code, _, body = commitsGet(t, srv.URL, kubetest.Adam, other, promo.Name, "")
+		code, _, body := commitsGet(t, srv.URL, kubetest.Adam, other, promo.Name, "")
 		require.Equal(t, http.StatusNotFound, code, body)
 		require.NotContains(t, body, "from-test")
 	})
