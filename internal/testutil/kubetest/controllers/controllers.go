@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,6 +143,16 @@ func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, er
 			return nil, fmt.Errorf("bind controller role %s: %w", b.GetName(), err)
 		}
 	}
+	// RBAC reads bindings from a cache: a controller started at once may
+	// be refused what they grant. One right of each, asked until allowed.
+	for _, attrs := range []authorizationv1.ResourceAttributes{
+		{Resource: "secrets", Verb: "list"},
+		{Namespace: install.Namespace, Resource: "secrets", Verb: "create"},
+	} {
+		if err := awaitAllowed(ctx, e, ServiceAccount, attrs); err != nil {
+			return nil, err
+		}
+	}
 	cfg, err := e.UserConfig(ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+install.Namespace, "system:authenticated")
 	if err != nil {
 		return nil, err
@@ -149,6 +160,25 @@ func bindControllerRoles(ctx context.Context, e *kubetest.Env) (*rest.Config, er
 	// Tests and benchmarks count the controllers' writes (Writes).
 	cfg.Wrap(writes.wrap)
 	return cfg, nil
+}
+
+// awaitAllowed waits until the API server's authorizer lets user do attrs,
+// 30 seconds at most.
+func awaitAllowed(ctx context.Context, e *kubetest.Env, user string, attrs authorizationv1.ResourceAttributes) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}
+		if err := e.Admin.Create(ctx, review); err != nil {
+			return fmt.Errorf("ask whether %s may %s %s: %w", user, attrs.Verb, attrs.Resource, err)
+		}
+		if review.Status.Allowed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s may still not %s %s in %q 30 s after its roles were bound: %s", user, attrs.Verb, attrs.Resource, attrs.Namespace, review.Status.Reason)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // StartSet starts another set of kargo's controllers against e, with opts
