@@ -116,9 +116,11 @@ func (p *Producer) freeAlias(ctx context.Context, namespace, name string, attemp
 	}
 	for ; ; attempt++ {
 		alias := candidate(name, attempt)
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(kargoapi.GroupVersion.WithKind("FreightList"))
-		if err := p.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}); err != nil {
+		// The Freight themselves, from the cache the controllers keep of
+		// them anyway: a list of their metadata would make the cache keep
+		// a second copy of every Freight's metadata for this alone.
+		list := &kargoapi.FreightList{}
+		if err := p.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{kargoapi.AliasLabelKey: alias}, client.UnsafeDisableDeepCopy); err != nil {
 			return "", 0, fmt.Errorf("check whether alias %s is taken: %w", alias, err)
 		}
 		if len(list.Items) == 0 || attempt >= MaxAliasAttempts+8 {
