@@ -629,8 +629,18 @@ func endedClaim(queue []kargoapi.Promotion, ref *kargoapi.PromotionReference) (k
 	return "", false
 }
 
-// releaseEnded releases st's claim by a Promotion that ended as phase
-// without the outcome recorded in the Stage: the Stage keeps its current
+// liveReader reads from the API server, past the cache: Reader, else
+// Client (tests without a cache).
+func (r *Reconciler) liveReader() client.Reader {
+	if r.Reader != nil {
+		return r.Reader
+	}
+	return r.Client
+}
+
+// releaseEnded releases st's claim by a Promotion that ended (or, deleted,
+// is recorded) as phase without the outcome recorded in the Stage: the
+// Stage keeps its current
 // Freight, records the Promotion as its last, and is Failed unless the
 // Promotion was aborted. An optimistic-lock write: a claim taken meanwhile
 // is not released.
@@ -645,7 +655,7 @@ func (r *Reconciler) releaseEnded(ctx context.Context, st *kargoapi.Stage, phase
 		st.Status.Phase = kargoapi.StagePhaseSteady
 	}
 	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("release Stage %s from ended Promotion %s: %w", st.Name, last.Name, err)
+		return fmt.Errorf("release Stage %s from Promotion %s, %s: %w", st.Name, last.Name, strings.ToLower(string(phase)), err)
 	}
 	return nil
 }
@@ -698,10 +708,7 @@ func (r *Reconciler) finish(ctx context.Context, st *kargoapi.Stage, f *kargoapi
 // replaces the whole list; on a conflict the Stage is read again from the
 // API server (the cache may lag) and the outcome recorded again.
 func (r *Reconciler) recordInStage(ctx context.Context, st *kargoapi.Stage, f *kargoapi.Freight, promo *kargoapi.Promotion, phase kargoapi.PromotionPhase) error {
-	reader := r.Reader
-	if reader == nil {
-		reader = r.Client
-	}
+	reader := r.liveReader()
 	sf := freight.Simple(f)
 	for attempt := 1; ; attempt++ {
 		base := st.DeepCopy()
@@ -783,10 +790,7 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	if ref == nil {
 		return nil
 	}
-	reader := r.Reader
-	if reader == nil {
-		reader = r.Client
-	}
+	reader := r.liveReader()
 	live := &kargoapi.Promotion{}
 	switch err := reader.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: ref.Name}, live); {
 	case err == nil && claims(ref, live):
@@ -845,14 +849,8 @@ func (r *Reconciler) releaseClaim(ctx context.Context, st *kargoapi.Stage) error
 	case len(landing.Missing) > 0:
 		why = fmt.Sprintf("none of its commits reached %s", strings.Join(landing.Missing, ", "))
 	}
-	base := st.DeepCopy()
-	last := ref.DeepCopy()
-	last.Phase = kargoapi.PromotionPhaseErrored
-	st.Status.CurrentPromotion = nil
-	st.Status.LastPromotion = last
-	st.Status.Phase = kargoapi.StagePhaseFailed
-	if err := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("release Stage %s from deleted Promotion %s: %w", st.Name, ref.Name, err)
+	if err := r.releaseEnded(ctx, st, kargoapi.PromotionPhaseErrored); err != nil {
+		return err
 	}
 	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "DeletedPromotionReleased", "Recover",
 		"Promotion %s was deleted while it ran and %s; the Stage is released, its current Freight unchanged; promote again to move it", ref.Name, why)
