@@ -104,6 +104,9 @@ type Options struct {
 	// StageHistoryLimit bounds each Stage's status.history;
 	// promotion.DefaultHistoryLimit when zero.
 	StageHistoryLimit int
+	// PromotionRunningAfter is how long a Promotion runs before its Running
+	// phase is written on its own; promotion.DefaultRunningAfter when zero.
+	PromotionRunningAfter time.Duration
 	// ArgoCDNamespace is where Argo CD Applications live when a Stage's
 	// update names no namespace; "argocd" when empty.
 	ArgoCDNamespace string
@@ -377,6 +380,7 @@ func setupControllers(mgr manager.Manager, opts Options, apps appWatch) error {
 		WorkDir:      filepath.Join(cacheDir, "promotions"),
 		Recorder:     mgr.GetEventRecorder("kargo-promotion-controller"),
 		HistoryLimit: opts.StageHistoryLimit,
+		RunningAfter: opts.PromotionRunningAfter,
 		Shard:        owned,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Promotion controller: %w", err)

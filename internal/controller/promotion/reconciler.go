@@ -72,6 +72,9 @@ type Reconciler struct {
 	HistoryLimit int
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// RunningAfter is how long a Promotion runs before its Running phase is
+	// written on its own (runningNote); DefaultRunningAfter when zero.
+	RunningAfter time.Duration
 	// Shard is the projects this controller set owns; nil owns all.
 	Shard *shard.Shard
 }
@@ -242,6 +245,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	r.markRunning(ctx, promo, in)
+	note := r.noteRunning(ctx, before, promo)
+	defer note.stop()
 	// A step's record is written before the next step starts when it must
 	// be durable (engine.Save); otherwise it goes with the next write, the
 	// Promotion's end at the latest (the deferred patch), with Running.
@@ -249,6 +254,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if !durable || equality.Semantic.DeepEqual(before.Status, promo.Status) {
 			return nil
 		}
+		note.stop()
 		if err := r.Client.Status().Patch(ctx, promo, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("record the steps of Promotion %s: %w", promo.Name, err)
 		}

@@ -2,6 +2,7 @@ package promotion
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -699,4 +700,49 @@ func TestARunningSyncIsWaitedFor(t *testing.T) {
 		require.True(t, strings.HasSuffix(p.Status.Message, "; the repositories and the Stage are unchanged"), p.Status.Message)
 		require.Empty(t, h.committed(t))
 	})
+}
+
+// stepFunc is a step made of a function.
+type stepFunc func(ctx context.Context) (engine.Result, error)
+
+func (f stepFunc) Run(ctx context.Context, _ *engine.StepContext, _ engine.Config) (engine.Result, error) {
+	return f(ctx)
+}
+
+// A Promotion's Running phase rides on its first durable write, but one
+// that runs longer than RunningAfter without such a write (a clone from a
+// Git host that does not answer) shows Running while it runs, not Pending;
+// one that ends sooner is written once, at its end.
+func TestSlowPromotionShowsRunning(t *testing.T) {
+	for _, slow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("slow=%v", slow), func(t *testing.T) {
+			p := objects.Promotion(ns, "p1", "test", "f1", objects.PromotionCreated(t0))
+			p.Spec.Steps = []kargoapi.PromotionStep{{Uses: "slow", As: "slow"}}
+			h := setup(t, obj(objects.Stage(ns, "test", objects.SubscribesTo("w"))), f1(), obj(p))
+			h.r.RunningAfter = 50 * time.Millisecond
+			seen := make(chan kargoapi.PromotionPhase, 1)
+			h.r.Steps.Steps["slow"] = stepFunc(func(ctx context.Context) (engine.Result, error) {
+				if slow {
+					// What a watcher reads while the step still runs.
+					require.Eventually(t, func() bool {
+						return h.promotion(t, "p1").Status.Phase == kargoapi.PromotionPhaseRunning
+					}, 10*time.Second, 10*time.Millisecond, "a Promotion that runs longer than RunningAfter says Running")
+				}
+				seen <- h.promotion(t, "p1").Status.Phase
+				return engine.Result{Message: "done"}, nil
+			})
+			h.reconcile(t, "p1")
+			got := h.promotion(t, "p1")
+			require.Equal(t, kargoapi.PromotionPhaseSucceeded, got.Status.Phase, got.Status.Message)
+			require.NotNil(t, got.Status.StartTime)
+			if slow {
+				require.Equal(t, kargoapi.PromotionPhaseRunning, <-seen)
+			} else {
+				require.Equal(t, p.Status.Phase, <-seen, "a quick Promotion writes nothing before its end")
+			}
+			// The note never lands after the end.
+			time.Sleep(2 * h.r.RunningAfter)
+			require.Equal(t, kargoapi.PromotionPhaseSucceeded, h.promotion(t, "p1").Status.Phase)
+		})
+	}
 }

@@ -72,7 +72,14 @@ func freeAddr() (string, error) {
 // They run as ServiceAccount with only the shipped kargo-controller roles
 // bound, as on a cluster, so a right missing from those roles fails tests
 // here rather than on a user's cluster.
-func Run(e *kubetest.Env) (func(), error) {
+func Run(e *kubetest.Env) (func(), error) { return run(e, nil) }
+
+// RunWith is Run with tune applied to the controllers' options first.
+func RunWith(tune func(*manager.Options)) func(*kubetest.Env) (func(), error) {
+	return func(e *kubetest.Env) (func(), error) { return run(e, tune) }
+}
+
+func run(e *kubetest.Env, tune func(*manager.Options)) (func(), error) {
 	// The tests assert on what the controllers do, not on their logs.
 	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -92,14 +99,18 @@ func Run(e *kubetest.Env) (func(), error) {
 		return nil, fmt.Errorf("webhook receiver address: %w", err)
 	}
 	ReceiverURL = "http://" + receiver
-	mgr, err := manager.NewManager(ctx, cfg, manager.Options{
+	opts := manager.Options{
 		MetricsAddr: "0", HealthAddr: "0", CacheDir: dir, WebhookReceiverAddr: receiver,
 		Webhooks: &webhook.Options{Addr: "127.0.0.1:0", Namespace: install.Namespace},
 		Egress:   egressPolicy,
 		// A receiver that fails and recovers is retried within a test's
 		// patience, not after the minutes a cluster waits.
 		NotificationBackoff: 100 * time.Millisecond,
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	mgr, err := manager.NewManager(ctx, cfg, opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("controller manager: %w", err)
