@@ -141,7 +141,7 @@ func NewestAutoPromotable(st *kargoapi.Stage, all []kargoapi.Freight, now time.T
 // one Promotion runs at a time, so at most one is created per pass and the
 // next origin's follows when it ends. It returns how long to wait before an
 // errored auto-promotion may be retried, or zero.
-func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, all []kargoapi.Freight, promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
+func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, listFreight func() ([]kargoapi.Freight, error), promos []kargoapi.Promotion, now time.Time) (time.Duration, error) {
 	policies, err := index.PoliciesOf(ctx, r.Client, st.Namespace, st.Name)
 	if err != nil {
 		return 0, err
@@ -160,6 +160,10 @@ func (r *Reconciler) autoPromote(ctx context.Context, st *kargoapi.Stage, all []
 		if !p.Status.Phase.IsTerminal() {
 			return 0, nil
 		}
+	}
+	all, err := listFreight()
+	if err != nil {
+		return 0, err
 	}
 	newest := NewestAutoPromotablePerRequest(st, all, now)
 	var next AutoPromotion

@@ -30,10 +30,11 @@ func coalesceSetup(t *testing.T, st *kargoapi.Stage) (r *Reconciler, c client.Cl
 	s, err := scheme.New()
 	require.NoError(t, err)
 	writes, failPolicies = new(int), new(bool)
+	r = &Reconciler{}
 	c = fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
 		WithIndex(&kargoapi.PromotionPolicy{}, index.PoliciesByStage, index.PolicyStage).
-		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+		WithInterceptorFuncs(freightEvents(r, interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 			if _, ok := o.(*kargoapi.Stage); ok && sub == "status" {
 				*writes++
 			}
@@ -43,10 +44,11 @@ func coalesceSetup(t *testing.T, st *kargoapi.Stage) (r *Reconciler, c client.Cl
 				return errors.New("injected: list PromotionPolicies")
 			}
 			return c.List(ctx, list, opts...)
-		}}).Build()
+		}})).Build()
 	now = new(time.Time)
 	*now = time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
-	return &Reconciler{Client: c, Now: func() time.Time { return *now }}, c, writes, now, failPolicies
+	r.Client, r.Now = c, func() time.Time { return *now }
+	return r, c, writes, now, failPolicies
 }
 
 // A burst of Freight for the Warehouse a Stage subscribes to costs the Stage

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -68,6 +69,7 @@ type Reconciler struct {
 	Now func() time.Time
 
 	written availableWrites
+	memo    freightMemo
 }
 
 // SetupWithManager registers the reconciler. With WatchApplications, a
@@ -102,6 +104,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Client.Get(ctx, req.NamespacedName, st); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.forget(req.NamespacedName)
+			r.memo.forget(req.NamespacedName)
 			discovery.Forget(req.Namespace, kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginStage, Name: req.Name})
 			if r.Verifier != nil {
 				r.Verifier.Forget(req.Namespace, req.Name)
@@ -118,6 +121,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	before := st.DeepCopy()
 	defer func() {
 		if equality.Semantic.DeepEqual(before.Status, st.Status) {
+			r.memo.settle(req.NamespacedName, before.ResourceVersion)
 			return
 		}
 		at := r.now()
@@ -135,16 +139,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		patchErr := r.Client.Status().Patch(ctx, st, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 		switch {
 		case patchErr == nil:
+			r.memo.wrote(req.NamespacedName, before.ResourceVersion, st.ResourceVersion)
 			if !equality.Semantic.DeepEqual(before.Status.AvailableFreight, st.Status.AvailableFreight) {
 				r.written.set(req.NamespacedName, at)
 			}
 		case apierrors.IsNotFound(patchErr):
 		case apierrors.IsConflict(patchErr):
+			r.memo.forget(req.NamespacedName)
 			// The other writer just changed the Stage; its event brings
 			// this pass back anyway, so come back soon rather than after
 			// the failure back-off (a second at first).
 			result = ctrl.Result{RequeueAfter: 50 * time.Millisecond}
 		default:
+			r.memo.forget(req.NamespacedName)
 			err = errors.Join(err, fmt.Errorf("patch status of Stage %s: %w", req.NamespacedName, patchErr))
 		}
 	}()
@@ -161,19 +168,46 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	// The project's Freight, straight from the cache: availability only
-	// reads them, and copying thousands of Freight on every pass would
-	// cost more than everything else the pass does.
-	all := &kargoapi.FreightList{}
-	if err := r.Client.List(ctx, all, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list Freight: %w", err)
+	// The project's Freight, straight from the cache and only when needed:
+	// availability only reads them, and copying thousands of Freight on
+	// every pass would cost more than everything else the pass does.
+	epoch := r.memo.epoch(st.Namespace)
+	var all []kargoapi.Freight
+	listed := false
+	listFreight := func() ([]kargoapi.Freight, error) {
+		if !listed {
+			list := &kargoapi.FreightList{}
+			if err := r.Client.List(ctx, list, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+				return nil, fmt.Errorf("list Freight: %w", err)
+			}
+			all, listed = list.Items, true
+		}
+		return all, nil
 	}
 	now := r.now()
-	st.Status.AvailableFreight = availability.List(st, all.Items, MaxAvailableFreight, now)
-	refreshAliases(st, all.Items)
+	soakEnd := time.Time{}
+	if m, ok := r.memo.lookup(st, epoch, now); ok {
+		// Nothing this pass would work out from the Freight has moved: the
+		// list is the stored one, or the one whose write waits.
+		if !m.settled {
+			st.Status.AvailableFreight = slices.Clone(m.available)
+		}
+		soakEnd = m.soakEnd
+	} else {
+		all, err := listFreight()
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		st.Status.AvailableFreight = availability.List(st, all, MaxAvailableFreight, now)
+		if end, soaking := availability.NextSoakEnd(st, all, now); soaking {
+			soakEnd = end
+		}
+		r.memo.store(before, epoch, st.Status.AvailableFreight, soakEnd)
+		refreshAliases(st, all)
+	}
 	// Nothing changes when Freight finishes soaking; look again then.
-	if end, soaking := availability.NextSoakEnd(st, all.Items, now); soaking {
-		result = shortest(result, ctrl.Result{RequeueAfter: end.Sub(now) + time.Second})
+	if !soakEnd.IsZero() {
+		result = shortest(result, ctrl.Result{RequeueAfter: soakEnd.Sub(now) + time.Second})
 	}
 	// The Promotion controller owns the phase once a Stage has Promotions;
 	// two writers of one field would race.
@@ -184,7 +218,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		st.Status.ObservedGeneration = st.Generation
 		conditions.Ready(&st.Status.Conditions, st.Generation, kargoapi.ReasonReconciled, collection.ReadyMessage(st))
 	}
-	retry, err := r.autoPromote(ctx, st, all.Items, promos, now)
+	retry, err := r.autoPromote(ctx, st, listFreight, promos, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

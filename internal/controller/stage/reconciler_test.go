@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/yaml"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -34,16 +35,16 @@ func setup(t *testing.T, st *kargoapi.Stage) (*Reconciler, client.Client, *fixed
 	t.Helper()
 	s, err := scheme.New()
 	require.NoError(t, err)
+	r := &Reconciler{}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(st).WithStatusSubresource(st, &kargoapi.Freight{}, &kargoapi.Promotion{}).
 		WithIndex(&kargoapi.Promotion{}, index.PromotionsByStage, index.PromotionStage).
-		WithIndex(&kargoapi.PromotionPolicy{}, index.PoliciesByStage, index.PolicyStage).Build()
+		WithIndex(&kargoapi.PromotionPolicy{}, index.PoliciesByStage, index.PolicyStage).
+		WithInterceptorFuncs(freightEvents(r, interceptor.Funcs{})).Build()
 	d := &fixedDiscoverer{}
 	rec := events.NewFakeRecorder(10)
-	return &Reconciler{
-		Client:   c,
-		Poller:   &poll.Poller{Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c}, Recorder: rec, Jitter: func() float64 { return 0 }},
-		Recorder: rec,
-	}, c, d
+	r.Client, r.Recorder = c, rec
+	r.Poller = &poll.Poller{Discoverer: d, Producer: &freight.Producer{Client: c, Reader: c}, Recorder: rec, Jitter: func() float64 { return 0 }}
+	return r, c, d
 }
 
 // The Concepts page's Stage with its own repos subscriptions: each new set of

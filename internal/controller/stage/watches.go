@@ -70,6 +70,9 @@ func (r *Reconciler) stagesOfFreight(ctx context.Context, o client.Object) []rec
 	if !ok {
 		return nil
 	}
+	// Every Stage of the project works its Freight out again at its next
+	// pass, including those this change is not queued for.
+	r.memo.bump(f.Namespace)
 	list := &kargoapi.StageList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(f.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list Stages to requeue after a Freight change", "namespace", f.Namespace)
