@@ -95,6 +95,9 @@ func (c *controller) start(b *testing.B, extra ...string) {
 	}, extra...)
 	c.cmd = exec.Command(c.bin, args...)
 	c.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "GOMAXPROCS=2")
+	// SCALE_CONTROLLER_ENV adds variables to the controller's environment
+	// only (GOGC=50, say), not to kube-apiserver's or the benchmark's.
+	c.cmd.Env = append(c.cmd.Env, strings.Fields(os.Getenv("SCALE_CONTROLLER_ENV"))...)
 	var err error
 	if c.log, err = os.CreateTemp(c.dir, "controller-*.log"); err != nil {
 		b.Fatal(err)

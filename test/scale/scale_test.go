@@ -113,8 +113,9 @@ func project(i int) string { return fmt.Sprintf("scale-%03d", i) }
 // BenchmarkScale creates an installation of the given size through the API
 // with the controller running, then measures it: run it once
 // (-benchtime=1x) with KARGO_BIN naming the built binary; SCALE_PROFILES
-// names a folder for the controller's profiles and SCALE_REPORT a file
-// for the Markdown table of results.
+// names a folder for the controller's profiles, SCALE_REPORT a file for
+// the Markdown table of results, and SCALE_CONTROLLER_ENV variables for the
+// controller's process alone.
 func BenchmarkScale(b *testing.B) {
 	bin := os.Getenv("KARGO_BIN")
 	if bin == "" {
