@@ -566,7 +566,9 @@ func headOf(queue []kargoapi.Promotion, st *kargoapi.Stage, name string) string 
 // tells a restarted controller that this one started (started), so the
 // Running phase needs no write of its own. The first write that must be
 // durable (after a step that acts outside the work directory, or while a
-// step waits) carries it, else the Promotion's end.
+// step waits) carries it, else the Promotion's end; a Promotion that runs
+// longer than RunningAfter before either has it written then (runningNote),
+// so that it never looks Pending while it runs.
 func (r *Reconciler) markRunning(ctx context.Context, promo *kargoapi.Promotion, in inputs) {
 	if promo.Status.Phase == kargoapi.PromotionPhaseRunning {
 		return

@@ -194,16 +194,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		soakEnd = m.soakEnd
 	} else {
-		all, err := listFreight()
+		items, err := listFreight()
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		st.Status.AvailableFreight = availability.List(st, all, MaxAvailableFreight, now)
-		if end, soaking := availability.NextSoakEnd(st, all, now); soaking {
+		st.Status.AvailableFreight = availability.List(st, items, MaxAvailableFreight, now)
+		if end, soaking := availability.NextSoakEnd(st, items, now); soaking {
 			soakEnd = end
 		}
 		r.memo.store(before, epoch, st.Status.AvailableFreight, soakEnd)
-		refreshAliases(st, all)
+		refreshAliases(st, items)
 	}
 	// Nothing changes when Freight finishes soaking; look again then.
 	if !soakEnd.IsZero() {
