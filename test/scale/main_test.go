@@ -9,6 +9,9 @@ package scale
 import (
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/kargohq/kargo/internal/testutil/kubetest"
 )
 
@@ -17,4 +20,9 @@ var env *kubetest.Env
 // TestMain installs Argo CD's Application CRD (no Argo CD runs: the
 // benchmark writes what it would report) so that Stages have health to
 // follow.
-func TestMain(m *testing.M) { kubetest.Main(m, &env, kubetest.WithArgoCDCRDs) }
+// kargo's API server runs in this process (kargoAPIList); what it logs is
+// not measured.
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
+	kubetest.Main(m, &env, kubetest.WithArgoCDCRDs)
+}
