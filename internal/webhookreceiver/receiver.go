@@ -410,12 +410,14 @@ func (rc *Receiver) refresh(ctx context.Context, project string, ev event) ([]st
 		rc.awaitPasses(ctx, acting)
 	}
 	for _, obj := range targets {
-		g.Go(func() error { return annotate(gctx, rc.Client, obj, token) })
+		// Named before the patch starts: the patch decodes its answer into
+		// obj while this loop goes on.
 		kind := "warehouse/"
 		if _, ok := obj.(*kargoapi.Stage); ok {
 			kind = "stage/"
 		}
 		refreshed = append(refreshed, kind+obj.GetName())
+		g.Go(func() error { return annotate(gctx, rc.Client, obj, token) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
