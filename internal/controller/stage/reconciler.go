@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -172,18 +173,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	// availability only reads them, and copying thousands of Freight on
 	// every pass would cost more than everything else the pass does.
 	epoch := r.memo.epoch(st.Namespace)
-	var all []kargoapi.Freight
-	listed := false
-	listFreight := func() ([]kargoapi.Freight, error) {
-		if !listed {
-			list := &kargoapi.FreightList{}
-			if err := r.Client.List(ctx, list, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-				return nil, fmt.Errorf("list Freight: %w", err)
-			}
-			all, listed = list.Items, true
+	listFreight := sync.OnceValues(func() ([]kargoapi.Freight, error) {
+		list := &kargoapi.FreightList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(st.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list Freight: %w", err)
 		}
-		return all, nil
-	}
+		return list.Items, nil
+	})
 	now := r.now()
 	soakEnd := time.Time{}
 	if m, ok := r.memo.lookup(st, epoch, now); ok {
