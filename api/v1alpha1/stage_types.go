@@ -532,7 +532,8 @@ type StageStatus struct {
 	// +optional
 	Phase StagePhase `json:"phase,omitempty"`
 	// AvailableFreight is the stack of Freight the Stage may receive, newest
-	// first.
+	// first: the newest ten of each origin. Older Freight may be available
+	// too; a promotion's check looks at all of them.
 	//
 	// +optional
 	AvailableFreight []SimpleFreight `json:"availableFreight,omitempty"`

@@ -229,10 +229,20 @@ func newer(a, b *kargoapi.Freight) bool {
 	return a.Name < b.Name
 }
 
+// ListedPerOrigin bounds a Stage's status.availableFreight: the newest ten
+// Freight of each origin, as Kargo's own stacks keep ten. The list is a
+// view; whether a Freight may be promoted is decided from all of the
+// project's Freight (Check), and the UI and the CLI list Freight themselves.
+// Bounded, a Stage stays small however long it lives, and so do the
+// controller's cache of 2,000 Stages and each write of a Stage's status.
+const ListedPerOrigin = 10
+
 // List returns the Freight st may receive at now among all (Freight of
-// st's namespace), newest first, at most max. It only reads all, and
-// returns nothing that shares memory with it.
-func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []kargoapi.SimpleFreight {
+// st's namespace), newest first, at most perOrigin of each origin: an origin
+// whose Freight come seldom keeps its place in the list however often
+// another's come. It only reads all, and returns nothing that shares memory
+// with it.
+func List(st *kargoapi.Stage, all []kargoapi.Freight, perOrigin int, now time.Time) []kargoapi.SimpleFreight {
 	reqs := Requests(st)
 	var avail []*kargoapi.Freight
 	for i := range all {
@@ -241,16 +251,41 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, max int, now time.Time) []
 		}
 	}
 	sort.SliceStable(avail, func(i, j int) bool { return newer(avail[i], avail[j]) })
-	if len(avail) > max {
-		avail = avail[:max]
-	}
-	out := make([]kargoapi.SimpleFreight, len(avail))
-	for i, f := range avail {
+	out := make([]kargoapi.SimpleFreight, 0, min(len(avail), perOrigin*len(reqs)))
+	seen := map[kargoapi.FreightOrigin]int{}
+	for _, f := range avail {
+		key := originKey(f.Origin)
+		if seen[key] == perOrigin {
+			continue
+		}
+		seen[key]++
 		// A copy: all may be the controller's cache, read without copying.
 		s := freight.Simple(f)
-		out[i] = *s.DeepCopy()
+		out = append(out, *s.DeepCopy())
 	}
 	return out
+}
+
+// Full reports whether list, a Stage's status.availableFreight, holds
+// perOrigin Freight of some origin, so that older Freight of that origin
+// may be available and not listed.
+func Full(list []kargoapi.SimpleFreight, perOrigin int) bool {
+	seen := map[kargoapi.FreightOrigin]int{}
+	for i := range list {
+		key := originKey(list[i].Origin)
+		seen[key]++
+		if seen[key] >= perOrigin {
+			return true
+		}
+	}
+	return false
+}
+
+func originKey(o *kargoapi.FreightOrigin) kargoapi.FreightOrigin {
+	if o == nil {
+		return kargoapi.FreightOrigin{}
+	}
+	return *o
 }
 
 func name(f *kargoapi.Freight) string {

@@ -101,6 +101,32 @@ func TestListNewestFirstBounded(t *testing.T) {
 	require.Equal(t, "a", got[0].ID)
 }
 
+// The bound is per origin: a Warehouse that publishes often does not push a
+// quiet one's Freight out of the list, and Full says when an origin's
+// share is full (older Freight of it may be available, unlisted).
+func TestListBoundedPerOrigin(t *testing.T) {
+	st := &kargoapi.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: "test"},
+		Spec: kargoapi.StageSpec{RequestedFreight: []kargoapi.FreightRequest{
+			{Origin: kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "busy"}, Sources: kargoapi.FreightSources{Direct: true}},
+			{Origin: kargoapi.FreightOrigin{Kind: kargoapi.FreightOriginWarehouse, Name: "quiet"}, Sources: kargoapi.FreightSources{Direct: true}},
+		}},
+	}
+	all := []kargoapi.Freight{fr("quiet-old", kargoapi.FreightOriginWarehouse, "quiet", 10*time.Hour)}
+	for i := range 5 {
+		all = append(all, fr(fmt.Sprintf("busy-%d", i), kargoapi.FreightOriginWarehouse, "busy", time.Duration(i)*time.Minute))
+	}
+	got := List(st, all, 3, time.Now())
+	var ids []string
+	for _, f := range got {
+		ids = append(ids, f.ID)
+	}
+	require.Equal(t, []string{"busy-0", "busy-1", "busy-2", "quiet-old"}, ids, "newest first, three of busy, the one of quiet")
+	require.True(t, Full(got, 3), "busy's share is full")
+	require.False(t, Full(got[2:], 3))
+	require.False(t, Full(List(st, all[:3], 3, time.Now()), 3))
+}
+
 // Freight verified upstream becomes available downstream only once it has
 // been verified there for the required soak time.
 func TestSoakTime(t *testing.T) {

@@ -1,12 +1,14 @@
 package collection
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/availability"
 )
 
 func wh(name string) *kargoapi.FreightOrigin {
@@ -94,4 +96,16 @@ func TestWithAndMissing(t *testing.T) {
 	require.Equal(t, []string{"api-1", "web-1"}, ids(with))
 	require.Equal(t, []kargoapi.FreightOrigin{*wh("config")}, Missing(st, with))
 	require.Equal(t, []string{"web-2"}, ids(With(st, sf("web-2", wh("web")))))
+}
+
+// The Ready message counts the listed Freight and, once an origin's share of
+// the list is full, says that there may be more.
+func TestReadyMessageSaysWhenTheListIsFull(t *testing.T) {
+	st := requesting("a", "b")
+	st.Status.AvailableFreight = []kargoapi.SimpleFreight{sf("b1", wh("b"))}
+	require.Equal(t, "1 Freight available", ReadyMessage(st))
+	for i := range availability.ListedPerOrigin {
+		st.Status.AvailableFreight = append(st.Status.AvailableFreight, sf(fmt.Sprint("a", i), wh("a")))
+	}
+	require.Equal(t, fmt.Sprintf("at least %d Freight available", availability.ListedPerOrigin+1), ReadyMessage(st))
 }

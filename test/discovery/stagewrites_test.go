@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
+	"github.com/kargohq/kargo/internal/availability"
 	"github.com/kargohq/kargo/internal/controller/stage"
 	"github.com/kargohq/kargo/internal/freight"
 	"github.com/kargohq/kargo/internal/testutil/objects"
@@ -101,11 +102,11 @@ func stagewritesFreight(ctx context.Context, ns string, from, n, clients int) ([
 
 // stagewritesExpected is the available Freight a Stage subscribed to the
 // Warehouse of created (oldest first) must show: every one, newest first,
-// at most stage.MaxAvailableFreight.
+// at most availability.ListedPerOrigin.
 func stagewritesExpected(created []string) []string {
 	want := slices.Clone(created)
 	slices.Reverse(want)
-	return want[:min(len(want), stage.MaxAvailableFreight)]
+	return want[:min(len(want), availability.ListedPerOrigin)]
 }
 
 // stagewritesCount is what a burst of Freight cost the Stages of a project.
@@ -244,17 +245,18 @@ func TestBurstOfFreightCostsEachStageFewWrites(t *testing.T) {
 
 // After a burst that overfills it, a Stage's available Freight is exactly
 // every Freight of its Warehouse, newest first, capped at
-// stage.MaxAvailableFreight, and its Ready message counts them; a single
+// availability.ListedPerOrigin, and its Ready message says that more may be
+// available than it shows; a single
 // later Freight is shown too.
 func TestAvailableFreightExactAfterBurst(t *testing.T) {
 	ctx := context.Background()
 	ns, stages := stagewritesProject(t, "stagewrites-exact", 2)
-	created, _ := stagewritesBurst(t, ns, stages, nil, stage.MaxAvailableFreight+5, 1, 3*time.Minute)
+	created, _ := stagewritesBurst(t, ns, stages, nil, availability.ListedPerOrigin+5, 1, 3*time.Minute)
 	for _, name := range stages {
 		st := &kargoapi.Stage{}
 		require.NoError(t, env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, st))
 		require.Equal(t, stagewritesExpected(created), stagewritesIDs(st), "Stage %s", name)
-		require.Contains(t, meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionReady).Message, fmt.Sprintf("%d Freight available", stage.MaxAvailableFreight))
+		require.Contains(t, meta.FindStatusCondition(st.Status.Conditions, kargoapi.ConditionReady).Message, fmt.Sprintf("at least %d Freight available", availability.ListedPerOrigin))
 	}
 	// One more, alone, is shown too: a change held back is written when
 	// its window ends, not with the next change.
@@ -269,7 +271,7 @@ func TestAvailableFreightExactAfterBurst(t *testing.T) {
 
 // BenchmarkStageWritesPerFreight measures what a burst of Freight for one
 // Warehouse costs the Stages subscribed to it: 5 Stages, each already
-// showing a full list of stage.MaxAvailableFreight Freight (as a Stage that
+// showing a full list of availability.ListedPerOrigin Freight (as a Stage that
 // has lived a while does) and idle for a while, then 50 new Freight
 // created through admission, one after another (clients=1) or by 8 clients
 // at once (clients=8, as a CI system publishing many artifacts makes them).
@@ -289,7 +291,7 @@ func stagewritesBench(b *testing.B, clients int) {
 	for b.Loop() {
 		b.StopTimer()
 		ns, names := stagewritesProject(b, "stagewrites-bench", stages)
-		created, _ := stagewritesBurst(b, ns, names, nil, stage.MaxAvailableFreight, 8, 5*time.Minute)
+		created, _ := stagewritesBurst(b, ns, names, nil, availability.ListedPerOrigin, 8, 5*time.Minute)
 		// The scenario, not a synchronisation: Stages that have not
 		// changed for a window, as before any burst in a real project.
 		time.Sleep(stage.AvailableFreightWindow)

@@ -18,16 +18,16 @@ import (
 // list) and the time to build it.
 func BenchmarkAvailableFreightPatch(b *testing.B) {
 	t0 := time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
-	all := make([]kargoapi.Freight, MaxAvailableFreight+1)
+	all := make([]kargoapi.Freight, availability.ListedPerOrigin+1)
 	for i := range all {
 		all[i] = *objects.Freight("p", objects.Image("registry.example.com/app", fmt.Sprintf("1.0.%d", i)), objects.Alias(fmt.Sprintf("scale-%d", i)),
 			objects.FreightCreated(t0.Add(time.Duration(i)*time.Second)))
 	}
 	before := objects.Stage("p", "test", objects.SubscribesTo(objects.DefaultWarehouse))
 	before.ResourceVersion = "12345"
-	before.Status.AvailableFreight = availability.List(before, all[:MaxAvailableFreight], MaxAvailableFreight, t0)
+	before.Status.AvailableFreight = availability.List(before, all[:availability.ListedPerOrigin], availability.ListedPerOrigin, t0)
 	st := before.DeepCopy()
-	st.Status.AvailableFreight = availability.List(st, all, MaxAvailableFreight, t0)
+	st.Status.AvailableFreight = availability.List(st, all, availability.ListedPerOrigin, t0)
 	var size int
 	for b.Loop() {
 		data, err := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}).Data(st)

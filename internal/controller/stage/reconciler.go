@@ -42,9 +42,6 @@ const (
 	// discoveryLimit caps candidates per subscription, as a Warehouse's
 	// default discoveryLimit does.
 	discoveryLimit = 20
-	// MaxAvailableFreight bounds status.availableFreight so that a Stage
-	// object stays small however long it lives.
-	MaxAvailableFreight = 100
 )
 
 // Reconciler reconciles Stages.
@@ -194,7 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		st.Status.AvailableFreight = availability.List(st, items, MaxAvailableFreight, now)
+		st.Status.AvailableFreight = availability.List(st, items, availability.ListedPerOrigin, now)
 		if end, soaking := availability.NextSoakEnd(st, items, now); soaking {
 			soakEnd = end
 		}
