@@ -147,10 +147,10 @@ func originLess(a, b *kargoapi.FreightOrigin) bool {
 
 // ReadyMessage is the message of a Stage's Ready condition when the Stage
 // controller has reconciled it: how many Freight are available (as far as
-// status.availableFreight tells) and the
-// Freight it holds. The Promotion controller writes it with a promotion's
-// outcome, which changes the Freight it names, so that the Stage
-// controller's next pass has nothing left to write.
+// status.availableFreight tells) and the Freight it holds. The Promotion
+// controller writes it with a promotion's outcome, which changes the
+// Freight it names, so that the Stage controller's next pass has nothing
+// left to write.
 func ReadyMessage(st *kargoapi.Stage) string {
 	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
 	if availability.Full(st.Status.AvailableFreight, availability.ListedPerOrigin) {
