@@ -532,8 +532,9 @@ type StageStatus struct {
 	// +optional
 	Phase StagePhase `json:"phase,omitempty"`
 	// AvailableFreight is the stack of Freight the Stage may receive, newest
-	// first: the newest ten of each origin. Older Freight may be available
-	// too; a promotion's check looks at all of them.
+	// first: the newest ten of each requested origin (ten in all for a
+	// Stage with subscriptions). Older Freight may be available too; a
+	// promotion's check looks at all of them.
 	//
 	// +optional
 	AvailableFreight []SimpleFreight `json:"availableFreight,omitempty"`

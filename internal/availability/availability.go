@@ -13,6 +13,7 @@ package availability
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,18 +231,58 @@ func newer(a, b *kargoapi.Freight) bool {
 }
 
 // ListedPerOrigin bounds a Stage's status.availableFreight: the newest ten
-// Freight of each origin, as Kargo's own stacks keep ten. The list is a
-// view; whether a Freight may be promoted is decided from all of the
-// project's Freight (Check), and the UI and the CLI list Freight themselves.
-// Bounded, a Stage stays small however long it lives, and so do the
-// controller's cache of 2,000 Stages and each write of a Stage's status.
+// Freight of each requested origin (see Bound), as Kargo's own stacks keep
+// ten. The list is a view; whether a Freight may be promoted is decided
+// from all of the project's Freight (Check), and the UI and the CLI list
+// Freight themselves. Bounded, a Stage stays small however long it lives,
+// and so do the controller's cache of 2,000 Stages and each write of a
+// Stage's status.
 const ListedPerOrigin = 10
 
+// Bound counts the entries of a Stage's list, newest first, against a
+// limit per Request of the Stage (one per requested origin; a Stage with
+// subscriptions has one for all), and, for Freight of an origin no Request
+// holds, per origin. The Stage's history and its available Freight are
+// bounded by it, so that an origin whose Freight come seldom keeps its
+// place however often another's come.
+type Bound struct {
+	reqs   []Request
+	limit  int
+	counts map[string]int
+	full   bool
+}
+
+// NewBound returns a Bound of limit entries per Request of reqs.
+func NewBound(reqs []Request, limit int) *Bound {
+	return &Bound{reqs: reqs, limit: limit, counts: map[string]int{}}
+}
+
+// Take reports whether one more entry of origin fits, and counts it if so.
+func (b *Bound) Take(origin *kargoapi.FreightOrigin) bool {
+	key := "request/" + strconv.Itoa(RequestOf(b.reqs, origin))
+	if RequestOf(b.reqs, origin) < 0 {
+		key = "origin/"
+		if origin != nil {
+			key += string(origin.Kind) + "/" + origin.Name
+		}
+	}
+	if b.counts[key] >= b.limit {
+		b.full = true
+		return false
+	}
+	b.counts[key]++
+	b.full = b.full || b.counts[key] == b.limit
+	return true
+}
+
+// Full reports whether some Request's (or origin's) share has reached the
+// limit: older entries of it may exist that the list does not hold.
+func (b *Bound) Full() bool { return b.full }
+
 // List returns the Freight st may receive at now among all (Freight of
-// st's namespace), newest first, at most perOrigin of each origin: an origin
-// whose Freight come seldom keeps its place in the list however often
-// another's come. It only reads all, and returns nothing that shares memory
-// with it.
+// st's namespace), newest first, at most perOrigin of each requested
+// origin (Bound). It only reads all, and returns nothing that shares
+// memory with it.
 func List(st *kargoapi.Stage, all []kargoapi.Freight, perOrigin int, now time.Time) []kargoapi.SimpleFreight {
 	reqs := Requests(st)
 	var avail []*kargoapi.Freight
@@ -251,14 +292,12 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, perOrigin int, now time.Ti
 		}
 	}
 	sort.SliceStable(avail, func(i, j int) bool { return newer(avail[i], avail[j]) })
-	out := make([]kargoapi.SimpleFreight, 0, min(len(avail), perOrigin*len(reqs)))
-	seen := map[kargoapi.FreightOrigin]int{}
+	bound := NewBound(reqs, perOrigin)
+	var out []kargoapi.SimpleFreight
 	for _, f := range avail {
-		key := originKey(f.Origin)
-		if seen[key] == perOrigin {
+		if !bound.Take(f.Origin) {
 			continue
 		}
-		seen[key]++
 		// A copy: all may be the controller's cache, read without copying.
 		s := freight.Simple(f)
 		out = append(out, *s.DeepCopy())
@@ -266,26 +305,15 @@ func List(st *kargoapi.Stage, all []kargoapi.Freight, perOrigin int, now time.Ti
 	return out
 }
 
-// Full reports whether list, a Stage's status.availableFreight, holds
-// perOrigin Freight of some origin, so that older Freight of that origin
+// Full reports whether list, st's status.availableFreight, holds
+// perOrigin Freight of some requested origin, so that older Freight of it
 // may be available and not listed.
-func Full(list []kargoapi.SimpleFreight, perOrigin int) bool {
-	seen := map[kargoapi.FreightOrigin]int{}
+func Full(st *kargoapi.Stage, list []kargoapi.SimpleFreight, perOrigin int) bool {
+	bound := NewBound(Requests(st), perOrigin)
 	for i := range list {
-		key := originKey(list[i].Origin)
-		seen[key]++
-		if seen[key] >= perOrigin {
-			return true
-		}
+		bound.Take(list[i].Origin)
 	}
-	return false
-}
-
-func originKey(o *kargoapi.FreightOrigin) kargoapi.FreightOrigin {
-	if o == nil {
-		return kargoapi.FreightOrigin{}
-	}
-	return *o
+	return bound.Full()
 }
 
 func name(f *kargoapi.Freight) string {

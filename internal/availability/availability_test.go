@@ -122,9 +122,9 @@ func TestListBoundedPerOrigin(t *testing.T) {
 		ids = append(ids, f.ID)
 	}
 	require.Equal(t, []string{"busy-0", "busy-1", "busy-2", "quiet-old"}, ids, "newest first, three of busy, the one of quiet")
-	require.True(t, Full(got, 3), "busy's share is full")
-	require.False(t, Full(got[2:], 3))
-	require.False(t, Full(List(st, all[:3], 3, time.Now()), 3))
+	require.True(t, Full(st, got, 3), "busy's share is full")
+	require.False(t, Full(st, got[2:], 3))
+	require.False(t, Full(st, List(st, all[:3], 3, time.Now()), 3))
 }
 
 // Freight verified upstream becomes available downstream only once it has

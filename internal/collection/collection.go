@@ -10,7 +10,6 @@ package collection
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	kargoapi "github.com/kargohq/kargo/api/v1alpha1"
@@ -107,29 +106,16 @@ func Record(st *kargoapi.Stage, f kargoapi.SimpleFreight, limit int) {
 }
 
 // bounded keeps, of history (newest first), at most limit entries per
-// Request of reqs; entries of an origin no Request holds count per origin.
+// Request of reqs (availability.Bound).
 func bounded(reqs []availability.Request, history []kargoapi.SimpleFreight, limit int) []kargoapi.SimpleFreight {
-	counts := map[string]int{}
+	bound := availability.NewBound(reqs, limit)
 	out := history[:0:0]
 	for _, h := range history {
-		key := originKey(h.Origin)
-		if s := slot(reqs, h.Origin); s >= 0 {
-			key = "request/" + strconv.Itoa(s)
+		if bound.Take(h.Origin) {
+			out = append(out, h)
 		}
-		if counts[key] >= limit {
-			continue
-		}
-		counts[key]++
-		out = append(out, h)
 	}
 	return out
-}
-
-func originKey(o *kargoapi.FreightOrigin) string {
-	if o == nil {
-		return "origin/"
-	}
-	return "origin/" + string(o.Kind) + "/" + o.Name
 }
 
 // originLess orders origins by kind, then name; an unknown origin first.
@@ -153,7 +139,7 @@ func originLess(a, b *kargoapi.FreightOrigin) bool {
 // left to write.
 func ReadyMessage(st *kargoapi.Stage) string {
 	msg := fmt.Sprintf("%d Freight available", len(st.Status.AvailableFreight))
-	if availability.Full(st.Status.AvailableFreight, availability.ListedPerOrigin) {
+	if availability.Full(st, st.Status.AvailableFreight, availability.ListedPerOrigin) {
 		// The list holds the newest of each origin: older ones may be
 		// available too, and the list cannot say how many.
 		msg = "at least " + msg

@@ -2542,8 +2542,9 @@ export interface components {
             status?: {
                 /**
                  * @description AvailableFreight is the stack of Freight the Stage may receive, newest
-                 *     first: the newest ten of each origin. Older Freight may be available
-                 *     too; a promotion's check looks at all of them.
+                 *     first: the newest ten of each requested origin (ten in all for a
+                 *     Stage with subscriptions). Older Freight may be available too; a
+                 *     promotion's check looks at all of them.
                  */
                 availableFreight?: {
                     /** @description Alias is the Freight's human-friendly alias. */
